@@ -1,0 +1,149 @@
+//! The one table of expected outcomes that Relais reports to its callers.
+//!
+//! Every domain has its own precise error enum; each converts into [`Error`], which carries a
+//! stable snake_case [`ErrorCode`], a human message and machine-readable details. The HTTP layer
+//! renders it as `{"error": {"code", "message", "details"}}` with the status given by
+//! [`ErrorCode::http_status`]. Codes are part of the public contract: add new ones, never rename.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Stable error codes and their HTTP statuses: the single source of truth for both.
+macro_rules! error_codes {
+    ($($variant:ident => ($code:literal, $status:literal, $doc:literal),)*) => {
+        /// A stable, documented error code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order (used to document the table).
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The snake_case code as it appears on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status that goes with the code.
+            pub fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// What the code means, for the API reference.
+            pub fn description(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedJson => ("malformed_json", 400, "The body is not valid JSON."),
+    InvalidBody => ("invalid_body", 422, "The JSON has a missing or unknown field, or a value of the wrong type."),
+    InvalidQuery => ("invalid_query", 400, "A query-string parameter is missing, unknown or of the wrong type."),
+    InvalidCursor => ("invalid_cursor", 400, "The pagination cursor was not produced by this list."),
+    ValidationFailed => ("validation_failed", 422, "A value is out of range or breaks a business rule; `details.field` names it."),
+    UnknownReference => ("unknown_reference", 422, "The body refers to something that does not exist (a channel, location, SKU…)."),
+    UnsupportedMediaType => ("unsupported_media_type", 415, "Write requests must send `Content-Type: application/json`."),
+    PayloadTooLarge => ("payload_too_large", 413, "The body exceeds the size limit."),
+    Unauthorized => ("unauthorized", 401, "No valid API key was given (`Authorization: Bearer …`)."),
+    Forbidden => ("forbidden", 403, "The API key's scopes do not allow this request."),
+    NotFound => ("not_found", 404, "The resource does not exist."),
+    RouteNotFound => ("route_not_found", 404, "No route matches this path."),
+    MethodNotAllowed => ("method_not_allowed", 405, "The route exists but not with this method."),
+    AlreadyExists => ("already_exists", 409, "A resource with this unique key already exists."),
+    Conflict => ("conflict", 409, "The request conflicts with the current state."),
+    IdempotencyKeyReused => ("idempotency_key_reused", 422, "This Idempotency-Key was already used with a different request."),
+    InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "The Idempotency-Key header must be 1 to 255 visible ASCII characters."),
+    RateLimited => ("rate_limited", 429, "Too many requests; retry later."),
+    Unavailable => ("unavailable", 503, "The service is starting or shutting down; retry later."),
+    Internal => ("internal", 500, "An unexpected error; it has been logged."),
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An expected outcome that stops a request: a code, a message for people, details for programs.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Map<String, Value>,
+}
+
+/// The result type used across Relais layers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error { code, message: message.into(), details: Map::new() }
+    }
+
+    /// Adds one machine-readable detail (`field`, `available`, `constraint`…).
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// A value broke a rule; `field` is its JSON path in the request.
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::ValidationFailed, message).with("field", field)
+    }
+
+    pub fn not_found(kind: &str, id: &str) -> Self {
+        Error::new(ErrorCode::NotFound, format!("{kind} `{id}` does not exist"))
+            .with("resource", kind)
+            .with("id", id)
+    }
+
+    pub fn unknown_reference(field: &str, kind: &str, id: &str) -> Self {
+        Error::new(ErrorCode::UnknownReference, format!("{kind} `{id}` does not exist"))
+            .with("field", field)
+            .with("resource", kind)
+            .with("id", id)
+    }
+
+    pub fn already_exists(kind: &str, id: &str) -> Self {
+        Error::new(ErrorCode::AlreadyExists, format!("{kind} `{id}` already exists"))
+            .with("resource", kind)
+            .with("id", id)
+    }
+
+    /// An unexpected failure. The cause belongs in the log, never in the response.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::new(ErrorCode::Internal, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_statuses_are_errors() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!((400..600).contains(&code.http_status()), "{code}");
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire, code.as_str());
+        }
+    }
+
+    #[test]
+    fn details_accumulate() {
+        let e = Error::validation("variants[0].gtin", "bad check digit").with("expected", 7);
+        assert_eq!(e.code.http_status(), 422);
+        assert_eq!(e.details["field"], "variants[0].gtin");
+        assert_eq!(e.details["expected"], 7);
+    }
+}

@@ -1,0 +1,3 @@
+//! Storage stories, run on SQLite and (when configured) PostgreSQL.
+
+mod stories;

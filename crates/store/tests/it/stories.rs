@@ -1,0 +1,127 @@
+//! One story per concern: the write path, idempotency, catalogue and prices.
+
+use std::collections::BTreeMap;
+
+use catalog::{NewProduct, NewVariant};
+use kernel::{Currency, ErrorCode, PageRequest, Timestamp};
+use pricing::{BasePrice, PriceOverride};
+use store::{IdempotencyKey, StoredResponse};
+
+fn product(prefix: &str, sizes: &[&str]) -> NewProduct {
+    NewProduct {
+        title: format!("{prefix} jacket"),
+        description: None,
+        brand: Some("Quechua".into()),
+        category: "outdoor/jackets".into(),
+        attributes: BTreeMap::new(),
+        images: vec![],
+        variants: sizes
+            .iter()
+            .map(|s| NewVariant { sku: format!("{prefix}-{s}"), gtin: None, title: None, attributes: BTreeMap::from([("size".into(), s.to_string())]) })
+            .collect(),
+    }
+}
+
+async fn create(db: &store::Db, p: NewProduct) -> Result<catalog::Product, kernel::Error> {
+    let p = p.validate(kernel::id::new_id("prd"), Timestamp::now())?;
+    db.write(move |c| Box::pin(async move { store::catalog::create_product(c, &p, "test").await.map(|_| p) })).await
+}
+
+#[tokio::test]
+async fn a_failing_command_does_not_spoil_its_batch() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        // Many commands at once share batches; every third one collides on its SKU.
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let db = db.clone();
+            let sku = if i % 3 == 0 { "DUP".to_string() } else { format!("P{i}") };
+            tasks.push(tokio::spawn(async move { create(&db, product(&sku, &["M"])).await }));
+        }
+        let mut ok = 0;
+        let mut dup = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert_eq!(e.code, ErrorCode::AlreadyExists, "{e}");
+                    dup += 1;
+                }
+            }
+        }
+        assert_eq!((ok, dup), (41, 19), "{:?}", t.backend());
+        let page = store::catalog::list_products(db.reader(), &Default::default(), &PageRequest::parse(Some(500), None).unwrap()).await.unwrap();
+        assert_eq!(page.data.len(), 41);
+        // One event per committed product, none for the rolled-back ones.
+        assert_eq!(store::events::count(db.reader()).await.unwrap(), 41);
+    }
+}
+
+#[tokio::test]
+async fn idempotent_writes_happen_once() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        let key = |hash: &str| Some(IdempotencyKey { scope: "key_1".into(), key: "abc".into(), request_hash: hash.into() });
+        let run = |hash: &'static str, sku: &'static str| {
+            let db = db.clone();
+            async move {
+                let p = product(sku, &["S"]).validate(kernel::id::new_id("prd"), Timestamp::now()).unwrap();
+                db.write_once(
+                    key(hash),
+                    move |c| Box::pin(async move { store::catalog::create_product(c, &p, "t").await.map(|_| p.id) }),
+                    |id| StoredResponse { status: 201, body: id, replayed: false },
+                )
+                .await
+            }
+        };
+        let first = run("h1", "A").await.unwrap();
+        let again = run("h1", "B").await.unwrap();
+        assert!(!first.replayed && again.replayed);
+        assert_eq!(first.body, again.body);
+        let reused = run("h2", "C").await.unwrap_err();
+        assert_eq!(reused.code, ErrorCode::IdempotencyKeyReused);
+        assert_eq!(store::events::count(db.reader()).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn catalogue_and_prices_story() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        let p = create(&db, product("TR", &["40", "41"])).await.unwrap();
+        let got = store::catalog::get_product(db.reader(), &p.id).await.unwrap();
+        assert_eq!(got, p);
+
+        let base = BasePrice { sku: "TR-40".into(), currency: Currency::EUR, amount_minor: 5999, updated_at: Timestamp::now() };
+        let b = base.clone();
+        db.write(move |c| Box::pin(async move { store::prices::set_base_price(c, &b, "t").await })).await.unwrap();
+        let unknown = BasePrice { sku: "NOPE".into(), ..base.clone() };
+        let e = db.write(move |c| Box::pin(async move { store::prices::set_base_price(c, &unknown, "t").await })).await.unwrap_err();
+        assert_eq!(e.code, ErrorCode::NotFound);
+
+        let web = catalog::NewChannel { code: "web".into(), kind: catalog::ChannelKind::Web, name: "Web".into(), location_code: None }
+            .validate(Timestamp::now())
+            .unwrap();
+        let app = catalog::Channel { code: "app".into(), kind: catalog::ChannelKind::App, ..web.clone() };
+        db.write(move |c| Box::pin(async move {
+            store::channels::create_channel(&mut *c, &web, "t").await?;
+            store::channels::create_channel(c, &app, "t").await
+        }))
+        .await
+        .unwrap();
+        let o = PriceOverride {
+            sku: "TR-40".into(), currency: Currency::EUR, channel: "web".into(), amount_minor: 4999,
+            reason: "Web exclusive".into(), starts_at: None, ends_at: None, updated_at: Timestamp::now(),
+        };
+        db.write(move |c| Box::pin(async move { store::prices::set_override(c, &o, "t").await })).await.unwrap();
+        let all = store::prices::prices_on_all_channels(db.reader(), "TR-40", Currency::EUR).await.unwrap();
+        let by: BTreeMap<_, _> = all.iter().map(|p| (p.channel.as_str(), p)).collect();
+        assert_eq!(by["web"].amount_minor, 4999);
+        assert_eq!(by["web"].override_reason.as_deref(), Some("Web exclusive"));
+        assert_eq!(by["app"].amount_minor, 5999);
+        assert!(by["app"].override_reason.is_none());
+        let report = store::prices::parity_report(db.reader(), &PageRequest::parse(None, None).unwrap()).await.unwrap();
+        assert_eq!(report.data.len(), 1);
+        assert_eq!(report.data[0].base_amount_minor, 5999);
+    }
+}
