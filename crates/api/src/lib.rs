@@ -1,1 +1,77 @@
-//! placeholder
+//! The HTTP API: axum routes under `/v1`, JSON wire types, scopes, idempotency, OpenAPI.
+//!
+//! This is the only crate that defines JSON wire types. Conventions that every route follows:
+//! - errors: `{"error": {"code", "message", "details"}}`, codes and statuses from one table
+//!   (`kernel::ErrorCode`); bad input is a 4xx and writes nothing;
+//! - auth: `Authorization: Bearer <token>`; scopes `admin`, `channel:<code>`,
+//!   `store:<location>`, `service`; a key outside its scope gets 403;
+//! - writes: `Idempotency-Key` makes retries safe; each write is one command in the
+//!   group-commit writer, with its outbox event;
+//! - lists: keyset pagination with `limit` and an opaque `cursor`, answered as
+//!   `{"data": [...], "next_cursor"}`;
+//! - the OpenAPI 3.1 document at `/openapi.json` is generated from the handlers themselves,
+//!   and `/docs` serves an interactive reference from the binary (no CDN).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use kernel::{Error, ErrorCode};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use state::AppState;
+
+/// Every route with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::system::router())
+        .merge(routes::catalog::router())
+        .merge(routes::locations::router())
+        .merge(routes::channels::router())
+        .merge(routes::prices::router())
+        .merge(routes::keys::router())
+        .merge(routes::events::router())
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi_document() -> OpenApi {
+    routes().split_for_parts().1
+}
+
+async fn route_not_found() -> error::ApiError {
+    error::ApiError(Error::new(ErrorCode::RouteNotFound, "no route matches this path; see /docs"))
+}
+
+async fn method_not_allowed() -> error::ApiError {
+    error::ApiError(Error::new(ErrorCode::MethodNotAllowed, "this route does not accept this method; see /docs"))
+}
+
+/// The complete application: routes, docs, fallbacks and middleware.
+pub fn app(state: AppState) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::debug_span!("request", method = %req.method(), uri = %req.uri(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -92,7 +92,7 @@ mod tests {
     #[test]
     fn rejects_bad_input() {
         assert_eq!(Gtin::parse("4006381333932"), Err(GtinError::BadCheckDigit { expected: 1, found: 2 }));
-        assert_eq!(Gtin::parse("400638133393"), Err(GtinError::BadCheckDigit { expected: 8, found: 3 }));
+        assert_eq!(Gtin::parse("400638133393"), Err(GtinError::BadCheckDigit { expected: 0, found: 3 }));
         assert_eq!(Gtin::parse("12345"), Err(GtinError::BadLength(5)));
         assert_eq!(Gtin::parse("40063813339a1"), Err(GtinError::NotDigits));
         assert_eq!(Gtin::parse(""), Err(GtinError::NotDigits));

@@ -446,3 +446,47 @@ mod tests {
         assert_eq!(paris.distance_km(&paris), 0.0);
     }
 }
+
+impl Location {
+    /// Local weekday (0 = Monday) and minute of day at `at` in the location's time zone.
+    pub fn local_time(&self, at: kernel::Timestamp) -> Option<(usize, u16)> {
+        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let instant = jiff::Timestamp::from_millisecond(at.unix_ms()).ok()?;
+        let local = instant.to_zoned(tz);
+        let weekday = local.weekday().to_monday_zero_offset() as usize;
+        Some((weekday, local.hour() as u16 * 60 + local.minute() as u16))
+    }
+
+    /// Whether the location is open at `at`, by its opening hours in its own time zone.
+    pub fn is_open_at(&self, at: kernel::Timestamp) -> bool {
+        self.local_time(at).is_some_and(|(day, minute)| self.opening_hours.is_open(day, minute))
+    }
+}
+
+#[cfg(test)]
+mod local_time_tests {
+    use super::*;
+
+    #[test]
+    fn opening_follows_the_local_clock_across_dst() {
+        let mut hours = OpeningHours::default();
+        for day in WEEKDAYS {
+            hours.weekly.insert(day.into(), vec![TimeRange::parse(day, "10:00", "19:00").unwrap()]);
+        }
+        let l = Location {
+            code: "PAR".into(), name: "Paris".into(), kind: LocationKind::Store,
+            address: Address { line1: "1".into(), line2: None, postal_code: "75001".into(), city: "Paris".into(), country: "FR".into() },
+            coordinates: Coordinates { latitude: 48.86, longitude: 2.34 }, time_zone: "Europe/Paris".into(),
+            opening_hours: hours, owner: Owner { kind: OwnerKind::Company, name: "X".into() },
+            capabilities: BTreeSet::new(), phone: None, email: None, active: true, version: 1,
+            created_at: Timestamp::now(), updated_at: Timestamp::now(),
+        };
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        // Winter (UTC+1): 09:30 UTC is 10:30 local; summer (UTC+2): 08:30 UTC is 10:30 local.
+        assert!(l.is_open_at(t("2026-01-15T09:30:00Z")));
+        assert!(!l.is_open_at(t("2026-01-15T08:30:00Z")));
+        assert!(l.is_open_at(t("2026-07-15T08:30:00Z")));
+        assert!(!l.is_open_at(t("2026-07-15T17:30:00Z")));
+        assert_eq!(l.local_time(t("2026-11-26T12:00:00Z")), Some((3, 13 * 60)));
+    }
+}

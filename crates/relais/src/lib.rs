@@ -1,1 +1,10 @@
-//! placeholder
+//! The Relais binary as a library: command line, server wiring, demo retailer.
+//!
+//! `relais serve` runs the API on SQLite or PostgreSQL; `relais demo` creates a fresh
+//! database with a realistic fictional retailer and serves it; `relais migrate` applies
+//! migrations; `relais key create` mints an API key (the first admin key of a new install).
+//! Kept as a library so that `relais-bench` can start a real server as a child process.
+
+pub mod cli;
+pub mod demo;
+pub mod server;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `relais` binary; see [`relais::cli`].
+
+fn main() -> std::process::ExitCode {
+    relais::cli::main()
+}

@@ -1,0 +1,410 @@
+//! `/v1/products`, `/v1/variants`, `/v1/categories`: the one catalogue every channel reads.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use catalog::{Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
+use kernel::id::new_id;
+use kernel::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{page_of, present, reply, stored, PageParams};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Write, Q};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products, create_product))
+        .routes(routes!(get_product, update_product))
+        .routes(routes!(add_variant))
+        .routes(routes!(list_variants))
+        .routes(routes!(get_variant, update_variant))
+        .routes(routes!(list_categories))
+}
+
+/// Whether a product or variant is on sale.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusDto {
+    Active,
+    Archived,
+}
+
+impl From<StatusDto> for ProductStatus {
+    fn from(s: StatusDto) -> Self {
+        match s {
+            StatusDto::Active => ProductStatus::Active,
+            StatusDto::Archived => ProductStatus::Archived,
+        }
+    }
+}
+
+impl From<ProductStatus> for StatusDto {
+    fn from(s: ProductStatus) -> Self {
+        match s {
+            ProductStatus::Active => StatusDto::Active,
+            ProductStatus::Archived => StatusDto::Archived,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageDto {
+    /// Absolute URL (`https://…`) or a path on the retailer's media host (`/media/…`).
+    pub url: String,
+    #[serde(default)]
+    pub alt: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVariant {
+    /// Unique stock-keeping unit: letters, digits, `.`, `_`, `-`.
+    #[schema(example = "TR500-BLU-42")]
+    pub sku: String,
+    /// GTIN-8, -12, -13 or -14 with a valid check digit; stored as 14 digits.
+    #[schema(example = "3608419316521")]
+    pub gtin: Option<String>,
+    /// Defaults to the product title followed by the attribute values.
+    pub title: Option<String>,
+    /// What distinguishes the variant, e.g. `{"size": "42", "colour": "blue"}`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    pub title: String,
+    pub description: Option<String>,
+    pub brand: Option<String>,
+    /// Slug path, e.g. `footwear/running`.
+    pub category: String,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub images: Vec<ImageDto>,
+    /// 1 to 200 variants.
+    pub variants: Vec<CreateVariant>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchProduct {
+    pub title: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub brand: Option<Option<String>>,
+    pub category: Option<String>,
+    /// Replaces all product attributes.
+    pub attributes: Option<BTreeMap<String, String>>,
+    /// Replaces all images.
+    pub images: Option<Vec<ImageDto>>,
+    pub status: Option<StatusDto>,
+    /// When given, the update applies only if the product is still at this version.
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchVariant {
+    /// `null` removes the GTIN.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub gtin: Option<Option<String>>,
+    pub title: Option<String>,
+    pub attributes: Option<BTreeMap<String, String>>,
+    pub status: Option<StatusDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantDto {
+    pub sku: String,
+    pub product_id: String,
+    /// 14 digits.
+    pub gtin: Option<String>,
+    pub title: String,
+    pub attributes: BTreeMap<String, String>,
+    pub status: StatusDto,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductDto {
+    #[schema(example = "prd_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b")]
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub brand: Option<String>,
+    pub category: String,
+    pub attributes: BTreeMap<String, String>,
+    pub images: Vec<ImageDto>,
+    pub status: StatusDto,
+    /// Increases with every update; send it back as `expected_version` to avoid lost updates.
+    pub version: i64,
+    pub variants: Vec<VariantDto>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+page_of!(ProductPage, ProductDto);
+page_of!(VariantPage, VariantDto);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryDto {
+    pub category: String,
+    pub products: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    pub data: Vec<CategoryDto>,
+}
+
+impl From<Variant> for VariantDto {
+    fn from(v: Variant) -> Self {
+        VariantDto {
+            sku: v.sku,
+            product_id: v.product_id,
+            gtin: v.gtin.map(String::from),
+            title: v.title,
+            attributes: v.attributes,
+            status: v.status.into(),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+fn image_to_dto(i: Image) -> ImageDto {
+    ImageDto { url: i.url, alt: i.alt }
+}
+
+fn image_from_dto(i: ImageDto) -> Image {
+    Image { url: i.url, alt: i.alt }
+}
+
+impl From<Product> for ProductDto {
+    fn from(p: Product) -> Self {
+        ProductDto {
+            id: p.id,
+            title: p.title,
+            description: p.description,
+            brand: p.brand,
+            category: p.category,
+            attributes: p.attributes,
+            images: p.images.into_iter().map(image_to_dto).collect(),
+            status: p.status.into(),
+            version: p.version,
+            variants: p.variants.into_iter().map(VariantDto::from).collect(),
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+impl From<CreateVariant> for NewVariant {
+    fn from(v: CreateVariant) -> Self {
+        NewVariant { sku: v.sku, gtin: v.gtin, title: v.title, attributes: v.attributes }
+    }
+}
+
+impl From<CreateProduct> for NewProduct {
+    fn from(p: CreateProduct) -> Self {
+        NewProduct {
+            title: p.title,
+            description: p.description,
+            brand: p.brand,
+            category: p.category,
+            attributes: p.attributes,
+            images: p.images.into_iter().map(image_from_dto).collect(),
+            variants: p.variants.into_iter().map(NewVariant::from).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ProductQuery {
+    /// A category and everything below it.
+    pub category: Option<String>,
+    pub status: Option<StatusDto>,
+    pub brand: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// List products (with their variants), oldest first.
+#[utoipa::path(get, path = "/v1/products", tag = "catalogue", params(ProductQuery),
+    responses((status = 200, body = ProductPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_products(State(s): State<AppState>, _p: Principal, Q(q): Q<ProductQuery>) -> ApiResult<Json<ProductPage>> {
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    let filter = store::catalog::ProductFilter { category: q.category, status: q.status.map(Into::into), brand: q.brand };
+    let found = store::catalog::list_products(s.db.reader(), &filter, &page).await?;
+    Ok(Json(found.map(ProductDto::from).into()))
+}
+
+/// Create a product with its variants (admin).
+#[utoipa::path(post, path = "/v1/products", tag = "catalogue", request_body = CreateProduct,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    responses((status = 201, body = ProductDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let product = NewProduct::from(w.body).validate(new_id("prd"), Timestamp::now())?;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::catalog::create_product(c, &product, &actor).await.map(|_| product) }),
+            |p| stored(201, &ProductDto::from(p)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Get one product with its variants.
+#[utoipa::path(get, path = "/v1/products/{id}", tag = "catalogue", params(("id" = String, Path)),
+    responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_product(State(s): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<ProductDto>> {
+    Ok(Json(store::catalog::get_product(s.db.reader(), &id).await?.into()))
+}
+
+/// Change a product (admin). Absent fields stay as they are.
+#[utoipa::path(patch, path = "/v1/products/{id}", tag = "catalogue", request_body = PatchProduct,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Write<PatchProduct>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    let expected = b.expected_version;
+    let patch = ProductPatch {
+        title: b.title,
+        description: b.description,
+        brand: b.brand,
+        category: b.category,
+        attributes: b.attributes,
+        images: b.images.map(|i| i.into_iter().map(image_from_dto).collect()),
+        status: b.status.map(Into::into),
+    };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::catalog::update_product(c, &id, &patch, expected, &actor).await }),
+            |p| stored(200, &ProductDto::from(p)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Add a variant to a product (admin).
+#[utoipa::path(post, path = "/v1/products/{id}/variants", tag = "catalogue", request_body = CreateVariant,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = VariantDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn add_variant(State(s): State<AppState>, Path(id): Path<String>, w: Write<CreateVariant>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let new = NewVariant::from(w.body);
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::catalog::add_variant(c, &id, &new, &actor).await }),
+            |v| stored(201, &VariantDto::from(v)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VariantQuery {
+    pub product_id: Option<String>,
+    /// Any GTIN form (8, 12, 13 or 14 digits).
+    pub gtin: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// List variants in SKU order; look one up by GTIN (a scanned barcode).
+#[utoipa::path(get, path = "/v1/variants", tag = "catalogue", params(VariantQuery),
+    responses((status = 200, body = VariantPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_variants(State(s): State<AppState>, _p: Principal, Q(q): Q<VariantQuery>) -> ApiResult<Json<VariantPage>> {
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    let gtin = q
+        .gtin
+        .map(|g| {
+            catalog::Gtin::parse(&g)
+                .map(String::from)
+                .map_err(|e| kernel::Error::new(kernel::ErrorCode::InvalidQuery, format!("invalid GTIN: {e}")).with("field", "gtin"))
+        })
+        .transpose()?;
+    let filter = store::catalog::VariantFilter { product_id: q.product_id, gtin };
+    let found = store::catalog::list_variants(s.db.reader(), &filter, &page).await?;
+    Ok(Json(found.map(VariantDto::from).into()))
+}
+
+/// Get one variant by SKU.
+#[utoipa::path(get, path = "/v1/variants/{sku}", tag = "catalogue", params(("sku" = String, Path)),
+    responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_variant(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<VariantDto>> {
+    Ok(Json(store::catalog::get_variant(s.db.reader(), &sku).await?.into()))
+}
+
+/// Change a variant (admin).
+#[utoipa::path(patch, path = "/v1/variants/{sku}", tag = "catalogue", request_body = PatchVariant,
+    params(("sku" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: Write<PatchVariant>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    let patch = VariantPatch { gtin: b.gtin, title: b.title, attributes: b.attributes, status: b.status.map(Into::into) };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::catalog::update_variant(c, &sku, &patch, &actor).await }),
+            |v| stored(200, &VariantDto::from(v)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Categories in use, with their number of products.
+#[utoipa::path(get, path = "/v1/categories", tag = "catalogue",
+    responses((status = 200, body = CategoryList), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_categories(State(s): State<AppState>, _p: Principal) -> ApiResult<Json<CategoryList>> {
+    let data = store::catalog::list_categories(s.db.reader())
+        .await?
+        .into_iter()
+        .map(|c| CategoryDto { category: c.category, products: c.products })
+        .collect();
+    Ok(Json(CategoryList { data }))
+}

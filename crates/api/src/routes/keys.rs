@@ -1,0 +1,129 @@
+//! `/v1/api-keys`: create (the token is shown once), list, revoke. Admin only.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use kernel::{Error, ErrorCode, Timestamp};
+use serde::{Deserialize, Serialize};
+use store::api_keys::ApiKey;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{reply, stored, PageParams};
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Write, Q};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_keys, create_key)).routes(routes!(revoke_key))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    #[schema(example = "Lyon Bellecour POS")]
+    pub name: String,
+    /// `admin`, `service`, `channel:<code>`, `store:<location code>`.
+    #[schema(example = json!(["store:LYS-BELLECOUR"]))]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyDto {
+    pub id: String,
+    pub name: String,
+    /// The token's first characters, to recognise it.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: KeyDto,
+    /// The secret: shown once, never stored in clear.
+    pub token: String,
+}
+
+super::page_of!(KeyPage, KeyDto);
+
+fn dto(k: ApiKey) -> KeyDto {
+    KeyDto { id: k.id, name: k.name, prefix: k.prefix, scopes: k.scopes, created_at: k.created_at, revoked_at: k.revoked_at }
+}
+
+/// Validates the name and scopes and mints a token; returns the key to store and its token.
+pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::validation("name", "name must be 1 to 100 characters"));
+    }
+    if scopes.is_empty() {
+        return Err(Error::validation("scopes", "a key needs at least one scope"));
+    }
+    let scopes = scopes.iter().map(|s| Scope::parse(s).map(|s| s.to_text())).collect::<Result<Vec<_>, _>>()?;
+    let token = format!("rls_{}", kernel::id::new_secret_hex());
+    let key = ApiKey {
+        id: kernel::id::new_id("key"),
+        name: name.to_owned(),
+        prefix: token[..12].to_owned(),
+        scopes,
+        created_at: Timestamp::now(),
+        revoked_at: None,
+    };
+    Ok((key, token))
+}
+
+/// List API keys (admin). Tokens are never shown again.
+#[utoipa::path(get, path = "/v1/api-keys", tag = "access", params(PageParams),
+    responses((status = 200, body = KeyPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_keys(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<KeyPage>> {
+    p.require_admin()?;
+    let found = store::api_keys::list_keys(s.db.reader(), &q.request()?).await?;
+    Ok(Json(found.map(dto).into()))
+}
+
+/// Create an API key (admin). The response holds the token, shown only this once.
+#[utoipa::path(post, path = "/v1/api-keys", tag = "access", request_body = CreateKey,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = CreatedKey), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let (key, token) = mint_key(&w.body.name, &w.body.scopes)?;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &token, &actor).await.map(|_| (key, token)) }),
+            |(key, token)| stored(201, &CreatedKey { key: dto(key), token }),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Revoke an API key (admin): it stops working at once on this node, within seconds on others.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "access", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 204, description = "Revoked"), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn revoke_key(State(s): State<AppState>, Path(id): Path<String>, w: Write<serde_json::Map<String, serde_json::Value>>) -> ApiResult<Response> {
+    if !w.body.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidBody, "DELETE takes no body").into());
+    }
+    let actor = w.actor();
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::api_keys::revoke_key(c, &id, &actor).await }),
+            |()| store::StoredResponse { status: 204, body: String::new(), replayed: false },
+        )
+        .await?;
+    s.keys.clear();
+    Ok(reply(response))
+}

@@ -1,0 +1,398 @@
+//! `/v1/locations`: stores, warehouses, pickup points, and "near me".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use catalog::{Address, Capability, Coordinates, Location, LocationKind, LocationPatch, NewLocation, OpeningHours, Owner, OwnerKind, TimeRange};
+use kernel::{Error, ErrorCode, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{present, reply, stored, PageParams};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Write, Q};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_locations, create_location))
+        .routes(routes!(get_location, update_location))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKindDto {
+    Store,
+    Warehouse,
+    PickupPoint,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CapabilityDto {
+    Pickup,
+    Reserve,
+    ShipFrom,
+    Returns,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKindDto {
+    Company,
+    Franchisee,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerDto {
+    pub kind: OwnerKindDto,
+    /// The company or the franchisee's legal name.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressDto {
+    pub line1: String,
+    pub line2: Option<String>,
+    pub postal_code: String,
+    pub city: String,
+    /// ISO 3166-1 alpha-2.
+    #[schema(example = "FR")]
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatesDto {
+    /// WGS 84, -90 to 90.
+    #[schema(example = 45.7578)]
+    pub latitude: f64,
+    /// WGS 84, -180 to 180.
+    #[schema(example = 4.832)]
+    pub longitude: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodDto {
+    /// Local time `HH:MM`.
+    #[schema(example = "09:30")]
+    pub opens: String,
+    /// Local time `HH:MM`; `24:00` for midnight.
+    #[schema(example = "19:30")]
+    pub closes: String,
+}
+
+/// Weekly opening hours in local time; keys `mon` … `sun`; a missing day is closed.
+pub type HoursDto = BTreeMap<String, Vec<PeriodDto>>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLocation {
+    /// 2 to 32 of `A-Z 0-9 -`.
+    #[schema(example = "LYS-BELLECOUR")]
+    pub code: String,
+    pub name: String,
+    pub kind: LocationKindDto,
+    pub address: AddressDto,
+    pub coordinates: CoordinatesDto,
+    /// IANA time zone.
+    #[schema(example = "Europe/Paris")]
+    pub time_zone: String,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub opening_hours: HoursDto,
+    pub owner: OwnerDto,
+    #[serde(default)]
+    pub capabilities: BTreeSet<CapabilityDto>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchLocation {
+    pub name: Option<String>,
+    pub address: Option<AddressDto>,
+    pub coordinates: Option<CoordinatesDto>,
+    pub time_zone: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub opening_hours: Option<HoursDto>,
+    pub owner: Option<OwnerDto>,
+    pub capabilities: Option<BTreeSet<CapabilityDto>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// `false` closes the location to new business; it stays in history.
+    pub active: Option<bool>,
+    pub expected_version: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LocationDto {
+    pub code: String,
+    pub name: String,
+    pub kind: LocationKindDto,
+    pub address: AddressDto,
+    pub coordinates: CoordinatesDto,
+    pub time_zone: String,
+    #[schema(value_type = Object)]
+    pub opening_hours: HoursDto,
+    /// Whether it is open right now, by its hours in its own time zone.
+    pub open_now: bool,
+    pub owner: OwnerDto,
+    pub capabilities: Vec<CapabilityDto>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub active: bool,
+    pub version: i64,
+    /// Present on `near` queries: kilometres from the given point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+super::page_of!(LocationPage, LocationDto);
+
+fn kind_from(k: LocationKindDto) -> LocationKind {
+    match k {
+        LocationKindDto::Store => LocationKind::Store,
+        LocationKindDto::Warehouse => LocationKind::Warehouse,
+        LocationKindDto::PickupPoint => LocationKind::PickupPoint,
+    }
+}
+
+fn kind_to(k: LocationKind) -> LocationKindDto {
+    match k {
+        LocationKind::Store => LocationKindDto::Store,
+        LocationKind::Warehouse => LocationKindDto::Warehouse,
+        LocationKind::PickupPoint => LocationKindDto::PickupPoint,
+    }
+}
+
+fn capability_from(c: CapabilityDto) -> Capability {
+    match c {
+        CapabilityDto::Pickup => Capability::Pickup,
+        CapabilityDto::Reserve => Capability::Reserve,
+        CapabilityDto::ShipFrom => Capability::ShipFrom,
+        CapabilityDto::Returns => Capability::Returns,
+    }
+}
+
+fn capability_to(c: Capability) -> CapabilityDto {
+    match c {
+        Capability::Pickup => CapabilityDto::Pickup,
+        Capability::Reserve => CapabilityDto::Reserve,
+        Capability::ShipFrom => CapabilityDto::ShipFrom,
+        Capability::Returns => CapabilityDto::Returns,
+    }
+}
+
+fn owner_from(o: OwnerDto) -> Owner {
+    let kind = match o.kind {
+        OwnerKindDto::Company => OwnerKind::Company,
+        OwnerKindDto::Franchisee => OwnerKind::Franchisee,
+    };
+    Owner { kind, name: o.name }
+}
+
+fn owner_to(o: Owner) -> OwnerDto {
+    let kind = match o.kind {
+        OwnerKind::Company => OwnerKindDto::Company,
+        OwnerKind::Franchisee => OwnerKindDto::Franchisee,
+    };
+    OwnerDto { kind, name: o.name }
+}
+
+fn address_from(a: AddressDto) -> Address {
+    Address { line1: a.line1, line2: a.line2, postal_code: a.postal_code, city: a.city, country: a.country }
+}
+
+fn address_to(a: Address) -> AddressDto {
+    AddressDto { line1: a.line1, line2: a.line2, postal_code: a.postal_code, city: a.city, country: a.country }
+}
+
+fn hours_from(h: HoursDto) -> Result<OpeningHours, Error> {
+    let mut weekly = BTreeMap::new();
+    for (day, periods) in h {
+        let ranges = periods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| TimeRange::parse(&format!("opening_hours.{day}[{i}]"), &p.opens, &p.closes))
+            .collect::<Result<Vec<_>, _>>()?;
+        weekly.insert(day, ranges);
+    }
+    Ok(OpeningHours { weekly })
+}
+
+fn hours_to(h: &OpeningHours) -> HoursDto {
+    h.weekly
+        .iter()
+        .map(|(day, ranges)| (day.clone(), ranges.iter().map(|r| PeriodDto { opens: r.opens(), closes: r.closes() }).collect()))
+        .collect()
+}
+
+fn coordinates_from(c: CoordinatesDto) -> Coordinates {
+    Coordinates { latitude: c.latitude, longitude: c.longitude }
+}
+
+pub fn location_dto(l: Location, distance_km: Option<f64>, now: Timestamp) -> LocationDto {
+    LocationDto {
+        open_now: l.is_open_at(now),
+        opening_hours: hours_to(&l.opening_hours),
+        code: l.code,
+        name: l.name,
+        kind: kind_to(l.kind),
+        address: address_to(l.address),
+        coordinates: CoordinatesDto { latitude: l.coordinates.latitude, longitude: l.coordinates.longitude },
+        time_zone: l.time_zone,
+        owner: owner_to(l.owner),
+        capabilities: l.capabilities.into_iter().map(capability_to).collect(),
+        phone: l.phone,
+        email: l.email,
+        active: l.active,
+        version: l.version,
+        // Kilometres to the metre; more digits would be noise.
+        distance_km: distance_km.map(|d| (d * 1000.0).round() / 1000.0),
+        created_at: l.created_at,
+        updated_at: l.updated_at,
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LocationQuery {
+    pub kind: Option<LocationKindDto>,
+    /// Only locations offering this capability.
+    pub capability: Option<CapabilityDto>,
+    pub city: Option<String>,
+    /// `latitude,longitude`: only locations within `radius_km`, nearest first.
+    #[param(example = "48.8566,2.3522")]
+    pub near: Option<String>,
+    /// With `near`; default 50, at most 1000.
+    pub radius_km: Option<f64>,
+    /// Include locations closed to business (default false).
+    pub include_inactive: Option<bool>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn parse_near(near: &str, radius_km: Option<f64>) -> Result<(Coordinates, f64), Error> {
+    let bad = || Error::new(ErrorCode::InvalidQuery, "near must be `latitude,longitude`").with("field", "near");
+    let (lat, lon) = near.split_once(',').ok_or_else(bad)?;
+    let at = Coordinates { latitude: lat.trim().parse().map_err(|_| bad())?, longitude: lon.trim().parse().map_err(|_| bad())? };
+    let at = at.validate("near").map_err(|e| Error::new(ErrorCode::InvalidQuery, e.message).with("field", "near"))?;
+    let radius = radius_km.unwrap_or(50.0);
+    if !(radius > 0.0 && radius <= 1000.0) {
+        return Err(Error::new(ErrorCode::InvalidQuery, "radius_km must be more than 0 and at most 1000").with("field", "radius_km"));
+    }
+    Ok((at, radius))
+}
+
+/// List locations by code, or nearest first with `near`.
+#[utoipa::path(get, path = "/v1/locations", tag = "locations", params(LocationQuery),
+    responses((status = 200, body = LocationPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_locations(State(s): State<AppState>, _p: Principal, Q(q): Q<LocationQuery>) -> ApiResult<Json<LocationPage>> {
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    if q.radius_km.is_some() && q.near.is_none() {
+        return Err(Error::new(ErrorCode::InvalidQuery, "radius_km needs near").with("field", "radius_km").into());
+    }
+    let filter = store::locations::LocationFilter {
+        kind: q.kind.map(kind_from),
+        capability: q.capability.map(capability_from),
+        city: q.city,
+        include_inactive: q.include_inactive.unwrap_or(false),
+        near: q.near.as_deref().map(|n| parse_near(n, q.radius_km)).transpose()?,
+    };
+    let now = Timestamp::now();
+    let found = store::locations::list_locations(s.db.reader(), &filter, &page).await?;
+    Ok(Json(found.map(|h| location_dto(h.location, h.distance_km, now)).into()))
+}
+
+/// Create a location (admin).
+#[utoipa::path(post, path = "/v1/locations", tag = "locations", request_body = CreateLocation,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = LocationDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    let new = NewLocation {
+        code: b.code,
+        name: b.name,
+        kind: kind_from(b.kind),
+        address: address_from(b.address),
+        coordinates: coordinates_from(b.coordinates),
+        time_zone: b.time_zone,
+        opening_hours: hours_from(b.opening_hours)?,
+        owner: owner_from(b.owner),
+        capabilities: b.capabilities.into_iter().map(capability_from).collect(),
+        phone: b.phone,
+        email: b.email,
+    };
+    let location = new.validate(Timestamp::now())?;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::locations::create_location(c, &location, &actor).await.map(|_| location) }),
+            |l| stored(201, &location_dto(l, None, Timestamp::now())),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Get one location.
+#[utoipa::path(get, path = "/v1/locations/{code}", tag = "locations", params(("code" = String, Path)),
+    responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_location(State(s): State<AppState>, _p: Principal, Path(code): Path<String>) -> ApiResult<Json<LocationDto>> {
+    let l = store::locations::get_location(s.db.reader(), &code).await?;
+    Ok(Json(location_dto(l, None, Timestamp::now())))
+}
+
+/// Change a location (admin). The code never changes.
+#[utoipa::path(patch, path = "/v1/locations/{code}", tag = "locations", request_body = PatchLocation,
+    params(("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_location(State(s): State<AppState>, Path(code): Path<String>, w: Write<PatchLocation>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    let expected = b.expected_version;
+    let patch = LocationPatch {
+        name: b.name,
+        address: b.address.map(address_from),
+        coordinates: b.coordinates.map(coordinates_from),
+        time_zone: b.time_zone,
+        opening_hours: b.opening_hours.map(hours_from).transpose()?,
+        owner: b.owner.map(owner_from),
+        capabilities: b.capabilities.map(|c| c.into_iter().map(capability_from).collect()),
+        phone: b.phone,
+        email: b.email,
+        active: b.active,
+    };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::locations::update_location(c, &code, &patch, expected, &actor).await }),
+            |l| stored(200, &location_dto(l, None, Timestamp::now())),
+        )
+        .await?;
+    Ok(reply(response))
+}

@@ -1,0 +1,83 @@
+//! Route handlers, one module per resource, and the helpers they share.
+//!
+//! Handlers are thin: parse (extractors), validate with the domain rules, run one store
+//! command through the writer (with its idempotency key), map to wire types.
+
+pub mod catalog;
+pub mod channels;
+pub mod events;
+pub mod keys;
+pub mod locations;
+pub mod prices;
+pub mod system;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Deserializer, Serialize};
+use store::StoredResponse;
+use utoipa::IntoParams;
+
+/// Renders a write's result as the response stored with its idempotency key.
+pub fn stored<T: Serialize>(status: u16, body: &T) -> StoredResponse {
+    StoredResponse { status, body: serde_json::to_string(body).unwrap_or_else(|_| "null".into()), replayed: false }
+}
+
+/// Sends a stored (or replayed) response.
+pub fn reply(r: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let has_body = !r.body.is_empty();
+    let mut response = if has_body { (status, r.body).into_response() } else { status.into_response() };
+    let headers = response.headers_mut();
+    if has_body {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    if r.replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// `limit` and `cursor`, shared by every list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// 1 to 500, default 50.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn request(&self) -> Result<kernel::PageRequest, kernel::Error> {
+        kernel::PageRequest::parse(self.limit, self.cursor.as_deref())
+    }
+}
+
+/// For PATCH bodies: distinguishes an absent field (`None`) from an explicit `null`
+/// (`Some(None)`, which clears the field).
+pub fn present<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Declares a page type for the OpenAPI document: `{ data: [...], next_cursor }`.
+macro_rules! page_of {
+    ($name:ident, $item:ty) => {
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub data: Vec<$item>,
+            /// Pass as `cursor` to get the next page; absent on the last page.
+            pub next_cursor: Option<String>,
+        }
+
+        impl From<kernel::Page<$item>> for $name {
+            fn from(p: kernel::Page<$item>) -> Self {
+                $name { data: p.data, next_cursor: p.next_cursor }
+            }
+        }
+    };
+}
+pub(crate) use page_of;

@@ -1,0 +1,323 @@
+//! Prices: one base price per variant and currency; channel overrides with a reason.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use kernel::{Currency, Error, ErrorCode, Money, Timestamp};
+use pricing::{BasePrice, ChannelPrice, PriceOverride};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{reply, stored, PageParams};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{Write, Q};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_base_prices))
+        .routes(routes!(set_base_price))
+        .routes(routes!(set_override, remove_override))
+        .routes(routes!(channel_price))
+        .routes(routes!(prices_by_channel))
+        .routes(routes!(parity_report))
+}
+
+fn currency(field: &str, code: &str) -> Result<Currency, Error> {
+    Currency::parse(code).map_err(|m| Error::validation(field, m))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPrice {
+    /// Integer minor units (cents for EUR): 5999 is 59.99 €.
+    #[schema(example = 5999)]
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetOverride {
+    /// Integer minor units.
+    #[schema(example = 4999)]
+    pub amount_minor: i64,
+    /// Shown to customers wherever this price shows, e.g. "Web exclusive until Sunday".
+    #[schema(example = "Web exclusive: -15 % until Sunday")]
+    pub reason: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BasePriceDto {
+    pub sku: String,
+    #[schema(value_type = String, example = "EUR")]
+    pub currency: Currency,
+    pub amount_minor: i64,
+    /// For people, e.g. `59.99 EUR`.
+    pub display: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BasePriceList {
+    pub data: Vec<BasePriceDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OverrideDto {
+    pub sku: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    pub channel: String,
+    pub amount_minor: i64,
+    pub reason: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// Why a channel's price differs from the base price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppliedOverride {
+    pub reason: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelPriceDto {
+    pub sku: String,
+    pub channel: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// What this channel charges.
+    pub amount_minor: i64,
+    pub display: String,
+    /// The one price every channel charges unless an override applies.
+    pub base_amount_minor: i64,
+    /// Present when this channel's price differs from the base price.
+    pub r#override: Option<AppliedOverride>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelPriceList {
+    pub data: Vec<ChannelPriceDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParityLineDto {
+    pub sku: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    pub channel: String,
+    pub base_amount_minor: i64,
+    pub override_amount_minor: i64,
+    /// Override minus base, in minor units (negative when cheaper).
+    pub difference_minor: i64,
+    pub reason: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub starts_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ends_at: Option<Timestamp>,
+    /// Whether the override applies right now (inside its window).
+    pub active_now: bool,
+}
+
+super::page_of!(ParityPage, ParityLineDto);
+
+fn base_dto(p: BasePrice) -> BasePriceDto {
+    BasePriceDto { display: Money::new(p.amount_minor, p.currency).display(), sku: p.sku, currency: p.currency, amount_minor: p.amount_minor, updated_at: p.updated_at }
+}
+
+fn override_dto(o: PriceOverride) -> OverrideDto {
+    OverrideDto {
+        sku: o.sku, currency: o.currency, channel: o.channel, amount_minor: o.amount_minor, reason: o.reason,
+        starts_at: o.starts_at, ends_at: o.ends_at, updated_at: o.updated_at,
+    }
+}
+
+fn channel_price_dto(p: ChannelPrice) -> ChannelPriceDto {
+    ChannelPriceDto {
+        display: Money::new(p.amount_minor, p.currency).display(),
+        r#override: p.override_reason.map(|reason| AppliedOverride { reason, ends_at: p.override_ends_at }),
+        sku: p.sku,
+        channel: p.channel,
+        currency: p.currency,
+        amount_minor: p.amount_minor,
+        base_amount_minor: p.base_amount_minor,
+    }
+}
+
+/// The base prices of a variant, one per currency.
+#[utoipa::path(get, path = "/v1/variants/{sku}/prices", tag = "prices", params(("sku" = String, Path)),
+    responses((status = 200, body = BasePriceList), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_base_prices(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<BasePriceList>> {
+    store::catalog::get_variant(s.db.reader(), &sku).await?;
+    let data = store::prices::base_prices(s.db.reader(), &sku).await?.into_iter().map(base_dto).collect();
+    Ok(Json(BasePriceList { data }))
+}
+
+/// Set the base price of a variant in a currency (admin): the price on every channel.
+#[utoipa::path(put, path = "/v1/variants/{sku}/prices/{currency}", tag = "prices", request_body = SetPrice,
+    params(("sku" = String, Path), ("currency" = String, Path, description = "ISO 4217, e.g. EUR"), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = BasePriceDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_base_price(State(s): State<AppState>, Path((sku, code)): Path<(String, String)>, w: Write<SetPrice>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let price = BasePrice {
+        currency: currency("currency", &code)?,
+        amount_minor: pricing::validate_amount("amount_minor", w.body.amount_minor)?,
+        sku,
+        updated_at: Timestamp::now(),
+    };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::prices::set_base_price(c, &price, &actor).await.map(|_| price) }),
+            |p| stored(200, &base_dto(p)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Set a channel's own price, with the reason customers see (admin).
+#[utoipa::path(put, path = "/v1/variants/{sku}/prices/{currency}/overrides/{channel}", tag = "prices", request_body = SetOverride,
+    params(("sku" = String, Path), ("currency" = String, Path), ("channel" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = OverrideDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_override(
+    State(s): State<AppState>,
+    Path((sku, code, channel)): Path<(String, String, String)>,
+    w: Write<SetOverride>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    let o = PriceOverride {
+        sku,
+        currency: currency("currency", &code)?,
+        channel,
+        amount_minor: b.amount_minor,
+        reason: b.reason,
+        starts_at: b.starts_at,
+        ends_at: b.ends_at,
+        updated_at: Timestamp::now(),
+    }
+    .validate()?;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::prices::set_override(c, &o, &actor).await.map(|_| o) }),
+            |o| stored(200, &override_dto(o)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Remove a channel's override: it charges the base price again (admin).
+#[utoipa::path(delete, path = "/v1/variants/{sku}/prices/{currency}/overrides/{channel}", tag = "prices",
+    params(("sku" = String, Path), ("currency" = String, Path), ("channel" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 204, description = "Removed"), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn remove_override(
+    State(s): State<AppState>,
+    Path((sku, code, channel)): Path<(String, String, String)>,
+    w: Write<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<Response> {
+    if !w.body.is_empty() {
+        return Err(Error::new(ErrorCode::InvalidBody, "DELETE takes no body").into());
+    }
+    let actor = w.actor();
+    let cur = currency("currency", &code)?;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::prices::remove_override(c, &sku, cur, &channel, &actor).await }),
+            |()| store::StoredResponse { status: 204, body: String::new(), replayed: false },
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PriceQuery {
+    /// The channel asking; defaults to the caller's channel for a `channel:` key.
+    pub channel: Option<String>,
+    /// ISO 4217; defaults to the retailer's currency.
+    pub currency: Option<String>,
+}
+
+fn query_currency(s: &AppState, code: Option<&str>) -> Result<Currency, Error> {
+    match code {
+        None => Ok(s.default_currency),
+        Some(c) => Currency::parse(c).map_err(|m| Error::new(ErrorCode::InvalidQuery, m).with("field", "currency")),
+    }
+}
+
+/// The price a channel charges now: the base price, or an override and its reason.
+#[utoipa::path(get, path = "/v1/variants/{sku}/price", tag = "prices", params(("sku" = String, Path), PriceQuery),
+    responses((status = 200, body = ChannelPriceDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn channel_price(State(s): State<AppState>, p: Principal, Path(sku): Path<String>, Q(q): Q<PriceQuery>) -> ApiResult<Json<ChannelPriceDto>> {
+    let channel = q
+        .channel
+        .or_else(|| p.own_channel().map(String::from))
+        .ok_or_else(|| Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web").with("field", "channel"))?;
+    let cur = query_currency(&s, q.currency.as_deref())?;
+    Ok(Json(channel_price_dto(store::prices::channel_price(s.db.reader(), &sku, &channel, cur).await?)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CurrencyQuery {
+    pub currency: Option<String>,
+}
+
+/// The price on every channel side by side: identical unless an override explains it.
+#[utoipa::path(get, path = "/v1/variants/{sku}/price/channels", tag = "prices", params(("sku" = String, Path), CurrencyQuery),
+    responses((status = 200, body = ChannelPriceList), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>, Q(q): Q<CurrencyQuery>) -> ApiResult<Json<ChannelPriceList>> {
+    let cur = query_currency(&s, q.currency.as_deref())?;
+    let data = store::prices::prices_on_all_channels(s.db.reader(), &sku, cur).await?.into_iter().map(channel_price_dto).collect();
+    Ok(Json(ChannelPriceList { data }))
+}
+
+/// Price parity: every channel override, its base price and its reason (admin).
+#[utoipa::path(get, path = "/v1/reports/price-parity", tag = "prices", params(PageParams),
+    responses((status = 200, body = ParityPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn parity_report(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<ParityPage>> {
+    p.require_admin()?;
+    let page = q.request()?;
+    let found = store::prices::parity_report(s.db.reader(), &page).await?;
+    Ok(Json(
+        found
+            .map(|l| {
+                let o = l.price_override;
+                ParityLineDto {
+                    difference_minor: o.amount_minor - l.base_amount_minor,
+                    base_amount_minor: l.base_amount_minor,
+                    override_amount_minor: o.amount_minor,
+                    sku: o.sku, currency: o.currency, channel: o.channel, reason: o.reason,
+                    starts_at: o.starts_at, ends_at: o.ends_at, active_now: l.active_now,
+                }
+            })
+            .into(),
+    ))
+}

@@ -1,0 +1,41 @@
+//! What every request handler shares: the database, the key cache, metrics, readiness.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use kernel::Currency;
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::Db;
+
+use crate::auth::KeyCache;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<KeyCache>,
+    pub metrics: PrometheusHandle,
+    ready: Arc<AtomicBool>,
+    /// The currency used when a price request names none.
+    pub default_currency: Currency,
+}
+
+impl AppState {
+    pub fn new(db: Db, default_currency: Currency) -> AppState {
+        AppState {
+            db,
+            keys: Arc::new(KeyCache::default()),
+            metrics: crate::metrics::handle(),
+            ready: Arc::new(AtomicBool::new(true)),
+            default_currency,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Marks the node as not ready (during shutdown) so load balancers stop sending traffic.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
+    }
+}

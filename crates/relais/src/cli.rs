@@ -1,0 +1,122 @@
+//! Command-line interface (clap). Every option also reads an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::server::{self, ServeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "relais", version, about = "Relais: the omnichannel commerce engine")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DbArgs {
+    /// Database URL: sqlite://FILE (embedded, default) or postgres://USER@HOST/DB.
+    #[arg(long = "db", env = "RELAIS_DATABASE_URL", default_value = "sqlite://relais.db")]
+    pub url: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListenArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "RELAIS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Currency used when a price request names none (ISO 4217).
+    #[arg(long, env = "RELAIS_DEFAULT_CURRENCY", default_value = "EUR")]
+    pub currency: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        listen: ListenArgs,
+    },
+    /// Create a fresh database with the demo retailer and serve it.
+    Demo {
+        /// Database URL; a SQLite file is recreated, a PostgreSQL database must be empty.
+        #[arg(long = "db", env = "RELAIS_DEMO_DATABASE_URL", default_value = "sqlite://relais-demo.db")]
+        url: String,
+        #[command(flatten)]
+        listen: ListenArgs,
+        /// Also write the demo API keys as JSON to this file.
+        #[arg(long)]
+        keys_file: Option<PathBuf>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage API keys directly in the database.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key and print its token (shown once).
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        name: String,
+        /// admin, service, channel:<code> or store:<location code>; repeatable.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+    },
+}
+
+/// Parses the command line, runs it, and turns errors into a message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("relais: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { db, listen } => {
+                server::init_logging();
+                let options = ServeOptions::new(&db.url, listen.listen, &listen.currency)?;
+                server::serve(options, None).await
+            }
+            Command::Demo { url, listen, keys_file } => {
+                server::init_logging();
+                crate::demo::run(&url, listen.listen, &listen.currency, keys_file).await
+            }
+            Command::Migrate { db } => {
+                let database = server::open(&db.url).await?;
+                database.close().await;
+                println!("migrations applied to {}", server::redact(&db.url));
+                Ok(())
+            }
+            Command::Key { command: KeyCommand::Create { db, name, scopes } } => {
+                let database = server::open(&db.url).await?;
+                let token = server::create_key(&database, &name, &scopes, "cli").await?;
+                database.close().await;
+                println!("{token}");
+                Ok(())
+            }
+        }
+    })
+}

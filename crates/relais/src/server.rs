@@ -1,0 +1,110 @@
+//! Wiring: open the database, build the app, serve until SIGTERM or Ctrl-C.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use api::AppState;
+use kernel::Currency;
+use store::{Db, DbOptions};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// What `serve` needs.
+pub struct ServeOptions {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub currency: Currency,
+}
+
+impl ServeOptions {
+    pub fn new(database_url: &str, listen: SocketAddr, currency: &str) -> anyhow::Result<ServeOptions> {
+        let currency = Currency::parse(currency).map_err(anyhow::Error::msg)?;
+        Ok(ServeOptions { database_url: database_url.to_owned(), listen, currency })
+    }
+}
+
+/// Structured logs to stderr: JSON when `RELAIS_LOG_FORMAT=json`, text otherwise;
+/// the level from `RELAIS_LOG` (default `info`).
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("RELAIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let json = std::env::var("RELAIS_LOG_FORMAT").is_ok_and(|f| f == "json");
+    // A second call (tests, embedding) keeps the first subscriber.
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Hides the password of a database URL for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+/// Connects and migrates.
+pub async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect(url, DbOptions::default()).await.with_context(|| format!("connect to {}", redact(url)))?;
+    db.migrate().await.context("apply migrations")?;
+    Ok(db)
+}
+
+/// Mints and stores an API key; returns its token.
+pub async fn create_key(db: &Db, name: &str, scopes: &[String], actor: &str) -> anyhow::Result<String> {
+    let (key, token) = api::routes::keys::mint_key(name, scopes)?;
+    let actor = actor.to_owned();
+    let t = token.clone();
+    db.write(move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &t, &actor).await })).await?;
+    Ok(token)
+}
+
+/// Resolves when the process gets SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+/// Serves the API on an open database until a shutdown signal; `bound` learns the address.
+pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
+    let state = AppState::new(db.clone(), currency);
+    let app = api::app(state.clone());
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = db.backend().as_str(), "relais is listening");
+    if let Some(tx) = bound {
+        let _ = tx.send(addr);
+    }
+    let draining = state.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            draining.set_ready(false);
+            tracing::info!("shutting down: finishing in-flight requests");
+        })
+        .await
+        .context("serve")?;
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+pub async fn serve(options: ServeOptions, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
+    let db = open(&options.database_url).await?;
+    serve_db(db, options.listen, options.currency, bound).await
+}
