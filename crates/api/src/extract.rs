@@ -83,8 +83,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let mut err = Error::new(ErrorCode::InvalidBody, inner.to_string());
-                if path != "." {
+                let message = inner.to_string();
+                let mut err = Error::new(ErrorCode::InvalidBody, message.clone());
+                if let Some(missing) = missing_field(&message) {
+                    let field = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+                    err = err.with("field", field);
+                } else if path != "." {
                     err = err.with("field", path);
                 }
                 ApiError(err)
@@ -95,6 +99,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Trailing bytes after the JSON value make the whole body malformed.
     de.end().map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}")))?;
     Ok(parsed)
+}
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
 }
 
 fn request_hash(parts: &Parts, body: &[u8]) -> String {

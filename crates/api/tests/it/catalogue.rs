@@ -1,0 +1,107 @@
+//! Catalogue create, read, update, list.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::{TestApp, product_body};
+
+#[tokio::test]
+async fn create_read_update_list() {
+    for t in TestApp::every_backend().await {
+        let events_before = t.events().await;
+        let created = t.post("/v1/products", &t.admin, product_body("TR", &["40", "41", "42"])).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}: {}", t.name(), created.body);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        assert_eq!(created.body["variants"].as_array().unwrap().len(), 3);
+        assert_eq!(created.body["variants"][1]["title"], "TR trail shoe — 41");
+
+        // Every role reads the same catalogue.
+        for key in [&t.admin, &t.web, &t.store, &t.service] {
+            let got = t.get(&format!("/v1/products/{id}"), key).await;
+            assert_eq!(got.status, StatusCode::OK);
+            assert_eq!(got.body, created.body);
+        }
+
+        let patched = t.patch(&format!("/v1/products/{id}"), &t.admin, json!({"title": "TR trail shoe v2", "brand": null, "expected_version": 1})).await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+        assert_eq!(patched.body["title"], "TR trail shoe v2");
+        assert_eq!(patched.body["brand"], serde_json::Value::Null);
+        assert_eq!(patched.body["version"], 2);
+        // A stale version is refused and changes nothing.
+        let stale = t.patch(&format!("/v1/products/{id}"), &t.admin, json!({"title": "lost", "expected_version": 1})).await;
+        assert_eq!((stale.status, stale.code()), (StatusCode::CONFLICT, "conflict"));
+        assert_eq!(t.get(&format!("/v1/products/{id}"), &t.web).await.body["title"], "TR trail shoe v2");
+
+        let variant = t.post(&format!("/v1/products/{id}/variants"), &t.admin, json!({"sku": "TR-43", "gtin": "4006381333931", "attributes": {"size": "43"}})).await;
+        assert_eq!(variant.status, StatusCode::CREATED, "{}", variant.body);
+        assert_eq!(variant.body["gtin"], "04006381333931");
+        let by_gtin = t.get("/v1/variants?gtin=4006381333931", &t.store).await;
+        assert_eq!(by_gtin.body["data"][0]["sku"], "TR-43");
+        let renamed = t.patch("/v1/variants/TR-43", &t.admin, json!({"title": "TR 43 wide", "status": "archived"})).await;
+        assert_eq!((renamed.body["title"].as_str(), renamed.body["status"].as_str()), (Some("TR 43 wide"), Some("archived")));
+
+        // Pagination walks every product exactly once.
+        for i in 0..4 {
+            let mut body = product_body(&format!("P{i}"), &["M"]);
+            body["category"] = json!("apparel/running");
+            assert_eq!(t.post("/v1/products", &t.admin, body).await.status, StatusCode::CREATED);
+        }
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/v1/products?limit=2&cursor={c}"),
+                None => "/v1/products?limit=2".into(),
+            };
+            let page = t.get(&path, &t.web).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+            for p in page.body["data"].as_array().unwrap() {
+                seen.push(p["id"].as_str().unwrap().to_owned());
+            }
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 5);
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, seen);
+
+        let by_category = t.get("/v1/products?category=footwear", &t.web).await;
+        assert_eq!(by_category.body["data"].as_array().unwrap().len(), 1);
+        assert_eq!(by_category.body["data"][0]["id"], id.as_str());
+        let categories = t.get("/v1/categories", &t.web).await;
+        assert_eq!(categories.body["data"], json!([{"category": "apparel/running", "products": 4}, {"category": "footwear/trail", "products": 1}]));
+
+        // Every change left exactly one event (5 products, 1 update, 1 variant, 1 variant update).
+        assert_eq!(t.events().await - events_before, 8);
+        let events = t.get("/v1/events?type=relais.product.updated", &t.admin).await;
+        assert_eq!(events.body["data"][0]["subject"], id.as_str());
+        assert_eq!(events.body["data"][0]["specversion"], "1.0");
+    }
+}
+
+#[tokio::test]
+async fn sku_and_gtin_are_unique_across_products() {
+    for t in TestApp::every_backend().await {
+        let events_before = t.events().await;
+        assert_eq!(t.post("/v1/products", &t.admin, product_body("A", &["1"])).await.status, StatusCode::CREATED);
+        let dup = t.post("/v1/products", &t.admin, product_body("A", &["1"])).await;
+        assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "already_exists"));
+        assert_eq!(dup.body["error"]["details"]["field"], "variants[0].sku");
+
+        let mut with_gtin = product_body("B", &["1"]);
+        with_gtin["variants"][0]["gtin"] = json!("4006381333931");
+        assert_eq!(t.post("/v1/products", &t.admin, with_gtin.clone()).await.status, StatusCode::CREATED);
+        let mut same_gtin = product_body("C", &["1"]);
+        same_gtin["variants"][0]["gtin"] = json!("04006381333931");
+        let dup = t.post("/v1/products", &t.admin, same_gtin).await;
+        assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "already_exists"));
+        assert_eq!(dup.body["error"]["details"]["field"], "variants[0].gtin");
+        // The failed creations wrote nothing.
+        assert_eq!(t.get("/v1/products", &t.web).await.body["data"].as_array().unwrap().len(), 2);
+        assert_eq!(t.events().await - events_before, 2);
+    }
+}
