@@ -139,7 +139,7 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>
     if let Some(cached) = state.keys.get(&hash) {
         return Ok(cached);
     }
-    let principal = store::api_keys::find_by_token(state.db.reader(), token).await?.map(|key| Principal {
+    let principal = store::api_keys::find_by_token(&state.db, token).await?.map(|key| Principal {
         key_id: key.id,
         // Scopes were validated when the key was created.
         scopes: key.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect(),

@@ -1,1 +1,77 @@
-fn main(){}
+//! `relais-bench`: starts a real Relais server as a separate process (fresh SQLite file by
+//! default, or a fresh PostgreSQL database with `--db postgres://…`), drives it over HTTP with
+//! many concurrent keep-alive connections, and prints one summary line per scenario.
+//!
+//! Scenarios:
+//! - `write`: durable price updates, each with its own Idempotency-Key.
+
+mod client;
+mod server;
+mod write;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "relais-bench", about = "Benchmarks a real Relais server over HTTP")]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// `sqlite` (a fresh temporary file) or a PostgreSQL admin URL (a fresh database is created).
+    #[arg(long, default_value = "sqlite")]
+    pub db: String,
+    /// Drive an already running server instead of starting one (needs --key).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Admin API key for --url.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Scenario {
+    /// Durable writes: price updates spread over the catalogue.
+    Write {
+        #[arg(long, default_value_t = 50_000)]
+        commands: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Internal: the server process the benchmark starts.
+    #[command(hide = true)]
+    Server {
+        #[arg(long)]
+        db: String,
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        keys_file: std::path::PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Scenario::Server { db, listen, keys_file } = cli.scenario {
+        // The child: a plain Relais demo server with its own multi-threaded runtime.
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        return runtime.block_on(relais::demo::run(&db, listen, "EUR", Some(keys_file)));
+    }
+    // The load generator gets a runtime of its own; the server process has another.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.scenario {
+            Scenario::Write { commands, concurrency, target } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = write::run(&server, commands, concurrency).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Server { .. } => unreachable!("handled above"),
+        }
+    })
+}

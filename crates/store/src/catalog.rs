@@ -8,48 +8,47 @@ use std::collections::BTreeMap;
 
 use catalog::{NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 
-use crate::error::DbResultExt;
-use crate::events;
-use crate::rows::{self, placeholders, to_json};
+use crate::rows::{self, to_json};
+use crate::sql::{Conn, Row, Value, corrupt, placeholders};
+use crate::{Db, events, params};
 
 const PRODUCT_COLUMNS: &str =
     "id, title, description, brand, category, attributes, images, status, version, created_at, updated_at";
 const VARIANT_COLUMNS: &str = "sku, product_id, gtin, title, attributes, status, created_at, updated_at";
 
-fn product_from_row(row: &AnyRow) -> Result<Product, Error> {
+fn product_from_row(row: &Row) -> Result<Product, Error> {
     Ok(Product {
-        id: rows::text(row, "id")?,
-        title: rows::text(row, "title")?,
-        description: rows::opt_text(row, "description")?,
-        brand: rows::opt_text(row, "brand")?,
-        category: rows::text(row, "category")?,
+        id: row.text("id")?,
+        title: row.text("title")?,
+        description: row.opt_text("description")?,
+        brand: row.opt_text("brand")?,
+        category: row.text("category")?,
         attributes: rows::json(row, "attributes")?,
         images: rows::json(row, "images")?,
         status: parse_status(row)?,
         variants: Vec::new(),
-        version: rows::int(row, "version")?,
+        version: row.int("version")?,
         created_at: rows::timestamp(row, "created_at")?,
         updated_at: rows::timestamp(row, "updated_at")?,
     })
 }
 
-fn parse_status(row: &AnyRow) -> Result<ProductStatus, Error> {
-    let s = rows::text(row, "status")?;
-    ProductStatus::parse(&s).ok_or_else(|| rows::corrupt("status", &s))
+fn parse_status(row: &Row) -> Result<ProductStatus, Error> {
+    let s = row.text("status")?;
+    ProductStatus::parse(&s).ok_or_else(|| corrupt("status", &s))
 }
 
-fn variant_from_row(row: &AnyRow) -> Result<Variant, Error> {
-    let gtin = rows::opt_text(row, "gtin")?
-        .map(|g| catalog::Gtin::parse(&g).map_err(|e| rows::corrupt("gtin", &e.to_string())))
+fn variant_from_row(row: &Row) -> Result<Variant, Error> {
+    let gtin = row
+        .opt_text("gtin")?
+        .map(|g| catalog::Gtin::parse(&g).map_err(|e| corrupt("gtin", &e.to_string())))
         .transpose()?;
     Ok(Variant {
-        sku: rows::text(row, "sku")?,
-        product_id: rows::text(row, "product_id")?,
+        sku: row.text("sku")?,
+        product_id: row.text("product_id")?,
         gtin,
-        title: rows::text(row, "title")?,
+        title: row.text("title")?,
         attributes: rows::json(row, "attributes")?,
         status: parse_status(row)?,
         created_at: rows::timestamp(row, "created_at")?,
@@ -70,65 +69,46 @@ fn variant_conflict(e: Error, field: &str, v: &Variant) -> Error {
     }
 }
 
-async fn insert_variant(conn: &mut AnyConnection, v: &Variant, position: i64, field: &str) -> Result<(), Error> {
+fn gtin_value(v: &Variant) -> Value {
+    Value::Text(v.gtin.as_ref().map(|g| g.as_str().to_owned()))
+}
+
+async fn insert_variant(conn: &mut Conn, v: &Variant, position: i64, field: &str) -> Result<(), Error> {
     // A GTIN already used by another SKU must be reported as such, not as a SKU clash.
     if let Some(g) = &v.gtin {
-        let taken = sqlx::query("SELECT sku FROM variants WHERE gtin = $1")
-            .bind(g.as_str())
-            .fetch_optional(&mut *conn)
-            .await
-            .db("check gtin")?;
+        let taken = conn.query_opt("SELECT sku FROM variants WHERE gtin = $1", params![g.as_str()]).await?;
         if taken.is_some() {
             return Err(Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin")));
         }
     }
-    sqlx::query(
+    conn.execute(
         "INSERT INTO variants (sku, product_id, position, gtin, title, attributes, status, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        params![&v.sku, &v.product_id, position, gtin_value(v), &v.title, to_json(&v.attributes), v.status.as_str(), v.created_at.to_text(), v.updated_at.to_text()],
     )
-    .bind(&v.sku)
-    .bind(&v.product_id)
-    .bind(position)
-    .bind(v.gtin.as_ref().map(|g| g.as_str().to_owned()))
-    .bind(&v.title)
-    .bind(to_json(&v.attributes))
-    .bind(v.status.as_str())
-    .bind(v.created_at.to_text())
-    .bind(v.updated_at.to_text())
-    .execute(conn)
     .await
-    .db("insert variant")
     .map_err(|e| variant_conflict(e, field, v))?;
     Ok(())
 }
 
 /// Inserts a validated product with its variants and records `relais.product.created`.
-pub async fn create_product(conn: &mut AnyConnection, p: &Product, actor: &str) -> Result<(), Error> {
-    sqlx::query(
+pub async fn create_product(conn: &mut Conn, p: &Product, actor: &str) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO products (id, title, description, brand, category, attributes, images, status, version, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        params![
+            &p.id, &p.title, &p.description, &p.brand, &p.category, to_json(&p.attributes), to_json(&p.images),
+            p.status.as_str(), p.version, p.created_at.to_text(), p.updated_at.to_text()
+        ],
     )
-    .bind(&p.id)
-    .bind(&p.title)
-    .bind(&p.description)
-    .bind(&p.brand)
-    .bind(&p.category)
-    .bind(to_json(&p.attributes))
-    .bind(to_json(&p.images))
-    .bind(p.status.as_str())
-    .bind(p.version)
-    .bind(p.created_at.to_text())
-    .bind(p.updated_at.to_text())
-    .execute(&mut *conn)
-    .await
-    .db("insert product")?;
+    .await?;
     for (i, v) in p.variants.iter().enumerate() {
         insert_variant(&mut *conn, v, i as i64, &format!("variants[{i}]")).await?;
     }
     events::emit(conn, "relais.product.created", &p.id, actor, p).await
 }
 
-async fn variants_of(conn: &mut AnyConnection, product_ids: &[String]) -> Result<Vec<Variant>, Error> {
+async fn variants_of(conn: &mut Conn, product_ids: &[String]) -> Result<Vec<Variant>, Error> {
     if product_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -136,11 +116,8 @@ async fn variants_of(conn: &mut AnyConnection, product_ids: &[String]) -> Result
         "SELECT {VARIANT_COLUMNS} FROM variants WHERE product_id IN ({}) ORDER BY product_id, position",
         placeholders(1, product_ids.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for id in product_ids {
-        query = query.bind(id);
-    }
-    query.fetch_all(conn).await.db("load variants")?.iter().map(variant_from_row).collect()
+    let ids: Vec<Value> = product_ids.iter().map(Value::from).collect();
+    conn.query(&sql, &ids).await?.iter().map(variant_from_row).collect()
 }
 
 fn attach_variants(products: &mut [Product], variants: Vec<Variant>) {
@@ -154,9 +131,9 @@ fn attach_variants(products: &mut [Product], variants: Vec<Variant>) {
 }
 
 /// A product with its variants, read through `conn` (a reader or the writer's transaction).
-pub async fn find_product(conn: &mut AnyConnection, id: &str) -> Result<Option<Product>, Error> {
+pub async fn find_product(conn: &mut Conn, id: &str) -> Result<Option<Product>, Error> {
     let sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE id = $1");
-    let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *conn).await.db("get product")? else {
+    let Some(row) = conn.query_opt(&sql, params![id]).await? else {
         return Ok(None);
     };
     let mut product = product_from_row(&row)?;
@@ -164,8 +141,8 @@ pub async fn find_product(conn: &mut AnyConnection, id: &str) -> Result<Option<P
     Ok(Some(product))
 }
 
-pub async fn get_product(db: &AnyPool, id: &str) -> Result<Product, Error> {
-    let mut conn = db.acquire().await.db("acquire")?;
+pub async fn get_product(db: &Db, id: &str) -> Result<Product, Error> {
+    let mut conn = db.read().await?;
     find_product(&mut conn, id).await?.ok_or_else(|| Error::not_found("product", id))
 }
 
@@ -179,7 +156,7 @@ pub struct ProductFilter {
 }
 
 /// Products in id (creation) order.
-pub async fn list_products(db: &AnyPool, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+pub async fn list_products(db: &Db, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
     let sql = format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
          WHERE id > $1 AND ($2 = '' OR category = $2 OR category LIKE $3)
@@ -187,17 +164,20 @@ pub async fn list_products(db: &AnyPool, filter: &ProductFilter, page: &PageRequ
          ORDER BY id LIMIT $6"
     );
     let category = filter.category.clone().unwrap_or_default();
-    let mut conn = db.acquire().await.db("acquire")?;
-    let found = sqlx::query(AssertSqlSafe(sql))
-        .bind(page.after.clone().unwrap_or_default())
-        .bind(&category)
-        .bind(format!("{category}/%"))
-        .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
-        .bind(filter.brand.clone().unwrap_or_default())
-        .bind(page.fetch_limit())
-        .fetch_all(&mut *conn)
-        .await
-        .db("list products")?;
+    let mut conn = db.read().await?;
+    let found = conn
+        .query(
+            &sql,
+            params![
+                page.after.clone().unwrap_or_default(),
+                &category,
+                format!("{category}/%"),
+                filter.status.map(|s| s.as_str()).unwrap_or(""),
+                filter.brand.clone().unwrap_or_default(),
+                page.fetch_limit()
+            ],
+        )
+        .await?;
     let mut products = found.iter().map(product_from_row).collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
     let variants = variants_of(&mut conn, &ids).await?;
@@ -207,7 +187,7 @@ pub async fn list_products(db: &AnyPool, filter: &ProductFilter, page: &PageRequ
 
 /// Applies a patch if the product is still at `expected_version` (when given).
 pub async fn update_product(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: &str,
     patch: &ProductPatch,
     expected_version: Option<i64>,
@@ -217,26 +197,18 @@ pub async fn update_product(
     check_version(product.version, expected_version)?;
     let read_version = product.version;
     patch.apply(&mut product, Timestamp::now())?;
-    let updated = sqlx::query(
-        "UPDATE products SET title = $1, description = $2, brand = $3, category = $4, attributes = $5,
-                images = $6, status = $7, version = $8, updated_at = $9
-         WHERE id = $10 AND version = $11",
-    )
-    .bind(&product.title)
-    .bind(&product.description)
-    .bind(&product.brand)
-    .bind(&product.category)
-    .bind(to_json(&product.attributes))
-    .bind(to_json(&product.images))
-    .bind(product.status.as_str())
-    .bind(product.version)
-    .bind(product.updated_at.to_text())
-    .bind(id)
-    .bind(read_version)
-    .execute(&mut *conn)
-    .await
-    .db("update product")?;
-    if updated.rows_affected() != 1 {
+    let updated = conn
+        .execute(
+            "UPDATE products SET title = $1, description = $2, brand = $3, category = $4, attributes = $5,
+                    images = $6, status = $7, version = $8, updated_at = $9
+             WHERE id = $10 AND version = $11",
+            params![
+                &product.title, &product.description, &product.brand, &product.category, to_json(&product.attributes),
+                to_json(&product.images), product.status.as_str(), product.version, product.updated_at.to_text(), id, read_version
+            ],
+        )
+        .await?;
+    if updated != 1 {
         return Err(Error::new(ErrorCode::Conflict, "the product changed meanwhile; read it again").with("id", id));
     }
     events::emit(conn, "relais.product.updated", id, actor, &product).await?;
@@ -254,7 +226,7 @@ pub(crate) fn check_version(current: i64, expected: Option<i64>) -> Result<(), E
 }
 
 /// Adds a variant to an existing product.
-pub async fn add_variant(conn: &mut AnyConnection, product_id: &str, new: &NewVariant, actor: &str) -> Result<Variant, Error> {
+pub async fn add_variant(conn: &mut Conn, product_id: &str, new: &NewVariant, actor: &str) -> Result<Variant, Error> {
     let product = find_product(&mut *conn, product_id).await?.ok_or_else(|| Error::not_found("product", product_id))?;
     if product.variants.len() >= catalog::product::MAX_VARIANTS {
         return Err(Error::validation("sku", "the product already has the maximum number of variants"));
@@ -274,20 +246,13 @@ pub async fn add_variant(conn: &mut AnyConnection, product_id: &str, new: &NewVa
     Ok(variant)
 }
 
-pub async fn find_variant(conn: &mut AnyConnection, sku: &str) -> Result<Option<Variant>, Error> {
+pub async fn find_variant(conn: &mut Conn, sku: &str) -> Result<Option<Variant>, Error> {
     let sql = format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku = $1");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(sku)
-        .fetch_optional(conn)
-        .await
-        .db("get variant")?
-        .as_ref()
-        .map(variant_from_row)
-        .transpose()
+    conn.query_opt(&sql, params![sku]).await?.as_ref().map(variant_from_row).transpose()
 }
 
-pub async fn get_variant(db: &AnyPool, sku: &str) -> Result<Variant, Error> {
-    let mut conn = db.acquire().await.db("acquire")?;
+pub async fn get_variant(db: &Db, sku: &str) -> Result<Variant, Error> {
+    let mut conn = db.read().await?;
     find_variant(&mut conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))
 }
 
@@ -300,48 +265,43 @@ pub struct VariantFilter {
 }
 
 /// Variants in SKU order.
-pub async fn list_variants(db: &AnyPool, filter: &VariantFilter, page: &PageRequest) -> Result<Page<Variant>, Error> {
+pub async fn list_variants(db: &Db, filter: &VariantFilter, page: &PageRequest) -> Result<Page<Variant>, Error> {
     let sql = format!(
         "SELECT {VARIANT_COLUMNS} FROM variants
          WHERE sku > $1 AND ($2 = '' OR product_id = $2) AND ($3 = '' OR gtin = $3)
          ORDER BY sku LIMIT $4"
     );
-    let found = sqlx::query(AssertSqlSafe(sql))
-        .bind(page.after.clone().unwrap_or_default())
-        .bind(filter.product_id.clone().unwrap_or_default())
-        .bind(filter.gtin.clone().unwrap_or_default())
-        .bind(page.fetch_limit())
-        .fetch_all(db)
-        .await
-        .db("list variants")?;
+    let found = db
+        .read()
+        .await?
+        .query(
+            &sql,
+            params![
+                page.after.clone().unwrap_or_default(),
+                filter.product_id.clone().unwrap_or_default(),
+                filter.gtin.clone().unwrap_or_default(),
+                page.fetch_limit()
+            ],
+        )
+        .await?;
     let variants = found.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(variants, page, |v| v.sku.clone()))
 }
 
-pub async fn update_variant(conn: &mut AnyConnection, sku: &str, patch: &VariantPatch, actor: &str) -> Result<Variant, Error> {
+pub async fn update_variant(conn: &mut Conn, sku: &str, patch: &VariantPatch, actor: &str) -> Result<Variant, Error> {
     let mut variant = find_variant(&mut *conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))?;
     patch.apply(&mut variant, Timestamp::now())?;
     if let Some(g) = &variant.gtin {
-        let taken = sqlx::query("SELECT sku FROM variants WHERE gtin = $1 AND sku <> $2")
-            .bind(g.as_str())
-            .bind(sku)
-            .fetch_optional(&mut *conn)
-            .await
-            .db("check gtin")?;
+        let taken = conn.query_opt("SELECT sku FROM variants WHERE gtin = $1 AND sku <> $2", params![g.as_str(), sku]).await?;
         if taken.is_some() {
             return Err(Error::already_exists("gtin", g.as_str()).with("field", "gtin"));
         }
     }
-    sqlx::query("UPDATE variants SET gtin = $1, title = $2, attributes = $3, status = $4, updated_at = $5 WHERE sku = $6")
-        .bind(variant.gtin.as_ref().map(|g| g.as_str().to_owned()))
-        .bind(&variant.title)
-        .bind(to_json(&variant.attributes))
-        .bind(variant.status.as_str())
-        .bind(variant.updated_at.to_text())
-        .bind(sku)
-        .execute(&mut *conn)
-        .await
-        .db("update variant")?;
+    conn.execute(
+        "UPDATE variants SET gtin = $1, title = $2, attributes = $3, status = $4, updated_at = $5 WHERE sku = $6",
+        params![gtin_value(&variant), &variant.title, to_json(&variant.attributes), variant.status.as_str(), variant.updated_at.to_text(), sku],
+    )
+    .await?;
     events::emit(conn, "relais.variant.updated", sku, actor, &variant).await?;
     Ok(variant)
 }
@@ -353,12 +313,12 @@ pub struct CategoryCount {
     pub products: i64,
 }
 
-pub async fn list_categories(db: &AnyPool) -> Result<Vec<CategoryCount>, Error> {
-    sqlx::query("SELECT category, COUNT(*) AS n FROM products GROUP BY category ORDER BY category")
-        .fetch_all(db)
-        .await
-        .db("list categories")?
+pub async fn list_categories(db: &Db) -> Result<Vec<CategoryCount>, Error> {
+    db.read()
+        .await?
+        .query("SELECT category, COUNT(*) AS n FROM products GROUP BY category ORDER BY category", &[])
+        .await?
         .iter()
-        .map(|r| Ok(CategoryCount { category: rows::text(r, "category")?, products: rows::int(r, "n")? }))
+        .map(|r| Ok(CategoryCount { category: r.text("category")?, products: r.int("n")? }))
         .collect()
 }

@@ -2,25 +2,23 @@
 
 use catalog::{Channel, ChannelKind, LocationKind};
 use kernel::{Error, ErrorCode, Page, PageRequest};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool};
 
-use crate::error::DbResultExt;
-use crate::events;
 use crate::rows;
+use crate::sql::{Conn, Row, corrupt};
+use crate::{Db, events, params};
 
-fn from_row(row: &AnyRow) -> Result<Channel, Error> {
-    let kind = rows::text(row, "kind")?;
+fn from_row(row: &Row) -> Result<Channel, Error> {
+    let kind = row.text("kind")?;
     Ok(Channel {
-        code: rows::text(row, "code")?,
-        kind: ChannelKind::parse(&kind).ok_or_else(|| rows::corrupt("kind", &kind))?,
-        name: rows::text(row, "name")?,
-        location_code: rows::opt_text(row, "location_code")?,
+        code: row.text("code")?,
+        kind: ChannelKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        name: row.text("name")?,
+        location_code: row.opt_text("location_code")?,
         created_at: rows::timestamp(row, "created_at")?,
     })
 }
 
-pub async fn create_channel(conn: &mut AnyConnection, c: &Channel, actor: &str) -> Result<(), Error> {
+pub async fn create_channel(conn: &mut Conn, c: &Channel, actor: &str) -> Result<(), Error> {
     if let Some(code) = &c.location_code {
         let location = crate::locations::find_location(&mut *conn, code)
             .await?
@@ -29,57 +27,47 @@ pub async fn create_channel(conn: &mut AnyConnection, c: &Channel, actor: &str) 
             return Err(Error::validation("location_code", "kiosk and POS channels stand in a store"));
         }
     }
-    sqlx::query("INSERT INTO channels (code, kind, name, location_code, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&c.code)
-        .bind(c.kind.as_str())
-        .bind(&c.name)
-        .bind(&c.location_code)
-        .bind(c.created_at.to_text())
-        .execute(&mut *conn)
-        .await
-        .db("insert channel")
-        .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("channel", &c.code).with("field", "code") } else { e })?;
+    conn.execute(
+        "INSERT INTO channels (code, kind, name, location_code, created_at) VALUES ($1, $2, $3, $4, $5)",
+        params![&c.code, c.kind.as_str(), &c.name, &c.location_code, c.created_at.to_text()],
+    )
+    .await
+    .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("channel", &c.code).with("field", "code") } else { e })?;
     events::emit(conn, "relais.channel.created", &c.code, actor, c).await
 }
 
-pub async fn find_channel(conn: &mut AnyConnection, code: &str) -> Result<Option<Channel>, Error> {
-    sqlx::query("SELECT code, kind, name, location_code, created_at FROM channels WHERE code = $1")
-        .bind(code)
-        .fetch_optional(conn)
-        .await
-        .db("get channel")?
+pub async fn find_channel(conn: &mut Conn, code: &str) -> Result<Option<Channel>, Error> {
+    conn.query_opt("SELECT code, kind, name, location_code, created_at FROM channels WHERE code = $1", params![code])
+        .await?
         .as_ref()
         .map(from_row)
         .transpose()
 }
 
-pub async fn get_channel(db: &AnyPool, code: &str) -> Result<Channel, Error> {
-    let mut conn = db.acquire().await.db("acquire")?;
+pub async fn get_channel(db: &Db, code: &str) -> Result<Channel, Error> {
+    let mut conn = db.read().await?;
     find_channel(&mut conn, code).await?.ok_or_else(|| Error::not_found("channel", code))
 }
 
 /// Channels in code order, optionally those of one store.
-pub async fn list_channels(db: &AnyPool, location_code: Option<&str>, page: &PageRequest) -> Result<Page<Channel>, Error> {
-    let found = sqlx::query(
-        "SELECT code, kind, name, location_code, created_at FROM channels
-         WHERE code > $1 AND ($2 = '' OR location_code = $2) ORDER BY code LIMIT $3",
-    )
-    .bind(page.after.clone().unwrap_or_default())
-    .bind(location_code.unwrap_or(""))
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await
-    .db("list channels")?;
+pub async fn list_channels(db: &Db, location_code: Option<&str>, page: &PageRequest) -> Result<Page<Channel>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT code, kind, name, location_code, created_at FROM channels
+             WHERE code > $1 AND ($2 = '' OR location_code = $2) ORDER BY code LIMIT $3",
+            params![page.after.clone().unwrap_or_default(), location_code.unwrap_or(""), page.fetch_limit()],
+        )
+        .await?;
     let channels = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(channels, page, |c| c.code.clone()))
 }
 
 /// Every channel code (small: a retailer has tens to hundreds of channels).
-pub async fn all_channels(db: &AnyPool) -> Result<Vec<Channel>, Error> {
-    sqlx::query("SELECT code, kind, name, location_code, created_at FROM channels ORDER BY code")
-        .fetch_all(db)
-        .await
-        .db("all channels")?
+pub async fn all_channels(conn: &mut Conn) -> Result<Vec<Channel>, Error> {
+    conn.query("SELECT code, kind, name, location_code, created_at FROM channels ORDER BY code", &[])
+        .await?
         .iter()
         .map(from_row)
         .collect()

@@ -1,45 +1,19 @@
 //! Connecting to SQLite or PostgreSQL, migrating, and handing out readers and the writer.
 
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kernel::Error;
-use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, SqlSafeStr};
+use kernel::{Error, ErrorCode};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Executor};
 
-use crate::error::db_error;
+use crate::sql::{Backend, Conn, SqliteIdle, pg_error};
 use crate::writer::{BoxFut, Writer};
-
-/// Which database a URL points to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn from_url(url: &str) -> Result<Backend, Error> {
-        if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
-        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            Ok(Backend::Postgres)
-        } else {
-            Err(Error::validation("database_url", "the database URL must start with sqlite: or postgres:"))
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
 
 /// Tuning knobs; the defaults suit a 2-core machine.
 #[derive(Debug, Clone)]
 pub struct DbOptions {
+    /// PostgreSQL reader connections (SQLite readers are opened on demand and kept).
     pub read_connections: u32,
     /// The most commands grouped into one transaction.
     pub max_batch: usize,
@@ -51,6 +25,11 @@ impl Default for DbOptions {
     }
 }
 
+enum Readers {
+    Sqlite { path: String, idle: SqliteIdle },
+    Postgres(PgPool),
+}
+
 /// A handle on the database: cheap to clone, shared by every request.
 #[derive(Clone)]
 pub struct Db {
@@ -59,111 +38,134 @@ pub struct Db {
 
 struct Inner {
     backend: Backend,
-    read: AnyPool,
-    write: AnyPool,
+    readers: Readers,
     writer: Writer,
+    write_pool: Option<PgPool>,
 }
 
-static DRIVERS: Once = Once::new();
-
-/// SQLite URLs get `mode=rwc` so that the file is created on first start.
-fn normalise_url(url: &str, backend: Backend) -> String {
-    if backend == Backend::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
-        let sep = if url.contains('?') { '&' } else { '?' };
-        return format!("{url}{sep}mode=rwc");
+/// The file path of a `sqlite://PATH` or `sqlite:PATH` URL.
+fn sqlite_path(url: &str) -> Result<String, Error> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path.contains(":memory:") {
+        return Err(Error::validation("database_url", "give SQLite a file: sqlite://relais.db (readers and the writer share it)"));
     }
-    url.to_owned()
+    Ok(path.to_owned())
 }
 
-/// Per-connection settings that make every acknowledged write durable.
-fn session_settings(backend: Backend) -> &'static str {
-    match backend {
-        // FULL syncs the WAL on every commit: an acknowledged write survives power loss.
-        Backend::Sqlite => "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-        Backend::Postgres => "SET synchronous_commit = on; SET client_min_messages = warning;",
+/// Opens a SQLite connection with the settings that make every acknowledged write durable.
+pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connection, Error> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| {
+        tracing::error!(path, error = %e, "cannot open the SQLite database");
+        Error::new(ErrorCode::Unavailable, format!("cannot open the SQLite database {path}: {e}"))
+    })?;
+    // FULL syncs the WAL on every commit: an acknowledged write survives power loss.
+    let mut pragmas = String::from("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+    if reader {
+        pragmas.push_str("PRAGMA query_only = ON;");
+    } else {
+        pragmas.push_str("PRAGMA journal_mode = WAL;");
     }
+    conn.execute_batch(&pragmas).map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot configure SQLite: {e}")))?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
 }
 
-async fn pool(url: &str, backend: Backend, max: u32) -> Result<AnyPool, Error> {
-    AnyPoolOptions::new()
+async fn pg_pool(url: &str, max: u32) -> Result<PgPool, Error> {
+    let options: PgConnectOptions = url
+        .parse::<PgConnectOptions>()
+        .map_err(|e| Error::validation("database_url", format!("invalid PostgreSQL URL: {e}")))?
+        .log_statements(tracing::log::LevelFilter::Trace);
+    PgPoolOptions::new()
         .max_connections(max)
-        .min_connections(0)
         .acquire_timeout(Duration::from_secs(30))
-        .after_connect(move |conn, _meta| {
+        .after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute(session_settings(backend)).await?;
+                conn.execute("SET synchronous_commit = on; SET client_min_messages = warning;").await?;
                 Ok(())
             })
         })
-        .connect(url)
+        .connect_with(options)
         .await
-        .map_err(|e| db_error("connect", e))
-}
-
-fn migrator(backend: Backend) -> Migrator {
-    let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))],
-        Backend::Postgres => &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))],
-    };
-    let migrations = files
-        .iter()
-        .map(|(version, name, sql)| {
-            Migration::new(*version, (*name).into(), MigrationType::Simple, sql.into_sql_str(), false)
-        })
-        .collect();
-    Migrator::with_migrations(migrations)
+        .map_err(|e| pg_error("connect", e))
 }
 
 impl Db {
-    /// Connects, switches SQLite to WAL, and starts the writer. Does not migrate.
+    /// Connects and starts the writer. Does not migrate.
     pub async fn connect(url: &str, options: DbOptions) -> Result<Db, Error> {
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
         let backend = Backend::from_url(url)?;
-        let url = normalise_url(url, backend);
-        // One connection writes; WAL lets readers run beside it.
-        let write = pool(&url, backend, 1).await?;
-        if backend == Backend::Sqlite {
-            write.execute("PRAGMA journal_mode = WAL").await.map_err(|e| db_error("wal", e))?;
-        }
-        let read = pool(&url, backend, options.read_connections).await?;
-        let writer = Writer::start(write.clone(), backend, options.max_batch);
-        Ok(Db { inner: Arc::new(Inner { backend, read, write, writer }) })
+        let inner = match backend {
+            Backend::Sqlite => {
+                let path = sqlite_path(url)?;
+                let writer_conn = open_sqlite(&path, false)?;
+                Inner {
+                    backend,
+                    readers: Readers::Sqlite { path, idle: Arc::new(Mutex::new(Vec::new())) },
+                    writer: Writer::start_sqlite(writer_conn, options.max_batch),
+                    write_pool: None,
+                }
+            }
+            Backend::Postgres => {
+                let write_pool = pg_pool(url, 1).await?;
+                let read_pool = pg_pool(url, options.read_connections).await?;
+                Inner {
+                    backend,
+                    readers: Readers::Postgres(read_pool),
+                    writer: Writer::start_postgres(write_pool.clone(), options.max_batch),
+                    write_pool: Some(write_pool),
+                }
+            }
+        };
+        Ok(Db { inner: Arc::new(inner) })
     }
 
-    /// Applies pending migrations; safe to call at every start and from several nodes.
-    pub async fn migrate(&self) -> Result<(), Error> {
-        migrator(self.inner.backend)
-            .run(&self.inner.write)
-            .await
-            .map_err(|e| Error::internal(format!("migration failed: {e}")))
+    /// Applies pending migrations; safe at every start and from several nodes at once.
+    pub async fn migrate(&self) -> Result<Vec<i64>, Error> {
+        self.write(|c| Box::pin(crate::migrations::apply(c))).await
     }
 
     pub fn backend(&self) -> Backend {
         self.inner.backend
     }
 
-    /// The reader pool, for queries.
-    pub fn reader(&self) -> &AnyPool {
-        &self.inner.read
+    /// A reader connection (returned to the pool when dropped).
+    pub async fn read(&self) -> Result<Conn, Error> {
+        match &self.inner.readers {
+            Readers::Sqlite { path, idle } => {
+                let reused = idle.lock().ok().and_then(|mut v| v.pop());
+                let conn = match reused {
+                    Some(c) => c,
+                    None => open_sqlite(path, true)?,
+                };
+                Ok(Conn::sqlite(conn, Some(idle.clone())))
+            }
+            Readers::Postgres(pool) => pool.acquire().await.map(Conn::postgres).map_err(|e| pg_error("acquire", e)),
+        }
     }
 
     /// Runs one command through the group-commit writer; see [`Writer::run`].
     pub async fn write<T, F>(&self, command: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut sqlx::AnyConnection) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         self.inner.writer.run(command).await
     }
 
     /// Checks that the database answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.inner.read).await.map(|_| ()).map_err(|e| db_error("ping", e))
+        self.read().await?.query("SELECT 1 AS one", &[]).await.map(|_| ())
     }
 
-    /// Closes every connection after in-flight work.
+    /// Closes PostgreSQL pools after in-flight work; SQLite closes with the last handle.
     pub async fn close(&self) {
-        self.inner.read.close().await;
-        self.inner.write.close().await;
+        if let Readers::Postgres(pool) = &self.inner.readers {
+            pool.close().await;
+        }
+        if let Some(pool) = &self.inner.write_pool {
+            pool.close().await;
+        }
     }
 }

@@ -1,25 +1,27 @@
-//! Storage: SQLite (embedded, WAL) or PostgreSQL through `sqlx::Any`, with one write path.
+//! Storage: SQLite (embedded, WAL) or PostgreSQL, with one write path.
 //!
-//! This is the only crate that holds SQL. [`Db`] owns a pool of reader connections and a
-//! [`writer`] task that executes every state change as a command inside a group-commit
+//! This is the only crate that holds SQL. [`Db`] hands out reader connections and owns the
+//! [`writer`], which executes every state change as a command inside a group-commit
 //! transaction: each command runs in its own savepoint and writes its change and its outbox
 //! event together; one durable commit acknowledges the whole batch. The same migrations (one
-//! folder per backend, same version numbers) and the same queries run on both databases; only
-//! portable column types are used (TEXT, BIGINT, DOUBLE PRECISION).
+//! folder per backend, same version numbers) and the same statements run on both databases
+//! through the small portable layer in [`sql`]; only portable column types are used (TEXT,
+//! BIGINT, DOUBLE PRECISION).
 
 pub mod api_keys;
 pub mod catalog;
 pub mod channels;
 mod db;
-pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod locations;
+mod migrations;
 pub mod prices;
 mod rows;
+pub mod sql;
 pub mod writer;
 
-pub use db::{Backend, Db, DbOptions};
+pub use db::{Db, DbOptions};
 pub use idempotency::{IdempotencyKey, StoredResponse};
-pub use sqlx::AnyConnection as Conn;
+pub use sql::{Backend, Conn, Row, Value};
 pub use writer::BoxFut;

@@ -4,13 +4,11 @@ use std::collections::BTreeSet;
 
 use catalog::{Capability, Coordinates, Location, LocationKind, LocationPatch, Owner, OwnerKind};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 
 use crate::catalog::check_version;
-use crate::error::DbResultExt;
-use crate::events;
 use crate::rows::{self, to_json};
+use crate::sql::{Conn, Row, corrupt};
+use crate::{Db, events, params};
 
 const COLUMNS: &str = "code, name, kind, address, latitude, longitude, time_zone, opening_hours, owner_kind, owner_name,
     capabilities, phone, email, active, version, created_at, updated_at";
@@ -19,35 +17,36 @@ fn capabilities_text(c: &BTreeSet<Capability>) -> String {
     c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
 }
 
-fn from_row(row: &AnyRow) -> Result<Location, Error> {
-    let kind_text = rows::text(row, "kind")?;
-    let owner_text = rows::text(row, "owner_kind")?;
-    let capabilities = rows::text(row, "capabilities")?
+fn from_row(row: &Row) -> Result<Location, Error> {
+    let kind_text = row.text("kind")?;
+    let owner_text = row.text("owner_kind")?;
+    let capabilities = row
+        .text("capabilities")?
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| Capability::parse(s).ok_or_else(|| rows::corrupt("capabilities", s)))
+        .map(|s| Capability::parse(s).ok_or_else(|| corrupt("capabilities", s)))
         .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(Location {
-        code: rows::text(row, "code")?,
-        name: rows::text(row, "name")?,
-        kind: LocationKind::parse(&kind_text).ok_or_else(|| rows::corrupt("kind", &kind_text))?,
+        code: row.text("code")?,
+        name: row.text("name")?,
+        kind: LocationKind::parse(&kind_text).ok_or_else(|| corrupt("kind", &kind_text))?,
         address: rows::json(row, "address")?,
-        coordinates: Coordinates { latitude: rows::float(row, "latitude")?, longitude: rows::float(row, "longitude")? },
-        time_zone: rows::text(row, "time_zone")?,
+        coordinates: Coordinates { latitude: row.float("latitude")?, longitude: row.float("longitude")? },
+        time_zone: row.text("time_zone")?,
         opening_hours: rows::json(row, "opening_hours")?,
         owner: Owner {
             kind: match owner_text.as_str() {
                 "franchisee" => OwnerKind::Franchisee,
                 "company" => OwnerKind::Company,
-                other => return Err(rows::corrupt("owner_kind", other)),
+                other => return Err(corrupt("owner_kind", other)),
             },
-            name: rows::text(row, "owner_name")?,
+            name: row.text("owner_name")?,
         },
         capabilities,
-        phone: rows::opt_text(row, "phone")?,
-        email: rows::opt_text(row, "email")?,
-        active: rows::int(row, "active")? != 0,
-        version: rows::int(row, "version")?,
+        phone: row.opt_text("phone")?,
+        email: row.opt_text("email")?,
+        active: row.int("active")? != 0,
+        version: row.int("version")?,
         created_at: rows::timestamp(row, "created_at")?,
         updated_at: rows::timestamp(row, "updated_at")?,
     })
@@ -60,45 +59,33 @@ fn owner_kind_text(k: OwnerKind) -> &'static str {
     }
 }
 
-pub async fn create_location(conn: &mut AnyConnection, l: &Location, actor: &str) -> Result<(), Error> {
+pub async fn create_location(conn: &mut Conn, l: &Location, actor: &str) -> Result<(), Error> {
     let sql = format!("INSERT INTO locations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)");
-    sqlx::query(AssertSqlSafe(sql))
-        .bind(&l.code)
-        .bind(&l.name)
-        .bind(l.kind.as_str())
-        .bind(to_json(&l.address))
-        .bind(l.coordinates.latitude)
-        .bind(l.coordinates.longitude)
-        .bind(&l.time_zone)
-        .bind(to_json(&l.opening_hours))
-        .bind(owner_kind_text(l.owner.kind))
-        .bind(&l.owner.name)
-        .bind(capabilities_text(&l.capabilities))
-        .bind(&l.phone)
-        .bind(&l.email)
-        .bind(l.active as i64)
-        .bind(l.version)
-        .bind(l.created_at.to_text())
-        .bind(l.updated_at.to_text())
-        .execute(&mut *conn)
-        .await
-        .db("insert location")
-        .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("location", &l.code).with("field", "code") } else { e })?;
+    conn.execute(
+        &sql,
+        params![
+            &l.code, &l.name, l.kind.as_str(), to_json(&l.address), l.coordinates.latitude, l.coordinates.longitude,
+            &l.time_zone, to_json(&l.opening_hours), owner_kind_text(l.owner.kind), &l.owner.name,
+            capabilities_text(&l.capabilities), &l.phone, &l.email, l.active, l.version, l.created_at.to_text(), l.updated_at.to_text()
+        ],
+    )
+    .await
+    .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("location", &l.code).with("field", "code") } else { e })?;
     events::emit(conn, "relais.location.created", &l.code, actor, l).await
 }
 
-pub async fn find_location(conn: &mut AnyConnection, code: &str) -> Result<Option<Location>, Error> {
+pub async fn find_location(conn: &mut Conn, code: &str) -> Result<Option<Location>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM locations WHERE code = $1");
-    sqlx::query(AssertSqlSafe(sql)).bind(code).fetch_optional(conn).await.db("get location")?.as_ref().map(from_row).transpose()
+    conn.query_opt(&sql, params![code]).await?.as_ref().map(from_row).transpose()
 }
 
-pub async fn get_location(db: &AnyPool, code: &str) -> Result<Location, Error> {
-    let mut conn = db.acquire().await.db("acquire")?;
+pub async fn get_location(db: &Db, code: &str) -> Result<Location, Error> {
+    let mut conn = db.read().await?;
     find_location(&mut conn, code).await?.ok_or_else(|| Error::not_found("location", code))
 }
 
 pub async fn update_location(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     code: &str,
     patch: &LocationPatch,
     expected_version: Option<i64>,
@@ -108,32 +95,20 @@ pub async fn update_location(
     check_version(l.version, expected_version)?;
     let read_version = l.version;
     patch.apply(&mut l, Timestamp::now())?;
-    let updated = sqlx::query(
-        "UPDATE locations SET name = $1, address = $2, latitude = $3, longitude = $4, time_zone = $5, opening_hours = $6,
-                owner_kind = $7, owner_name = $8, capabilities = $9, phone = $10, email = $11, active = $12,
-                version = $13, updated_at = $14
-         WHERE code = $15 AND version = $16",
-    )
-    .bind(&l.name)
-    .bind(to_json(&l.address))
-    .bind(l.coordinates.latitude)
-    .bind(l.coordinates.longitude)
-    .bind(&l.time_zone)
-    .bind(to_json(&l.opening_hours))
-    .bind(owner_kind_text(l.owner.kind))
-    .bind(&l.owner.name)
-    .bind(capabilities_text(&l.capabilities))
-    .bind(&l.phone)
-    .bind(&l.email)
-    .bind(l.active as i64)
-    .bind(l.version)
-    .bind(l.updated_at.to_text())
-    .bind(code)
-    .bind(read_version)
-    .execute(&mut *conn)
-    .await
-    .db("update location")?;
-    if updated.rows_affected() != 1 {
+    let updated = conn
+        .execute(
+            "UPDATE locations SET name = $1, address = $2, latitude = $3, longitude = $4, time_zone = $5, opening_hours = $6,
+                    owner_kind = $7, owner_name = $8, capabilities = $9, phone = $10, email = $11, active = $12,
+                    version = $13, updated_at = $14
+             WHERE code = $15 AND version = $16",
+            params![
+                &l.name, to_json(&l.address), l.coordinates.latitude, l.coordinates.longitude, &l.time_zone,
+                to_json(&l.opening_hours), owner_kind_text(l.owner.kind), &l.owner.name, capabilities_text(&l.capabilities),
+                &l.phone, &l.email, l.active, l.version, l.updated_at.to_text(), code, read_version
+            ],
+        )
+        .await?;
+    if updated != 1 {
         return Err(Error::new(ErrorCode::Conflict, "the location changed meanwhile; read it again"));
     }
     events::emit(conn, "relais.location.updated", code, actor, &l).await?;
@@ -168,9 +143,9 @@ fn matches(l: &Location, f: &LocationFilter) -> bool {
 /// Locations by code, or by distance for a `near` query. A retailer has at most a few
 /// thousand locations, so filtering and sorting by distance happen here rather than in SQL
 /// (which keeps the query portable: no PostGIS, no SQLite extension).
-pub async fn list_locations(db: &AnyPool, f: &LocationFilter, page: &PageRequest) -> Result<Page<LocationHit>, Error> {
+pub async fn list_locations(db: &Db, f: &LocationFilter, page: &PageRequest) -> Result<Page<LocationHit>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM locations ORDER BY code");
-    let all = sqlx::query(AssertSqlSafe(sql)).fetch_all(db).await.db("list locations")?;
+    let all = db.read().await?.query(&sql, &[]).await?;
     let mut hits = Vec::new();
     for row in &all {
         let location = from_row(row)?;

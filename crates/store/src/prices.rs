@@ -3,34 +3,32 @@
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use pricing::{BasePrice, ChannelPrice, PriceOverride};
 use serde::Serialize;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, AnyPool};
 
-use crate::error::DbResultExt;
-use crate::events;
 use crate::rows;
+use crate::sql::{Conn, Row, corrupt};
+use crate::{Db, events, params};
 
-fn currency(row: &AnyRow) -> Result<Currency, Error> {
-    let c = rows::text(row, "currency")?;
-    Currency::parse(&c).map_err(|e| rows::corrupt("currency", &e))
+fn currency(row: &Row) -> Result<Currency, Error> {
+    let c = row.text("currency")?;
+    Currency::parse(&c).map_err(|e| corrupt("currency", &e))
 }
 
-fn base_from_row(row: &AnyRow) -> Result<BasePrice, Error> {
+fn base_from_row(row: &Row) -> Result<BasePrice, Error> {
     Ok(BasePrice {
-        sku: rows::text(row, "sku")?,
+        sku: row.text("sku")?,
         currency: currency(row)?,
-        amount_minor: rows::int(row, "amount_minor")?,
+        amount_minor: row.int("amount_minor")?,
         updated_at: rows::timestamp(row, "updated_at")?,
     })
 }
 
-fn override_from_row(row: &AnyRow) -> Result<PriceOverride, Error> {
+fn override_from_row(row: &Row) -> Result<PriceOverride, Error> {
     Ok(PriceOverride {
-        sku: rows::text(row, "sku")?,
+        sku: row.text("sku")?,
         currency: currency(row)?,
-        channel: rows::text(row, "channel")?,
-        amount_minor: rows::int(row, "amount_minor")?,
-        reason: rows::text(row, "reason")?,
+        channel: row.text("channel")?,
+        amount_minor: row.int("amount_minor")?,
+        reason: row.text("reason")?,
         starts_at: rows::opt_timestamp(row, "starts_at")?,
         ends_at: rows::opt_timestamp(row, "ends_at")?,
         updated_at: rows::timestamp(row, "updated_at")?,
@@ -38,45 +36,34 @@ fn override_from_row(row: &AnyRow) -> Result<PriceOverride, Error> {
 }
 
 /// Sets the base price of a variant in a currency (insert or replace).
-pub async fn set_base_price(conn: &mut AnyConnection, price: &BasePrice, actor: &str) -> Result<(), Error> {
-    sqlx::query(
+pub async fn set_base_price(conn: &mut Conn, price: &BasePrice, actor: &str) -> Result<(), Error> {
+    conn.execute(
         "INSERT INTO prices (sku, currency, amount_minor, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (sku, currency) DO UPDATE SET amount_minor = excluded.amount_minor, updated_at = excluded.updated_at",
+        params![&price.sku, price.currency.code(), price.amount_minor, price.updated_at.to_text()],
     )
-    .bind(&price.sku)
-    .bind(price.currency.code())
-    .bind(price.amount_minor)
-    .bind(price.updated_at.to_text())
-    .execute(&mut *conn)
     .await
-    .db("set price")
     .map_err(|e| if e.code == ErrorCode::UnknownReference { Error::not_found("variant", &price.sku) } else { e })?;
     events::emit(conn, "relais.price.set", &price.sku, actor, price).await
 }
 
 /// Sets a channel override; the variant needs a base price in that currency first.
-pub async fn set_override(conn: &mut AnyConnection, o: &PriceOverride, actor: &str) -> Result<(), Error> {
+pub async fn set_override(conn: &mut Conn, o: &PriceOverride, actor: &str) -> Result<(), Error> {
     if crate::channels::find_channel(&mut *conn, &o.channel).await?.is_none() {
         return Err(Error::not_found("channel", &o.channel));
     }
-    sqlx::query(
+    conn.execute(
         "INSERT INTO price_overrides (sku, currency, channel, amount_minor, reason, starts_at, ends_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (sku, currency, channel) DO UPDATE SET amount_minor = excluded.amount_minor,
              reason = excluded.reason, starts_at = excluded.starts_at, ends_at = excluded.ends_at,
              updated_at = excluded.updated_at",
+        params![
+            &o.sku, o.currency.code(), &o.channel, o.amount_minor, &o.reason,
+            o.starts_at.map(|t| t.to_text()), o.ends_at.map(|t| t.to_text()), o.updated_at.to_text()
+        ],
     )
-    .bind(&o.sku)
-    .bind(o.currency.code())
-    .bind(&o.channel)
-    .bind(o.amount_minor)
-    .bind(&o.reason)
-    .bind(o.starts_at.map(|t| t.to_text()))
-    .bind(o.ends_at.map(|t| t.to_text()))
-    .bind(o.updated_at.to_text())
-    .execute(&mut *conn)
     .await
-    .db("set override")
     .map_err(|e| {
         if e.code == ErrorCode::UnknownReference {
             Error::new(ErrorCode::Conflict, format!("`{}` has no base price in {}; set it first", o.sku, o.currency))
@@ -90,15 +77,11 @@ pub async fn set_override(conn: &mut AnyConnection, o: &PriceOverride, actor: &s
 }
 
 /// Removes a channel override; that channel then charges the base price again.
-pub async fn remove_override(conn: &mut AnyConnection, sku: &str, currency: Currency, channel: &str, actor: &str) -> Result<(), Error> {
-    let done = sqlx::query("DELETE FROM price_overrides WHERE sku = $1 AND currency = $2 AND channel = $3")
-        .bind(sku)
-        .bind(currency.code())
-        .bind(channel)
-        .execute(&mut *conn)
-        .await
-        .db("remove override")?;
-    if done.rows_affected() == 0 {
+pub async fn remove_override(conn: &mut Conn, sku: &str, currency: Currency, channel: &str, actor: &str) -> Result<(), Error> {
+    let done = conn
+        .execute("DELETE FROM price_overrides WHERE sku = $1 AND currency = $2 AND channel = $3", params![sku, currency.code(), channel])
+        .await?;
+    if done == 0 {
         return Err(Error::not_found("price override", &format!("{sku}/{currency}/{channel}")));
     }
     #[derive(Serialize)]
@@ -111,63 +94,58 @@ pub async fn remove_override(conn: &mut AnyConnection, sku: &str, currency: Curr
 }
 
 /// The base prices of a variant, one per currency.
-pub async fn base_prices(db: &AnyPool, sku: &str) -> Result<Vec<BasePrice>, Error> {
-    sqlx::query("SELECT sku, currency, amount_minor, updated_at FROM prices WHERE sku = $1 ORDER BY currency")
-        .bind(sku)
-        .fetch_all(db)
-        .await
-        .db("base prices")?
+pub async fn base_prices(db: &Db, sku: &str) -> Result<Vec<BasePrice>, Error> {
+    db.read()
+        .await?
+        .query("SELECT sku, currency, amount_minor, updated_at FROM prices WHERE sku = $1 ORDER BY currency", params![sku])
+        .await?
         .iter()
         .map(base_from_row)
         .collect()
 }
 
-async fn overrides_of(db: &AnyPool, sku: &str, currency: Currency) -> Result<Vec<PriceOverride>, Error> {
-    sqlx::query(
+async fn overrides_of(conn: &mut Conn, sku: &str, currency: Currency) -> Result<Vec<PriceOverride>, Error> {
+    conn.query(
         "SELECT sku, currency, channel, amount_minor, reason, starts_at, ends_at, updated_at
          FROM price_overrides WHERE sku = $1 AND currency = $2 ORDER BY channel",
+        params![sku, currency.code()],
     )
-    .bind(sku)
-    .bind(currency.code())
-    .fetch_all(db)
-    .await
-    .db("overrides")?
+    .await?
     .iter()
     .map(override_from_row)
     .collect()
 }
 
-async fn base_price(db: &AnyPool, sku: &str, currency: Currency) -> Result<BasePrice, Error> {
-    let row = sqlx::query("SELECT sku, currency, amount_minor, updated_at FROM prices WHERE sku = $1 AND currency = $2")
-        .bind(sku)
-        .bind(currency.code())
-        .fetch_optional(db)
-        .await
-        .db("base price")?;
+async fn base_price(conn: &mut Conn, sku: &str, currency: Currency) -> Result<BasePrice, Error> {
+    let row = conn
+        .query_opt("SELECT sku, currency, amount_minor, updated_at FROM prices WHERE sku = $1 AND currency = $2", params![sku, currency.code()])
+        .await?;
     match row {
         Some(r) => base_from_row(&r),
         None => {
-            crate::catalog::get_variant(db, sku).await?;
+            crate::catalog::find_variant(conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))?;
             Err(Error::not_found("price", &format!("{sku}/{currency}")))
         }
     }
 }
 
 /// The price `channel` charges for `sku` in `currency` now.
-pub async fn channel_price(db: &AnyPool, sku: &str, channel: &str, currency: Currency) -> Result<ChannelPrice, Error> {
-    crate::channels::get_channel(db, channel).await?;
-    let base = base_price(db, sku, currency).await?;
-    let overrides = overrides_of(db, sku, currency).await?;
+pub async fn channel_price(db: &Db, sku: &str, channel: &str, currency: Currency) -> Result<ChannelPrice, Error> {
+    let mut conn = db.read().await?;
+    crate::channels::find_channel(&mut conn, channel).await?.ok_or_else(|| Error::not_found("channel", channel))?;
+    let base = base_price(&mut conn, sku, currency).await?;
+    let overrides = overrides_of(&mut conn, sku, currency).await?;
     let o = overrides.iter().find(|o| o.channel == channel);
     Ok(pricing::resolve(&base, channel, o, Timestamp::now()))
 }
 
 /// The price on every channel, to compare them side by side.
-pub async fn prices_on_all_channels(db: &AnyPool, sku: &str, currency: Currency) -> Result<Vec<ChannelPrice>, Error> {
-    let base = base_price(db, sku, currency).await?;
-    let overrides = overrides_of(db, sku, currency).await?;
+pub async fn prices_on_all_channels(db: &Db, sku: &str, currency: Currency) -> Result<Vec<ChannelPrice>, Error> {
+    let mut conn = db.read().await?;
+    let base = base_price(&mut conn, sku, currency).await?;
+    let overrides = overrides_of(&mut conn, sku, currency).await?;
     let now = Timestamp::now();
-    Ok(crate::channels::all_channels(db)
+    Ok(crate::channels::all_channels(&mut conn)
         .await?
         .iter()
         .map(|c| pricing::resolve(&base, &c.code, overrides.iter().find(|o| o.channel == c.code), now))
@@ -183,25 +161,25 @@ pub struct ParityLine {
 }
 
 /// Every channel override, in (sku, currency, channel) order.
-pub async fn parity_report(db: &AnyPool, page: &PageRequest) -> Result<Page<ParityLine>, Error> {
-    let found = sqlx::query(
-        "SELECT o.sku, o.currency, o.channel, o.amount_minor, o.reason, o.starts_at, o.ends_at, o.updated_at,
-                p.amount_minor AS base_amount_minor
-         FROM price_overrides o JOIN prices p ON p.sku = o.sku AND p.currency = o.currency
-         WHERE (o.sku || '|' || o.currency || '|' || o.channel) > $1
-         ORDER BY o.sku, o.currency, o.channel LIMIT $2",
-    )
-    .bind(page.after.clone().unwrap_or_default())
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await
-    .db("parity report")?;
+pub async fn parity_report(db: &Db, page: &PageRequest) -> Result<Page<ParityLine>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT o.sku, o.currency, o.channel, o.amount_minor, o.reason, o.starts_at, o.ends_at, o.updated_at,
+                    p.amount_minor AS base_amount_minor
+             FROM price_overrides o JOIN prices p ON p.sku = o.sku AND p.currency = o.currency
+             WHERE (o.sku || '|' || o.currency || '|' || o.channel) > $1
+             ORDER BY o.sku, o.currency, o.channel LIMIT $2",
+            params![page.after.clone().unwrap_or_default(), page.fetch_limit()],
+        )
+        .await?;
     let now = Timestamp::now();
     let lines = found
         .iter()
         .map(|r| {
             let o = override_from_row(r)?;
-            Ok(ParityLine { active_now: o.is_active_at(now), base_amount_minor: rows::int(r, "base_amount_minor")?, price_override: o })
+            Ok(ParityLine { active_now: o.is_active_at(now), base_amount_minor: r.int("base_amount_minor")?, price_override: o })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(lines, page, |l| {

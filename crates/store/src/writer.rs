@@ -1,14 +1,16 @@
 //! The one write path: commands grouped into durable transactions (group commit).
 //!
 //! A durable commit costs one fsync (≈1.5 ms here), so committing each command alone caps the
-//! engine near 650 writes/s. Instead, callers hand their command to a single writer task. It
-//! takes every command already waiting (up to `max_batch`), opens one transaction, runs each
-//! command inside its own SAVEPOINT — a failing command is rolled back to its savepoint and
-//! does not disturb its neighbours — and commits once. Only after that commit does any caller
-//! get its answer, so an acknowledged write is durable. While one batch commits, new commands
-//! queue up and form the next batch, so batches grow with load and latency stays bounded.
+//! engine near 650 writes/s. Instead, callers hand their command to a single writer. It takes
+//! every command already waiting (up to `max_batch`), opens one transaction, runs each command
+//! inside its own SAVEPOINT — a failing command is rolled back to its savepoint and does not
+//! disturb its neighbours — and commits once. Only after that commit does any caller get its
+//! answer, so an acknowledged write is durable. While one batch commits, new commands queue up
+//! and form the next batch, so batches grow with load and latency stays bounded.
 //!
-//! On PostgreSQL several nodes may each run a writer; correctness between them rests on
+//! On SQLite the writer owns its connection on a dedicated thread: statements are direct
+//! library calls and the fsync never blocks the async runtime. On PostgreSQL it is a task on
+//! the runtime; several nodes may each run one, and correctness between them rests on
 //! conditional writes and unique keys, never on the writer being alone.
 
 use std::future::Future;
@@ -17,12 +19,11 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use futures::FutureExt;
-use kernel::Error;
-use sqlx::{Acquire, AnyConnection, AnyPool, Connection};
+use kernel::{Error, ErrorCode};
+use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::Backend;
-use crate::error::db_error;
+use crate::sql::{Backend, Conn, pg_error};
 
 /// A boxed future borrowing the transaction for `'c`.
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
@@ -30,7 +31,7 @@ pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 /// A command waiting in the queue, with the channel its answer goes back on.
 trait Job: Send {
     /// Runs the command inside the current savepoint; `true` if it succeeded.
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFut<'c, bool>;
+    fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool>;
     /// Answers the caller once the batch's fate (`commit`) is known.
     fn finish(self: Box<Self>, commit: Result<(), Error>);
 }
@@ -44,9 +45,9 @@ struct ClosureJob<T, F> {
 impl<T, F> Job for ClosureJob<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFut<'c, bool> {
+    fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool> {
         let command = self.command.take();
         Box::pin(async move {
             let Some(command) = command else { return false };
@@ -73,17 +74,38 @@ where
     }
 }
 
-/// Handle to the writer task.
+type Queue = mpsc::UnboundedReceiver<Box<dyn Job>>;
+
+/// Handle to the writer.
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::UnboundedSender<Box<dyn Job>>,
 }
 
+fn stopped() -> Error {
+    Error::new(ErrorCode::Unavailable, "the writer has stopped")
+}
+
 impl Writer {
-    /// Spawns the writer task on the current runtime. It stops when every handle is dropped.
-    pub fn start(pool: AnyPool, backend: Backend, max_batch: usize) -> Writer {
+    /// Starts the SQLite writer on its own thread; it stops when every handle is dropped.
+    pub fn start_sqlite(conn: rusqlite::Connection, max_batch: usize) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(pool, backend, rx, max_batch.max(1)));
+        let spawned = std::thread::Builder::new().name("relais-writer".into()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1))),
+                Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the writer thread");
+        }
+        Writer { queue }
+    }
+
+    /// Starts the PostgreSQL writer as a task on the current runtime.
+    pub fn start_postgres(pool: PgPool, max_batch: usize) -> Writer {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(postgres_loop(pool, rx, max_batch.max(1)));
         Writer { queue }
     }
 
@@ -94,54 +116,80 @@ impl Writer {
     pub async fn run<T, F>(&self, command: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = ClosureJob { command: Some(command), outcome: None, reply };
-        self.queue
-            .send(Box::new(job))
-            .map_err(|_| Error::new(kernel::ErrorCode::Unavailable, "the writer has stopped"))?;
-        answer
-            .await
-            .unwrap_or_else(|_| Err(Error::new(kernel::ErrorCode::Unavailable, "the writer has stopped")))
+        self.queue.send(Box::new(job)).map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
 
-async fn write_loop(pool: AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver<Box<dyn Job>>, max_batch: usize) {
+async fn sqlite_loop(conn: rusqlite::Connection, mut rx: Queue, max_batch: usize) {
+    let mut conn = Conn::sqlite(conn, None);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let started = Instant::now();
-        let size = batch.len();
-        let commit = run_batch(&pool, backend, &mut batch).await;
-        if let Err(e) = &commit {
-            tracing::error!(error = %e, size, "a write batch failed to commit");
-        }
-        metrics::histogram!("relais_write_batch_size").record(size as f64);
-        metrics::histogram!("relais_write_batch_seconds").record(started.elapsed().as_secs_f64());
-        for job in batch.drain(..) {
-            job.finish(commit.clone());
-        }
+        let commit = timed_batch(&mut conn, Backend::Sqlite, &mut batch).await;
+        finish(&mut batch, commit);
     }
     tracing::debug!("writer stopped");
 }
 
-/// One transaction: a savepoint per command, one commit for all.
-async fn run_batch(pool: &AnyPool, backend: Backend, batch: &mut [Box<dyn Job>]) -> Result<(), Error> {
-    let mut conn = pool.acquire().await.map_err(|e| db_error("acquire writer", e))?;
-    let mut tx = match backend {
-        // IMMEDIATE takes the write lock now, so a busy database waits (busy_timeout)
-        // instead of failing half-way through the batch.
-        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
-        Backend::Postgres => conn.begin().await,
+async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let commit = match pool.acquire().await {
+            Ok(c) => {
+                let mut conn = Conn::postgres(c);
+                timed_batch(&mut conn, Backend::Postgres, &mut batch).await
+            }
+            Err(e) => Err(pg_error("acquire the writer connection", e)),
+        };
+        finish(&mut batch, commit);
     }
-    .map_err(|e| db_error("begin batch", e))?;
+    tracing::debug!("writer stopped");
+}
+
+fn finish(batch: &mut Vec<Box<dyn Job>>, commit: Result<(), Error>) {
+    for job in batch.drain(..) {
+        job.finish(commit.clone());
+    }
+}
+
+async fn timed_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job>]) -> Result<(), Error> {
+    let started = Instant::now();
+    let size = batch.len();
+    let commit = run_batch(conn, backend, batch).await;
+    if let Err(e) = &commit {
+        tracing::error!(error = %e, size, "a write batch failed; every command in it was rolled back");
+        // Leave the connection clean for the next batch.
+        let _ = conn.batch("ROLLBACK").await;
+    }
+    metrics::histogram!("relais_write_batch_size").record(size as f64);
+    metrics::histogram!("relais_write_batch_seconds").record(started.elapsed().as_secs_f64());
+    commit
+}
+
+/// One transaction: a savepoint per command, one commit for all.
+async fn run_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job>]) -> Result<(), Error> {
+    // IMMEDIATE takes SQLite's write lock now, so another process holding it makes the batch
+    // wait (busy_timeout) instead of failing half-way through.
+    let begin = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    conn.execute(begin, &[]).await?;
     for job in batch.iter_mut() {
-        let mut savepoint = (&mut tx).begin().await.map_err(|e| db_error("savepoint", e))?;
-        if job.run(&mut savepoint).await {
-            savepoint.commit().await.map_err(|e| db_error("release savepoint", e))?;
+        conn.execute("SAVEPOINT relais_cmd", &[]).await?;
+        if job.run(conn).await {
+            conn.execute("RELEASE SAVEPOINT relais_cmd", &[]).await?;
         } else {
-            savepoint.rollback().await.map_err(|e| db_error("rollback to savepoint", e))?;
+            conn.execute("ROLLBACK TO SAVEPOINT relais_cmd", &[]).await?;
+            conn.execute("RELEASE SAVEPOINT relais_cmd", &[]).await?;
         }
     }
-    tx.commit().await.map_err(|e| db_error("commit batch", e))
+    let committing = Instant::now();
+    conn.execute("COMMIT", &[]).await?;
+    metrics::histogram!("relais_write_commit_seconds").record(committing.elapsed().as_secs_f64());
+    Ok(())
 }

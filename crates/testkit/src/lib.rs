@@ -4,7 +4,7 @@
 //! Each PostgreSQL test gets its own database (`relais_t_<random>`), created from the admin
 //! URL and dropped when the test ends, so tests run in parallel without seeing each other.
 
-use sqlx::{Connection, Executor};
+use sqlx::{Connection, Executor, PgConnection};
 use store::{Backend, Db, DbOptions};
 
 pub const POSTGRES_ENV: &str = "RELAIS_TEST_POSTGRES_URL";
@@ -59,9 +59,8 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// A fresh PostgreSQL database, or `None` when `RELAIS_TEST_POSTGRES_URL` is unset.
 pub async fn postgres() -> Option<TestDb> {
     let admin = postgres_admin_url()?;
-    sqlx::any::install_default_drivers();
     let name = format!("relais_t_{}", uuid_like());
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
+    let mut conn = PgConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
     conn.close().await.ok();
     let url = with_database(&admin, &name);
@@ -88,7 +87,7 @@ impl Drop for TestDb {
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             rt.block_on(async {
-                let mut conn = sqlx::AnyConnection::connect(&admin).await.ok()?;
+                let mut conn = PgConnection::connect(&admin).await.ok()?;
                 let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                 conn.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
                 conn.close().await.ok()

@@ -259,7 +259,7 @@ pub struct ProductQuery {
 async fn list_products(State(s): State<AppState>, _p: Principal, Q(q): Q<ProductQuery>) -> ApiResult<Json<ProductPage>> {
     let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
     let filter = store::catalog::ProductFilter { category: q.category, status: q.status.map(Into::into), brand: q.brand };
-    let found = store::catalog::list_products(s.db.reader(), &filter, &page).await?;
+    let found = store::catalog::list_products(&s.db, &filter, &page).await?;
     Ok(Json(found.map(ProductDto::from).into()))
 }
 
@@ -287,7 +287,7 @@ async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> A
     responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_product(State(s): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<ProductDto>> {
-    Ok(Json(store::catalog::get_product(s.db.reader(), &id).await?.into()))
+    Ok(Json(store::catalog::get_product(&s.db, &id).await?.into()))
 }
 
 /// Change a product (admin). Absent fields stay as they are.
@@ -364,7 +364,7 @@ async fn list_variants(State(s): State<AppState>, _p: Principal, Q(q): Q<Variant
         })
         .transpose()?;
     let filter = store::catalog::VariantFilter { product_id: q.product_id, gtin };
-    let found = store::catalog::list_variants(s.db.reader(), &filter, &page).await?;
+    let found = store::catalog::list_variants(&s.db, &filter, &page).await?;
     Ok(Json(found.map(VariantDto::from).into()))
 }
 
@@ -373,7 +373,7 @@ async fn list_variants(State(s): State<AppState>, _p: Principal, Q(q): Q<Variant
     responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_variant(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<VariantDto>> {
-    Ok(Json(store::catalog::get_variant(s.db.reader(), &sku).await?.into()))
+    Ok(Json(store::catalog::get_variant(&s.db, &sku).await?.into()))
 }
 
 /// Change a variant (admin).
@@ -401,7 +401,7 @@ async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: W
     responses((status = 200, body = CategoryList), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_categories(State(s): State<AppState>, _p: Principal) -> ApiResult<Json<CategoryList>> {
-    let data = store::catalog::list_categories(s.db.reader())
+    let data = store::catalog::list_categories(&s.db)
         .await?
         .into_iter()
         .map(|c| CategoryDto { category: c.category, products: c.products })

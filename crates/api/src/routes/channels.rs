@@ -108,7 +108,7 @@ pub struct ChannelQuery {
     security(("bearer" = [])))]
 async fn list_channels(State(s): State<AppState>, _p: Principal, Q(q): Q<ChannelQuery>) -> ApiResult<Json<ChannelPage>> {
     let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
-    let found = store::channels::list_channels(s.db.reader(), q.location.as_deref(), &page).await?;
+    let found = store::channels::list_channels(&s.db, q.location.as_deref(), &page).await?;
     Ok(Json(found.map(ChannelDto::from).into()))
 }
 
@@ -137,5 +137,5 @@ async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> A
     responses((status = 200, body = ChannelDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_channel(State(s): State<AppState>, _p: Principal, Path(code): Path<String>) -> ApiResult<Json<ChannelDto>> {
-    Ok(Json(store::channels::get_channel(s.db.reader(), &code).await?.into()))
+    Ok(Json(store::channels::get_channel(&s.db, &code).await?.into()))
 }

@@ -60,7 +60,7 @@ pub struct EventQuery {
 async fn list_events(State(s): State<AppState>, p: Principal, Q(q): Q<EventQuery>) -> ApiResult<Json<EventPage>> {
     p.require_admin()?;
     let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
-    let found = store::events::list(s.db.reader(), q.kind.as_deref(), q.subject.as_deref(), &page).await?;
+    let found = store::events::list(&s.db, q.kind.as_deref(), q.subject.as_deref(), &page).await?;
     Ok(Json(
         found
             .map(|e| EventDto {

@@ -84,7 +84,7 @@ pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error
     security(("bearer" = [])))]
 async fn list_keys(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<KeyPage>> {
     p.require_admin()?;
-    let found = store::api_keys::list_keys(s.db.reader(), &q.request()?).await?;
+    let found = store::api_keys::list_keys(&s.db, &q.request()?).await?;
     Ok(Json(found.map(dto).into()))
 }
 

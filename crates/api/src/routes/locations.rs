@@ -319,7 +319,7 @@ async fn list_locations(State(s): State<AppState>, _p: Principal, Q(q): Q<Locati
         near: q.near.as_deref().map(|n| parse_near(n, q.radius_km)).transpose()?,
     };
     let now = Timestamp::now();
-    let found = store::locations::list_locations(s.db.reader(), &filter, &page).await?;
+    let found = store::locations::list_locations(&s.db, &filter, &page).await?;
     Ok(Json(found.map(|h| location_dto(h.location, h.distance_km, now)).into()))
 }
 
@@ -361,7 +361,7 @@ async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) ->
     responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn get_location(State(s): State<AppState>, _p: Principal, Path(code): Path<String>) -> ApiResult<Json<LocationDto>> {
-    let l = store::locations::get_location(s.db.reader(), &code).await?;
+    let l = store::locations::get_location(&s.db, &code).await?;
     Ok(Json(location_dto(l, None, Timestamp::now())))
 }
 

@@ -162,8 +162,8 @@ fn channel_price_dto(p: ChannelPrice) -> ChannelPriceDto {
     responses((status = 200, body = BasePriceList), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_base_prices(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<BasePriceList>> {
-    store::catalog::get_variant(s.db.reader(), &sku).await?;
-    let data = store::prices::base_prices(s.db.reader(), &sku).await?.into_iter().map(base_dto).collect();
+    store::catalog::get_variant(&s.db, &sku).await?;
+    let data = store::prices::base_prices(&s.db, &sku).await?.into_iter().map(base_dto).collect();
     Ok(Json(BasePriceList { data }))
 }
 
@@ -278,7 +278,7 @@ async fn channel_price(State(s): State<AppState>, p: Principal, Path(sku): Path<
         .or_else(|| p.own_channel().map(String::from))
         .ok_or_else(|| Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web").with("field", "channel"))?;
     let cur = query_currency(&s, q.currency.as_deref())?;
-    Ok(Json(channel_price_dto(store::prices::channel_price(s.db.reader(), &sku, &channel, cur).await?)))
+    Ok(Json(channel_price_dto(store::prices::channel_price(&s.db, &sku, &channel, cur).await?)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -294,7 +294,7 @@ pub struct CurrencyQuery {
     security(("bearer" = [])))]
 async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>, Q(q): Q<CurrencyQuery>) -> ApiResult<Json<ChannelPriceList>> {
     let cur = query_currency(&s, q.currency.as_deref())?;
-    let data = store::prices::prices_on_all_channels(s.db.reader(), &sku, cur).await?.into_iter().map(channel_price_dto).collect();
+    let data = store::prices::prices_on_all_channels(&s.db, &sku, cur).await?.into_iter().map(channel_price_dto).collect();
     Ok(Json(ChannelPriceList { data }))
 }
 
@@ -305,7 +305,7 @@ async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): 
 async fn parity_report(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<ParityPage>> {
     p.require_admin()?;
     let page = q.request()?;
-    let found = store::prices::parity_report(s.db.reader(), &page).await?;
+    let found = store::prices::parity_report(&s.db, &page).await?;
     Ok(Json(
         found
             .map(|l| {

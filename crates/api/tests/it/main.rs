@@ -113,7 +113,7 @@ impl TestApp {
     }
 
     pub async fn events(&self) -> i64 {
-        store::events::count(self.db.db.reader()).await.unwrap()
+        store::events::count(&self.db.db).await.unwrap()
     }
 }
 

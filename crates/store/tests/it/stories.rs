@@ -50,10 +50,10 @@ async fn a_failing_command_does_not_spoil_its_batch() {
             }
         }
         assert_eq!((ok, dup), (41, 19), "{:?}", t.backend());
-        let page = store::catalog::list_products(db.reader(), &Default::default(), &PageRequest::parse(Some(500), None).unwrap()).await.unwrap();
+        let page = store::catalog::list_products(&db, &Default::default(), &PageRequest::parse(Some(500), None).unwrap()).await.unwrap();
         assert_eq!(page.data.len(), 41);
         // One event per committed product, none for the rolled-back ones.
-        assert_eq!(store::events::count(db.reader()).await.unwrap(), 41);
+        assert_eq!(store::events::count(&db).await.unwrap(), 41);
     }
 }
 
@@ -80,7 +80,7 @@ async fn idempotent_writes_happen_once() {
         assert_eq!(first.body, again.body);
         let reused = run("h2", "C").await.unwrap_err();
         assert_eq!(reused.code, ErrorCode::IdempotencyKeyReused);
-        assert_eq!(store::events::count(db.reader()).await.unwrap(), 1);
+        assert_eq!(store::events::count(&db).await.unwrap(), 1);
     }
 }
 
@@ -89,7 +89,7 @@ async fn catalogue_and_prices_story() {
     for t in testkit::every_backend().await {
         let db = t.db.clone();
         let p = create(&db, product("TR", &["40", "41"])).await.unwrap();
-        let got = store::catalog::get_product(db.reader(), &p.id).await.unwrap();
+        let got = store::catalog::get_product(&db, &p.id).await.unwrap();
         assert_eq!(got, p);
 
         let base = BasePrice { sku: "TR-40".into(), currency: Currency::EUR, amount_minor: 5999, updated_at: Timestamp::now() };
@@ -114,13 +114,13 @@ async fn catalogue_and_prices_story() {
             reason: "Web exclusive".into(), starts_at: None, ends_at: None, updated_at: Timestamp::now(),
         };
         db.write(move |c| Box::pin(async move { store::prices::set_override(c, &o, "t").await })).await.unwrap();
-        let all = store::prices::prices_on_all_channels(db.reader(), "TR-40", Currency::EUR).await.unwrap();
+        let all = store::prices::prices_on_all_channels(&db, "TR-40", Currency::EUR).await.unwrap();
         let by: BTreeMap<_, _> = all.iter().map(|p| (p.channel.as_str(), p)).collect();
         assert_eq!(by["web"].amount_minor, 4999);
         assert_eq!(by["web"].override_reason.as_deref(), Some("Web exclusive"));
         assert_eq!(by["app"].amount_minor, 5999);
         assert!(by["app"].override_reason.is_none());
-        let report = store::prices::parity_report(db.reader(), &PageRequest::parse(None, None).unwrap()).await.unwrap();
+        let report = store::prices::parity_report(&db, &PageRequest::parse(None, None).unwrap()).await.unwrap();
         assert_eq!(report.data.len(), 1);
         assert_eq!(report.data[0].base_amount_minor, 5999);
     }

@@ -1,0 +1,110 @@
+//! Starting the server under test as a child process on a fresh database.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::process::{Child, Command};
+
+use crate::Target;
+
+pub struct Server {
+    pub addr: String,
+    pub admin_key: String,
+    pub db_label: &'static str,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+async fn create_postgres_database(admin: &str) -> anyhow::Result<(String, String)> {
+    let name = format!("relais_bench_{}", std::process::id());
+    let mut conn = PgConnection::connect(admin).await.context("connect to PostgreSQL")?;
+    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    conn.close().await?;
+    Ok((replace_database(admin, &name), name))
+}
+
+impl Server {
+    pub async fn start(target: &Target) -> anyhow::Result<Server> {
+        if let Some(url) = &target.url {
+            let key = target.key.clone().context("--url needs --key")?;
+            let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+            return Ok(Server { addr, admin_key: key, db_label: "external", child: None, _dir: None, postgres: None });
+        }
+        let dir = tempfile::tempdir()?;
+        let (db_url, db_label, postgres) = if target.db == "sqlite" {
+            (format!("sqlite://{}/bench.db", dir.path().display()), "sqlite", None)
+        } else if target.db.starts_with("postgres") {
+            let (url, name) = create_postgres_database(&target.db).await?;
+            (url, "postgres", Some((target.db.clone(), name)))
+        } else {
+            bail!("--db is `sqlite` or a postgres:// URL");
+        };
+        let keys_file = dir.path().join("keys.json");
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let child = Command::new(std::env::current_exe()?)
+            .args(["server", "--db", &db_url, "--listen", &addr, "--keys-file"])
+            .arg(&keys_file)
+            .env("RELAIS_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start the server process")?;
+        let mut server = Server { addr, admin_key: String::new(), db_label, child: Some(child), _dir: Some(dir), postgres };
+        server.wait_ready(&keys_file).await?;
+        Ok(server)
+    }
+
+    async fn wait_ready(&mut self, keys_file: &std::path::Path) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(60) {
+            if let Ok(text) = std::fs::read_to_string(keys_file)
+                && let Ok(keys) = serde_json::from_str::<serde_json::Value>(&text)
+                && let Ok(mut conn) = crate::client::Conn::open(&self.addr, "").await
+                && let Ok((status, _)) = conn.send(hyper::Method::GET, "/ready", None, None).await
+                && status.is_success()
+            {
+                self.admin_key = keys["admin"].as_str().unwrap_or_default().to_owned();
+                eprintln!("server ready on {} ({}) after {} ms", self.addr, self.db_label, started.elapsed().as_millis());
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("the server did not become ready within 60 s")
+    }
+
+    /// Stops the child with SIGTERM (clean shutdown) and removes a PostgreSQL database.
+    pub async fn stop(mut self) {
+        if let Some(child) = &mut self.child {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+            }
+            let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        }
+        if let Some((admin, name)) = self.postgres.take()
+            && let Ok(mut conn) = PgConnection::connect(&admin).await
+        {
+            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+        }
+    }
+}

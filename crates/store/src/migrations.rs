@@ -1,0 +1,59 @@
+//! Schema migrations: one folder per backend, same version numbers, applied in order.
+//!
+//! Each applied migration is recorded with a checksum; a migration edited after it was
+//! applied stops the start-up rather than leaving two databases with different schemas.
+//! On PostgreSQL a transaction-scoped advisory lock lets several nodes start at once.
+
+use kernel::{Error, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::params;
+use crate::sql::{Backend, Conn};
+
+const SQLITE: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
+const POSTGRES: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+
+/// An arbitrary constant shared by every Relais node: the migration lock.
+const MIGRATION_LOCK: i64 = 0x5245_4c41_4953;
+
+fn checksum(sql: &str) -> String {
+    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Applies what is missing; returns the versions applied now.
+pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
+    let migrations = match conn.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => {
+            conn.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK]).await?;
+            POSTGRES
+        }
+    };
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS relais_migrations (
+            version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .await?;
+    let rows = conn.query("SELECT version, checksum FROM relais_migrations ORDER BY version", &[]).await?;
+    let mut applied_now = Vec::new();
+    for (version, name, sql) in migrations {
+        let sum = checksum(sql);
+        match rows.iter().find(|r| r.int("version").ok() == Some(*version)) {
+            Some(row) if row.text("checksum")? != sum => {
+                return Err(Error::internal(format!("migration {version} ({name}) changed after it was applied; never edit a merged migration")));
+            }
+            Some(_) => continue,
+            None => {
+                conn.batch(sql).await?;
+                conn.execute(
+                    "INSERT INTO relais_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
+                    params![*version, *name, sum, Timestamp::now().to_text()],
+                )
+                .await?;
+                tracing::info!(version, name, "migration applied");
+                applied_now.push(*version);
+            }
+        }
+    }
+    Ok(applied_now)
+}
