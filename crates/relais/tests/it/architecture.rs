@@ -1,0 +1,65 @@
+//! The invariants of ARCHITECTURE.md that Cargo can check: which crate may depend on which.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Every workspace crate and the names of its normal (non-dev) dependencies.
+fn workspace() -> BTreeMap<String, Vec<String>> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        let manifest = entry.unwrap().path().join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let doc: toml::Table = text.parse().unwrap();
+        let name = doc["package"]["name"].as_str().unwrap().to_owned();
+        let deps = doc.get("dependencies").and_then(|d| d.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        out.insert(name, deps);
+    }
+    out
+}
+
+const DOMAIN: &[&str] = &["kernel", "catalog", "pricing", "outbox"];
+const IO_AND_FRAMEWORKS: &[&str] = &["sqlx", "rusqlite", "axum", "tokio", "askama", "clap", "hyper", "tower", "tower-http", "reqwest", "tracing-subscriber"];
+
+#[test]
+fn the_workspace_is_what_the_rules_talk_about() {
+    let ws = workspace();
+    for name in DOMAIN.iter().chain(&["store", "api", "relais"]) {
+        assert!(ws.contains_key(*name), "crate {name} is missing");
+    }
+}
+
+#[test]
+fn domain_crates_are_pure() {
+    let ws = workspace();
+    for domain in DOMAIN {
+        for dep in &ws[*domain] {
+            assert!(!IO_AND_FRAMEWORKS.contains(&dep.as_str()), "domain crate {domain} depends on {dep}");
+            assert!(!["store", "api", "relais", "testkit"].contains(&dep.as_str()), "domain crate {domain} points upward to {dep}");
+        }
+    }
+}
+
+#[test]
+fn only_store_holds_sql() {
+    let ws = workspace();
+    for production in ["kernel", "catalog", "pricing", "outbox", "api", "relais"] {
+        for dep in &ws[production] {
+            assert!(dep != "sqlx" && dep != "rusqlite", "{production} depends on {dep}: SQL lives in `store` only");
+        }
+    }
+}
+
+#[test]
+fn layers_point_one_way() {
+    let ws = workspace();
+    let forbidden: &[(&str, &[&str])] = &[
+        ("store", &["api", "relais", "axum"]),
+        ("api", &["relais", "clap"]),
+    ];
+    for (krate, bad) in forbidden {
+        for dep in &ws[*krate] {
+            assert!(!bad.contains(&dep.as_str()), "{krate} must not depend on {dep}");
+        }
+    }
+}

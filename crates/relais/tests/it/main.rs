@@ -1,0 +1,4 @@
+//! Whole-binary tests: the dependency rules of the workspace, and durability across kill -9.
+
+mod architecture;
+mod durability;
