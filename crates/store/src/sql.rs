@@ -374,6 +374,12 @@ pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
     use sqlx::error::ErrorKind;
     if let sqlx::Error::Database(db) = &e {
         let constraint = db.constraint().unwrap_or_default().to_owned();
+        // Deadlock victim or serialization failure: the command was rolled back to its
+        // savepoint and is safe to retry (with its Idempotency-Key).
+        if matches!(db.code().as_deref(), Some("40P01") | Some("40001")) {
+            tracing::warn!(error = %e, "concurrent transactions conflicted; the command may be retried");
+            return Error::new(ErrorCode::Conflict, "a concurrent change conflicted with this one; retry").with("retryable", true);
+        }
         match db.kind() {
             ErrorKind::UniqueViolation => return constraint_error(ErrorCode::AlreadyExists, constraint),
             ErrorKind::ForeignKeyViolation => return constraint_error(ErrorCode::UnknownReference, constraint),

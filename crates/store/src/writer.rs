@@ -103,6 +103,12 @@ impl Writer {
     }
 
     /// Starts the PostgreSQL writer as a task on the current runtime.
+    ///
+    /// One writer connection per node: a statement costs a network round trip (≈0.15 ms on
+    /// these machines), which bounds one node near a thousand commands per second. Several
+    /// writers per node were tried: their long batch transactions lock rows in different
+    /// orders and deadlock, failing whole batches. Raising this needs batch retry on
+    /// deadlock and fewer round trips per command (see docs/benchmarks.md).
     pub fn start_postgres(pool: PgPool, max_batch: usize) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
         tokio::spawn(postgres_loop(pool, rx, max_batch.max(1)));
