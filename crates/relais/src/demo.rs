@@ -413,7 +413,7 @@ pub async fn run(url: &str, listen: SocketAddr, currency: &str, keys_file: Optio
         remove_sqlite_file(url)?;
     }
     let db = crate::server::open(url).await?;
-    if backend == store::Backend::Postgres && store::catalog::list_categories(&db).await?.iter().any(|c| c.products > 0) {
+    if backend == store::Backend::Postgres && !store::catalog::is_empty(&db).await? {
         anyhow::bail!("the demo needs an empty PostgreSQL database; {} already holds a catalogue", crate::server::redact(url));
     }
     let keys = seed(&db).await?;

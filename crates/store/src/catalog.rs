@@ -313,12 +313,24 @@ pub struct CategoryCount {
     pub products: i64,
 }
 
-pub async fn list_categories(db: &Db) -> Result<Vec<CategoryCount>, Error> {
-    db.read()
+/// Categories in use, in name order.
+pub async fn list_categories(db: &Db, page: &PageRequest) -> Result<Page<CategoryCount>, Error> {
+    let found = db
+        .read()
         .await?
-        .query("SELECT category, COUNT(*) AS n FROM products GROUP BY category ORDER BY category", &[])
-        .await?
+        .query(
+            "SELECT category, COUNT(*) AS n FROM products WHERE category > $1 GROUP BY category ORDER BY category LIMIT $2",
+            params![page.after.clone().unwrap_or_default(), page.fetch_limit()],
+        )
+        .await?;
+    let categories = found
         .iter()
         .map(|r| Ok(CategoryCount { category: r.text("category")?, products: r.int("n")? }))
-        .collect()
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Page::from_rows(categories, page, |c| c.category.clone()))
+}
+
+/// Whether the catalogue holds any product (the demo refuses a non-empty database).
+pub async fn is_empty(db: &Db) -> Result<bool, Error> {
+    Ok(db.read().await?.query_opt("SELECT id FROM products LIMIT 1", &[]).await?.is_none())
 }

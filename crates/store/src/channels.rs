@@ -64,11 +64,14 @@ pub async fn list_channels(db: &Db, location_code: Option<&str>, page: &PageRequ
     Ok(Page::from_rows(channels, page, |c| c.code.clone()))
 }
 
-/// Every channel code (small: a retailer has tens to hundreds of channels).
-pub async fn all_channels(conn: &mut Conn) -> Result<Vec<Channel>, Error> {
-    conn.query("SELECT code, kind, name, location_code, created_at FROM channels ORDER BY code", &[])
-        .await?
-        .iter()
+/// Up to `limit` channels after `after`, in code order.
+pub async fn channels_after(conn: &mut Conn, after: &str, limit: i64) -> Result<Vec<Channel>, Error> {
+    conn.query(
+        "SELECT code, kind, name, location_code, created_at FROM channels WHERE code > $1 ORDER BY code LIMIT $2",
+        params![after, limit],
+    )
+    .await?
+    .iter()
         .map(from_row)
         .collect()
 }

@@ -139,17 +139,18 @@ pub async fn channel_price(db: &Db, sku: &str, channel: &str, currency: Currency
     Ok(pricing::resolve(&base, channel, o, Timestamp::now()))
 }
 
-/// The price on every channel, to compare them side by side.
-pub async fn prices_on_all_channels(db: &Db, sku: &str, currency: Currency) -> Result<Vec<ChannelPrice>, Error> {
+/// The price on every channel (in channel-code order), to compare them side by side.
+pub async fn prices_on_all_channels(db: &Db, sku: &str, currency: Currency, page: &PageRequest) -> Result<Page<ChannelPrice>, Error> {
     let mut conn = db.read().await?;
     let base = base_price(&mut conn, sku, currency).await?;
     let overrides = overrides_of(&mut conn, sku, currency).await?;
     let now = Timestamp::now();
-    Ok(crate::channels::all_channels(&mut conn)
-        .await?
+    let channels = crate::channels::channels_after(&mut conn, page.after.as_deref().unwrap_or(""), page.fetch_limit()).await?;
+    let prices = channels
         .iter()
         .map(|c| pricing::resolve(&base, &c.code, overrides.iter().find(|o| o.channel == c.code), now))
-        .collect())
+        .collect();
+    Ok(Page::from_rows(prices, page, |p| p.channel.clone()))
 }
 
 /// One line of the price-parity report: an override and the base price it departs from.

@@ -173,10 +173,7 @@ pub struct CategoryDto {
     pub products: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CategoryList {
-    pub data: Vec<CategoryDto>,
-}
+page_of!(CategoryPage, CategoryDto);
 
 impl From<Variant> for VariantDto {
     fn from(v: Variant) -> Self {
@@ -397,14 +394,10 @@ async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: W
 }
 
 /// Categories in use, with their number of products.
-#[utoipa::path(get, path = "/v1/categories", tag = "catalogue",
-    responses((status = 200, body = CategoryList), (status = "4XX", body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/categories", tag = "catalogue", params(PageParams),
+    responses((status = 200, body = CategoryPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_categories(State(s): State<AppState>, _p: Principal) -> ApiResult<Json<CategoryList>> {
-    let data = store::catalog::list_categories(&s.db)
-        .await?
-        .into_iter()
-        .map(|c| CategoryDto { category: c.category, products: c.products })
-        .collect();
-    Ok(Json(CategoryList { data }))
+async fn list_categories(State(s): State<AppState>, _p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<CategoryPage>> {
+    let found = store::catalog::list_categories(&s.db, &q.request()?).await?;
+    Ok(Json(found.map(|c| CategoryDto { category: c.category, products: c.products }).into()))
 }

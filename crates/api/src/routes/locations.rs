@@ -89,8 +89,44 @@ pub struct PeriodDto {
     pub closes: String,
 }
 
-/// Weekly opening hours in local time; keys `mon` … `sun`; a missing day is closed.
-pub type HoursDto = BTreeMap<String, Vec<PeriodDto>>;
+/// Weekly opening hours in local time; a day left out is closed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoursDto {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mon: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tue: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wed: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thu: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fri: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sat: Vec<PeriodDto>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sun: Vec<PeriodDto>,
+}
+
+impl HoursDto {
+    fn days(&self) -> [(&'static str, &Vec<PeriodDto>); 7] {
+        [("mon", &self.mon), ("tue", &self.tue), ("wed", &self.wed), ("thu", &self.thu), ("fri", &self.fri), ("sat", &self.sat), ("sun", &self.sun)]
+    }
+
+    fn day_mut(&mut self, day: &str) -> Option<&mut Vec<PeriodDto>> {
+        match day {
+            "mon" => Some(&mut self.mon),
+            "tue" => Some(&mut self.tue),
+            "wed" => Some(&mut self.wed),
+            "thu" => Some(&mut self.thu),
+            "fri" => Some(&mut self.fri),
+            "sat" => Some(&mut self.sat),
+            "sun" => Some(&mut self.sun),
+            _ => None,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,7 +142,6 @@ pub struct CreateLocation {
     #[schema(example = "Europe/Paris")]
     pub time_zone: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
     pub opening_hours: HoursDto,
     pub owner: OwnerDto,
     #[serde(default)]
@@ -122,7 +157,6 @@ pub struct PatchLocation {
     pub address: Option<AddressDto>,
     pub coordinates: Option<CoordinatesDto>,
     pub time_zone: Option<String>,
-    #[schema(value_type = Option<Object>)]
     pub opening_hours: Option<HoursDto>,
     pub owner: Option<OwnerDto>,
     pub capabilities: Option<BTreeSet<CapabilityDto>>,
@@ -145,7 +179,6 @@ pub struct LocationDto {
     pub address: AddressDto,
     pub coordinates: CoordinatesDto,
     pub time_zone: String,
-    #[schema(value_type = Object)]
     pub opening_hours: HoursDto,
     /// Whether it is open right now, by its hours in its own time zone.
     pub open_now: bool,
@@ -226,22 +259,28 @@ fn address_to(a: Address) -> AddressDto {
 
 fn hours_from(h: HoursDto) -> Result<OpeningHours, Error> {
     let mut weekly = BTreeMap::new();
-    for (day, periods) in h {
+    for (day, periods) in h.days() {
+        if periods.is_empty() {
+            continue;
+        }
         let ranges = periods
             .iter()
             .enumerate()
             .map(|(i, p)| TimeRange::parse(&format!("opening_hours.{day}[{i}]"), &p.opens, &p.closes))
             .collect::<Result<Vec<_>, _>>()?;
-        weekly.insert(day, ranges);
+        weekly.insert(day.to_owned(), ranges);
     }
     Ok(OpeningHours { weekly })
 }
 
 fn hours_to(h: &OpeningHours) -> HoursDto {
-    h.weekly
-        .iter()
-        .map(|(day, ranges)| (day.clone(), ranges.iter().map(|r| PeriodDto { opens: r.opens(), closes: r.closes() }).collect()))
-        .collect()
+    let mut out = HoursDto::default();
+    for (day, ranges) in &h.weekly {
+        if let Some(slot) = out.day_mut(day) {
+            *slot = ranges.iter().map(|r| PeriodDto { opens: r.opens(), closes: r.closes() }).collect();
+        }
+    }
+    out
 }
 
 fn coordinates_from(c: CoordinatesDto) -> Coordinates {

@@ -108,10 +108,7 @@ pub struct ChannelPriceDto {
     pub r#override: Option<AppliedOverride>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChannelPriceList {
-    pub data: Vec<ChannelPriceDto>,
-}
+super::page_of!(ChannelPricePage, ChannelPriceDto);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ParityLineDto {
@@ -284,18 +281,22 @@ async fn channel_price(State(s): State<AppState>, p: Principal, Path(sku): Path<
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct CurrencyQuery {
+pub struct ChannelPricesQuery {
+    /// ISO 4217; defaults to the retailer's currency.
     pub currency: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 /// The price on every channel side by side: identical unless an override explains it.
-#[utoipa::path(get, path = "/v1/variants/{sku}/price/channels", tag = "prices", params(("sku" = String, Path), CurrencyQuery),
-    responses((status = 200, body = ChannelPriceList), (status = "4XX", body = ErrorBody)),
+#[utoipa::path(get, path = "/v1/variants/{sku}/price/channels", tag = "prices", params(("sku" = String, Path), ChannelPricesQuery),
+    responses((status = 200, body = ChannelPricePage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>, Q(q): Q<CurrencyQuery>) -> ApiResult<Json<ChannelPriceList>> {
+async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>, Q(q): Q<ChannelPricesQuery>) -> ApiResult<Json<ChannelPricePage>> {
     let cur = query_currency(&s, q.currency.as_deref())?;
-    let data = store::prices::prices_on_all_channels(&s.db, &sku, cur).await?.into_iter().map(channel_price_dto).collect();
-    Ok(Json(ChannelPriceList { data }))
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    let found = store::prices::prices_on_all_channels(&s.db, &sku, cur, &page).await?;
+    Ok(Json(found.map(channel_price_dto).into()))
 }
 
 /// Price parity: every channel override, its base price and its reason (admin).

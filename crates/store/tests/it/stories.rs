@@ -114,7 +114,7 @@ async fn catalogue_and_prices_story() {
             reason: "Web exclusive".into(), starts_at: None, ends_at: None, updated_at: Timestamp::now(),
         };
         db.write(move |c| Box::pin(async move { store::prices::set_override(c, &o, "t").await })).await.unwrap();
-        let all = store::prices::prices_on_all_channels(&db, "TR-40", Currency::EUR).await.unwrap();
+        let all = store::prices::prices_on_all_channels(&db, "TR-40", Currency::EUR, &PageRequest::parse(None, None).unwrap()).await.unwrap().data;
         let by: BTreeMap<_, _> = all.iter().map(|p| (p.channel.as_str(), p)).collect();
         assert_eq!(by["web"].amount_minor, 4999);
         assert_eq!(by["web"].override_reason.as_deref(), Some("Web exclusive"));
