@@ -1,10 +1,11 @@
 //! Wiring: open the database, build the app, serve until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use api::AppState;
-use kernel::Currency;
+use kernel::{Currency, Timestamp};
 use store::{Db, DbOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -80,6 +81,25 @@ pub async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
 
+/// How long an Idempotency-Key is remembered: a client retries within minutes, not days.
+pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// Forgets idempotency keys past their retention, once an hour.
+fn start_housekeeping(db: Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            let before = Timestamp::from_unix_ms(Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64);
+            match db.purge_idempotency_keys(before).await {
+                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "idempotency key purge failed; will retry"),
+            }
+        }
+    })
+}
+
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
 pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), currency);
@@ -90,6 +110,7 @@ pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Opt
     if let Some(tx) = bound {
         let _ = tx.send(addr);
     }
+    let housekeeping = start_housekeeping(db.clone());
     let draining = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -99,6 +120,7 @@ pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Opt
         })
         .await
         .context("serve")?;
+    housekeeping.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -125,3 +125,21 @@ async fn catalogue_and_prices_story() {
         assert_eq!(report.data[0].base_amount_minor, 5999);
     }
 }
+
+#[tokio::test]
+async fn expired_idempotency_keys_are_forgotten() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        let key = Some(IdempotencyKey { scope: "key_1".into(), key: "old".into(), request_hash: "h1".into() });
+        let respond = |n: i64| StoredResponse { status: 200, body: n.to_string(), replayed: false };
+        db.write_once(key.clone(), |_c| Box::pin(async { Ok(1i64) }), respond).await.unwrap();
+        // Nothing is older than an hour ago: the key stays.
+        let hour_ago = Timestamp::from_unix_ms(Timestamp::now().unix_ms() - 3_600_000);
+        assert_eq!(db.purge_idempotency_keys(hour_ago).await.unwrap(), 0);
+        let later = Timestamp::from_unix_ms(Timestamp::now().unix_ms() + 1000);
+        assert_eq!(db.purge_idempotency_keys(later).await.unwrap(), 1);
+        // The key is free again: a new request with it runs.
+        let fresh = db.write_once(key, |_c| Box::pin(async { Ok(2i64) }), respond).await.unwrap();
+        assert_eq!((fresh.body.as_str(), fresh.replayed), ("2", false));
+    }
+}
