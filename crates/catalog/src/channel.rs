@@ -74,10 +74,10 @@ impl NewChannel {
     pub fn validate(&self, now: Timestamp) -> Result<Channel, Error> {
         match (self.kind.is_bound_to_store(), &self.location_code) {
             (true, None) => {
-                return Err(Error::validation("location_code", format!("a {} channel is bound to one store", self.kind.as_str())));
+                return Err(Error::validation("location_code", format!("a `{}` channel is bound to one store: name it", self.kind.as_str())));
             }
             (false, Some(_)) => {
-                return Err(Error::validation("location_code", format!("a {} channel is not bound to a store", self.kind.as_str())));
+                return Err(Error::validation("location_code", format!("a `{}` channel is not bound to a store", self.kind.as_str())));
             }
             _ => {}
         }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{page_of, present, reply, stored, PageParams};
+use super::{IdempotencyHeader, page_of, present, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Write, Q};
@@ -58,8 +58,10 @@ impl From<ProductStatus> for StatusDto {
 #[serde(deny_unknown_fields)]
 pub struct ImageDto {
     /// Absolute URL (`https://…`) or a path on the retailer's media host (`/media/…`).
+    #[schema(pattern = r"^(https?://|/)[^\x00-\x1F\x7F-\x9F\s]+$", max_length = 2000)]
     pub url: String,
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$", max_length = 300)]
     pub alt: String,
 }
 
@@ -67,12 +69,13 @@ pub struct ImageDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateVariant {
     /// Unique stock-keeping unit: letters, digits, `.`, `_`, `-`.
-    #[schema(example = "TR500-BLU-42")]
+    #[schema(example = "TR500-BLU-42", pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     pub sku: String,
     /// GTIN-8, -12, -13 or -14 with a valid check digit; stored as 14 digits.
-    #[schema(example = "3608419316521")]
+    #[schema(example = "3608419316520", pattern = r"^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<String>,
     /// Defaults to the product title followed by the attribute values.
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
     pub title: Option<String>,
     /// What distinguishes the variant, e.g. `{"size": "42", "colour": "blue"}`.
     #[serde(default)]
@@ -82,22 +85,30 @@ pub struct CreateVariant {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
     pub title: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 10000)]
     pub description: Option<String>,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 100)]
     pub brand: Option<String>,
     /// Slug path, e.g. `footwear/running`.
+    #[schema(pattern = r"^[a-z0-9-]{1,40}(/[a-z0-9-]{1,40}){0,4}$")]
     pub category: String,
+    /// Keys: lower-case letters, digits, `_`; at most 50.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub images: Vec<ImageDto>,
     /// 1 to 200 variants.
+    #[schema(min_items = 1, max_items = 200)]
     pub variants: Vec<CreateVariant>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchProduct {
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -107,6 +118,7 @@ pub struct PatchProduct {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub brand: Option<Option<String>>,
+    #[schema(pattern = r"^[a-z0-9-]{1,40}(/[a-z0-9-]{1,40}){0,4}$")]
     pub category: Option<String>,
     /// Replaces all product attributes.
     pub attributes: Option<BTreeMap<String, String>>,
@@ -122,8 +134,9 @@ pub struct PatchProduct {
 pub struct PatchVariant {
     /// `null` removes the GTIN.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<Option<String>>,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
     pub title: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub status: Option<StatusDto>,
@@ -245,7 +258,10 @@ pub struct ProductQuery {
     pub category: Option<String>,
     pub status: Option<StatusDto>,
     pub brand: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -262,7 +278,7 @@ async fn list_products(State(s): State<AppState>, _p: Principal, Q(q): Q<Product
 
 /// Create a product with its variants (admin).
 #[utoipa::path(post, path = "/v1/products", tag = "catalogue", request_body = CreateProduct,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the first response is replayed")),
+    params(IdempotencyHeader),
     responses((status = 201, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> ApiResult<Response> {
@@ -289,7 +305,7 @@ async fn get_product(State(s): State<AppState>, _p: Principal, Path(id): Path<St
 
 /// Change a product (admin). Absent fields stay as they are.
 #[utoipa::path(patch, path = "/v1/products/{id}", tag = "catalogue", request_body = PatchProduct,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Write<PatchProduct>) -> ApiResult<Response> {
@@ -318,7 +334,7 @@ async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Wr
 
 /// Add a variant to a product (admin).
 #[utoipa::path(post, path = "/v1/products/{id}/variants", tag = "catalogue", request_body = CreateVariant,
-    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("id" = String, Path), IdempotencyHeader),
     responses((status = 201, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn add_variant(State(s): State<AppState>, Path(id): Path<String>, w: Write<CreateVariant>) -> ApiResult<Response> {
@@ -341,8 +357,12 @@ async fn add_variant(State(s): State<AppState>, Path(id): Path<String>, w: Write
 pub struct VariantQuery {
     pub product_id: Option<String>,
     /// Any GTIN form (8, 12, 13 or 14 digits).
+    #[param(pattern = r"^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -375,7 +395,7 @@ async fn get_variant(State(s): State<AppState>, _p: Principal, Path(sku): Path<S
 
 /// Change a variant (admin).
 #[utoipa::path(patch, path = "/v1/variants/{sku}", tag = "catalogue", request_body = PatchVariant,
-    params(("sku" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("sku" = String, Path), IdempotencyHeader),
     responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: Write<PatchVariant>) -> ApiResult<Response> {

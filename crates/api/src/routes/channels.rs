@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{reply, stored, PageParams};
+use super::{IdempotencyHeader, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Write, Q};
@@ -66,11 +66,13 @@ impl From<ChannelKind> for ChannelKindDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateChannel {
     /// 2 to 40 of `a-z 0-9 -`.
-    #[schema(example = "kiosk-lys-bellecour-1")]
+    #[schema(example = "kiosk-lys-bellecour-1", pattern = r"^[a-z0-9-]{2,40}$")]
     pub code: String,
     pub kind: ChannelKindDto,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
     pub name: String,
     /// Required for `kiosk` and `pos` (the store they stand in); forbidden otherwise.
+    #[schema(pattern = r"^[A-Z0-9-]{2,32}$")]
     pub location_code: Option<String>,
 }
 
@@ -98,7 +100,10 @@ impl From<Channel> for ChannelDto {
 pub struct ChannelQuery {
     /// Only the kiosks and POS of this store.
     pub location: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -114,7 +119,7 @@ async fn list_channels(State(s): State<AppState>, _p: Principal, Q(q): Q<Channel
 
 /// Create a channel (admin). Kiosks and POS are bound to one store.
 #[utoipa::path(post, path = "/v1/channels", tag = "channels", request_body = CreateChannel,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(IdempotencyHeader),
     responses((status = 201, body = ChannelDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> ApiResult<Response> {

@@ -49,7 +49,10 @@ pub struct EventQuery {
     pub kind: Option<String>,
     /// Only events about this subject (a product id, a SKU, a location code).
     pub subject: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -9,7 +9,7 @@ use store::api_keys::ApiKey;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{reply, stored, PageParams};
+use super::{IdempotencyHeader, reply, stored, PageParams};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Write, Q};
@@ -22,12 +22,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    #[schema(example = "Lyon Bellecour POS")]
+    #[schema(example = "Lyon Bellecour POS", pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 100)]
     pub name: String,
     /// `admin`, `service`, `channel:<code>`, `store:<location code>`.
-    #[schema(example = json!(["store:LYS-BELLECOUR"]))]
-    pub scopes: Vec<String>,
+    #[schema(example = json!(["store:LYS-BELLECOUR"]), min_items = 1, inline)]
+    pub scopes: Vec<ScopeText>,
 }
+
+/// One scope: `admin`, `service`, `channel:<code>` or `store:<location code>`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(pattern = r"^(admin|service|channel:[a-z0-9-]{2,40}|store:[A-Z0-9-]{2,32})$")]
+pub struct ScopeText(pub String);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyDto {
@@ -59,8 +64,8 @@ fn dto(k: ApiKey) -> KeyDto {
 /// Validates the name and scopes and mints a token; returns the key to store and its token.
 pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::validation("name", "name must be 1 to 100 characters"));
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::validation("name", "name must be 1 to 100 characters, without control characters"));
     }
     if scopes.is_empty() {
         return Err(Error::validation("scopes", "a key needs at least one scope"));
@@ -90,12 +95,13 @@ async fn list_keys(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>)
 
 /// Create an API key (admin). The response holds the token, shown only this once.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "access", request_body = CreateKey,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(IdempotencyHeader),
     responses((status = 201, body = CreatedKey), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult<Response> {
     let actor = w.actor();
-    let (key, token) = mint_key(&w.body.name, &w.body.scopes)?;
+    let scopes: Vec<String> = w.body.scopes.iter().map(|s| s.0.clone()).collect();
+    let (key, token) = mint_key(&w.body.name, &scopes)?;
     let response = s
         .db
         .write_once(
@@ -108,7 +114,7 @@ async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult
 }
 
 /// Revoke an API key (admin): it stops working at once on this node, within seconds on others.
-#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "access", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "access", params(("id" = String, Path), IdempotencyHeader),
     responses((status = 204, description = "Revoked"), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn revoke_key(State(s): State<AppState>, Path(id): Path<String>, w: Write<serde_json::Map<String, serde_json::Value>>) -> ApiResult<Response> {
@@ -126,4 +132,21 @@ async fn revoke_key(State(s): State<AppState>, Path(id): Path<String>, w: Write<
         .await?;
     s.keys.clear();
     Ok(reply(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_keys_are_validated_and_secret() {
+        let (key, token) = mint_key(" POS Lyon ", &["store:LYS-BELLECOUR".into()]).unwrap();
+        assert_eq!(key.name, "POS Lyon");
+        assert!(token.starts_with("rls_") && token.len() == 68 && token.starts_with(&key.prefix));
+        assert_ne!(mint_key("x", &["admin".into()]).unwrap().1, token);
+        for (name, scopes) in [("", vec!["admin"]), ("x\u{9b}", vec!["admin"]), ("x", vec![]), ("x", vec!["root"])] {
+            let scopes: Vec<String> = scopes.into_iter().map(String::from).collect();
+            assert!(mint_key(name, &scopes).is_err(), "{name:?} {scopes:?}");
+        }
+    }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{present, reply, stored, PageParams};
+use super::{IdempotencyHeader, present, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Write, Q};
@@ -52,18 +52,23 @@ pub enum OwnerKindDto {
 pub struct OwnerDto {
     pub kind: OwnerKindDto,
     /// The company or the franchisee's legal name.
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressDto {
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
     pub line1: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 200)]
     pub line2: Option<String>,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 20)]
     pub postal_code: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 100)]
     pub city: String,
     /// ISO 3166-1 alpha-2.
-    #[schema(example = "FR")]
+    #[schema(example = "FR", pattern = r"^[A-Z]{2}$")]
     pub country: String,
 }
 
@@ -71,10 +76,10 @@ pub struct AddressDto {
 #[serde(deny_unknown_fields)]
 pub struct CoordinatesDto {
     /// WGS 84, -90 to 90.
-    #[schema(example = 45.7578)]
+    #[schema(example = 45.7578, minimum = -90, maximum = 90)]
     pub latitude: f64,
     /// WGS 84, -180 to 180.
-    #[schema(example = 4.832)]
+    #[schema(example = 4.832, minimum = -180, maximum = 180)]
     pub longitude: f64,
 }
 
@@ -82,10 +87,10 @@ pub struct CoordinatesDto {
 #[serde(deny_unknown_fields)]
 pub struct PeriodDto {
     /// Local time `HH:MM`.
-    #[schema(example = "09:30")]
+    #[schema(example = "09:30", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub opens: String,
     /// Local time `HH:MM`; `24:00` for midnight.
-    #[schema(example = "19:30")]
+    #[schema(example = "19:30", pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
     pub closes: String,
 }
 
@@ -132,8 +137,9 @@ impl HoursDto {
 #[serde(deny_unknown_fields)]
 pub struct CreateLocation {
     /// 2 to 32 of `A-Z 0-9 -`.
-    #[schema(example = "LYS-BELLECOUR")]
+    #[schema(example = "LYS-BELLECOUR", pattern = r"^[A-Z0-9-]{2,32}$")]
     pub code: String,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
     pub name: String,
     pub kind: LocationKindDto,
     pub address: AddressDto,
@@ -146,13 +152,16 @@ pub struct CreateLocation {
     pub owner: OwnerDto,
     #[serde(default)]
     pub capabilities: BTreeSet<CapabilityDto>,
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 40)]
     pub phone: Option<String>,
+    #[schema(pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+\.[^@\s\x00-\x1F\x7F-\x9F]+$", max_length = 254)]
     pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchLocation {
+    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub address: Option<AddressDto>,
     pub coordinates: Option<CoordinatesDto>,
@@ -319,13 +328,17 @@ pub struct LocationQuery {
     pub capability: Option<CapabilityDto>,
     pub city: Option<String>,
     /// `latitude,longitude`: only locations within `radius_km`, nearest first.
-    #[param(example = "48.8566,2.3522")]
+    #[param(example = "48.8566,2.3522", pattern = r"^-?[0-9]{1,2}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$")]
     pub near: Option<String>,
     /// With `near`; default 50, at most 1000.
+    #[param(exclusive_minimum = 0, maximum = 1000)]
     pub radius_km: Option<f64>,
     /// Include locations closed to business (default false).
     pub include_inactive: Option<bool>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -364,7 +377,7 @@ async fn list_locations(State(s): State<AppState>, _p: Principal, Q(q): Q<Locati
 
 /// Create a location (admin).
 #[utoipa::path(post, path = "/v1/locations", tag = "locations", request_body = CreateLocation,
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(IdempotencyHeader),
     responses((status = 201, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) -> ApiResult<Response> {
@@ -406,7 +419,7 @@ async fn get_location(State(s): State<AppState>, _p: Principal, Path(code): Path
 
 /// Change a location (admin). The code never changes.
 #[utoipa::path(patch, path = "/v1/locations/{code}", tag = "locations", request_body = PatchLocation,
-    params(("code" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("code" = String, Path), IdempotencyHeader),
     responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn update_location(State(s): State<AppState>, Path(code): Path<String>, w: Write<PatchLocation>) -> ApiResult<Response> {

@@ -37,11 +37,24 @@ pub fn reply(r: StoredResponse) -> Response {
     response
 }
 
+/// The `Idempotency-Key` header every write accepts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyHeader {
+    /// Makes retries safe: a retry with the same key and body gets the first response back
+    /// (with `Idempotent-Replayed: true`) and changes nothing; the same key with another body
+    /// is refused. Keys are remembered for 24 hours, per API key.
+    #[serde(rename = "Idempotency-Key")]
+    #[param(pattern = r"^[\x21-\x7E]{1,255}$", min_length = 1, max_length = 255)]
+    pub idempotency_key: Option<String>,
+}
+
 /// `limit` and `cursor`, shared by every list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{reply, stored, PageParams};
+use super::{IdempotencyHeader, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Write, Q};
@@ -33,7 +33,7 @@ fn currency(field: &str, code: &str) -> Result<Currency, Error> {
 #[serde(deny_unknown_fields)]
 pub struct SetPrice {
     /// Integer minor units (cents for EUR): 5999 is 59.99 €.
-    #[schema(example = 5999)]
+    #[schema(example = 5999, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount_minor: i64,
 }
 
@@ -41,10 +41,10 @@ pub struct SetPrice {
 #[serde(deny_unknown_fields)]
 pub struct SetOverride {
     /// Integer minor units.
-    #[schema(example = 4999)]
+    #[schema(example = 4999, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount_minor: i64,
     /// Shown to customers wherever this price shows, e.g. "Web exclusive until Sunday".
-    #[schema(example = "Web exclusive: -15 % until Sunday")]
+    #[schema(example = "Web exclusive: -15 % until Sunday", pattern = r"^\s*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]{1,198}[^\x00-\x1F\x7F-\x9F\s]\s*$", min_length = 3, max_length = 200)]
     pub reason: String,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<Timestamp>,
@@ -166,7 +166,7 @@ async fn list_base_prices(State(s): State<AppState>, _p: Principal, Path(sku): P
 
 /// Set the base price of a variant in a currency (admin): the price on every channel.
 #[utoipa::path(put, path = "/v1/variants/{sku}/prices/{currency}", tag = "prices", request_body = SetPrice,
-    params(("sku" = String, Path), ("currency" = String, Path, description = "ISO 4217, e.g. EUR"), ("Idempotency-Key" = Option<String>, Header)),
+    params(("sku" = String, Path), ("currency" = String, Path, description = "ISO 4217, e.g. EUR", pattern = r"^[A-Z]{3}$"), IdempotencyHeader),
     responses((status = 200, body = BasePriceDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn set_base_price(State(s): State<AppState>, Path((sku, code)): Path<(String, String)>, w: Write<SetPrice>) -> ApiResult<Response> {
@@ -190,7 +190,7 @@ async fn set_base_price(State(s): State<AppState>, Path((sku, code)): Path<(Stri
 
 /// Set a channel's own price, with the reason customers see (admin).
 #[utoipa::path(put, path = "/v1/variants/{sku}/prices/{currency}/overrides/{channel}", tag = "prices", request_body = SetOverride,
-    params(("sku" = String, Path), ("currency" = String, Path), ("channel" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("sku" = String, Path), ("currency" = String, Path, pattern = r"^[A-Z]{3}$"), ("channel" = String, Path), IdempotencyHeader),
     responses((status = 200, body = OverrideDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn set_override(
@@ -224,7 +224,7 @@ async fn set_override(
 
 /// Remove a channel's override: it charges the base price again (admin).
 #[utoipa::path(delete, path = "/v1/variants/{sku}/prices/{currency}/overrides/{channel}", tag = "prices",
-    params(("sku" = String, Path), ("currency" = String, Path), ("channel" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    params(("sku" = String, Path), ("currency" = String, Path, pattern = r"^[A-Z]{3}$"), ("channel" = String, Path), IdempotencyHeader),
     responses((status = 204, description = "Removed"), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn remove_override(
@@ -255,6 +255,7 @@ pub struct PriceQuery {
     /// The channel asking; defaults to the caller's channel for a `channel:` key.
     pub channel: Option<String>,
     /// ISO 4217; defaults to the retailer's currency.
+    #[param(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
 }
 
@@ -283,8 +284,12 @@ async fn channel_price(State(s): State<AppState>, p: Principal, Path(sku): Path<
 #[into_params(parameter_in = Query)]
 pub struct ChannelPricesQuery {
     /// ISO 4217; defaults to the retailer's currency.
+    #[param(pattern = r"^[A-Z]{3}$")]
     pub currency: Option<String>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
