@@ -168,3 +168,21 @@ where
         })
     }
 }
+
+/// Path parameters, with a malformed segment reported in the one error shape.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| Path(v))
+            .map_err(|e| ApiError(Error::new(ErrorCode::InvalidPath, e.body_text())))
+    }
+}

@@ -4,7 +4,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use sqlx::{Connection, Executor, PgConnection};
 use tokio::process::{Child, Command};
 
 use crate::Target;
@@ -22,25 +21,10 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
-}
-
 async fn create_postgres_database(admin: &str) -> anyhow::Result<(String, String)> {
     let name = format!("relais_bench_{}", std::process::id());
-    let mut conn = PgConnection::connect(admin).await.context("connect to PostgreSQL")?;
-    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
-    conn.close().await?;
-    Ok((replace_database(admin, &name), name))
+    let url = testkit::create_database(admin, &name).await.context("create the benchmark database")?;
+    Ok((url, name))
 }
 
 impl Server {
@@ -101,10 +85,8 @@ impl Server {
             }
             let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
         }
-        if let Some((admin, name)) = self.postgres.take()
-            && let Ok(mut conn) = PgConnection::connect(&admin).await
-        {
-            let _ = conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+        if let Some((admin, name)) = self.postgres.take() {
+            let _ = testkit::drop_database(&admin, &name).await;
         }
     }
 }

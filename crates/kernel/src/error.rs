@@ -44,6 +44,7 @@ error_codes! {
     MalformedJson => ("malformed_json", 400, "The body is not valid JSON."),
     InvalidBody => ("invalid_body", 422, "The JSON has a missing or unknown field, or a value of the wrong type."),
     InvalidQuery => ("invalid_query", 400, "A query-string parameter is missing, unknown or of the wrong type."),
+    InvalidPath => ("invalid_path", 400, "A path segment is not valid (for example not UTF-8)."),
     InvalidCursor => ("invalid_cursor", 400, "The pagination cursor was not produced by this list."),
     ValidationFailed => ("validation_failed", 422, "A value is out of range or breaks a business rule; `details.field` names it."),
     UnknownReference => ("unknown_reference", 422, "The body refers to something that does not exist (a channel, location, SKU…)."),

@@ -3,6 +3,7 @@
 //!
 //! Each PostgreSQL test gets its own database (`relais_t_<random>`), created from the admin
 //! URL and dropped when the test ends, so tests run in parallel without seeing each other.
+//! `relais-bench` uses the same helpers for its fresh benchmark databases.
 
 use sqlx::{Connection, Executor, PgConnection};
 use store::{Backend, Db, DbOptions};
@@ -56,14 +57,28 @@ pub fn with_database(url: &str, name: &str) -> String {
     out
 }
 
+/// Creates database `name` (dropping a leftover of that name) through the admin URL and
+/// returns the URL that reaches it.
+pub async fn create_database(admin: &str, name: &str) -> Result<String, sqlx::Error> {
+    let mut conn = PgConnection::connect(admin).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    conn.close().await?;
+    Ok(with_database(admin, name))
+}
+
+/// Drops database `name`, closing its remaining connections.
+pub async fn drop_database(admin: &str, name: &str) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect(admin).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    conn.close().await
+}
+
 /// A fresh PostgreSQL database, or `None` when `RELAIS_TEST_POSTGRES_URL` is unset.
 pub async fn postgres() -> Option<TestDb> {
     let admin = postgres_admin_url()?;
     let name = format!("relais_t_{}", uuid_like());
-    let mut conn = PgConnection::connect(&admin).await.expect("connect to the PostgreSQL admin URL");
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
-    conn.close().await.ok();
-    let url = with_database(&admin, &name);
+    let url = create_database(&admin, &name).await.expect("create a test database through RELAIS_TEST_POSTGRES_URL");
     let db = Db::connect(&url, DbOptions::default()).await.expect("connect postgres");
     db.migrate().await.expect("migrate postgres");
     Some(TestDb { db, url, _dir: None, postgres: Some((admin, name)) })
@@ -86,12 +101,7 @@ impl Drop for TestDb {
         // Drop runs outside async; a short-lived runtime on its own thread removes the database.
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut conn = PgConnection::connect(&admin).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                conn.execute(sqlx::AssertSqlSafe(sql)).await.ok()?;
-                conn.close().await.ok()
-            })
+            rt.block_on(drop_database(&admin, &name)).ok()
         })
         .join();
     }

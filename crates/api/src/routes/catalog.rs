@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use catalog::{Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, page_of, present, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Write, Q};
+use crate::extract::{Path, Write, Q};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

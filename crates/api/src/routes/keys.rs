@@ -1,6 +1,6 @@
 //! `/v1/api-keys`: create (the token is shown once), list, revoke. Admin only.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use kernel::{Error, ErrorCode, Timestamp};
@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, reply, stored, PageParams};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Write, Q};
+use crate::extract::{Path, Write, Q};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use catalog::{Address, Capability, Coordinates, Location, LocationKind, LocationPatch, NewLocation, OpeningHours, Owner, OwnerKind, TimeRange};
@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, present, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Write, Q};
+use crate::extract::{Path, Write, Q};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,6 +1,6 @@
 //! Prices: one base price per variant and currency; channel overrides with a reason.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Json;
 use kernel::{Currency, Error, ErrorCode, Money, Timestamp};
@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, reply, stored, PageParams};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Write, Q};
+use crate::extract::{Path, Write, Q};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -72,6 +72,7 @@ async fn bad_inputs_get_a_clear_4xx_and_change_nothing() {
             ("limit not a number", Request::builder().uri("/v1/products?limit=ten").header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()),
             ("unknown query parameter", Request::builder().uri("/v1/products?colour=red").header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()),
             ("forged cursor", Request::builder().uri("/v1/products?cursor=bm9wZQ").header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()),
+            ("path not utf-8", Request::builder().uri("/v1/products/%FF%FE").header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()),
             ("unknown product", Request::builder().uri("/v1/products/prd_nope").header("authorization", format!("Bearer {key}")).body(Body::empty()).unwrap()),
             ("no api key", Request::builder().uri("/v1/products").body(Body::empty()).unwrap()),
             ("unknown api key", Request::builder().uri("/v1/products").header("authorization", "Bearer rls_nope").body(Body::empty()).unwrap()),
