@@ -59,7 +59,6 @@ error_codes! {
     Conflict => ("conflict", 409, "The request conflicts with the current state."),
     IdempotencyKeyReused => ("idempotency_key_reused", 422, "This Idempotency-Key was already used with a different request."),
     InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "The Idempotency-Key header must be 1 to 255 visible ASCII characters."),
-    RateLimited => ("rate_limited", 429, "Too many requests; retry later."),
     Unavailable => ("unavailable", 503, "The service is starting or shutting down; retry later."),
     Internal => ("internal", 500, "An unexpected error; it has been logged."),
 }

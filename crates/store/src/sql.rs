@@ -251,11 +251,21 @@ impl Conn {
     }
 }
 
+/// Placeholder names, so that binding allocates nothing for the usual statement.
+const PLACEHOLDERS: [&str; 24] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17",
+    "$18", "$19", "$20", "$21", "$22", "$23", "$24",
+];
+
 fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
     use rusqlite::types::Null;
     for (i, v) in params.iter().enumerate() {
         // `$n` are named parameters to SQLite; bind by name so their order in the text is free.
-        let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else { continue };
+        let index = match PLACEHOLDERS.get(i) {
+            Some(name) => stmt.parameter_index(name)?,
+            None => stmt.parameter_index(&format!("${}", i + 1))?,
+        };
+        let Some(index) = index else { continue };
         match v {
             Value::Int(Some(x)) => stmt.raw_bind_parameter(index, x)?,
             Value::Real(Some(x)) => stmt.raw_bind_parameter(index, x)?,
