@@ -4,6 +4,8 @@
 //!
 //! Scenarios:
 //! - `write`: durable price updates, each with its own Idempotency-Key.
+//! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
+//!   first successful `/ready`.
 
 mod client;
 mod server;
@@ -42,6 +44,13 @@ enum Scenario {
         #[command(flatten)]
         target: Target,
     },
+    /// Time from process start to `/ready` for a fresh demo server.
+    Startup {
+        #[arg(long, default_value_t = 5)]
+        runs: u32,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Internal: the server process the benchmark starts.
     #[command(hide = true)]
     Server {
@@ -70,6 +79,18 @@ fn main() -> anyhow::Result<()> {
                 let outcome = write::run(&server, commands, concurrency).await;
                 server.stop().await;
                 outcome
+            }
+            Scenario::Startup { runs, target } => {
+                let mut ready_ms = Vec::new();
+                for _ in 0..runs {
+                    let server = server::Server::start(&target).await?;
+                    ready_ms.push(server.ready_ms);
+                    server.stop().await;
+                }
+                ready_ms.sort_unstable();
+                let label = if target.db == "sqlite" { "sqlite" } else { "postgres" };
+                println!("startup: runs={runs} ready_ms_p50={} ready_ms_max={} db={label}", ready_ms[ready_ms.len() / 2], ready_ms[ready_ms.len() - 1]);
+                Ok(())
             }
             Scenario::Server { .. } => unreachable!("handled above"),
         }

@@ -12,6 +12,8 @@ pub struct Server {
     pub addr: String,
     pub admin_key: String,
     pub db_label: &'static str,
+    /// Milliseconds from spawning the server to its first successful `/ready`.
+    pub ready_ms: u64,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
@@ -32,7 +34,7 @@ impl Server {
         if let Some(url) = &target.url {
             let key = target.key.clone().context("--url needs --key")?;
             let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-            return Ok(Server { addr, admin_key: key, db_label: "external", child: None, _dir: None, postgres: None });
+            return Ok(Server { addr, admin_key: key, db_label: "external", ready_ms: 0, child: None, _dir: None, postgres: None });
         }
         let dir = tempfile::tempdir()?;
         let (db_url, db_label, postgres) = if target.db == "sqlite" {
@@ -45,6 +47,7 @@ impl Server {
         };
         let keys_file = dir.path().join("keys.json");
         let addr = format!("127.0.0.1:{}", free_port()?);
+        let spawned = Instant::now();
         let child = Command::new(std::env::current_exe()?)
             .args(["server", "--db", &db_url, "--listen", &addr, "--keys-file"])
             .arg(&keys_file)
@@ -54,13 +57,12 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .context("start the server process")?;
-        let mut server = Server { addr, admin_key: String::new(), db_label, child: Some(child), _dir: Some(dir), postgres };
-        server.wait_ready(&keys_file).await?;
+        let mut server = Server { addr, admin_key: String::new(), db_label, ready_ms: 0, child: Some(child), _dir: Some(dir), postgres };
+        server.wait_ready(&keys_file, spawned).await?;
         Ok(server)
     }
 
-    async fn wait_ready(&mut self, keys_file: &std::path::Path) -> anyhow::Result<()> {
-        let started = Instant::now();
+    async fn wait_ready(&mut self, keys_file: &std::path::Path, started: Instant) -> anyhow::Result<()> {
         while started.elapsed() < Duration::from_secs(60) {
             if let Ok(text) = std::fs::read_to_string(keys_file)
                 && let Ok(keys) = serde_json::from_str::<serde_json::Value>(&text)
@@ -69,10 +71,11 @@ impl Server {
                 && status.is_success()
             {
                 self.admin_key = keys["admin"].as_str().unwrap_or_default().to_owned();
-                eprintln!("server ready on {} ({}) after {} ms", self.addr, self.db_label, started.elapsed().as_millis());
+                self.ready_ms = started.elapsed().as_millis() as u64;
+                eprintln!("server ready on {} ({}) after {} ms", self.addr, self.db_label, self.ready_ms);
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         bail!("the server did not become ready within 60 s")
     }

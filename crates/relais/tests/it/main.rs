@@ -1,4 +1,5 @@
 //! Whole-binary tests: the dependency rules of the workspace, and durability across kill -9.
 
 mod architecture;
+mod demo;
 mod durability;
