@@ -40,8 +40,10 @@ impl Modify for Conventions {
         let intro = "Omnichannel commerce engine: one catalogue, one price, one stock, one customer across \
             stores, web, app, kiosks and service.\n\nAuthenticate with `Authorization: Bearer <token>`. \
             Every write accepts an `Idempotency-Key` header: a retry with the same key and body returns \
-            the first response (header `Idempotent-Replayed: true`) without a second effect. Lists are \
-            paginated with `limit` and `cursor`.\n\n";
+            the first response (header `Idempotent-Replayed: true`) without a second effect; the same key \
+            with another body is refused. Only successful responses are remembered (24 h), so a request \
+            that was refused may be corrected and sent again with its key. Lists are paginated with \
+            `limit` and `cursor`. Money is integer minor units (`amount_minor`) of an ISO 4217 currency.\n\n";
         doc.info.description = Some(format!("{intro}{table}"));
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     }

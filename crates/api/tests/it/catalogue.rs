@@ -105,3 +105,68 @@ async fn sku_and_gtin_are_unique_across_products() {
         assert_eq!(t.events().await - events_before, 2);
     }
 }
+
+#[tokio::test]
+async fn concurrent_updates_of_one_version_let_exactly_one_win() {
+    for t in TestApp::every_backend().await {
+        let created = t.post("/v1/products", &t.admin, product_body("RACE", &["1"])).await;
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let (app, key, id) = (t.app.clone(), t.admin.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let body = json!({"title": format!("title {i}"), "expected_version": 1});
+                let req = axum::http::Request::builder()
+                    .method("PATCH")
+                    .uri(format!("/v1/products/{id}"))
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap();
+                tower::ServiceExt::oneshot(app, req).await.unwrap().status()
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        let lost = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+        assert_eq!((won, lost), (1, 39), "{}: {statuses:?}", t.name());
+        let now = t.get(&format!("/v1/products/{id}"), &t.web).await;
+        assert_eq!(now.body["version"], 2);
+    }
+}
+
+/// Two nodes (two writers) on one PostgreSQL database race for the same version.
+#[tokio::test]
+async fn two_nodes_on_postgres_cannot_both_win() {
+    let Some(pg) = testkit::postgres().await else { return };
+    let second_db = store::Db::connect(&pg.url, store::DbOptions::default()).await.unwrap();
+    let first = TestApp::on(pg).await;
+    let second = api::app(api::AppState::new(second_db, kernel::Currency::EUR));
+    let created = first.post("/v1/products", &first.admin, product_body("NODES", &["1"])).await;
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let app = if i % 2 == 0 { first.app.clone() } else { second.clone() };
+        let (key, id) = (first.admin.clone(), id.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = axum::http::Request::builder()
+                .method("PATCH")
+                .uri(format!("/v1/products/{id}"))
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(json!({"title": format!("node title {i}"), "expected_version": 1}).to_string()))
+                .unwrap();
+            tower::ServiceExt::oneshot(app, req).await.unwrap().status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(first.get(&format!("/v1/products/{id}"), &first.web).await.body["version"], 2);
+}

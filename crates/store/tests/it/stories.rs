@@ -143,3 +143,17 @@ async fn expired_idempotency_keys_are_forgotten() {
         assert_eq!((fresh.body.as_str(), fresh.replayed), ("2", false));
     }
 }
+
+#[tokio::test]
+async fn a_panicking_command_fails_alone() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        let boom = db.write(|_c| -> store::BoxFut<'_, Result<(), kernel::Error>> { Box::pin(async { panic!("bug in a command") }) });
+        let fine = create(&db, product("AFTER", &["M"]));
+        let (boom, fine) = tokio::join!(boom, fine);
+        assert_eq!(boom.unwrap_err().code, ErrorCode::Internal);
+        assert!(fine.is_ok(), "{:?}", fine);
+        // The writer survived and keeps committing.
+        assert!(create(&db, product("LATER", &["M"])).await.is_ok());
+    }
+}
