@@ -80,6 +80,12 @@ impl Server {
         bail!("the server did not become ready within 60 s")
     }
 
+    /// CPU seconds (user + system) the server process has used so far, from /proc.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id()?;
+        cpu_seconds_of(&format!("/proc/{pid}/stat"))
+    }
+
     /// Stops the child with SIGTERM (clean shutdown) and removes a PostgreSQL database.
     pub async fn stop(mut self) {
         if let Some(child) = &mut self.child {
@@ -92,4 +98,15 @@ impl Server {
             let _ = testkit::drop_database(&admin, &name).await;
         }
     }
+}
+
+/// User + system CPU seconds of a process, from its `/proc/…/stat` (Linux only).
+pub fn cpu_seconds_of(stat_path: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel reports clock ticks; 100 per second on Linux builds in practice (USER_HZ).
+    Some(ticks / 100.0)
 }

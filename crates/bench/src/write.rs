@@ -27,6 +27,8 @@ pub async fn run(server: &Server, commands: u64, concurrency: usize) -> anyhow::
     let next = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let run_id = std::process::id();
+    let server_cpu_before = server.cpu_seconds();
+    let client_cpu_before = crate::server::cpu_seconds_of("/proc/self/stat");
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
@@ -64,6 +66,16 @@ pub async fn run(server: &Server, commands: u64, concurrency: usize) -> anyhow::
     }
     let elapsed = started.elapsed().as_secs_f64();
     let per_s = commands as f64 / elapsed;
+    // Client and server share the machine's cores: report what each spent per command.
+    let per_cmd_us = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(b), Some(a)) => format!("{:.0}", (a - b) * 1e6 / commands as f64),
+        _ => "n/a".into(),
+    };
+    println!(
+        "cpu: server_us_per_cmd={} client_us_per_cmd={} wall_s={elapsed:.2}",
+        per_cmd_us(server_cpu_before, server.cpu_seconds()),
+        per_cmd_us(client_cpu_before, crate::server::cpu_seconds_of("/proc/self/stat")),
+    );
     println!(
         "write: commands={commands} failed={} per_s={per_s:.0} p50_ms={:.2} p99_ms={:.2} durable=true db={}",
         failed.load(Ordering::Relaxed),
