@@ -1,7 +1,10 @@
 //! Idempotency keys: a retried write returns the first response without a second effect.
 //!
-//! The key is claimed, and the response stored, inside the same transaction as the command
-//! itself, so "the write happened" and "its response is remembered" are one fact. A retry
+//! The response is stored under the key inside the same transaction as the command itself,
+//! so "the write happened" and "its response is remembered" are one fact. A key is looked up
+//! before the command runs (a read, no page written) and stored after it (one insert); if
+//! another node stored the same key in between, this command is rolled back with a retryable
+//! `conflict`, and the client's retry gets the first response. A retry
 //! with the same key and the same request gets the stored response back; the same key with a
 //! different request is refused with `idempotency_key_reused`. Keys are scoped per API key.
 
@@ -30,47 +33,35 @@ pub struct StoredResponse {
     pub replayed: bool,
 }
 
-enum Claim {
-    New,
-    Replay(StoredResponse),
-}
-
-async fn claim(conn: &mut Conn, k: &IdempotencyKey) -> Result<Claim, Error> {
-    let inserted = conn
-        .execute(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (scope, key) DO NOTHING",
-            params![&k.scope, &k.key, &k.request_hash, Timestamp::now().to_text()],
-        )
-        .await?;
-    if inserted == 1 {
-        return Ok(Claim::New);
-    }
-    let row = conn
-        .query_one(
+/// The response stored under this key, if any; the same key with another request is refused.
+async fn previous(conn: &mut Conn, k: &IdempotencyKey) -> Result<Option<StoredResponse>, Error> {
+    let Some(row) = conn
+        .query_opt(
             "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
             params![&k.scope, &k.key],
         )
-        .await?;
+        .await?
+    else {
+        return Ok(None);
+    };
     if row.text("request_hash")? != k.request_hash {
         return Err(Error::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was already used with a different request")
             .with("idempotency_key", k.key.clone()));
     }
-    // A claimed key without a response cannot be seen: claim and response commit together.
-    let status = row
-        .opt_int("status")?
-        .and_then(|s| u16::try_from(s).ok())
-        .ok_or_else(|| Error::new(ErrorCode::Conflict, "a request with this Idempotency-Key is still in progress"))?;
-    Ok(Claim::Replay(StoredResponse { status, body: row.opt_text("body")?.unwrap_or_default(), replayed: true }))
+    let status = u16::try_from(row.int("status")?).map_err(|_| crate::sql::corrupt("status", "not an HTTP status"))?;
+    Ok(Some(StoredResponse { status, body: row.text("body")?, replayed: true }))
 }
 
-async fn complete(conn: &mut Conn, k: &IdempotencyKey, response: &StoredResponse) -> Result<(), Error> {
-    conn.execute(
-        "UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2",
-        params![&k.scope, &k.key, response.status as i64, &response.body],
-    )
-    .await?;
-    Ok(())
+/// Stores the response under the key; `false` if another node stored one meanwhile.
+async fn remember(conn: &mut Conn, k: &IdempotencyKey, response: &StoredResponse) -> Result<bool, Error> {
+    let inserted = conn
+        .execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (scope, key) DO NOTHING",
+            params![&k.scope, &k.key, &k.request_hash, response.status as i64, &response.body, Timestamp::now().to_text()],
+        )
+        .await?;
+    Ok(inserted == 1)
 }
 
 impl Db {
@@ -85,13 +76,18 @@ impl Db {
         self.write(move |conn| {
             Box::pin(async move {
                 if let Some(k) = &key
-                    && let Claim::Replay(previous) = claim(&mut *conn, k).await?
+                    && let Some(first) = previous(&mut *conn, k).await?
                 {
-                    return Ok(previous);
+                    return Ok(first);
                 }
                 let response = render(command(&mut *conn).await?);
-                if let Some(k) = &key {
-                    complete(&mut *conn, k, &response).await?;
+                if let Some(k) = &key
+                    && !remember(&mut *conn, k, &response).await?
+                {
+                    // Another node ran a request with this key meanwhile and committed first.
+                    // Failing rolls this command back; a retry gets the stored response.
+                    return Err(Error::new(ErrorCode::Conflict, "a request with this Idempotency-Key ran at the same time; retry it")
+                        .with("retryable", true));
                 }
                 Ok(response)
             })

@@ -93,8 +93,8 @@ CREATE TABLE idempotency_keys (
     scope        TEXT NOT NULL,
     key          TEXT NOT NULL,
     request_hash TEXT NOT NULL,
-    status       BIGINT,
-    body         TEXT,
+    status       BIGINT NOT NULL,
+    body         TEXT NOT NULL,
     created_at   TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
@@ -102,7 +102,8 @@ CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at);
 
 CREATE TABLE outbox (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    id           TEXT NOT NULL UNIQUE,
+    -- UUIDv7 made by Relais: unique by construction, so no index is paid for on every write.
+    id           TEXT NOT NULL,
     type         TEXT NOT NULL,
     subject      TEXT NOT NULL,
     time         TEXT NOT NULL,
