@@ -85,6 +85,25 @@ impl Principal {
         }
     }
 
+    /// Stock movements: admins anywhere, a store key at its own store.
+    pub fn require_stock_keeper(&self, location_code: &str) -> Result<(), ApiError> {
+        let allowed = self.scopes.iter().any(|s| match s {
+            Scope::Admin => true,
+            Scope::Store(code) => code == location_code,
+            _ => false,
+        });
+        if allowed { Ok(()) } else { Err(forbidden("only an admin key or this store's key may move its stock")) }
+    }
+
+    /// Holds: channels, service agents and admins anywhere, a store key at its own store.
+    pub fn require_hold_at(&self, location_code: &str) -> Result<(), ApiError> {
+        let allowed = self.scopes.iter().any(|s| match s {
+            Scope::Admin | Scope::Service | Scope::Channel(_) => true,
+            Scope::Store(code) => code == location_code,
+        });
+        if allowed { Ok(()) } else { Err(forbidden("a store key holds stock at its own store only")) }
+    }
+
     /// Whether the key may see a store's own data (stock, orders, associates' views).
     pub fn can_access_store(&self, location_code: &str) -> bool {
         self.scopes.iter().any(|s| match s {

@@ -38,6 +38,15 @@ impl Policy for AdminOnly {
     }
 }
 
+/// Any valid key; the handler checks what the key may touch (e.g. a store key, its store).
+pub struct AnyKey;
+
+impl Policy for AnyKey {
+    fn check(_principal: &Principal) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
 /// A write request: its caller, its parsed body and its idempotency key.
 pub struct Write<T, P = AdminOnly> {
     pub principal: Principal,

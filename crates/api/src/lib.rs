@@ -40,6 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::locations::router())
         .merge(routes::channels::router())
         .merge(routes::prices::router())
+        .merge(routes::stock::router())
         .merge(routes::keys::router())
         .merge(routes::events::router())
 }

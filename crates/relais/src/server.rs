@@ -100,6 +100,40 @@ fn start_housekeeping(db: Db) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// How often pending holds past their deadline are expired: within this of their deadline.
+pub const HOLD_SWEEP_EVERY: Duration = Duration::from_millis(250);
+
+/// Expires holds whose deadline has passed, in batches, every [`HOLD_SWEEP_EVERY`]. Expiry
+/// reads the deadline from the database, so holds that fell due while the server was down
+/// are expired at the first sweep after a restart. On several nodes the sweeps race
+/// harmlessly: a hold ends once (conditional write), a loser gets `conflict` and moves on.
+fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
+    const BATCH: i64 = 500;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(HOLD_SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            loop {
+                let now = Timestamp::now();
+                match db.write(move |c| Box::pin(store::stock::expire_due(c, now, BATCH))).await {
+                    Ok(n) if n as i64 == BATCH => continue,
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::debug!(expired = n, "holds expired");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "hold sweep failed; will retry");
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
 pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), currency);
@@ -111,6 +145,7 @@ pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Opt
         let _ = tx.send(addr);
     }
     let housekeeping = start_housekeeping(db.clone());
+    let sweeper = start_hold_sweeper(db.clone());
     let draining = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -121,6 +156,7 @@ pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Opt
         .await
         .context("serve")?;
     housekeeping.abort();
+    sweeper.abort();
     db.close().await;
     tracing::info!("stopped");
     Ok(())

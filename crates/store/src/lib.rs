@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod locations;
 mod migrations;
 pub mod prices;
+pub mod stock;
 mod rows;
 pub mod sql;
 pub mod writer;

@@ -10,8 +10,14 @@ use sha2::{Digest, Sha256};
 use crate::params;
 use crate::sql::{Backend, Conn};
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))];
-const POSTGRES: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+    (2, "inventory", include_str!("../migrations/sqlite/0002_inventory.sql")),
+];
+const POSTGRES: &[(i64, &str, &str)] = &[
+    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+    (2, "inventory", include_str!("../migrations/postgres/0002_inventory.sql")),
+];
 
 /// An arbitrary constant shared by every Relais node: the migration lock.
 const MIGRATION_LOCK: i64 = 0x5245_4c41_4953;

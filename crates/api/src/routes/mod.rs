@@ -9,6 +9,7 @@ pub mod events;
 pub mod keys;
 pub mod locations;
 pub mod prices;
+pub mod stock;
 pub mod system;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -203,6 +203,9 @@ async fn openapi_describes_every_route() {
         ("/v1/variants/{sku}/price", "get"), ("/v1/variants/{sku}/price/channels", "get"), ("/v1/reports/price-parity", "get"),
         ("/v1/api-keys", "get"), ("/v1/api-keys", "post"), ("/v1/api-keys/{id}", "delete"), ("/v1/events", "get"),
         ("/health", "get"), ("/ready", "get"), ("/metrics", "get"),
+        ("/v1/stock/movements", "get"), ("/v1/stock/movements", "post"), ("/v1/locations/{code}/stock/{sku}/safety", "put"),
+        ("/v1/variants/{sku}/availability", "get"), ("/v1/locations/{code}/stock", "get"), ("/v1/holds", "post"),
+        ("/v1/holds/{id}", "get"), ("/v1/holds/{id}/commit", "post"), ("/v1/holds/{id}/release", "post"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(described, expected.len(), "a route is described but not tested here, or the reverse");

@@ -4,6 +4,7 @@ mod catalogue;
 mod conventions;
 mod locations;
 mod prices;
+mod stock;
 
 use axum::Router;
 use axum::body::Body;

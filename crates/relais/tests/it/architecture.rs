@@ -18,7 +18,7 @@ fn workspace() -> BTreeMap<String, Vec<String>> {
     out
 }
 
-const DOMAIN: &[&str] = &["kernel", "catalog", "pricing", "outbox"];
+const DOMAIN: &[&str] = &["kernel", "catalog", "pricing", "inventory", "outbox"];
 const IO_AND_FRAMEWORKS: &[&str] = &["sqlx", "rusqlite", "axum", "tokio", "askama", "clap", "hyper", "tower", "tower-http", "reqwest", "tracing-subscriber"];
 
 #[test]
@@ -43,7 +43,7 @@ fn domain_crates_are_pure() {
 #[test]
 fn only_store_holds_sql() {
     let ws = workspace();
-    for production in ["kernel", "catalog", "pricing", "outbox", "api", "relais"] {
+    for production in ["kernel", "catalog", "pricing", "inventory", "outbox", "api", "relais"] {
         for dep in &ws[production] {
             assert!(dep != "sqlx" && dep != "rusqlite", "{production} depends on {dep}: SQL lives in `store` only");
         }

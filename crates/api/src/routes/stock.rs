@@ -1,0 +1,384 @@
+//! Stock: the movement ledger, safety stock, availability (ATP) and holds.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::Json;
+use inventory::{Hold, HoldPurpose, HoldStatus, Level, MovementKind};
+use kernel::Timestamp;
+use serde::{Deserialize, Serialize};
+use store::stock::{HoldAction, Movement, NewHold, NewMovement, Stock};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{IdempotencyHeader, PageParams, page_of, reply, stored};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{AnyKey, Path, Q, Write};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_movements, record_movement))
+        .routes(routes!(set_safety))
+        .routes(routes!(variant_availability))
+        .routes(routes!(location_stock))
+        .routes(routes!(create_hold))
+        .routes(routes!(get_hold))
+        .routes(routes!(commit_hold))
+        .routes(routes!(release_hold))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MovementKindDto {
+    Receipt,
+    Sale,
+    Return,
+    TransferOut,
+    TransferIn,
+    Adjustment,
+    Count,
+}
+
+impl From<MovementKindDto> for MovementKind {
+    fn from(k: MovementKindDto) -> Self {
+        match k {
+            MovementKindDto::Receipt => MovementKind::Receipt,
+            MovementKindDto::Sale => MovementKind::Sale,
+            MovementKindDto::Return => MovementKind::Return,
+            MovementKindDto::TransferOut => MovementKind::TransferOut,
+            MovementKindDto::TransferIn => MovementKind::TransferIn,
+            MovementKindDto::Adjustment => MovementKind::Adjustment,
+            MovementKindDto::Count => MovementKind::Count,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordMovement {
+    pub sku: String,
+    pub location: String,
+    pub kind: MovementKindDto,
+    /// Units moved (positive) for receipts, sales, returns and transfers; a signed non-zero
+    /// delta for an adjustment; the units found for a count.
+    pub quantity: i64,
+    /// Why, for people reading the ledger.
+    #[schema(min_length = 1, max_length = 200)]
+    pub reason: String,
+    /// A delivery note, a till receipt, an import line.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MovementDto {
+    pub seq: i64,
+    pub id: String,
+    pub sku: String,
+    pub location: String,
+    #[schema(value_type = MovementKindDto)]
+    pub kind: MovementKind,
+    /// Signed change to on hand.
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+/// Stock of a variant at a location. `atp` is what may be promised; the other figures are
+/// shown to admins and to the location's own store key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LevelDto {
+    pub sku: String,
+    pub location: String,
+    /// Available to promise: on hand − held − safety, never below 0.
+    pub atp: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_hand: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordedMovement {
+    pub movement: MovementDto,
+    pub level: LevelDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    pub sku: String,
+    /// Every location that stocks the variant.
+    pub data: Vec<LevelDto>,
+}
+
+page_of!(MovementPage, MovementDto);
+page_of!(LevelPage, LevelDto);
+
+fn movement_dto(m: Movement) -> MovementDto {
+    MovementDto { seq: m.seq, id: m.id, sku: m.sku, location: m.location, kind: m.kind, delta: m.delta, reason: m.reason, reference: m.reference, actor: m.actor, at: m.at }
+}
+
+fn level_dto(p: &Principal, sku: String, location: String, level: Level) -> LevelDto {
+    let inside = p.can_access_store(&location);
+    LevelDto {
+        atp: level.atp(),
+        on_hand: inside.then_some(level.on_hand),
+        held: inside.then_some(level.held),
+        safety: inside.then_some(level.safety),
+        sku,
+        location,
+    }
+}
+
+/// Record a stock movement (admin, or the location's store key). Recorded once per Idempotency-Key.
+#[utoipa::path(post, path = "/v1/stock/movements", tag = "stock", request_body = RecordMovement, params(IdempotencyHeader),
+    responses((status = 201, body = RecordedMovement), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn record_movement(State(s): State<AppState>, w: Write<RecordMovement, AnyKey>) -> ApiResult<Response> {
+    w.principal.require_stock_keeper(&w.body.location)?;
+    let actor = w.actor();
+    let principal = w.principal.clone();
+    let b = w.body;
+    let new = NewMovement {
+        client_key: w.idempotency.as_ref().map(|k| format!("{}:{}", k.scope, k.key)),
+        sku: b.sku,
+        location: b.location,
+        kind: b.kind.into(),
+        quantity: b.quantity,
+        reason: b.reason,
+        reference: b.reference,
+    };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::stock::record_movement(c, &new, &actor).await }),
+            move |(m, level)| {
+                let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
+                stored(201, &RecordedMovement { movement: movement_dto(m), level })
+            },
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct MovementQuery {
+    pub sku: String,
+    pub location: String,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The ledger of a variant at a location, oldest first (admin, or the location's store key).
+#[utoipa::path(get, path = "/v1/stock/movements", tag = "stock", params(MovementQuery),
+    responses((status = 200, body = MovementPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_movements(State(s): State<AppState>, p: Principal, Q(q): Q<MovementQuery>) -> ApiResult<Json<MovementPage>> {
+    p.require_stock_keeper(&q.location)?;
+    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    Ok(Json(store::stock::movements(&s.db, &q.sku, &q.location, &page).await?.map(movement_dto).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSafety {
+    /// Units kept out of ATP at this location.
+    #[schema(minimum = 0)]
+    pub quantity: i64,
+}
+
+/// Set the safety stock of a variant at a location (admin).
+#[utoipa::path(put, path = "/v1/locations/{code}/stock/{sku}/safety", tag = "stock", request_body = SetSafety,
+    params(("code" = String, Path), ("sku" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = LevelDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn set_safety(State(s): State<AppState>, Path((code, sku)): Path<(String, String)>, w: Write<SetSafety>) -> ApiResult<Response> {
+    let actor = w.actor();
+    let principal = w.principal.clone();
+    let quantity = w.body.quantity;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::stock::set_safety(c, &sku, &code, quantity, &actor).await.map(|l| (sku, code, l)) }),
+            move |(sku, code, level)| stored(200, &level_dto(&principal, sku, code, level)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Availability of a variant at every location that stocks it.
+#[utoipa::path(get, path = "/v1/variants/{sku}/availability", tag = "stock", params(("sku" = String, Path)),
+    responses((status = 200, body = Availability), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn variant_availability(State(s): State<AppState>, p: Principal, Path(sku): Path<String>) -> ApiResult<Json<Availability>> {
+    let stock = store::stock::variant_stock(&s.db, &sku).await?;
+    if stock.is_empty() {
+        store::catalog::get_variant(&s.db, &sku).await?;
+    }
+    let data = stock.into_iter().map(|st: Stock| level_dto(&p, st.sku, st.location, st.level)).collect();
+    Ok(Json(Availability { sku, data }))
+}
+
+/// A location's stock, in SKU order.
+#[utoipa::path(get, path = "/v1/locations/{code}/stock", tag = "stock", params(("code" = String, Path), PageParams),
+    responses((status = 200, body = LevelPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn location_stock(State(s): State<AppState>, p: Principal, Path(code): Path<String>, Q(q): Q<PageParams>) -> ApiResult<Json<LevelPage>> {
+    store::locations::get_location(&s.db, &code).await?;
+    let found = store::stock::location_stock(&s.db, &code, &q.request()?).await?;
+    Ok(Json(found.map(|st| level_dto(&p, st.sku, st.location, st.level)).into()))
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldPurposeDto {
+    Cart,
+    Pickup,
+    Reserve,
+    Ship,
+}
+
+impl From<HoldPurposeDto> for HoldPurpose {
+    fn from(p: HoldPurposeDto) -> Self {
+        match p {
+            HoldPurposeDto::Cart => HoldPurpose::Cart,
+            HoldPurposeDto::Pickup => HoldPurpose::Pickup,
+            HoldPurposeDto::Reserve => HoldPurpose::Reserve,
+            HoldPurposeDto::Ship => HoldPurpose::Ship,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatusDto {
+    Pending,
+    Committed,
+    Released,
+    Expired,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateHold {
+    pub sku: String,
+    pub location: String,
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub quantity: i64,
+    pub purpose: HoldPurposeDto,
+    /// What holds the stock: a cart, an order, a reservation.
+    #[schema(min_length = 1, max_length = 200)]
+    pub owner_ref: String,
+    /// Lifetime in seconds; defaults per purpose (cart 15 min, reserve 48 h, pickup 7 days, ship 3 days).
+    #[schema(minimum = 1, maximum = 2592000)]
+    pub ttl_s: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldDto {
+    pub id: String,
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    #[schema(value_type = HoldPurposeDto)]
+    pub purpose: HoldPurpose,
+    pub owner_ref: String,
+    #[schema(value_type = HoldStatusDto)]
+    pub status: HoldStatus,
+    pub committed_quantity: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<Timestamp>,
+}
+
+fn hold_dto(h: Hold) -> HoldDto {
+    HoldDto {
+        id: h.id, sku: h.sku, location: h.location, quantity: h.quantity, purpose: h.purpose, owner_ref: h.owner_ref,
+        status: h.status, committed_quantity: h.committed_quantity, expires_at: h.expires_at, created_at: h.created_at, ended_at: h.ended_at,
+    }
+}
+
+/// Claim stock for a cart, an order or a reservation. Refused with `insufficient_stock` (and
+/// the quantity available) when ATP cannot cover it — never oversold, whatever the concurrency.
+#[utoipa::path(post, path = "/v1/holds", tag = "stock", request_body = CreateHold, params(IdempotencyHeader),
+    responses((status = 201, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn create_hold(State(s): State<AppState>, w: Write<CreateHold, AnyKey>) -> ApiResult<Response> {
+    w.principal.require_hold_at(&w.body.location)?;
+    let actor = w.actor();
+    let b = w.body;
+    let owner_ref = b.owner_ref.trim().to_owned();
+    if owner_ref.is_empty() || owner_ref.chars().count() > 200 {
+        return Err(kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into());
+    }
+    let new = NewHold { sku: b.sku, location: b.location, quantity: b.quantity, purpose: b.purpose.into(), owner_ref, ttl_s: b.ttl_s };
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::stock::create_hold(c, &new, &actor).await }),
+            |h| stored(201, &hold_dto(h)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Get a hold.
+#[utoipa::path(get, path = "/v1/holds/{id}", tag = "stock", params(("id" = String, Path)),
+    responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn get_hold(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<HoldDto>> {
+    let h = store::stock::get_hold(&s.db, &id).await?;
+    p.require_hold_at(&h.location)?;
+    Ok(Json(hold_dto(h)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommitHold {
+    /// Units sold, 1 to the hold's quantity; the rest is released. Default: all.
+    #[schema(minimum = 1)]
+    pub quantity: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseHold {}
+
+async fn end_hold(s: AppState, principal: &Principal, id: String, action: HoldAction, idem: Option<store::IdempotencyKey>, actor: String) -> ApiResult<Response> {
+    let h = store::stock::get_hold(&s.db, &id).await?;
+    principal.require_hold_at(&h.location)?;
+    let response = s
+        .db
+        .write_once(
+            idem,
+            move |c| Box::pin(async move { store::stock::end_hold(c, &id, action, &actor).await }),
+            |h| stored(200, &hold_dto(h)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Commit a hold: the units become a sale; a partial commit releases the rest.
+#[utoipa::path(post, path = "/v1/holds/{id}/commit", tag = "stock", request_body = CommitHold, params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn commit_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write<CommitHold, AnyKey>) -> ApiResult<Response> {
+    let actor = w.actor();
+    end_hold(s, &w.principal, id, HoldAction::Commit(w.body.quantity), w.idempotency, actor).await
+}
+
+/// Release a hold: its units are available again.
+#[utoipa::path(post, path = "/v1/holds/{id}/release", tag = "stock", request_body = ReleaseHold, params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn release_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write<ReleaseHold, AnyKey>) -> ApiResult<Response> {
+    let actor = w.actor();
+    end_hold(s, &w.principal, id, HoldAction::Release, w.idempotency, actor).await
+}

@@ -1,0 +1,166 @@
+//! Stock: the ledger, ATP and holds — and never selling the last units twice.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{TestApp, product_body, store_body};
+
+async fn setup(t: &TestApp) {
+    assert_eq!(t.post("/v1/locations", &t.admin, store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320)).await.status, StatusCode::CREATED);
+    assert_eq!(t.post("/v1/locations", &t.admin, store_body("PAR-RIVOLI", "Paris", 48.86, 2.34)).await.status, StatusCode::CREATED);
+    assert_eq!(t.post("/v1/products", &t.admin, product_body("TR", &["42"])).await.status, StatusCode::CREATED);
+}
+
+async fn receive(t: &TestApp, location: &str, quantity: i64) -> Value {
+    let r = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": location, "kind": "receipt", "quantity": quantity, "reason": "delivery"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    r.body
+}
+
+async fn balanced(t: &TestApp) {
+    let wrong = store::stock::unbalanced(&t.db.db).await.unwrap();
+    assert!(wrong.is_empty(), "{}: the ledger does not balance: {wrong:?}", t.name());
+}
+
+#[tokio::test]
+async fn ledger_holds_and_availability() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let got = receive(&t, "LYS-BELLECOUR", 10).await;
+        assert_eq!(got["level"]["atp"], 10);
+        let safety = t.put("/v1/locations/LYS-BELLECOUR/stock/TR-42/safety", &t.admin, json!({"quantity": 2})).await;
+        assert_eq!(safety.body["atp"], 8, "{}", safety.body);
+
+        // A web cart holds 3; a reservation 5; a third hold for 1 more is refused with what is left.
+        let cart = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 3, "purpose": "cart", "owner_ref": "cart_1"})).await;
+        assert_eq!(cart.status, StatusCode::CREATED, "{}", cart.body);
+        let reserve = t.post("/v1/holds", &t.store, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 5, "purpose": "reserve", "owner_ref": "res_1"})).await;
+        assert_eq!(reserve.status, StatusCode::CREATED, "{}", reserve.body);
+        let too_many = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": "cart_2"})).await;
+        assert_eq!((too_many.status, too_many.code()), (StatusCode::CONFLICT, "insufficient_stock"));
+        assert_eq!(too_many.body["error"]["details"]["available"], 0);
+
+        // Every channel sees the same availability; only the store's own key sees the books.
+        let web_view = t.get("/v1/variants/TR-42/availability", &t.web).await;
+        assert_eq!(web_view.body["data"][0]["atp"], 0);
+        assert!(web_view.body["data"][0].get("on_hand").is_none());
+        let store_view = t.get("/v1/locations/LYS-BELLECOUR/stock", &t.store).await;
+        assert_eq!((store_view.body["data"][0]["on_hand"].as_i64(), store_view.body["data"][0]["held"].as_i64()), (Some(10), Some(8)));
+
+        // Partial commit: 2 of the cart's 3 are sold, 1 goes back.
+        let cart_id = cart.body["id"].as_str().unwrap();
+        let committed = t.post(&format!("/v1/holds/{cart_id}/commit"), &t.web, json!({"quantity": 2})).await;
+        assert_eq!((committed.body["status"].as_str(), committed.body["committed_quantity"].as_i64()), (Some("committed"), Some(2)), "{}", committed.body);
+        let again = t.post(&format!("/v1/holds/{cart_id}/release"), &t.web, json!({})).await;
+        assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "conflict"));
+        let res_id = reserve.body["id"].as_str().unwrap();
+        assert_eq!(t.post(&format!("/v1/holds/{res_id}/release"), &t.store, json!({})).await.body["status"], "released");
+        let level = t.get("/v1/locations/LYS-BELLECOUR/stock", &t.admin).await;
+        assert_eq!(level.body["data"][0], json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "atp": 6, "on_hand": 8, "held": 0, "safety": 2}));
+
+        // The ledger: receipt +10, sale −2; a count records the difference it found.
+        let count = t.post("/v1/stock/movements", &t.store, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "count", "quantity": 7, "reason": "monthly count"})).await;
+        assert_eq!(count.body["movement"]["delta"], -1, "{}", count.body);
+        let ledger = t.get("/v1/stock/movements?sku=TR-42&location=LYS-BELLECOUR", &t.store).await;
+        let deltas: Vec<i64> = ledger.body["data"].as_array().unwrap().iter().map(|m| m["delta"].as_i64().unwrap()).collect();
+        assert_eq!(deltas, [10, -2, -1]);
+
+        // Scopes: a store key moves and holds stock at its own store only.
+        let elsewhere = t.post("/v1/stock/movements", &t.store, json!({"sku": "TR-42", "location": "PAR-RIVOLI", "kind": "receipt", "quantity": 1, "reason": "x"})).await;
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+        let web_moves = t.post("/v1/stock/movements", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 1, "reason": "x"})).await;
+        assert_eq!(web_moves.status, StatusCode::FORBIDDEN);
+        let hold_elsewhere = t.post("/v1/holds", &t.store, json!({"sku": "TR-42", "location": "PAR-RIVOLI", "quantity": 1, "purpose": "cart", "owner_ref": "c"})).await;
+        assert_eq!(hold_elsewhere.status, StatusCode::FORBIDDEN);
+        // Selling below what is held, or an unknown place, is refused and changes nothing.
+        let unknown = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "NOWHERE", "kind": "receipt", "quantity": 1, "reason": "x"})).await;
+        assert_eq!((unknown.status, unknown.code()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"));
+        let negative = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": -4, "reason": "x"})).await;
+        assert_eq!((negative.status, negative.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+        t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 4, "purpose": "pickup", "owner_ref": "ord_1"})).await;
+        let oversell = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "sale", "quantity": 4, "reason": "till"})).await;
+        assert_eq!((oversell.status, oversell.code()), (StatusCode::CONFLICT, "conflict"), "{}", oversell.body);
+        balanced(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn a_movement_with_an_idempotency_key_is_recorded_once() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let body = json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 5, "reason": "delivery 881"});
+        for _ in 0..3 {
+            let r = t.send(axum::http::Method::POST, "/v1/stock/movements", &t.admin, Some(body.clone()), Some("delivery-881")).await;
+            assert_eq!(r.status, StatusCode::CREATED);
+        }
+        assert_eq!(t.get("/v1/variants/TR-42/availability", &t.admin).await.body["data"][0]["on_hand"], 5);
+        balanced(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_buyers_for_the_last_fifty_units() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        receive(&t, "LYS-BELLECOUR", 50).await;
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let app = t.app.clone();
+            // Several channels at once: the web shop, the store's own POS, and service agents.
+            let key = [&t.web, &t.store, &t.service][i % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                let body = json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": format!("cart_{i}")});
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri("/v1/holds")
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap();
+                let r = tower::ServiceExt::oneshot(app, req).await.unwrap();
+                let status = r.status();
+                let bytes = http_body_util::BodyExt::collect(r.into_body()).await.unwrap().to_bytes();
+                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+            }));
+        }
+        let mut won = 0;
+        let mut refused = 0;
+        for task in tasks {
+            let (status, body) = task.await.unwrap();
+            match status {
+                StatusCode::CREATED => won += 1,
+                StatusCode::CONFLICT => {
+                    assert_eq!(body["error"]["code"], "insufficient_stock");
+                    refused += 1;
+                }
+                other => panic!("unexpected {other}: {body}"),
+            }
+        }
+        assert_eq!((won, refused), (50, 150), "{}", t.name());
+        let level = t.get("/v1/locations/LYS-BELLECOUR/stock", &t.admin).await;
+        assert_eq!((level.body["data"][0]["held"].as_i64(), level.body["data"][0]["atp"].as_i64()), (Some(50), Some(0)));
+        balanced(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn expired_holds_give_their_stock_back_once() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        receive(&t, "LYS-BELLECOUR", 3).await;
+        let h = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 2, "purpose": "reserve", "owner_ref": "res_9", "ttl_s": 1})).await;
+        let id = h.body["id"].as_str().unwrap().to_owned();
+        // Not due yet: nothing expires.
+        let now = kernel::Timestamp::now();
+        assert_eq!(t.db.db.write(move |c| Box::pin(store::stock::expire_due(c, now, 100))).await.unwrap(), 0);
+        let later = kernel::Timestamp::from_unix_ms(now.unix_ms() + 1500);
+        assert_eq!(t.db.db.write(move |c| Box::pin(store::stock::expire_due(c, later, 100))).await.unwrap(), 1);
+        assert_eq!(t.db.db.write(move |c| Box::pin(store::stock::expire_due(c, later, 100))).await.unwrap(), 0);
+        let hold = t.get(&format!("/v1/holds/{id}"), &t.web).await;
+        assert_eq!(hold.body["status"], "expired");
+        let commit = t.post(&format!("/v1/holds/{id}/commit"), &t.web, json!({})).await;
+        assert_eq!(commit.status, StatusCode::CONFLICT);
+        assert_eq!(t.get("/v1/variants/TR-42/availability", &t.web).await.body["data"][0]["atp"], 3);
+        balanced(&t).await;
+    }
+}

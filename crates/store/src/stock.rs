@@ -1,0 +1,416 @@
+//! Stock levels, the movement ledger and holds in SQL.
+//!
+//! Every change is a conditional write on the level row — `held + q` only where ATP covers
+//! `q`, `on_hand + d` only where it stays ≥ held — so two writers (two nodes on PostgreSQL)
+//! can never oversell, whatever they read before. The movement or the hold change, the level
+//! and the outbox event are written in the same transaction.
+
+use inventory::hold::{self, Hold, HoldEnd, HoldPurpose, HoldStatus};
+use inventory::ledger::{self, Level, MovementKind};
+use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use serde::Serialize;
+
+use crate::rows;
+use crate::sql::{Conn, Row, corrupt};
+use crate::{Db, events, params};
+
+/// A movement to record.
+#[derive(Debug, Clone)]
+pub struct NewMovement {
+    pub sku: String,
+    pub location: String,
+    pub kind: MovementKind,
+    /// See `inventory::ledger::delta` for what the quantity means per kind.
+    pub quantity: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    /// The client's id for this movement: recording it twice records it once.
+    pub client_key: Option<String>,
+}
+
+/// A recorded movement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Movement {
+    pub seq: i64,
+    pub id: String,
+    pub sku: String,
+    pub location: String,
+    pub kind: MovementKind,
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+/// A level with what it belongs to, for lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stock {
+    pub sku: String,
+    pub location: String,
+    pub level: Level,
+}
+
+fn level_from_row(row: &Row) -> Result<Level, Error> {
+    Ok(Level { on_hand: row.int("on_hand")?, held: row.int("held")?, safety: row.int("safety")? })
+}
+
+fn stock_from_row(row: &Row) -> Result<Stock, Error> {
+    Ok(Stock { sku: row.text("sku")?, location: row.text("location")?, level: level_from_row(row)? })
+}
+
+fn movement_from_row(row: &Row) -> Result<Movement, Error> {
+    let kind = row.text("kind")?;
+    Ok(Movement {
+        seq: row.int("seq")?,
+        id: row.text("id")?,
+        sku: row.text("sku")?,
+        location: row.text("location")?,
+        kind: MovementKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+        delta: row.int("delta")?,
+        reason: row.text("reason")?,
+        reference: row.opt_text("reference")?,
+        actor: row.text("actor")?,
+        at: rows::timestamp(row, "at")?,
+    })
+}
+
+fn hold_from_row(row: &Row) -> Result<Hold, Error> {
+    let purpose = row.text("purpose")?;
+    let status = row.text("status")?;
+    Ok(Hold {
+        id: row.text("id")?,
+        sku: row.text("sku")?,
+        location: row.text("location")?,
+        quantity: row.int("quantity")?,
+        purpose: HoldPurpose::parse(&purpose).ok_or_else(|| corrupt("purpose", &purpose))?,
+        owner_ref: row.text("owner_ref")?,
+        status: HoldStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        committed_quantity: row.int("committed_quantity")?,
+        expires_at: rows::timestamp(row, "expires_at")?,
+        created_at: rows::timestamp(row, "created_at")?,
+        ended_at: rows::opt_timestamp(row, "ended_at")?,
+    })
+}
+
+pub async fn find_level(conn: &mut Conn, sku: &str, location: &str) -> Result<Option<Level>, Error> {
+    conn.query_opt("SELECT on_hand, held, safety FROM stock_levels WHERE sku = $1 AND location = $2", params![sku, location])
+        .await?
+        .as_ref()
+        .map(level_from_row)
+        .transpose()
+}
+
+/// Creates the level row at zero if it does not exist; the variant and location must.
+async fn ensure_level(conn: &mut Conn, sku: &str, location: &str) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO stock_levels (sku, location, on_hand, held, safety, updated_at) VALUES ($1, $2, 0, 0, 0, $3)
+         ON CONFLICT (sku, location) DO NOTHING",
+        params![sku, location, Timestamp::now().to_text()],
+    )
+    .await
+    .map_err(|e| {
+        if e.code == ErrorCode::UnknownReference {
+            Error::new(ErrorCode::UnknownReference, format!("variant `{sku}` or location `{location}` does not exist"))
+                .with("sku", sku)
+                .with("location", location)
+        } else {
+            e
+        }
+    })?;
+    Ok(())
+}
+
+/// Moves `on_hand` by `delta` unless that would leave less than is held.
+async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) -> Result<(), Error> {
+    let moved = conn
+        .execute(
+            "UPDATE stock_levels SET on_hand = on_hand + $3, updated_at = $4
+             WHERE sku = $1 AND location = $2 AND on_hand + $3 >= held",
+            params![sku, location, delta, Timestamp::now().to_text()],
+        )
+        .await?;
+    if moved == 1 {
+        return Ok(());
+    }
+    let level = find_level(conn, sku, location).await?.unwrap_or_default();
+    Err(ledger::apply(level, delta).err().unwrap_or_else(|| Error::new(ErrorCode::Conflict, "the stock changed meanwhile; retry")))
+}
+
+async fn insert_movement(conn: &mut Conn, m: &Movement, client_key: Option<&str>) -> Result<i64, Error> {
+    conn.execute(
+        "INSERT INTO stock_movements (id, sku, location, kind, delta, reason, reference, actor, client_key, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        params![&m.id, &m.sku, &m.location, m.kind.as_str(), m.delta, &m.reason, &m.reference, &m.actor, client_key, m.at.to_text()],
+    )
+    .await?;
+    let row = conn.query_one("SELECT seq FROM stock_movements WHERE id = $1", params![&m.id]).await?;
+    row.int("seq")
+}
+
+/// Records a movement and moves the level with it. A movement whose `client_key` was already
+/// recorded is not recorded again: the first one is returned.
+pub async fn record_movement(conn: &mut Conn, new: &NewMovement, actor: &str) -> Result<(Movement, Level), Error> {
+    if let Some(key) = &new.client_key
+        && let Some(row) = conn.query_opt("SELECT * FROM stock_movements WHERE client_key = $1", params![key.as_str()]).await?
+    {
+        let first = movement_from_row(&row)?;
+        let level = find_level(conn, &first.sku, &first.location).await?.unwrap_or_default();
+        return Ok((first, level));
+    }
+    if new.reason.trim().is_empty() || new.reason.chars().count() > 200 {
+        return Err(Error::validation("reason", "a movement needs a reason of 1 to 200 characters"));
+    }
+    ensure_level(conn, &new.sku, &new.location).await?;
+    let before = find_level(conn, &new.sku, &new.location).await?.unwrap_or_default();
+    let delta = ledger::delta(new.kind, new.quantity, before.on_hand)?;
+    if new.kind == MovementKind::Count {
+        // A count is relative to what was read: refuse it if the level moved since.
+        let counted = conn
+            .execute(
+                "UPDATE stock_levels SET on_hand = $3, updated_at = $4 WHERE sku = $1 AND location = $2 AND on_hand = $5 AND $3 >= held",
+                params![&new.sku, &new.location, new.quantity, Timestamp::now().to_text(), before.on_hand],
+            )
+            .await?;
+        if counted != 1 {
+            ledger::apply(before, delta)?;
+            return Err(Error::new(ErrorCode::Conflict, "the stock changed while counting; count again"));
+        }
+    } else {
+        move_on_hand(conn, &new.sku, &new.location, delta).await?;
+    }
+    let mut movement = Movement {
+        seq: 0,
+        id: kernel::id::new_id("mov"),
+        sku: new.sku.clone(),
+        location: new.location.clone(),
+        kind: new.kind,
+        delta,
+        reason: new.reason.trim().to_owned(),
+        reference: new.reference.clone(),
+        actor: actor.to_owned(),
+        at: Timestamp::now(),
+    };
+    movement.seq = insert_movement(conn, &movement, new.client_key.as_deref()).await?;
+    let level = find_level(conn, &new.sku, &new.location).await?.unwrap_or_default();
+    events::emit(conn, "relais.stock.moved", &movement.sku, actor, serde_json::json!({"movement": &movement, "level": level, "atp": level.atp()})).await?;
+    Ok((movement, level))
+}
+
+/// Sets the safety stock kept out of ATP at a location.
+pub async fn set_safety(conn: &mut Conn, sku: &str, location: &str, safety: i64, actor: &str) -> Result<Level, Error> {
+    if !(0..=1_000_000_000).contains(&safety) {
+        return Err(Error::validation("quantity", "safety stock is 0 or more"));
+    }
+    ensure_level(conn, sku, location).await?;
+    conn.execute(
+        "UPDATE stock_levels SET safety = $3, updated_at = $4 WHERE sku = $1 AND location = $2",
+        params![sku, location, safety, Timestamp::now().to_text()],
+    )
+    .await?;
+    let level = find_level(conn, sku, location).await?.unwrap_or_default();
+    events::emit(conn, "relais.stock.safety_set", sku, actor, serde_json::json!({"sku": sku, "location": location, "level": level, "atp": level.atp()})).await?;
+    Ok(level)
+}
+
+/// A hold to create.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    pub sku: String,
+    pub location: String,
+    pub quantity: i64,
+    pub purpose: HoldPurpose,
+    pub owner_ref: String,
+    pub ttl_s: Option<i64>,
+}
+
+/// Claims stock: raises `held` only where ATP covers the quantity (a conditional write).
+pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<Hold, Error> {
+    let now = Timestamp::now();
+    let expires_at = hold::new_hold_expiry(new.quantity, new.purpose, new.ttl_s, now)?;
+    let claimed = conn
+        .execute(
+            "UPDATE stock_levels SET held = held + $3, updated_at = $4
+             WHERE sku = $1 AND location = $2 AND on_hand - held - safety >= $3",
+            params![&new.sku, &new.location, new.quantity, now.to_text()],
+        )
+        .await?;
+    if claimed != 1 {
+        let available = find_level(conn, &new.sku, &new.location).await?.map(|l| l.atp()).unwrap_or(0);
+        return Err(Error::new(ErrorCode::InsufficientStock, format!("only {available} available at {}", new.location))
+            .with("sku", new.sku.clone())
+            .with("location", new.location.clone())
+            .with("available", available)
+            .with("requested", new.quantity));
+    }
+    let h = Hold {
+        id: kernel::id::new_id("hld"),
+        sku: new.sku.clone(),
+        location: new.location.clone(),
+        quantity: new.quantity,
+        purpose: new.purpose,
+        owner_ref: new.owner_ref.clone(),
+        status: HoldStatus::Pending,
+        committed_quantity: 0,
+        expires_at,
+        created_at: now,
+        ended_at: None,
+    };
+    conn.execute(
+        "INSERT INTO holds (id, sku, location, quantity, purpose, owner_ref, status, committed_quantity, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
+        params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, h.status.as_str(), h.expires_at.to_text(), now.to_text()],
+    )
+    .await?;
+    events::emit(conn, "relais.hold.created", &h.id, actor, &h).await?;
+    Ok(h)
+}
+
+pub async fn find_hold(conn: &mut Conn, id: &str) -> Result<Option<Hold>, Error> {
+    conn.query_opt("SELECT * FROM holds WHERE id = $1", params![id]).await?.as_ref().map(hold_from_row).transpose()
+}
+
+pub async fn get_hold(db: &Db, id: &str) -> Result<Hold, Error> {
+    find_hold(&mut db.read().await?, id).await?.ok_or_else(|| Error::not_found("hold", id))
+}
+
+/// What to do with a pending hold.
+#[derive(Debug, Clone, Copy)]
+pub enum HoldAction {
+    Commit(Option<i64>),
+    Release,
+    /// Expire as of `at` (the sweep's clock), if the deadline has passed by then.
+    Expire { at: Timestamp },
+}
+
+/// Ends a hold once: the status change is conditional on it still being pending.
+pub async fn end_hold(conn: &mut Conn, id: &str, action: HoldAction, actor: &str) -> Result<Hold, Error> {
+    let mut h = find_hold(conn, id).await?.ok_or_else(|| Error::not_found("hold", id))?;
+    let now = Timestamp::now();
+    let end: HoldEnd = match action {
+        HoldAction::Commit(q) => hold::commit(&h, q, now)?,
+        HoldAction::Release => hold::release(&h)?,
+        HoldAction::Expire { at } => hold::expire(&h, at).ok_or_else(|| Error::new(ErrorCode::Conflict, "the hold is not due to expire"))?,
+    };
+    let ended = conn
+        .execute(
+            "UPDATE holds SET status = $2, committed_quantity = $3, ended_at = $4 WHERE id = $1 AND status = 'pending'",
+            params![id, end.status.as_str(), end.sold, now.to_text()],
+        )
+        .await?;
+    if ended != 1 {
+        return Err(Error::new(ErrorCode::Conflict, "the hold ended meanwhile").with("hold_id", id));
+    }
+    conn.execute(
+        "UPDATE stock_levels SET held = held - $3, on_hand = on_hand - $4, updated_at = $5 WHERE sku = $1 AND location = $2",
+        params![&h.sku, &h.location, end.unhold, end.sold, now.to_text()],
+    )
+    .await?;
+    if end.sold > 0 {
+        let sale = Movement {
+            seq: 0,
+            id: kernel::id::new_id("mov"),
+            sku: h.sku.clone(),
+            location: h.location.clone(),
+            kind: MovementKind::Sale,
+            delta: -end.sold,
+            reason: format!("{} hold committed", h.purpose.as_str()),
+            reference: Some(h.id.clone()),
+            actor: actor.to_owned(),
+            at: now,
+        };
+        insert_movement(conn, &sale, None).await?;
+    }
+    h.status = end.status;
+    h.committed_quantity = end.sold;
+    h.ended_at = Some(now);
+    let kind = format!("relais.hold.{}", end.status.as_str());
+    events::emit(conn, &kind, &h.id, actor, &h).await?;
+    Ok(h)
+}
+
+/// Expires up to `limit` pending holds whose deadline has passed; returns how many.
+pub async fn expire_due(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<usize, Error> {
+    let due = conn
+        .query("SELECT id FROM holds WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2", params![now.to_text(), limit])
+        .await?;
+    let mut expired = 0;
+    for row in &due {
+        match end_hold(conn, &row.text("id")?, HoldAction::Expire { at: now }, "system").await {
+            Ok(_) => expired += 1,
+            // Another node ended it first; its end wrote nothing here (the status change is
+            // the first, conditional write), so the sweep goes on.
+            Err(e) if e.code == ErrorCode::Conflict => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(expired)
+}
+
+/// A variant's stock at every location that has a level for it.
+pub async fn variant_stock(db: &Db, sku: &str) -> Result<Vec<Stock>, Error> {
+    db.read()
+        .await?
+        .query("SELECT sku, location, on_hand, held, safety FROM stock_levels WHERE sku = $1 ORDER BY location", params![sku])
+        .await?
+        .iter()
+        .map(stock_from_row)
+        .collect()
+}
+
+/// A location's stock, in SKU order.
+pub async fn location_stock(db: &Db, location: &str, page: &PageRequest) -> Result<Page<Stock>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT sku, location, on_hand, held, safety FROM stock_levels WHERE location = $1 AND sku > $2 ORDER BY sku LIMIT $3",
+            params![location, page.after.clone().unwrap_or_default(), page.fetch_limit()],
+        )
+        .await?;
+    let stock = found.iter().map(stock_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(stock, page, |s| s.sku.clone()))
+}
+
+/// Movements of a variant at a location, oldest first.
+pub async fn movements(db: &Db, sku: &str, location: &str, page: &PageRequest) -> Result<Page<Movement>, Error> {
+    let after: i64 = match &page.after {
+        Some(a) => a.parse().map_err(|_| Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list"))?,
+        None => 0,
+    };
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT * FROM stock_movements WHERE sku = $1 AND location = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            params![sku, location, after, page.fetch_limit()],
+        )
+        .await?;
+    let list = found.iter().map(movement_from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(list, page, |m| m.seq.to_string()))
+}
+
+/// The ledger's own check: on hand equals the sum of movements and held equals the pending
+/// holds, for every level. Returns the levels that disagree (empty when the books balance).
+pub async fn unbalanced(db: &Db) -> Result<Vec<String>, Error> {
+    let rows = db
+        .read()
+        .await?
+        .query(
+            "SELECT l.sku, l.location, l.on_hand, l.held,
+                    CAST(COALESCE((SELECT SUM(m.delta) FROM stock_movements m WHERE m.sku = l.sku AND m.location = l.location), 0) AS BIGINT) AS moved,
+                    CAST(COALESCE((SELECT SUM(h.quantity) FROM holds h WHERE h.sku = l.sku AND h.location = l.location AND h.status = 'pending'), 0) AS BIGINT) AS pending
+             FROM stock_levels l",
+            &[],
+        )
+        .await?;
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let (on_hand, held) = (r.int("on_hand")?, r.int("held")?);
+        let (moved, pending) = (r.int("moved")?, r.int("pending")?);
+        if on_hand != moved || held != pending {
+            wrong.push(format!("{}@{}: on_hand {on_hand} vs movements {moved}, held {held} vs pending {pending}", r.text("sku")?, r.text("location")?));
+        }
+    }
+    Ok(wrong)
+}
