@@ -4,8 +4,8 @@
 //! by franchisees), a pickup point, two warehouses, a catalogue of more than 300 variants with
 //! valid GTINs across sports, categories and sizes, EUR prices with a few explained channel
 //! overrides, the channels (web, app, a POS in every store, kiosks in the large ones…) and one
-//! API key per role. Everything is written in one transaction, so the demo is ready in well
-//! under a second.
+//! API key per role, and opening stock in every store and warehouse (some items low or sold
+//! out). Everything is written in one transaction, so the demo is ready in about a second.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -306,6 +306,52 @@ fn overrides(products: &[catalog::Product], now: Timestamp) -> Vec<PriceOverride
     out
 }
 
+/// A stable pseudo-random number for a (sku, location) pair, so every demo has the same stock.
+fn spread(sku: &str, location: &str) -> u64 {
+    // FNV-1a: tiny, deterministic, good enough to scatter demo quantities.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in sku.bytes().chain([b'@']).chain(location.bytes()) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Opening stock: deep in the warehouses, a few units per store, with some items low or sold
+/// out in some stores (sold out shows as a receipt and then sales in the ledger).
+fn stock_movements(products: &[catalog::Product], locations: &[catalog::Location]) -> Vec<(store::stock::NewMovement, i64)> {
+    use inventory::MovementKind;
+    let mut out = Vec::new();
+    for l in locations.iter().filter(|l| l.kind != LocationKind::PickupPoint) {
+        for v in products.iter().flat_map(|p| &p.variants) {
+            let r = spread(&v.sku, &l.code);
+            let (received, sold, safety) = if l.kind == LocationKind::Warehouse {
+                (40 + (r % 200) as i64, 0, 5)
+            } else {
+                match r % 100 {
+                    0..=6 => (3, 3, 0),                  // sold out here
+                    7..=16 => (1 + (r % 2) as i64, 0, 0), // the last one or two
+                    _ => (3 + (r % 10) as i64, (r % 3) as i64, 0),
+                }
+            };
+            let movement = |kind, quantity: i64, reason: &str| store::stock::NewMovement {
+                sku: v.sku.clone(),
+                location: l.code.clone(),
+                kind,
+                quantity,
+                reason: reason.into(),
+                reference: Some("demo opening stock".into()),
+                client_key: None,
+            };
+            out.push((movement(MovementKind::Receipt, received, "opening stock"), safety));
+            if sold > 0 {
+                out.push((movement(MovementKind::Sale, sold, "till sale"), safety));
+            }
+        }
+    }
+    out
+}
+
 /// API keys of the demo, one per role.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoKeys {
@@ -339,6 +385,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         })
         .collect();
     let overrides = overrides(&products, now);
+    let stock = stock_movements(&products, &locations);
     db.write(move |c| {
         Box::pin(async move {
             for l in &locations {
@@ -355,6 +402,12 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
             }
             for o in &overrides {
                 store::prices::set_override(&mut *c, o, "demo").await?;
+            }
+            for (m, safety) in &stock {
+                store::stock::record_movement(&mut *c, m, "demo").await?;
+                if *safety > 0 && m.kind == inventory::MovementKind::Receipt {
+                    store::stock::set_safety(&mut *c, &m.sku, &m.location, *safety, "demo").await?;
+                }
             }
             Ok(())
         })

@@ -138,14 +138,13 @@ async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) ->
 }
 
 async fn insert_movement(conn: &mut Conn, m: &Movement, client_key: Option<&str>) -> Result<i64, Error> {
-    conn.execute(
+    conn.query_one(
         "INSERT INTO stock_movements (id, sku, location, kind, delta, reason, reference, actor, client_key, at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
         params![&m.id, &m.sku, &m.location, m.kind.as_str(), m.delta, &m.reason, &m.reference, &m.actor, client_key, m.at.to_text()],
     )
-    .await?;
-    let row = conn.query_one("SELECT seq FROM stock_movements WHERE id = $1", params![&m.id]).await?;
-    row.int("seq")
+    .await?
+    .int("seq")
 }
 
 /// Records a movement and moves the level with it. A movement whose `client_key` was already
@@ -192,7 +191,8 @@ pub async fn record_movement(conn: &mut Conn, new: &NewMovement, actor: &str) ->
         at: Timestamp::now(),
     };
     movement.seq = insert_movement(conn, &movement, new.client_key.as_deref()).await?;
-    let level = find_level(conn, &new.sku, &new.location).await?.unwrap_or_default();
+    // The conditional write above succeeded, so the level is the one read plus the delta.
+    let level = Level { on_hand: before.on_hand + delta, ..before };
     events::emit(conn, "relais.stock.moved", &movement.sku, actor, serde_json::json!({"movement": &movement, "level": level, "atp": level.atp()})).await?;
     Ok((movement, level))
 }
