@@ -4,11 +4,15 @@
 //!
 //! Scenarios:
 //! - `write`: durable price updates, each with its own Idempotency-Key.
+//! - `hot-sku`: a flash sale: many buyers hold the last units of one variant at one store.
+//! - `availability`: availability of random variants across locations.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
 mod client;
+mod load;
 mod server;
+mod stock;
 mod write;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +43,26 @@ enum Scenario {
     Write {
         #[arg(long, default_value_t = 50_000)]
         commands: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// A flash sale: `buyers` hold requests for the `units` of one variant at one store.
+    HotSku {
+        #[arg(long, default_value_t = 1000)]
+        units: u64,
+        #[arg(long, default_value_t = 20_000)]
+        buyers: u64,
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Availability reads of random variants across locations.
+    Availability {
+        #[arg(long, default_value_t = 200_000)]
+        requests: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
         #[command(flatten)]
@@ -77,6 +101,18 @@ fn main() -> anyhow::Result<()> {
             Scenario::Write { commands, concurrency, target } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = write::run(&server, commands, concurrency).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::HotSku { units, buyers, concurrency, target } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = stock::hot_sku(&server, units, buyers, concurrency).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Availability { requests, concurrency, target } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = stock::availability(&server, requests, concurrency).await;
                 server.stop().await;
                 outcome
             }

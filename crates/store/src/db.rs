@@ -99,6 +99,11 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
         pragmas.push_str("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;");
     }
     conn.execute_batch(&pragmas).map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot configure SQLite: {e}")))?;
+    // Query-planner stability: plans never depend on bound values. Without it SQLite re-plans
+    // (re-parses) a cached statement whenever a value compared with an indexed column is
+    // bound anew — every statement Relais runs — which cost ≈30 % of a read's CPU.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+        .map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot configure SQLite: {e}")))?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }

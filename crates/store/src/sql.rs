@@ -438,3 +438,4 @@ mod tests {
         assert_eq!(check.code, ErrorCode::ValidationFailed);
     }
 }
+
