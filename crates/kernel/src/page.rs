@@ -52,6 +52,14 @@ impl PageRequest {
         Ok(PageRequest { limit, after })
     }
 
+    /// For lists keyed by a sequence number: the number after which to start (0 for the first page).
+    pub fn after_seq(&self) -> Result<i64, Error> {
+        match &self.after {
+            Some(a) => a.parse().map_err(|_| Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list")),
+            None => Ok(0),
+        }
+    }
+
     /// How many rows to fetch: one more than the limit tells whether another page exists.
     pub fn fetch_limit(&self) -> i64 {
         self.limit as i64 + 1
@@ -90,6 +98,15 @@ mod tests {
         assert!(PageRequest::parse(Some(0), None).is_err());
         assert!(PageRequest::parse(Some(501), None).is_err());
         assert_eq!(PageRequest::parse(Some(1), None).unwrap().fetch_limit(), 2);
+    }
+
+    #[test]
+    fn sequence_cursors() {
+        assert_eq!(PageRequest::parse(None, None).unwrap().after_seq().unwrap(), 0);
+        let next = Cursor("41".into()).encode();
+        assert_eq!(PageRequest::parse(None, Some(&next)).unwrap().after_seq().unwrap(), 41);
+        let text = Cursor("abc".into()).encode();
+        assert_eq!(PageRequest::parse(None, Some(&text)).unwrap().after_seq().unwrap_err().code, ErrorCode::InvalidCursor);
     }
 
     #[test]

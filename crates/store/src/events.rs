@@ -1,6 +1,6 @@
 //! The outbox: events written in the same transaction as the change they describe.
 
-use kernel::{Error, ErrorCode, Page, PageRequest};
+use kernel::{Error, Page, PageRequest};
 use outbox::CloudEvent;
 
 use crate::sql::Conn;
@@ -31,10 +31,7 @@ pub struct StoredEvent {
 
 /// Events in outbox order, optionally of one type or about one subject.
 pub async fn list(db: &Db, kind: Option<&str>, subject: Option<&str>, page: &PageRequest) -> Result<Page<StoredEvent>, Error> {
-    let after: i64 = match &page.after {
-        Some(a) => a.parse().map_err(|_| Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list"))?,
-        None => 0,
-    };
+    let after = page.after_seq()?;
     let found = db
         .read()
         .await?

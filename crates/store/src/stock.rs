@@ -374,10 +374,7 @@ pub async fn location_stock(db: &Db, location: &str, page: &PageRequest) -> Resu
 
 /// Movements of a variant at a location, oldest first.
 pub async fn movements(db: &Db, sku: &str, location: &str, page: &PageRequest) -> Result<Page<Movement>, Error> {
-    let after: i64 = match &page.after {
-        Some(a) => a.parse().map_err(|_| Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list"))?,
-        None => 0,
-    };
+    let after = page.after_seq()?;
     let found = db
         .read()
         .await?
