@@ -17,6 +17,8 @@ pub struct AppState {
     ready: Arc<AtomicBool>,
     /// The currency used when a price request names none.
     pub default_currency: Currency,
+    /// How long a hold lives when it does not say, per purpose.
+    pub hold_ttls: inventory::HoldTtls,
 }
 
 impl AppState {
@@ -27,7 +29,14 @@ impl AppState {
             metrics: crate::metrics::handle(),
             ready: Arc::new(AtomicBool::new(true)),
             default_currency,
+            hold_ttls: inventory::HoldTtls::default(),
         }
+    }
+
+    /// The same state with the retailer's hold lifetimes.
+    pub fn with_hold_ttls(mut self, ttls: inventory::HoldTtls) -> AppState {
+        self.hold_ttls = ttls;
+        self
     }
 
     pub fn is_ready(&self) -> bool {

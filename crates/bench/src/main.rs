@@ -92,7 +92,7 @@ fn main() -> anyhow::Result<()> {
     if let Scenario::Server { db, listen, keys_file } = cli.scenario {
         // The child: a plain Relais demo server with its own multi-threaded runtime.
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        return runtime.block_on(relais::demo::run(&db, listen, "EUR", Some(keys_file)));
+        return runtime.block_on(relais::demo::run(&db, listen, relais::server::Settings::default(), Some(keys_file)));
     }
     // The load generator gets a runtime of its own; the server process has another.
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

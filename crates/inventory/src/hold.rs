@@ -49,6 +49,47 @@ impl HoldPurpose {
     }
 }
 
+/// The lifetime of a hold that does not ask for one, per purpose (configurable per retailer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldTtls {
+    pub cart_s: i64,
+    pub pickup_s: i64,
+    pub reserve_s: i64,
+    pub ship_s: i64,
+}
+
+impl Default for HoldTtls {
+    fn default() -> Self {
+        HoldTtls {
+            cart_s: HoldPurpose::Cart.default_ttl_s(),
+            pickup_s: HoldPurpose::Pickup.default_ttl_s(),
+            reserve_s: HoldPurpose::Reserve.default_ttl_s(),
+            ship_s: HoldPurpose::Ship.default_ttl_s(),
+        }
+    }
+}
+
+impl HoldTtls {
+    pub fn for_purpose(&self, purpose: HoldPurpose) -> i64 {
+        match purpose {
+            HoldPurpose::Cart => self.cart_s,
+            HoldPurpose::Pickup => self.pickup_s,
+            HoldPurpose::Reserve => self.reserve_s,
+            HoldPurpose::Ship => self.ship_s,
+        }
+    }
+
+    /// Every lifetime must be 1 s to [`MAX_TTL_S`].
+    pub fn validate(self) -> Result<HoldTtls, Error> {
+        for p in HoldPurpose::ALL {
+            if !(1..=MAX_TTL_S).contains(&self.for_purpose(p)) {
+                return Err(Error::validation(p.as_str(), format!("a {} hold lives 1 to {MAX_TTL_S} seconds", p.as_str())));
+            }
+        }
+        Ok(self)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
@@ -182,6 +223,14 @@ mod tests {
         assert_eq!(commit(&h, None, Timestamp::now()).unwrap_err().details["status"], "expired");
         assert_eq!(expire(&h, Timestamp::now()).unwrap().status, HoldStatus::Expired);
         assert!(expire(&hold(2, 60_000), Timestamp::now()).is_none());
+    }
+
+    #[test]
+    fn configured_lifetimes() {
+        let ttls = HoldTtls { reserve_s: 24 * 3600, ..HoldTtls::default() }.validate().unwrap();
+        assert_eq!(ttls.for_purpose(HoldPurpose::Reserve), 86_400);
+        assert_eq!(ttls.for_purpose(HoldPurpose::Cart), 900);
+        assert!(HoldTtls { cart_s: 0, ..HoldTtls::default() }.validate().is_err());
     }
 
     #[test]

@@ -13,5 +13,5 @@
 pub mod hold;
 pub mod ledger;
 
-pub use hold::{Hold, HoldEnd, HoldPurpose, HoldStatus};
+pub use hold::{Hold, HoldEnd, HoldPurpose, HoldStatus, HoldTtls};
 pub use ledger::{Level, MovementKind, atp};

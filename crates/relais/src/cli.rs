@@ -31,6 +31,31 @@ pub struct ListenArgs {
     /// Currency used when a price request names none (ISO 4217).
     #[arg(long, env = "RELAIS_DEFAULT_CURRENCY", default_value = "EUR")]
     pub currency: String,
+    /// Lifetime of a cart hold that does not give one, in seconds.
+    #[arg(long, env = "RELAIS_HOLD_TTL_CART_S", default_value_t = 900)]
+    pub hold_ttl_cart_s: i64,
+    /// Lifetime of a click & collect (pickup) hold, in seconds.
+    #[arg(long, env = "RELAIS_HOLD_TTL_PICKUP_S", default_value_t = 7 * 24 * 3600)]
+    pub hold_ttl_pickup_s: i64,
+    /// Lifetime of a click & reserve hold, in seconds.
+    #[arg(long, env = "RELAIS_HOLD_TTL_RESERVE_S", default_value_t = 48 * 3600)]
+    pub hold_ttl_reserve_s: i64,
+    /// Lifetime of a ship-from hold, in seconds.
+    #[arg(long, env = "RELAIS_HOLD_TTL_SHIP_S", default_value_t = 3 * 24 * 3600)]
+    pub hold_ttl_ship_s: i64,
+}
+
+impl ListenArgs {
+    /// What every served request needs to know about the retailer.
+    pub fn settings(&self) -> anyhow::Result<crate::server::Settings> {
+        let ttls = inventory::HoldTtls {
+            cart_s: self.hold_ttl_cart_s,
+            pickup_s: self.hold_ttl_pickup_s,
+            reserve_s: self.hold_ttl_reserve_s,
+            ship_s: self.hold_ttl_ship_s,
+        };
+        crate::server::Settings::new(&self.currency, ttls)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,12 +122,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Serve { db, listen } => {
                 server::init_logging();
-                let options = ServeOptions::new(&db.url, listen.listen, &listen.currency)?;
+                let options = ServeOptions { database_url: db.url, listen: listen.listen, settings: listen.settings()? };
                 server::serve(options, None).await
             }
             Command::Demo { url, listen, keys_file } => {
                 server::init_logging();
-                crate::demo::run(&url, listen.listen, &listen.currency, keys_file).await
+                crate::demo::run(&url, listen.listen, listen.settings()?, keys_file).await
             }
             Command::Migrate { db } => {
                 let database = server::open(&db.url).await?;

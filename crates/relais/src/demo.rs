@@ -460,7 +460,7 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
 }
 
 /// `relais demo`: fresh database, demo data, keys printed, then serve.
-pub async fn run(url: &str, listen: SocketAddr, currency: &str, keys_file: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(url: &str, listen: SocketAddr, settings: crate::server::Settings, keys_file: Option<PathBuf>) -> anyhow::Result<()> {
     let backend = store::Backend::from_url(url)?;
     if backend == store::Backend::Sqlite {
         remove_sqlite_file(url)?;
@@ -473,7 +473,6 @@ pub async fn run(url: &str, listen: SocketAddr, currency: &str, keys_file: Optio
     if let Some(path) = &keys_file {
         std::fs::write(path, serde_json::to_string_pretty(&keys)?).with_context(|| format!("write {}", path.display()))?;
     }
-    let currency = Currency::parse(currency).map_err(anyhow::Error::msg)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let banner = keys.clone();
     tokio::spawn(async move {
@@ -481,7 +480,7 @@ pub async fn run(url: &str, listen: SocketAddr, currency: &str, keys_file: Optio
             print_banner(addr, &banner);
         }
     });
-    crate::server::serve_db(db, listen, currency, Some(tx)).await
+    crate::server::serve_db(db, listen, settings, Some(tx)).await
 }
 
 #[cfg(test)]

@@ -10,18 +10,31 @@ use store::{Db, DbOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// The retailer's settings that requests use.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub currency: Currency,
+    pub hold_ttls: inventory::HoldTtls,
+}
+
+impl Settings {
+    pub fn new(currency: &str, hold_ttls: inventory::HoldTtls) -> anyhow::Result<Settings> {
+        let currency = Currency::parse(currency).map_err(anyhow::Error::msg)?;
+        Ok(Settings { currency, hold_ttls: hold_ttls.validate()? })
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { currency: Currency::EUR, hold_ttls: inventory::HoldTtls::default() }
+    }
+}
+
 /// What `serve` needs.
 pub struct ServeOptions {
     pub database_url: String,
     pub listen: SocketAddr,
-    pub currency: Currency,
-}
-
-impl ServeOptions {
-    pub fn new(database_url: &str, listen: SocketAddr, currency: &str) -> anyhow::Result<ServeOptions> {
-        let currency = Currency::parse(currency).map_err(anyhow::Error::msg)?;
-        Ok(ServeOptions { database_url: database_url.to_owned(), listen, currency })
-    }
+    pub settings: Settings,
 }
 
 /// Structured logs to stderr: JSON when `RELAIS_LOG_FORMAT=json`, text otherwise;
@@ -135,8 +148,8 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
 }
 
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
-pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
-    let state = AppState::new(db.clone(), currency);
+pub async fn serve_db(db: Db, listen: SocketAddr, settings: Settings, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
+    let state = AppState::new(db.clone(), settings.currency).with_hold_ttls(settings.hold_ttls);
     let app = api::app(state.clone());
     let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
@@ -164,5 +177,5 @@ pub async fn serve_db(db: Db, listen: SocketAddr, currency: Currency, bound: Opt
 
 pub async fn serve(options: ServeOptions, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
     let db = open(&options.database_url).await?;
-    serve_db(db, options.listen, options.currency, bound).await
+    serve_db(db, options.listen, options.settings, bound).await
 }

@@ -276,7 +276,8 @@ pub struct CreateHold {
     /// What holds the stock: a cart, an order, a reservation.
     #[schema(min_length = 1, max_length = 200)]
     pub owner_ref: String,
-    /// Lifetime in seconds; defaults per purpose (cart 15 min, reserve 48 h, pickup 7 days, ship 3 days).
+    /// Lifetime in seconds; defaults per purpose as the retailer configured them
+    /// (out of the box: cart 15 min, reserve 48 h, pickup 7 days, ship 3 days).
     #[schema(minimum = 1, maximum = 2592000)]
     pub ttl_s: Option<i64>,
 }
@@ -320,7 +321,9 @@ async fn create_hold(State(s): State<AppState>, w: Write<CreateHold, AnyKey>) ->
     if owner_ref.is_empty() || owner_ref.chars().count() > 200 {
         return Err(kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into());
     }
-    let new = NewHold { sku: b.sku, location: b.location, quantity: b.quantity, purpose: b.purpose.into(), owner_ref, ttl_s: b.ttl_s };
+    let purpose: HoldPurpose = b.purpose.into();
+    let ttl_s = Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose)));
+    let new = NewHold { sku: b.sku, location: b.location, quantity: b.quantity, purpose, owner_ref, ttl_s };
     let response = s
         .db
         .write_once(

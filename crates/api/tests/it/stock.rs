@@ -164,3 +164,26 @@ async fn expired_holds_give_their_stock_back_once() {
         balanced(&t).await;
     }
 }
+
+#[tokio::test]
+async fn holds_live_as_long_as_the_retailer_configured() {
+    let t = TestApp::on(testkit::sqlite().await).await;
+    setup(&t).await;
+    receive(&t, "LYS-BELLECOUR", 5).await;
+    let ttls = inventory::HoldTtls { reserve_s: 24 * 3600, ..Default::default() };
+    let app = api::app(api::AppState::new(t.db.db.clone(), kernel::Currency::EUR).with_hold_ttls(ttls));
+    let body = json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "reserve", "owner_ref": "res_1"});
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/holds")
+        .header("authorization", format!("Bearer {}", t.web))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let r = tower::ServiceExt::oneshot(app, req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bytes = http_body_util::BodyExt::collect(r.into_body()).await.unwrap().to_bytes();
+    let hold: Value = serde_json::from_slice(&bytes).unwrap();
+    let at = |f: &str| kernel::Timestamp::parse(hold[f].as_str().unwrap()).unwrap().unix_ms();
+    assert_eq!((at("expires_at") - at("created_at")) / 1000, 24 * 3600);
+}
