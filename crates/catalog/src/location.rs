@@ -242,6 +242,19 @@ pub struct NewLocation {
     pub capabilities: BTreeSet<Capability>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Minutes to prepare a pickup order; default [`DEFAULT_PICKUP_LEAD_MIN`].
+    pub pickup_lead_min: Option<i64>,
+}
+
+/// Minutes a store needs to prepare a click & collect order unless it says otherwise.
+pub const DEFAULT_PICKUP_LEAD_MIN: i64 = 120;
+
+fn validate_lead(field: &str, minutes: i64) -> Result<i64, Error> {
+    if (0..=7 * 24 * 60).contains(&minutes) {
+        Ok(minutes)
+    } else {
+        Err(Error::validation(field, "a preparation lead time is 0 to 10080 minutes"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -257,6 +270,8 @@ pub struct Location {
     pub capabilities: BTreeSet<Capability>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Minutes to prepare a pickup order.
+    pub pickup_lead_min: i64,
     pub active: bool,
     pub version: i64,
     pub created_at: Timestamp,
@@ -275,6 +290,7 @@ pub struct LocationPatch {
     pub capabilities: Option<BTreeSet<Capability>>,
     pub phone: Option<Option<String>>,
     pub email: Option<Option<String>>,
+    pub pickup_lead_min: Option<i64>,
     pub active: Option<bool>,
 }
 
@@ -326,6 +342,7 @@ impl NewLocation {
             capabilities: self.capabilities.clone(),
             phone: optional("phone", self.phone.as_deref(), 40)?,
             email: validate_email("email", self.email.as_deref())?,
+            pickup_lead_min: validate_lead("pickup_lead_min", self.pickup_lead_min.unwrap_or(DEFAULT_PICKUP_LEAD_MIN))?,
             active: true,
             version: 1,
             created_at: now,
@@ -370,6 +387,9 @@ impl LocationPatch {
         if let Some(v) = &self.email {
             l.email = validate_email("email", v.as_deref())?;
         }
+        if let Some(v) = self.pickup_lead_min {
+            l.pickup_lead_min = validate_lead("pickup_lead_min", v)?;
+        }
         if let Some(v) = self.active {
             l.active = v;
         }
@@ -398,6 +418,7 @@ mod tests {
             capabilities: BTreeSet::from([Capability::Pickup, Capability::Returns]),
             phone: None,
             email: Some("lyon@example.fr".into()),
+            pickup_lead_min: None,
         }
     }
 
@@ -457,6 +478,35 @@ impl Location {
         Some((weekday, local.hour() as u16 * 60 + local.minute() as u16))
     }
 
+    /// When a pickup order placed at `now` can be collected: `now` plus the preparation lead
+    /// time, moved to the next opening if the store is closed then. Looks 14 days ahead;
+    /// `None` for a location that never opens. Computed in the store's own time zone, so
+    /// opening hours mean wall-clock time across daylight-saving changes.
+    pub fn pickup_ready_by(&self, now: kernel::Timestamp) -> Option<kernel::Timestamp> {
+        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let earliest = jiff::Timestamp::from_millisecond(now.unix_ms() + self.pickup_lead_min * 60_000).ok()?;
+        let start = earliest.to_zoned(tz.clone());
+        for offset in 0..14i64 {
+            let day = start.date().checked_add(jiff::Span::new().days(offset)).ok()?;
+            let weekday = day.weekday().to_monday_zero_offset() as usize;
+            for period in self.opening_hours.day(weekday) {
+                let at = |minutes: u16| -> Option<jiff::Timestamp> {
+                    let time = jiff::civil::Time::new((minutes / 60).min(23) as i8, (minutes % 60) as i8, 0, 0).ok()?;
+                    let dt = day.to_datetime(time);
+                    // 24:00 closes at midnight: the start of the next day.
+                    let dt = if minutes >= 24 * 60 { day.checked_add(jiff::Span::new().days(1)).ok()?.to_datetime(jiff::civil::Time::midnight()) } else { dt };
+                    dt.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
+                };
+                let (opens, closes) = (at(period.opens_min)?, at(period.closes_min)?);
+                let ready = if earliest > opens { earliest } else { opens };
+                if ready < closes {
+                    return Some(kernel::Timestamp::from_unix_ms(ready.as_millisecond()));
+                }
+            }
+        }
+        None
+    }
+
     /// Whether the location is open at `at`, by its opening hours in its own time zone.
     pub fn is_open_at(&self, at: kernel::Timestamp) -> bool {
         self.local_time(at).is_some_and(|(day, minute)| self.opening_hours.is_open(day, minute))
@@ -478,7 +528,7 @@ mod local_time_tests {
             address: Address { line1: "1".into(), line2: None, postal_code: "75001".into(), city: "Paris".into(), country: "FR".into() },
             coordinates: Coordinates { latitude: 48.86, longitude: 2.34 }, time_zone: "Europe/Paris".into(),
             opening_hours: hours, owner: Owner { kind: OwnerKind::Company, name: "X".into() },
-            capabilities: BTreeSet::new(), phone: None, email: None, active: true, version: 1,
+            capabilities: BTreeSet::new(), phone: None, email: None, pickup_lead_min: 60, active: true, version: 1,
             created_at: Timestamp::now(), updated_at: Timestamp::now(),
         };
         let t = |s: &str| Timestamp::parse(s).unwrap();
@@ -488,5 +538,33 @@ mod local_time_tests {
         assert!(l.is_open_at(t("2026-07-15T08:30:00Z")));
         assert!(!l.is_open_at(t("2026-07-15T17:30:00Z")));
         assert_eq!(l.local_time(t("2026-11-26T12:00:00Z")), Some((3, 13 * 60)));
+    }
+
+    #[test]
+    fn pickup_ready_by_follows_lead_time_and_opening_hours() {
+        let mut hours = OpeningHours::default();
+        for day in ["mon", "tue", "wed", "thu", "fri", "sat"] {
+            hours.weekly.insert(day.into(), vec![TimeRange::parse(day, "10:00", "12:30").unwrap(), TimeRange::parse(day, "14:00", "19:00").unwrap()]);
+        }
+        let mut l = Location {
+            code: "GNB".into(), name: "Grenoble".into(), kind: LocationKind::Store,
+            address: Address { line1: "1".into(), line2: None, postal_code: "38000".into(), city: "Grenoble".into(), country: "FR".into() },
+            coordinates: Coordinates { latitude: 45.19, longitude: 5.72 }, time_zone: "Europe/Paris".into(),
+            opening_hours: hours, owner: Owner { kind: OwnerKind::Franchisee, name: "X".into() },
+            capabilities: BTreeSet::new(), phone: None, email: None, pickup_lead_min: 60, active: true, version: 1,
+            created_at: Timestamp::now(), updated_at: Timestamp::now(),
+        };
+        let t = |s: &str| Timestamp::parse(s).unwrap();
+        let ready = |l: &Location, now: &str| l.pickup_ready_by(t(now)).map(|r| r.to_text());
+        // Thursday 26 Nov 2026, Paris is UTC+1. 09:00 local + 1 h = 10:00, the opening.
+        assert_eq!(ready(&l, "2026-11-26T08:00:00Z").as_deref(), Some("2026-11-26T09:00:00.000000Z"));
+        // 11:45 local + 1 h = 12:45: closed for lunch, ready at 14:00.
+        assert_eq!(ready(&l, "2026-11-26T10:45:00Z").as_deref(), Some("2026-11-26T13:00:00.000000Z"));
+        // 18:30 local Saturday + 1 h: closed Sunday, ready Monday 10:00.
+        assert_eq!(ready(&l, "2026-11-28T17:30:00Z").as_deref(), Some("2026-11-30T09:00:00.000000Z"));
+        // Across the spring DST change (29 March 2026): Saturday evening → Monday 10:00 CEST = 08:00 UTC.
+        assert_eq!(ready(&l, "2026-03-28T18:30:00Z").as_deref(), Some("2026-03-30T08:00:00.000000Z"));
+        l.opening_hours = OpeningHours::default();
+        assert_eq!(ready(&l, "2026-11-26T08:00:00Z"), None);
     }
 }

@@ -114,6 +114,8 @@ fn store_location(s: &StoreSpec) -> NewLocation {
         capabilities: BTreeSet::from(Capability::ALL),
         phone: None,
         email: Some(format!("{}@elan-sport.example", s.code.to_lowercase())),
+        // Big city stores prepare orders faster than the small franchises.
+        pickup_lead_min: Some(if matches!(s.hours, Hours::CityCentre) { 60 } else { 120 }),
     }
 }
 
@@ -131,6 +133,7 @@ fn other_locations() -> Vec<NewLocation> {
         capabilities: BTreeSet::from([Capability::ShipFrom, Capability::Returns]),
         phone: None,
         email: None,
+        pickup_lead_min: None,
     };
     let mut relay = warehouse("PAR-GARE-DE-LYON", "Point retrait Paris Gare de Lyon", "Place Louis-Armand", "75012", "Paris", 48.8443, 2.3744);
     relay.kind = LocationKind::PickupPoint;

@@ -11,7 +11,7 @@ use crate::sql::{Conn, Row, corrupt};
 use crate::{Db, events, params};
 
 const COLUMNS: &str = "code, name, kind, address, latitude, longitude, time_zone, opening_hours, owner_kind, owner_name,
-    capabilities, phone, email, active, version, created_at, updated_at";
+    capabilities, phone, email, active, version, created_at, updated_at, pickup_lead_min";
 
 fn capabilities_text(c: &BTreeSet<Capability>) -> String {
     c.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(",")
@@ -45,6 +45,7 @@ fn from_row(row: &Row) -> Result<Location, Error> {
         capabilities,
         phone: row.opt_text("phone")?,
         email: row.opt_text("email")?,
+        pickup_lead_min: row.int("pickup_lead_min")?,
         active: row.int("active")? != 0,
         version: row.int("version")?,
         created_at: rows::timestamp(row, "created_at")?,
@@ -60,13 +61,14 @@ fn owner_kind_text(k: OwnerKind) -> &'static str {
 }
 
 pub async fn create_location(conn: &mut Conn, l: &Location, actor: &str) -> Result<(), Error> {
-    let sql = format!("INSERT INTO locations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)");
+    let sql = format!("INSERT INTO locations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)");
     conn.execute(
         &sql,
         params![
             &l.code, &l.name, l.kind.as_str(), to_json(&l.address), l.coordinates.latitude, l.coordinates.longitude,
             &l.time_zone, to_json(&l.opening_hours), owner_kind_text(l.owner.kind), &l.owner.name,
-            capabilities_text(&l.capabilities), &l.phone, &l.email, l.active, l.version, l.created_at.to_text(), l.updated_at.to_text()
+            capabilities_text(&l.capabilities), &l.phone, &l.email, l.active, l.version, l.created_at.to_text(), l.updated_at.to_text(),
+            l.pickup_lead_min
         ],
     )
     .await
@@ -99,12 +101,12 @@ pub async fn update_location(
         .execute(
             "UPDATE locations SET name = $1, address = $2, latitude = $3, longitude = $4, time_zone = $5, opening_hours = $6,
                     owner_kind = $7, owner_name = $8, capabilities = $9, phone = $10, email = $11, active = $12,
-                    version = $13, updated_at = $14
+                    version = $13, updated_at = $14, pickup_lead_min = $17
              WHERE code = $15 AND version = $16",
             params![
                 &l.name, to_json(&l.address), l.coordinates.latitude, l.coordinates.longitude, &l.time_zone,
                 to_json(&l.opening_hours), owner_kind_text(l.owner.kind), &l.owner.name, capabilities_text(&l.capabilities),
-                &l.phone, &l.email, l.active, l.version, l.updated_at.to_text(), code, read_version
+                &l.phone, &l.email, l.active, l.version, l.updated_at.to_text(), code, read_version, l.pickup_lead_min
             ],
         )
         .await?;

@@ -156,6 +156,9 @@ pub struct CreateLocation {
     pub phone: Option<String>,
     #[schema(pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+\.[^@\s\x00-\x1F\x7F-\x9F]+$", max_length = 254)]
     pub email: Option<String>,
+    /// Minutes to prepare a click & collect order (default 120).
+    #[schema(minimum = 0, maximum = 10080)]
+    pub pickup_lead_min: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,6 +178,9 @@ pub struct PatchLocation {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<String>>,
+    /// Minutes to prepare a click & collect order.
+    #[schema(minimum = 0, maximum = 10080)]
+    pub pickup_lead_min: Option<i64>,
     /// `false` closes the location to new business; it stays in history.
     pub active: Option<bool>,
     pub expected_version: Option<i64>,
@@ -195,6 +201,8 @@ pub struct LocationDto {
     pub capabilities: Vec<CapabilityDto>,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// Minutes to prepare a click & collect order.
+    pub pickup_lead_min: i64,
     pub active: bool,
     pub version: i64,
     /// Present on `near` queries: kilometres from the given point.
@@ -224,7 +232,7 @@ fn kind_to(k: LocationKind) -> LocationKindDto {
     }
 }
 
-fn capability_from(c: CapabilityDto) -> Capability {
+pub(crate) fn capability_from(c: CapabilityDto) -> Capability {
     match c {
         CapabilityDto::Pickup => Capability::Pickup,
         CapabilityDto::Reserve => Capability::Reserve,
@@ -310,6 +318,7 @@ pub fn location_dto(l: Location, distance_km: Option<f64>, now: Timestamp) -> Lo
         capabilities: l.capabilities.into_iter().map(capability_to).collect(),
         phone: l.phone,
         email: l.email,
+        pickup_lead_min: l.pickup_lead_min,
         active: l.active,
         version: l.version,
         // Kilometres to the metre; more digits would be noise.
@@ -342,7 +351,7 @@ pub struct LocationQuery {
     pub cursor: Option<String>,
 }
 
-fn parse_near(near: &str, radius_km: Option<f64>) -> Result<(Coordinates, f64), Error> {
+pub(crate) fn parse_near(near: &str, radius_km: Option<f64>) -> Result<(Coordinates, f64), Error> {
     let bad = || Error::new(ErrorCode::InvalidQuery, "near must be `latitude,longitude`").with("field", "near");
     let (lat, lon) = near.split_once(',').ok_or_else(bad)?;
     let at = Coordinates { latitude: lat.trim().parse().map_err(|_| bad())?, longitude: lon.trim().parse().map_err(|_| bad())? };
@@ -395,6 +404,7 @@ async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) ->
         capabilities: b.capabilities.into_iter().map(capability_from).collect(),
         phone: b.phone,
         email: b.email,
+        pickup_lead_min: b.pickup_lead_min,
     };
     let location = new.validate(Timestamp::now())?;
     let response = s
@@ -436,6 +446,7 @@ async fn update_location(State(s): State<AppState>, Path(code): Path<String>, w:
         capabilities: b.capabilities.map(|c| c.into_iter().map(capability_from).collect()),
         phone: b.phone,
         email: b.email,
+        pickup_lead_min: b.pickup_lead_min,
         active: b.active,
     };
     let response = s

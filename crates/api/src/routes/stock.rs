@@ -101,6 +101,14 @@ pub struct LevelDto {
     pub held: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub safety: Option<i64>,
+    /// On `near` queries: kilometres from the given point.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance_km: Option<f64>,
+    /// On `near` queries, for stores offering pickup with stock: when an order placed now can
+    /// be collected (preparation lead time, then the store's opening hours in its time zone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub pickup_ready_by: Option<Timestamp>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,9 +138,28 @@ fn level_dto(p: &Principal, sku: String, location: String, level: Level) -> Leve
         on_hand: inside.then_some(level.on_hand),
         held: inside.then_some(level.held),
         safety: inside.then_some(level.safety),
+        distance_km: None,
+        pickup_ready_by: None,
         sku,
         location,
     }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AvailabilityQuery {
+    /// `latitude,longitude`: only locations within `radius_km`, nearest first, with their
+    /// pickup promise ("in stock near me").
+    #[param(example = "45.76,4.84")]
+    pub near: Option<String>,
+    /// With `near`; default 50, at most 1000.
+    #[param(exclusive_minimum = 0, maximum = 1000)]
+    pub radius_km: Option<f64>,
+    /// Only locations offering this capability (e.g. `pickup`).
+    pub capability: Option<super::locations::CapabilityDto>,
+    /// Only locations with at least one unit available to promise.
+    pub in_stock: Option<bool>,
 }
 
 /// Record a stock movement (admin, or the location's store key). Recorded once per Idempotency-Key.
@@ -215,15 +242,54 @@ async fn set_safety(State(s): State<AppState>, Path((code, sku)): Path<(String, 
     Ok(reply(response))
 }
 
-/// Availability of a variant at every location that stocks it.
-#[utoipa::path(get, path = "/v1/variants/{sku}/availability", tag = "stock", params(("sku" = String, Path)),
+/// Availability of a variant at every location that stocks it — or, with `near`, at the
+/// locations around a point, nearest first, with each store's pickup promise.
+#[utoipa::path(get, path = "/v1/variants/{sku}/availability", tag = "stock", params(("sku" = String, Path), AvailabilityQuery),
     responses((status = 200, body = Availability), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn variant_availability(State(s): State<AppState>, p: Principal, Path(sku): Path<String>) -> ApiResult<Json<Availability>> {
+async fn variant_availability(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(sku): Path<String>,
+    Q(q): Q<AvailabilityQuery>,
+) -> ApiResult<Json<Availability>> {
+    if q.radius_km.is_some() && q.near.is_none() {
+        return Err(kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near").with("field", "radius_km").into());
+    }
+    let near = q.near.as_deref().map(|n| super::locations::parse_near(n, q.radius_km)).transpose()?;
     let stock = store::stock::variant_stock(&s.db, &sku).await?;
     if stock.is_empty() {
         store::catalog::get_variant(&s.db, &sku).await?;
     }
-    let data = stock.into_iter().map(|st: Stock| level_dto(&p, st.sku, st.location, st.level)).collect();
+    let in_stock = q.in_stock.unwrap_or(false);
+    let capability = q.capability.map(super::locations::capability_from);
+    if near.is_none() && capability.is_none() {
+        let data = stock
+            .into_iter()
+            .filter(|st| !in_stock || st.level.atp() > 0)
+            .map(|st: Stock| level_dto(&p, st.sku, st.location, st.level))
+            .collect();
+        return Ok(Json(Availability { sku, data }));
+    }
+    // Join with the locations: their distance, capability and pickup promise.
+    let filter = store::locations::LocationFilter { capability, near, ..Default::default() };
+    let all = kernel::PageRequest { limit: kernel::page::MAX_LIMIT, after: None };
+    let places = store::locations::list_locations(&s.db, &filter, &all).await?.data;
+    let by_code: std::collections::HashMap<&str, &Stock> = stock.iter().map(|st| (st.location.as_str(), st)).collect();
+    let now = Timestamp::now();
+    let data = places
+        .into_iter()
+        .filter_map(|hit| {
+            let level = by_code.get(hit.location.code.as_str()).map(|st| st.level).unwrap_or_default();
+            if in_stock && level.atp() == 0 {
+                return None;
+            }
+            let mut dto = level_dto(&p, sku.clone(), hit.location.code.clone(), level);
+            dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
+            let offers_pickup = hit.location.capabilities.contains(&catalog::Capability::Pickup);
+            dto.pickup_ready_by = (offers_pickup && level.atp() > 0).then(|| hit.location.pickup_ready_by(now)).flatten();
+            Some(dto)
+        })
+        .collect();
     Ok(Json(Availability { sku, data }))
 }
 

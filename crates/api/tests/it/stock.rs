@@ -187,3 +187,35 @@ async fn holds_live_as_long_as_the_retailer_configured() {
     let at = |f: &str| kernel::Timestamp::parse(hold[f].as_str().unwrap()).unwrap().unix_ms();
     assert_eq!((at("expires_at") - at("created_at")) / 1000, 24 * 3600);
 }
+
+#[tokio::test]
+async fn in_stock_near_me_with_pickup_promise() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let mut grenoble = store_body("GNB-VICTOR-HUGO", "Grenoble", 45.1889, 5.7245);
+        grenoble["pickup_lead_min"] = json!(30);
+        assert_eq!(t.post("/v1/locations", &t.admin, grenoble).await.status, StatusCode::CREATED);
+        receive(&t, "LYS-BELLECOUR", 2).await;
+        receive(&t, "GNB-VICTOR-HUGO", 1).await;
+        receive(&t, "PAR-RIVOLI", 4).await;
+        // From Lyon Part-Dieu, 150 km: Lyon then Grenoble; Paris is too far.
+        let near = t.get("/v1/variants/TR-42/availability?near=45.7605,4.8597&radius_km=150&capability=pickup", &t.web).await;
+        assert_eq!(near.status, StatusCode::OK, "{}", near.body);
+        let data = near.body["data"].as_array().unwrap();
+        let codes: Vec<&str> = data.iter().map(|l| l["location"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["LYS-BELLECOUR", "GNB-VICTOR-HUGO"]);
+        assert!(data[0]["distance_km"].as_f64().unwrap() < data[1]["distance_km"].as_f64().unwrap());
+        for l in data {
+            let ready = kernel::Timestamp::parse(l["pickup_ready_by"].as_str().unwrap()).unwrap();
+            assert!(ready > kernel::Timestamp::now(), "{l}");
+        }
+        // Sold out in Grenoble: it drops out of "in stock" and loses its pickup promise.
+        t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "GNB-VICTOR-HUGO", "kind": "sale", "quantity": 1, "reason": "till"})).await;
+        let in_stock = t.get("/v1/variants/TR-42/availability?near=45.7605,4.8597&radius_km=150&in_stock=true", &t.web).await;
+        assert_eq!(in_stock.body["data"].as_array().unwrap().len(), 1);
+        let all = t.get("/v1/variants/TR-42/availability?near=45.7605,4.8597&radius_km=150", &t.web).await;
+        assert!(all.body["data"][1].get("pickup_ready_by").is_none(), "{}", all.body);
+        let bad = t.get("/v1/variants/TR-42/availability?radius_km=5", &t.web).await;
+        assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_query"));
+    }
+}

@@ -46,7 +46,7 @@ async fn setup(db: &Db) {
             address: catalog::Address { line1: "1 rue".into(), line2: None, postal_code: "75001".into(), city: "Paris".into(), country: "FR".into() },
             coordinates: catalog::Coordinates { latitude: 48.0, longitude: 2.0 }, time_zone: "Europe/Paris".into(),
             opening_hours: Default::default(), owner: catalog::Owner { kind: catalog::OwnerKind::Company, name: "Co".into() },
-            capabilities: Default::default(), phone: None, email: None,
+            capabilities: Default::default(), phone: None, email: None, pickup_lead_min: None,
         };
         locs.push(l.validate(Timestamp::now()).unwrap());
     }
