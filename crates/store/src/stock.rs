@@ -236,7 +236,16 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         )
         .await?;
     if claimed != 1 {
-        let available = find_level(conn, &new.sku, &new.location).await?.map(|l| l.atp()).unwrap_or(0);
+        let level = find_level(conn, &new.sku, &new.location).await?;
+        if level.is_none() {
+            if crate::catalog::find_variant(conn, &new.sku).await?.is_none() {
+                return Err(Error::unknown_reference("sku", "variant", &new.sku));
+            }
+            if crate::locations::find_location(conn, &new.location).await?.is_none() {
+                return Err(Error::unknown_reference("location", "location", &new.location));
+            }
+        }
+        let available = level.map(|l| l.atp()).unwrap_or(0);
         return Err(Error::new(ErrorCode::InsufficientStock, format!("only {available} available at {}", new.location))
             .with("sku", new.sku.clone())
             .with("location", new.location.clone())

@@ -75,6 +75,10 @@ async fn ledger_holds_and_availability() {
         // Selling below what is held, or an unknown place, is refused and changes nothing.
         let unknown = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "NOWHERE", "kind": "receipt", "quantity": 1, "reason": "x"})).await;
         assert_eq!((unknown.status, unknown.code()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"));
+        let ghost = t.post("/v1/holds", &t.web, json!({"sku": "GHOST", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": "c"})).await;
+        assert_eq!((ghost.status, ghost.code(), ghost.body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference", Some("sku")));
+        let nowhere = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "NOWHERE", "quantity": 1, "purpose": "cart", "owner_ref": "c"})).await;
+        assert_eq!((nowhere.status, nowhere.code()), (StatusCode::UNPROCESSABLE_ENTITY, "unknown_reference"));
         let negative = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": -4, "reason": "x"})).await;
         assert_eq!((negative.status, negative.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
         t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 4, "purpose": "pickup", "owner_ref": "ord_1"})).await;
