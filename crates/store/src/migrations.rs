@@ -14,11 +14,13 @@ const SQLITE: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
     (2, "inventory", include_str!("../migrations/sqlite/0002_inventory.sql")),
     (3, "pickup_lead_time", include_str!("../migrations/sqlite/0003_pickup_lead_time.sql")),
+    (4, "transfers", include_str!("../migrations/sqlite/0004_transfers.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
     (2, "inventory", include_str!("../migrations/postgres/0002_inventory.sql")),
     (3, "pickup_lead_time", include_str!("../migrations/postgres/0003_pickup_lead_time.sql")),
+    (4, "transfers", include_str!("../migrations/postgres/0004_transfers.sql")),
 ];
 
 /// An arbitrary constant shared by every Relais node: the migration lock.

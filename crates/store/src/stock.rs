@@ -420,3 +420,128 @@ pub async fn unbalanced(db: &Db) -> Result<Vec<String>, Error> {
     }
     Ok(wrong)
 }
+
+/// A transfer between two locations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Transfer {
+    pub id: String,
+    pub sku: String,
+    pub from_location: String,
+    pub to_location: String,
+    pub quantity: i64,
+    /// `in_transit`, then `received`.
+    pub status: String,
+    pub reference: Option<String>,
+    pub created_at: Timestamp,
+    pub received_at: Option<Timestamp>,
+}
+
+fn transfer_from_row(row: &Row) -> Result<Transfer, Error> {
+    Ok(Transfer {
+        id: row.text("id")?,
+        sku: row.text("sku")?,
+        from_location: row.text("from_location")?,
+        to_location: row.text("to_location")?,
+        quantity: row.int("quantity")?,
+        status: row.text("status")?,
+        reference: row.opt_text("reference")?,
+        created_at: rows::timestamp(row, "created_at")?,
+        received_at: rows::opt_timestamp(row, "received_at")?,
+    })
+}
+
+pub async fn find_transfer(conn: &mut Conn, id: &str) -> Result<Option<Transfer>, Error> {
+    conn.query_opt("SELECT * FROM transfers WHERE id = $1", params![id]).await?.as_ref().map(transfer_from_row).transpose()
+}
+
+pub async fn get_transfer(db: &Db, id: &str) -> Result<Transfer, Error> {
+    find_transfer(&mut db.read().await?, id).await?.ok_or_else(|| Error::not_found("transfer", id))
+}
+
+/// Ships `quantity` from one location to another: a `transfer_out` movement at the source
+/// (never taking held units), and the transfer in transit.
+pub async fn ship_transfer(
+    conn: &mut Conn,
+    sku: &str,
+    from: &str,
+    to: &str,
+    quantity: i64,
+    reference: Option<String>,
+    actor: &str,
+) -> Result<Transfer, Error> {
+    if from == to {
+        return Err(Error::validation("to_location", "a transfer goes to another location"));
+    }
+    if crate::locations::find_location(conn, to).await?.is_none() {
+        return Err(Error::unknown_reference("to_location", "location", to));
+    }
+    let id = kernel::id::new_id("trf");
+    let out = NewMovement {
+        sku: sku.to_owned(),
+        location: from.to_owned(),
+        kind: MovementKind::TransferOut,
+        quantity,
+        reason: format!("transfer to {to}"),
+        reference: Some(id.clone()),
+        client_key: None,
+    };
+    record_movement(conn, &out, actor).await?;
+    let t = Transfer {
+        id,
+        sku: sku.to_owned(),
+        from_location: from.to_owned(),
+        to_location: to.to_owned(),
+        quantity,
+        status: "in_transit".into(),
+        reference,
+        created_at: Timestamp::now(),
+        received_at: None,
+    };
+    conn.execute(
+        "INSERT INTO transfers (id, sku, from_location, to_location, quantity, status, reference, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        params![&t.id, &t.sku, &t.from_location, &t.to_location, t.quantity, &t.status, &t.reference, t.created_at.to_text()],
+    )
+    .await?;
+    events::emit(conn, "relais.transfer.shipped", &t.id, actor, &t).await?;
+    Ok(t)
+}
+
+/// Receives a transfer at its destination, once: a `transfer_in` movement there.
+pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<Transfer, Error> {
+    let mut t = find_transfer(conn, id).await?.ok_or_else(|| Error::not_found("transfer", id))?;
+    let now = Timestamp::now();
+    let received = conn
+        .execute("UPDATE transfers SET status = 'received', received_at = $2 WHERE id = $1 AND status = 'in_transit'", params![id, now.to_text()])
+        .await?;
+    if received != 1 {
+        return Err(Error::new(ErrorCode::Conflict, format!("the transfer is already {}", t.status)).with("transfer_id", id));
+    }
+    let inbound = NewMovement {
+        sku: t.sku.clone(),
+        location: t.to_location.clone(),
+        kind: MovementKind::TransferIn,
+        quantity: t.quantity,
+        reason: format!("transfer from {}", t.from_location),
+        reference: Some(t.id.clone()),
+        client_key: None,
+    };
+    record_movement(conn, &inbound, actor).await?;
+    t.status = "received".into();
+    t.received_at = Some(now);
+    events::emit(conn, "relais.transfer.received", &t.id, actor, &t).await?;
+    Ok(t)
+}
+
+/// Units of a variant in transit, per destination.
+pub async fn in_transit(db: &Db, sku: &str) -> Result<std::collections::HashMap<String, i64>, Error> {
+    let rows = db
+        .read()
+        .await?
+        .query(
+            "SELECT to_location, CAST(SUM(quantity) AS BIGINT) AS n FROM transfers WHERE sku = $1 AND status = 'in_transit' GROUP BY to_location",
+            params![sku],
+        )
+        .await?;
+    rows.iter().map(|r| Ok((r.text("to_location")?, r.int("n")?))).collect()
+}

@@ -26,6 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_hold))
         .routes(routes!(commit_hold))
         .routes(routes!(release_hold))
+        .routes(routes!(ship_transfer))
+        .routes(routes!(get_transfer))
+        .routes(routes!(receive_transfer))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -101,6 +104,9 @@ pub struct LevelDto {
     pub held: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub safety: Option<i64>,
+    /// Units on their way here from another location: shown, never promised.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub in_transit: Option<i64>,
     /// On `near` queries: kilometres from the given point.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub distance_km: Option<f64>,
@@ -138,6 +144,7 @@ fn level_dto(p: &Principal, sku: String, location: String, level: Level) -> Leve
         on_hand: inside.then_some(level.on_hand),
         held: inside.then_some(level.held),
         safety: inside.then_some(level.safety),
+        in_transit: None,
         distance_km: None,
         pickup_ready_by: None,
         sku,
@@ -262,11 +269,16 @@ async fn variant_availability(
     }
     let in_stock = q.in_stock.unwrap_or(false);
     let capability = q.capability.map(super::locations::capability_from);
+    let incoming = store::stock::in_transit(&s.db, &sku).await?;
+    let with_transit = |mut dto: LevelDto| {
+        dto.in_transit = incoming.get(&dto.location).copied();
+        dto
+    };
     if near.is_none() && capability.is_none() {
         let data = stock
             .into_iter()
             .filter(|st| !in_stock || st.level.atp() > 0)
-            .map(|st: Stock| level_dto(&p, st.sku, st.location, st.level))
+            .map(|st: Stock| with_transit(level_dto(&p, st.sku, st.location, st.level)))
             .collect();
         return Ok(Json(Availability { sku, data }));
     }
@@ -287,7 +299,7 @@ async fn variant_availability(
             dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
             let offers_pickup = hit.location.capabilities.contains(&catalog::Capability::Pickup);
             dto.pickup_ready_by = (offers_pickup && level.atp() > 0).then(|| hit.location.pickup_ready_by(now)).flatten();
-            Some(dto)
+            Some(with_transit(dto))
         })
         .collect();
     Ok(Json(Availability { sku, data }))
@@ -450,4 +462,95 @@ async fn commit_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write
 async fn release_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write<ReleaseHold, AnyKey>) -> ApiResult<Response> {
     let actor = w.actor();
     end_hold(s, &w.principal, id, HoldAction::Release, w.idempotency, actor).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShipTransfer {
+    pub sku: String,
+    pub from_location: String,
+    pub to_location: String,
+    #[schema(minimum = 1, maximum = 1000000000)]
+    pub quantity: i64,
+    /// A delivery note or a carrier's tracking number.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferDto {
+    pub id: String,
+    pub sku: String,
+    pub from_location: String,
+    pub to_location: String,
+    pub quantity: i64,
+    /// `in_transit`, then `received`.
+    pub status: String,
+    pub reference: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub received_at: Option<Timestamp>,
+}
+
+fn transfer_dto(t: store::stock::Transfer) -> TransferDto {
+    TransferDto {
+        id: t.id, sku: t.sku, from_location: t.from_location, to_location: t.to_location, quantity: t.quantity,
+        status: t.status, reference: t.reference, created_at: t.created_at, received_at: t.received_at,
+    }
+}
+
+/// Ship stock to another location (admin, or the source store's key): it leaves the source
+/// now and is in transit — shown at the destination, never promised — until received.
+#[utoipa::path(post, path = "/v1/transfers", tag = "stock", request_body = ShipTransfer, params(IdempotencyHeader),
+    responses((status = 201, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn ship_transfer(State(s): State<AppState>, w: Write<ShipTransfer, AnyKey>) -> ApiResult<Response> {
+    w.principal.require_stock_keeper(&w.body.from_location)?;
+    let actor = w.actor();
+    let b = w.body;
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    store::stock::ship_transfer(c, &b.sku, &b.from_location, &b.to_location, b.quantity, b.reference, &actor).await
+                })
+            },
+            |t| stored(201, &transfer_dto(t)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Get a transfer.
+#[utoipa::path(get, path = "/v1/transfers/{id}", tag = "stock", params(("id" = String, Path)),
+    responses((status = 200, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn get_transfer(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<TransferDto>> {
+    let t = store::stock::get_transfer(&s.db, &id).await?;
+    if p.require_stock_keeper(&t.from_location).is_err() {
+        p.require_stock_keeper(&t.to_location)?;
+    }
+    Ok(Json(transfer_dto(t)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveTransfer {}
+
+/// Receive a transfer at its destination (admin, or the destination store's key), once.
+#[utoipa::path(post, path = "/v1/transfers/{id}/receive", tag = "stock", request_body = ReceiveTransfer, params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn receive_transfer(State(s): State<AppState>, Path(id): Path<String>, w: Write<ReceiveTransfer, AnyKey>) -> ApiResult<Response> {
+    let t = store::stock::get_transfer(&s.db, &id).await?;
+    w.principal.require_stock_keeper(&t.to_location)?;
+    let actor = w.actor();
+    let response = s
+        .db
+        .write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::stock::receive_transfer(c, &id, &actor).await }),
+            |t| stored(200, &transfer_dto(t)),
+        )
+        .await?;
+    Ok(reply(response))
 }

@@ -206,6 +206,7 @@ async fn openapi_describes_every_route() {
         ("/v1/stock/movements", "get"), ("/v1/stock/movements", "post"), ("/v1/locations/{code}/stock/{sku}/safety", "put"),
         ("/v1/variants/{sku}/availability", "get"), ("/v1/locations/{code}/stock", "get"), ("/v1/holds", "post"),
         ("/v1/holds/{id}", "get"), ("/v1/holds/{id}/commit", "post"), ("/v1/holds/{id}/release", "post"),
+        ("/v1/transfers", "post"), ("/v1/transfers/{id}", "get"), ("/v1/transfers/{id}/receive", "post"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(described, expected.len(), "a route is described but not tested here, or the reverse");

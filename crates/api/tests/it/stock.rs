@@ -223,3 +223,52 @@ async fn in_stock_near_me_with_pickup_promise() {
         assert_eq!((bad.status, bad.code()), (StatusCode::BAD_REQUEST, "invalid_query"));
     }
 }
+
+#[tokio::test]
+async fn transfers_leave_now_and_arrive_once() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        receive(&t, "PAR-RIVOLI", 10).await;
+        let body = json!({"sku": "TR-42", "from_location": "PAR-RIVOLI", "to_location": "LYS-BELLECOUR", "quantity": 3, "reference": "BL-7781"});
+        // The destination store may not ship from another store's stock.
+        assert_eq!(t.post("/v1/transfers", &t.store, body.clone()).await.status, StatusCode::FORBIDDEN);
+        let shipped = t.post("/v1/transfers", &t.admin, body).await;
+        assert_eq!((shipped.status, shipped.body["status"].as_str()), (StatusCode::CREATED, Some("in_transit")), "{}", shipped.body);
+        let id = shipped.body["id"].as_str().unwrap().to_owned();
+
+        // In transit: gone from Paris, shown but not promised in Lyon.
+        let view = t.get("/v1/variants/TR-42/availability", &t.admin).await;
+        let at = |code: &str| view.body["data"].as_array().unwrap().iter().find(|l| l["location"] == code).cloned().unwrap_or_default();
+        assert_eq!(at("PAR-RIVOLI")["on_hand"], 7);
+        let hold = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": "c"})).await;
+        assert_eq!(hold.code(), "insufficient_stock", "{}", hold.body);
+
+        // The destination store receives it, once.
+        let received = t.post(&format!("/v1/transfers/{id}/receive"), &t.store, json!({})).await;
+        assert_eq!(received.body["status"], "received", "{}", received.body);
+        let twice = t.post(&format!("/v1/transfers/{id}/receive"), &t.store, json!({})).await;
+        assert_eq!((twice.status, twice.code()), (StatusCode::CONFLICT, "conflict"));
+        let view = t.get("/v1/variants/TR-42/availability", &t.admin).await;
+        let lyon = view.body["data"].as_array().unwrap().iter().find(|l| l["location"] == "LYS-BELLECOUR").cloned().unwrap();
+        assert_eq!((lyon["on_hand"].as_i64(), lyon.get("in_transit")), (Some(3), None));
+
+        // Shipping more than is free at the source is refused and changes nothing.
+        let too_much = t.post("/v1/transfers", &t.admin, json!({"sku": "TR-42", "from_location": "PAR-RIVOLI", "to_location": "LYS-BELLECOUR", "quantity": 8})).await;
+        assert_eq!(too_much.status, StatusCode::CONFLICT, "{}", too_much.body);
+        let to_self = t.post("/v1/transfers", &t.admin, json!({"sku": "TR-42", "from_location": "PAR-RIVOLI", "to_location": "PAR-RIVOLI", "quantity": 1})).await;
+        assert_eq!(to_self.status, StatusCode::UNPROCESSABLE_ENTITY);
+        balanced(&t).await;
+    }
+}
+
+#[tokio::test]
+async fn in_transit_units_are_shown_at_the_destination() {
+    let t = TestApp::on(testkit::sqlite().await).await;
+    setup(&t).await;
+    receive(&t, "PAR-RIVOLI", 5).await;
+    receive(&t, "LYS-BELLECOUR", 1).await;
+    t.post("/v1/transfers", &t.admin, json!({"sku": "TR-42", "from_location": "PAR-RIVOLI", "to_location": "LYS-BELLECOUR", "quantity": 2})).await;
+    let view = t.get("/v1/variants/TR-42/availability", &t.web).await;
+    let lyon = view.body["data"].as_array().unwrap().iter().find(|l| l["location"] == "LYS-BELLECOUR").cloned().unwrap();
+    assert_eq!((lyon["atp"].as_i64(), lyon["in_transit"].as_i64()), (Some(1), Some(2)));
+}
