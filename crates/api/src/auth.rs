@@ -32,12 +32,23 @@ pub enum Scope {
 
 impl Scope {
     pub fn parse(text: &str) -> Result<Scope, Error> {
-        let bad = || Error::validation("scopes", format!("`{text}` is not a scope: admin, service, channel:<code> or store:<location code>"));
+        let bad = || {
+            Error::validation(
+                "scopes",
+                format!(
+                    "`{text}` is not a scope: admin, service, channel:<code> or store:<location code>"
+                ),
+            )
+        };
         match text.split_once(':') {
             None if text == "admin" => Ok(Scope::Admin),
             None if text == "service" => Ok(Scope::Service),
-            Some(("channel", c)) => catalog::channel::validate_channel_code("scopes", c).map(Scope::Channel).map_err(|_| bad()),
-            Some(("store", s)) => catalog::location::validate_location_code("scopes", s).map(Scope::Store).map_err(|_| bad()),
+            Some(("channel", c)) => catalog::channel::validate_channel_code("scopes", c)
+                .map(Scope::Channel)
+                .map_err(|_| bad()),
+            Some(("store", s)) => catalog::location::validate_location_code("scopes", s)
+                .map(Scope::Store)
+                .map_err(|_| bad()),
             _ => Err(bad()),
         }
     }
@@ -92,7 +103,13 @@ impl Principal {
             Scope::Store(code) => code == location_code,
             _ => false,
         });
-        if allowed { Ok(()) } else { Err(forbidden("only an admin key or this store's key may move its stock")) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(forbidden(
+                "only an admin key or this store's key may move its stock",
+            ))
+        }
     }
 
     /// Holds: channels, service agents and admins anywhere, a store key at its own store.
@@ -101,7 +118,11 @@ impl Principal {
             Scope::Admin | Scope::Service | Scope::Channel(_) => true,
             Scope::Store(code) => code == location_code,
         });
-        if allowed { Ok(()) } else { Err(forbidden("a store key holds stock at its own store only")) }
+        if allowed {
+            Ok(())
+        } else {
+            Err(forbidden("a store key holds stock at its own store only"))
+        }
     }
 
     /// Whether the key may see a store's own data (stock, orders, associates' views).
@@ -133,7 +154,11 @@ impl KeyCache {
     fn get(&self, token_hash: &str) -> Option<Option<Principal>> {
         let entries = self.entries.lock().ok()?;
         let (principal, at) = entries.get(token_hash)?;
-        let ttl = if principal.is_some() { CACHE_TTL } else { NEGATIVE_TTL };
+        let ttl = if principal.is_some() {
+            CACHE_TTL
+        } else {
+            NEGATIVE_TTL
+        };
         (at.elapsed() < ttl).then(|| principal.clone())
     }
 
@@ -158,11 +183,17 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>
     if let Some(cached) = state.keys.get(&hash) {
         return Ok(cached);
     }
-    let principal = store::api_keys::find_by_token(&state.db, token).await?.map(|key| Principal {
-        key_id: key.id,
-        // Scopes were validated when the key was created.
-        scopes: key.scopes.iter().filter_map(|s| Scope::parse(s).ok()).collect(),
-    });
+    let principal = store::api_keys::find_by_token(&state.db, token)
+        .await?
+        .map(|key| Principal {
+            key_id: key.id,
+            // Scopes were validated when the key was created.
+            scopes: key
+                .scopes
+                .iter()
+                .filter_map(|s| Scope::parse(s).ok())
+                .collect(),
+        });
     state.keys.put(hash, principal.clone());
     Ok(principal)
 }
@@ -170,7 +201,10 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
         let header = parts
             .headers
@@ -183,7 +217,9 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 200)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        authenticate(state, token).await?.ok_or_else(|| unauthorized("the API key is unknown or revoked"))
+        authenticate(state, token)
+            .await?
+            .ok_or_else(|| unauthorized("the API key is unknown or revoked"))
     }
 }
 
@@ -203,10 +239,16 @@ mod tests {
 
     #[test]
     fn store_keys_are_confined() {
-        let p = Principal { key_id: "k".into(), scopes: vec![Scope::Store("LYS".into())] };
+        let p = Principal {
+            key_id: "k".into(),
+            scopes: vec![Scope::Store("LYS".into())],
+        };
         assert!(p.can_access_store("LYS") && !p.can_access_store("PAR"));
         assert!(p.require_admin().is_err());
-        let web = Principal { key_id: "k".into(), scopes: vec![Scope::Channel("web".into())] };
+        let web = Principal {
+            key_id: "k".into(),
+            scopes: vec![Scope::Channel("web".into())],
+        };
         assert_eq!(web.own_channel(), Some("web"));
         assert!(!web.can_access_store("LYS"));
     }

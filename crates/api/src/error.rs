@@ -41,17 +41,26 @@ pub struct ErrorDetail {
 }
 
 pub fn error_response(e: Error) -> Response {
-    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let (message, details) = if status.is_server_error() {
         // The cause was logged where it happened; never leak it.
         (e.code.description().to_owned(), Default::default())
     } else {
         (e.message, e.details)
     };
-    let body = ErrorBody { error: ErrorDetail { code: e.code, message, details } };
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: e.code,
+            message,
+            details,
+        },
+    };
     let mut response = (status, axum::Json(body)).into_response();
     if e.code == ErrorCode::Unauthorized {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

@@ -9,8 +9,8 @@ use std::marker::PhantomData;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{HeaderMap, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use kernel::{Error, ErrorCode};
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -63,12 +63,19 @@ impl<T, P> Write<T, P> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else { return Ok(None) };
+    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .ok()
         .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidIdempotencyKey, ErrorCode::InvalidIdempotencyKey.description()))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidIdempotencyKey,
+                ErrorCode::InvalidIdempotencyKey.description(),
+            )
+        })?;
     Ok(Some(key.to_owned()))
 }
 
@@ -85,7 +92,11 @@ fn is_json(headers: &HeaderMap) -> bool {
 
 /// Parses JSON strictly; the error names the offending field by its path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let source: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { bytes };
+    let source: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
     let mut de = serde_json::Deserializer::from_slice(source);
     let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -95,18 +106,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 let message = inner.to_string();
                 let mut err = Error::new(ErrorCode::InvalidBody, message.clone());
                 if let Some(missing) = missing_field(&message) {
-                    let field = if path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+                    let field = if path == "." {
+                        missing.to_owned()
+                    } else {
+                        format!("{path}.{missing}")
+                    };
                     err = err.with("field", field);
                 } else if path != "." {
                     err = err.with("field", path);
                 }
                 ApiError(err)
             }
-            _ => ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {inner}")),
+            _ => ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("the body is not valid JSON: {inner}"),
+            ),
         }
     })?;
     // Trailing bytes after the JSON value make the whole body malformed.
-    de.end().map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("the body is not valid JSON: {e}")))?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            ErrorCode::MalformedJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     Ok(parsed)
 }
 
@@ -120,7 +143,14 @@ fn request_hash(parts: &Parts, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(parts.method.as_str().as_bytes());
     h.update(b" ");
-    h.update(parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("").as_bytes());
+    h.update(
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("")
+            .as_bytes(),
+    );
     h.update(b"\n");
     h.update(body);
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
@@ -140,9 +170,17 @@ where
         let key = idempotency_key(&parts.headers)?;
         let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
-            .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge, format!("the body exceeds {MAX_BODY_BYTES} bytes")))?;
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body exceeds {MAX_BODY_BYTES} bytes"),
+                )
+            })?;
         if !bytes.is_empty() && !is_json(&parts.headers) {
-            return Err(ApiError::new(ErrorCode::UnsupportedMediaType, ErrorCode::UnsupportedMediaType.description()));
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                ErrorCode::UnsupportedMediaType.description(),
+            ));
         }
         let body = parse_json(&bytes)?;
         let idempotency = key.map(|key| IdempotencyKey {
@@ -150,7 +188,12 @@ where
             key,
             request_hash: request_hash(&parts, &bytes),
         });
-        Ok(Write { principal, body, idempotency, _policy: PhantomData })
+        Ok(Write {
+            principal,
+            body,
+            idempotency,
+            _policy: PhantomData,
+        })
     }
 }
 
@@ -169,7 +212,10 @@ where
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(Q).map_err(|e| {
             let path = e.path().to_string();
-            let mut err = Error::new(ErrorCode::InvalidQuery, format!("invalid query string: {}", e.into_inner()));
+            let mut err = Error::new(
+                ErrorCode::InvalidQuery,
+                format!("invalid query string: {}", e.into_inner()),
+            );
             if path != "." {
                 err = err.with("field", path);
             }

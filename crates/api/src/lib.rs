@@ -51,11 +51,17 @@ pub fn openapi_document() -> OpenApi {
 }
 
 async fn route_not_found() -> error::ApiError {
-    error::ApiError(Error::new(ErrorCode::RouteNotFound, "no route matches this path; see /docs"))
+    error::ApiError(Error::new(
+        ErrorCode::RouteNotFound,
+        "no route matches this path; see /docs",
+    ))
 }
 
 async fn method_not_allowed() -> error::ApiError {
-    error::ApiError(Error::new(ErrorCode::MethodNotAllowed, "this route does not accept this method; see /docs"))
+    error::ApiError(Error::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept this method; see /docs",
+    ))
 }
 
 /// The complete application: routes, docs, fallbacks and middleware.

@@ -30,13 +30,23 @@ impl Modify for Conventions {
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some("An API key token (`rls_…`)")).build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key token (`rls_…`)"))
+                    .build(),
+            ),
         );
         let mut table = String::from(
             "Errors always have the body `{\"error\": {\"code\", \"message\", \"details\"}}`.\n\n| code | status | meaning |\n|---|---|---|\n",
         );
         for code in kernel::ErrorCode::ALL {
-            table.push_str(&format!("| `{}` | {} | {} |\n", code.as_str(), code.http_status(), code.description()));
+            table.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                code.as_str(),
+                code.http_status(),
+                code.description()
+            ));
         }
         let intro = "Omnichannel commerce engine: one catalogue, one price, one stock, one customer across \
             stores, web, app, kiosks and service.\n\nAuthenticate with `Authorization: Bearer <token>`. \

@@ -17,16 +17,29 @@ pub struct Conn {
 
 impl Conn {
     pub async fn open(addr: &str, key: &str) -> anyhow::Result<Conn> {
-        let stream = TcpStream::connect(addr).await.with_context(|| format!("connect to {addr}"))?;
+        let stream = TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("connect to {addr}"))?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             let _ = connection.await;
         });
-        Ok(Conn { sender, host: addr.to_owned(), key: key.to_owned() })
+        Ok(Conn {
+            sender,
+            host: addr.to_owned(),
+            key: key.to_owned(),
+        })
     }
 
-    pub async fn send(&mut self, method: Method, path: &str, body: Option<String>, idempotency_key: Option<&str>) -> anyhow::Result<(StatusCode, Bytes)> {
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+        idempotency_key: Option<&str>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
         let mut req = Request::builder()
             .method(method)
             .uri(path)

@@ -53,7 +53,12 @@ fn histogram() -> Histogram<u64> {
 }
 
 /// Sends `total` requests made by `make` over `concurrency` connections.
-pub async fn drive<F>(server: &Server, total: u64, concurrency: usize, make: F) -> anyhow::Result<Outcome>
+pub async fn drive<F>(
+    server: &Server,
+    total: u64,
+    concurrency: usize,
+    make: F,
+) -> anyhow::Result<Outcome>
 where
     F: Fn(u64) -> Request + Send + Sync + 'static,
 {
@@ -65,7 +70,9 @@ where
     let mut workers = Vec::new();
     for _ in 0..concurrency {
         let (make, next) = (make.clone(), next.clone());
-        let mut conn = Conn::open(&server.addr, &server.admin_key).await.context("open a connection")?;
+        let mut conn = Conn::open(&server.addr, &server.admin_key)
+            .await
+            .context("open a connection")?;
         workers.push(tokio::spawn(async move {
             let mut latencies = histogram();
             let mut statuses = std::collections::BTreeMap::new();
@@ -76,7 +83,10 @@ where
                 }
                 let r = make(n);
                 let sent = Instant::now();
-                let status = match conn.send(r.method, &r.path, r.body, r.idempotency_key.as_deref()).await {
+                let status = match conn
+                    .send(r.method, &r.path, r.body, r.idempotency_key.as_deref())
+                    .await
+                {
                     Ok((status, _)) => status.as_u16(),
                     Err(_) => 0,
                 };
@@ -86,7 +96,12 @@ where
             (latencies, statuses)
         }));
     }
-    let mut outcome = Outcome { latencies_us: histogram(), statuses: Default::default(), elapsed_s: 0.0, total };
+    let mut outcome = Outcome {
+        latencies_us: histogram(),
+        statuses: Default::default(),
+        elapsed_s: 0.0,
+        total,
+    };
     for w in workers {
         let (latencies, statuses) = w.await?;
         outcome.latencies_us.add(latencies)?;
@@ -118,17 +133,33 @@ pub async fn get_json(server: &Server, path: &str) -> anyhow::Result<serde_json:
 }
 
 /// Sends one request with the admin key; fails unless it succeeds.
-pub async fn send_ok(server: &Server, method: Method, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+pub async fn send_ok(
+    server: &Server,
+    method: Method,
+    path: &str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let mut conn = Conn::open(&server.addr, &server.admin_key).await?;
-    let (status, bytes) = conn.send(method.clone(), path, Some(body.to_string()), None).await?;
-    anyhow::ensure!(status.is_success() || status == StatusCode::CREATED, "{method} {path}: {status} {}", String::from_utf8_lossy(&bytes));
+    let (status, bytes) = conn
+        .send(method.clone(), path, Some(body.to_string()), None)
+        .await?;
+    anyhow::ensure!(
+        status.is_success() || status == StatusCode::CREATED,
+        "{method} {path}: {status} {}",
+        String::from_utf8_lossy(&bytes)
+    );
     Ok(serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
 }
 
 /// Every SKU of the catalogue (up to 500).
 pub async fn skus(server: &Server) -> anyhow::Result<Vec<String>> {
     let page = get_json(server, "/v1/variants?limit=500").await?;
-    let skus: Vec<String> = page["data"].as_array().context("variants")?.iter().filter_map(|v| v["sku"].as_str().map(String::from)).collect();
+    let skus: Vec<String> = page["data"]
+        .as_array()
+        .context("variants")?
+        .iter()
+        .filter_map(|v| v["sku"].as_str().map(String::from))
+        .collect();
     anyhow::ensure!(!skus.is_empty(), "the server has no variants");
     Ok(skus)
 }

@@ -18,7 +18,10 @@ mod write;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "relais-bench", about = "Benchmarks a real Relais server over HTTP")]
+#[command(
+    name = "relais-bench",
+    about = "Benchmarks a real Relais server over HTTP"
+)]
 struct Cli {
     #[command(subcommand)]
     scenario: Scenario,
@@ -89,28 +92,55 @@ enum Scenario {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Scenario::Server { db, listen, keys_file } = cli.scenario {
+    if let Scenario::Server {
+        db,
+        listen,
+        keys_file,
+    } = cli.scenario
+    {
         // The child: a plain Relais demo server with its own multi-threaded runtime.
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        return runtime.block_on(relais::demo::run(&db, listen, relais::server::Settings::default(), Some(keys_file)));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(relais::demo::run(
+            &db,
+            listen,
+            relais::server::Settings::default(),
+            Some(keys_file),
+        ));
     }
     // The load generator gets a runtime of its own; the server process has another.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.scenario {
-            Scenario::Write { commands, concurrency, target } => {
+            Scenario::Write {
+                commands,
+                concurrency,
+                target,
+            } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = write::run(&server, commands, concurrency).await;
                 server.stop().await;
                 outcome
             }
-            Scenario::HotSku { units, buyers, concurrency, target } => {
+            Scenario::HotSku {
+                units,
+                buyers,
+                concurrency,
+                target,
+            } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = stock::hot_sku(&server, units, buyers, concurrency).await;
                 server.stop().await;
                 outcome
             }
-            Scenario::Availability { requests, concurrency, target } => {
+            Scenario::Availability {
+                requests,
+                concurrency,
+                target,
+            } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = stock::availability(&server, requests, concurrency).await;
                 server.stop().await;
@@ -124,8 +154,16 @@ fn main() -> anyhow::Result<()> {
                     server.stop().await;
                 }
                 ready_ms.sort_unstable();
-                let label = if target.db == "sqlite" { "sqlite" } else { "postgres" };
-                println!("startup: runs={runs} ready_ms_p50={} ready_ms_max={} db={label}", ready_ms[ready_ms.len() / 2], ready_ms[ready_ms.len() - 1]);
+                let label = if target.db == "sqlite" {
+                    "sqlite"
+                } else {
+                    "postgres"
+                };
+                println!(
+                    "startup: runs={runs} ready_ms_p50={} ready_ms_max={} db={label}",
+                    ready_ms[ready_ms.len() / 2],
+                    ready_ms[ready_ms.len() - 1]
+                );
                 Ok(())
             }
             Scenario::Server { .. } => unreachable!("handled above"),

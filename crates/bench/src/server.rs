@@ -20,12 +20,16 @@ pub struct Server {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 async fn create_postgres_database(admin: &str) -> anyhow::Result<(String, String)> {
     let name = format!("relais_bench_{}", std::process::id());
-    let url = testkit::create_database(admin, &name).await.context("create the benchmark database")?;
+    let url = testkit::create_database(admin, &name)
+        .await
+        .context("create the benchmark database")?;
     Ok((url, name))
 }
 
@@ -33,12 +37,27 @@ impl Server {
     pub async fn start(target: &Target) -> anyhow::Result<Server> {
         if let Some(url) = &target.url {
             let key = target.key.clone().context("--url needs --key")?;
-            let addr = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
-            return Ok(Server { addr, admin_key: key, db_label: "external", ready_ms: 0, child: None, _dir: None, postgres: None });
+            let addr = url
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned();
+            return Ok(Server {
+                addr,
+                admin_key: key,
+                db_label: "external",
+                ready_ms: 0,
+                child: None,
+                _dir: None,
+                postgres: None,
+            });
         }
         let dir = tempfile::tempdir()?;
         let (db_url, db_label, postgres) = if target.db == "sqlite" {
-            (format!("sqlite://{}/bench.db", dir.path().display()), "sqlite", None)
+            (
+                format!("sqlite://{}/bench.db", dir.path().display()),
+                "sqlite",
+                None,
+            )
         } else if target.db.starts_with("postgres") {
             let (url, name) = create_postgres_database(&target.db).await?;
             (url, "postgres", Some((target.db.clone(), name)))
@@ -57,12 +76,24 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .context("start the server process")?;
-        let mut server = Server { addr, admin_key: String::new(), db_label, ready_ms: 0, child: Some(child), _dir: Some(dir), postgres };
+        let mut server = Server {
+            addr,
+            admin_key: String::new(),
+            db_label,
+            ready_ms: 0,
+            child: Some(child),
+            _dir: Some(dir),
+            postgres,
+        };
         server.wait_ready(&keys_file, spawned).await?;
         Ok(server)
     }
 
-    async fn wait_ready(&mut self, keys_file: &std::path::Path, started: Instant) -> anyhow::Result<()> {
+    async fn wait_ready(
+        &mut self,
+        keys_file: &std::path::Path,
+        started: Instant,
+    ) -> anyhow::Result<()> {
         while started.elapsed() < Duration::from_secs(60) {
             if let Ok(text) = std::fs::read_to_string(keys_file)
                 && let Ok(keys) = serde_json::from_str::<serde_json::Value>(&text)
@@ -72,7 +103,10 @@ impl Server {
             {
                 self.admin_key = keys["admin"].as_str().unwrap_or_default().to_owned();
                 self.ready_ms = started.elapsed().as_millis() as u64;
-                eprintln!("server ready on {} ({}) after {} ms", self.addr, self.db_label, self.ready_ms);
+                eprintln!(
+                    "server ready on {} ({}) after {} ms",
+                    self.addr, self.db_label, self.ready_ms
+                );
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -90,7 +124,10 @@ impl Server {
     pub async fn stop(mut self) {
         if let Some(child) = &mut self.child {
             if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+                let _ = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
             }
             let _ = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
         }

@@ -16,7 +16,10 @@ pub async fn run(server: &Server, commands: u64, concurrency: usize) -> anyhow::
         Request {
             method: Method::PUT,
             path: format!("/v1/variants/{sku}/prices/EUR"),
-            body: Some(format!("{{\"amount_minor\":{}}}", rng.random_range(500..50_000))),
+            body: Some(format!(
+                "{{\"amount_minor\":{}}}",
+                rng.random_range(500..50_000)
+            )),
             idempotency_key: Some(format!("bench-{run_id}-{n}")),
         }
     })

@@ -20,8 +20,14 @@ pub enum ChannelKind {
 
 impl ChannelKind {
     pub const ALL: [ChannelKind; 8] = [
-        ChannelKind::Web, ChannelKind::App, ChannelKind::Kiosk, ChannelKind::Pos,
-        ChannelKind::Phone, ChannelKind::Email, ChannelKind::Social, ChannelKind::Marketplace,
+        ChannelKind::Web,
+        ChannelKind::App,
+        ChannelKind::Kiosk,
+        ChannelKind::Pos,
+        ChannelKind::Phone,
+        ChannelKind::Email,
+        ChannelKind::Social,
+        ChannelKind::Marketplace,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,7 +72,14 @@ pub struct Channel {
 
 /// Channel code: 2 to 40 of `a-z 0-9 -` (`web`, `kiosk-lyon-1`).
 pub fn validate_channel_code(field: &str, value: &str) -> Result<String, Error> {
-    code(field, value, 2, 40, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-', "lower-case letters, digits or `-`")
+    code(
+        field,
+        value,
+        2,
+        40,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+        "lower-case letters, digits or `-`",
+    )
 }
 
 impl NewChannel {
@@ -74,10 +87,19 @@ impl NewChannel {
     pub fn validate(&self, now: Timestamp) -> Result<Channel, Error> {
         match (self.kind.is_bound_to_store(), &self.location_code) {
             (true, None) => {
-                return Err(Error::validation("location_code", format!("a `{}` channel is bound to one store: name it", self.kind.as_str())));
+                return Err(Error::validation(
+                    "location_code",
+                    format!(
+                        "a `{}` channel is bound to one store: name it",
+                        self.kind.as_str()
+                    ),
+                ));
             }
             (false, Some(_)) => {
-                return Err(Error::validation("location_code", format!("a `{}` channel is not bound to a store", self.kind.as_str())));
+                return Err(Error::validation(
+                    "location_code",
+                    format!("a `{}` channel is not bound to a store", self.kind.as_str()),
+                ));
             }
             _ => {}
         }
@@ -96,14 +118,31 @@ mod tests {
     use super::*;
 
     fn kiosk(location: Option<&str>) -> NewChannel {
-        NewChannel { code: "kiosk-lyon-1".into(), kind: ChannelKind::Kiosk, name: "Kiosk".into(), location_code: location.map(Into::into) }
+        NewChannel {
+            code: "kiosk-lyon-1".into(),
+            kind: ChannelKind::Kiosk,
+            name: "Kiosk".into(),
+            location_code: location.map(Into::into),
+        }
     }
 
     #[test]
     fn store_binding() {
-        assert!(kiosk(Some("LYS-BELLECOUR")).validate(Timestamp::now()).is_ok());
-        assert_eq!(kiosk(None).validate(Timestamp::now()).unwrap_err().details["field"], "location_code");
-        let web = NewChannel { code: "web".into(), kind: ChannelKind::Web, name: "Web".into(), location_code: Some("X".into()) };
+        assert!(
+            kiosk(Some("LYS-BELLECOUR"))
+                .validate(Timestamp::now())
+                .is_ok()
+        );
+        assert_eq!(
+            kiosk(None).validate(Timestamp::now()).unwrap_err().details["field"],
+            "location_code"
+        );
+        let web = NewChannel {
+            code: "web".into(),
+            kind: ChannelKind::Web,
+            name: "Web".into(),
+            location_code: Some("X".into()),
+        };
         assert!(web.validate(Timestamp::now()).is_err());
     }
 

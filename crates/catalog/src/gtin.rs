@@ -33,7 +33,10 @@ impl Gtin {
         let (body, check) = digits.split_at(digits.len() - 1);
         let expected = check_digit(body);
         if expected != check[0] {
-            return Err(GtinError::BadCheckDigit { expected, found: check[0] });
+            return Err(GtinError::BadCheckDigit {
+                expected,
+                found: check[0],
+            });
         }
         Ok(Gtin(format!("{text:0>14}")))
     }
@@ -83,16 +86,37 @@ mod tests {
     #[test]
     fn accepts_every_form_and_pads_to_14() {
         // Real-world shaped examples with correct check digits.
-        assert_eq!(Gtin::parse("4006381333931").unwrap().as_str(), "04006381333931"); // EAN-13
-        assert_eq!(Gtin::parse("036000291452").unwrap().as_str(), "00036000291452"); // UPC-A
+        assert_eq!(
+            Gtin::parse("4006381333931").unwrap().as_str(),
+            "04006381333931"
+        ); // EAN-13
+        assert_eq!(
+            Gtin::parse("036000291452").unwrap().as_str(),
+            "00036000291452"
+        ); // UPC-A
         assert_eq!(Gtin::parse("96385074").unwrap().as_str(), "00000096385074"); // EAN-8
-        assert_eq!(Gtin::parse("10614141000415").unwrap().as_str(), "10614141000415"); // GTIN-14
+        assert_eq!(
+            Gtin::parse("10614141000415").unwrap().as_str(),
+            "10614141000415"
+        ); // GTIN-14
     }
 
     #[test]
     fn rejects_bad_input() {
-        assert_eq!(Gtin::parse("4006381333932"), Err(GtinError::BadCheckDigit { expected: 1, found: 2 }));
-        assert_eq!(Gtin::parse("400638133393"), Err(GtinError::BadCheckDigit { expected: 0, found: 3 }));
+        assert_eq!(
+            Gtin::parse("4006381333932"),
+            Err(GtinError::BadCheckDigit {
+                expected: 1,
+                found: 2
+            })
+        );
+        assert_eq!(
+            Gtin::parse("400638133393"),
+            Err(GtinError::BadCheckDigit {
+                expected: 0,
+                found: 3
+            })
+        );
         assert_eq!(Gtin::parse("12345"), Err(GtinError::BadLength(5)));
         assert_eq!(Gtin::parse("40063813339a1"), Err(GtinError::NotDigits));
         assert_eq!(Gtin::parse(""), Err(GtinError::NotDigits));

@@ -29,9 +29,13 @@ impl LocationKind {
     }
 
     pub fn parse(text: &str) -> Option<LocationKind> {
-        [LocationKind::Store, LocationKind::Warehouse, LocationKind::PickupPoint]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            LocationKind::Store,
+            LocationKind::Warehouse,
+            LocationKind::PickupPoint,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -49,7 +53,12 @@ pub enum Capability {
 }
 
 impl Capability {
-    pub const ALL: [Capability; 4] = [Capability::Pickup, Capability::Reserve, Capability::ShipFrom, Capability::Returns];
+    pub const ALL: [Capability; 4] = [
+        Capability::Pickup,
+        Capability::Reserve,
+        Capability::ShipFrom,
+        Capability::Returns,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -107,10 +116,16 @@ impl Coordinates {
 
     pub fn validate(&self, field: &str) -> Result<Coordinates, Error> {
         if !(-90.0..=90.0).contains(&self.latitude) || !self.latitude.is_finite() {
-            return Err(Error::validation(&format!("{field}.latitude"), "latitude must be between -90 and 90"));
+            return Err(Error::validation(
+                &format!("{field}.latitude"),
+                "latitude must be between -90 and 90",
+            ));
         }
         if !(-180.0..=180.0).contains(&self.longitude) || !self.longitude.is_finite() {
-            return Err(Error::validation(&format!("{field}.longitude"), "longitude must be between -180 and 180"));
+            return Err(Error::validation(
+                &format!("{field}.longitude"),
+                "longitude must be between -180 and 180",
+            ));
         }
         Ok(*self)
     }
@@ -131,9 +146,15 @@ impl TimeRange {
         let opens_min = parse_hhmm(&format!("{field}.opens"), opens, false)?;
         let closes_min = parse_hhmm(&format!("{field}.closes"), closes, true)?;
         if opens_min >= closes_min {
-            return Err(Error::validation(field, "opening time must be before closing time"));
+            return Err(Error::validation(
+                field,
+                "opening time must be before closing time",
+            ));
         }
-        Ok(TimeRange { opens_min, closes_min })
+        Ok(TimeRange {
+            opens_min,
+            closes_min,
+        })
     }
 
     pub fn opens(&self) -> String {
@@ -154,7 +175,10 @@ pub struct TimeRangeText {
 
 impl From<TimeRange> for TimeRangeText {
     fn from(r: TimeRange) -> Self {
-        TimeRangeText { opens: r.opens(), closes: r.closes() }
+        TimeRangeText {
+            opens: r.opens(),
+            closes: r.closes(),
+        }
     }
 }
 
@@ -194,11 +218,17 @@ impl OpeningHours {
     pub fn validate(&self, field: &str) -> Result<OpeningHours, Error> {
         for (day, ranges) in &self.weekly {
             if !WEEKDAYS.contains(&day.as_str()) {
-                return Err(Error::validation(&format!("{field}.{day}"), "days are mon, tue, wed, thu, fri, sat, sun"));
+                return Err(Error::validation(
+                    &format!("{field}.{day}"),
+                    "days are mon, tue, wed, thu, fri, sat, sun",
+                ));
             }
             for pair in ranges.windows(2) {
                 if pair[0].closes_min > pair[1].opens_min {
-                    return Err(Error::validation(&format!("{field}.{day}"), "periods must be in order and not overlap"));
+                    return Err(Error::validation(
+                        &format!("{field}.{day}"),
+                        "periods must be in order and not overlap",
+                    ));
                 }
             }
         }
@@ -226,7 +256,12 @@ impl OpeningHours {
 pub fn validate_time_zone(field: &str, tz: &str) -> Result<String, Error> {
     jiff::tz::TimeZone::get(tz)
         .map(|_| tz.to_owned())
-        .map_err(|_| Error::validation(field, format!("`{tz}` is not an IANA time zone such as Europe/Paris")))
+        .map_err(|_| {
+            Error::validation(
+                field,
+                format!("`{tz}` is not an IANA time zone such as Europe/Paris"),
+            )
+        })
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,7 +288,10 @@ fn validate_lead(field: &str, minutes: i64) -> Result<i64, Error> {
     if (0..=7 * 24 * 60).contains(&minutes) {
         Ok(minutes)
     } else {
-        Err(Error::validation(field, "a preparation lead time is 0 to 10080 minutes"))
+        Err(Error::validation(
+            field,
+            "a preparation lead time is 0 to 10080 minutes",
+        ))
     }
 }
 
@@ -296,13 +334,23 @@ pub struct LocationPatch {
 
 /// Location code: 2 to 32 of `A-Z 0-9 -`.
 pub fn validate_location_code(field: &str, value: &str) -> Result<String, Error> {
-    code(field, value, 2, 32, |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-', "upper-case letters, digits or `-`")
+    code(
+        field,
+        value,
+        2,
+        32,
+        |c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-',
+        "upper-case letters, digits or `-`",
+    )
 }
 
 fn validate_address(a: &Address) -> Result<Address, Error> {
     let country = &a.country;
     if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(Error::validation("address.country", "country must be an ISO 3166-1 alpha-2 code such as FR"));
+        return Err(Error::validation(
+            "address.country",
+            "country must be an ISO 3166-1 alpha-2 code such as FR",
+        ));
     }
     Ok(Address {
         line1: bounded("address.line1", &a.line1, 1, 200)?,
@@ -314,13 +362,18 @@ fn validate_address(a: &Address) -> Result<Address, Error> {
 }
 
 fn validate_owner(o: &Owner) -> Result<Owner, Error> {
-    Ok(Owner { kind: o.kind, name: bounded("owner.name", &o.name, 1, 200)? })
+    Ok(Owner {
+        kind: o.kind,
+        name: bounded("owner.name", &o.name, 1, 200)?,
+    })
 }
 
 fn validate_email(field: &str, email: Option<&str>) -> Result<Option<String>, Error> {
     let email = optional(field, email, 254)?;
     if let Some(e) = &email {
-        let valid = e.split_once('@').is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
+        let valid = e
+            .split_once('@')
+            .is_some_and(|(user, host)| !user.is_empty() && host.contains('.'));
         if !valid {
             return Err(Error::validation(field, "not an e-mail address"));
         }
@@ -342,7 +395,10 @@ impl NewLocation {
             capabilities: self.capabilities.clone(),
             phone: optional("phone", self.phone.as_deref(), 40)?,
             email: validate_email("email", self.email.as_deref())?,
-            pickup_lead_min: validate_lead("pickup_lead_min", self.pickup_lead_min.unwrap_or(DEFAULT_PICKUP_LEAD_MIN))?,
+            pickup_lead_min: validate_lead(
+                "pickup_lead_min",
+                self.pickup_lead_min.unwrap_or(DEFAULT_PICKUP_LEAD_MIN),
+            )?,
             active: true,
             version: 1,
             created_at: now,
@@ -408,13 +464,28 @@ mod tests {
             code: "LYS-BELLECOUR".into(),
             name: "Lyon Bellecour".into(),
             kind: LocationKind::Store,
-            address: Address { line1: "12 rue de la République".into(), line2: None, postal_code: "69002".into(), city: "Lyon".into(), country: "FR".into() },
-            coordinates: Coordinates { latitude: 45.7578, longitude: 4.8320 },
+            address: Address {
+                line1: "12 rue de la République".into(),
+                line2: None,
+                postal_code: "69002".into(),
+                city: "Lyon".into(),
+                country: "FR".into(),
+            },
+            coordinates: Coordinates {
+                latitude: 45.7578,
+                longitude: 4.8320,
+            },
             time_zone: "Europe/Paris".into(),
             opening_hours: OpeningHours {
-                weekly: BTreeMap::from([("mon".into(), vec![TimeRange::parse("mon", "10:00", "19:30").unwrap()])]),
+                weekly: BTreeMap::from([(
+                    "mon".into(),
+                    vec![TimeRange::parse("mon", "10:00", "19:30").unwrap()],
+                )]),
             },
-            owner: Owner { kind: OwnerKind::Franchisee, name: "SAS Rhône Sport".into() },
+            owner: Owner {
+                kind: OwnerKind::Franchisee,
+                name: "SAS Rhône Sport".into(),
+            },
             capabilities: BTreeSet::from([Capability::Pickup, Capability::Returns]),
             phone: None,
             email: Some("lyon@example.fr".into()),
@@ -434,12 +505,29 @@ mod tests {
     fn each_bad_field_is_named() {
         let cases: Vec<(Box<dyn Fn(&mut NewLocation)>, &str)> = vec![
             (Box::new(|l| l.code = "lyon".into()), "code"),
-            (Box::new(|l| l.coordinates.latitude = 91.0), "coordinates.latitude"),
-            (Box::new(|l| l.coordinates.longitude = f64::NAN), "coordinates.longitude"),
-            (Box::new(|l| l.time_zone = "Europe/Lyon".into()), "time_zone"),
-            (Box::new(|l| l.address.country = "France".into()), "address.country"),
+            (
+                Box::new(|l| l.coordinates.latitude = 91.0),
+                "coordinates.latitude",
+            ),
+            (
+                Box::new(|l| l.coordinates.longitude = f64::NAN),
+                "coordinates.longitude",
+            ),
+            (
+                Box::new(|l| l.time_zone = "Europe/Lyon".into()),
+                "time_zone",
+            ),
+            (
+                Box::new(|l| l.address.country = "France".into()),
+                "address.country",
+            ),
             (Box::new(|l| l.email = Some("nobody".into())), "email"),
-            (Box::new(|l| { l.opening_hours.weekly.insert("funday".into(), vec![]); }), "opening_hours.funday"),
+            (
+                Box::new(|l| {
+                    l.opening_hours.weekly.insert("funday".into(), vec![]);
+                }),
+                "opening_hours.funday",
+            ),
         ];
         for (change, field) in cases {
             let mut l = lyon();
@@ -455,13 +543,22 @@ mod tests {
         assert!(TimeRange::parse("x", "24:00", "24:00").is_err());
         assert!(TimeRange::parse("x", "19:00", "09:00").is_err());
         assert!(TimeRange::parse("x", "9:00", "10:00").is_err());
-        assert_eq!(TimeRange::parse("x", "09:05", "10:00").unwrap().opens(), "09:05");
+        assert_eq!(
+            TimeRange::parse("x", "09:05", "10:00").unwrap().opens(),
+            "09:05"
+        );
     }
 
     #[test]
     fn distances() {
-        let paris = Coordinates { latitude: 48.8566, longitude: 2.3522 };
-        let lyon = Coordinates { latitude: 45.7640, longitude: 4.8357 };
+        let paris = Coordinates {
+            latitude: 48.8566,
+            longitude: 2.3522,
+        };
+        let lyon = Coordinates {
+            latitude: 45.7640,
+            longitude: 4.8357,
+        };
         let d = paris.distance_km(&lyon);
         assert!((390.0..395.0).contains(&d), "{d}");
         assert_eq!(paris.distance_km(&paris), 0.0);
@@ -484,17 +581,34 @@ impl Location {
     /// opening hours mean wall-clock time across daylight-saving changes.
     pub fn pickup_ready_by(&self, now: kernel::Timestamp) -> Option<kernel::Timestamp> {
         let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
-        let earliest = jiff::Timestamp::from_millisecond(now.unix_ms() + self.pickup_lead_min * 60_000).ok()?;
+        let earliest =
+            jiff::Timestamp::from_millisecond(now.unix_ms() + self.pickup_lead_min * 60_000)
+                .ok()?;
         let start = earliest.to_zoned(tz.clone());
         for offset in 0..14i64 {
-            let day = start.date().checked_add(jiff::Span::new().days(offset)).ok()?;
+            let day = start
+                .date()
+                .checked_add(jiff::Span::new().days(offset))
+                .ok()?;
             let weekday = day.weekday().to_monday_zero_offset() as usize;
             for period in self.opening_hours.day(weekday) {
                 let at = |minutes: u16| -> Option<jiff::Timestamp> {
-                    let time = jiff::civil::Time::new((minutes / 60).min(23) as i8, (minutes % 60) as i8, 0, 0).ok()?;
+                    let time = jiff::civil::Time::new(
+                        (minutes / 60).min(23) as i8,
+                        (minutes % 60) as i8,
+                        0,
+                        0,
+                    )
+                    .ok()?;
                     let dt = day.to_datetime(time);
                     // 24:00 closes at midnight: the start of the next day.
-                    let dt = if minutes >= 24 * 60 { day.checked_add(jiff::Span::new().days(1)).ok()?.to_datetime(jiff::civil::Time::midnight()) } else { dt };
+                    let dt = if minutes >= 24 * 60 {
+                        day.checked_add(jiff::Span::new().days(1))
+                            .ok()?
+                            .to_datetime(jiff::civil::Time::midnight())
+                    } else {
+                        dt
+                    };
                     dt.to_zoned(tz.clone()).ok().map(|z| z.timestamp())
                 };
                 let (opens, closes) = (at(period.opens_min)?, at(period.closes_min)?);
@@ -509,7 +623,8 @@ impl Location {
 
     /// Whether the location is open at `at`, by its opening hours in its own time zone.
     pub fn is_open_at(&self, at: kernel::Timestamp) -> bool {
-        self.local_time(at).is_some_and(|(day, minute)| self.opening_hours.is_open(day, minute))
+        self.local_time(at)
+            .is_some_and(|(day, minute)| self.opening_hours.is_open(day, minute))
     }
 }
 
@@ -521,15 +636,40 @@ mod local_time_tests {
     fn opening_follows_the_local_clock_across_dst() {
         let mut hours = OpeningHours::default();
         for day in WEEKDAYS {
-            hours.weekly.insert(day.into(), vec![TimeRange::parse(day, "10:00", "19:00").unwrap()]);
+            hours.weekly.insert(
+                day.into(),
+                vec![TimeRange::parse(day, "10:00", "19:00").unwrap()],
+            );
         }
         let l = Location {
-            code: "PAR".into(), name: "Paris".into(), kind: LocationKind::Store,
-            address: Address { line1: "1".into(), line2: None, postal_code: "75001".into(), city: "Paris".into(), country: "FR".into() },
-            coordinates: Coordinates { latitude: 48.86, longitude: 2.34 }, time_zone: "Europe/Paris".into(),
-            opening_hours: hours, owner: Owner { kind: OwnerKind::Company, name: "X".into() },
-            capabilities: BTreeSet::new(), phone: None, email: None, pickup_lead_min: 60, active: true, version: 1,
-            created_at: Timestamp::now(), updated_at: Timestamp::now(),
+            code: "PAR".into(),
+            name: "Paris".into(),
+            kind: LocationKind::Store,
+            address: Address {
+                line1: "1".into(),
+                line2: None,
+                postal_code: "75001".into(),
+                city: "Paris".into(),
+                country: "FR".into(),
+            },
+            coordinates: Coordinates {
+                latitude: 48.86,
+                longitude: 2.34,
+            },
+            time_zone: "Europe/Paris".into(),
+            opening_hours: hours,
+            owner: Owner {
+                kind: OwnerKind::Company,
+                name: "X".into(),
+            },
+            capabilities: BTreeSet::new(),
+            phone: None,
+            email: None,
+            pickup_lead_min: 60,
+            active: true,
+            version: 1,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
         };
         let t = |s: &str| Timestamp::parse(s).unwrap();
         // Winter (UTC+1): 09:30 UTC is 10:30 local; summer (UTC+2): 08:30 UTC is 10:30 local.
@@ -544,26 +684,66 @@ mod local_time_tests {
     fn pickup_ready_by_follows_lead_time_and_opening_hours() {
         let mut hours = OpeningHours::default();
         for day in ["mon", "tue", "wed", "thu", "fri", "sat"] {
-            hours.weekly.insert(day.into(), vec![TimeRange::parse(day, "10:00", "12:30").unwrap(), TimeRange::parse(day, "14:00", "19:00").unwrap()]);
+            hours.weekly.insert(
+                day.into(),
+                vec![
+                    TimeRange::parse(day, "10:00", "12:30").unwrap(),
+                    TimeRange::parse(day, "14:00", "19:00").unwrap(),
+                ],
+            );
         }
         let mut l = Location {
-            code: "GNB".into(), name: "Grenoble".into(), kind: LocationKind::Store,
-            address: Address { line1: "1".into(), line2: None, postal_code: "38000".into(), city: "Grenoble".into(), country: "FR".into() },
-            coordinates: Coordinates { latitude: 45.19, longitude: 5.72 }, time_zone: "Europe/Paris".into(),
-            opening_hours: hours, owner: Owner { kind: OwnerKind::Franchisee, name: "X".into() },
-            capabilities: BTreeSet::new(), phone: None, email: None, pickup_lead_min: 60, active: true, version: 1,
-            created_at: Timestamp::now(), updated_at: Timestamp::now(),
+            code: "GNB".into(),
+            name: "Grenoble".into(),
+            kind: LocationKind::Store,
+            address: Address {
+                line1: "1".into(),
+                line2: None,
+                postal_code: "38000".into(),
+                city: "Grenoble".into(),
+                country: "FR".into(),
+            },
+            coordinates: Coordinates {
+                latitude: 45.19,
+                longitude: 5.72,
+            },
+            time_zone: "Europe/Paris".into(),
+            opening_hours: hours,
+            owner: Owner {
+                kind: OwnerKind::Franchisee,
+                name: "X".into(),
+            },
+            capabilities: BTreeSet::new(),
+            phone: None,
+            email: None,
+            pickup_lead_min: 60,
+            active: true,
+            version: 1,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
         };
         let t = |s: &str| Timestamp::parse(s).unwrap();
         let ready = |l: &Location, now: &str| l.pickup_ready_by(t(now)).map(|r| r.to_text());
         // Thursday 26 Nov 2026, Paris is UTC+1. 09:00 local + 1 h = 10:00, the opening.
-        assert_eq!(ready(&l, "2026-11-26T08:00:00Z").as_deref(), Some("2026-11-26T09:00:00.000000Z"));
+        assert_eq!(
+            ready(&l, "2026-11-26T08:00:00Z").as_deref(),
+            Some("2026-11-26T09:00:00.000000Z")
+        );
         // 11:45 local + 1 h = 12:45: closed for lunch, ready at 14:00.
-        assert_eq!(ready(&l, "2026-11-26T10:45:00Z").as_deref(), Some("2026-11-26T13:00:00.000000Z"));
+        assert_eq!(
+            ready(&l, "2026-11-26T10:45:00Z").as_deref(),
+            Some("2026-11-26T13:00:00.000000Z")
+        );
         // 18:30 local Saturday + 1 h: closed Sunday, ready Monday 10:00.
-        assert_eq!(ready(&l, "2026-11-28T17:30:00Z").as_deref(), Some("2026-11-30T09:00:00.000000Z"));
+        assert_eq!(
+            ready(&l, "2026-11-28T17:30:00Z").as_deref(),
+            Some("2026-11-30T09:00:00.000000Z")
+        );
         // Across the spring DST change (29 March 2026): Saturday evening → Monday 10:00 CEST = 08:00 UTC.
-        assert_eq!(ready(&l, "2026-03-28T18:30:00Z").as_deref(), Some("2026-03-30T08:00:00.000000Z"));
+        assert_eq!(
+            ready(&l, "2026-03-28T18:30:00Z").as_deref(),
+            Some("2026-03-30T08:00:00.000000Z")
+        );
         l.opening_hours = OpeningHours::default();
         assert_eq!(ready(&l, "2026-11-26T08:00:00Z"), None);
     }

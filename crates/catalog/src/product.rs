@@ -120,14 +120,24 @@ pub struct VariantPatch {
 
 /// SKU: 1 to 64 of `A-Z a-z 0-9 . _ -`.
 pub fn validate_sku(field: &str, sku: &str) -> Result<String, Error> {
-    code(field, sku, 1, 64, |c| c.is_ascii_alphanumeric() || "._-".contains(c), "letters, digits, `.`, `_` or `-`")
+    code(
+        field,
+        sku,
+        1,
+        64,
+        |c| c.is_ascii_alphanumeric() || "._-".contains(c),
+        "letters, digits, `.`, `_` or `-`",
+    )
 }
 
 /// Category: a lowercase slug path such as `footwear/running`, at most 5 levels.
 pub fn validate_category(field: &str, category: &str) -> Result<String, Error> {
     let segments: Vec<&str> = category.split('/').collect();
     let segment_ok = |s: &&str| {
-        !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        !s.is_empty()
+            && s.len() <= 40
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     if segments.len() > 5 || !segments.iter().all(segment_ok) {
         return Err(Error::validation(
@@ -140,19 +150,33 @@ pub fn validate_category(field: &str, category: &str) -> Result<String, Error> {
 
 fn validate_gtin(field: &str, gtin: Option<&str>) -> Result<Option<Gtin>, Error> {
     gtin.map(|g| {
-        Gtin::parse(g).map_err(|e| Error::validation(field, format!("invalid GTIN: {e}")).with("value", g))
+        Gtin::parse(g)
+            .map_err(|e| Error::validation(field, format!("invalid GTIN: {e}")).with("value", g))
     })
     .transpose()
 }
 
-fn validate_attributes(field: &str, attributes: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Error> {
+fn validate_attributes(
+    field: &str,
+    attributes: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, Error> {
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err(Error::validation(field, format!("at most {MAX_ATTRIBUTES} attributes")));
+        return Err(Error::validation(
+            field,
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
     }
     let mut clean = BTreeMap::new();
     for (key, value) in attributes {
         let key_field = format!("{field}.{key}");
-        code(&key_field, key, 1, 40, |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_', "lowercase, digits or `_`")?;
+        code(
+            &key_field,
+            key,
+            1,
+            40,
+            |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+            "lowercase, digits or `_`",
+        )?;
         clean.insert(key.clone(), bounded(&key_field, value, 1, 200)?);
     }
     Ok(clean)
@@ -160,7 +184,10 @@ fn validate_attributes(field: &str, attributes: &BTreeMap<String, String>) -> Re
 
 fn validate_images(field: &str, images: &[Image]) -> Result<Vec<Image>, Error> {
     if images.len() > MAX_IMAGES {
-        return Err(Error::validation(field, format!("at most {MAX_IMAGES} images")));
+        return Err(Error::validation(
+            field,
+            format!("at most {MAX_IMAGES} images"),
+        ));
     }
     images
         .iter()
@@ -168,10 +195,17 @@ fn validate_images(field: &str, images: &[Image]) -> Result<Vec<Image>, Error> {
         .map(|(i, img)| {
             let url_field = format!("{field}[{i}].url");
             let url = bounded(&url_field, &img.url, 1, 2000)?;
-            if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')) {
-                return Err(Error::validation(&url_field, "image url must be absolute (https://…) or start with /"));
+            if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+            {
+                return Err(Error::validation(
+                    &url_field,
+                    "image url must be absolute (https://…) or start with /",
+                ));
             }
-            Ok(Image { url, alt: bounded(&format!("{field}[{i}].alt"), &img.alt, 0, 300)? })
+            Ok(Image {
+                url,
+                alt: bounded(&format!("{field}[{i}].alt"), &img.alt, 0, 300)?,
+            })
         })
         .collect()
 }
@@ -187,7 +221,13 @@ fn default_variant_title(product_title: &str, attributes: &BTreeMap<String, Stri
 
 impl NewVariant {
     /// Validates one variant of `product`; `field` is its JSON path (`variants[2]`).
-    pub fn validate(&self, field: &str, product_id: &str, product_title: &str, now: Timestamp) -> Result<Variant, Error> {
+    pub fn validate(
+        &self,
+        field: &str,
+        product_id: &str,
+        product_title: &str,
+        now: Timestamp,
+    ) -> Result<Variant, Error> {
         let attributes = validate_attributes(&format!("{field}.attributes"), &self.attributes)?;
         let title = match &self.title {
             Some(t) => bounded(&format!("{field}.title"), t, 1, 300)?,
@@ -211,7 +251,10 @@ impl NewProduct {
     pub fn validate(&self, id: String, now: Timestamp) -> Result<Product, Error> {
         let title = bounded("title", &self.title, 1, 300)?;
         if self.variants.is_empty() || self.variants.len() > MAX_VARIANTS {
-            return Err(Error::validation("variants", format!("a product has 1 to {MAX_VARIANTS} variants")));
+            return Err(Error::validation(
+                "variants",
+                format!("a product has 1 to {MAX_VARIANTS} variants"),
+            ));
         }
         let variants = self
             .variants
@@ -242,12 +285,18 @@ fn check_unique_within(variants: &[Variant]) -> Result<(), Error> {
     let mut gtins = HashSet::new();
     for (i, v) in variants.iter().enumerate() {
         if !skus.insert(v.sku.as_str()) {
-            return Err(Error::validation(&format!("variants[{i}].sku"), format!("SKU `{}` appears twice", v.sku)));
+            return Err(Error::validation(
+                &format!("variants[{i}].sku"),
+                format!("SKU `{}` appears twice", v.sku),
+            ));
         }
         if let Some(g) = &v.gtin
             && !gtins.insert(g.as_str())
         {
-            return Err(Error::validation(&format!("variants[{i}].gtin"), format!("GTIN `{}` appears twice", g.as_str())));
+            return Err(Error::validation(
+                &format!("variants[{i}].gtin"),
+                format!("GTIN `{}` appears twice", g.as_str()),
+            ));
         }
     }
     Ok(())
@@ -328,10 +377,23 @@ mod tests {
             brand: Some("Kalenji".into()),
             category: "footwear/running".into(),
             attributes: BTreeMap::from([("gender".into(), "unisex".into())]),
-            images: vec![Image { url: "https://img.example/tr500.jpg".into(), alt: "side".into() }],
+            images: vec![Image {
+                url: "https://img.example/tr500.jpg".into(),
+                alt: "side".into(),
+            }],
             variants: vec![
-                NewVariant { sku: "TR500-42".into(), gtin: Some("4006381333931".into()), title: None, attributes: BTreeMap::from([("size".into(), "42".into())]) },
-                NewVariant { sku: "TR500-43".into(), gtin: None, title: None, attributes: BTreeMap::from([("size".into(), "43".into())]) },
+                NewVariant {
+                    sku: "TR500-42".into(),
+                    gtin: Some("4006381333931".into()),
+                    title: None,
+                    attributes: BTreeMap::from([("size".into(), "42".into())]),
+                },
+                NewVariant {
+                    sku: "TR500-43".into(),
+                    gtin: None,
+                    title: None,
+                    attributes: BTreeMap::from([("size".into(), "43".into())]),
+                },
             ],
         }
     }
@@ -344,7 +406,10 @@ mod tests {
     fn validates_and_normalises() {
         let p = shoe().validate("prd_1".into(), Timestamp::now()).unwrap();
         assert_eq!(p.title, "Trail runner TR-500");
-        assert_eq!(p.variants[0].gtin.as_ref().unwrap().as_str(), "04006381333931");
+        assert_eq!(
+            p.variants[0].gtin.as_ref().unwrap().as_str(),
+            "04006381333931"
+        );
         assert_eq!(p.variants[1].title, "Trail runner TR-500 — 43");
         assert_eq!(p.variants[0].product_id, "prd_1");
     }
@@ -355,11 +420,28 @@ mod tests {
             (Box::new(|p| p.title = " ".into()), "title"),
             (Box::new(|p| p.category = "Footwear".into()), "category"),
             (Box::new(|p| p.variants.clear()), "variants"),
-            (Box::new(|p| p.variants[1].sku = "bad sku".into()), "variants[1].sku"),
-            (Box::new(|p| p.variants[0].gtin = Some("4006381333932".into())), "variants[0].gtin"),
-            (Box::new(|p| p.variants[1].sku = "TR500-42".into()), "variants[1].sku"),
-            (Box::new(|p| p.images[0].url = "ftp://x".into()), "images[0].url"),
-            (Box::new(|p| { p.attributes.insert("Bad Key".into(), "x".into()); }), "attributes.Bad Key"),
+            (
+                Box::new(|p| p.variants[1].sku = "bad sku".into()),
+                "variants[1].sku",
+            ),
+            (
+                Box::new(|p| p.variants[0].gtin = Some("4006381333932".into())),
+                "variants[0].gtin",
+            ),
+            (
+                Box::new(|p| p.variants[1].sku = "TR500-42".into()),
+                "variants[1].sku",
+            ),
+            (
+                Box::new(|p| p.images[0].url = "ftp://x".into()),
+                "images[0].url",
+            ),
+            (
+                Box::new(|p| {
+                    p.attributes.insert("Bad Key".into(), "x".into());
+                }),
+                "attributes.Bad Key",
+            ),
         ];
         for (change, field) in cases {
             let mut p = shoe();
@@ -373,9 +455,20 @@ mod tests {
     #[test]
     fn patch_bumps_version_and_rejects_empty() {
         let mut p = shoe().validate("prd_1".into(), Timestamp::now()).unwrap();
-        assert!(ProductPatch::default().apply(&mut p, Timestamp::now()).is_err());
-        let patch = ProductPatch { title: Some("New".into()), brand: Some(None), ..Default::default() };
+        assert!(
+            ProductPatch::default()
+                .apply(&mut p, Timestamp::now())
+                .is_err()
+        );
+        let patch = ProductPatch {
+            title: Some("New".into()),
+            brand: Some(None),
+            ..Default::default()
+        };
         patch.apply(&mut p, Timestamp::now()).unwrap();
-        assert_eq!((p.title.as_str(), p.brand.as_deref(), p.version), ("New", None, 2));
+        assert_eq!(
+            (p.title.as_str(), p.brand.as_deref(), p.version),
+            ("New", None, 2)
+        );
     }
 }

@@ -15,13 +15,20 @@ pub(crate) fn bounded(field: &str, value: &str, min: usize, max: usize) -> Resul
         .with("max", max));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Error::validation(field, format!("{field} must not contain control characters")));
+        return Err(Error::validation(
+            field,
+            format!("{field} must not contain control characters"),
+        ));
     }
     Ok(trimmed.to_owned())
 }
 
 /// Like [`bounded`] for an optional value; an empty string counts as absent.
-pub(crate) fn optional(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Error> {
+pub(crate) fn optional(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, Error> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => bounded(field, v, 1, max).map(Some),
@@ -41,6 +48,9 @@ pub(crate) fn code(
     if ok {
         Ok(value.to_owned())
     } else {
-        Err(Error::validation(field, format!("{field} must be {min} to {max} characters: {rule}")))
+        Err(Error::validation(
+            field,
+            format!("{field} must be {min} to {max} characters: {rule}"),
+        ))
     }
 }

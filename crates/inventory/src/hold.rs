@@ -23,7 +23,12 @@ pub enum HoldPurpose {
 }
 
 impl HoldPurpose {
-    pub const ALL: [HoldPurpose; 4] = [HoldPurpose::Cart, HoldPurpose::Pickup, HoldPurpose::Reserve, HoldPurpose::Ship];
+    pub const ALL: [HoldPurpose; 4] = [
+        HoldPurpose::Cart,
+        HoldPurpose::Pickup,
+        HoldPurpose::Reserve,
+        HoldPurpose::Ship,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -83,7 +88,10 @@ impl HoldTtls {
     pub fn validate(self) -> Result<HoldTtls, Error> {
         for p in HoldPurpose::ALL {
             if !(1..=MAX_TTL_S).contains(&self.for_purpose(p)) {
-                return Err(Error::validation(p.as_str(), format!("a {} hold lives 1 to {MAX_TTL_S} seconds", p.as_str())));
+                return Err(Error::validation(
+                    p.as_str(),
+                    format!("a {} hold lives 1 to {MAX_TTL_S} seconds", p.as_str()),
+                ));
             }
         }
         Ok(self)
@@ -110,9 +118,14 @@ impl HoldStatus {
     }
 
     pub fn parse(text: &str) -> Option<HoldStatus> {
-        [HoldStatus::Pending, HoldStatus::Committed, HoldStatus::Released, HoldStatus::Expired]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            HoldStatus::Pending,
+            HoldStatus::Committed,
+            HoldStatus::Released,
+            HoldStatus::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -147,21 +160,35 @@ pub struct HoldEnd {
 pub const MAX_TTL_S: i64 = 30 * 24 * 3600;
 
 /// Validates a new hold's quantity and lifetime; returns its expiry.
-pub fn new_hold_expiry(quantity: i64, purpose: HoldPurpose, ttl_s: Option<i64>, now: Timestamp) -> Result<Timestamp, Error> {
+pub fn new_hold_expiry(
+    quantity: i64,
+    purpose: HoldPurpose,
+    ttl_s: Option<i64>,
+    now: Timestamp,
+) -> Result<Timestamp, Error> {
     if !(1..=1_000_000).contains(&quantity) {
-        return Err(Error::validation("quantity", "a hold claims 1 to 1000000 units"));
+        return Err(Error::validation(
+            "quantity",
+            "a hold claims 1 to 1000000 units",
+        ));
     }
     let ttl = ttl_s.unwrap_or(purpose.default_ttl_s());
     if !(1..=MAX_TTL_S).contains(&ttl) {
-        return Err(Error::validation("ttl_s", format!("a hold lives 1 to {MAX_TTL_S} seconds")));
+        return Err(Error::validation(
+            "ttl_s",
+            format!("a hold lives 1 to {MAX_TTL_S} seconds"),
+        ));
     }
     Ok(Timestamp::from_unix_ms(now.unix_ms() + ttl * 1000))
 }
 
 fn already_ended(hold: &Hold) -> Error {
-    Error::new(ErrorCode::Conflict, format!("the hold has already ended: {}", hold.status.as_str()))
-        .with("hold_id", hold.id.clone())
-        .with("status", hold.status.as_str())
+    Error::new(
+        ErrorCode::Conflict,
+        format!("the hold has already ended: {}", hold.status.as_str()),
+    )
+    .with("hold_id", hold.id.clone())
+    .with("status", hold.status.as_str())
 }
 
 /// Rejections are checked in this order: already ended, expired, quantity.
@@ -170,20 +197,33 @@ pub fn commit(hold: &Hold, quantity: Option<i64>, now: Timestamp) -> Result<Hold
         return Err(already_ended(hold));
     }
     if now >= hold.expires_at {
-        return Err(Error::new(ErrorCode::Conflict, "the hold has expired").with("hold_id", hold.id.clone()).with("status", "expired"));
+        return Err(Error::new(ErrorCode::Conflict, "the hold has expired")
+            .with("hold_id", hold.id.clone())
+            .with("status", "expired"));
     }
     let sold = quantity.unwrap_or(hold.quantity);
     if !(1..=hold.quantity).contains(&sold) {
-        return Err(Error::validation("quantity", format!("commit 1 to {} units of this hold", hold.quantity)));
+        return Err(Error::validation(
+            "quantity",
+            format!("commit 1 to {} units of this hold", hold.quantity),
+        ));
     }
-    Ok(HoldEnd { status: HoldStatus::Committed, unhold: hold.quantity, sold })
+    Ok(HoldEnd {
+        status: HoldStatus::Committed,
+        unhold: hold.quantity,
+        sold,
+    })
 }
 
 pub fn release(hold: &Hold) -> Result<HoldEnd, Error> {
     if hold.status != HoldStatus::Pending {
         return Err(already_ended(hold));
     }
-    Ok(HoldEnd { status: HoldStatus::Released, unhold: hold.quantity, sold: 0 })
+    Ok(HoldEnd {
+        status: HoldStatus::Released,
+        unhold: hold.quantity,
+        sold: 0,
+    })
 }
 
 /// Expires a pending hold whose deadline has passed; `None` if it should not expire (yet).
@@ -203,16 +243,31 @@ mod tests {
     fn hold(quantity: i64, expires_in_ms: i64) -> Hold {
         let now = Timestamp::now();
         Hold {
-            id: "hld_1".into(), sku: "S".into(), location: "L".into(), quantity, purpose: HoldPurpose::Cart,
-            owner_ref: "cart_1".into(), status: HoldStatus::Pending, committed_quantity: 0,
-            expires_at: Timestamp::from_unix_ms(now.unix_ms() + expires_in_ms), created_at: now, ended_at: None,
+            id: "hld_1".into(),
+            sku: "S".into(),
+            location: "L".into(),
+            quantity,
+            purpose: HoldPurpose::Cart,
+            owner_ref: "cart_1".into(),
+            status: HoldStatus::Pending,
+            committed_quantity: 0,
+            expires_at: Timestamp::from_unix_ms(now.unix_ms() + expires_in_ms),
+            created_at: now,
+            ended_at: None,
         }
     }
 
     #[test]
     fn partial_commit_releases_the_rest() {
         let end = commit(&hold(5, 60_000), Some(3), Timestamp::now()).unwrap();
-        assert_eq!(end, HoldEnd { status: HoldStatus::Committed, unhold: 5, sold: 3 });
+        assert_eq!(
+            end,
+            HoldEnd {
+                status: HoldStatus::Committed,
+                unhold: 5,
+                sold: 3
+            }
+        );
         assert!(commit(&hold(5, 60_000), Some(6), Timestamp::now()).is_err());
         assert!(commit(&hold(5, 60_000), Some(0), Timestamp::now()).is_err());
     }
@@ -220,17 +275,35 @@ mod tests {
     #[test]
     fn expired_holds_cannot_be_committed_but_expire() {
         let h = hold(2, -1);
-        assert_eq!(commit(&h, None, Timestamp::now()).unwrap_err().details["status"], "expired");
-        assert_eq!(expire(&h, Timestamp::now()).unwrap().status, HoldStatus::Expired);
+        assert_eq!(
+            commit(&h, None, Timestamp::now()).unwrap_err().details["status"],
+            "expired"
+        );
+        assert_eq!(
+            expire(&h, Timestamp::now()).unwrap().status,
+            HoldStatus::Expired
+        );
         assert!(expire(&hold(2, 60_000), Timestamp::now()).is_none());
     }
 
     #[test]
     fn configured_lifetimes() {
-        let ttls = HoldTtls { reserve_s: 24 * 3600, ..HoldTtls::default() }.validate().unwrap();
+        let ttls = HoldTtls {
+            reserve_s: 24 * 3600,
+            ..HoldTtls::default()
+        }
+        .validate()
+        .unwrap();
         assert_eq!(ttls.for_purpose(HoldPurpose::Reserve), 86_400);
         assert_eq!(ttls.for_purpose(HoldPurpose::Cart), 900);
-        assert!(HoldTtls { cart_s: 0, ..HoldTtls::default() }.validate().is_err());
+        assert!(
+            HoldTtls {
+                cart_s: 0,
+                ..HoldTtls::default()
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

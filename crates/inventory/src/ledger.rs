@@ -25,8 +25,13 @@ pub enum MovementKind {
 
 impl MovementKind {
     pub const ALL: [MovementKind; 7] = [
-        MovementKind::Receipt, MovementKind::Sale, MovementKind::Return, MovementKind::TransferOut,
-        MovementKind::TransferIn, MovementKind::Adjustment, MovementKind::Count,
+        MovementKind::Receipt,
+        MovementKind::Sale,
+        MovementKind::Return,
+        MovementKind::TransferOut,
+        MovementKind::TransferIn,
+        MovementKind::Adjustment,
+        MovementKind::Count,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,16 +81,28 @@ pub fn delta(kind: MovementKind, quantity: i64, on_hand: i64) -> Result<i64, Err
         if (1..=MAX).contains(&q) {
             Ok(q)
         } else {
-            Err(Error::validation("quantity", format!("a {} moves 1 to {MAX} units", kind.as_str())).with("value", q))
+            Err(Error::validation(
+                "quantity",
+                format!("a {} moves 1 to {MAX} units", kind.as_str()),
+            )
+            .with("value", q))
         }
     };
     match kind {
-        MovementKind::Receipt | MovementKind::Return | MovementKind::TransferIn => positive(quantity),
+        MovementKind::Receipt | MovementKind::Return | MovementKind::TransferIn => {
+            positive(quantity)
+        }
         MovementKind::Sale | MovementKind::TransferOut => positive(quantity).map(|q| -q),
         MovementKind::Adjustment if quantity != 0 && quantity.abs() <= MAX => Ok(quantity),
-        MovementKind::Adjustment => Err(Error::validation("quantity", "an adjustment is a non-zero signed quantity")),
+        MovementKind::Adjustment => Err(Error::validation(
+            "quantity",
+            "an adjustment is a non-zero signed quantity",
+        )),
         MovementKind::Count if (0..=MAX).contains(&quantity) => Ok(quantity - on_hand),
-        MovementKind::Count => Err(Error::validation("quantity", "a count is the number of units found, 0 or more")),
+        MovementKind::Count => Err(Error::validation(
+            "quantity",
+            "a count is the number of units found, 0 or more",
+        )),
     }
 }
 
@@ -95,7 +112,10 @@ pub fn apply(level: Level, delta: i64) -> Result<Level, Error> {
     if on_hand < level.held {
         return Err(Error::new(
             ErrorCode::Conflict,
-            format!("this would leave {on_hand} on hand for {} held; release holds first", level.held),
+            format!(
+                "this would leave {on_hand} on hand for {} held; release holds first",
+                level.held
+            ),
         )
         .with("on_hand", level.on_hand)
         .with("held", level.held)
@@ -124,9 +144,21 @@ mod tests {
 
     #[test]
     fn atp_never_negative_and_held_never_above_on_hand() {
-        let l = Level { on_hand: 10, held: 4, safety: 2 };
+        let l = Level {
+            on_hand: 10,
+            held: 4,
+            safety: 2,
+        };
         assert_eq!(l.atp(), 4);
-        assert_eq!(Level { on_hand: 3, held: 2, safety: 5 }.atp(), 0);
+        assert_eq!(
+            Level {
+                on_hand: 3,
+                held: 2,
+                safety: 5
+            }
+            .atp(),
+            0
+        );
         assert!(apply(l, -7).is_err());
         assert_eq!(apply(l, -6).unwrap().on_hand, 4);
     }

@@ -84,7 +84,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), details: Map::new() }
+        Error {
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }
     }
 
     /// Adds one machine-readable detail (`field`, `available`, `constraint`…).
@@ -105,16 +109,22 @@ impl Error {
     }
 
     pub fn unknown_reference(field: &str, kind: &str, id: &str) -> Self {
-        Error::new(ErrorCode::UnknownReference, format!("{kind} `{id}` does not exist"))
-            .with("field", field)
-            .with("resource", kind)
-            .with("id", id)
+        Error::new(
+            ErrorCode::UnknownReference,
+            format!("{kind} `{id}` does not exist"),
+        )
+        .with("field", field)
+        .with("resource", kind)
+        .with("id", id)
     }
 
     pub fn already_exists(kind: &str, id: &str) -> Self {
-        Error::new(ErrorCode::AlreadyExists, format!("{kind} `{id}` already exists"))
-            .with("resource", kind)
-            .with("id", id)
+        Error::new(
+            ErrorCode::AlreadyExists,
+            format!("{kind} `{id}` already exists"),
+        )
+        .with("resource", kind)
+        .with("id", id)
     }
 
     /// An unexpected failure. The cause belongs in the log, never in the response.
@@ -133,7 +143,11 @@ mod tests {
         let mut seen = HashSet::new();
         for code in ErrorCode::ALL {
             assert!(seen.insert(code.as_str()), "duplicate code {code}");
-            assert!(code.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_')
+            );
             assert!((400..600).contains(&code.http_status()), "{code}");
             let wire = serde_json::to_value(code).unwrap();
             assert_eq!(wire, code.as_str());

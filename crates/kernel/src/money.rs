@@ -8,14 +8,58 @@ use serde::{Deserialize, Serialize};
 
 /// ISO 4217 alphabetic codes Relais accepts, with their minor-unit exponent.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("ARS", 2), ("AUD", 2), ("BGN", 2), ("BHD", 3), ("BRL", 2), ("CAD", 2),
-    ("CHF", 2), ("CLP", 0), ("CNY", 2), ("COP", 2), ("CZK", 2), ("DKK", 2), ("DZD", 2),
-    ("EGP", 2), ("EUR", 2), ("GBP", 2), ("HKD", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2),
-    ("INR", 2), ("ISK", 0), ("JOD", 3), ("JPY", 0), ("KRW", 0), ("KWD", 3), ("MAD", 2),
-    ("MXN", 2), ("MYR", 2), ("NOK", 2), ("NZD", 2), ("OMR", 3), ("PHP", 2), ("PLN", 2),
-    ("QAR", 2), ("RON", 2), ("RSD", 2), ("SAR", 2), ("SEK", 2), ("SGD", 2), ("THB", 2),
-    ("TND", 3), ("TRY", 2), ("TWD", 2), ("UAH", 2), ("USD", 2), ("VND", 0), ("XAF", 0),
-    ("XOF", 0), ("XPF", 0), ("ZAR", 2),
+    ("AED", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BRL", 2),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("CZK", 2),
+    ("DKK", 2),
+    ("DZD", 2),
+    ("EGP", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("ISK", 0),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MAD", 2),
+    ("MXN", 2),
+    ("MYR", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PHP", 2),
+    ("PLN", 2),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("SAR", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TND", 3),
+    ("TRY", 2),
+    ("TWD", 2),
+    ("UAH", 2),
+    ("USD", 2),
+    ("VND", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("ZAR", 2),
 ];
 
 /// An ISO 4217 currency known to Relais.
@@ -27,7 +71,10 @@ pub struct Currency {
 }
 
 impl Currency {
-    pub const EUR: Currency = Currency { code: *b"EUR", exponent: 2 };
+    pub const EUR: Currency = Currency {
+        code: *b"EUR",
+        exponent: 2,
+    };
 
     /// Parses an upper-case ISO 4217 code such as `EUR`.
     pub fn parse(code: &str) -> Result<Currency, String> {
@@ -36,7 +83,10 @@ impl Currency {
             .find(|(c, _)| *c == code)
             .map(|(c, exponent)| {
                 let b = c.as_bytes();
-                Currency { code: [b[0], b[1], b[2]], exponent: *exponent }
+                Currency {
+                    code: [b[0], b[1], b[2]],
+                    exponent: *exponent,
+                }
             })
             .ok_or_else(|| format!("`{code}` is not a supported ISO 4217 currency code"))
     }
@@ -80,7 +130,10 @@ pub struct Money {
 
 impl Money {
     pub fn new(amount_minor: i64, currency: Currency) -> Money {
-        Money { amount_minor, currency }
+        Money {
+            amount_minor,
+            currency,
+        }
     }
 
     /// The amount for people, e.g. `19.99 EUR`, `-0.50 EUR`, `1200 JPY`.
@@ -132,8 +185,14 @@ mod tests {
         assert_eq!(Money::new(1999, eur).display(), "19.99 EUR");
         assert_eq!(Money::new(5, eur).display(), "0.05 EUR");
         assert_eq!(Money::new(-50, eur).display(), "-0.50 EUR");
-        assert_eq!(Money::new(1200, Currency::parse("JPY").unwrap()).display(), "1200 JPY");
-        assert_eq!(Money::new(1500, Currency::parse("TND").unwrap()).display(), "1.500 TND");
+        assert_eq!(
+            Money::new(1200, Currency::parse("JPY").unwrap()).display(),
+            "1200 JPY"
+        );
+        assert_eq!(
+            Money::new(1500, Currency::parse("TND").unwrap()).display(),
+            "1.500 TND"
+        );
     }
 
     #[test]
@@ -142,6 +201,8 @@ mod tests {
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(json, r#"{"amount_minor":1999,"currency":"EUR"}"#);
         assert_eq!(serde_json::from_str::<Money>(&json).unwrap(), m);
-        assert!(serde_json::from_str::<Money>(r#"{"amount_minor":19.99,"currency":"EUR"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Money>(r#"{"amount_minor":19.99,"currency":"EUR"}"#).is_err()
+        );
     }
 }

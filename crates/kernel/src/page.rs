@@ -23,10 +23,17 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Result<Cursor, Error> {
-        let invalid = || Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list");
+        let invalid = || {
+            Error::new(
+                ErrorCode::InvalidCursor,
+                "the cursor is not valid for this list",
+            )
+        };
         let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        text.strip_prefix("k1:").map(|k| Cursor(k.to_owned())).ok_or_else(invalid)
+        text.strip_prefix("k1:")
+            .map(|k| Cursor(k.to_owned()))
+            .ok_or_else(invalid)
     }
 }
 
@@ -55,7 +62,12 @@ impl PageRequest {
     /// For lists keyed by a sequence number: the number after which to start (0 for the first page).
     pub fn after_seq(&self) -> Result<i64, Error> {
         match &self.after {
-            Some(a) => a.parse().map_err(|_| Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list")),
+            Some(a) => a.parse().map_err(|_| {
+                Error::new(
+                    ErrorCode::InvalidCursor,
+                    "the cursor is not valid for this list",
+                )
+            }),
             None => Ok(0),
         }
     }
@@ -75,15 +87,29 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` rows fetched in key order.
-    pub fn from_rows(mut rows: Vec<T>, request: &PageRequest, key: impl Fn(&T) -> String) -> Page<T> {
+    pub fn from_rows(
+        mut rows: Vec<T>,
+        request: &PageRequest,
+        key: impl Fn(&T) -> String,
+    ) -> Page<T> {
         let more = rows.len() > request.limit as usize;
         rows.truncate(request.limit as usize);
-        let next_cursor = if more { rows.last().map(|r| Cursor(key(r)).encode()) } else { None };
-        Page { data: rows, next_cursor }
+        let next_cursor = if more {
+            rows.last().map(|r| Cursor(key(r)).encode())
+        } else {
+            None
+        };
+        Page {
+            data: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { data: self.data.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            data: self.data.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -102,11 +128,27 @@ mod tests {
 
     #[test]
     fn sequence_cursors() {
-        assert_eq!(PageRequest::parse(None, None).unwrap().after_seq().unwrap(), 0);
+        assert_eq!(
+            PageRequest::parse(None, None).unwrap().after_seq().unwrap(),
+            0
+        );
         let next = Cursor("41".into()).encode();
-        assert_eq!(PageRequest::parse(None, Some(&next)).unwrap().after_seq().unwrap(), 41);
+        assert_eq!(
+            PageRequest::parse(None, Some(&next))
+                .unwrap()
+                .after_seq()
+                .unwrap(),
+            41
+        );
         let text = Cursor("abc".into()).encode();
-        assert_eq!(PageRequest::parse(None, Some(&text)).unwrap().after_seq().unwrap_err().code, ErrorCode::InvalidCursor);
+        assert_eq!(
+            PageRequest::parse(None, Some(&text))
+                .unwrap()
+                .after_seq()
+                .unwrap_err()
+                .code,
+            ErrorCode::InvalidCursor
+        );
     }
 
     #[test]

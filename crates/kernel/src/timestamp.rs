@@ -13,9 +13,8 @@ use time::{OffsetDateTime, UtcOffset};
 #[serde(try_from = "String", into = "String")]
 pub struct Timestamp(OffsetDateTime);
 
-const FIXED: &[time::format_description::BorrowedFormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-);
+const FIXED: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 impl Timestamp {
     pub fn now() -> Timestamp {

@@ -52,9 +52,23 @@ mod tests {
 
     #[test]
     fn envelope_has_the_required_attributes() {
-        let e = CloudEvent::new("relais.product.created", "prd_1", "key_1", serde_json::json!({"id": "prd_1"}));
+        let e = CloudEvent::new(
+            "relais.product.created",
+            "prd_1",
+            "key_1",
+            serde_json::json!({"id": "prd_1"}),
+        );
         let json = serde_json::to_value(&e).unwrap();
-        for attr in ["specversion", "id", "source", "type", "time", "subject", "datacontenttype", "data"] {
+        for attr in [
+            "specversion",
+            "id",
+            "source",
+            "type",
+            "time",
+            "subject",
+            "datacontenttype",
+            "data",
+        ] {
             assert!(json.get(attr).is_some(), "missing {attr}");
         }
         assert_eq!(json["specversion"], "1.0");

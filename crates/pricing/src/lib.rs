@@ -49,8 +49,11 @@ pub struct ChannelPrice {
 /// A unit price must be between 0 and [`MAX_AMOUNT_MINOR`].
 pub fn validate_amount(field: &str, amount_minor: i64) -> Result<i64, Error> {
     if !(0..=MAX_AMOUNT_MINOR).contains(&amount_minor) {
-        return Err(Error::validation(field, format!("amount_minor must be between 0 and {MAX_AMOUNT_MINOR}"))
-            .with("value", amount_minor));
+        return Err(Error::validation(
+            field,
+            format!("amount_minor must be between 0 and {MAX_AMOUNT_MINOR}"),
+        )
+        .with("value", amount_minor));
     }
     Ok(amount_minor)
 }
@@ -60,7 +63,10 @@ pub fn validate_reason(field: &str, reason: &str) -> Result<String, Error> {
     let reason = reason.trim();
     let len = reason.chars().count();
     if !(3..=200).contains(&len) || reason.chars().any(char::is_control) {
-        return Err(Error::validation(field, "an override needs a customer-facing reason of 3 to 200 characters"));
+        return Err(Error::validation(
+            field,
+            "an override needs a customer-facing reason of 3 to 200 characters",
+        ));
     }
     Ok(reason.to_owned())
 }
@@ -73,7 +79,10 @@ impl PriceOverride {
         if let (Some(s), Some(e)) = (self.starts_at, self.ends_at)
             && s >= e
         {
-            return Err(Error::validation("ends_at", "ends_at must be after starts_at"));
+            return Err(Error::validation(
+                "ends_at",
+                "ends_at must be after starts_at",
+            ));
         }
         Ok(self)
     }
@@ -85,8 +94,14 @@ impl PriceOverride {
 }
 
 /// The price of `base`'s variant on `channel` at `at`, given the channel's override if any.
-pub fn resolve(base: &BasePrice, channel: &str, override_: Option<&PriceOverride>, at: Timestamp) -> ChannelPrice {
-    let applying = override_.filter(|o| o.channel == channel && o.currency == base.currency && o.is_active_at(at));
+pub fn resolve(
+    base: &BasePrice,
+    channel: &str,
+    override_: Option<&PriceOverride>,
+    at: Timestamp,
+) -> ChannelPrice {
+    let applying = override_
+        .filter(|o| o.channel == channel && o.currency == base.currency && o.is_active_at(at));
     ChannelPrice {
         sku: base.sku.clone(),
         channel: channel.to_owned(),
@@ -104,7 +119,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn base(amount: i64) -> BasePrice {
-        BasePrice { sku: "TR500-42".into(), currency: Currency::EUR, amount_minor: amount, updated_at: Timestamp::now() }
+        BasePrice {
+            sku: "TR500-42".into(),
+            currency: Currency::EUR,
+            amount_minor: amount,
+            updated_at: Timestamp::now(),
+        }
     }
 
     fn web_override(amount: i64) -> PriceOverride {
@@ -126,7 +146,10 @@ mod tests {
         let mut o = web_override(100);
         o.reason = "  ".into();
         assert_eq!(o.validate().unwrap_err().details["field"], "reason");
-        assert_eq!(web_override(-1).validate().unwrap_err().details["field"], "amount_minor");
+        assert_eq!(
+            web_override(-1).validate().unwrap_err().details["field"],
+            "amount_minor"
+        );
     }
 
     #[test]
@@ -138,7 +161,10 @@ mod tests {
         let before = resolve(&base(5000), "web", Some(&o), t("2026-11-26T12:00:00Z"));
         let during = resolve(&base(5000), "web", Some(&o), t("2026-11-28T12:00:00Z"));
         let after = resolve(&base(5000), "web", Some(&o), t("2026-11-30T00:00:00Z"));
-        assert_eq!((before.amount_minor, during.amount_minor, after.amount_minor), (5000, 4000, 5000));
+        assert_eq!(
+            (before.amount_minor, during.amount_minor, after.amount_minor),
+            (5000, 4000, 5000)
+        );
         assert_eq!(during.override_reason.as_deref(), Some("Web exclusive"));
         assert!(before.override_reason.is_none());
         o.ends_at = o.starts_at;

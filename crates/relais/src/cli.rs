@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 use crate::server::{self, ServeOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "relais", version, about = "Relais: the omnichannel commerce engine")]
+#[command(
+    name = "relais",
+    version,
+    about = "Relais: the omnichannel commerce engine"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -19,7 +23,11 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArgs {
     /// Database URL: sqlite://FILE (embedded, default) or postgres://USER@HOST/DB.
-    #[arg(long = "db", env = "RELAIS_DATABASE_URL", default_value = "sqlite://relais.db")]
+    #[arg(
+        long = "db",
+        env = "RELAIS_DATABASE_URL",
+        default_value = "sqlite://relais.db"
+    )]
     pub url: String,
 }
 
@@ -70,7 +78,11 @@ pub enum Command {
     /// Create a fresh database with the demo retailer and serve it.
     Demo {
         /// Database URL; a SQLite file is recreated, a PostgreSQL database must be empty.
-        #[arg(long = "db", env = "RELAIS_DEMO_DATABASE_URL", default_value = "sqlite://relais-demo.db")]
+        #[arg(
+            long = "db",
+            env = "RELAIS_DEMO_DATABASE_URL",
+            default_value = "sqlite://relais-demo.db"
+        )]
         url: String,
         #[command(flatten)]
         listen: ListenArgs,
@@ -117,15 +129,26 @@ pub fn main() -> ExitCode {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve { db, listen } => {
                 server::init_logging();
-                let options = ServeOptions { database_url: db.url, listen: listen.listen, settings: listen.settings()? };
+                let options = ServeOptions {
+                    database_url: db.url,
+                    listen: listen.listen,
+                    settings: listen.settings()?,
+                };
                 server::serve(options, None).await
             }
-            Command::Demo { url, listen, keys_file } => {
+            Command::Demo {
+                url,
+                listen,
+                keys_file,
+            } => {
                 server::init_logging();
                 crate::demo::run(&url, listen.listen, listen.settings()?, keys_file).await
             }
@@ -135,7 +158,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("migrations applied to {}", server::redact(&db.url));
                 Ok(())
             }
-            Command::Key { command: KeyCommand::Create { db, name, scopes } } => {
+            Command::Key {
+                command: KeyCommand::Create { db, name, scopes },
+            } => {
                 let database = server::open(&db.url).await?;
                 let token = server::create_key(&database, &name, &scopes, "cli").await?;
                 database.close().await;

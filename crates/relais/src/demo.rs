@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use catalog::{
-    Address, Capability, ChannelKind, Coordinates, Gtin, LocationKind, NewChannel, NewLocation, NewProduct, NewVariant,
-    OpeningHours, Owner, OwnerKind, TimeRange,
+    Address, Capability, ChannelKind, Coordinates, Gtin, LocationKind, NewChannel, NewLocation,
+    NewProduct, NewVariant, OpeningHours, Owner, OwnerKind, TimeRange,
 };
 use kernel::{Currency, Timestamp};
 use pricing::{BasePrice, PriceOverride};
@@ -52,21 +52,186 @@ enum Hours {
 }
 
 const STORES: &[StoreSpec] = &[
-    StoreSpec { code: "PAR-RIVOLI", name: "Élan Sport Paris Rivoli", street: "112 rue de Rivoli", postal_code: "75001", city: "Paris", lat: 48.8606, lon: 2.3447, franchisee: None, hours: Hours::CityCentre, kiosks: 2 },
-    StoreSpec { code: "PAR-MONTPARNASSE", name: "Élan Sport Paris Montparnasse", street: "31 rue du Départ", postal_code: "75014", city: "Paris", lat: 48.8421, lon: 2.3219, franchisee: None, hours: Hours::CityCentre, kiosks: 1 },
-    StoreSpec { code: "LYS-BELLECOUR", name: "Élan Sport Lyon Bellecour", street: "12 rue de la République", postal_code: "69002", city: "Lyon", lat: 45.7578, lon: 4.8320, franchisee: None, hours: Hours::Standard, kiosks: 1 },
-    StoreSpec { code: "MRS-VIEUX-PORT", name: "Élan Sport Marseille Vieux-Port", street: "45 La Canebière", postal_code: "13001", city: "Marseille", lat: 43.2965, lon: 5.3770, franchisee: None, hours: Hours::Standard, kiosks: 1 },
-    StoreSpec { code: "TLS-CAPITOLE", name: "Élan Sport Toulouse Capitole", street: "8 rue Saint-Rome", postal_code: "31000", city: "Toulouse", lat: 43.6033, lon: 1.4437, franchisee: None, hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "NCE-MASSENA", name: "Élan Sport Nice Masséna", street: "20 avenue Jean Médecin", postal_code: "06000", city: "Nice", lat: 43.7003, lon: 7.2680, franchisee: Some("SARL Azur Glisse"), hours: Hours::EveryDay, kiosks: 0 },
-    StoreSpec { code: "NTE-COMMERCE", name: "Élan Sport Nantes Commerce", street: "5 place du Commerce", postal_code: "44000", city: "Nantes", lat: 47.2130, lon: -1.5590, franchisee: None, hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "BOD-SAINTE-CATHERINE", name: "Élan Sport Bordeaux Sainte-Catherine", street: "90 rue Sainte-Catherine", postal_code: "33000", city: "Bordeaux", lat: 44.8392, lon: -0.5737, franchisee: None, hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "LIL-GRAND-PLACE", name: "Élan Sport Lille Grand Place", street: "3 rue Neuve", postal_code: "59800", city: "Lille", lat: 50.6365, lon: 3.0635, franchisee: Some("SAS Nord Sports Distribution"), hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "SXB-KLEBER", name: "Élan Sport Strasbourg Kléber", street: "16 place Kléber", postal_code: "67000", city: "Strasbourg", lat: 48.5836, lon: 7.7458, franchisee: Some("SARL Rhin Outdoor"), hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "REN-REPUBLIQUE", name: "Élan Sport Rennes République", street: "2 quai Lamartine", postal_code: "35000", city: "Rennes", lat: 48.1096, lon: -1.6800, franchisee: None, hours: Hours::Standard, kiosks: 0 },
-    StoreSpec { code: "MPL-COMEDIE", name: "Élan Sport Montpellier Comédie", street: "9 rue de la Loge", postal_code: "34000", city: "Montpellier", lat: 43.6088, lon: 3.8786, franchisee: Some("SAS Occitanie Sport"), hours: Hours::LunchBreak, kiosks: 0 },
-    StoreSpec { code: "GNB-VICTOR-HUGO", name: "Élan Sport Grenoble Victor Hugo", street: "4 place Victor Hugo", postal_code: "38000", city: "Grenoble", lat: 45.1889, lon: 5.7245, franchisee: Some("SARL Alpes Cimes"), hours: Hours::LunchBreak, kiosks: 0 },
-    StoreSpec { code: "ANN-LAC", name: "Élan Sport Annecy Lac", street: "7 rue Royale", postal_code: "74000", city: "Annecy", lat: 45.8992, lon: 6.1256, franchisee: Some("SARL Alpes Cimes"), hours: Hours::EveryDay, kiosks: 0 },
-    StoreSpec { code: "BIQ-COTE-BASQUE", name: "Élan Sport Biarritz Côte Basque", street: "14 avenue Édouard VII", postal_code: "64200", city: "Biarritz", lat: 43.4840, lon: -1.5592, franchisee: Some("SAS Océan Glisse"), hours: Hours::EveryDay, kiosks: 0 },
+    StoreSpec {
+        code: "PAR-RIVOLI",
+        name: "Élan Sport Paris Rivoli",
+        street: "112 rue de Rivoli",
+        postal_code: "75001",
+        city: "Paris",
+        lat: 48.8606,
+        lon: 2.3447,
+        franchisee: None,
+        hours: Hours::CityCentre,
+        kiosks: 2,
+    },
+    StoreSpec {
+        code: "PAR-MONTPARNASSE",
+        name: "Élan Sport Paris Montparnasse",
+        street: "31 rue du Départ",
+        postal_code: "75014",
+        city: "Paris",
+        lat: 48.8421,
+        lon: 2.3219,
+        franchisee: None,
+        hours: Hours::CityCentre,
+        kiosks: 1,
+    },
+    StoreSpec {
+        code: "LYS-BELLECOUR",
+        name: "Élan Sport Lyon Bellecour",
+        street: "12 rue de la République",
+        postal_code: "69002",
+        city: "Lyon",
+        lat: 45.7578,
+        lon: 4.8320,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 1,
+    },
+    StoreSpec {
+        code: "MRS-VIEUX-PORT",
+        name: "Élan Sport Marseille Vieux-Port",
+        street: "45 La Canebière",
+        postal_code: "13001",
+        city: "Marseille",
+        lat: 43.2965,
+        lon: 5.3770,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 1,
+    },
+    StoreSpec {
+        code: "TLS-CAPITOLE",
+        name: "Élan Sport Toulouse Capitole",
+        street: "8 rue Saint-Rome",
+        postal_code: "31000",
+        city: "Toulouse",
+        lat: 43.6033,
+        lon: 1.4437,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "NCE-MASSENA",
+        name: "Élan Sport Nice Masséna",
+        street: "20 avenue Jean Médecin",
+        postal_code: "06000",
+        city: "Nice",
+        lat: 43.7003,
+        lon: 7.2680,
+        franchisee: Some("SARL Azur Glisse"),
+        hours: Hours::EveryDay,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "NTE-COMMERCE",
+        name: "Élan Sport Nantes Commerce",
+        street: "5 place du Commerce",
+        postal_code: "44000",
+        city: "Nantes",
+        lat: 47.2130,
+        lon: -1.5590,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "BOD-SAINTE-CATHERINE",
+        name: "Élan Sport Bordeaux Sainte-Catherine",
+        street: "90 rue Sainte-Catherine",
+        postal_code: "33000",
+        city: "Bordeaux",
+        lat: 44.8392,
+        lon: -0.5737,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "LIL-GRAND-PLACE",
+        name: "Élan Sport Lille Grand Place",
+        street: "3 rue Neuve",
+        postal_code: "59800",
+        city: "Lille",
+        lat: 50.6365,
+        lon: 3.0635,
+        franchisee: Some("SAS Nord Sports Distribution"),
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "SXB-KLEBER",
+        name: "Élan Sport Strasbourg Kléber",
+        street: "16 place Kléber",
+        postal_code: "67000",
+        city: "Strasbourg",
+        lat: 48.5836,
+        lon: 7.7458,
+        franchisee: Some("SARL Rhin Outdoor"),
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "REN-REPUBLIQUE",
+        name: "Élan Sport Rennes République",
+        street: "2 quai Lamartine",
+        postal_code: "35000",
+        city: "Rennes",
+        lat: 48.1096,
+        lon: -1.6800,
+        franchisee: None,
+        hours: Hours::Standard,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "MPL-COMEDIE",
+        name: "Élan Sport Montpellier Comédie",
+        street: "9 rue de la Loge",
+        postal_code: "34000",
+        city: "Montpellier",
+        lat: 43.6088,
+        lon: 3.8786,
+        franchisee: Some("SAS Occitanie Sport"),
+        hours: Hours::LunchBreak,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "GNB-VICTOR-HUGO",
+        name: "Élan Sport Grenoble Victor Hugo",
+        street: "4 place Victor Hugo",
+        postal_code: "38000",
+        city: "Grenoble",
+        lat: 45.1889,
+        lon: 5.7245,
+        franchisee: Some("SARL Alpes Cimes"),
+        hours: Hours::LunchBreak,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "ANN-LAC",
+        name: "Élan Sport Annecy Lac",
+        street: "7 rue Royale",
+        postal_code: "74000",
+        city: "Annecy",
+        lat: 45.8992,
+        lon: 6.1256,
+        franchisee: Some("SARL Alpes Cimes"),
+        hours: Hours::EveryDay,
+        kiosks: 0,
+    },
+    StoreSpec {
+        code: "BIQ-COTE-BASQUE",
+        name: "Élan Sport Biarritz Côte Basque",
+        street: "14 avenue Édouard VII",
+        postal_code: "64200",
+        city: "Biarritz",
+        lat: 43.4840,
+        lon: -1.5592,
+        franchisee: Some("SAS Océan Glisse"),
+        hours: Hours::EveryDay,
+        kiosks: 0,
+    },
 ];
 
 fn hours(kind: Hours) -> OpeningHours {
@@ -90,7 +255,10 @@ fn hours(kind: Hours) -> OpeningHours {
             set(&["sun"], vec![p("10:00", "18:00")]);
         }
         Hours::Warehouse => {
-            set(&["mon", "tue", "wed", "thu", "fri"], vec![p("06:00", "22:00")]);
+            set(
+                &["mon", "tue", "wed", "thu", "fri"],
+                vec![p("06:00", "22:00")],
+            );
             set(&["sat"], vec![p("06:00", "14:00")]);
         }
     }
@@ -99,15 +267,30 @@ fn hours(kind: Hours) -> OpeningHours {
 
 fn store_location(s: &StoreSpec) -> NewLocation {
     let owner = match s.franchisee {
-        Some(name) => Owner { kind: OwnerKind::Franchisee, name: name.into() },
-        None => Owner { kind: OwnerKind::Company, name: COMPANY.into() },
+        Some(name) => Owner {
+            kind: OwnerKind::Franchisee,
+            name: name.into(),
+        },
+        None => Owner {
+            kind: OwnerKind::Company,
+            name: COMPANY.into(),
+        },
     };
     NewLocation {
         code: s.code.into(),
         name: s.name.into(),
         kind: LocationKind::Store,
-        address: Address { line1: s.street.into(), line2: None, postal_code: s.postal_code.into(), city: s.city.into(), country: "FR".into() },
-        coordinates: Coordinates { latitude: s.lat, longitude: s.lon },
+        address: Address {
+            line1: s.street.into(),
+            line2: None,
+            postal_code: s.postal_code.into(),
+            city: s.city.into(),
+            country: "FR".into(),
+        },
+        coordinates: Coordinates {
+            latitude: s.lat,
+            longitude: s.lon,
+        },
         time_zone: "Europe/Paris".into(),
         opening_hours: hours(s.hours),
         owner,
@@ -115,33 +298,76 @@ fn store_location(s: &StoreSpec) -> NewLocation {
         phone: None,
         email: Some(format!("{}@elan-sport.example", s.code.to_lowercase())),
         // Big city stores prepare orders faster than the small franchises.
-        pickup_lead_min: Some(if matches!(s.hours, Hours::CityCentre) { 60 } else { 120 }),
+        pickup_lead_min: Some(if matches!(s.hours, Hours::CityCentre) {
+            60
+        } else {
+            120
+        }),
     }
 }
 
 fn other_locations() -> Vec<NewLocation> {
-    let company = Owner { kind: OwnerKind::Company, name: COMPANY.into() };
-    let warehouse = |code: &str, name: &str, street: &str, postal: &str, city: &str, lat: f64, lon: f64| NewLocation {
-        code: code.into(),
-        name: name.into(),
-        kind: LocationKind::Warehouse,
-        address: Address { line1: street.into(), line2: None, postal_code: postal.into(), city: city.into(), country: "FR".into() },
-        coordinates: Coordinates { latitude: lat, longitude: lon },
-        time_zone: "Europe/Paris".into(),
-        opening_hours: hours(Hours::Warehouse),
-        owner: company.clone(),
-        capabilities: BTreeSet::from([Capability::ShipFrom, Capability::Returns]),
-        phone: None,
-        email: None,
-        pickup_lead_min: None,
+    let company = Owner {
+        kind: OwnerKind::Company,
+        name: COMPANY.into(),
     };
-    let mut relay = warehouse("PAR-GARE-DE-LYON", "Point retrait Paris Gare de Lyon", "Place Louis-Armand", "75012", "Paris", 48.8443, 2.3744);
+    let warehouse =
+        |code: &str, name: &str, street: &str, postal: &str, city: &str, lat: f64, lon: f64| {
+            NewLocation {
+                code: code.into(),
+                name: name.into(),
+                kind: LocationKind::Warehouse,
+                address: Address {
+                    line1: street.into(),
+                    line2: None,
+                    postal_code: postal.into(),
+                    city: city.into(),
+                    country: "FR".into(),
+                },
+                coordinates: Coordinates {
+                    latitude: lat,
+                    longitude: lon,
+                },
+                time_zone: "Europe/Paris".into(),
+                opening_hours: hours(Hours::Warehouse),
+                owner: company.clone(),
+                capabilities: BTreeSet::from([Capability::ShipFrom, Capability::Returns]),
+                phone: None,
+                email: None,
+                pickup_lead_min: None,
+            }
+        };
+    let mut relay = warehouse(
+        "PAR-GARE-DE-LYON",
+        "Point retrait Paris Gare de Lyon",
+        "Place Louis-Armand",
+        "75012",
+        "Paris",
+        48.8443,
+        2.3744,
+    );
     relay.kind = LocationKind::PickupPoint;
     relay.capabilities = BTreeSet::from([Capability::Pickup]);
     relay.opening_hours = hours(Hours::EveryDay);
     vec![
-        warehouse("WH-SAINT-PRIEST", "Entrepôt Lyon Saint-Priest", "Rue du Dauphiné", "69800", "Saint-Priest", 45.7036, 4.9460),
-        warehouse("WH-SARAN", "Entrepôt Orléans Saran", "Rue de la Tuilerie", "45770", "Saran", 47.9500, 1.8760),
+        warehouse(
+            "WH-SAINT-PRIEST",
+            "Entrepôt Lyon Saint-Priest",
+            "Rue du Dauphiné",
+            "69800",
+            "Saint-Priest",
+            45.7036,
+            4.9460,
+        ),
+        warehouse(
+            "WH-SARAN",
+            "Entrepôt Orléans Saran",
+            "Rue de la Tuilerie",
+            "45770",
+            "Saran",
+            47.9500,
+            1.8760,
+        ),
         relay,
     ]
 }
@@ -163,44 +389,348 @@ const FRAME: &[&str] = &["S", "M", "L", "XL"];
 const ONE: &[&str] = &[];
 
 const LINES: &[Line] = &[
-    Line { title: "Chaussure de running Foulée 500", brand: "Élan", category: "footwear/running", price_minor: 8999, sizes: SHOE_SIZES, colours: &["bleu", "noir", "jaune"], description: "Amorti dynamique pour l'entraînement régulier sur route." },
-    Line { title: "Chaussure de running Foulée 900 Carbone", brand: "Élan", category: "footwear/running", price_minor: 17999, sizes: SHOE_SIZES, colours: &["blanc", "rose"], description: "Plaque carbone, pour la compétition du 10 km au marathon." },
-    Line { title: "Chaussure de trail Crête TR", brand: "Altura", category: "footwear/trail", price_minor: 11999, sizes: SHOE_SIZES, colours: &["orange", "gris"], description: "Crampons 5 mm et pare-pierres pour les sentiers techniques." },
-    Line { title: "Chaussure de randonnée Sentier Mid imperméable", brand: "Cimes", category: "footwear/hiking", price_minor: 9999, sizes: SHOE_SIZES, colours: &["marron", "gris"], description: "Tige montante et membrane imperméable." },
-    Line { title: "Chaussure de football Frappe FG", brand: "Ricochet", category: "team-sports/football", price_minor: 5999, sizes: SHOE_SIZES, colours: &["noir", "blanc"], description: "Crampons moulés pour terrains secs." },
-    Line { title: "T-shirt de running Respire", brand: "Élan", category: "apparel/running", price_minor: 1499, sizes: APPAREL, colours: &["noir", "corail", "bleu"], description: "Tissu léger qui évacue la transpiration." },
-    Line { title: "Collant de running chaud Hiver", brand: "Élan", category: "apparel/running", price_minor: 2999, sizes: APPAREL, colours: &["noir"], description: "Molleton intérieur pour courir par temps froid." },
-    Line { title: "Veste imperméable Cimes 500", brand: "Cimes", category: "apparel/outdoor", price_minor: 7999, sizes: APPAREL, colours: &["bleu nuit", "kaki"], description: "Imperméable 10 000 mm, coutures étanchées." },
-    Line { title: "Doudoune légère Plume 100", brand: "Cimes", category: "apparel/outdoor", price_minor: 5999, sizes: APPAREL, colours: &["noir", "bleu", "rouge"], description: "Isolation duvet, compressible dans sa poche." },
-    Line { title: "Polaire Refuge 200", brand: "Cimes", category: "apparel/outdoor", price_minor: 2499, sizes: APPAREL, colours: &["gris"], description: "Polaire chaude et respirante." },
-    Line { title: "Vélo route Asphalte 520", brand: "Altura", category: "cycling/road-bikes", price_minor: 89999, sizes: FRAME, colours: &["gris"], description: "Cadre aluminium, transmission 2x11." },
-    Line { title: "VTT Rando 540", brand: "Altura", category: "cycling/mountain-bikes", price_minor: 59999, sizes: FRAME, colours: &["vert"], description: "Fourche suspendue 120 mm, freins à disque hydrauliques." },
-    Line { title: "Vélo électrique ville Cité E", brand: "Altura", category: "cycling/e-bikes", price_minor: 149999, sizes: &["M", "L"], colours: &["blanc"], description: "Autonomie 80 km, moteur central." },
-    Line { title: "Casque vélo route Aéro", brand: "Altura", category: "cycling/helmets", price_minor: 4999, sizes: &["S", "M", "L"], colours: &["noir", "blanc"], description: "Ventilé, système de réglage micrométrique." },
-    Line { title: "Combinaison de surf 4/3 Vague", brand: "Vaguéa", category: "water-sports/wetsuits", price_minor: 17999, sizes: APPAREL, colours: &["noir"], description: "Néoprène 4/3 mm, entrée poitrine." },
-    Line { title: "Planche de surf mousse Initiation", brand: "Vaguéa", category: "water-sports/surfboards", price_minor: 16999, sizes: &["7'0", "7'6", "8'0"], colours: &["bleu"], description: "Planche en mousse stable pour débuter." },
-    Line { title: "Paddle gonflable Lagon 10'", brand: "Vaguéa", category: "water-sports/paddle", price_minor: 39999, sizes: ONE, colours: &["turquoise"], description: "Livré avec pagaie, pompe et sac." },
-    Line { title: "Skis all-mountain Piste 700", brand: "Cimes", category: "winter-sports/skis", price_minor: 34999, sizes: &["156", "163", "170", "177", "184"], colours: &["rouge"], description: "Polyvalent piste et bord de piste, fixations incluses." },
-    Line { title: "Chaussures de ski Flex 90", brand: "Cimes", category: "winter-sports/ski-boots", price_minor: 22999, sizes: &["25.5", "26.5", "27.5", "28.5", "29.5"], colours: &["noir"], description: "Flex 90 pour skieurs confirmés." },
-    Line { title: "Masque de ski Horizon", brand: "Cimes", category: "winter-sports/goggles", price_minor: 3999, sizes: ONE, colours: &["noir", "blanc"], description: "Écran sphérique catégorie 3." },
-    Line { title: "Raquette de tennis Smash 100", brand: "Ricochet", category: "racket-sports/tennis", price_minor: 11999, sizes: &["grip 1", "grip 2", "grip 3", "grip 4"], colours: &["noir"], description: "300 g, tamis 100 pouces²." },
-    Line { title: "Balles de tennis Tournoi x4", brand: "Ricochet", category: "racket-sports/tennis", price_minor: 799, sizes: ONE, colours: ONE, description: "Balles pressurisées pour toutes surfaces." },
-    Line { title: "Ballon de football Match", brand: "Ricochet", category: "team-sports/football", price_minor: 2499, sizes: &["3", "4", "5"], colours: &["blanc"], description: "Ballon thermocollé, homologué." },
-    Line { title: "Kettlebell fonte", brand: "Élan", category: "fitness/strength", price_minor: 1999, sizes: &["4 kg", "8 kg", "12 kg", "16 kg", "20 kg", "24 kg"], colours: ONE, description: "Fonte revêtue, poignée large." },
-    Line { title: "Tapis de yoga Souffle 8 mm", brand: "Élan", category: "fitness/yoga", price_minor: 2499, sizes: ONE, colours: &["violet", "vert", "gris"], description: "Antidérapant, 183 × 61 cm." },
-    Line { title: "Tente de camping Bivouac", brand: "Cimes", category: "camping/tents", price_minor: 12999, sizes: &["2 places", "3 places", "4 places"], colours: &["vert"], description: "Montage en 2 minutes, double toit imperméable." },
-    Line { title: "Sac de couchage Refuge 5°", brand: "Cimes", category: "camping/sleeping-bags", price_minor: 4999, sizes: &["M", "L"], colours: &["bleu"], description: "Confort 5 °C, 1,2 kg." },
-    Line { title: "Sac à dos de randonnée Crête 30 L", brand: "Cimes", category: "camping/backpacks", price_minor: 4499, sizes: ONE, colours: &["noir", "bleu", "rouge"], description: "Dos ventilé, housse de pluie intégrée." },
-    Line { title: "Gourde isotherme 750 ml", brand: "Cimes", category: "camping/accessories", price_minor: 1999, sizes: ONE, colours: &["inox", "noir"], description: "Garde au frais 24 h, au chaud 12 h." },
-    Line { title: "Montre GPS Cardio Run", brand: "Élan", category: "electronics/watches", price_minor: 19999, sizes: ONE, colours: &["noir"], description: "GPS, cardio au poignet, 14 jours d'autonomie." },
-    Line { title: "Short de running Foulée 2 en 1", brand: "Élan", category: "apparel/running", price_minor: 1999, sizes: APPAREL, colours: &["noir", "gris"], description: "Sous-short intégré, poche zippée." },
-    Line { title: "Chaussettes de running x3", brand: "Élan", category: "apparel/running", price_minor: 999, sizes: &["35-38", "39-42", "43-46"], colours: &["blanc", "noir"], description: "Renforts talon et pointe." },
-    Line { title: "Maillot de football Club", brand: "Ricochet", category: "team-sports/football", price_minor: 1999, sizes: APPAREL, colours: &["bleu", "rouge"], description: "Maillot respirant, coupe régulière." },
-    Line { title: "Chaussure de tennis Terre battue", brand: "Ricochet", category: "racket-sports/tennis", price_minor: 6999, sizes: SHOE_SIZES, colours: &["blanc"], description: "Semelle à chevrons pour terre battue." },
-    Line { title: "Legging de yoga Souffle", brand: "Élan", category: "fitness/yoga", price_minor: 2499, sizes: APPAREL, colours: &["noir", "violet"], description: "Taille haute, tissu extensible." },
-    Line { title: "Veste de ski Poudreuse", brand: "Cimes", category: "winter-sports/apparel", price_minor: 12999, sizes: APPAREL, colours: &["rouge", "noir"], description: "Imperméable 20 000 mm, jupe pare-neige." },
-    Line { title: "Pantalon de ski Poudreuse", brand: "Cimes", category: "winter-sports/apparel", price_minor: 8999, sizes: APPAREL, colours: &["noir"], description: "Guêtres intégrées, aérations." },
-    Line { title: "Chaussure de marche urbaine Flâne", brand: "Cimes", category: "footwear/walking", price_minor: 6499, sizes: SHOE_SIZES, colours: &["gris", "bleu marine"], description: "Légère et amortie pour la marche quotidienne." },
+    Line {
+        title: "Chaussure de running Foulée 500",
+        brand: "Élan",
+        category: "footwear/running",
+        price_minor: 8999,
+        sizes: SHOE_SIZES,
+        colours: &["bleu", "noir", "jaune"],
+        description: "Amorti dynamique pour l'entraînement régulier sur route.",
+    },
+    Line {
+        title: "Chaussure de running Foulée 900 Carbone",
+        brand: "Élan",
+        category: "footwear/running",
+        price_minor: 17999,
+        sizes: SHOE_SIZES,
+        colours: &["blanc", "rose"],
+        description: "Plaque carbone, pour la compétition du 10 km au marathon.",
+    },
+    Line {
+        title: "Chaussure de trail Crête TR",
+        brand: "Altura",
+        category: "footwear/trail",
+        price_minor: 11999,
+        sizes: SHOE_SIZES,
+        colours: &["orange", "gris"],
+        description: "Crampons 5 mm et pare-pierres pour les sentiers techniques.",
+    },
+    Line {
+        title: "Chaussure de randonnée Sentier Mid imperméable",
+        brand: "Cimes",
+        category: "footwear/hiking",
+        price_minor: 9999,
+        sizes: SHOE_SIZES,
+        colours: &["marron", "gris"],
+        description: "Tige montante et membrane imperméable.",
+    },
+    Line {
+        title: "Chaussure de football Frappe FG",
+        brand: "Ricochet",
+        category: "team-sports/football",
+        price_minor: 5999,
+        sizes: SHOE_SIZES,
+        colours: &["noir", "blanc"],
+        description: "Crampons moulés pour terrains secs.",
+    },
+    Line {
+        title: "T-shirt de running Respire",
+        brand: "Élan",
+        category: "apparel/running",
+        price_minor: 1499,
+        sizes: APPAREL,
+        colours: &["noir", "corail", "bleu"],
+        description: "Tissu léger qui évacue la transpiration.",
+    },
+    Line {
+        title: "Collant de running chaud Hiver",
+        brand: "Élan",
+        category: "apparel/running",
+        price_minor: 2999,
+        sizes: APPAREL,
+        colours: &["noir"],
+        description: "Molleton intérieur pour courir par temps froid.",
+    },
+    Line {
+        title: "Veste imperméable Cimes 500",
+        brand: "Cimes",
+        category: "apparel/outdoor",
+        price_minor: 7999,
+        sizes: APPAREL,
+        colours: &["bleu nuit", "kaki"],
+        description: "Imperméable 10 000 mm, coutures étanchées.",
+    },
+    Line {
+        title: "Doudoune légère Plume 100",
+        brand: "Cimes",
+        category: "apparel/outdoor",
+        price_minor: 5999,
+        sizes: APPAREL,
+        colours: &["noir", "bleu", "rouge"],
+        description: "Isolation duvet, compressible dans sa poche.",
+    },
+    Line {
+        title: "Polaire Refuge 200",
+        brand: "Cimes",
+        category: "apparel/outdoor",
+        price_minor: 2499,
+        sizes: APPAREL,
+        colours: &["gris"],
+        description: "Polaire chaude et respirante.",
+    },
+    Line {
+        title: "Vélo route Asphalte 520",
+        brand: "Altura",
+        category: "cycling/road-bikes",
+        price_minor: 89999,
+        sizes: FRAME,
+        colours: &["gris"],
+        description: "Cadre aluminium, transmission 2x11.",
+    },
+    Line {
+        title: "VTT Rando 540",
+        brand: "Altura",
+        category: "cycling/mountain-bikes",
+        price_minor: 59999,
+        sizes: FRAME,
+        colours: &["vert"],
+        description: "Fourche suspendue 120 mm, freins à disque hydrauliques.",
+    },
+    Line {
+        title: "Vélo électrique ville Cité E",
+        brand: "Altura",
+        category: "cycling/e-bikes",
+        price_minor: 149999,
+        sizes: &["M", "L"],
+        colours: &["blanc"],
+        description: "Autonomie 80 km, moteur central.",
+    },
+    Line {
+        title: "Casque vélo route Aéro",
+        brand: "Altura",
+        category: "cycling/helmets",
+        price_minor: 4999,
+        sizes: &["S", "M", "L"],
+        colours: &["noir", "blanc"],
+        description: "Ventilé, système de réglage micrométrique.",
+    },
+    Line {
+        title: "Combinaison de surf 4/3 Vague",
+        brand: "Vaguéa",
+        category: "water-sports/wetsuits",
+        price_minor: 17999,
+        sizes: APPAREL,
+        colours: &["noir"],
+        description: "Néoprène 4/3 mm, entrée poitrine.",
+    },
+    Line {
+        title: "Planche de surf mousse Initiation",
+        brand: "Vaguéa",
+        category: "water-sports/surfboards",
+        price_minor: 16999,
+        sizes: &["7'0", "7'6", "8'0"],
+        colours: &["bleu"],
+        description: "Planche en mousse stable pour débuter.",
+    },
+    Line {
+        title: "Paddle gonflable Lagon 10'",
+        brand: "Vaguéa",
+        category: "water-sports/paddle",
+        price_minor: 39999,
+        sizes: ONE,
+        colours: &["turquoise"],
+        description: "Livré avec pagaie, pompe et sac.",
+    },
+    Line {
+        title: "Skis all-mountain Piste 700",
+        brand: "Cimes",
+        category: "winter-sports/skis",
+        price_minor: 34999,
+        sizes: &["156", "163", "170", "177", "184"],
+        colours: &["rouge"],
+        description: "Polyvalent piste et bord de piste, fixations incluses.",
+    },
+    Line {
+        title: "Chaussures de ski Flex 90",
+        brand: "Cimes",
+        category: "winter-sports/ski-boots",
+        price_minor: 22999,
+        sizes: &["25.5", "26.5", "27.5", "28.5", "29.5"],
+        colours: &["noir"],
+        description: "Flex 90 pour skieurs confirmés.",
+    },
+    Line {
+        title: "Masque de ski Horizon",
+        brand: "Cimes",
+        category: "winter-sports/goggles",
+        price_minor: 3999,
+        sizes: ONE,
+        colours: &["noir", "blanc"],
+        description: "Écran sphérique catégorie 3.",
+    },
+    Line {
+        title: "Raquette de tennis Smash 100",
+        brand: "Ricochet",
+        category: "racket-sports/tennis",
+        price_minor: 11999,
+        sizes: &["grip 1", "grip 2", "grip 3", "grip 4"],
+        colours: &["noir"],
+        description: "300 g, tamis 100 pouces².",
+    },
+    Line {
+        title: "Balles de tennis Tournoi x4",
+        brand: "Ricochet",
+        category: "racket-sports/tennis",
+        price_minor: 799,
+        sizes: ONE,
+        colours: ONE,
+        description: "Balles pressurisées pour toutes surfaces.",
+    },
+    Line {
+        title: "Ballon de football Match",
+        brand: "Ricochet",
+        category: "team-sports/football",
+        price_minor: 2499,
+        sizes: &["3", "4", "5"],
+        colours: &["blanc"],
+        description: "Ballon thermocollé, homologué.",
+    },
+    Line {
+        title: "Kettlebell fonte",
+        brand: "Élan",
+        category: "fitness/strength",
+        price_minor: 1999,
+        sizes: &["4 kg", "8 kg", "12 kg", "16 kg", "20 kg", "24 kg"],
+        colours: ONE,
+        description: "Fonte revêtue, poignée large.",
+    },
+    Line {
+        title: "Tapis de yoga Souffle 8 mm",
+        brand: "Élan",
+        category: "fitness/yoga",
+        price_minor: 2499,
+        sizes: ONE,
+        colours: &["violet", "vert", "gris"],
+        description: "Antidérapant, 183 × 61 cm.",
+    },
+    Line {
+        title: "Tente de camping Bivouac",
+        brand: "Cimes",
+        category: "camping/tents",
+        price_minor: 12999,
+        sizes: &["2 places", "3 places", "4 places"],
+        colours: &["vert"],
+        description: "Montage en 2 minutes, double toit imperméable.",
+    },
+    Line {
+        title: "Sac de couchage Refuge 5°",
+        brand: "Cimes",
+        category: "camping/sleeping-bags",
+        price_minor: 4999,
+        sizes: &["M", "L"],
+        colours: &["bleu"],
+        description: "Confort 5 °C, 1,2 kg.",
+    },
+    Line {
+        title: "Sac à dos de randonnée Crête 30 L",
+        brand: "Cimes",
+        category: "camping/backpacks",
+        price_minor: 4499,
+        sizes: ONE,
+        colours: &["noir", "bleu", "rouge"],
+        description: "Dos ventilé, housse de pluie intégrée.",
+    },
+    Line {
+        title: "Gourde isotherme 750 ml",
+        brand: "Cimes",
+        category: "camping/accessories",
+        price_minor: 1999,
+        sizes: ONE,
+        colours: &["inox", "noir"],
+        description: "Garde au frais 24 h, au chaud 12 h.",
+    },
+    Line {
+        title: "Montre GPS Cardio Run",
+        brand: "Élan",
+        category: "electronics/watches",
+        price_minor: 19999,
+        sizes: ONE,
+        colours: &["noir"],
+        description: "GPS, cardio au poignet, 14 jours d'autonomie.",
+    },
+    Line {
+        title: "Short de running Foulée 2 en 1",
+        brand: "Élan",
+        category: "apparel/running",
+        price_minor: 1999,
+        sizes: APPAREL,
+        colours: &["noir", "gris"],
+        description: "Sous-short intégré, poche zippée.",
+    },
+    Line {
+        title: "Chaussettes de running x3",
+        brand: "Élan",
+        category: "apparel/running",
+        price_minor: 999,
+        sizes: &["35-38", "39-42", "43-46"],
+        colours: &["blanc", "noir"],
+        description: "Renforts talon et pointe.",
+    },
+    Line {
+        title: "Maillot de football Club",
+        brand: "Ricochet",
+        category: "team-sports/football",
+        price_minor: 1999,
+        sizes: APPAREL,
+        colours: &["bleu", "rouge"],
+        description: "Maillot respirant, coupe régulière.",
+    },
+    Line {
+        title: "Chaussure de tennis Terre battue",
+        brand: "Ricochet",
+        category: "racket-sports/tennis",
+        price_minor: 6999,
+        sizes: SHOE_SIZES,
+        colours: &["blanc"],
+        description: "Semelle à chevrons pour terre battue.",
+    },
+    Line {
+        title: "Legging de yoga Souffle",
+        brand: "Élan",
+        category: "fitness/yoga",
+        price_minor: 2499,
+        sizes: APPAREL,
+        colours: &["noir", "violet"],
+        description: "Taille haute, tissu extensible.",
+    },
+    Line {
+        title: "Veste de ski Poudreuse",
+        brand: "Cimes",
+        category: "winter-sports/apparel",
+        price_minor: 12999,
+        sizes: APPAREL,
+        colours: &["rouge", "noir"],
+        description: "Imperméable 20 000 mm, jupe pare-neige.",
+    },
+    Line {
+        title: "Pantalon de ski Poudreuse",
+        brand: "Cimes",
+        category: "winter-sports/apparel",
+        price_minor: 8999,
+        sizes: APPAREL,
+        colours: &["noir"],
+        description: "Guêtres intégrées, aérations.",
+    },
+    Line {
+        title: "Chaussure de marche urbaine Flâne",
+        brand: "Cimes",
+        category: "footwear/walking",
+        price_minor: 6499,
+        sizes: SHOE_SIZES,
+        colours: &["gris", "bleu marine"],
+        description: "Légère et amortie pour la marche quotidienne.",
+    },
 ];
 
 fn slug(text: &str) -> String {
@@ -230,8 +760,16 @@ pub fn products() -> Vec<NewProduct> {
         .enumerate()
         .map(|(i, line)| {
             let base = format!("ES{:03}", i + 1);
-            let sizes: Vec<Option<&str>> = if line.sizes.is_empty() { vec![None] } else { line.sizes.iter().map(|s| Some(*s)).collect() };
-            let colours: Vec<Option<&str>> = if line.colours.is_empty() { vec![None] } else { line.colours.iter().map(|c| Some(*c)).collect() };
+            let sizes: Vec<Option<&str>> = if line.sizes.is_empty() {
+                vec![None]
+            } else {
+                line.sizes.iter().map(|s| Some(*s)).collect()
+            };
+            let colours: Vec<Option<&str>> = if line.colours.is_empty() {
+                vec![None]
+            } else {
+                line.colours.iter().map(|c| Some(*c)).collect()
+            };
             let mut variants = Vec::new();
             for colour in &colours {
                 for size in &sizes {
@@ -250,7 +788,10 @@ pub fn products() -> Vec<NewProduct> {
                     }
                     variants.push(NewVariant {
                         sku,
-                        gtin: Some(Gtin::gtin13_from_body(376_042_100_000 + serial).as_str()[1..].to_string()),
+                        gtin: Some(
+                            Gtin::gtin13_from_body(376_042_100_000 + serial).as_str()[1..]
+                                .to_string(),
+                        ),
                         title: None,
                         attributes,
                     });
@@ -261,8 +802,18 @@ pub fn products() -> Vec<NewProduct> {
                 description: Some(line.description.into()),
                 brand: Some(line.brand.into()),
                 category: line.category.into(),
-                attributes: BTreeMap::from([("sport".to_string(), line.category.split('/').next().unwrap_or("").replace('-', " "))]),
-                images: vec![catalog::Image { url: format!("/media/{}.jpg", base.to_lowercase()), alt: line.title.into() }],
+                attributes: BTreeMap::from([(
+                    "sport".to_string(),
+                    line.category
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                        .replace('-', " "),
+                )]),
+                images: vec![catalog::Image {
+                    url: format!("/media/{}.jpg", base.to_lowercase()),
+                    alt: line.title.into(),
+                }],
                 variants,
             }
         })
@@ -276,16 +827,35 @@ fn channels() -> Vec<NewChannel> {
         ("phone", ChannelKind::Phone, "Service client téléphone"),
         ("email", ChannelKind::Email, "Campagnes e-mail"),
         ("social", ChannelKind::Social, "Réseaux sociaux"),
-        ("marketplace", ChannelKind::Marketplace, "Place de marché partenaire"),
+        (
+            "marketplace",
+            ChannelKind::Marketplace,
+            "Place de marché partenaire",
+        ),
     ]
     .into_iter()
-    .map(|(code, kind, name)| NewChannel { code: code.into(), kind, name: name.into(), location_code: None })
+    .map(|(code, kind, name)| NewChannel {
+        code: code.into(),
+        kind,
+        name: name.into(),
+        location_code: None,
+    })
     .collect();
     for s in STORES {
         let lower = s.code.to_lowercase();
-        out.push(NewChannel { code: format!("pos-{lower}"), kind: ChannelKind::Pos, name: format!("Caisses {}", s.name), location_code: Some(s.code.into()) });
+        out.push(NewChannel {
+            code: format!("pos-{lower}"),
+            kind: ChannelKind::Pos,
+            name: format!("Caisses {}", s.name),
+            location_code: Some(s.code.into()),
+        });
         for k in 1..=s.kiosks {
-            out.push(NewChannel { code: format!("kiosk-{lower}-{k}"), kind: ChannelKind::Kiosk, name: format!("Borne {k} {}", s.name), location_code: Some(s.code.into()) });
+            out.push(NewChannel {
+                code: format!("kiosk-{lower}-{k}"),
+                kind: ChannelKind::Kiosk,
+                name: format!("Borne {k} {}", s.name),
+                location_code: Some(s.code.into()),
+            });
         }
     }
     out
@@ -295,17 +865,48 @@ fn channels() -> Vec<NewChannel> {
 fn overrides(products: &[catalog::Product], now: Timestamp) -> Vec<PriceOverride> {
     let week = Timestamp::from_unix_ms(now.unix_ms() + 7 * 24 * 3600 * 1000);
     let mut out = Vec::new();
-    let mut push = |sku: &str, channel: &str, amount: i64, reason: &str, ends_at: Option<Timestamp>| {
-        out.push(PriceOverride {
-            sku: sku.into(), currency: Currency::EUR, channel: channel.into(), amount_minor: amount,
-            reason: reason.into(), starts_at: None, ends_at, updated_at: now,
-        });
-    };
+    let mut push =
+        |sku: &str, channel: &str, amount: i64, reason: &str, ends_at: Option<Timestamp>| {
+            out.push(PriceOverride {
+                sku: sku.into(),
+                currency: Currency::EUR,
+                channel: channel.into(),
+                amount_minor: amount,
+                reason: reason.into(),
+                starts_at: None,
+                ends_at,
+                updated_at: now,
+            });
+        };
     let first = |i: usize| products[i].variants[0].sku.clone();
-    push(&first(0), "web", 7999, "Exclusivité web : -10 € cette semaine", Some(week));
-    push(&first(7), "web", 6999, "Exclusivité web : -10 € cette semaine", Some(week));
-    push(&first(10), "app", 84999, "Offre de lancement réservée à l'application", None);
-    push(&first(29), "marketplace", 20999, "Prix place de marché : frais de service de la plateforme inclus", None);
+    push(
+        &first(0),
+        "web",
+        7999,
+        "Exclusivité web : -10 € cette semaine",
+        Some(week),
+    );
+    push(
+        &first(7),
+        "web",
+        6999,
+        "Exclusivité web : -10 € cette semaine",
+        Some(week),
+    );
+    push(
+        &first(10),
+        "app",
+        84999,
+        "Offre de lancement réservée à l'application",
+        None,
+    );
+    push(
+        &first(29),
+        "marketplace",
+        20999,
+        "Prix place de marché : frais de service de la plateforme inclus",
+        None,
+    );
     out
 }
 
@@ -322,17 +923,23 @@ fn spread(sku: &str, location: &str) -> u64 {
 
 /// Opening stock: deep in the warehouses, a few units per store, with some items low or sold
 /// out in some stores (sold out shows as a receipt and then sales in the ledger).
-fn stock_movements(products: &[catalog::Product], locations: &[catalog::Location]) -> Vec<(store::stock::NewMovement, i64)> {
+fn stock_movements(
+    products: &[catalog::Product],
+    locations: &[catalog::Location],
+) -> Vec<(store::stock::NewMovement, i64)> {
     use inventory::MovementKind;
     let mut out = Vec::new();
-    for l in locations.iter().filter(|l| l.kind != LocationKind::PickupPoint) {
+    for l in locations
+        .iter()
+        .filter(|l| l.kind != LocationKind::PickupPoint)
+    {
         for v in products.iter().flat_map(|p| &p.variants) {
             let r = spread(&v.sku, &l.code);
             let (received, sold, safety) = if l.kind == LocationKind::Warehouse {
                 (40 + (r % 200) as i64, 0, 5)
             } else {
                 match r % 100 {
-                    0..=6 => (3, 3, 0),                  // sold out here
+                    0..=6 => (3, 3, 0),                   // sold out here
                     7..=16 => (1 + (r % 2) as i64, 0, 0), // the last one or two
                     _ => (3 + (r % 10) as i64, (r % 3) as i64, 0),
                 }
@@ -346,7 +953,10 @@ fn stock_movements(products: &[catalog::Product], locations: &[catalog::Location
                 reference: Some("demo opening stock".into()),
                 client_key: None,
             };
-            out.push((movement(MovementKind::Receipt, received, "opening stock"), safety));
+            out.push((
+                movement(MovementKind::Receipt, received, "opening stock"),
+                safety,
+            ));
             if sold > 0 {
                 out.push((movement(MovementKind::Sale, sold, "till sale"), safety));
             }
@@ -379,12 +989,20 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .into_iter()
         .map(|p| p.validate(kernel::id::new_id("prd"), now))
         .collect::<Result<Vec<_>, _>>()?;
-    let channels = channels().into_iter().map(|c| c.validate(now)).collect::<Result<Vec<_>, _>>()?;
+    let channels = channels()
+        .into_iter()
+        .map(|c| c.validate(now))
+        .collect::<Result<Vec<_>, _>>()?;
     let prices: Vec<BasePrice> = products
         .iter()
         .zip(LINES)
         .flat_map(|(p, line)| {
-            p.variants.iter().map(move |v| BasePrice { sku: v.sku.clone(), currency: Currency::EUR, amount_minor: line.price_minor, updated_at: now })
+            p.variants.iter().map(move |v| BasePrice {
+                sku: v.sku.clone(),
+                currency: Currency::EUR,
+                amount_minor: line.price_minor,
+                updated_at: now,
+            })
         })
         .collect();
     let overrides = overrides(&products, now);
@@ -431,14 +1049,18 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
 
 /// Removes a SQLite demo file (and its WAL) so the demo always starts fresh.
 fn remove_sqlite_file(url: &str) -> anyhow::Result<()> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{path}{suffix}");
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("remove the old demo database {file}")),
+            Err(e) => {
+                return Err(e).with_context(|| format!("remove the old demo database {file}"));
+            }
         }
     }
     Ok(())
@@ -457,24 +1079,36 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
     println!("    store:LYS-BELLECOUR       {}", keys.store_lyon);
     println!("    service                   {}", keys.service);
     println!();
-    println!("  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'", keys.web);
+    println!(
+        "  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'",
+        keys.web
+    );
     println!("  Stop with Ctrl-C.");
     println!();
 }
 
 /// `relais demo`: fresh database, demo data, keys printed, then serve.
-pub async fn run(url: &str, listen: SocketAddr, settings: crate::server::Settings, keys_file: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(
+    url: &str,
+    listen: SocketAddr,
+    settings: crate::server::Settings,
+    keys_file: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let backend = store::Backend::from_url(url)?;
     if backend == store::Backend::Sqlite {
         remove_sqlite_file(url)?;
     }
     let db = crate::server::open(url).await?;
     if backend == store::Backend::Postgres && !store::catalog::is_empty(&db).await? {
-        anyhow::bail!("the demo needs an empty PostgreSQL database; {} already holds a catalogue", crate::server::redact(url));
+        anyhow::bail!(
+            "the demo needs an empty PostgreSQL database; {} already holds a catalogue",
+            crate::server::redact(url)
+        );
     }
     let keys = seed(&db).await?;
     if let Some(path) = &keys_file {
-        std::fs::write(path, serde_json::to_string_pretty(&keys)?).with_context(|| format!("write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&keys)?)
+            .with_context(|| format!("write {}", path.display()))?;
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let banner = keys.clone();
@@ -493,7 +1127,10 @@ mod tests {
     #[test]
     fn catalogue_is_big_enough_and_valid() {
         let now = Timestamp::now();
-        let products: Vec<_> = products().into_iter().map(|p| p.validate(kernel::id::new_id("prd"), now).unwrap()).collect();
+        let products: Vec<_> = products()
+            .into_iter()
+            .map(|p| p.validate(kernel::id::new_id("prd"), now).unwrap())
+            .collect();
         let variants: usize = products.iter().map(|p| p.variants.len()).sum();
         assert!(variants >= 300, "only {variants} variants");
         let mut skus = BTreeSet::new();
@@ -502,7 +1139,10 @@ mod tests {
             assert!(skus.insert(v.sku.clone()), "duplicate SKU {}", v.sku);
             assert!(gtins.insert(v.gtin.clone().unwrap()), "duplicate GTIN");
         }
-        let categories: BTreeSet<_> = products.iter().map(|p| p.category.split('/').next().unwrap()).collect();
+        let categories: BTreeSet<_> = products
+            .iter()
+            .map(|p| p.category.split('/').next().unwrap())
+            .collect();
         assert!(categories.len() >= 8);
     }
 
@@ -513,8 +1153,19 @@ mod tests {
         for s in STORES {
             let l = store_location(s).validate(Timestamp::now()).unwrap();
             // Metropolitan France.
-            assert!((41.0..51.5).contains(&l.coordinates.latitude) && (-5.5..9.6).contains(&l.coordinates.longitude), "{}", s.code);
+            assert!(
+                (41.0..51.5).contains(&l.coordinates.latitude)
+                    && (-5.5..9.6).contains(&l.coordinates.longitude),
+                "{}",
+                s.code
+            );
         }
-        assert_eq!(other_locations().iter().filter(|l| l.kind == LocationKind::Warehouse).count(), 2);
+        assert_eq!(
+            other_locations()
+                .iter()
+                .filter(|l| l.kind == LocationKind::Warehouse)
+                .count(),
+            2
+        );
     }
 }

@@ -20,13 +20,19 @@ pub struct Settings {
 impl Settings {
     pub fn new(currency: &str, hold_ttls: inventory::HoldTtls) -> anyhow::Result<Settings> {
         let currency = Currency::parse(currency).map_err(anyhow::Error::msg)?;
-        Ok(Settings { currency, hold_ttls: hold_ttls.validate()? })
+        Ok(Settings {
+            currency,
+            hold_ttls: hold_ttls.validate()?,
+        })
     }
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { currency: Currency::EUR, hold_ttls: inventory::HoldTtls::default() }
+        Settings {
+            currency: Currency::EUR,
+            hold_ttls: inventory::HoldTtls::default(),
+        }
     }
 }
 
@@ -42,10 +48,16 @@ pub struct ServeOptions {
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RELAIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let json = std::env::var("RELAIS_LOG_FORMAT").is_ok_and(|f| f == "json");
     // A second call (tests, embedding) keeps the first subscriber.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Hides the password of a database URL for logs.
@@ -61,17 +73,27 @@ pub fn redact(url: &str) -> String {
 
 /// Connects and migrates.
 pub async fn open(url: &str) -> anyhow::Result<Db> {
-    let db = Db::connect(url, DbOptions::default()).await.with_context(|| format!("connect to {}", redact(url)))?;
+    let db = Db::connect(url, DbOptions::default())
+        .await
+        .with_context(|| format!("connect to {}", redact(url)))?;
     db.migrate().await.context("apply migrations")?;
     Ok(db)
 }
 
 /// Mints and stores an API key; returns its token.
-pub async fn create_key(db: &Db, name: &str, scopes: &[String], actor: &str) -> anyhow::Result<String> {
+pub async fn create_key(
+    db: &Db,
+    name: &str,
+    scopes: &[String],
+    actor: &str,
+) -> anyhow::Result<String> {
     let (key, token) = api::routes::keys::mint_key(name, scopes)?;
     let actor = actor.to_owned();
     let t = token.clone();
-    db.write(move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &t, &actor).await })).await?;
+    db.write(move |c| {
+        Box::pin(async move { store::api_keys::create_key(c, &key, &t, &actor).await })
+    })
+    .await?;
     Ok(token)
 }
 
@@ -103,7 +125,9 @@ fn start_housekeeping(db: Db) -> tokio::task::JoinHandle<()> {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {
             every_hour.tick().await;
-            let before = Timestamp::from_unix_ms(Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64);
+            let before = Timestamp::from_unix_ms(
+                Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64,
+            );
             match db.purge_idempotency_keys(before).await {
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
                 Ok(_) => {}
@@ -129,7 +153,10 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             loop {
                 let now = Timestamp::now();
-                match db.write(move |c| Box::pin(store::stock::expire_due(c, now, BATCH))).await {
+                match db
+                    .write(move |c| Box::pin(store::stock::expire_due(c, now, BATCH)))
+                    .await
+                {
                     Ok(n) if n as i64 == BATCH => continue,
                     Ok(n) => {
                         if n > 0 {
@@ -148,10 +175,17 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
 }
 
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
-pub async fn serve_db(db: Db, listen: SocketAddr, settings: Settings, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
+pub async fn serve_db(
+    db: Db,
+    listen: SocketAddr,
+    settings: Settings,
+    bound: Option<oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
     let state = AppState::new(db.clone(), settings.currency).with_hold_ttls(settings.hold_ttls);
     let app = api::app(state.clone());
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("listen on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = db.backend().as_str(), "relais is listening");
     if let Some(tx) = bound {
@@ -175,7 +209,10 @@ pub async fn serve_db(db: Db, listen: SocketAddr, settings: Settings, bound: Opt
     Ok(())
 }
 
-pub async fn serve(options: ServeOptions, bound: Option<oneshot::Sender<SocketAddr>>) -> anyhow::Result<()> {
+pub async fn serve(
+    options: ServeOptions,
+    bound: Option<oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
     let db = open(&options.database_url).await?;
     serve_db(db, options.listen, options.settings, bound).await
 }

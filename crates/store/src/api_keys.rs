@@ -23,7 +23,10 @@ pub struct ApiKey {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn from_row(row: &Row) -> Result<ApiKey, Error> {
@@ -31,14 +34,24 @@ fn from_row(row: &Row) -> Result<ApiKey, Error> {
         id: row.text("id")?,
         name: row.text("name")?,
         prefix: row.text("prefix")?,
-        scopes: row.text("scopes")?.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+        scopes: row
+            .text("scopes")?
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         created_at: rows::timestamp(row, "created_at")?,
         revoked_at: rows::opt_timestamp(row, "revoked_at")?,
     })
 }
 
 /// Stores a new key for `token` (which the caller shows once and forgets).
-pub async fn create_key(conn: &mut Conn, key: &ApiKey, token: &str, actor: &str) -> Result<(), Error> {
+pub async fn create_key(
+    conn: &mut Conn,
+    key: &ApiKey,
+    token: &str,
+    actor: &str,
+) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO api_keys (id, name, token_hash, prefix, scopes, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         params![&key.id, &key.name, hash_token(token), &key.prefix, key.scopes.join(" "), key.created_at.to_text()],
@@ -76,14 +89,26 @@ pub async fn list_keys(db: &Db, page: &PageRequest) -> Result<Page<ApiKey>, Erro
 
 pub async fn revoke_key(conn: &mut Conn, id: &str, actor: &str) -> Result<(), Error> {
     let done = conn
-        .execute("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", params![Timestamp::now().to_text(), id])
+        .execute(
+            "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            params![Timestamp::now().to_text(), id],
+        )
         .await?;
     if done == 0 {
-        let exists = conn.query_opt("SELECT id FROM api_keys WHERE id = $1", params![id]).await?;
+        let exists = conn
+            .query_opt("SELECT id FROM api_keys WHERE id = $1", params![id])
+            .await?;
         return Err(match exists {
             Some(_) => Error::new(ErrorCode::Conflict, "the key is already revoked"),
             None => Error::not_found("api key", id),
         });
     }
-    events::emit(conn, "relais.api_key.revoked", id, actor, serde_json::json!({ "id": id })).await
+    events::emit(
+        conn,
+        "relais.api_key.revoked",
+        id,
+        actor,
+        serde_json::json!({ "id": id }),
+    )
+    .await
 }

@@ -13,9 +13,9 @@ use crate::rows::{self, to_json};
 use crate::sql::{Conn, Row, Value, corrupt, placeholders};
 use crate::{Db, events, params};
 
-const PRODUCT_COLUMNS: &str =
-    "id, title, description, brand, category, attributes, images, status, version, created_at, updated_at";
-const VARIANT_COLUMNS: &str = "sku, product_id, gtin, title, attributes, status, created_at, updated_at";
+const PRODUCT_COLUMNS: &str = "id, title, description, brand, category, attributes, images, status, version, created_at, updated_at";
+const VARIANT_COLUMNS: &str =
+    "sku, product_id, gtin, title, attributes, status, created_at, updated_at";
 
 fn product_from_row(row: &Row) -> Result<Product, Error> {
     Ok(Product {
@@ -61,10 +61,17 @@ fn variant_conflict(e: Error, field: &str, v: &Variant) -> Error {
     if e.code != ErrorCode::AlreadyExists {
         return e;
     }
-    let constraint = e.details.get("constraint").and_then(|c| c.as_str()).unwrap_or_default().to_owned();
+    let constraint = e
+        .details
+        .get("constraint")
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_owned();
     let on_gtin = constraint.contains("gtin") || e.message.contains("gtin");
     match (&v.gtin, on_gtin) {
-        (Some(g), true) => Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin")),
+        (Some(g), true) => {
+            Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin"))
+        }
         _ => Error::already_exists("variant", &v.sku).with("field", format!("{field}.sku")),
     }
 }
@@ -73,12 +80,24 @@ fn gtin_value(v: &Variant) -> Value {
     Value::Text(v.gtin.as_ref().map(|g| g.as_str().to_owned()))
 }
 
-async fn insert_variant(conn: &mut Conn, v: &Variant, position: i64, field: &str) -> Result<(), Error> {
+async fn insert_variant(
+    conn: &mut Conn,
+    v: &Variant,
+    position: i64,
+    field: &str,
+) -> Result<(), Error> {
     // A GTIN already used by another SKU must be reported as such, not as a SKU clash.
     if let Some(g) = &v.gtin {
-        let taken = conn.query_opt("SELECT sku FROM variants WHERE gtin = $1", params![g.as_str()]).await?;
+        let taken = conn
+            .query_opt(
+                "SELECT sku FROM variants WHERE gtin = $1",
+                params![g.as_str()],
+            )
+            .await?;
         if taken.is_some() {
-            return Err(Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin")));
+            return Err(
+                Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin"))
+            );
         }
     }
     conn.execute(
@@ -117,7 +136,11 @@ async fn variants_of(conn: &mut Conn, product_ids: &[String]) -> Result<Vec<Vari
         placeholders(1, product_ids.len())
     );
     let ids: Vec<Value> = product_ids.iter().map(Value::from).collect();
-    conn.query(&sql, &ids).await?.iter().map(variant_from_row).collect()
+    conn.query(&sql, &ids)
+        .await?
+        .iter()
+        .map(variant_from_row)
+        .collect()
 }
 
 fn attach_variants(products: &mut [Product], variants: Vec<Variant>) {
@@ -143,7 +166,9 @@ pub async fn find_product(conn: &mut Conn, id: &str) -> Result<Option<Product>, 
 
 pub async fn get_product(db: &Db, id: &str) -> Result<Product, Error> {
     let mut conn = db.read().await?;
-    find_product(&mut conn, id).await?.ok_or_else(|| Error::not_found("product", id))
+    find_product(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", id))
 }
 
 /// Filters for the product list.
@@ -156,7 +181,11 @@ pub struct ProductFilter {
 }
 
 /// Products in id (creation) order.
-pub async fn list_products(db: &Db, filter: &ProductFilter, page: &PageRequest) -> Result<Page<Product>, Error> {
+pub async fn list_products(
+    db: &Db,
+    filter: &ProductFilter,
+    page: &PageRequest,
+) -> Result<Page<Product>, Error> {
     let sql = format!(
         "SELECT {PRODUCT_COLUMNS} FROM products
          WHERE id > $1 AND ($2 = '' OR category = $2 OR category LIKE $3)
@@ -178,7 +207,10 @@ pub async fn list_products(db: &Db, filter: &ProductFilter, page: &PageRequest) 
             ],
         )
         .await?;
-    let mut products = found.iter().map(product_from_row).collect::<Result<Vec<_>, _>>()?;
+    let mut products = found
+        .iter()
+        .map(product_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<String> = products.iter().map(|p| p.id.clone()).collect();
     let variants = variants_of(&mut conn, &ids).await?;
     attach_variants(&mut products, variants);
@@ -193,7 +225,9 @@ pub async fn update_product(
     expected_version: Option<i64>,
     actor: &str,
 ) -> Result<Product, Error> {
-    let mut product = find_product(&mut *conn, id).await?.ok_or_else(|| Error::not_found("product", id))?;
+    let mut product = find_product(&mut *conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", id))?;
     check_version(product.version, expected_version)?;
     let read_version = product.version;
     patch.apply(&mut product, Timestamp::now())?;
@@ -209,7 +243,11 @@ pub async fn update_product(
         )
         .await?;
     if updated != 1 {
-        return Err(Error::new(ErrorCode::Conflict, "the product changed meanwhile; read it again").with("id", id));
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "the product changed meanwhile; read it again",
+        )
+        .with("id", id));
     }
     events::emit(conn, "relais.product.updated", id, actor, &product).await?;
     Ok(product)
@@ -218,18 +256,31 @@ pub async fn update_product(
 /// `expected_version`, when the caller sent one, must match the stored version.
 pub(crate) fn check_version(current: i64, expected: Option<i64>) -> Result<(), Error> {
     match expected {
-        Some(v) if v != current => Err(Error::new(ErrorCode::Conflict, "the version does not match; read the resource again")
-            .with("expected_version", v)
-            .with("current_version", current)),
+        Some(v) if v != current => Err(Error::new(
+            ErrorCode::Conflict,
+            "the version does not match; read the resource again",
+        )
+        .with("expected_version", v)
+        .with("current_version", current)),
         _ => Ok(()),
     }
 }
 
 /// Adds a variant to an existing product.
-pub async fn add_variant(conn: &mut Conn, product_id: &str, new: &NewVariant, actor: &str) -> Result<Variant, Error> {
-    let product = find_product(&mut *conn, product_id).await?.ok_or_else(|| Error::not_found("product", product_id))?;
+pub async fn add_variant(
+    conn: &mut Conn,
+    product_id: &str,
+    new: &NewVariant,
+    actor: &str,
+) -> Result<Variant, Error> {
+    let product = find_product(&mut *conn, product_id)
+        .await?
+        .ok_or_else(|| Error::not_found("product", product_id))?;
     if product.variants.len() >= catalog::product::MAX_VARIANTS {
-        return Err(Error::validation("sku", "the product already has the maximum number of variants"));
+        return Err(Error::validation(
+            "sku",
+            "the product already has the maximum number of variants",
+        ));
     }
     let variant = new.validate("variant", product_id, &product.title, Timestamp::now())?;
     let field = "variant";
@@ -237,23 +288,41 @@ pub async fn add_variant(conn: &mut Conn, product_id: &str, new: &NewVariant, ac
         .await
         .map_err(|mut e| {
             // The request body is the variant itself: name fields without a prefix.
-            if let Some(f) = e.details.get("field").and_then(|f| f.as_str()).map(|f| f.trim_start_matches("variant.").to_owned()) {
+            if let Some(f) = e
+                .details
+                .get("field")
+                .and_then(|f| f.as_str())
+                .map(|f| f.trim_start_matches("variant.").to_owned())
+            {
                 e.details.insert("field".into(), f.into());
             }
             e
         })?;
-    events::emit(conn, "relais.variant.created", &variant.sku, actor, &variant).await?;
+    events::emit(
+        conn,
+        "relais.variant.created",
+        &variant.sku,
+        actor,
+        &variant,
+    )
+    .await?;
     Ok(variant)
 }
 
 pub async fn find_variant(conn: &mut Conn, sku: &str) -> Result<Option<Variant>, Error> {
     let sql = format!("SELECT {VARIANT_COLUMNS} FROM variants WHERE sku = $1");
-    conn.query_opt(&sql, params![sku]).await?.as_ref().map(variant_from_row).transpose()
+    conn.query_opt(&sql, params![sku])
+        .await?
+        .as_ref()
+        .map(variant_from_row)
+        .transpose()
 }
 
 pub async fn get_variant(db: &Db, sku: &str) -> Result<Variant, Error> {
     let mut conn = db.read().await?;
-    find_variant(&mut conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))
+    find_variant(&mut conn, sku)
+        .await?
+        .ok_or_else(|| Error::not_found("variant", sku))
 }
 
 /// Filters for the variant list.
@@ -265,7 +334,11 @@ pub struct VariantFilter {
 }
 
 /// Variants in SKU order.
-pub async fn list_variants(db: &Db, filter: &VariantFilter, page: &PageRequest) -> Result<Page<Variant>, Error> {
+pub async fn list_variants(
+    db: &Db,
+    filter: &VariantFilter,
+    page: &PageRequest,
+) -> Result<Page<Variant>, Error> {
     let sql = format!(
         "SELECT {VARIANT_COLUMNS} FROM variants
          WHERE sku > $1 AND ($2 = '' OR product_id = $2) AND ($3 = '' OR gtin = $3)
@@ -284,15 +357,30 @@ pub async fn list_variants(db: &Db, filter: &VariantFilter, page: &PageRequest) 
             ],
         )
         .await?;
-    let variants = found.iter().map(variant_from_row).collect::<Result<Vec<_>, _>>()?;
+    let variants = found
+        .iter()
+        .map(variant_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(variants, page, |v| v.sku.clone()))
 }
 
-pub async fn update_variant(conn: &mut Conn, sku: &str, patch: &VariantPatch, actor: &str) -> Result<Variant, Error> {
-    let mut variant = find_variant(&mut *conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))?;
+pub async fn update_variant(
+    conn: &mut Conn,
+    sku: &str,
+    patch: &VariantPatch,
+    actor: &str,
+) -> Result<Variant, Error> {
+    let mut variant = find_variant(&mut *conn, sku)
+        .await?
+        .ok_or_else(|| Error::not_found("variant", sku))?;
     patch.apply(&mut variant, Timestamp::now())?;
     if let Some(g) = &variant.gtin {
-        let taken = conn.query_opt("SELECT sku FROM variants WHERE gtin = $1 AND sku <> $2", params![g.as_str(), sku]).await?;
+        let taken = conn
+            .query_opt(
+                "SELECT sku FROM variants WHERE gtin = $1 AND sku <> $2",
+                params![g.as_str(), sku],
+            )
+            .await?;
         if taken.is_some() {
             return Err(Error::already_exists("gtin", g.as_str()).with("field", "gtin"));
         }
@@ -325,12 +413,22 @@ pub async fn list_categories(db: &Db, page: &PageRequest) -> Result<Page<Categor
         .await?;
     let categories = found
         .iter()
-        .map(|r| Ok(CategoryCount { category: r.text("category")?, products: r.int("n")? }))
+        .map(|r| {
+            Ok(CategoryCount {
+                category: r.text("category")?,
+                products: r.int("n")?,
+            })
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(categories, page, |c| c.category.clone()))
 }
 
 /// Whether the catalogue holds any product (the demo refuses a non-empty database).
 pub async fn is_empty(db: &Db) -> Result<bool, Error> {
-    Ok(db.read().await?.query_opt("SELECT id FROM products LIMIT 1", &[]).await?.is_none())
+    Ok(db
+        .read()
+        .await?
+        .query_opt("SELECT id FROM products LIMIT 1", &[])
+        .await?
+        .is_none())
 }

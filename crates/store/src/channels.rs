@@ -24,7 +24,10 @@ pub async fn create_channel(conn: &mut Conn, c: &Channel, actor: &str) -> Result
             .await?
             .ok_or_else(|| Error::unknown_reference("location_code", "location", code))?;
         if location.kind != LocationKind::Store {
-            return Err(Error::validation("location_code", "kiosk and POS channels stand in a store"));
+            return Err(Error::validation(
+                "location_code",
+                "kiosk and POS channels stand in a store",
+            ));
         }
     }
     conn.execute(
@@ -37,27 +40,40 @@ pub async fn create_channel(conn: &mut Conn, c: &Channel, actor: &str) -> Result
 }
 
 pub async fn find_channel(conn: &mut Conn, code: &str) -> Result<Option<Channel>, Error> {
-    conn.query_opt("SELECT code, kind, name, location_code, created_at FROM channels WHERE code = $1", params![code])
-        .await?
-        .as_ref()
-        .map(from_row)
-        .transpose()
+    conn.query_opt(
+        "SELECT code, kind, name, location_code, created_at FROM channels WHERE code = $1",
+        params![code],
+    )
+    .await?
+    .as_ref()
+    .map(from_row)
+    .transpose()
 }
 
 pub async fn get_channel(db: &Db, code: &str) -> Result<Channel, Error> {
     let mut conn = db.read().await?;
-    find_channel(&mut conn, code).await?.ok_or_else(|| Error::not_found("channel", code))
+    find_channel(&mut conn, code)
+        .await?
+        .ok_or_else(|| Error::not_found("channel", code))
 }
 
 /// Channels in code order, optionally those of one store.
-pub async fn list_channels(db: &Db, location_code: Option<&str>, page: &PageRequest) -> Result<Page<Channel>, Error> {
+pub async fn list_channels(
+    db: &Db,
+    location_code: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Channel>, Error> {
     let found = db
         .read()
         .await?
         .query(
             "SELECT code, kind, name, location_code, created_at FROM channels
              WHERE code > $1 AND ($2 = '' OR location_code = $2) ORDER BY code LIMIT $3",
-            params![page.after.clone().unwrap_or_default(), location_code.unwrap_or(""), page.fetch_limit()],
+            params![
+                page.after.clone().unwrap_or_default(),
+                location_code.unwrap_or(""),
+                page.fetch_limit()
+            ],
         )
         .await?;
     let channels = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
@@ -65,7 +81,11 @@ pub async fn list_channels(db: &Db, location_code: Option<&str>, page: &PageRequ
 }
 
 /// Up to `limit` channels after `after`, in code order.
-pub async fn channels_after(conn: &mut Conn, after: &str, limit: i64) -> Result<Vec<Channel>, Error> {
+pub async fn channels_after(
+    conn: &mut Conn,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Channel>, Error> {
     conn.query(
         "SELECT code, kind, name, location_code, created_at FROM channels WHERE code > $1 ORDER BY code LIMIT $2",
         params![after, limit],

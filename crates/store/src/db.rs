@@ -21,7 +21,10 @@ pub struct DbOptions {
 
 impl Default for DbOptions {
     fn default() -> Self {
-        DbOptions { read_connections: 8, max_batch: 512 }
+        DbOptions {
+            read_connections: 8,
+            max_batch: 512,
+        }
     }
 }
 
@@ -53,20 +56,24 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// (SQLite's default runs the checkpoint inside whichever commit crosses 1000 pages, which
 /// adds milliseconds to that batch.) PASSIVE never blocks the writer or the readers.
 fn start_checkpointer(path: String, alive: std::sync::Weak<()>) {
-    let spawned = std::thread::Builder::new().name("relais-checkpoint".into()).spawn(move || {
-        let conn = match open_sqlite(&path, false) {
-            Ok(c) => c,
-            Err(e) => return tracing::error!(error = %e, "the checkpointer cannot open the database"),
-        };
-        while alive.upgrade().is_some() {
-            std::thread::sleep(CHECKPOINT_EVERY);
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+    let spawned = std::thread::Builder::new()
+        .name("relais-checkpoint".into())
+        .spawn(move || {
+            let conn = match open_sqlite(&path, false) {
+                Ok(c) => c,
+                Err(e) => {
+                    return tracing::error!(error = %e, "the checkpointer cannot open the database");
+                }
+            };
+            while alive.upgrade().is_some() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+                }
             }
-        }
-        // Leave a compact database behind on a clean shutdown.
-        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    });
+            // Leave a compact database behind on a clean shutdown.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start the checkpointer thread");
     }
@@ -74,10 +81,16 @@ fn start_checkpointer(path: String, alive: std::sync::Weak<()>) {
 
 /// The file path of a `sqlite://PATH` or `sqlite:PATH` URL.
 fn sqlite_path(url: &str) -> Result<String, Error> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
     let path = rest.split('?').next().unwrap_or(rest);
     if path.is_empty() || path.contains(":memory:") {
-        return Err(Error::validation("database_url", "give SQLite a file: sqlite://relais.db (readers and the writer share it)"));
+        return Err(Error::validation(
+            "database_url",
+            "give SQLite a file: sqlite://relais.db (readers and the writer share it)",
+        ));
     }
     Ok(path.to_owned())
 }
@@ -85,25 +98,45 @@ fn sqlite_path(url: &str) -> Result<String, Error> {
 /// Opens a SQLite connection with the settings that make every acknowledged write durable.
 pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connection, Error> {
     use rusqlite::OpenFlags;
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| {
         tracing::error!(path, error = %e, "cannot open the SQLite database");
-        Error::new(ErrorCode::Unavailable, format!("cannot open the SQLite database {path}: {e}"))
+        Error::new(
+            ErrorCode::Unavailable,
+            format!("cannot open the SQLite database {path}: {e}"),
+        )
     })?;
     // FULL syncs the WAL on every commit: an acknowledged write survives power loss.
-    let mut pragmas = String::from("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;");
+    let mut pragmas = String::from(
+        "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+    );
     if reader {
         pragmas.push_str("PRAGMA query_only = ON;");
     } else {
         // Checkpoints run on their own thread (see `start_checkpointer`), not inside a commit.
         pragmas.push_str("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;");
     }
-    conn.execute_batch(&pragmas).map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot configure SQLite: {e}")))?;
+    conn.execute_batch(&pragmas).map_err(|e| {
+        Error::new(
+            ErrorCode::Unavailable,
+            format!("cannot configure SQLite: {e}"),
+        )
+    })?;
     // Query-planner stability: plans never depend on bound values. Without it SQLite re-plans
     // (re-parses) a cached statement whenever a value compared with an indexed column is
     // bound anew — every statement Relais runs — which cost ≈30 % of a read's CPU.
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
-        .map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot configure SQLite: {e}")))?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(|e| {
+        Error::new(
+            ErrorCode::Unavailable,
+            format!("cannot configure SQLite: {e}"),
+        )
+    })?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
@@ -118,7 +151,8 @@ async fn pg_pool(url: &str, max: u32) -> Result<PgPool, Error> {
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {
-                conn.execute("SET synchronous_commit = on; SET client_min_messages = warning;").await?;
+                conn.execute("SET synchronous_commit = on; SET client_min_messages = warning;")
+                    .await?;
                 Ok(())
             })
         })
@@ -139,7 +173,10 @@ impl Db {
                 start_checkpointer(path.clone(), Arc::downgrade(&alive));
                 Inner {
                     backend,
-                    readers: Readers::Sqlite { path, idle: Arc::new(Mutex::new(Vec::new())) },
+                    readers: Readers::Sqlite {
+                        path,
+                        idle: Arc::new(Mutex::new(Vec::new())),
+                    },
                     writer: Writer::start_sqlite(writer_conn, options.max_batch),
                     write_pool: None,
                     _alive: alive,
@@ -157,7 +194,9 @@ impl Db {
                 }
             }
         };
-        Ok(Db { inner: Arc::new(inner) })
+        Ok(Db {
+            inner: Arc::new(inner),
+        })
     }
 
     /// Applies pending migrations; safe at every start and from several nodes at once.
@@ -180,7 +219,11 @@ impl Db {
                 };
                 Ok(Conn::sqlite(conn, Some(idle.clone())))
             }
-            Readers::Postgres(pool) => pool.acquire().await.map(Conn::postgres).map_err(|e| pg_error("acquire", e)),
+            Readers::Postgres(pool) => pool
+                .acquire()
+                .await
+                .map(Conn::postgres)
+                .map_err(|e| pg_error("acquire", e)),
         }
     }
 
@@ -195,7 +238,11 @@ impl Db {
 
     /// Checks that the database answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), Error> {
-        self.read().await?.query("SELECT 1 AS one", &[]).await.map(|_| ())
+        self.read()
+            .await?
+            .query("SELECT 1 AS one", &[])
+            .await
+            .map(|_| ())
     }
 
     /// Closes PostgreSQL pools after in-flight work; SQLite closes with the last handle.

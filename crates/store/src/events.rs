@@ -10,14 +10,26 @@ use crate::{Db, params, rows};
 pub async fn append(conn: &mut Conn, event: &CloudEvent) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO outbox (id, type, subject, time, envelope) VALUES ($1, $2, $3, $4, $5)",
-        params![&event.id, &event.kind, &event.subject, event.time.to_text(), rows::to_json(event)],
+        params![
+            &event.id,
+            &event.kind,
+            &event.subject,
+            event.time.to_text(),
+            rows::to_json(event)
+        ],
     )
     .await?;
     Ok(())
 }
 
 /// Builds and appends an event in one call.
-pub async fn emit(conn: &mut Conn, kind: &str, subject: &str, actor: &str, data: impl serde::Serialize) -> Result<(), Error> {
+pub async fn emit(
+    conn: &mut Conn,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    data: impl serde::Serialize,
+) -> Result<(), Error> {
     let data = serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))?;
     append(conn, &CloudEvent::new(kind, subject, actor, data)).await
 }
@@ -30,7 +42,12 @@ pub struct StoredEvent {
 }
 
 /// Events in outbox order, optionally of one type or about one subject.
-pub async fn list(db: &Db, kind: Option<&str>, subject: Option<&str>, page: &PageRequest) -> Result<Page<StoredEvent>, Error> {
+pub async fn list(
+    db: &Db,
+    kind: Option<&str>,
+    subject: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<StoredEvent>, Error> {
     let after = page.after_seq()?;
     let found = db
         .read()
@@ -39,17 +56,31 @@ pub async fn list(db: &Db, kind: Option<&str>, subject: Option<&str>, page: &Pag
             "SELECT seq, envelope FROM outbox
              WHERE seq > $1 AND ($2 = '' OR type = $2) AND ($3 = '' OR subject = $3)
              ORDER BY seq LIMIT $4",
-            params![after, kind.unwrap_or(""), subject.unwrap_or(""), page.fetch_limit()],
+            params![
+                after,
+                kind.unwrap_or(""),
+                subject.unwrap_or(""),
+                page.fetch_limit()
+            ],
         )
         .await?;
     let events = found
         .iter()
-        .map(|r| Ok(StoredEvent { seq: r.int("seq")?, event: rows::json(r, "envelope")? }))
+        .map(|r| {
+            Ok(StoredEvent {
+                seq: r.int("seq")?,
+                event: rows::json(r, "envelope")?,
+            })
+        })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(events, page, |e| e.seq.to_string()))
 }
 
 /// How many events the outbox holds (tests and metrics).
 pub async fn count(db: &Db) -> Result<i64, Error> {
-    db.read().await?.query_one("SELECT COUNT(*) AS n FROM outbox", &[]).await?.int("n")
+    db.read()
+        .await?
+        .query_one("SELECT COUNT(*) AS n FROM outbox", &[])
+        .await?
+        .int("n")
 }

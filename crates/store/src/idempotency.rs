@@ -45,15 +45,27 @@ async fn previous(conn: &mut Conn, k: &IdempotencyKey) -> Result<Option<StoredRe
         return Ok(None);
     };
     if row.text("request_hash")? != k.request_hash {
-        return Err(Error::new(ErrorCode::IdempotencyKeyReused, "this Idempotency-Key was already used with a different request")
-            .with("idempotency_key", k.key.clone()));
+        return Err(Error::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was already used with a different request",
+        )
+        .with("idempotency_key", k.key.clone()));
     }
-    let status = u16::try_from(row.int("status")?).map_err(|_| crate::sql::corrupt("status", "not an HTTP status"))?;
-    Ok(Some(StoredResponse { status, body: row.text("body")?, replayed: true }))
+    let status = u16::try_from(row.int("status")?)
+        .map_err(|_| crate::sql::corrupt("status", "not an HTTP status"))?;
+    Ok(Some(StoredResponse {
+        status,
+        body: row.text("body")?,
+        replayed: true,
+    }))
 }
 
 /// Stores the response under the key; `false` if another node stored one meanwhile.
-async fn remember(conn: &mut Conn, k: &IdempotencyKey, response: &StoredResponse) -> Result<bool, Error> {
+async fn remember(
+    conn: &mut Conn,
+    k: &IdempotencyKey,
+    response: &StoredResponse,
+) -> Result<bool, Error> {
     let inserted = conn
         .execute(
             "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)
@@ -67,7 +79,12 @@ async fn remember(conn: &mut Conn, k: &IdempotencyKey, response: &StoredResponse
 impl Db {
     /// Runs `command` once per idempotency key and returns the response `render` made of its
     /// result — or, for a retry, the response stored the first time.
-    pub async fn write_once<T, F, R>(&self, key: Option<IdempotencyKey>, command: F, render: R) -> Result<StoredResponse, Error>
+    pub async fn write_once<T, F, R>(
+        &self,
+        key: Option<IdempotencyKey>,
+        command: F,
+        render: R,
+    ) -> Result<StoredResponse, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
@@ -86,8 +103,11 @@ impl Db {
                 {
                     // Another node ran a request with this key meanwhile and committed first.
                     // Failing rolls this command back; a retry gets the stored response.
-                    return Err(Error::new(ErrorCode::Conflict, "a request with this Idempotency-Key ran at the same time; retry it")
-                        .with("retryable", true));
+                    return Err(Error::new(
+                        ErrorCode::Conflict,
+                        "a request with this Idempotency-Key ran at the same time; retry it",
+                    )
+                    .with("retryable", true));
                 }
                 Ok(response)
             })
@@ -99,7 +119,11 @@ impl Db {
     pub async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, Error> {
         self.write(move |conn| {
             Box::pin(async move {
-                conn.execute("DELETE FROM idempotency_keys WHERE created_at < $1", params![before.to_text()]).await
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE created_at < $1",
+                    params![before.to_text()],
+                )
+                .await
             })
         })
         .await

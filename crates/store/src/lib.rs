@@ -17,9 +17,9 @@ pub mod idempotency;
 pub mod locations;
 mod migrations;
 pub mod prices;
-pub mod stock;
 mod rows;
 pub mod sql;
+pub mod stock;
 pub mod writer;
 
 pub use db::{Db, DbOptions};

@@ -31,7 +31,10 @@ fn from_row(row: &Row) -> Result<Location, Error> {
         name: row.text("name")?,
         kind: LocationKind::parse(&kind_text).ok_or_else(|| corrupt("kind", &kind_text))?,
         address: rows::json(row, "address")?,
-        coordinates: Coordinates { latitude: row.float("latitude")?, longitude: row.float("longitude")? },
+        coordinates: Coordinates {
+            latitude: row.float("latitude")?,
+            longitude: row.float("longitude")?,
+        },
         time_zone: row.text("time_zone")?,
         opening_hours: rows::json(row, "opening_hours")?,
         owner: Owner {
@@ -61,29 +64,57 @@ fn owner_kind_text(k: OwnerKind) -> &'static str {
 }
 
 pub async fn create_location(conn: &mut Conn, l: &Location, actor: &str) -> Result<(), Error> {
-    let sql = format!("INSERT INTO locations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)");
+    let sql = format!(
+        "INSERT INTO locations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    );
     conn.execute(
         &sql,
         params![
-            &l.code, &l.name, l.kind.as_str(), to_json(&l.address), l.coordinates.latitude, l.coordinates.longitude,
-            &l.time_zone, to_json(&l.opening_hours), owner_kind_text(l.owner.kind), &l.owner.name,
-            capabilities_text(&l.capabilities), &l.phone, &l.email, l.active, l.version, l.created_at.to_text(), l.updated_at.to_text(),
+            &l.code,
+            &l.name,
+            l.kind.as_str(),
+            to_json(&l.address),
+            l.coordinates.latitude,
+            l.coordinates.longitude,
+            &l.time_zone,
+            to_json(&l.opening_hours),
+            owner_kind_text(l.owner.kind),
+            &l.owner.name,
+            capabilities_text(&l.capabilities),
+            &l.phone,
+            &l.email,
+            l.active,
+            l.version,
+            l.created_at.to_text(),
+            l.updated_at.to_text(),
             l.pickup_lead_min
         ],
     )
     .await
-    .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("location", &l.code).with("field", "code") } else { e })?;
+    .map_err(|e| {
+        if e.code == ErrorCode::AlreadyExists {
+            Error::already_exists("location", &l.code).with("field", "code")
+        } else {
+            e
+        }
+    })?;
     events::emit(conn, "relais.location.created", &l.code, actor, l).await
 }
 
 pub async fn find_location(conn: &mut Conn, code: &str) -> Result<Option<Location>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM locations WHERE code = $1");
-    conn.query_opt(&sql, params![code]).await?.as_ref().map(from_row).transpose()
+    conn.query_opt(&sql, params![code])
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
 }
 
 pub async fn get_location(db: &Db, code: &str) -> Result<Location, Error> {
     let mut conn = db.read().await?;
-    find_location(&mut conn, code).await?.ok_or_else(|| Error::not_found("location", code))
+    find_location(&mut conn, code)
+        .await?
+        .ok_or_else(|| Error::not_found("location", code))
 }
 
 pub async fn update_location(
@@ -93,7 +124,9 @@ pub async fn update_location(
     expected_version: Option<i64>,
     actor: &str,
 ) -> Result<Location, Error> {
-    let mut l = find_location(&mut *conn, code).await?.ok_or_else(|| Error::not_found("location", code))?;
+    let mut l = find_location(&mut *conn, code)
+        .await?
+        .ok_or_else(|| Error::not_found("location", code))?;
     check_version(l.version, expected_version)?;
     let read_version = l.version;
     patch.apply(&mut l, Timestamp::now())?;
@@ -111,7 +144,10 @@ pub async fn update_location(
         )
         .await?;
     if updated != 1 {
-        return Err(Error::new(ErrorCode::Conflict, "the location changed meanwhile; read it again"));
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "the location changed meanwhile; read it again",
+        ));
     }
     events::emit(conn, "relais.location.updated", code, actor, &l).await?;
     Ok(l)
@@ -139,13 +175,19 @@ fn matches(l: &Location, f: &LocationFilter) -> bool {
     (f.include_inactive || l.active)
         && f.kind.is_none_or(|k| l.kind == k)
         && f.capability.is_none_or(|c| l.capabilities.contains(&c))
-        && f.city.as_ref().is_none_or(|c| l.address.city.eq_ignore_ascii_case(c))
+        && f.city
+            .as_ref()
+            .is_none_or(|c| l.address.city.eq_ignore_ascii_case(c))
 }
 
 /// Locations by code, or by distance for a `near` query. A retailer has at most a few
 /// thousand locations, so filtering and sorting by distance happen here rather than in SQL
 /// (which keeps the query portable: no PostGIS, no SQLite extension).
-pub async fn list_locations(db: &Db, f: &LocationFilter, page: &PageRequest) -> Result<Page<LocationHit>, Error> {
+pub async fn list_locations(
+    db: &Db,
+    f: &LocationFilter,
+    page: &PageRequest,
+) -> Result<Page<LocationHit>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM locations ORDER BY code");
     let all = db.read().await?.query(&sql, &[]).await?;
     let mut hits = Vec::new();
@@ -160,16 +202,26 @@ pub async fn list_locations(db: &Db, f: &LocationFilter, page: &PageRequest) -> 
         {
             continue;
         }
-        hits.push(LocationHit { location, distance_km });
+        hits.push(LocationHit {
+            location,
+            distance_km,
+        });
     }
     if f.near.is_some() {
         hits.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
     }
     let start = match &page.after {
-        Some(after) => hits.iter().position(|h| &sort_key(h) > after).unwrap_or(hits.len()),
+        Some(after) => hits
+            .iter()
+            .position(|h| &sort_key(h) > after)
+            .unwrap_or(hits.len()),
         None => 0,
     };
-    let rest: Vec<LocationHit> = hits.into_iter().skip(start).take(page.fetch_limit() as usize).collect();
+    let rest: Vec<LocationHit> = hits
+        .into_iter()
+        .skip(start)
+        .take(page.fetch_limit() as usize)
+        .collect();
     Ok(Page::from_rows(rest, page, sort_key))
 }
 

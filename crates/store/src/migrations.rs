@@ -11,23 +11,58 @@ use crate::params;
 use crate::sql::{Backend, Conn};
 
 const SQLITE: &[(i64, &str, &str)] = &[
-    (1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
-    (2, "inventory", include_str!("../migrations/sqlite/0002_inventory.sql")),
-    (3, "pickup_lead_time", include_str!("../migrations/sqlite/0003_pickup_lead_time.sql")),
-    (4, "transfers", include_str!("../migrations/sqlite/0004_transfers.sql")),
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "inventory",
+        include_str!("../migrations/sqlite/0002_inventory.sql"),
+    ),
+    (
+        3,
+        "pickup_lead_time",
+        include_str!("../migrations/sqlite/0003_pickup_lead_time.sql"),
+    ),
+    (
+        4,
+        "transfers",
+        include_str!("../migrations/sqlite/0004_transfers.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
-    (1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
-    (2, "inventory", include_str!("../migrations/postgres/0002_inventory.sql")),
-    (3, "pickup_lead_time", include_str!("../migrations/postgres/0003_pickup_lead_time.sql")),
-    (4, "transfers", include_str!("../migrations/postgres/0004_transfers.sql")),
+    (
+        1,
+        "foundation",
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        2,
+        "inventory",
+        include_str!("../migrations/postgres/0002_inventory.sql"),
+    ),
+    (
+        3,
+        "pickup_lead_time",
+        include_str!("../migrations/postgres/0003_pickup_lead_time.sql"),
+    ),
+    (
+        4,
+        "transfers",
+        include_str!("../migrations/postgres/0004_transfers.sql"),
+    ),
 ];
 
 /// An arbitrary constant shared by every Relais node: the migration lock.
 const MIGRATION_LOCK: i64 = 0x5245_4c41_4953;
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(sql.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Applies what is missing; returns the versions applied now.
@@ -35,7 +70,8 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
     let migrations = match conn.backend() {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => {
-            conn.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK]).await?;
+            conn.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK])
+                .await?;
             POSTGRES
         }
     };
@@ -44,13 +80,23 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
             version BIGINT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
     .await?;
-    let rows = conn.query("SELECT version, checksum FROM relais_migrations ORDER BY version", &[]).await?;
+    let rows = conn
+        .query(
+            "SELECT version, checksum FROM relais_migrations ORDER BY version",
+            &[],
+        )
+        .await?;
     let mut applied_now = Vec::new();
     for (version, name, sql) in migrations {
         let sum = checksum(sql);
-        match rows.iter().find(|r| r.int("version").ok() == Some(*version)) {
+        match rows
+            .iter()
+            .find(|r| r.int("version").ok() == Some(*version))
+        {
             Some(row) if row.text("checksum")? != sum => {
-                return Err(Error::internal(format!("migration {version} ({name}) changed after it was applied; never edit a merged migration")));
+                return Err(Error::internal(format!(
+                    "migration {version} ({name}) changed after it was applied; never edit a merged migration"
+                )));
             }
             Some(_) => continue,
             None => {

@@ -49,7 +49,10 @@ pub async fn set_base_price(conn: &mut Conn, price: &BasePrice, actor: &str) -> 
 
 /// Sets a channel override; the variant needs a base price in that currency first.
 pub async fn set_override(conn: &mut Conn, o: &PriceOverride, actor: &str) -> Result<(), Error> {
-    if crate::channels::find_channel(&mut *conn, &o.channel).await?.is_none() {
+    if crate::channels::find_channel(&mut *conn, &o.channel)
+        .await?
+        .is_none()
+    {
         return Err(Error::not_found("channel", &o.channel));
     }
     conn.execute(
@@ -77,12 +80,24 @@ pub async fn set_override(conn: &mut Conn, o: &PriceOverride, actor: &str) -> Re
 }
 
 /// Removes a channel override; that channel then charges the base price again.
-pub async fn remove_override(conn: &mut Conn, sku: &str, currency: Currency, channel: &str, actor: &str) -> Result<(), Error> {
+pub async fn remove_override(
+    conn: &mut Conn,
+    sku: &str,
+    currency: Currency,
+    channel: &str,
+    actor: &str,
+) -> Result<(), Error> {
     let done = conn
-        .execute("DELETE FROM price_overrides WHERE sku = $1 AND currency = $2 AND channel = $3", params![sku, currency.code(), channel])
+        .execute(
+            "DELETE FROM price_overrides WHERE sku = $1 AND currency = $2 AND channel = $3",
+            params![sku, currency.code(), channel],
+        )
         .await?;
     if done == 0 {
-        return Err(Error::not_found("price override", &format!("{sku}/{currency}/{channel}")));
+        return Err(Error::not_found(
+            "price override",
+            &format!("{sku}/{currency}/{channel}"),
+        ));
     }
     #[derive(Serialize)]
     struct Removed<'a> {
@@ -90,7 +105,18 @@ pub async fn remove_override(conn: &mut Conn, sku: &str, currency: Currency, cha
         currency: &'a str,
         channel: &'a str,
     }
-    events::emit(conn, "relais.price.override_removed", sku, actor, Removed { sku, currency: currency.code(), channel }).await
+    events::emit(
+        conn,
+        "relais.price.override_removed",
+        sku,
+        actor,
+        Removed {
+            sku,
+            currency: currency.code(),
+            channel,
+        },
+    )
+    .await
 }
 
 /// The base prices of a variant, one per currency.
@@ -104,7 +130,11 @@ pub async fn base_prices(db: &Db, sku: &str) -> Result<Vec<BasePrice>, Error> {
         .collect()
 }
 
-async fn overrides_of(conn: &mut Conn, sku: &str, currency: Currency) -> Result<Vec<PriceOverride>, Error> {
+async fn overrides_of(
+    conn: &mut Conn,
+    sku: &str,
+    currency: Currency,
+) -> Result<Vec<PriceOverride>, Error> {
     conn.query(
         "SELECT sku, currency, channel, amount_minor, reason, starts_at, ends_at, updated_at
          FROM price_overrides WHERE sku = $1 AND currency = $2 ORDER BY channel",
@@ -123,16 +153,25 @@ async fn base_price(conn: &mut Conn, sku: &str, currency: Currency) -> Result<Ba
     match row {
         Some(r) => base_from_row(&r),
         None => {
-            crate::catalog::find_variant(conn, sku).await?.ok_or_else(|| Error::not_found("variant", sku))?;
+            crate::catalog::find_variant(conn, sku)
+                .await?
+                .ok_or_else(|| Error::not_found("variant", sku))?;
             Err(Error::not_found("price", &format!("{sku}/{currency}")))
         }
     }
 }
 
 /// The price `channel` charges for `sku` in `currency` now.
-pub async fn channel_price(db: &Db, sku: &str, channel: &str, currency: Currency) -> Result<ChannelPrice, Error> {
+pub async fn channel_price(
+    db: &Db,
+    sku: &str,
+    channel: &str,
+    currency: Currency,
+) -> Result<ChannelPrice, Error> {
     let mut conn = db.read().await?;
-    crate::channels::find_channel(&mut conn, channel).await?.ok_or_else(|| Error::not_found("channel", channel))?;
+    crate::channels::find_channel(&mut conn, channel)
+        .await?
+        .ok_or_else(|| Error::not_found("channel", channel))?;
     let base = base_price(&mut conn, sku, currency).await?;
     let overrides = overrides_of(&mut conn, sku, currency).await?;
     let o = overrides.iter().find(|o| o.channel == channel);
@@ -140,15 +179,32 @@ pub async fn channel_price(db: &Db, sku: &str, channel: &str, currency: Currency
 }
 
 /// The price on every channel (in channel-code order), to compare them side by side.
-pub async fn prices_on_all_channels(db: &Db, sku: &str, currency: Currency, page: &PageRequest) -> Result<Page<ChannelPrice>, Error> {
+pub async fn prices_on_all_channels(
+    db: &Db,
+    sku: &str,
+    currency: Currency,
+    page: &PageRequest,
+) -> Result<Page<ChannelPrice>, Error> {
     let mut conn = db.read().await?;
     let base = base_price(&mut conn, sku, currency).await?;
     let overrides = overrides_of(&mut conn, sku, currency).await?;
     let now = Timestamp::now();
-    let channels = crate::channels::channels_after(&mut conn, page.after.as_deref().unwrap_or(""), page.fetch_limit()).await?;
+    let channels = crate::channels::channels_after(
+        &mut conn,
+        page.after.as_deref().unwrap_or(""),
+        page.fetch_limit(),
+    )
+    .await?;
     let prices = channels
         .iter()
-        .map(|c| pricing::resolve(&base, &c.code, overrides.iter().find(|o| o.channel == c.code), now))
+        .map(|c| {
+            pricing::resolve(
+                &base,
+                &c.code,
+                overrides.iter().find(|o| o.channel == c.code),
+                now,
+            )
+        })
         .collect();
     Ok(Page::from_rows(prices, page, |p| p.channel.clone()))
 }
@@ -180,7 +236,11 @@ pub async fn parity_report(db: &Db, page: &PageRequest) -> Result<Page<ParityLin
         .iter()
         .map(|r| {
             let o = override_from_row(r)?;
-            Ok(ParityLine { active_now: o.is_active_at(now), base_amount_minor: r.int("base_amount_minor")?, price_override: o })
+            Ok(ParityLine {
+                active_now: o.is_active_at(now),
+                base_amount_minor: r.int("base_amount_minor")?,
+                price_override: o,
+            })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(lines, page, |l| {

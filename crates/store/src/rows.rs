@@ -11,7 +11,9 @@ pub(crate) fn timestamp(row: &Row, col: &str) -> Result<Timestamp, Error> {
 }
 
 pub(crate) fn opt_timestamp(row: &Row, col: &str) -> Result<Option<Timestamp>, Error> {
-    row.opt_text(col)?.map(|t| Timestamp::parse(&t).map_err(|e| corrupt(col, &e))).transpose()
+    row.opt_text(col)?
+        .map(|t| Timestamp::parse(&t).map_err(|e| corrupt(col, &e)))
+        .transpose()
 }
 
 pub(crate) fn json<T: DeserializeOwned>(row: &Row, col: &str) -> Result<T, Error> {

@@ -104,19 +104,24 @@ impl Row {
     }
 
     pub fn text(&self, col: &str) -> Result<String, Error> {
-        self.opt_text(col)?.ok_or_else(|| corrupt(col, "unexpected NULL"))
+        self.opt_text(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
     }
 
     pub fn opt_int(&self, col: &str) -> Result<Option<i64>, Error> {
         match self.get(col)? {
             Value::Int(v) => Ok(*v),
             Value::Text(None) | Value::Real(None) => Ok(None),
-            other => Err(corrupt(col, &format!("expected an integer, found {other:?}"))),
+            other => Err(corrupt(
+                col,
+                &format!("expected an integer, found {other:?}"),
+            )),
         }
     }
 
     pub fn int(&self, col: &str) -> Result<i64, Error> {
-        self.opt_int(col)?.ok_or_else(|| corrupt(col, "unexpected NULL"))
+        self.opt_int(col)?
+            .ok_or_else(|| corrupt(col, "unexpected NULL"))
     }
 
     pub fn float(&self, col: &str) -> Result<f64, Error> {
@@ -149,7 +154,10 @@ impl Backend {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Ok(Backend::Postgres)
         } else {
-            Err(Error::validation("database_url", "the database URL must start with sqlite: or postgres:"))
+            Err(Error::validation(
+                "database_url",
+                "the database URL must start with sqlite: or postgres:",
+            ))
         }
     }
 
@@ -165,7 +173,10 @@ impl Backend {
 pub(crate) type SqliteIdle = Arc<Mutex<Vec<rusqlite::Connection>>>;
 
 enum Inner {
-    Sqlite { conn: Option<rusqlite::Connection>, home: Option<SqliteIdle> },
+    Sqlite {
+        conn: Option<rusqlite::Connection>,
+        home: Option<SqliteIdle>,
+    },
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -176,7 +187,10 @@ pub struct Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Inner::Sqlite { conn, home: Some(home) } = &mut self.inner
+        if let Inner::Sqlite {
+            conn,
+            home: Some(home),
+        } = &mut self.inner
             && let (Some(c), Ok(mut idle)) = (conn.take(), home.lock())
         {
             idle.push(c);
@@ -186,11 +200,18 @@ impl Drop for Conn {
 
 impl Conn {
     pub(crate) fn sqlite(conn: rusqlite::Connection, home: Option<SqliteIdle>) -> Conn {
-        Conn { inner: Inner::Sqlite { conn: Some(conn), home } }
+        Conn {
+            inner: Inner::Sqlite {
+                conn: Some(conn),
+                home,
+            },
+        }
     }
 
     pub(crate) fn postgres(conn: PoolConnection<Postgres>) -> Conn {
-        Conn { inner: Inner::Postgres(conn) }
+        Conn {
+            inner: Inner::Postgres(conn),
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -204,11 +225,16 @@ impl Conn {
     pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
         match &mut self.inner {
             Inner::Sqlite { conn, .. } => {
-                let conn = conn.as_ref().ok_or_else(|| Error::internal("connection already released"))?;
+                let conn = conn
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("connection already released"))?;
                 sqlite_execute(conn, sql, params).map_err(|e| sqlite_error(sql, e))
             }
             Inner::Postgres(conn) => {
-                let done = pg_query(sql, params).execute(&mut **conn).await.map_err(|e| pg_error(sql, e))?;
+                let done = pg_query(sql, params)
+                    .execute(&mut **conn)
+                    .await
+                    .map_err(|e| pg_error(sql, e))?;
                 Ok(done.rows_affected())
             }
         }
@@ -218,11 +244,16 @@ impl Conn {
     pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
         match &mut self.inner {
             Inner::Sqlite { conn, .. } => {
-                let conn = conn.as_ref().ok_or_else(|| Error::internal("connection already released"))?;
+                let conn = conn
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("connection already released"))?;
                 sqlite_query(conn, sql, params).map_err(|e| sqlite_error(sql, e))
             }
             Inner::Postgres(conn) => {
-                let rows = pg_query(sql, params).fetch_all(&mut **conn).await.map_err(|e| pg_error(sql, e))?;
+                let rows = pg_query(sql, params)
+                    .fetch_all(&mut **conn)
+                    .await
+                    .map_err(|e| pg_error(sql, e))?;
                 pg_rows(&rows)
             }
         }
@@ -233,18 +264,24 @@ impl Conn {
     }
 
     pub async fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, Error> {
-        self.query_opt(sql, params).await?.ok_or_else(|| Error::internal("the query returned no row"))
+        self.query_opt(sql, params)
+            .await?
+            .ok_or_else(|| Error::internal("the query returned no row"))
     }
 
     /// Runs several statements without parameters (migrations, transaction control).
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.inner {
             Inner::Sqlite { conn, .. } => {
-                let conn = conn.as_ref().ok_or_else(|| Error::internal("connection already released"))?;
+                let conn = conn
+                    .as_ref()
+                    .ok_or_else(|| Error::internal("connection already released"))?;
                 conn.execute_batch(sql).map_err(|e| sqlite_error(sql, e))
             }
             Inner::Postgres(conn) => {
-                conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))).await.map_err(|e| pg_error(sql, e))?;
+                conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())))
+                    .await
+                    .map_err(|e| pg_error(sql, e))?;
                 Ok(())
             }
         }
@@ -253,8 +290,8 @@ impl Conn {
 
 /// Placeholder names, so that binding allocates nothing for the usual statement.
 const PLACEHOLDERS: [&str; 24] = [
-    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17",
-    "$18", "$19", "$20", "$21", "$22", "$23", "$24",
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24",
 ];
 
 fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
@@ -270,19 +307,29 @@ fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> ru
             Value::Int(Some(x)) => stmt.raw_bind_parameter(index, x)?,
             Value::Real(Some(x)) => stmt.raw_bind_parameter(index, x)?,
             Value::Text(Some(x)) => stmt.raw_bind_parameter(index, x.as_str())?,
-            Value::Int(None) | Value::Real(None) | Value::Text(None) => stmt.raw_bind_parameter(index, Null)?,
+            Value::Int(None) | Value::Real(None) | Value::Text(None) => {
+                stmt.raw_bind_parameter(index, Null)?
+            }
         }
     }
     Ok(())
 }
 
-fn sqlite_execute(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> rusqlite::Result<u64> {
+fn sqlite_execute(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+) -> rusqlite::Result<u64> {
     let mut stmt = conn.prepare_cached(sql)?;
     bind_sqlite(&mut stmt, params)?;
     Ok(stmt.raw_execute()? as u64)
 }
 
-fn sqlite_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> rusqlite::Result<Vec<Row>> {
+fn sqlite_query(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[Value],
+) -> rusqlite::Result<Vec<Row>> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(sql)?;
     bind_sqlite(&mut stmt, params)?;
@@ -301,12 +348,18 @@ fn sqlite_query(conn: &rusqlite::Connection, sql: &str, params: &[Value]) -> rus
                 ValueRef::Blob(b) => Value::Text(Some(String::from_utf8_lossy(b).into_owned())),
             });
         }
-        out.push(Row { columns: columns.clone(), values });
+        out.push(Row {
+            columns: columns.clone(),
+            values,
+        });
     }
     Ok(out)
 }
 
-fn pg_query<'q>(sql: &'q str, params: &'q [Value]) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+fn pg_query<'q>(
+    sql: &'q str,
+    params: &'q [Value],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for v in params {
         q = match v {
@@ -319,8 +372,14 @@ fn pg_query<'q>(sql: &'q str, params: &'q [Value]) -> sqlx::query::Query<'q, Pos
 }
 
 fn pg_rows(rows: &[PgRow]) -> Result<Vec<Row>, Error> {
-    let Some(first) = rows.first() else { return Ok(Vec::new()) };
-    let columns: Arc<[String]> = first.columns().iter().map(|c| c.name().to_owned()).collect();
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let columns: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
     rows.iter()
         .map(|row| {
             let values = row
@@ -330,23 +389,40 @@ fn pg_rows(rows: &[PgRow]) -> Result<Vec<Row>, Error> {
                 .map(|(i, c)| {
                     let decoded = match c.type_info().name() {
                         "INT8" => row.try_get::<Option<i64>, _>(i).map(Value::Int),
-                        "INT4" => row.try_get::<Option<i32>, _>(i).map(|v| Value::Int(v.map(i64::from))),
-                        "INT2" => row.try_get::<Option<i16>, _>(i).map(|v| Value::Int(v.map(i64::from))),
-                        "BOOL" => row.try_get::<Option<bool>, _>(i).map(|v| Value::Int(v.map(i64::from))),
+                        "INT4" => row
+                            .try_get::<Option<i32>, _>(i)
+                            .map(|v| Value::Int(v.map(i64::from))),
+                        "INT2" => row
+                            .try_get::<Option<i16>, _>(i)
+                            .map(|v| Value::Int(v.map(i64::from))),
+                        "BOOL" => row
+                            .try_get::<Option<bool>, _>(i)
+                            .map(|v| Value::Int(v.map(i64::from))),
                         "FLOAT8" => row.try_get::<Option<f64>, _>(i).map(Value::Real),
-                        "FLOAT4" => row.try_get::<Option<f32>, _>(i).map(|v| Value::Real(v.map(f64::from))),
+                        "FLOAT4" => row
+                            .try_get::<Option<f32>, _>(i)
+                            .map(|v| Value::Real(v.map(f64::from))),
                         _ => row.try_get::<Option<String>, _>(i).map(Value::Text),
                     };
                     decoded.map_err(|e| corrupt(c.name(), &e.to_string()))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Row { columns: columns.clone(), values })
+            Ok(Row {
+                columns: columns.clone(),
+                values,
+            })
         })
         .collect()
 }
 
 fn unexpected(sql: &str, e: &dyn std::fmt::Display) -> Error {
-    let head: String = sql.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect();
+    let head: String = sql
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(120)
+        .collect();
     tracing::error!(error = %e, sql = head, "database error");
     Error::internal("an unexpected database error occurred")
 }
@@ -368,8 +444,12 @@ fn sqlite_error(sql: &str, e: rusqlite::Error) -> Error {
             ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
                 return constraint_error(ErrorCode::AlreadyExists, constraint);
             }
-            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return constraint_error(ErrorCode::UnknownReference, constraint),
-            ffi::SQLITE_CONSTRAINT_CHECK => return constraint_error(ErrorCode::ValidationFailed, constraint),
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                return constraint_error(ErrorCode::UnknownReference, constraint);
+            }
+            ffi::SQLITE_CONSTRAINT_CHECK => {
+                return constraint_error(ErrorCode::ValidationFailed, constraint);
+            }
             _ => {}
         }
         if f.code == ffi::ErrorCode::DatabaseBusy || f.code == ffi::ErrorCode::DatabaseLocked {
@@ -388,25 +468,44 @@ pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
         // savepoint and is safe to retry (with its Idempotency-Key).
         if matches!(db.code().as_deref(), Some("40P01") | Some("40001")) {
             tracing::warn!(error = %e, "concurrent transactions conflicted; the command may be retried");
-            return Error::new(ErrorCode::Conflict, "a concurrent change conflicted with this one; retry").with("retryable", true);
+            return Error::new(
+                ErrorCode::Conflict,
+                "a concurrent change conflicted with this one; retry",
+            )
+            .with("retryable", true);
         }
         match db.kind() {
-            ErrorKind::UniqueViolation => return constraint_error(ErrorCode::AlreadyExists, constraint),
-            ErrorKind::ForeignKeyViolation => return constraint_error(ErrorCode::UnknownReference, constraint),
-            ErrorKind::CheckViolation => return constraint_error(ErrorCode::ValidationFailed, constraint),
+            ErrorKind::UniqueViolation => {
+                return constraint_error(ErrorCode::AlreadyExists, constraint);
+            }
+            ErrorKind::ForeignKeyViolation => {
+                return constraint_error(ErrorCode::UnknownReference, constraint);
+            }
+            ErrorKind::CheckViolation => {
+                return constraint_error(ErrorCode::ValidationFailed, constraint);
+            }
             _ => {}
         }
     }
-    if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) {
+    if matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    ) {
         tracing::warn!(error = %e, "database unavailable");
-        return Error::new(ErrorCode::Unavailable, "the database is unavailable; retry later");
+        return Error::new(
+            ErrorCode::Unavailable,
+            "the database is unavailable; retry later",
+        );
     }
     unexpected(sql, &e)
 }
 
 /// `$start, $start+1, …` for `n` bind parameters.
 pub fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -416,11 +515,32 @@ mod tests {
     #[tokio::test]
     async fn sqlite_binds_by_placeholder_name_and_reads_back_types() {
         let mut c = Conn::sqlite(rusqlite::Connection::open_in_memory().unwrap(), None);
-        c.batch("CREATE TABLE t (a TEXT, b BIGINT, c DOUBLE PRECISION, d TEXT)").await.unwrap();
-        let n = c.execute("INSERT INTO t (d, a, b, c) VALUES ($4, $1, $2, $3)", params!["x", 7i64, 1.5f64, None::<String>]).await.unwrap();
+        c.batch("CREATE TABLE t (a TEXT, b BIGINT, c DOUBLE PRECISION, d TEXT)")
+            .await
+            .unwrap();
+        let n = c
+            .execute(
+                "INSERT INTO t (d, a, b, c) VALUES ($4, $1, $2, $3)",
+                params!["x", 7i64, 1.5f64, None::<String>],
+            )
+            .await
+            .unwrap();
         assert_eq!(n, 1);
-        let row = c.query_one("SELECT a, b, c, d FROM t WHERE a = $1 AND ($2 = '' OR a = $2)", params!["x", ""]).await.unwrap();
-        assert_eq!((row.text("a").unwrap(), row.int("b").unwrap(), row.float("c").unwrap()), ("x".into(), 7, 1.5));
+        let row = c
+            .query_one(
+                "SELECT a, b, c, d FROM t WHERE a = $1 AND ($2 = '' OR a = $2)",
+                params!["x", ""],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                row.text("a").unwrap(),
+                row.int("b").unwrap(),
+                row.float("c").unwrap()
+            ),
+            ("x".into(), 7, 1.5)
+        );
         assert_eq!(row.opt_text("d").unwrap(), None);
         assert!(row.text("nope").is_err());
     }
@@ -429,13 +549,23 @@ mod tests {
     async fn sqlite_constraints_map_to_codes() {
         let mut c = Conn::sqlite(rusqlite::Connection::open_in_memory().unwrap(), None);
         c.batch("PRAGMA foreign_keys = ON; CREATE TABLE p (id TEXT PRIMARY KEY); CREATE TABLE c (p TEXT REFERENCES p (id), n BIGINT CHECK (n >= 0))").await.unwrap();
-        c.execute("INSERT INTO p (id) VALUES ($1)", params!["a"]).await.unwrap();
-        let dup = c.execute("INSERT INTO p (id) VALUES ($1)", params!["a"]).await.unwrap_err();
+        c.execute("INSERT INTO p (id) VALUES ($1)", params!["a"])
+            .await
+            .unwrap();
+        let dup = c
+            .execute("INSERT INTO p (id) VALUES ($1)", params!["a"])
+            .await
+            .unwrap_err();
         assert_eq!(dup.code, ErrorCode::AlreadyExists);
-        let fk = c.execute("INSERT INTO c (p, n) VALUES ($1, $2)", params!["zz", 1i64]).await.unwrap_err();
+        let fk = c
+            .execute("INSERT INTO c (p, n) VALUES ($1, $2)", params!["zz", 1i64])
+            .await
+            .unwrap_err();
         assert_eq!(fk.code, ErrorCode::UnknownReference);
-        let check = c.execute("INSERT INTO c (p, n) VALUES ($1, $2)", params!["a", -1i64]).await.unwrap_err();
+        let check = c
+            .execute("INSERT INTO c (p, n) VALUES ($1, $2)", params!["a", -1i64])
+            .await
+            .unwrap_err();
         assert_eq!(check.code, ErrorCode::ValidationFailed);
     }
 }
-

@@ -52,11 +52,19 @@ pub struct Stock {
 }
 
 fn level_from_row(row: &Row) -> Result<Level, Error> {
-    Ok(Level { on_hand: row.int("on_hand")?, held: row.int("held")?, safety: row.int("safety")? })
+    Ok(Level {
+        on_hand: row.int("on_hand")?,
+        held: row.int("held")?,
+        safety: row.int("safety")?,
+    })
 }
 
 fn stock_from_row(row: &Row) -> Result<Stock, Error> {
-    Ok(Stock { sku: row.text("sku")?, location: row.text("location")?, level: level_from_row(row)? })
+    Ok(Stock {
+        sku: row.text("sku")?,
+        location: row.text("location")?,
+        level: level_from_row(row)?,
+    })
 }
 
 fn movement_from_row(row: &Row) -> Result<Movement, Error> {
@@ -93,12 +101,19 @@ fn hold_from_row(row: &Row) -> Result<Hold, Error> {
     })
 }
 
-pub async fn find_level(conn: &mut Conn, sku: &str, location: &str) -> Result<Option<Level>, Error> {
-    conn.query_opt("SELECT on_hand, held, safety FROM stock_levels WHERE sku = $1 AND location = $2", params![sku, location])
-        .await?
-        .as_ref()
-        .map(level_from_row)
-        .transpose()
+pub async fn find_level(
+    conn: &mut Conn,
+    sku: &str,
+    location: &str,
+) -> Result<Option<Level>, Error> {
+    conn.query_opt(
+        "SELECT on_hand, held, safety FROM stock_levels WHERE sku = $1 AND location = $2",
+        params![sku, location],
+    )
+    .await?
+    .as_ref()
+    .map(level_from_row)
+    .transpose()
 }
 
 /// Creates the level row at zero if it does not exist; the variant and location must.
@@ -134,10 +149,16 @@ async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) ->
         return Ok(());
     }
     let level = find_level(conn, sku, location).await?.unwrap_or_default();
-    Err(ledger::apply(level, delta).err().unwrap_or_else(|| Error::new(ErrorCode::Conflict, "the stock changed meanwhile; retry")))
+    Err(ledger::apply(level, delta)
+        .err()
+        .unwrap_or_else(|| Error::new(ErrorCode::Conflict, "the stock changed meanwhile; retry")))
 }
 
-async fn insert_movement(conn: &mut Conn, m: &Movement, client_key: Option<&str>) -> Result<i64, Error> {
+async fn insert_movement(
+    conn: &mut Conn,
+    m: &Movement,
+    client_key: Option<&str>,
+) -> Result<i64, Error> {
     conn.query_one(
         "INSERT INTO stock_movements (id, sku, location, kind, delta, reason, reference, actor, client_key, at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq",
@@ -149,19 +170,35 @@ async fn insert_movement(conn: &mut Conn, m: &Movement, client_key: Option<&str>
 
 /// Records a movement and moves the level with it. A movement whose `client_key` was already
 /// recorded is not recorded again: the first one is returned.
-pub async fn record_movement(conn: &mut Conn, new: &NewMovement, actor: &str) -> Result<(Movement, Level), Error> {
+pub async fn record_movement(
+    conn: &mut Conn,
+    new: &NewMovement,
+    actor: &str,
+) -> Result<(Movement, Level), Error> {
     if let Some(key) = &new.client_key
-        && let Some(row) = conn.query_opt("SELECT * FROM stock_movements WHERE client_key = $1", params![key.as_str()]).await?
+        && let Some(row) = conn
+            .query_opt(
+                "SELECT * FROM stock_movements WHERE client_key = $1",
+                params![key.as_str()],
+            )
+            .await?
     {
         let first = movement_from_row(&row)?;
-        let level = find_level(conn, &first.sku, &first.location).await?.unwrap_or_default();
+        let level = find_level(conn, &first.sku, &first.location)
+            .await?
+            .unwrap_or_default();
         return Ok((first, level));
     }
     if new.reason.trim().is_empty() || new.reason.chars().count() > 200 {
-        return Err(Error::validation("reason", "a movement needs a reason of 1 to 200 characters"));
+        return Err(Error::validation(
+            "reason",
+            "a movement needs a reason of 1 to 200 characters",
+        ));
     }
     ensure_level(conn, &new.sku, &new.location).await?;
-    let before = find_level(conn, &new.sku, &new.location).await?.unwrap_or_default();
+    let before = find_level(conn, &new.sku, &new.location)
+        .await?
+        .unwrap_or_default();
     let delta = ledger::delta(new.kind, new.quantity, before.on_hand)?;
     if new.kind == MovementKind::Count {
         // A count is relative to what was read: refuse it if the level moved since.
@@ -173,7 +210,10 @@ pub async fn record_movement(conn: &mut Conn, new: &NewMovement, actor: &str) ->
             .await?;
         if counted != 1 {
             ledger::apply(before, delta)?;
-            return Err(Error::new(ErrorCode::Conflict, "the stock changed while counting; count again"));
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "the stock changed while counting; count again",
+            ));
         }
     } else {
         move_on_hand(conn, &new.sku, &new.location, delta).await?;
@@ -192,13 +232,29 @@ pub async fn record_movement(conn: &mut Conn, new: &NewMovement, actor: &str) ->
     };
     movement.seq = insert_movement(conn, &movement, new.client_key.as_deref()).await?;
     // The conditional write above succeeded, so the level is the one read plus the delta.
-    let level = Level { on_hand: before.on_hand + delta, ..before };
-    events::emit(conn, "relais.stock.moved", &movement.sku, actor, serde_json::json!({"movement": &movement, "level": level, "atp": level.atp()})).await?;
+    let level = Level {
+        on_hand: before.on_hand + delta,
+        ..before
+    };
+    events::emit(
+        conn,
+        "relais.stock.moved",
+        &movement.sku,
+        actor,
+        serde_json::json!({"movement": &movement, "level": level, "atp": level.atp()}),
+    )
+    .await?;
     Ok((movement, level))
 }
 
 /// Sets the safety stock kept out of ATP at a location.
-pub async fn set_safety(conn: &mut Conn, sku: &str, location: &str, safety: i64, actor: &str) -> Result<Level, Error> {
+pub async fn set_safety(
+    conn: &mut Conn,
+    sku: &str,
+    location: &str,
+    safety: i64,
+    actor: &str,
+) -> Result<Level, Error> {
     if !(0..=1_000_000_000).contains(&safety) {
         return Err(Error::validation("quantity", "safety stock is 0 or more"));
     }
@@ -209,7 +265,14 @@ pub async fn set_safety(conn: &mut Conn, sku: &str, location: &str, safety: i64,
     )
     .await?;
     let level = find_level(conn, sku, location).await?.unwrap_or_default();
-    events::emit(conn, "relais.stock.safety_set", sku, actor, serde_json::json!({"sku": sku, "location": location, "level": level, "atp": level.atp()})).await?;
+    events::emit(
+        conn,
+        "relais.stock.safety_set",
+        sku,
+        actor,
+        serde_json::json!({"sku": sku, "location": location, "level": level, "atp": level.atp()}),
+    )
+    .await?;
     Ok(level)
 }
 
@@ -238,19 +301,32 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
     if claimed != 1 {
         let level = find_level(conn, &new.sku, &new.location).await?;
         if level.is_none() {
-            if crate::catalog::find_variant(conn, &new.sku).await?.is_none() {
+            if crate::catalog::find_variant(conn, &new.sku)
+                .await?
+                .is_none()
+            {
                 return Err(Error::unknown_reference("sku", "variant", &new.sku));
             }
-            if crate::locations::find_location(conn, &new.location).await?.is_none() {
-                return Err(Error::unknown_reference("location", "location", &new.location));
+            if crate::locations::find_location(conn, &new.location)
+                .await?
+                .is_none()
+            {
+                return Err(Error::unknown_reference(
+                    "location",
+                    "location",
+                    &new.location,
+                ));
             }
         }
         let available = level.map(|l| l.atp()).unwrap_or(0);
-        return Err(Error::new(ErrorCode::InsufficientStock, format!("only {available} available at {}", new.location))
-            .with("sku", new.sku.clone())
-            .with("location", new.location.clone())
-            .with("available", available)
-            .with("requested", new.quantity));
+        return Err(Error::new(
+            ErrorCode::InsufficientStock,
+            format!("only {available} available at {}", new.location),
+        )
+        .with("sku", new.sku.clone())
+        .with("location", new.location.clone())
+        .with("available", available)
+        .with("requested", new.quantity));
     }
     let h = Hold {
         id: kernel::id::new_id("hld"),
@@ -276,11 +352,17 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
 }
 
 pub async fn find_hold(conn: &mut Conn, id: &str) -> Result<Option<Hold>, Error> {
-    conn.query_opt("SELECT * FROM holds WHERE id = $1", params![id]).await?.as_ref().map(hold_from_row).transpose()
+    conn.query_opt("SELECT * FROM holds WHERE id = $1", params![id])
+        .await?
+        .as_ref()
+        .map(hold_from_row)
+        .transpose()
 }
 
 pub async fn get_hold(db: &Db, id: &str) -> Result<Hold, Error> {
-    find_hold(&mut db.read().await?, id).await?.ok_or_else(|| Error::not_found("hold", id))
+    find_hold(&mut db.read().await?, id)
+        .await?
+        .ok_or_else(|| Error::not_found("hold", id))
 }
 
 /// What to do with a pending hold.
@@ -289,17 +371,27 @@ pub enum HoldAction {
     Commit(Option<i64>),
     Release,
     /// Expire as of `at` (the sweep's clock), if the deadline has passed by then.
-    Expire { at: Timestamp },
+    Expire {
+        at: Timestamp,
+    },
 }
 
 /// Ends a hold once: the status change is conditional on it still being pending.
-pub async fn end_hold(conn: &mut Conn, id: &str, action: HoldAction, actor: &str) -> Result<Hold, Error> {
-    let mut h = find_hold(conn, id).await?.ok_or_else(|| Error::not_found("hold", id))?;
+pub async fn end_hold(
+    conn: &mut Conn,
+    id: &str,
+    action: HoldAction,
+    actor: &str,
+) -> Result<Hold, Error> {
+    let mut h = find_hold(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("hold", id))?;
     let now = Timestamp::now();
     let end: HoldEnd = match action {
         HoldAction::Commit(q) => hold::commit(&h, q, now)?,
         HoldAction::Release => hold::release(&h)?,
-        HoldAction::Expire { at } => hold::expire(&h, at).ok_or_else(|| Error::new(ErrorCode::Conflict, "the hold is not due to expire"))?,
+        HoldAction::Expire { at } => hold::expire(&h, at)
+            .ok_or_else(|| Error::new(ErrorCode::Conflict, "the hold is not due to expire"))?,
     };
     let ended = conn
         .execute(
@@ -345,7 +437,14 @@ pub async fn expire_due(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<u
         .await?;
     let mut expired = 0;
     for row in &due {
-        match end_hold(conn, &row.text("id")?, HoldAction::Expire { at: now }, "system").await {
+        match end_hold(
+            conn,
+            &row.text("id")?,
+            HoldAction::Expire { at: now },
+            "system",
+        )
+        .await
+        {
             Ok(_) => expired += 1,
             // Another node ended it first; its end wrote nothing here (the status change is
             // the first, conditional write), so the sweep goes on.
@@ -368,7 +467,11 @@ pub async fn variant_stock(db: &Db, sku: &str) -> Result<Vec<Stock>, Error> {
 }
 
 /// A location's stock, in SKU order.
-pub async fn location_stock(db: &Db, location: &str, page: &PageRequest) -> Result<Page<Stock>, Error> {
+pub async fn location_stock(
+    db: &Db,
+    location: &str,
+    page: &PageRequest,
+) -> Result<Page<Stock>, Error> {
     let found = db
         .read()
         .await?
@@ -377,12 +480,20 @@ pub async fn location_stock(db: &Db, location: &str, page: &PageRequest) -> Resu
             params![location, page.after.clone().unwrap_or_default(), page.fetch_limit()],
         )
         .await?;
-    let stock = found.iter().map(stock_from_row).collect::<Result<Vec<_>, _>>()?;
+    let stock = found
+        .iter()
+        .map(stock_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(stock, page, |s| s.sku.clone()))
 }
 
 /// Movements of a variant at a location, oldest first.
-pub async fn movements(db: &Db, sku: &str, location: &str, page: &PageRequest) -> Result<Page<Movement>, Error> {
+pub async fn movements(
+    db: &Db,
+    sku: &str,
+    location: &str,
+    page: &PageRequest,
+) -> Result<Page<Movement>, Error> {
     let after = page.after_seq()?;
     let found = db
         .read()
@@ -392,7 +503,10 @@ pub async fn movements(db: &Db, sku: &str, location: &str, page: &PageRequest) -
             params![sku, location, after, page.fetch_limit()],
         )
         .await?;
-    let list = found.iter().map(movement_from_row).collect::<Result<Vec<_>, _>>()?;
+    let list = found
+        .iter()
+        .map(movement_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(list, page, |m| m.seq.to_string()))
 }
 
@@ -415,7 +529,11 @@ pub async fn unbalanced(db: &Db) -> Result<Vec<String>, Error> {
         let (on_hand, held) = (r.int("on_hand")?, r.int("held")?);
         let (moved, pending) = (r.int("moved")?, r.int("pending")?);
         if on_hand != moved || held != pending {
-            wrong.push(format!("{}@{}: on_hand {on_hand} vs movements {moved}, held {held} vs pending {pending}", r.text("sku")?, r.text("location")?));
+            wrong.push(format!(
+                "{}@{}: on_hand {on_hand} vs movements {moved}, held {held} vs pending {pending}",
+                r.text("sku")?,
+                r.text("location")?
+            ));
         }
     }
     Ok(wrong)
@@ -451,11 +569,17 @@ fn transfer_from_row(row: &Row) -> Result<Transfer, Error> {
 }
 
 pub async fn find_transfer(conn: &mut Conn, id: &str) -> Result<Option<Transfer>, Error> {
-    conn.query_opt("SELECT * FROM transfers WHERE id = $1", params![id]).await?.as_ref().map(transfer_from_row).transpose()
+    conn.query_opt("SELECT * FROM transfers WHERE id = $1", params![id])
+        .await?
+        .as_ref()
+        .map(transfer_from_row)
+        .transpose()
 }
 
 pub async fn get_transfer(db: &Db, id: &str) -> Result<Transfer, Error> {
-    find_transfer(&mut db.read().await?, id).await?.ok_or_else(|| Error::not_found("transfer", id))
+    find_transfer(&mut db.read().await?, id)
+        .await?
+        .ok_or_else(|| Error::not_found("transfer", id))
 }
 
 /// Ships `quantity` from one location to another: a `transfer_out` movement at the source
@@ -470,7 +594,10 @@ pub async fn ship_transfer(
     actor: &str,
 ) -> Result<Transfer, Error> {
     if from == to {
-        return Err(Error::validation("to_location", "a transfer goes to another location"));
+        return Err(Error::validation(
+            "to_location",
+            "a transfer goes to another location",
+        ));
     }
     if crate::locations::find_location(conn, to).await?.is_none() {
         return Err(Error::unknown_reference("to_location", "location", to));
@@ -509,13 +636,19 @@ pub async fn ship_transfer(
 
 /// Receives a transfer at its destination, once: a `transfer_in` movement there.
 pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<Transfer, Error> {
-    let mut t = find_transfer(conn, id).await?.ok_or_else(|| Error::not_found("transfer", id))?;
+    let mut t = find_transfer(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("transfer", id))?;
     let now = Timestamp::now();
     let received = conn
         .execute("UPDATE transfers SET status = 'received', received_at = $2 WHERE id = $1 AND status = 'in_transit'", params![id, now.to_text()])
         .await?;
     if received != 1 {
-        return Err(Error::new(ErrorCode::Conflict, format!("the transfer is already {}", t.status)).with("transfer_id", id));
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!("the transfer is already {}", t.status),
+        )
+        .with("transfer_id", id));
     }
     let inbound = NewMovement {
         sku: t.sku.clone(),
@@ -534,7 +667,10 @@ pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<
 }
 
 /// Units of a variant in transit, per destination.
-pub async fn in_transit(db: &Db, sku: &str) -> Result<std::collections::HashMap<String, i64>, Error> {
+pub async fn in_transit(
+    db: &Db,
+    sku: &str,
+) -> Result<std::collections::HashMap<String, i64>, Error> {
     let rows = db
         .read()
         .await?
@@ -543,5 +679,7 @@ pub async fn in_transit(db: &Db, sku: &str) -> Result<std::collections::HashMap<
             params![sku],
         )
         .await?;
-    rows.iter().map(|r| Ok((r.text("to_location")?, r.int("n")?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.text("to_location")?, r.int("n")?)))
+        .collect()
 }

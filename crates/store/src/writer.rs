@@ -51,10 +51,13 @@ where
         let command = self.command.take();
         Box::pin(async move {
             let Some(command) = command else { return false };
-            let outcome = AssertUnwindSafe(command(conn)).catch_unwind().await.unwrap_or_else(|_| {
-                tracing::error!("a write command panicked; it was rolled back");
-                Err(Error::internal("the command failed unexpectedly"))
-            });
+            let outcome = AssertUnwindSafe(command(conn))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::error!("a write command panicked; it was rolled back");
+                    Err(Error::internal("the command failed unexpectedly"))
+                });
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok
@@ -90,12 +93,17 @@ impl Writer {
     /// Starts the SQLite writer on its own thread; it stops when every handle is dropped.
     pub fn start_sqlite(conn: rusqlite::Connection, max_batch: usize) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
-        let spawned = std::thread::Builder::new().name("relais-writer".into()).spawn(move || {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1))),
-                Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("relais-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1))),
+                    Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
+                }
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the writer thread");
         }
@@ -125,7 +133,11 @@ impl Writer {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = ClosureJob { command: Some(command), outcome: None, reply };
+        let job = ClosureJob {
+            command: Some(command),
+            outcome: None,
+            reply,
+        };
         self.queue.send(Box::new(job)).map_err(|_| stopped())?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
@@ -162,7 +174,11 @@ fn finish(batch: &mut Vec<Box<dyn Job>>, commit: Result<(), Error>) {
     }
 }
 
-async fn timed_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job>]) -> Result<(), Error> {
+async fn timed_batch(
+    conn: &mut Conn,
+    backend: Backend,
+    batch: &mut [Box<dyn Job>],
+) -> Result<(), Error> {
     let started = Instant::now();
     let size = batch.len();
     let commit = run_batch(conn, backend, batch).await;
@@ -177,7 +193,11 @@ async fn timed_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job
 }
 
 /// One transaction: a savepoint per command, one commit for all.
-async fn run_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job>]) -> Result<(), Error> {
+async fn run_batch(
+    conn: &mut Conn,
+    backend: Backend,
+    batch: &mut [Box<dyn Job>],
+) -> Result<(), Error> {
     // IMMEDIATE takes SQLite's write lock now, so another process holding it makes the batch
     // wait (busy_timeout) instead of failing half-way through.
     let begin = match backend {
@@ -190,7 +210,8 @@ async fn run_batch(conn: &mut Conn, backend: Backend, batch: &mut [Box<dyn Job>]
         if job.run(conn).await {
             conn.execute("RELEASE SAVEPOINT relais_cmd", &[]).await?;
         } else {
-            conn.execute("ROLLBACK TO SAVEPOINT relais_cmd", &[]).await?;
+            conn.execute("ROLLBACK TO SAVEPOINT relais_cmd", &[])
+                .await?;
             conn.execute("RELEASE SAVEPOINT relais_cmd", &[]).await?;
         }
     }

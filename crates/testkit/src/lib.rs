@@ -28,9 +28,16 @@ impl TestDb {
 pub async fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/relais.db", dir.path().display());
-    let db = Db::connect(&url, DbOptions::default()).await.expect("connect sqlite");
+    let db = Db::connect(&url, DbOptions::default())
+        .await
+        .expect("connect sqlite");
     db.migrate().await.expect("migrate sqlite");
-    TestDb { db, url, _dir: Some(dir), postgres: None }
+    TestDb {
+        db,
+        url,
+        _dir: Some(dir),
+        postgres: None,
+    }
 }
 
 /// The PostgreSQL admin URL, or `None` (with a note on stderr) when tests should skip it.
@@ -46,9 +53,13 @@ pub fn postgres_admin_url() -> Option<String> {
 
 /// Replaces the database name in a PostgreSQL URL.
 pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(q) = query {
         out.push('?');
@@ -61,8 +72,12 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// returns the URL that reaches it.
 pub async fn create_database(admin: &str, name: &str) -> Result<String, sqlx::Error> {
     let mut conn = PgConnection::connect(admin).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
     conn.close().await?;
     Ok(with_database(admin, name))
 }
@@ -70,7 +85,10 @@ pub async fn create_database(admin: &str, name: &str) -> Result<String, sqlx::Er
 /// Drops database `name`, closing its remaining connections.
 pub async fn drop_database(admin: &str, name: &str) -> Result<(), sqlx::Error> {
     let mut conn = PgConnection::connect(admin).await?;
-    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .await?;
     conn.close().await
 }
 
@@ -78,10 +96,19 @@ pub async fn drop_database(admin: &str, name: &str) -> Result<(), sqlx::Error> {
 pub async fn postgres() -> Option<TestDb> {
     let admin = postgres_admin_url()?;
     let name = format!("relais_t_{}", uuid_like());
-    let url = create_database(&admin, &name).await.expect("create a test database through RELAIS_TEST_POSTGRES_URL");
-    let db = Db::connect(&url, DbOptions::default()).await.expect("connect postgres");
+    let url = create_database(&admin, &name)
+        .await
+        .expect("create a test database through RELAIS_TEST_POSTGRES_URL");
+    let db = Db::connect(&url, DbOptions::default())
+        .await
+        .expect("connect postgres");
     db.migrate().await.expect("migrate postgres");
-    Some(TestDb { db, url, _dir: None, postgres: Some((admin, name)) })
+    Some(TestDb {
+        db,
+        url,
+        _dir: None,
+        postgres: Some((admin, name)),
+    })
 }
 
 /// SQLite, plus PostgreSQL when configured: run a story on every backend.
@@ -97,10 +124,15 @@ fn uuid_like() -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some((admin, name)) = self.postgres.take() else { return };
+        let Some((admin, name)) = self.postgres.take() else {
+            return;
+        };
         // Drop runs outside async; a short-lived runtime on its own thread removes the database.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(drop_database(&admin, &name)).ok()
         })
         .join();
@@ -113,8 +145,14 @@ mod tests {
 
     #[test]
     fn replaces_database_name() {
-        assert_eq!(with_database("postgres://postgres@127.0.0.1:5432/test", "x"), "postgres://postgres@127.0.0.1:5432/x");
-        assert_eq!(with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }

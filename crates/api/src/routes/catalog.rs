@@ -2,20 +2,22 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
-use catalog::{Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
-use kernel::id::new_id;
+use catalog::{
+    Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch,
+};
 use kernel::Timestamp;
+use kernel::id::new_id;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, page_of, present, reply, stored, PageParams};
+use super::{IdempotencyHeader, PageParams, page_of, present, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write, Q};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,7 +60,10 @@ impl From<ProductStatus> for StatusDto {
 #[serde(deny_unknown_fields)]
 pub struct ImageDto {
     /// Absolute URL (`https://…`) or a path on the retailer's media host (`/media/…`).
-    #[schema(pattern = r"^(https?://|/)[^\x00-\x1F\x7F-\x9F\s]+$", max_length = 2000)]
+    #[schema(
+        pattern = r"^(https?://|/)[^\x00-\x1F\x7F-\x9F\s]+$",
+        max_length = 2000
+    )]
     pub url: String,
     #[serde(default)]
     #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*$", max_length = 300)]
@@ -75,7 +80,11 @@ pub struct CreateVariant {
     #[schema(example = "3608419316520", pattern = r"^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<String>,
     /// Defaults to the product title followed by the attribute values.
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 300
+    )]
     pub title: Option<String>,
     /// What distinguishes the variant, e.g. `{"size": "42", "colour": "blue"}`.
     #[serde(default)]
@@ -85,11 +94,23 @@ pub struct CreateVariant {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProduct {
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 300
+    )]
     pub title: String,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 10000)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 0,
+        max_length = 10000
+    )]
     pub description: Option<String>,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 0,
+        max_length = 100
+    )]
     pub brand: Option<String>,
     /// Slug path, e.g. `footwear/running`.
     #[schema(pattern = r"^[a-z0-9-]{1,40}(/[a-z0-9-]{1,40}){0,4}$")]
@@ -108,7 +129,11 @@ pub struct CreateProduct {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchProduct {
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 300
+    )]
     pub title: Option<String>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -136,7 +161,11 @@ pub struct PatchVariant {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, pattern = r"^([0-9]{8}|[0-9]{12,14})$")]
     pub gtin: Option<Option<String>>,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 300)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 300
+    )]
     pub title: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub status: Option<StatusDto>,
@@ -204,11 +233,17 @@ impl From<Variant> for VariantDto {
 }
 
 fn image_to_dto(i: Image) -> ImageDto {
-    ImageDto { url: i.url, alt: i.alt }
+    ImageDto {
+        url: i.url,
+        alt: i.alt,
+    }
 }
 
 fn image_from_dto(i: ImageDto) -> Image {
-    Image { url: i.url, alt: i.alt }
+    Image {
+        url: i.url,
+        alt: i.alt,
+    }
 }
 
 impl From<Product> for ProductDto {
@@ -232,7 +267,12 @@ impl From<Product> for ProductDto {
 
 impl From<CreateVariant> for NewVariant {
     fn from(v: CreateVariant) -> Self {
-        NewVariant { sku: v.sku, gtin: v.gtin, title: v.title, attributes: v.attributes }
+        NewVariant {
+            sku: v.sku,
+            gtin: v.gtin,
+            title: v.title,
+            attributes: v.attributes,
+        }
     }
 }
 
@@ -269,9 +309,21 @@ pub struct ProductQuery {
 #[utoipa::path(get, path = "/v1/products", tag = "catalogue", params(ProductQuery),
     responses((status = 200, body = ProductPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_products(State(s): State<AppState>, _p: Principal, Q(q): Q<ProductQuery>) -> ApiResult<Json<ProductPage>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
-    let filter = store::catalog::ProductFilter { category: q.category, status: q.status.map(Into::into), brand: q.brand };
+async fn list_products(
+    State(s): State<AppState>,
+    _p: Principal,
+    Q(q): Q<ProductQuery>,
+) -> ApiResult<Json<ProductPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    let filter = store::catalog::ProductFilter {
+        category: q.category,
+        status: q.status.map(Into::into),
+        brand: q.brand,
+    };
     let found = store::catalog::list_products(&s.db, &filter, &page).await?;
     Ok(Json(found.map(ProductDto::from).into()))
 }
@@ -284,11 +336,16 @@ async fn list_products(State(s): State<AppState>, _p: Principal, Q(q): Q<Product
 async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> ApiResult<Response> {
     let actor = w.actor();
     let product = NewProduct::from(w.body).validate(new_id("prd"), Timestamp::now())?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::catalog::create_product(c, &product, &actor).await.map(|_| product) }),
+            move |c| {
+                Box::pin(async move {
+                    store::catalog::create_product(c, &product, &actor)
+                        .await
+                        .map(|_| product)
+                })
+            },
             |p| stored(201, &ProductDto::from(p)),
         )
         .await?;
@@ -299,7 +356,11 @@ async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> A
 #[utoipa::path(get, path = "/v1/products/{id}", tag = "catalogue", params(("id" = String, Path)),
     responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_product(State(s): State<AppState>, _p: Principal, Path(id): Path<String>) -> ApiResult<Json<ProductDto>> {
+async fn get_product(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProductDto>> {
     Ok(Json(store::catalog::get_product(&s.db, &id).await?.into()))
 }
 
@@ -308,7 +369,11 @@ async fn get_product(State(s): State<AppState>, _p: Principal, Path(id): Path<St
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Write<PatchProduct>) -> ApiResult<Response> {
+async fn update_product(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<PatchProduct>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
     let expected = b.expected_version;
@@ -318,14 +383,19 @@ async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Wr
         brand: b.brand,
         category: b.category,
         attributes: b.attributes,
-        images: b.images.map(|i| i.into_iter().map(image_from_dto).collect()),
+        images: b
+            .images
+            .map(|i| i.into_iter().map(image_from_dto).collect()),
         status: b.status.map(Into::into),
     };
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::catalog::update_product(c, &id, &patch, expected, &actor).await }),
+            move |c| {
+                Box::pin(async move {
+                    store::catalog::update_product(c, &id, &patch, expected, &actor).await
+                })
+            },
             |p| stored(200, &ProductDto::from(p)),
         )
         .await?;
@@ -337,14 +407,19 @@ async fn update_product(State(s): State<AppState>, Path(id): Path<String>, w: Wr
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 201, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn add_variant(State(s): State<AppState>, Path(id): Path<String>, w: Write<CreateVariant>) -> ApiResult<Response> {
+async fn add_variant(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<CreateVariant>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let new = NewVariant::from(w.body);
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::catalog::add_variant(c, &id, &new, &actor).await }),
+            move |c| {
+                Box::pin(async move { store::catalog::add_variant(c, &id, &new, &actor).await })
+            },
             |v| stored(201, &VariantDto::from(v)),
         )
         .await?;
@@ -370,17 +445,32 @@ pub struct VariantQuery {
 #[utoipa::path(get, path = "/v1/variants", tag = "catalogue", params(VariantQuery),
     responses((status = 200, body = VariantPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_variants(State(s): State<AppState>, _p: Principal, Q(q): Q<VariantQuery>) -> ApiResult<Json<VariantPage>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+async fn list_variants(
+    State(s): State<AppState>,
+    _p: Principal,
+    Q(q): Q<VariantQuery>,
+) -> ApiResult<Json<VariantPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
     let gtin = q
         .gtin
         .map(|g| {
-            catalog::Gtin::parse(&g)
-                .map(String::from)
-                .map_err(|e| kernel::Error::new(kernel::ErrorCode::InvalidQuery, format!("invalid GTIN: {e}")).with("field", "gtin"))
+            catalog::Gtin::parse(&g).map(String::from).map_err(|e| {
+                kernel::Error::new(
+                    kernel::ErrorCode::InvalidQuery,
+                    format!("invalid GTIN: {e}"),
+                )
+                .with("field", "gtin")
+            })
         })
         .transpose()?;
-    let filter = store::catalog::VariantFilter { product_id: q.product_id, gtin };
+    let filter = store::catalog::VariantFilter {
+        product_id: q.product_id,
+        gtin,
+    };
     let found = store::catalog::list_variants(&s.db, &filter, &page).await?;
     Ok(Json(found.map(VariantDto::from).into()))
 }
@@ -389,7 +479,11 @@ async fn list_variants(State(s): State<AppState>, _p: Principal, Q(q): Q<Variant
 #[utoipa::path(get, path = "/v1/variants/{sku}", tag = "catalogue", params(("sku" = String, Path)),
     responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_variant(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<VariantDto>> {
+async fn get_variant(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(sku): Path<String>,
+) -> ApiResult<Json<VariantDto>> {
     Ok(Json(store::catalog::get_variant(&s.db, &sku).await?.into()))
 }
 
@@ -398,15 +492,27 @@ async fn get_variant(State(s): State<AppState>, _p: Principal, Path(sku): Path<S
     params(("sku" = String, Path), IdempotencyHeader),
     responses((status = 200, body = VariantDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: Write<PatchVariant>) -> ApiResult<Response> {
+async fn update_variant(
+    State(s): State<AppState>,
+    Path(sku): Path<String>,
+    w: Write<PatchVariant>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
-    let patch = VariantPatch { gtin: b.gtin, title: b.title, attributes: b.attributes, status: b.status.map(Into::into) };
-    let response = s
-        .db
-        .write_once(
+    let patch = VariantPatch {
+        gtin: b.gtin,
+        title: b.title,
+        attributes: b.attributes,
+        status: b.status.map(Into::into),
+    };
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::catalog::update_variant(c, &sku, &patch, &actor).await }),
+            move |c| {
+                Box::pin(
+                    async move { store::catalog::update_variant(c, &sku, &patch, &actor).await },
+                )
+            },
             |v| stored(200, &VariantDto::from(v)),
         )
         .await?;
@@ -417,7 +523,18 @@ async fn update_variant(State(s): State<AppState>, Path(sku): Path<String>, w: W
 #[utoipa::path(get, path = "/v1/categories", tag = "catalogue", params(PageParams),
     responses((status = 200, body = CategoryPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_categories(State(s): State<AppState>, _p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<CategoryPage>> {
+async fn list_categories(
+    State(s): State<AppState>,
+    _p: Principal,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<CategoryPage>> {
     let found = store::catalog::list_categories(&s.db, &q.request()?).await?;
-    Ok(Json(found.map(|c| CategoryDto { category: c.category, products: c.products }).into()))
+    Ok(Json(
+        found
+            .map(|c| CategoryDto {
+                category: c.category,
+                products: c.products,
+            })
+            .into(),
+    ))
 }

@@ -1,22 +1,24 @@
 //! `/v1/channels`: web, app, kiosks, POS, phone, e-mail, social, marketplaces.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
 use catalog::{Channel, ChannelKind, NewChannel};
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, reply, stored, PageParams};
+use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write, Q};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_channels, create_channel)).routes(routes!(get_channel))
+    OpenApiRouter::new()
+        .routes(routes!(list_channels, create_channel))
+        .routes(routes!(get_channel))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -69,7 +71,11 @@ pub struct CreateChannel {
     #[schema(example = "kiosk-lys-bellecour-1", pattern = r"^[a-z0-9-]{2,40}$")]
     pub code: String,
     pub kind: ChannelKindDto,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     /// Required for `kiosk` and `pos` (the store they stand in); forbidden otherwise.
     #[schema(pattern = r"^[A-Z0-9-]{2,32}$")]
@@ -90,7 +96,13 @@ super::page_of!(ChannelPage, ChannelDto);
 
 impl From<Channel> for ChannelDto {
     fn from(c: Channel) -> Self {
-        ChannelDto { code: c.code, kind: c.kind.into(), name: c.name, location_code: c.location_code, created_at: c.created_at }
+        ChannelDto {
+            code: c.code,
+            kind: c.kind.into(),
+            name: c.name,
+            location_code: c.location_code,
+            created_at: c.created_at,
+        }
     }
 }
 
@@ -111,8 +123,16 @@ pub struct ChannelQuery {
 #[utoipa::path(get, path = "/v1/channels", tag = "channels", params(ChannelQuery),
     responses((status = 200, body = ChannelPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_channels(State(s): State<AppState>, _p: Principal, Q(q): Q<ChannelQuery>) -> ApiResult<Json<ChannelPage>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+async fn list_channels(
+    State(s): State<AppState>,
+    _p: Principal,
+    Q(q): Q<ChannelQuery>,
+) -> ApiResult<Json<ChannelPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
     let found = store::channels::list_channels(&s.db, q.location.as_deref(), &page).await?;
     Ok(Json(found.map(ChannelDto::from).into()))
 }
@@ -125,12 +145,23 @@ async fn list_channels(State(s): State<AppState>, _p: Principal, Q(q): Q<Channel
 async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
-    let channel = NewChannel { code: b.code, kind: b.kind.into(), name: b.name, location_code: b.location_code }.validate(Timestamp::now())?;
-    let response = s
-        .db
-        .write_once(
+    let channel = NewChannel {
+        code: b.code,
+        kind: b.kind.into(),
+        name: b.name,
+        location_code: b.location_code,
+    }
+    .validate(Timestamp::now())?;
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::channels::create_channel(c, &channel, &actor).await.map(|_| channel) }),
+            move |c| {
+                Box::pin(async move {
+                    store::channels::create_channel(c, &channel, &actor)
+                        .await
+                        .map(|_| channel)
+                })
+            },
             |c| stored(201, &ChannelDto::from(c)),
         )
         .await?;
@@ -141,6 +172,12 @@ async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> A
 #[utoipa::path(get, path = "/v1/channels/{code}", tag = "channels", params(("code" = String, Path)),
     responses((status = 200, body = ChannelDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_channel(State(s): State<AppState>, _p: Principal, Path(code): Path<String>) -> ApiResult<Json<ChannelDto>> {
-    Ok(Json(store::channels::get_channel(&s.db, &code).await?.into()))
+async fn get_channel(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<ChannelDto>> {
+    Ok(Json(
+        store::channels::get_channel(&s.db, &code).await?.into(),
+    ))
 }

@@ -1,7 +1,7 @@
 //! `/v1/events`: the outbox, readable by admins (CloudEvents 1.0, in commit order per node).
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -60,9 +60,17 @@ pub struct EventQuery {
 #[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery),
     responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_events(State(s): State<AppState>, p: Principal, Q(q): Q<EventQuery>) -> ApiResult<Json<EventPage>> {
+async fn list_events(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<EventQuery>,
+) -> ApiResult<Json<EventPage>> {
     p.require_admin()?;
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
     let found = store::events::list(&s.db, q.kind.as_deref(), q.subject.as_deref(), &page).await?;
     Ok(Json(
         found

@@ -1,28 +1,35 @@
 //! `/v1/api-keys`: create (the token is shown once), list, revoke. Admin only.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
 use store::api_keys::ApiKey;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, reply, stored, PageParams};
+use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write, Q};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_keys, create_key)).routes(routes!(revoke_key))
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    #[schema(example = "Lyon Bellecour POS", pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Lyon Bellecour POS",
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub name: String,
     /// `admin`, `service`, `channel:<code>`, `store:<location code>`.
     #[schema(example = json!(["store:LYS-BELLECOUR"]), min_items = 1, inline)]
@@ -58,19 +65,35 @@ pub struct CreatedKey {
 super::page_of!(KeyPage, KeyDto);
 
 fn dto(k: ApiKey) -> KeyDto {
-    KeyDto { id: k.id, name: k.name, prefix: k.prefix, scopes: k.scopes, created_at: k.created_at, revoked_at: k.revoked_at }
+    KeyDto {
+        id: k.id,
+        name: k.name,
+        prefix: k.prefix,
+        scopes: k.scopes,
+        created_at: k.created_at,
+        revoked_at: k.revoked_at,
+    }
 }
 
 /// Validates the name and scopes and mints a token; returns the key to store and its token.
 pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::validation("name", "name must be 1 to 100 characters, without control characters"));
+        return Err(Error::validation(
+            "name",
+            "name must be 1 to 100 characters, without control characters",
+        ));
     }
     if scopes.is_empty() {
-        return Err(Error::validation("scopes", "a key needs at least one scope"));
+        return Err(Error::validation(
+            "scopes",
+            "a key needs at least one scope",
+        ));
     }
-    let scopes = scopes.iter().map(|s| Scope::parse(s).map(|s| s.to_text())).collect::<Result<Vec<_>, _>>()?;
+    let scopes = scopes
+        .iter()
+        .map(|s| Scope::parse(s).map(|s| s.to_text()))
+        .collect::<Result<Vec<_>, _>>()?;
     let token = format!("rls_{}", kernel::id::new_secret_hex());
     let key = ApiKey {
         id: kernel::id::new_id("key"),
@@ -87,7 +110,11 @@ pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error
 #[utoipa::path(get, path = "/v1/api-keys", tag = "access", params(PageParams),
     responses((status = 200, body = KeyPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_keys(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<KeyPage>> {
+async fn list_keys(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<KeyPage>> {
     p.require_admin()?;
     let found = store::api_keys::list_keys(&s.db, &q.request()?).await?;
     Ok(Json(found.map(dto).into()))
@@ -102,12 +129,25 @@ async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult
     let actor = w.actor();
     let scopes: Vec<String> = w.body.scopes.iter().map(|s| s.0.clone()).collect();
     let (key, token) = mint_key(&w.body.name, &scopes)?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &token, &actor).await.map(|_| (key, token)) }),
-            |(key, token)| stored(201, &CreatedKey { key: dto(key), token }),
+            move |c| {
+                Box::pin(async move {
+                    store::api_keys::create_key(c, &key, &token, &actor)
+                        .await
+                        .map(|_| (key, token))
+                })
+            },
+            |(key, token)| {
+                stored(
+                    201,
+                    &CreatedKey {
+                        key: dto(key),
+                        token,
+                    },
+                )
+            },
         )
         .await?;
     Ok(reply(response))
@@ -117,17 +157,24 @@ async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "access", params(("id" = String, Path), IdempotencyHeader),
     responses((status = 204, description = "Revoked"), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn revoke_key(State(s): State<AppState>, Path(id): Path<String>, w: Write<serde_json::Map<String, serde_json::Value>>) -> ApiResult<Response> {
+async fn revoke_key(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult<Response> {
     if !w.body.is_empty() {
         return Err(Error::new(ErrorCode::InvalidBody, "DELETE takes no body").into());
     }
     let actor = w.actor();
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
             move |c| Box::pin(async move { store::api_keys::revoke_key(c, &id, &actor).await }),
-            |()| store::StoredResponse { status: 204, body: String::new(), replayed: false },
+            |()| store::StoredResponse {
+                status: 204,
+                body: String::new(),
+                replayed: false,
+            },
         )
         .await?;
     s.keys.clear();
@@ -144,7 +191,12 @@ mod tests {
         assert_eq!(key.name, "POS Lyon");
         assert!(token.starts_with("rls_") && token.len() == 68 && token.starts_with(&key.prefix));
         assert_ne!(mint_key("x", &["admin".into()]).unwrap().1, token);
-        for (name, scopes) in [("", vec!["admin"]), ("x\u{9b}", vec!["admin"]), ("x", vec![]), ("x", vec!["root"])] {
+        for (name, scopes) in [
+            ("", vec!["admin"]),
+            ("x\u{9b}", vec!["admin"]),
+            ("x", vec![]),
+            ("x", vec!["root"]),
+        ] {
             let scopes: Vec<String> = scopes.into_iter().map(String::from).collect();
             assert!(mint_key(name, &scopes).is_err(), "{name:?} {scopes:?}");
         }

@@ -2,19 +2,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
-use catalog::{Address, Capability, Coordinates, Location, LocationKind, LocationPatch, NewLocation, OpeningHours, Owner, OwnerKind, TimeRange};
+use catalog::{
+    Address, Capability, Coordinates, Location, LocationKind, LocationPatch, NewLocation,
+    OpeningHours, Owner, OwnerKind, TimeRange,
+};
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, present, reply, stored, PageParams};
+use super::{IdempotencyHeader, PageParams, present, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write, Q};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,20 +55,40 @@ pub enum OwnerKindDto {
 pub struct OwnerDto {
     pub kind: OwnerKindDto,
     /// The company or the franchisee's legal name.
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressDto {
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub line1: String,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 0,
+        max_length = 200
+    )]
     pub line2: Option<String>,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 20)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 20
+    )]
     pub postal_code: String,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 100)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 100
+    )]
     pub city: String,
     /// ISO 3166-1 alpha-2.
     #[schema(example = "FR", pattern = r"^[A-Z]{2}$")]
@@ -90,7 +113,10 @@ pub struct PeriodDto {
     #[schema(example = "09:30", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub opens: String,
     /// Local time `HH:MM`; `24:00` for midnight.
-    #[schema(example = "19:30", pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")]
+    #[schema(
+        example = "19:30",
+        pattern = r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$"
+    )]
     pub closes: String,
 }
 
@@ -116,7 +142,15 @@ pub struct HoursDto {
 
 impl HoursDto {
     fn days(&self) -> [(&'static str, &Vec<PeriodDto>); 7] {
-        [("mon", &self.mon), ("tue", &self.tue), ("wed", &self.wed), ("thu", &self.thu), ("fri", &self.fri), ("sat", &self.sat), ("sun", &self.sun)]
+        [
+            ("mon", &self.mon),
+            ("tue", &self.tue),
+            ("wed", &self.wed),
+            ("thu", &self.thu),
+            ("fri", &self.fri),
+            ("sat", &self.sat),
+            ("sun", &self.sun),
+        ]
     }
 
     fn day_mut(&mut self, day: &str) -> Option<&mut Vec<PeriodDto>> {
@@ -139,7 +173,11 @@ pub struct CreateLocation {
     /// 2 to 32 of `A-Z 0-9 -`.
     #[schema(example = "LYS-BELLECOUR", pattern = r"^[A-Z0-9-]{2,32}$")]
     pub code: String,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
     pub kind: LocationKindDto,
     pub address: AddressDto,
@@ -152,9 +190,16 @@ pub struct CreateLocation {
     pub owner: OwnerDto,
     #[serde(default)]
     pub capabilities: BTreeSet<CapabilityDto>,
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 0, max_length = 40)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 0,
+        max_length = 40
+    )]
     pub phone: Option<String>,
-    #[schema(pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+\.[^@\s\x00-\x1F\x7F-\x9F]+$", max_length = 254)]
+    #[schema(
+        pattern = r"^[^@\s\x00-\x1F\x7F-\x9F]+@[^@\s\x00-\x1F\x7F-\x9F]+\.[^@\s\x00-\x1F\x7F-\x9F]+$",
+        max_length = 254
+    )]
     pub email: Option<String>,
     /// Minutes to prepare a click & collect order (default 120).
     #[schema(minimum = 0, maximum = 10080)]
@@ -164,7 +209,11 @@ pub struct CreateLocation {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchLocation {
-    #[schema(pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$", min_length = 1, max_length = 200)]
+    #[schema(
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: Option<String>,
     pub address: Option<AddressDto>,
     pub coordinates: Option<CoordinatesDto>,
@@ -267,11 +316,23 @@ fn owner_to(o: Owner) -> OwnerDto {
 }
 
 fn address_from(a: AddressDto) -> Address {
-    Address { line1: a.line1, line2: a.line2, postal_code: a.postal_code, city: a.city, country: a.country }
+    Address {
+        line1: a.line1,
+        line2: a.line2,
+        postal_code: a.postal_code,
+        city: a.city,
+        country: a.country,
+    }
 }
 
 fn address_to(a: Address) -> AddressDto {
-    AddressDto { line1: a.line1, line2: a.line2, postal_code: a.postal_code, city: a.city, country: a.country }
+    AddressDto {
+        line1: a.line1,
+        line2: a.line2,
+        postal_code: a.postal_code,
+        city: a.city,
+        country: a.country,
+    }
 }
 
 fn hours_from(h: HoursDto) -> Result<OpeningHours, Error> {
@@ -283,7 +344,9 @@ fn hours_from(h: HoursDto) -> Result<OpeningHours, Error> {
         let ranges = periods
             .iter()
             .enumerate()
-            .map(|(i, p)| TimeRange::parse(&format!("opening_hours.{day}[{i}]"), &p.opens, &p.closes))
+            .map(|(i, p)| {
+                TimeRange::parse(&format!("opening_hours.{day}[{i}]"), &p.opens, &p.closes)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         weekly.insert(day.to_owned(), ranges);
     }
@@ -294,14 +357,23 @@ fn hours_to(h: &OpeningHours) -> HoursDto {
     let mut out = HoursDto::default();
     for (day, ranges) in &h.weekly {
         if let Some(slot) = out.day_mut(day) {
-            *slot = ranges.iter().map(|r| PeriodDto { opens: r.opens(), closes: r.closes() }).collect();
+            *slot = ranges
+                .iter()
+                .map(|r| PeriodDto {
+                    opens: r.opens(),
+                    closes: r.closes(),
+                })
+                .collect();
         }
     }
     out
 }
 
 fn coordinates_from(c: CoordinatesDto) -> Coordinates {
-    Coordinates { latitude: c.latitude, longitude: c.longitude }
+    Coordinates {
+        latitude: c.latitude,
+        longitude: c.longitude,
+    }
 }
 
 pub fn location_dto(l: Location, distance_km: Option<f64>, now: Timestamp) -> LocationDto {
@@ -312,7 +384,10 @@ pub fn location_dto(l: Location, distance_km: Option<f64>, now: Timestamp) -> Lo
         name: l.name,
         kind: kind_to(l.kind),
         address: address_to(l.address),
-        coordinates: CoordinatesDto { latitude: l.coordinates.latitude, longitude: l.coordinates.longitude },
+        coordinates: CoordinatesDto {
+            latitude: l.coordinates.latitude,
+            longitude: l.coordinates.longitude,
+        },
         time_zone: l.time_zone,
         owner: owner_to(l.owner),
         capabilities: l.capabilities.into_iter().map(capability_to).collect(),
@@ -337,7 +412,10 @@ pub struct LocationQuery {
     pub capability: Option<CapabilityDto>,
     pub city: Option<String>,
     /// `latitude,longitude`: only locations within `radius_km`, nearest first.
-    #[param(example = "48.8566,2.3522", pattern = r"^-?[0-9]{1,2}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$")]
+    #[param(
+        example = "48.8566,2.3522",
+        pattern = r"^-?[0-9]{1,2}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$"
+    )]
     pub near: Option<String>,
     /// With `near`; default 50, at most 1000.
     #[param(exclusive_minimum = 0, maximum = 1000)]
@@ -352,13 +430,25 @@ pub struct LocationQuery {
 }
 
 pub(crate) fn parse_near(near: &str, radius_km: Option<f64>) -> Result<(Coordinates, f64), Error> {
-    let bad = || Error::new(ErrorCode::InvalidQuery, "near must be `latitude,longitude`").with("field", "near");
+    let bad = || {
+        Error::new(ErrorCode::InvalidQuery, "near must be `latitude,longitude`")
+            .with("field", "near")
+    };
     let (lat, lon) = near.split_once(',').ok_or_else(bad)?;
-    let at = Coordinates { latitude: lat.trim().parse().map_err(|_| bad())?, longitude: lon.trim().parse().map_err(|_| bad())? };
-    let at = at.validate("near").map_err(|e| Error::new(ErrorCode::InvalidQuery, e.message).with("field", "near"))?;
+    let at = Coordinates {
+        latitude: lat.trim().parse().map_err(|_| bad())?,
+        longitude: lon.trim().parse().map_err(|_| bad())?,
+    };
+    let at = at
+        .validate("near")
+        .map_err(|e| Error::new(ErrorCode::InvalidQuery, e.message).with("field", "near"))?;
     let radius = radius_km.unwrap_or(50.0);
     if !(radius > 0.0 && radius <= 1000.0) {
-        return Err(Error::new(ErrorCode::InvalidQuery, "radius_km must be more than 0 and at most 1000").with("field", "radius_km"));
+        return Err(Error::new(
+            ErrorCode::InvalidQuery,
+            "radius_km must be more than 0 and at most 1000",
+        )
+        .with("field", "radius_km"));
     }
     Ok((at, radius))
 }
@@ -367,21 +457,39 @@ pub(crate) fn parse_near(near: &str, radius_km: Option<f64>) -> Result<(Coordina
 #[utoipa::path(get, path = "/v1/locations", tag = "locations", params(LocationQuery),
     responses((status = 200, body = LocationPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_locations(State(s): State<AppState>, _p: Principal, Q(q): Q<LocationQuery>) -> ApiResult<Json<LocationPage>> {
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+async fn list_locations(
+    State(s): State<AppState>,
+    _p: Principal,
+    Q(q): Q<LocationQuery>,
+) -> ApiResult<Json<LocationPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
     if q.radius_km.is_some() && q.near.is_none() {
-        return Err(Error::new(ErrorCode::InvalidQuery, "radius_km needs near").with("field", "radius_km").into());
+        return Err(Error::new(ErrorCode::InvalidQuery, "radius_km needs near")
+            .with("field", "radius_km")
+            .into());
     }
     let filter = store::locations::LocationFilter {
         kind: q.kind.map(kind_from),
         capability: q.capability.map(capability_from),
         city: q.city,
         include_inactive: q.include_inactive.unwrap_or(false),
-        near: q.near.as_deref().map(|n| parse_near(n, q.radius_km)).transpose()?,
+        near: q
+            .near
+            .as_deref()
+            .map(|n| parse_near(n, q.radius_km))
+            .transpose()?,
     };
     let now = Timestamp::now();
     let found = store::locations::list_locations(&s.db, &filter, &page).await?;
-    Ok(Json(found.map(|h| location_dto(h.location, h.distance_km, now)).into()))
+    Ok(Json(
+        found
+            .map(|h| location_dto(h.location, h.distance_km, now))
+            .into(),
+    ))
 }
 
 /// Create a location (admin).
@@ -389,7 +497,10 @@ async fn list_locations(State(s): State<AppState>, _p: Principal, Q(q): Q<Locati
     params(IdempotencyHeader),
     responses((status = 201, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) -> ApiResult<Response> {
+async fn create_location(
+    State(s): State<AppState>,
+    w: Write<CreateLocation>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
     let new = NewLocation {
@@ -407,11 +518,16 @@ async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) ->
         pickup_lead_min: b.pickup_lead_min,
     };
     let location = new.validate(Timestamp::now())?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::locations::create_location(c, &location, &actor).await.map(|_| location) }),
+            move |c| {
+                Box::pin(async move {
+                    store::locations::create_location(c, &location, &actor)
+                        .await
+                        .map(|_| location)
+                })
+            },
             |l| stored(201, &location_dto(l, None, Timestamp::now())),
         )
         .await?;
@@ -422,7 +538,11 @@ async fn create_location(State(s): State<AppState>, w: Write<CreateLocation>) ->
 #[utoipa::path(get, path = "/v1/locations/{code}", tag = "locations", params(("code" = String, Path)),
     responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn get_location(State(s): State<AppState>, _p: Principal, Path(code): Path<String>) -> ApiResult<Json<LocationDto>> {
+async fn get_location(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<LocationDto>> {
     let l = store::locations::get_location(&s.db, &code).await?;
     Ok(Json(location_dto(l, None, Timestamp::now())))
 }
@@ -432,7 +552,11 @@ async fn get_location(State(s): State<AppState>, _p: Principal, Path(code): Path
     params(("code" = String, Path), IdempotencyHeader),
     responses((status = 200, body = LocationDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn update_location(State(s): State<AppState>, Path(code): Path<String>, w: Write<PatchLocation>) -> ApiResult<Response> {
+async fn update_location(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    w: Write<PatchLocation>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
     let expected = b.expected_version;
@@ -443,17 +567,22 @@ async fn update_location(State(s): State<AppState>, Path(code): Path<String>, w:
         time_zone: b.time_zone,
         opening_hours: b.opening_hours.map(hours_from).transpose()?,
         owner: b.owner.map(owner_from),
-        capabilities: b.capabilities.map(|c| c.into_iter().map(capability_from).collect()),
+        capabilities: b
+            .capabilities
+            .map(|c| c.into_iter().map(capability_from).collect()),
         phone: b.phone,
         email: b.email,
         pickup_lead_min: b.pickup_lead_min,
         active: b.active,
     };
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::locations::update_location(c, &code, &patch, expected, &actor).await }),
+            move |c| {
+                Box::pin(async move {
+                    store::locations::update_location(c, &code, &patch, expected, &actor).await
+                })
+            },
             |l| stored(200, &location_dto(l, None, Timestamp::now())),
         )
         .await?;

@@ -20,17 +20,28 @@ use utoipa::IntoParams;
 
 /// Renders a write's result as the response stored with its idempotency key.
 pub fn stored<T: Serialize>(status: u16, body: &T) -> StoredResponse {
-    StoredResponse { status, body: serde_json::to_string(body).unwrap_or_else(|_| "null".into()), replayed: false }
+    StoredResponse {
+        status,
+        body: serde_json::to_string(body).unwrap_or_else(|_| "null".into()),
+        replayed: false,
+    }
 }
 
 /// Sends a stored (or replayed) response.
 pub fn reply(r: StoredResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
     let has_body = !r.body.is_empty();
-    let mut response = if has_body { (status, r.body).into_response() } else { status.into_response() };
+    let mut response = if has_body {
+        (status, r.body).into_response()
+    } else {
+        status.into_response()
+    };
     let headers = response.headers_mut();
     if has_body {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     if r.replayed {
         headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -89,7 +100,10 @@ macro_rules! page_of {
 
         impl From<kernel::Page<$item>> for $name {
             fn from(p: kernel::Page<$item>) -> Self {
-                $name { data: p.data, next_cursor: p.next_cursor }
+                $name {
+                    data: p.data,
+                    next_cursor: p.next_cursor,
+                }
             }
         }
     };

@@ -1,18 +1,18 @@
 //! Prices: one base price per variant and currency; channel overrides with a reason.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
 use kernel::{Currency, Error, ErrorCode, Money, Timestamp};
 use pricing::{BasePrice, ChannelPrice, PriceOverride};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, reply, stored, PageParams};
+use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write, Q};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -44,7 +44,12 @@ pub struct SetOverride {
     #[schema(example = 4999, minimum = 0, maximum = 1_000_000_000_000_i64)]
     pub amount_minor: i64,
     /// Shown to customers wherever this price shows, e.g. "Web exclusive until Sunday".
-    #[schema(example = "Web exclusive: -15 % until Sunday", pattern = r"^\s*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]{1,198}[^\x00-\x1F\x7F-\x9F\s]\s*$", min_length = 3, max_length = 200)]
+    #[schema(
+        example = "Web exclusive: -15 % until Sunday",
+        pattern = r"^\s*[^\x00-\x1F\x7F-\x9F\s][^\x00-\x1F\x7F-\x9F]{1,198}[^\x00-\x1F\x7F-\x9F\s]\s*$",
+        min_length = 3,
+        max_length = 200
+    )]
     pub reason: String,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub starts_at: Option<Timestamp>,
@@ -132,20 +137,35 @@ pub struct ParityLineDto {
 super::page_of!(ParityPage, ParityLineDto);
 
 fn base_dto(p: BasePrice) -> BasePriceDto {
-    BasePriceDto { display: Money::new(p.amount_minor, p.currency).display(), sku: p.sku, currency: p.currency, amount_minor: p.amount_minor, updated_at: p.updated_at }
+    BasePriceDto {
+        display: Money::new(p.amount_minor, p.currency).display(),
+        sku: p.sku,
+        currency: p.currency,
+        amount_minor: p.amount_minor,
+        updated_at: p.updated_at,
+    }
 }
 
 fn override_dto(o: PriceOverride) -> OverrideDto {
     OverrideDto {
-        sku: o.sku, currency: o.currency, channel: o.channel, amount_minor: o.amount_minor, reason: o.reason,
-        starts_at: o.starts_at, ends_at: o.ends_at, updated_at: o.updated_at,
+        sku: o.sku,
+        currency: o.currency,
+        channel: o.channel,
+        amount_minor: o.amount_minor,
+        reason: o.reason,
+        starts_at: o.starts_at,
+        ends_at: o.ends_at,
+        updated_at: o.updated_at,
     }
 }
 
 fn channel_price_dto(p: ChannelPrice) -> ChannelPriceDto {
     ChannelPriceDto {
         display: Money::new(p.amount_minor, p.currency).display(),
-        r#override: p.override_reason.map(|reason| AppliedOverride { reason, ends_at: p.override_ends_at }),
+        r#override: p.override_reason.map(|reason| AppliedOverride {
+            reason,
+            ends_at: p.override_ends_at,
+        }),
         sku: p.sku,
         channel: p.channel,
         currency: p.currency,
@@ -158,9 +178,17 @@ fn channel_price_dto(p: ChannelPrice) -> ChannelPriceDto {
 #[utoipa::path(get, path = "/v1/variants/{sku}/prices", tag = "prices", params(("sku" = String, Path)),
     responses((status = 200, body = BasePriceList), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list_base_prices(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>) -> ApiResult<Json<BasePriceList>> {
+async fn list_base_prices(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(sku): Path<String>,
+) -> ApiResult<Json<BasePriceList>> {
     store::catalog::get_variant(&s.db, &sku).await?;
-    let data = store::prices::base_prices(&s.db, &sku).await?.into_iter().map(base_dto).collect();
+    let data = store::prices::base_prices(&s.db, &sku)
+        .await?
+        .into_iter()
+        .map(base_dto)
+        .collect();
     Ok(Json(BasePriceList { data }))
 }
 
@@ -169,7 +197,11 @@ async fn list_base_prices(State(s): State<AppState>, _p: Principal, Path(sku): P
     params(("sku" = String, Path), ("currency" = String, Path, description = "ISO 4217, e.g. EUR", pattern = r"^[A-Z]{3}$"), IdempotencyHeader),
     responses((status = 200, body = BasePriceDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn set_base_price(State(s): State<AppState>, Path((sku, code)): Path<(String, String)>, w: Write<SetPrice>) -> ApiResult<Response> {
+async fn set_base_price(
+    State(s): State<AppState>,
+    Path((sku, code)): Path<(String, String)>,
+    w: Write<SetPrice>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let price = BasePrice {
         currency: currency("currency", &code)?,
@@ -177,11 +209,16 @@ async fn set_base_price(State(s): State<AppState>, Path((sku, code)): Path<(Stri
         sku,
         updated_at: Timestamp::now(),
     };
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::prices::set_base_price(c, &price, &actor).await.map(|_| price) }),
+            move |c| {
+                Box::pin(async move {
+                    store::prices::set_base_price(c, &price, &actor)
+                        .await
+                        .map(|_| price)
+                })
+            },
             |p| stored(200, &base_dto(p)),
         )
         .await?;
@@ -211,11 +248,12 @@ async fn set_override(
         updated_at: Timestamp::now(),
     }
     .validate()?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::prices::set_override(c, &o, &actor).await.map(|_| o) }),
+            move |c| {
+                Box::pin(async move { store::prices::set_override(c, &o, &actor).await.map(|_| o) })
+            },
             |o| stored(200, &override_dto(o)),
         )
         .await?;
@@ -237,12 +275,19 @@ async fn remove_override(
     }
     let actor = w.actor();
     let cur = currency("currency", &code)?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::prices::remove_override(c, &sku, cur, &channel, &actor).await }),
-            |()| store::StoredResponse { status: 204, body: String::new(), replayed: false },
+            move |c| {
+                Box::pin(async move {
+                    store::prices::remove_override(c, &sku, cur, &channel, &actor).await
+                })
+            },
+            |()| store::StoredResponse {
+                status: 204,
+                body: String::new(),
+                replayed: false,
+            },
         )
         .await?;
     Ok(reply(response))
@@ -262,7 +307,8 @@ pub struct PriceQuery {
 fn query_currency(s: &AppState, code: Option<&str>) -> Result<Currency, Error> {
     match code {
         None => Ok(s.default_currency),
-        Some(c) => Currency::parse(c).map_err(|m| Error::new(ErrorCode::InvalidQuery, m).with("field", "currency")),
+        Some(c) => Currency::parse(c)
+            .map_err(|m| Error::new(ErrorCode::InvalidQuery, m).with("field", "currency")),
     }
 }
 
@@ -270,13 +316,23 @@ fn query_currency(s: &AppState, code: Option<&str>) -> Result<Currency, Error> {
 #[utoipa::path(get, path = "/v1/variants/{sku}/price", tag = "prices", params(("sku" = String, Path), PriceQuery),
     responses((status = 200, body = ChannelPriceDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn channel_price(State(s): State<AppState>, p: Principal, Path(sku): Path<String>, Q(q): Q<PriceQuery>) -> ApiResult<Json<ChannelPriceDto>> {
+async fn channel_price(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(sku): Path<String>,
+    Q(q): Q<PriceQuery>,
+) -> ApiResult<Json<ChannelPriceDto>> {
     let channel = q
         .channel
         .or_else(|| p.own_channel().map(String::from))
-        .ok_or_else(|| Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web").with("field", "channel"))?;
+        .ok_or_else(|| {
+            Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web")
+                .with("field", "channel")
+        })?;
     let cur = query_currency(&s, q.currency.as_deref())?;
-    Ok(Json(channel_price_dto(store::prices::channel_price(&s.db, &sku, &channel, cur).await?)))
+    Ok(Json(channel_price_dto(
+        store::prices::channel_price(&s.db, &sku, &channel, cur).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -297,9 +353,18 @@ pub struct ChannelPricesQuery {
 #[utoipa::path(get, path = "/v1/variants/{sku}/price/channels", tag = "prices", params(("sku" = String, Path), ChannelPricesQuery),
     responses((status = 200, body = ChannelPricePage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): Path<String>, Q(q): Q<ChannelPricesQuery>) -> ApiResult<Json<ChannelPricePage>> {
+async fn prices_by_channel(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(sku): Path<String>,
+    Q(q): Q<ChannelPricesQuery>,
+) -> ApiResult<Json<ChannelPricePage>> {
     let cur = query_currency(&s, q.currency.as_deref())?;
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
     let found = store::prices::prices_on_all_channels(&s.db, &sku, cur, &page).await?;
     Ok(Json(found.map(channel_price_dto).into()))
 }
@@ -308,7 +373,11 @@ async fn prices_by_channel(State(s): State<AppState>, _p: Principal, Path(sku): 
 #[utoipa::path(get, path = "/v1/reports/price-parity", tag = "prices", params(PageParams),
     responses((status = 200, body = ParityPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn parity_report(State(s): State<AppState>, p: Principal, Q(q): Q<PageParams>) -> ApiResult<Json<ParityPage>> {
+async fn parity_report(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<ParityPage>> {
     p.require_admin()?;
     let page = q.request()?;
     let found = store::prices::parity_report(&s.db, &page).await?;
@@ -320,8 +389,13 @@ async fn parity_report(State(s): State<AppState>, p: Principal, Q(q): Q<PagePara
                     difference_minor: o.amount_minor - l.base_amount_minor,
                     base_amount_minor: l.base_amount_minor,
                     override_amount_minor: o.amount_minor,
-                    sku: o.sku, currency: o.currency, channel: o.channel, reason: o.reason,
-                    starts_at: o.starts_at, ends_at: o.ends_at, active_now: l.active_now,
+                    sku: o.sku,
+                    currency: o.currency,
+                    channel: o.channel,
+                    reason: o.reason,
+                    starts_at: o.starts_at,
+                    ends_at: o.ends_at,
+                    active_now: l.active_now,
                 }
             })
             .into(),

@@ -1,8 +1,8 @@
 //! Stock: the movement ledger, safety stock, availability (ATP) and holds.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
 use inventory::{Hold, HoldPurpose, HoldStatus, Level, MovementKind};
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,18 @@ page_of!(MovementPage, MovementDto);
 page_of!(LevelPage, LevelDto);
 
 fn movement_dto(m: Movement) -> MovementDto {
-    MovementDto { seq: m.seq, id: m.id, sku: m.sku, location: m.location, kind: m.kind, delta: m.delta, reason: m.reason, reference: m.reference, actor: m.actor, at: m.at }
+    MovementDto {
+        seq: m.seq,
+        id: m.id,
+        sku: m.sku,
+        location: m.location,
+        kind: m.kind,
+        delta: m.delta,
+        reason: m.reason,
+        reference: m.reference,
+        actor: m.actor,
+        at: m.at,
+    }
 }
 
 fn level_dto(p: &Principal, sku: String, location: String, level: Level) -> LevelDto {
@@ -172,13 +183,19 @@ pub struct AvailabilityQuery {
 /// Record a stock movement (admin, or the location's store key). Recorded once per Idempotency-Key.
 #[utoipa::path(post, path = "/v1/stock/movements", tag = "stock", request_body = RecordMovement, params(IdempotencyHeader),
     responses((status = 201, body = RecordedMovement), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn record_movement(State(s): State<AppState>, w: Write<RecordMovement, AnyKey>) -> ApiResult<Response> {
+async fn record_movement(
+    State(s): State<AppState>,
+    w: Write<RecordMovement, AnyKey>,
+) -> ApiResult<Response> {
     w.principal.require_stock_keeper(&w.body.location)?;
     let actor = w.actor();
     let principal = w.principal.clone();
     let b = w.body;
     let new = NewMovement {
-        client_key: w.idempotency.as_ref().map(|k| format!("{}:{}", k.scope, k.key)),
+        client_key: w
+            .idempotency
+            .as_ref()
+            .map(|k| format!("{}:{}", k.scope, k.key)),
         sku: b.sku,
         location: b.location,
         kind: b.kind.into(),
@@ -186,14 +203,19 @@ async fn record_movement(State(s): State<AppState>, w: Write<RecordMovement, Any
         reason: b.reason,
         reference: b.reference,
     };
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
             move |c| Box::pin(async move { store::stock::record_movement(c, &new, &actor).await }),
             move |(m, level)| {
                 let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
-                stored(201, &RecordedMovement { movement: movement_dto(m), level })
+                stored(
+                    201,
+                    &RecordedMovement {
+                        movement: movement_dto(m),
+                        level,
+                    },
+                )
             },
         )
         .await?;
@@ -216,10 +238,23 @@ pub struct MovementQuery {
 /// The ledger of a variant at a location, oldest first (admin, or the location's store key).
 #[utoipa::path(get, path = "/v1/stock/movements", tag = "stock", params(MovementQuery),
     responses((status = 200, body = MovementPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn list_movements(State(s): State<AppState>, p: Principal, Q(q): Q<MovementQuery>) -> ApiResult<Json<MovementPage>> {
+async fn list_movements(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<MovementQuery>,
+) -> ApiResult<Json<MovementPage>> {
     p.require_stock_keeper(&q.location)?;
-    let page = PageParams { limit: q.limit, cursor: q.cursor }.request()?;
-    Ok(Json(store::stock::movements(&s.db, &q.sku, &q.location, &page).await?.map(movement_dto).into()))
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    Ok(Json(
+        store::stock::movements(&s.db, &q.sku, &q.location, &page)
+            .await?
+            .map(movement_dto)
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -234,15 +269,24 @@ pub struct SetSafety {
 #[utoipa::path(put, path = "/v1/locations/{code}/stock/{sku}/safety", tag = "stock", request_body = SetSafety,
     params(("code" = String, Path), ("sku" = String, Path), IdempotencyHeader),
     responses((status = 200, body = LevelDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn set_safety(State(s): State<AppState>, Path((code, sku)): Path<(String, String)>, w: Write<SetSafety>) -> ApiResult<Response> {
+async fn set_safety(
+    State(s): State<AppState>,
+    Path((code, sku)): Path<(String, String)>,
+    w: Write<SetSafety>,
+) -> ApiResult<Response> {
     let actor = w.actor();
     let principal = w.principal.clone();
     let quantity = w.body.quantity;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::stock::set_safety(c, &sku, &code, quantity, &actor).await.map(|l| (sku, code, l)) }),
+            move |c| {
+                Box::pin(async move {
+                    store::stock::set_safety(c, &sku, &code, quantity, &actor)
+                        .await
+                        .map(|l| (sku, code, l))
+                })
+            },
             move |(sku, code, level)| stored(200, &level_dto(&principal, sku, code, level)),
         )
         .await?;
@@ -260,9 +304,17 @@ async fn variant_availability(
     Q(q): Q<AvailabilityQuery>,
 ) -> ApiResult<Json<Availability>> {
     if q.radius_km.is_some() && q.near.is_none() {
-        return Err(kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near").with("field", "radius_km").into());
+        return Err(
+            kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near")
+                .with("field", "radius_km")
+                .into(),
+        );
     }
-    let near = q.near.as_deref().map(|n| super::locations::parse_near(n, q.radius_km)).transpose()?;
+    let near = q
+        .near
+        .as_deref()
+        .map(|n| super::locations::parse_near(n, q.radius_km))
+        .transpose()?;
     let stock = store::stock::variant_stock(&s.db, &sku).await?;
     if stock.is_empty() {
         store::catalog::get_variant(&s.db, &sku).await?;
@@ -283,22 +335,40 @@ async fn variant_availability(
         return Ok(Json(Availability { sku, data }));
     }
     // Join with the locations: their distance, capability and pickup promise.
-    let filter = store::locations::LocationFilter { capability, near, ..Default::default() };
-    let all = kernel::PageRequest { limit: kernel::page::MAX_LIMIT, after: None };
-    let places = store::locations::list_locations(&s.db, &filter, &all).await?.data;
-    let by_code: std::collections::HashMap<&str, &Stock> = stock.iter().map(|st| (st.location.as_str(), st)).collect();
+    let filter = store::locations::LocationFilter {
+        capability,
+        near,
+        ..Default::default()
+    };
+    let all = kernel::PageRequest {
+        limit: kernel::page::MAX_LIMIT,
+        after: None,
+    };
+    let places = store::locations::list_locations(&s.db, &filter, &all)
+        .await?
+        .data;
+    let by_code: std::collections::HashMap<&str, &Stock> =
+        stock.iter().map(|st| (st.location.as_str(), st)).collect();
     let now = Timestamp::now();
     let data = places
         .into_iter()
         .filter_map(|hit| {
-            let level = by_code.get(hit.location.code.as_str()).map(|st| st.level).unwrap_or_default();
+            let level = by_code
+                .get(hit.location.code.as_str())
+                .map(|st| st.level)
+                .unwrap_or_default();
             if in_stock && level.atp() == 0 {
                 return None;
             }
             let mut dto = level_dto(&p, sku.clone(), hit.location.code.clone(), level);
             dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
-            let offers_pickup = hit.location.capabilities.contains(&catalog::Capability::Pickup);
-            dto.pickup_ready_by = (offers_pickup && level.atp() > 0).then(|| hit.location.pickup_ready_by(now)).flatten();
+            let offers_pickup = hit
+                .location
+                .capabilities
+                .contains(&catalog::Capability::Pickup);
+            dto.pickup_ready_by = (offers_pickup && level.atp() > 0)
+                .then(|| hit.location.pickup_ready_by(now))
+                .flatten();
             Some(with_transit(dto))
         })
         .collect();
@@ -308,10 +378,19 @@ async fn variant_availability(
 /// A location's stock, in SKU order.
 #[utoipa::path(get, path = "/v1/locations/{code}/stock", tag = "stock", params(("code" = String, Path), PageParams),
     responses((status = 200, body = LevelPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn location_stock(State(s): State<AppState>, p: Principal, Path(code): Path<String>, Q(q): Q<PageParams>) -> ApiResult<Json<LevelPage>> {
+async fn location_stock(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(code): Path<String>,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<LevelPage>> {
     store::locations::get_location(&s.db, &code).await?;
     let found = store::stock::location_stock(&s.db, &code, &q.request()?).await?;
-    Ok(Json(found.map(|st| level_dto(&p, st.sku, st.location, st.level)).into()))
+    Ok(Json(
+        found
+            .map(|st| level_dto(&p, st.sku, st.location, st.level))
+            .into(),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -382,8 +461,17 @@ pub struct HoldDto {
 
 fn hold_dto(h: Hold) -> HoldDto {
     HoldDto {
-        id: h.id, sku: h.sku, location: h.location, quantity: h.quantity, purpose: h.purpose, owner_ref: h.owner_ref,
-        status: h.status, committed_quantity: h.committed_quantity, expires_at: h.expires_at, created_at: h.created_at, ended_at: h.ended_at,
+        id: h.id,
+        sku: h.sku,
+        location: h.location,
+        quantity: h.quantity,
+        purpose: h.purpose,
+        owner_ref: h.owner_ref,
+        status: h.status,
+        committed_quantity: h.committed_quantity,
+        expires_at: h.expires_at,
+        created_at: h.created_at,
+        ended_at: h.ended_at,
     }
 }
 
@@ -391,20 +479,31 @@ fn hold_dto(h: Hold) -> HoldDto {
 /// the quantity available) when ATP cannot cover it — never oversold, whatever the concurrency.
 #[utoipa::path(post, path = "/v1/holds", tag = "stock", request_body = CreateHold, params(IdempotencyHeader),
     responses((status = 201, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn create_hold(State(s): State<AppState>, w: Write<CreateHold, AnyKey>) -> ApiResult<Response> {
+async fn create_hold(
+    State(s): State<AppState>,
+    w: Write<CreateHold, AnyKey>,
+) -> ApiResult<Response> {
     w.principal.require_hold_at(&w.body.location)?;
     let actor = w.actor();
     let b = w.body;
     let owner_ref = b.owner_ref.trim().to_owned();
     if owner_ref.is_empty() || owner_ref.chars().count() > 200 {
-        return Err(kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into());
+        return Err(
+            kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into(),
+        );
     }
     let purpose: HoldPurpose = b.purpose.into();
     let ttl_s = Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose)));
-    let new = NewHold { sku: b.sku, location: b.location, quantity: b.quantity, purpose, owner_ref, ttl_s };
-    let response = s
-        .db
-        .write_once(
+    let new = NewHold {
+        sku: b.sku,
+        location: b.location,
+        quantity: b.quantity,
+        purpose,
+        owner_ref,
+        ttl_s,
+    };
+    let response =
+        s.db.write_once(
             w.idempotency,
             move |c| Box::pin(async move { store::stock::create_hold(c, &new, &actor).await }),
             |h| stored(201, &hold_dto(h)),
@@ -416,7 +515,11 @@ async fn create_hold(State(s): State<AppState>, w: Write<CreateHold, AnyKey>) ->
 /// Get a hold.
 #[utoipa::path(get, path = "/v1/holds/{id}", tag = "stock", params(("id" = String, Path)),
     responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn get_hold(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<HoldDto>> {
+async fn get_hold(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<HoldDto>> {
     let h = store::stock::get_hold(&s.db, &id).await?;
     p.require_hold_at(&h.location)?;
     Ok(Json(hold_dto(h)))
@@ -434,12 +537,18 @@ pub struct CommitHold {
 #[serde(deny_unknown_fields)]
 pub struct ReleaseHold {}
 
-async fn end_hold(s: AppState, principal: &Principal, id: String, action: HoldAction, idem: Option<store::IdempotencyKey>, actor: String) -> ApiResult<Response> {
+async fn end_hold(
+    s: AppState,
+    principal: &Principal,
+    id: String,
+    action: HoldAction,
+    idem: Option<store::IdempotencyKey>,
+    actor: String,
+) -> ApiResult<Response> {
     let h = store::stock::get_hold(&s.db, &id).await?;
     principal.require_hold_at(&h.location)?;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             idem,
             move |c| Box::pin(async move { store::stock::end_hold(c, &id, action, &actor).await }),
             |h| stored(200, &hold_dto(h)),
@@ -451,17 +560,41 @@ async fn end_hold(s: AppState, principal: &Principal, id: String, action: HoldAc
 /// Commit a hold: the units become a sale; a partial commit releases the rest.
 #[utoipa::path(post, path = "/v1/holds/{id}/commit", tag = "stock", request_body = CommitHold, params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn commit_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write<CommitHold, AnyKey>) -> ApiResult<Response> {
+async fn commit_hold(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<CommitHold, AnyKey>,
+) -> ApiResult<Response> {
     let actor = w.actor();
-    end_hold(s, &w.principal, id, HoldAction::Commit(w.body.quantity), w.idempotency, actor).await
+    end_hold(
+        s,
+        &w.principal,
+        id,
+        HoldAction::Commit(w.body.quantity),
+        w.idempotency,
+        actor,
+    )
+    .await
 }
 
 /// Release a hold: its units are available again.
 #[utoipa::path(post, path = "/v1/holds/{id}/release", tag = "stock", request_body = ReleaseHold, params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn release_hold(State(s): State<AppState>, Path(id): Path<String>, w: Write<ReleaseHold, AnyKey>) -> ApiResult<Response> {
+async fn release_hold(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<ReleaseHold, AnyKey>,
+) -> ApiResult<Response> {
     let actor = w.actor();
-    end_hold(s, &w.principal, id, HoldAction::Release, w.idempotency, actor).await
+    end_hold(
+        s,
+        &w.principal,
+        id,
+        HoldAction::Release,
+        w.idempotency,
+        actor,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -494,8 +627,15 @@ pub struct TransferDto {
 
 fn transfer_dto(t: store::stock::Transfer) -> TransferDto {
     TransferDto {
-        id: t.id, sku: t.sku, from_location: t.from_location, to_location: t.to_location, quantity: t.quantity,
-        status: t.status, reference: t.reference, created_at: t.created_at, received_at: t.received_at,
+        id: t.id,
+        sku: t.sku,
+        from_location: t.from_location,
+        to_location: t.to_location,
+        quantity: t.quantity,
+        status: t.status,
+        reference: t.reference,
+        created_at: t.created_at,
+        received_at: t.received_at,
     }
 }
 
@@ -503,17 +643,28 @@ fn transfer_dto(t: store::stock::Transfer) -> TransferDto {
 /// now and is in transit — shown at the destination, never promised — until received.
 #[utoipa::path(post, path = "/v1/transfers", tag = "stock", request_body = ShipTransfer, params(IdempotencyHeader),
     responses((status = 201, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn ship_transfer(State(s): State<AppState>, w: Write<ShipTransfer, AnyKey>) -> ApiResult<Response> {
+async fn ship_transfer(
+    State(s): State<AppState>,
+    w: Write<ShipTransfer, AnyKey>,
+) -> ApiResult<Response> {
     w.principal.require_stock_keeper(&w.body.from_location)?;
     let actor = w.actor();
     let b = w.body;
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
             move |c| {
                 Box::pin(async move {
-                    store::stock::ship_transfer(c, &b.sku, &b.from_location, &b.to_location, b.quantity, b.reference, &actor).await
+                    store::stock::ship_transfer(
+                        c,
+                        &b.sku,
+                        &b.from_location,
+                        &b.to_location,
+                        b.quantity,
+                        b.reference,
+                        &actor,
+                    )
+                    .await
                 })
             },
             |t| stored(201, &transfer_dto(t)),
@@ -525,7 +676,11 @@ async fn ship_transfer(State(s): State<AppState>, w: Write<ShipTransfer, AnyKey>
 /// Get a transfer.
 #[utoipa::path(get, path = "/v1/transfers/{id}", tag = "stock", params(("id" = String, Path)),
     responses((status = 200, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn get_transfer(State(s): State<AppState>, p: Principal, Path(id): Path<String>) -> ApiResult<Json<TransferDto>> {
+async fn get_transfer(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TransferDto>> {
     let t = store::stock::get_transfer(&s.db, &id).await?;
     if p.require_stock_keeper(&t.from_location).is_err() {
         p.require_stock_keeper(&t.to_location)?;
@@ -540,13 +695,16 @@ pub struct ReceiveTransfer {}
 /// Receive a transfer at its destination (admin, or the destination store's key), once.
 #[utoipa::path(post, path = "/v1/transfers/{id}/receive", tag = "stock", request_body = ReceiveTransfer, params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn receive_transfer(State(s): State<AppState>, Path(id): Path<String>, w: Write<ReceiveTransfer, AnyKey>) -> ApiResult<Response> {
+async fn receive_transfer(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<ReceiveTransfer, AnyKey>,
+) -> ApiResult<Response> {
     let t = store::stock::get_transfer(&s.db, &id).await?;
     w.principal.require_stock_keeper(&t.to_location)?;
     let actor = w.actor();
-    let response = s
-        .db
-        .write_once(
+    let response =
+        s.db.write_once(
             w.idempotency,
             move |c| Box::pin(async move { store::stock::receive_transfer(c, &id, &actor).await }),
             |t| stored(200, &transfer_dto(t)),

@@ -1,9 +1,9 @@
 //! `/health`, `/ready`, `/metrics`: for orchestrators and Prometheus. No key needed.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -11,7 +11,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready)).routes(routes!(metrics))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,7 +29,11 @@ pub struct Status {
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Status)))]
 async fn health(State(s): State<AppState>) -> Json<Status> {
-    Json(Status { status: "ok", database: s.db.backend().as_str(), version: env!("CARGO_PKG_VERSION") })
+    Json(Status {
+        status: "ok",
+        database: s.db.backend().as_str(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// Readiness: the database answers and the node is not shutting down.
@@ -35,14 +42,31 @@ async fn ready(State(s): State<AppState>) -> Response {
     let database = s.db.backend().as_str();
     let version = env!("CARGO_PKG_VERSION");
     if s.is_ready() && s.db.ping().await.is_ok() {
-        Json(Status { status: "ready", database, version }).into_response()
+        Json(Status {
+            status: "ready",
+            database,
+            version,
+        })
+        .into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Status { status: "unavailable", database, version })).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Status {
+                status: "unavailable",
+                database,
+                version,
+            }),
+        )
+            .into_response()
     }
 }
 
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
 }

@@ -9,8 +9,20 @@ use crate::{TestApp, product_body};
 async fn create_read_update_list() {
     for t in TestApp::every_backend().await {
         let events_before = t.events().await;
-        let created = t.post("/v1/products", &t.admin, product_body("TR", &["40", "41", "42"])).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}: {}", t.name(), created.body);
+        let created = t
+            .post(
+                "/v1/products",
+                &t.admin,
+                product_body("TR", &["40", "41", "42"]),
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{}: {}",
+            t.name(),
+            created.body
+        );
         let id = created.body["id"].as_str().unwrap().to_owned();
         assert_eq!(created.body["variants"].as_array().unwrap().len(), 3);
         assert_eq!(created.body["variants"][1]["title"], "TR trail shoe — 41");
@@ -22,29 +34,68 @@ async fn create_read_update_list() {
             assert_eq!(got.body, created.body);
         }
 
-        let patched = t.patch(&format!("/v1/products/{id}"), &t.admin, json!({"title": "TR trail shoe v2", "brand": null, "expected_version": 1})).await;
+        let patched = t
+            .patch(
+                &format!("/v1/products/{id}"),
+                &t.admin,
+                json!({"title": "TR trail shoe v2", "brand": null, "expected_version": 1}),
+            )
+            .await;
         assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
         assert_eq!(patched.body["title"], "TR trail shoe v2");
         assert_eq!(patched.body["brand"], serde_json::Value::Null);
         assert_eq!(patched.body["version"], 2);
         // A stale version is refused and changes nothing.
-        let stale = t.patch(&format!("/v1/products/{id}"), &t.admin, json!({"title": "lost", "expected_version": 1})).await;
-        assert_eq!((stale.status, stale.code()), (StatusCode::CONFLICT, "conflict"));
-        assert_eq!(t.get(&format!("/v1/products/{id}"), &t.web).await.body["title"], "TR trail shoe v2");
+        let stale = t
+            .patch(
+                &format!("/v1/products/{id}"),
+                &t.admin,
+                json!({"title": "lost", "expected_version": 1}),
+            )
+            .await;
+        assert_eq!(
+            (stale.status, stale.code()),
+            (StatusCode::CONFLICT, "conflict")
+        );
+        assert_eq!(
+            t.get(&format!("/v1/products/{id}"), &t.web).await.body["title"],
+            "TR trail shoe v2"
+        );
 
-        let variant = t.post(&format!("/v1/products/{id}/variants"), &t.admin, json!({"sku": "TR-43", "gtin": "4006381333931", "attributes": {"size": "43"}})).await;
+        let variant = t
+            .post(
+                &format!("/v1/products/{id}/variants"),
+                &t.admin,
+                json!({"sku": "TR-43", "gtin": "4006381333931", "attributes": {"size": "43"}}),
+            )
+            .await;
         assert_eq!(variant.status, StatusCode::CREATED, "{}", variant.body);
         assert_eq!(variant.body["gtin"], "04006381333931");
         let by_gtin = t.get("/v1/variants?gtin=4006381333931", &t.store).await;
         assert_eq!(by_gtin.body["data"][0]["sku"], "TR-43");
-        let renamed = t.patch("/v1/variants/TR-43", &t.admin, json!({"title": "TR 43 wide", "status": "archived"})).await;
-        assert_eq!((renamed.body["title"].as_str(), renamed.body["status"].as_str()), (Some("TR 43 wide"), Some("archived")));
+        let renamed = t
+            .patch(
+                "/v1/variants/TR-43",
+                &t.admin,
+                json!({"title": "TR 43 wide", "status": "archived"}),
+            )
+            .await;
+        assert_eq!(
+            (
+                renamed.body["title"].as_str(),
+                renamed.body["status"].as_str()
+            ),
+            (Some("TR 43 wide"), Some("archived"))
+        );
 
         // Pagination walks every product exactly once.
         for i in 0..4 {
             let mut body = product_body(&format!("P{i}"), &["M"]);
             body["category"] = json!("apparel/running");
-            assert_eq!(t.post("/v1/products", &t.admin, body).await.status, StatusCode::CREATED);
+            assert_eq!(
+                t.post("/v1/products", &t.admin, body).await.status,
+                StatusCode::CREATED
+            );
         }
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
@@ -73,11 +124,16 @@ async fn create_read_update_list() {
         assert_eq!(by_category.body["data"].as_array().unwrap().len(), 1);
         assert_eq!(by_category.body["data"][0]["id"], id.as_str());
         let categories = t.get("/v1/categories", &t.web).await;
-        assert_eq!(categories.body["data"], json!([{"category": "apparel/running", "products": 4}, {"category": "footwear/trail", "products": 1}]));
+        assert_eq!(
+            categories.body["data"],
+            json!([{"category": "apparel/running", "products": 4}, {"category": "footwear/trail", "products": 1}])
+        );
 
         // Every change left exactly one event (5 products, 1 update, 1 variant, 1 variant update).
         assert_eq!(t.events().await - events_before, 8);
-        let events = t.get("/v1/events?type=relais.product.updated", &t.admin).await;
+        let events = t
+            .get("/v1/events?type=relais.product.updated", &t.admin)
+            .await;
         assert_eq!(events.body["data"][0]["subject"], id.as_str());
         assert_eq!(events.body["data"][0]["specversion"], "1.0");
     }
@@ -87,21 +143,45 @@ async fn create_read_update_list() {
 async fn sku_and_gtin_are_unique_across_products() {
     for t in TestApp::every_backend().await {
         let events_before = t.events().await;
-        assert_eq!(t.post("/v1/products", &t.admin, product_body("A", &["1"])).await.status, StatusCode::CREATED);
-        let dup = t.post("/v1/products", &t.admin, product_body("A", &["1"])).await;
-        assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "already_exists"));
+        assert_eq!(
+            t.post("/v1/products", &t.admin, product_body("A", &["1"]))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let dup = t
+            .post("/v1/products", &t.admin, product_body("A", &["1"]))
+            .await;
+        assert_eq!(
+            (dup.status, dup.code()),
+            (StatusCode::CONFLICT, "already_exists")
+        );
         assert_eq!(dup.body["error"]["details"]["field"], "variants[0].sku");
 
         let mut with_gtin = product_body("B", &["1"]);
         with_gtin["variants"][0]["gtin"] = json!("4006381333931");
-        assert_eq!(t.post("/v1/products", &t.admin, with_gtin.clone()).await.status, StatusCode::CREATED);
+        assert_eq!(
+            t.post("/v1/products", &t.admin, with_gtin.clone())
+                .await
+                .status,
+            StatusCode::CREATED
+        );
         let mut same_gtin = product_body("C", &["1"]);
         same_gtin["variants"][0]["gtin"] = json!("04006381333931");
         let dup = t.post("/v1/products", &t.admin, same_gtin).await;
-        assert_eq!((dup.status, dup.code()), (StatusCode::CONFLICT, "already_exists"));
+        assert_eq!(
+            (dup.status, dup.code()),
+            (StatusCode::CONFLICT, "already_exists")
+        );
         assert_eq!(dup.body["error"]["details"]["field"], "variants[0].gtin");
         // The failed creations wrote nothing.
-        assert_eq!(t.get("/v1/products", &t.web).await.body["data"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            t.get("/v1/products", &t.web).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
         assert_eq!(t.events().await - events_before, 2);
     }
 }
@@ -109,7 +189,9 @@ async fn sku_and_gtin_are_unique_across_products() {
 #[tokio::test]
 async fn concurrent_updates_of_one_version_let_exactly_one_win() {
     for t in TestApp::every_backend().await {
-        let created = t.post("/v1/products", &t.admin, product_body("RACE", &["1"])).await;
+        let created = t
+            .post("/v1/products", &t.admin, product_body("RACE", &["1"]))
+            .await;
         let id = created.body["id"].as_str().unwrap().to_owned();
         let mut tasks = Vec::new();
         for i in 0..40 {
@@ -131,7 +213,10 @@ async fn concurrent_updates_of_one_version_let_exactly_one_win() {
             statuses.push(task.await.unwrap());
         }
         let won = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-        let lost = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+        let lost = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count();
         assert_eq!((won, lost), (1, 39), "{}: {statuses:?}", t.name());
         let now = t.get(&format!("/v1/products/{id}"), &t.web).await;
         assert_eq!(now.body["version"], 2);
@@ -141,15 +226,25 @@ async fn concurrent_updates_of_one_version_let_exactly_one_win() {
 /// Two nodes (two writers) on one PostgreSQL database race for the same version.
 #[tokio::test]
 async fn two_nodes_on_postgres_cannot_both_win() {
-    let Some(pg) = testkit::postgres().await else { return };
-    let second_db = store::Db::connect(&pg.url, store::DbOptions::default()).await.unwrap();
+    let Some(pg) = testkit::postgres().await else {
+        return;
+    };
+    let second_db = store::Db::connect(&pg.url, store::DbOptions::default())
+        .await
+        .unwrap();
     let first = TestApp::on(pg).await;
     let second = api::app(api::AppState::new(second_db, kernel::Currency::EUR));
-    let created = first.post("/v1/products", &first.admin, product_body("NODES", &["1"])).await;
+    let created = first
+        .post("/v1/products", &first.admin, product_body("NODES", &["1"]))
+        .await;
     let id = created.body["id"].as_str().unwrap().to_owned();
     let mut tasks = Vec::new();
     for i in 0..40 {
-        let app = if i % 2 == 0 { first.app.clone() } else { second.clone() };
+        let app = if i % 2 == 0 {
+            first.app.clone()
+        } else {
+            second.clone()
+        };
         let (key, id) = (first.admin.clone(), id.clone());
         tasks.push(tokio::spawn(async move {
             let req = axum::http::Request::builder()
@@ -157,7 +252,9 @@ async fn two_nodes_on_postgres_cannot_both_win() {
                 .uri(format!("/v1/products/{id}"))
                 .header("authorization", format!("Bearer {key}"))
                 .header("content-type", "application/json")
-                .body(axum::body::Body::from(json!({"title": format!("node title {i}"), "expected_version": 1}).to_string()))
+                .body(axum::body::Body::from(
+                    json!({"title": format!("node title {i}"), "expected_version": 1}).to_string(),
+                ))
                 .unwrap();
             tower::ServiceExt::oneshot(app, req).await.unwrap().status()
         }));
@@ -166,7 +263,22 @@ async fn two_nodes_on_postgres_cannot_both_win() {
     for task in tasks {
         statuses.push(task.await.unwrap());
     }
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT), "{statuses:?}");
-    assert_eq!(first.get(&format!("/v1/products/{id}"), &first.web).await.body["version"], 2);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        first
+            .get(&format!("/v1/products/{id}"), &first.web)
+            .await
+            .body["version"],
+        2
+    );
 }

@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::{TestApp, product_body, store_body};
 
 async fn counts(t: &TestApp) -> (usize, i64) {
-    let products = t.get("/v1/products?limit=500", &t.admin).await.body["data"].as_array().unwrap().len();
+    let products = t.get("/v1/products?limit=500", &t.admin).await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
     (products, t.events().await)
 }
 
@@ -24,8 +27,22 @@ fn raw_post(path: &str, key: &str, content_type: &str, body: impl Into<Body>) ->
 #[tokio::test]
 async fn bad_inputs_get_a_clear_4xx_and_change_nothing() {
     for t in TestApp::every_backend().await {
-        assert_eq!(t.post("/v1/products", &t.admin, product_body("OK", &["1"])).await.status, StatusCode::CREATED);
-        assert_eq!(t.post("/v1/locations", &t.admin, store_body("LYS-BELLECOUR", "Lyon", 45.75, 4.83)).await.status, StatusCode::CREATED);
+        assert_eq!(
+            t.post("/v1/products", &t.admin, product_body("OK", &["1"]))
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            t.post(
+                "/v1/locations",
+                &t.admin,
+                store_body("LYS-BELLECOUR", "Lyon", 45.75, 4.83)
+            )
+            .await
+            .status,
+            StatusCode::CREATED
+        );
         let before = counts(&t).await;
         let key = t.admin.clone();
 
@@ -82,15 +99,37 @@ async fn bad_inputs_get_a_clear_4xx_and_change_nothing() {
         let mut table = Vec::new();
         for (name, req) in cases {
             let r = t.raw(req).await;
-            assert!(r.status.is_client_error(), "{name}: {} {}", r.status, r.body);
+            assert!(
+                r.status.is_client_error(),
+                "{name}: {} {}",
+                r.status,
+                r.body
+            );
             let code = r.code().to_owned();
-            let status = kernel::ErrorCode::ALL.iter().find(|c| c.as_str() == code).map(|c| c.http_status());
-            assert_eq!(status, Some(r.status.as_u16()), "{name}: the code `{code}` and the status agree");
-            assert!(r.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}");
+            let status = kernel::ErrorCode::ALL
+                .iter()
+                .find(|c| c.as_str() == code)
+                .map(|c| c.http_status());
+            assert_eq!(
+                status,
+                Some(r.status.as_u16()),
+                "{name}: the code `{code}` and the status agree"
+            );
+            assert!(
+                r.body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{name}"
+            );
             assert!(r.body["error"]["details"].is_object(), "{name}");
             table.push(json!({"case": name, "status": r.status.as_u16(), "code": code, "details": r.body["error"]["details"]}));
         }
-        assert_eq!(counts(&t).await, before, "{}: a rejected request wrote something", t.name());
+        assert_eq!(
+            counts(&t).await,
+            before,
+            "{}: a rejected request wrote something",
+            t.name()
+        );
         insta::assert_json_snapshot!("bad_inputs", table);
     }
 }
@@ -100,17 +139,44 @@ async fn retries_with_an_idempotency_key_happen_once() {
     for t in TestApp::every_backend().await {
         let events_before = t.events().await;
         let body = product_body("IDEM", &["1", "2"]);
-        let first = t.send(Method::POST, "/v1/products", &t.admin, Some(body.clone()), Some("create-idem-1")).await;
+        let first = t
+            .send(
+                Method::POST,
+                "/v1/products",
+                &t.admin,
+                Some(body.clone()),
+                Some("create-idem-1"),
+            )
+            .await;
         assert_eq!(first.status, StatusCode::CREATED);
         assert!(first.headers.get("idempotent-replayed").is_none());
-        let retry = t.send(Method::POST, "/v1/products", &t.admin, Some(body.clone()), Some("create-idem-1")).await;
+        let retry = t
+            .send(
+                Method::POST,
+                "/v1/products",
+                &t.admin,
+                Some(body.clone()),
+                Some("create-idem-1"),
+            )
+            .await;
         assert_eq!(retry.status, StatusCode::CREATED);
         assert_eq!(retry.body, first.body);
         assert_eq!(retry.headers.get("idempotent-replayed").unwrap(), "true");
 
         let other_body = product_body("IDEM2", &["1"]);
-        let reused = t.send(Method::POST, "/v1/products", &t.admin, Some(other_body), Some("create-idem-1")).await;
-        assert_eq!((reused.status, reused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
+        let reused = t
+            .send(
+                Method::POST,
+                "/v1/products",
+                &t.admin,
+                Some(other_body),
+                Some("create-idem-1"),
+            )
+            .await;
+        assert_eq!(
+            (reused.status, reused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+        );
 
         // Many simultaneous retries of one price change: one effect, one answer.
         let mut tasks = Vec::new();
@@ -128,7 +194,10 @@ async fn retries_with_an_idempotency_key_happen_once() {
                     .unwrap();
                 let r = tower::ServiceExt::oneshot(app, req).await.unwrap();
                 let status = r.status();
-                let bytes = http_body_util::BodyExt::collect(r.into_body()).await.unwrap().to_bytes();
+                let bytes = http_body_util::BodyExt::collect(r.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
                 (status, serde_json::from_slice::<Value>(&bytes).unwrap())
             }));
         }
@@ -139,7 +208,12 @@ async fn retries_with_an_idempotency_key_happen_once() {
         assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
         assert_eq!(answers[0].0, StatusCode::OK);
         let price_events = t.get("/v1/events?type=relais.price.set", &t.admin).await;
-        assert_eq!(price_events.body["data"].as_array().unwrap().len(), 1, "{}", t.name());
+        assert_eq!(
+            price_events.body["data"].as_array().unwrap().len(),
+            1,
+            "{}",
+            t.name()
+        );
         assert_eq!(t.events().await - events_before, 2);
     }
 }
@@ -147,78 +221,191 @@ async fn retries_with_an_idempotency_key_happen_once() {
 #[tokio::test]
 async fn keys_stay_inside_their_scopes() {
     for t in TestApp::every_backend().await {
-        t.post("/v1/products", &t.admin, product_body("S", &["1"])).await;
+        t.post("/v1/products", &t.admin, product_body("S", &["1"]))
+            .await;
         // A store key cannot change the catalogue, prices or locations, even with a broken body.
         for (method, path, body) in [
-            (Method::POST, "/v1/products", Some(product_body("S2", &["1"]))),
-            (Method::POST, "/v1/products", Some(json!("not even an object"))),
-            (Method::PATCH, "/v1/variants/S-1", Some(json!({"title": "x"}))),
-            (Method::PUT, "/v1/variants/S-1/prices/EUR", Some(json!({"amount_minor": 1}))),
-            (Method::POST, "/v1/locations", Some(store_body("X1", "Lyon", 45.0, 4.0))),
+            (
+                Method::POST,
+                "/v1/products",
+                Some(product_body("S2", &["1"])),
+            ),
+            (
+                Method::POST,
+                "/v1/products",
+                Some(json!("not even an object")),
+            ),
+            (
+                Method::PATCH,
+                "/v1/variants/S-1",
+                Some(json!({"title": "x"})),
+            ),
+            (
+                Method::PUT,
+                "/v1/variants/S-1/prices/EUR",
+                Some(json!({"amount_minor": 1})),
+            ),
+            (
+                Method::POST,
+                "/v1/locations",
+                Some(store_body("X1", "Lyon", 45.0, 4.0)),
+            ),
         ] {
             for key in [&t.store, &t.web, &t.service] {
                 let r = t.send(method.clone(), path, key, body.clone(), None).await;
-                assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{method} {path}");
+                assert_eq!(
+                    (r.status, r.code()),
+                    (StatusCode::FORBIDDEN, "forbidden"),
+                    "{method} {path}"
+                );
             }
         }
         // A channel key cannot read admin routes.
         for path in ["/v1/api-keys", "/v1/events", "/v1/reports/price-parity"] {
             for key in [&t.web, &t.store, &t.service] {
                 let r = t.get(path, key).await;
-                assert_eq!((r.status, r.code()), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
+                assert_eq!(
+                    (r.status, r.code()),
+                    (StatusCode::FORBIDDEN, "forbidden"),
+                    "{path}"
+                );
             }
             assert_eq!(t.get(path, &t.admin).await.status, StatusCode::OK, "{path}");
         }
         // Admins mint and revoke keys; a revoked key stops working at once.
-        let created = t.post("/v1/api-keys", &t.admin, json!({"name": "Kiosk Lyon", "scopes": ["store:LYS-BELLECOUR"]})).await;
+        let created = t
+            .post(
+                "/v1/api-keys",
+                &t.admin,
+                json!({"name": "Kiosk Lyon", "scopes": ["store:LYS-BELLECOUR"]}),
+            )
+            .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let token = created.body["token"].as_str().unwrap().to_owned();
         assert_eq!(t.get("/v1/products", &token).await.status, StatusCode::OK);
         let id = created.body["id"].as_str().unwrap();
-        let revoked = t.send(Method::DELETE, &format!("/v1/api-keys/{id}"), &t.admin, None, None).await;
+        let revoked = t
+            .send(
+                Method::DELETE,
+                &format!("/v1/api-keys/{id}"),
+                &t.admin,
+                None,
+                None,
+            )
+            .await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.body);
         let r = t.get("/v1/products", &token).await;
-        assert_eq!((r.status, r.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::UNAUTHORIZED, "unauthorized")
+        );
         let listed = t.get("/v1/api-keys", &t.admin).await;
-        assert!(listed.body.to_string().find(&token).is_none(), "tokens are never listed");
-        let bad_scope = t.post("/v1/api-keys", &t.admin, json!({"name": "x", "scopes": ["root"]})).await;
-        assert_eq!((bad_scope.status, bad_scope.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+        assert!(
+            listed.body.to_string().find(&token).is_none(),
+            "tokens are never listed"
+        );
+        let bad_scope = t
+            .post(
+                "/v1/api-keys",
+                &t.admin,
+                json!({"name": "x", "scopes": ["root"]}),
+            )
+            .await;
+        assert_eq!(
+            (bad_scope.status, bad_scope.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        );
     }
 }
 
 #[tokio::test]
 async fn openapi_describes_every_route() {
     let t = TestApp::on(testkit::sqlite().await).await;
-    let doc = t.raw(Request::builder().uri("/openapi.json").body(Body::empty()).unwrap()).await;
+    let doc = t
+        .raw(
+            Request::builder()
+                .uri("/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc.body["paths"].as_object().unwrap();
     let expected = [
-        ("/v1/products", "get"), ("/v1/products", "post"), ("/v1/products/{id}", "get"), ("/v1/products/{id}", "patch"),
-        ("/v1/products/{id}/variants", "post"), ("/v1/variants", "get"), ("/v1/variants/{sku}", "get"), ("/v1/variants/{sku}", "patch"),
-        ("/v1/categories", "get"), ("/v1/locations", "get"), ("/v1/locations", "post"), ("/v1/locations/{code}", "get"),
-        ("/v1/locations/{code}", "patch"), ("/v1/channels", "get"), ("/v1/channels", "post"), ("/v1/channels/{code}", "get"),
-        ("/v1/variants/{sku}/prices", "get"), ("/v1/variants/{sku}/prices/{currency}", "put"),
-        ("/v1/variants/{sku}/prices/{currency}/overrides/{channel}", "put"), ("/v1/variants/{sku}/prices/{currency}/overrides/{channel}", "delete"),
-        ("/v1/variants/{sku}/price", "get"), ("/v1/variants/{sku}/price/channels", "get"), ("/v1/reports/price-parity", "get"),
-        ("/v1/api-keys", "get"), ("/v1/api-keys", "post"), ("/v1/api-keys/{id}", "delete"), ("/v1/events", "get"),
-        ("/health", "get"), ("/ready", "get"), ("/metrics", "get"),
-        ("/v1/stock/movements", "get"), ("/v1/stock/movements", "post"), ("/v1/locations/{code}/stock/{sku}/safety", "put"),
-        ("/v1/variants/{sku}/availability", "get"), ("/v1/locations/{code}/stock", "get"), ("/v1/holds", "post"),
-        ("/v1/holds/{id}", "get"), ("/v1/holds/{id}/commit", "post"), ("/v1/holds/{id}/release", "post"),
-        ("/v1/transfers", "post"), ("/v1/transfers/{id}", "get"), ("/v1/transfers/{id}/receive", "post"),
+        ("/v1/products", "get"),
+        ("/v1/products", "post"),
+        ("/v1/products/{id}", "get"),
+        ("/v1/products/{id}", "patch"),
+        ("/v1/products/{id}/variants", "post"),
+        ("/v1/variants", "get"),
+        ("/v1/variants/{sku}", "get"),
+        ("/v1/variants/{sku}", "patch"),
+        ("/v1/categories", "get"),
+        ("/v1/locations", "get"),
+        ("/v1/locations", "post"),
+        ("/v1/locations/{code}", "get"),
+        ("/v1/locations/{code}", "patch"),
+        ("/v1/channels", "get"),
+        ("/v1/channels", "post"),
+        ("/v1/channels/{code}", "get"),
+        ("/v1/variants/{sku}/prices", "get"),
+        ("/v1/variants/{sku}/prices/{currency}", "put"),
+        (
+            "/v1/variants/{sku}/prices/{currency}/overrides/{channel}",
+            "put",
+        ),
+        (
+            "/v1/variants/{sku}/prices/{currency}/overrides/{channel}",
+            "delete",
+        ),
+        ("/v1/variants/{sku}/price", "get"),
+        ("/v1/variants/{sku}/price/channels", "get"),
+        ("/v1/reports/price-parity", "get"),
+        ("/v1/api-keys", "get"),
+        ("/v1/api-keys", "post"),
+        ("/v1/api-keys/{id}", "delete"),
+        ("/v1/events", "get"),
+        ("/health", "get"),
+        ("/ready", "get"),
+        ("/metrics", "get"),
+        ("/v1/stock/movements", "get"),
+        ("/v1/stock/movements", "post"),
+        ("/v1/locations/{code}/stock/{sku}/safety", "put"),
+        ("/v1/variants/{sku}/availability", "get"),
+        ("/v1/locations/{code}/stock", "get"),
+        ("/v1/holds", "post"),
+        ("/v1/holds/{id}", "get"),
+        ("/v1/holds/{id}/commit", "post"),
+        ("/v1/holds/{id}/release", "post"),
+        ("/v1/transfers", "post"),
+        ("/v1/transfers/{id}", "get"),
+        ("/v1/transfers/{id}/receive", "post"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(described, expected.len(), "a route is described but not tested here, or the reverse");
+    assert_eq!(
+        described,
+        expected.len(),
+        "a route is described but not tested here, or the reverse"
+    );
     for (path, method) in expected {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} is missing");
-        assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+        assert!(
+            op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+            "{method} {path}"
+        );
         if ["post", "put", "patch"].contains(&method) {
-            assert!(op["requestBody"]["content"]["application/json"]["schema"].is_object(), "{method} {path} has no body schema");
+            assert!(
+                op["requestBody"]["content"]["application/json"]["schema"].is_object(),
+                "{method} {path} has no body schema"
+            );
         }
         if path.starts_with("/v1") {
-            assert!(op["security"].is_array(), "{method} {path} declares no security");
+            assert!(
+                op["security"].is_array(),
+                "{method} {path} declares no security"
+            );
         }
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
@@ -226,7 +413,10 @@ async fn openapi_describes_every_route() {
     let text = doc.body.to_string();
     for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = &piece[..piece.find('"').unwrap()];
-        assert!(doc.body["components"]["schemas"][name].is_object(), "dangling $ref {name}");
+        assert!(
+            doc.body["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
     }
 }
 

@@ -34,14 +34,20 @@ pub struct Reply {
 impl Reply {
     /// The error code of an error response.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 }
 
 async fn key(db: &store::Db, scope: &str) -> String {
     let (k, token) = api::routes::keys::mint_key("test", &[scope.to_string()]).unwrap();
     let t = token.clone();
-    db.write(move |c| Box::pin(async move { store::api_keys::create_key(c, &k, &t, "test").await })).await.unwrap();
+    db.write(move |c| {
+        Box::pin(async move { store::api_keys::create_key(c, &k, &t, "test").await })
+    })
+    .await
+    .unwrap();
     token
 }
 
@@ -80,18 +86,35 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
         };
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
-    pub async fn send(&self, method: Method, path: &str, key: &str, body: Option<Value>, idempotency_key: Option<&str>) -> Reply {
-        let mut req = Request::builder().method(method).uri(path).header("authorization", format!("Bearer {key}"));
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"));
         if let Some(k) = idempotency_key {
             req = req.header("idempotency-key", k);
         }
         let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())),
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
             None => req.body(Body::empty()),
         };
         self.raw(req.unwrap()).await

@@ -9,17 +9,35 @@ fn workspace() -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
     for entry in std::fs::read_dir(&crates).unwrap() {
         let manifest = entry.unwrap().path().join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
         let doc: toml::Table = text.parse().unwrap();
         let name = doc["package"]["name"].as_str().unwrap().to_owned();
-        let deps = doc.get("dependencies").and_then(|d| d.as_table()).map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        let deps = doc
+            .get("dependencies")
+            .and_then(|d| d.as_table())
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
         out.insert(name, deps);
     }
     out
 }
 
 const DOMAIN: &[&str] = &["kernel", "catalog", "pricing", "inventory", "outbox"];
-const IO_AND_FRAMEWORKS: &[&str] = &["sqlx", "rusqlite", "axum", "tokio", "askama", "clap", "hyper", "tower", "tower-http", "reqwest", "tracing-subscriber"];
+const IO_AND_FRAMEWORKS: &[&str] = &[
+    "sqlx",
+    "rusqlite",
+    "axum",
+    "tokio",
+    "askama",
+    "clap",
+    "hyper",
+    "tower",
+    "tower-http",
+    "reqwest",
+    "tracing-subscriber",
+];
 
 #[test]
 fn the_workspace_is_what_the_rules_talk_about() {
@@ -34,8 +52,14 @@ fn domain_crates_are_pure() {
     let ws = workspace();
     for domain in DOMAIN {
         for dep in &ws[*domain] {
-            assert!(!IO_AND_FRAMEWORKS.contains(&dep.as_str()), "domain crate {domain} depends on {dep}");
-            assert!(!["store", "api", "relais", "testkit"].contains(&dep.as_str()), "domain crate {domain} points upward to {dep}");
+            assert!(
+                !IO_AND_FRAMEWORKS.contains(&dep.as_str()),
+                "domain crate {domain} depends on {dep}"
+            );
+            assert!(
+                !["store", "api", "relais", "testkit"].contains(&dep.as_str()),
+                "domain crate {domain} points upward to {dep}"
+            );
         }
     }
 }
@@ -43,9 +67,20 @@ fn domain_crates_are_pure() {
 #[test]
 fn only_store_holds_sql() {
     let ws = workspace();
-    for production in ["kernel", "catalog", "pricing", "inventory", "outbox", "api", "relais"] {
+    for production in [
+        "kernel",
+        "catalog",
+        "pricing",
+        "inventory",
+        "outbox",
+        "api",
+        "relais",
+    ] {
         for dep in &ws[production] {
-            assert!(dep != "sqlx" && dep != "rusqlite", "{production} depends on {dep}: SQL lives in `store` only");
+            assert!(
+                dep != "sqlx" && dep != "rusqlite",
+                "{production} depends on {dep}: SQL lives in `store` only"
+            );
         }
     }
 }
@@ -59,7 +94,10 @@ fn layers_point_one_way() {
     ];
     for (krate, bad) in forbidden {
         for dep in &ws[*krate] {
-            assert!(!bad.contains(&dep.as_str()), "{krate} must not depend on {dep}");
+            assert!(
+                !bad.contains(&dep.as_str()),
+                "{krate} must not depend on {dep}"
+            );
         }
     }
 }

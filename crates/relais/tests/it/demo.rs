@@ -18,10 +18,21 @@ async fn get(client: &reqwest::Client, url: &str, key: &str) -> (u16, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_a_realistic_retailer() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let keys_file = dir.path().join("keys.json");
     let mut child = Command::new(RELAIS)
-        .args(["demo", "--db", &format!("sqlite://{}/demo.db", dir.path().display()), "--listen", &format!("127.0.0.1:{port}"), "--keys-file"])
+        .args([
+            "demo",
+            "--db",
+            &format!("sqlite://{}/demo.db", dir.path().display()),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--keys-file",
+        ])
         .arg(&keys_file)
         .env("RELAIS_LOG", "warn")
         .stdout(Stdio::piped())
@@ -32,42 +43,113 @@ async fn the_demo_serves_a_realistic_retailer() {
     let client = reqwest::Client::new();
     let started = Instant::now();
     loop {
-        let ready = client.get(format!("{base}/ready")).send().await.map(|r| r.status().is_success()).unwrap_or(false);
+        let ready = client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
         if ready && keys_file.exists() {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the demo did not become ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the demo did not become ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let keys: Value = serde_json::from_str(&std::fs::read_to_string(&keys_file).unwrap()).unwrap();
     let key = |role: &str| keys[role].as_str().unwrap().to_owned();
 
-    let (_, stores) = get(&client, &format!("{base}/v1/locations?kind=store&limit=500"), &key("web")).await;
+    let (_, stores) = get(
+        &client,
+        &format!("{base}/v1/locations?kind=store&limit=500"),
+        &key("web"),
+    )
+    .await;
     let stores = stores["data"].as_array().unwrap();
     assert!(stores.len() >= 12, "{} stores", stores.len());
-    assert!(stores.iter().filter(|s| s["owner"]["kind"] == "franchisee").count() >= 3);
-    assert!(stores.iter().all(|s| s["time_zone"] == "Europe/Paris" && s["opening_hours"]["mon"].is_array()));
-    let (_, warehouses) = get(&client, &format!("{base}/v1/locations?kind=warehouse"), &key("web")).await;
+    assert!(
+        stores
+            .iter()
+            .filter(|s| s["owner"]["kind"] == "franchisee")
+            .count()
+            >= 3
+    );
+    assert!(
+        stores
+            .iter()
+            .all(|s| s["time_zone"] == "Europe/Paris" && s["opening_hours"]["mon"].is_array())
+    );
+    let (_, warehouses) = get(
+        &client,
+        &format!("{base}/v1/locations?kind=warehouse"),
+        &key("web"),
+    )
+    .await;
     assert_eq!(warehouses["data"].as_array().unwrap().len(), 2);
 
-    let (_, variants) = get(&client, &format!("{base}/v1/variants?limit=500"), &key("service")).await;
+    let (_, variants) = get(
+        &client,
+        &format!("{base}/v1/variants?limit=500"),
+        &key("service"),
+    )
+    .await;
     let variants = variants["data"].as_array().unwrap();
     assert!(variants.len() >= 300, "{} variants", variants.len());
-    assert!(variants.iter().all(|v| v["gtin"].as_str().is_some_and(|g| g.len() == 14)));
+    assert!(
+        variants
+            .iter()
+            .all(|v| v["gtin"].as_str().is_some_and(|g| g.len() == 14))
+    );
     let sku = variants[0]["sku"].as_str().unwrap();
-    let (status, price) = get(&client, &format!("{base}/v1/variants/{sku}/price?channel=pos-lys-bellecour"), &key("store_lyon")).await;
+    let (status, price) = get(
+        &client,
+        &format!("{base}/v1/variants/{sku}/price?channel=pos-lys-bellecour"),
+        &key("store_lyon"),
+    )
+    .await;
     assert_eq!((status, price["currency"].as_str()), (200, Some("EUR")));
 
     // One key per role, each inside its scope.
-    assert_eq!(get(&client, &format!("{base}/v1/events"), &key("admin")).await.0, 200);
-    assert_eq!(get(&client, &format!("{base}/v1/events"), &key("app")).await.0, 403);
-    let (_, parity) = get(&client, &format!("{base}/v1/reports/price-parity"), &key("admin")).await;
-    assert!(parity["data"].as_array().unwrap().iter().all(|l| l["reason"].as_str().is_some_and(|r| !r.is_empty())));
+    assert_eq!(
+        get(&client, &format!("{base}/v1/events"), &key("admin"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        get(&client, &format!("{base}/v1/events"), &key("app"))
+            .await
+            .0,
+        403
+    );
+    let (_, parity) = get(
+        &client,
+        &format!("{base}/v1/reports/price-parity"),
+        &key("admin"),
+    )
+    .await;
+    assert!(
+        parity["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["reason"].as_str().is_some_and(|r| !r.is_empty()))
+    );
 
     child.kill().unwrap();
     child.wait().unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     assert!(out.contains(&format!("http://127.0.0.1:{port}")), "{out}");
-    assert!(out.contains(&key("admin")) && out.contains(&key("store_lyon")), "{out}");
+    assert!(
+        out.contains(&key("admin")) && out.contains(&key("store_lyon")),
+        "{out}"
+    );
 }

@@ -9,18 +9,44 @@ use serde_json::json;
 const RELAIS: &str = env!("CARGO_BIN_EXE_relais");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn admin_key(db: &str) -> String {
-    let out = Command::new(RELAIS).args(["key", "create", "--db", db, "--name", "test admin", "--scope", "admin"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(RELAIS)
+        .args([
+            "key",
+            "create",
+            "--db",
+            db,
+            "--name",
+            "test admin",
+            "--scope",
+            "admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn serve(db: &str, port: u16) -> Child {
     Command::new(RELAIS)
-        .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("RELAIS_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -74,13 +100,26 @@ async fn acknowledged_writes_survive_kill_9(db: &str) {
     for w in writers {
         acknowledged.extend(w.await.unwrap());
     }
-    assert!(acknowledged.len() > 50, "too few writes before the kill: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 50,
+        "too few writes before the kill: {}",
+        acknowledged.len()
+    );
 
     let mut server = serve(db, port);
     wait_ready(&client, &base).await;
     for sku in &acknowledged {
-        let r = client.get(format!("{base}/v1/variants/{sku}")).bearer_auth(&key).send().await.unwrap();
-        assert_eq!(r.status(), 200, "acknowledged variant {sku} is missing after kill -9");
+        let r = client
+            .get(format!("{base}/v1/variants/{sku}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "acknowledged variant {sku} is missing after kill -9"
+        );
     }
     server.kill().unwrap();
     server.wait().unwrap();
@@ -95,14 +134,32 @@ async fn acknowledged_holds_survive_kill_9(db: &str) {
     let client = reqwest::Client::new();
     let mut server = serve(db, port);
     wait_ready(&client, &base).await;
-    let post = |path: &str, body: serde_json::Value| client.post(format!("{base}{path}")).bearer_auth(&key).json(&body).send();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
     let location = json!({"code": "LYS", "name": "Lyon", "kind": "store", "time_zone": "Europe/Paris",
         "address": {"line1": "1 rue", "postal_code": "69002", "city": "Lyon", "country": "FR"},
         "coordinates": {"latitude": 45.75, "longitude": 4.83}, "owner": {"kind": "company", "name": "Co"}});
     assert_eq!(post("/v1/locations", location).await.unwrap().status(), 201);
-    assert_eq!(post("/v1/products", json!({"title": "Sock", "category": "socks", "variants": [{"sku": "SOCK"}]})).await.unwrap().status(), 201);
+    assert_eq!(
+        post(
+            "/v1/products",
+            json!({"title": "Sock", "category": "socks", "variants": [{"sku": "SOCK"}]})
+        )
+        .await
+        .unwrap()
+        .status(),
+        201
+    );
     let receipt = json!({"sku": "SOCK", "location": "LYS", "kind": "receipt", "quantity": 1000000, "reason": "stock"});
-    assert_eq!(post("/v1/stock/movements", receipt).await.unwrap().status(), 201);
+    assert_eq!(
+        post("/v1/stock/movements", receipt).await.unwrap().status(),
+        201
+    );
 
     let mut clients = Vec::new();
     for w in 0..16 {
@@ -131,22 +188,47 @@ async fn acknowledged_holds_survive_kill_9(db: &str) {
     for c in clients {
         acknowledged.extend(c.await.unwrap());
     }
-    assert!(acknowledged.len() > 20, "too few holds before the kill: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "too few holds before the kill: {}",
+        acknowledged.len()
+    );
 
     let mut server = serve(db, port);
     wait_ready(&client, &base).await;
     for (id, acked) in &acknowledged {
-        let r = client.get(format!("{base}/v1/holds/{id}")).bearer_auth(&key).send().await.unwrap();
-        assert_eq!(r.status(), 200, "acknowledged hold {id} is missing after kill -9");
-        let status = r.json::<serde_json::Value>().await.unwrap()["status"].as_str().unwrap().to_owned();
+        let r = client
+            .get(format!("{base}/v1/holds/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "acknowledged hold {id} is missing after kill -9"
+        );
+        let status = r.json::<serde_json::Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // A commit may have landed without its answer reaching the client; never the reverse.
-        let ok = if *acked == "committed" { status == "committed" } else { status == "pending" || status == "committed" };
+        let ok = if *acked == "committed" {
+            status == "committed"
+        } else {
+            status == "pending" || status == "committed"
+        };
         assert!(ok, "hold {id}: acknowledged {acked}, found {status}");
     }
     server.kill().unwrap();
     server.wait().unwrap();
-    let store = store::Db::connect(db, store::DbOptions::default()).await.unwrap();
-    assert_eq!(store::stock::unbalanced(&store).await.unwrap(), Vec::<String>::new());
+    let store = store::Db::connect(db, store::DbOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        store::stock::unbalanced(&store).await.unwrap(),
+        Vec::<String>::new()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +239,9 @@ async fn sqlite_keeps_acknowledged_holds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_acknowledged_holds() {
-    let Some(pg) = testkit::postgres().await else { return };
+    let Some(pg) = testkit::postgres().await else {
+        return;
+    };
     acknowledged_holds_survive_kill_9(&pg.url).await;
 }
 
@@ -170,6 +254,8 @@ async fn sqlite_keeps_acknowledged_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_acknowledged_writes() {
-    let Some(pg) = testkit::postgres().await else { return };
+    let Some(pg) = testkit::postgres().await else {
+        return;
+    };
     acknowledged_writes_survive_kill_9(&pg.url).await;
 }

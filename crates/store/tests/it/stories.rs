@@ -17,14 +17,26 @@ fn product(prefix: &str, sizes: &[&str]) -> NewProduct {
         images: vec![],
         variants: sizes
             .iter()
-            .map(|s| NewVariant { sku: format!("{prefix}-{s}"), gtin: None, title: None, attributes: BTreeMap::from([("size".into(), s.to_string())]) })
+            .map(|s| NewVariant {
+                sku: format!("{prefix}-{s}"),
+                gtin: None,
+                title: None,
+                attributes: BTreeMap::from([("size".into(), s.to_string())]),
+            })
             .collect(),
     }
 }
 
 async fn create(db: &store::Db, p: NewProduct) -> Result<catalog::Product, kernel::Error> {
     let p = p.validate(kernel::id::new_id("prd"), Timestamp::now())?;
-    db.write(move |c| Box::pin(async move { store::catalog::create_product(c, &p, "test").await.map(|_| p) })).await
+    db.write(move |c| {
+        Box::pin(async move {
+            store::catalog::create_product(c, &p, "test")
+                .await
+                .map(|_| p)
+        })
+    })
+    .await
 }
 
 #[tokio::test]
@@ -35,8 +47,14 @@ async fn a_failing_command_does_not_spoil_its_batch() {
         let mut tasks = Vec::new();
         for i in 0..60 {
             let db = db.clone();
-            let sku = if i % 3 == 0 { "DUP".to_string() } else { format!("P{i}") };
-            tasks.push(tokio::spawn(async move { create(&db, product(&sku, &["M"])).await }));
+            let sku = if i % 3 == 0 {
+                "DUP".to_string()
+            } else {
+                format!("P{i}")
+            };
+            tasks.push(tokio::spawn(async move {
+                create(&db, product(&sku, &["M"])).await
+            }));
         }
         let mut ok = 0;
         let mut dup = 0;
@@ -50,7 +68,13 @@ async fn a_failing_command_does_not_spoil_its_batch() {
             }
         }
         assert_eq!((ok, dup), (41, 19), "{:?}", t.backend());
-        let page = store::catalog::list_products(&db, &Default::default(), &PageRequest::parse(Some(500), None).unwrap()).await.unwrap();
+        let page = store::catalog::list_products(
+            &db,
+            &Default::default(),
+            &PageRequest::parse(Some(500), None).unwrap(),
+        )
+        .await
+        .unwrap();
         assert_eq!(page.data.len(), 41);
         // One event per committed product, none for the rolled-back ones.
         assert_eq!(store::events::count(&db).await.unwrap(), 41);
@@ -61,15 +85,33 @@ async fn a_failing_command_does_not_spoil_its_batch() {
 async fn idempotent_writes_happen_once() {
     for t in testkit::every_backend().await {
         let db = t.db.clone();
-        let key = |hash: &str| Some(IdempotencyKey { scope: "key_1".into(), key: "abc".into(), request_hash: hash.into() });
+        let key = |hash: &str| {
+            Some(IdempotencyKey {
+                scope: "key_1".into(),
+                key: "abc".into(),
+                request_hash: hash.into(),
+            })
+        };
         let run = |hash: &'static str, sku: &'static str| {
             let db = db.clone();
             async move {
-                let p = product(sku, &["S"]).validate(kernel::id::new_id("prd"), Timestamp::now()).unwrap();
+                let p = product(sku, &["S"])
+                    .validate(kernel::id::new_id("prd"), Timestamp::now())
+                    .unwrap();
                 db.write_once(
                     key(hash),
-                    move |c| Box::pin(async move { store::catalog::create_product(c, &p, "t").await.map(|_| p.id) }),
-                    |id| StoredResponse { status: 201, body: id, replayed: false },
+                    move |c| {
+                        Box::pin(async move {
+                            store::catalog::create_product(c, &p, "t")
+                                .await
+                                .map(|_| p.id)
+                        })
+                    },
+                    |id| StoredResponse {
+                        status: 201,
+                        body: id,
+                        replayed: false,
+                    },
                 )
                 .await
             }
@@ -92,35 +134,79 @@ async fn catalogue_and_prices_story() {
         let got = store::catalog::get_product(&db, &p.id).await.unwrap();
         assert_eq!(got, p);
 
-        let base = BasePrice { sku: "TR-40".into(), currency: Currency::EUR, amount_minor: 5999, updated_at: Timestamp::now() };
+        let base = BasePrice {
+            sku: "TR-40".into(),
+            currency: Currency::EUR,
+            amount_minor: 5999,
+            updated_at: Timestamp::now(),
+        };
         let b = base.clone();
-        db.write(move |c| Box::pin(async move { store::prices::set_base_price(c, &b, "t").await })).await.unwrap();
-        let unknown = BasePrice { sku: "NOPE".into(), ..base.clone() };
-        let e = db.write(move |c| Box::pin(async move { store::prices::set_base_price(c, &unknown, "t").await })).await.unwrap_err();
+        db.write(move |c| Box::pin(async move { store::prices::set_base_price(c, &b, "t").await }))
+            .await
+            .unwrap();
+        let unknown = BasePrice {
+            sku: "NOPE".into(),
+            ..base.clone()
+        };
+        let e = db
+            .write(move |c| {
+                Box::pin(async move { store::prices::set_base_price(c, &unknown, "t").await })
+            })
+            .await
+            .unwrap_err();
         assert_eq!(e.code, ErrorCode::NotFound);
 
-        let web = catalog::NewChannel { code: "web".into(), kind: catalog::ChannelKind::Web, name: "Web".into(), location_code: None }
-            .validate(Timestamp::now())
-            .unwrap();
-        let app = catalog::Channel { code: "app".into(), kind: catalog::ChannelKind::App, ..web.clone() };
-        db.write(move |c| Box::pin(async move {
-            store::channels::create_channel(&mut *c, &web, "t").await?;
-            store::channels::create_channel(c, &app, "t").await
-        }))
+        let web = catalog::NewChannel {
+            code: "web".into(),
+            kind: catalog::ChannelKind::Web,
+            name: "Web".into(),
+            location_code: None,
+        }
+        .validate(Timestamp::now())
+        .unwrap();
+        let app = catalog::Channel {
+            code: "app".into(),
+            kind: catalog::ChannelKind::App,
+            ..web.clone()
+        };
+        db.write(move |c| {
+            Box::pin(async move {
+                store::channels::create_channel(&mut *c, &web, "t").await?;
+                store::channels::create_channel(c, &app, "t").await
+            })
+        })
         .await
         .unwrap();
         let o = PriceOverride {
-            sku: "TR-40".into(), currency: Currency::EUR, channel: "web".into(), amount_minor: 4999,
-            reason: "Web exclusive".into(), starts_at: None, ends_at: None, updated_at: Timestamp::now(),
+            sku: "TR-40".into(),
+            currency: Currency::EUR,
+            channel: "web".into(),
+            amount_minor: 4999,
+            reason: "Web exclusive".into(),
+            starts_at: None,
+            ends_at: None,
+            updated_at: Timestamp::now(),
         };
-        db.write(move |c| Box::pin(async move { store::prices::set_override(c, &o, "t").await })).await.unwrap();
-        let all = store::prices::prices_on_all_channels(&db, "TR-40", Currency::EUR, &PageRequest::parse(None, None).unwrap()).await.unwrap().data;
+        db.write(move |c| Box::pin(async move { store::prices::set_override(c, &o, "t").await }))
+            .await
+            .unwrap();
+        let all = store::prices::prices_on_all_channels(
+            &db,
+            "TR-40",
+            Currency::EUR,
+            &PageRequest::parse(None, None).unwrap(),
+        )
+        .await
+        .unwrap()
+        .data;
         let by: BTreeMap<_, _> = all.iter().map(|p| (p.channel.as_str(), p)).collect();
         assert_eq!(by["web"].amount_minor, 4999);
         assert_eq!(by["web"].override_reason.as_deref(), Some("Web exclusive"));
         assert_eq!(by["app"].amount_minor, 5999);
         assert!(by["app"].override_reason.is_none());
-        let report = store::prices::parity_report(&db, &PageRequest::parse(None, None).unwrap()).await.unwrap();
+        let report = store::prices::parity_report(&db, &PageRequest::parse(None, None).unwrap())
+            .await
+            .unwrap();
         assert_eq!(report.data.len(), 1);
         assert_eq!(report.data[0].base_amount_minor, 5999);
     }
@@ -130,16 +216,29 @@ async fn catalogue_and_prices_story() {
 async fn expired_idempotency_keys_are_forgotten() {
     for t in testkit::every_backend().await {
         let db = t.db.clone();
-        let key = Some(IdempotencyKey { scope: "key_1".into(), key: "old".into(), request_hash: "h1".into() });
-        let respond = |n: i64| StoredResponse { status: 200, body: n.to_string(), replayed: false };
-        db.write_once(key.clone(), |_c| Box::pin(async { Ok(1i64) }), respond).await.unwrap();
+        let key = Some(IdempotencyKey {
+            scope: "key_1".into(),
+            key: "old".into(),
+            request_hash: "h1".into(),
+        });
+        let respond = |n: i64| StoredResponse {
+            status: 200,
+            body: n.to_string(),
+            replayed: false,
+        };
+        db.write_once(key.clone(), |_c| Box::pin(async { Ok(1i64) }), respond)
+            .await
+            .unwrap();
         // Nothing is older than an hour ago: the key stays.
         let hour_ago = Timestamp::from_unix_ms(Timestamp::now().unix_ms() - 3_600_000);
         assert_eq!(db.purge_idempotency_keys(hour_ago).await.unwrap(), 0);
         let later = Timestamp::from_unix_ms(Timestamp::now().unix_ms() + 1000);
         assert_eq!(db.purge_idempotency_keys(later).await.unwrap(), 1);
         // The key is free again: a new request with it runs.
-        let fresh = db.write_once(key, |_c| Box::pin(async { Ok(2i64) }), respond).await.unwrap();
+        let fresh = db
+            .write_once(key, |_c| Box::pin(async { Ok(2i64) }), respond)
+            .await
+            .unwrap();
         assert_eq!((fresh.body.as_str(), fresh.replayed), ("2", false));
     }
 }
@@ -148,7 +247,9 @@ async fn expired_idempotency_keys_are_forgotten() {
 async fn a_panicking_command_fails_alone() {
     for t in testkit::every_backend().await {
         let db = t.db.clone();
-        let boom = db.write(|_c| -> store::BoxFut<'_, Result<(), kernel::Error>> { Box::pin(async { panic!("bug in a command") }) });
+        let boom = db.write(|_c| -> store::BoxFut<'_, Result<(), kernel::Error>> {
+            Box::pin(async { panic!("bug in a command") })
+        });
         let fine = create(&db, product("AFTER", &["M"]));
         let (boom, fine) = tokio::join!(boom, fine);
         assert_eq!(boom.unwrap_err().code, ErrorCode::Internal);
