@@ -26,7 +26,6 @@ use axum::http::{HeaderName, Request};
 use kernel::{Error, ErrorCode};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -43,11 +42,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::stock::router())
         .merge(routes::keys::router())
         .merge(routes::events::router())
-}
-
-/// The OpenAPI document, as served at `/openapi.json`.
-pub fn openapi_document() -> OpenApi {
-    routes().split_for_parts().1
 }
 
 async fn route_not_found() -> error::ApiError {

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use kernel::error::field_path;
 use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -228,15 +229,15 @@ impl NewVariant {
         product_title: &str,
         now: Timestamp,
     ) -> Result<Variant, Error> {
-        let attributes = validate_attributes(&format!("{field}.attributes"), &self.attributes)?;
+        let attributes = validate_attributes(&field_path(field, "attributes"), &self.attributes)?;
         let title = match &self.title {
-            Some(t) => bounded(&format!("{field}.title"), t, 1, 300)?,
+            Some(t) => bounded(&field_path(field, "title"), t, 1, 300)?,
             None => default_variant_title(product_title, &attributes),
         };
         Ok(Variant {
-            sku: validate_sku(&format!("{field}.sku"), &self.sku)?,
+            sku: validate_sku(&field_path(field, "sku"), &self.sku)?,
             product_id: product_id.to_owned(),
-            gtin: validate_gtin(&format!("{field}.gtin"), self.gtin.as_deref())?,
+            gtin: validate_gtin(&field_path(field, "gtin"), self.gtin.as_deref())?,
             title,
             attributes,
             status: ProductStatus::Active,

@@ -79,6 +79,16 @@ pub struct Error {
     pub details: Map<String, Value>,
 }
 
+/// The JSON path of `name` inside `prefix` (`variants[2]` + `sku` → `variants[2].sku`);
+/// an empty prefix means the request body itself.
+pub fn field_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
 /// The result type used across Relais layers.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -152,6 +162,12 @@ mod tests {
             let wire = serde_json::to_value(code).unwrap();
             assert_eq!(wire, code.as_str());
         }
+    }
+
+    #[test]
+    fn field_paths() {
+        assert_eq!(field_path("variants[2]", "sku"), "variants[2].sku");
+        assert_eq!(field_path("", "sku"), "sku");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use catalog::{NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
+use kernel::error::field_path;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 
 use crate::rows::{self, to_json};
@@ -70,9 +71,9 @@ fn variant_conflict(e: Error, field: &str, v: &Variant) -> Error {
     let on_gtin = constraint.contains("gtin") || e.message.contains("gtin");
     match (&v.gtin, on_gtin) {
         (Some(g), true) => {
-            Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin"))
+            Error::already_exists("gtin", g.as_str()).with("field", field_path(field, "gtin"))
         }
-        _ => Error::already_exists("variant", &v.sku).with("field", format!("{field}.sku")),
+        _ => Error::already_exists("variant", &v.sku).with("field", field_path(field, "sku")),
     }
 }
 
@@ -96,7 +97,7 @@ async fn insert_variant(
             .await?;
         if taken.is_some() {
             return Err(
-                Error::already_exists("gtin", g.as_str()).with("field", format!("{field}.gtin"))
+                Error::already_exists("gtin", g.as_str()).with("field", field_path(field, "gtin"))
             );
         }
     }
@@ -282,22 +283,9 @@ pub async fn add_variant(
             "the product already has the maximum number of variants",
         ));
     }
-    let variant = new.validate("variant", product_id, &product.title, Timestamp::now())?;
-    let field = "variant";
-    insert_variant(&mut *conn, &variant, product.variants.len() as i64, field)
-        .await
-        .map_err(|mut e| {
-            // The request body is the variant itself: name fields without a prefix.
-            if let Some(f) = e
-                .details
-                .get("field")
-                .and_then(|f| f.as_str())
-                .map(|f| f.trim_start_matches("variant.").to_owned())
-            {
-                e.details.insert("field".into(), f.into());
-            }
-            e
-        })?;
+    // The request body is the variant itself: its fields have no prefix.
+    let variant = new.validate("", product_id, &product.title, Timestamp::now())?;
+    insert_variant(&mut *conn, &variant, product.variants.len() as i64, "").await?;
     events::emit(
         conn,
         "relais.variant.created",

@@ -49,7 +49,14 @@ pub struct Stock {
     pub sku: String,
     pub location: String,
     pub level: Level,
+    /// Units on their way here by transfer: shown, never promised.
+    pub in_transit: i64,
 }
+
+/// Level columns plus the units in transit to the level's location.
+const STOCK_COLUMNS: &str = "l.sku, l.location, l.on_hand, l.held, l.safety,
+    CAST(COALESCE((SELECT SUM(t.quantity) FROM transfers t
+                   WHERE t.sku = l.sku AND t.to_location = l.location AND t.status = 'in_transit'), 0) AS BIGINT) AS in_transit";
 
 fn level_from_row(row: &Row) -> Result<Level, Error> {
     Ok(Level {
@@ -64,6 +71,7 @@ fn stock_from_row(row: &Row) -> Result<Stock, Error> {
         sku: row.text("sku")?,
         location: row.text("location")?,
         level: level_from_row(row)?,
+        in_transit: row.int("in_transit")?,
     })
 }
 
@@ -457,9 +465,11 @@ pub async fn expire_due(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<u
 
 /// A variant's stock at every location that has a level for it.
 pub async fn variant_stock(db: &Db, sku: &str) -> Result<Vec<Stock>, Error> {
+    let sql =
+        format!("SELECT {STOCK_COLUMNS} FROM stock_levels l WHERE l.sku = $1 ORDER BY l.location");
     db.read()
         .await?
-        .query("SELECT sku, location, on_hand, held, safety FROM stock_levels WHERE sku = $1 ORDER BY location", params![sku])
+        .query(&sql, params![sku])
         .await?
         .iter()
         .map(stock_from_row)
@@ -472,12 +482,19 @@ pub async fn location_stock(
     location: &str,
     page: &PageRequest,
 ) -> Result<Page<Stock>, Error> {
+    let sql = format!(
+        "SELECT {STOCK_COLUMNS} FROM stock_levels l WHERE l.location = $1 AND l.sku > $2 ORDER BY l.sku LIMIT $3"
+    );
     let found = db
         .read()
         .await?
         .query(
-            "SELECT sku, location, on_hand, held, safety FROM stock_levels WHERE location = $1 AND sku > $2 ORDER BY sku LIMIT $3",
-            params![location, page.after.clone().unwrap_or_default(), page.fetch_limit()],
+            &sql,
+            params![
+                location,
+                page.after.clone().unwrap_or_default(),
+                page.fetch_limit()
+            ],
         )
         .await?;
     let stock = found
@@ -613,6 +630,8 @@ pub async fn ship_transfer(
         client_key: None,
     };
     record_movement(conn, &out, actor).await?;
+    // The destination gets its level now, so its in-transit units show before the first receipt.
+    ensure_level(conn, sku, to).await?;
     let t = Transfer {
         id,
         sku: sku.to_owned(),
@@ -664,22 +683,4 @@ pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<
     t.received_at = Some(now);
     events::emit(conn, "relais.transfer.received", &t.id, actor, &t).await?;
     Ok(t)
-}
-
-/// Units of a variant in transit, per destination.
-pub async fn in_transit(
-    db: &Db,
-    sku: &str,
-) -> Result<std::collections::HashMap<String, i64>, Error> {
-    let rows = db
-        .read()
-        .await?
-        .query(
-            "SELECT to_location, CAST(SUM(quantity) AS BIGINT) AS n FROM transfers WHERE sku = $1 AND status = 'in_transit' GROUP BY to_location",
-            params![sku],
-        )
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.text("to_location")?, r.int("n")?)))
-        .collect()
 }

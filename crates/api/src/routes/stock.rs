@@ -148,6 +148,13 @@ fn movement_dto(m: Movement) -> MovementDto {
     }
 }
 
+/// A level with its in-transit units (listed only when some are on their way).
+fn stock_dto(p: &Principal, st: Stock) -> LevelDto {
+    let mut dto = level_dto(p, st.sku, st.location, st.level);
+    dto.in_transit = (st.in_transit > 0).then_some(st.in_transit);
+    dto
+}
+
 fn level_dto(p: &Principal, sku: String, location: String, level: Level) -> LevelDto {
     let inside = p.can_access_store(&location);
     LevelDto {
@@ -321,16 +328,11 @@ async fn variant_availability(
     }
     let in_stock = q.in_stock.unwrap_or(false);
     let capability = q.capability.map(super::locations::capability_from);
-    let incoming = store::stock::in_transit(&s.db, &sku).await?;
-    let with_transit = |mut dto: LevelDto| {
-        dto.in_transit = incoming.get(&dto.location).copied();
-        dto
-    };
     if near.is_none() && capability.is_none() {
         let data = stock
             .into_iter()
             .filter(|st| !in_stock || st.level.atp() > 0)
-            .map(|st: Stock| with_transit(level_dto(&p, st.sku, st.location, st.level)))
+            .map(|st| stock_dto(&p, st))
             .collect();
         return Ok(Json(Availability { sku, data }));
     }
@@ -353,14 +355,15 @@ async fn variant_availability(
     let data = places
         .into_iter()
         .filter_map(|hit| {
-            let level = by_code
-                .get(hit.location.code.as_str())
-                .map(|st| st.level)
-                .unwrap_or_default();
+            let here = by_code.get(hit.location.code.as_str());
+            let level = here.map(|st| st.level).unwrap_or_default();
             if in_stock && level.atp() == 0 {
                 return None;
             }
-            let mut dto = level_dto(&p, sku.clone(), hit.location.code.clone(), level);
+            let mut dto = match here {
+                Some(st) => stock_dto(&p, (*st).clone()),
+                None => level_dto(&p, sku.clone(), hit.location.code.clone(), level),
+            };
             dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
             let offers_pickup = hit
                 .location
@@ -369,7 +372,7 @@ async fn variant_availability(
             dto.pickup_ready_by = (offers_pickup && level.atp() > 0)
                 .then(|| hit.location.pickup_ready_by(now))
                 .flatten();
-            Some(with_transit(dto))
+            Some(dto)
         })
         .collect();
     Ok(Json(Availability { sku, data }))
@@ -386,11 +389,7 @@ async fn location_stock(
 ) -> ApiResult<Json<LevelPage>> {
     store::locations::get_location(&s.db, &code).await?;
     let found = store::stock::location_stock(&s.db, &code, &q.request()?).await?;
-    Ok(Json(
-        found
-            .map(|st| level_dto(&p, st.sku, st.location, st.level))
-            .into(),
-    ))
+    Ok(Json(found.map(|st| stock_dto(&p, st)).into()))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]

@@ -71,6 +71,30 @@ async fn create_read_update_list() {
             .await;
         assert_eq!(variant.status, StatusCode::CREATED, "{}", variant.body);
         assert_eq!(variant.body["gtin"], "04006381333931");
+        // The body is the variant itself, so errors name its fields without a prefix.
+        let bad = t
+            .post(
+                &format!("/v1/products/{id}/variants"),
+                &t.admin,
+                json!({"sku": "TR-44", "gtin": "4006381333932"}),
+            )
+            .await;
+        assert_eq!(
+            bad.body["error"]["details"]["field"], "gtin",
+            "{}",
+            bad.body
+        );
+        let dup = t
+            .post(
+                &format!("/v1/products/{id}/variants"),
+                &t.admin,
+                json!({"sku": "TR-43"}),
+            )
+            .await;
+        assert_eq!(
+            (dup.code(), dup.body["error"]["details"]["field"].as_str()),
+            ("already_exists", Some("sku"))
+        );
         let by_gtin = t.get("/v1/variants?gtin=4006381333931", &t.store).await;
         assert_eq!(by_gtin.body["data"][0]["sku"], "TR-43");
         let renamed = t
