@@ -67,13 +67,64 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
     panic!("the server did not become ready");
 }
 
+/// A `relais serve` process on a database, with an admin key.
+struct Node {
+    db: String,
+    port: u16,
+    base: String,
+    key: String,
+    client: reqwest::Client,
+    child: Child,
+}
+
+impl Node {
+    async fn start(db: &str) -> Node {
+        let key = admin_key(db);
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let child = serve(db, port);
+        wait_ready(&client, &base).await;
+        Node {
+            db: db.to_owned(),
+            port,
+            base,
+            key,
+            client,
+            child,
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    async fn restart(&mut self) {
+        self.child = serve(&self.db, self.port);
+        wait_ready(&self.client, &self.base).await;
+    }
+}
+
+/// Lets `clients` run for 1.5 s, kills the node with SIGKILL, and gathers what each client
+/// saw acknowledged before the kill.
+async fn kill_mid_stream<T>(
+    node: &mut Node,
+    clients: Vec<tokio::task::JoinHandle<Vec<T>>>,
+) -> Vec<T> {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    node.kill_9();
+    let mut acknowledged = Vec::new();
+    for c in clients {
+        acknowledged.extend(c.await.unwrap());
+    }
+    acknowledged
+}
+
 async fn acknowledged_writes_survive_kill_9(db: &str) {
-    let key = admin_key(db);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let mut server = serve(db, port);
-    wait_ready(&client, &base).await;
+    let mut node = Node::start(db).await;
+    let (client, base, key) = (node.client.clone(), node.base.clone(), node.key.clone());
 
     // 16 clients create products as fast as they can; the server is killed mid-stream.
     let mut writers = Vec::new();
@@ -93,21 +144,14 @@ async fn acknowledged_writes_survive_kill_9(db: &str) {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.kill().unwrap(); // SIGKILL: no shutdown, no flush
-    server.wait().unwrap();
-    let mut acknowledged = Vec::new();
-    for w in writers {
-        acknowledged.extend(w.await.unwrap());
-    }
+    let acknowledged = kill_mid_stream(&mut node, writers).await;
     assert!(
         acknowledged.len() > 50,
         "too few writes before the kill: {}",
         acknowledged.len()
     );
 
-    let mut server = serve(db, port);
-    wait_ready(&client, &base).await;
+    node.restart().await;
     for sku in &acknowledged {
         let r = client
             .get(format!("{base}/v1/variants/{sku}"))
@@ -121,19 +165,14 @@ async fn acknowledged_writes_survive_kill_9(db: &str) {
             "acknowledged variant {sku} is missing after kill -9"
         );
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    node.kill_9();
 }
 
 /// Holds and commits acknowledged before a kill -9 are all there after a restart, and the
 /// stock ledger balances.
 async fn acknowledged_holds_survive_kill_9(db: &str) {
-    let key = admin_key(db);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let mut server = serve(db, port);
-    wait_ready(&client, &base).await;
+    let mut node = Node::start(db).await;
+    let (client, base, key) = (node.client.clone(), node.base.clone(), node.key.clone());
     let post = |path: &str, body: serde_json::Value| {
         client
             .post(format!("{base}{path}"))
@@ -181,21 +220,14 @@ async fn acknowledged_holds_survive_kill_9(db: &str) {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let mut acknowledged = Vec::new();
-    for c in clients {
-        acknowledged.extend(c.await.unwrap());
-    }
+    let acknowledged = kill_mid_stream(&mut node, clients).await;
     assert!(
         acknowledged.len() > 20,
         "too few holds before the kill: {}",
         acknowledged.len()
     );
 
-    let mut server = serve(db, port);
-    wait_ready(&client, &base).await;
+    node.restart().await;
     for (id, acked) in &acknowledged {
         let r = client
             .get(format!("{base}/v1/holds/{id}"))
@@ -220,8 +252,7 @@ async fn acknowledged_holds_survive_kill_9(db: &str) {
         };
         assert!(ok, "hold {id}: acknowledged {acked}, found {status}");
     }
-    server.kill().unwrap();
-    server.wait().unwrap();
+    node.kill_9();
     let store = store::Db::connect(db, store::DbOptions::default())
         .await
         .unwrap();
