@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -40,6 +41,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::channels::router())
         .merge(routes::prices::router())
         .merge(routes::stock::router())
+        .merge(routes::stream::router())
         .merge(routes::keys::router())
         .merge(routes::events::router())
 }

@@ -19,17 +19,20 @@ pub struct AppState {
     pub default_currency: Currency,
     /// How long a hold lives when it does not say, per purpose.
     pub hold_ttls: inventory::HoldTtls,
+    /// Live availability for SSE subscribers on this node.
+    pub live: Arc<crate::live::Hub>,
 }
 
 impl AppState {
     pub fn new(db: Db, default_currency: Currency) -> AppState {
         AppState {
-            db,
+            db: db.clone(),
             keys: Arc::new(KeyCache::default()),
             metrics: crate::metrics::handle(),
             ready: Arc::new(AtomicBool::new(true)),
             default_currency,
             hold_ttls: inventory::HoldTtls::default(),
+            live: crate::live::Hub::new(db.clone()),
         }
     }
 

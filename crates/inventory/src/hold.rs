@@ -138,6 +138,8 @@ pub struct Hold {
     pub purpose: HoldPurpose,
     /// What holds the stock: a cart id, an order id, a reservation id.
     pub owner_ref: String,
+    /// The channel the stock was promised on, when a channel asked.
+    pub channel: Option<String>,
     pub status: HoldStatus,
     /// Units sold when committed (≤ quantity).
     pub committed_quantity: i64,
@@ -249,6 +251,7 @@ mod tests {
             quantity,
             purpose: HoldPurpose::Cart,
             owner_ref: "cart_1".into(),
+            channel: None,
             status: HoldStatus::Pending,
             committed_quantity: 0,
             expires_at: Timestamp::from_unix_ms(now.unix_ms() + expires_in_ms),

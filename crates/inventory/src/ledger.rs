@@ -70,6 +70,38 @@ impl Level {
     }
 }
 
+/// A level after a change, as events carry it (`data.availability`) to the live feeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LevelSnapshot {
+    pub sku: String,
+    pub location: String,
+    pub on_hand: i64,
+    pub held: i64,
+    pub safety: i64,
+    pub atp: i64,
+}
+
+impl LevelSnapshot {
+    pub fn new(sku: &str, location: &str, level: Level) -> LevelSnapshot {
+        LevelSnapshot {
+            sku: sku.to_owned(),
+            location: location.to_owned(),
+            on_hand: level.on_hand,
+            held: level.held,
+            safety: level.safety,
+            atp: level.atp(),
+        }
+    }
+
+    pub fn level(&self) -> Level {
+        Level {
+            on_hand: self.on_hand,
+            held: self.held,
+            safety: self.safety,
+        }
+    }
+}
+
 /// The signed change a movement of `kind` with caller quantity `quantity` makes to on hand.
 ///
 /// Receipts, sales, returns and transfers take a positive quantity (the kind gives the sign);

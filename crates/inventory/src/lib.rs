@@ -7,11 +7,16 @@
 //! once — committed (it becomes a sale; a partial commit releases the rest), released, or
 //! expired. ATP = on hand − held − safety stock, never below 0.
 //!
+//! A channel promises only from the locations its sourcing policy allows, minus its own
+//! safety stock (see [`sourcing`]).
+//!
 //! Invariants kept by every rule here and by the conditional writes in storage:
 //! held ≤ on hand; ATP ≥ 0; a hold ends once; a movement never edits another.
 
 pub mod hold;
 pub mod ledger;
+pub mod sourcing;
 
 pub use hold::{Hold, HoldEnd, HoldPurpose, HoldStatus, HoldTtls};
-pub use ledger::{Level, MovementKind, atp};
+pub use ledger::{Level, LevelSnapshot, MovementKind, atp};
+pub use sourcing::{Fulfilment, SourcingPolicy};

@@ -8,7 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Executor};
 
 use crate::sql::{Backend, Conn, SqliteIdle, pg_error};
-use crate::writer::{BoxFut, Writer};
+use crate::writer::{BoxFut, Commits, Writer};
 
 /// Tuning knobs; the defaults suit a 2-core machine.
 #[derive(Debug, Clone)]
@@ -44,6 +44,9 @@ struct Inner {
     readers: Readers,
     writer: Writer,
     write_pool: Option<PgPool>,
+    /// To open dedicated PostgreSQL sessions (leases).
+    pg_options: Option<PgConnectOptions>,
+    commits: Commits,
     /// Dropped with the last handle, which tells the checkpointer to stop.
     _alive: Arc<()>,
 }
@@ -141,11 +144,15 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
     Ok(conn)
 }
 
-async fn pg_pool(url: &str, max: u32) -> Result<PgPool, Error> {
-    let options: PgConnectOptions = url
+fn pg_options(url: &str) -> Result<PgConnectOptions, Error> {
+    Ok(url
         .parse::<PgConnectOptions>()
         .map_err(|e| Error::validation("database_url", format!("invalid PostgreSQL URL: {e}")))?
-        .log_statements(tracing::log::LevelFilter::Trace);
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+async fn pg_pool(url: &str, max: u32) -> Result<PgPool, Error> {
+    let options = pg_options(url)?;
     PgPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))
@@ -165,6 +172,7 @@ impl Db {
     /// Connects and starts the writer. Does not migrate.
     pub async fn connect(url: &str, options: DbOptions) -> Result<Db, Error> {
         let backend = Backend::from_url(url)?;
+        let (commits, _) = tokio::sync::watch::channel(0u64);
         let inner = match backend {
             Backend::Sqlite => {
                 let path = sqlite_path(url)?;
@@ -177,8 +185,10 @@ impl Db {
                         path,
                         idle: Arc::new(Mutex::new(Vec::new())),
                     },
-                    writer: Writer::start_sqlite(writer_conn, options.max_batch),
+                    writer: Writer::start_sqlite(writer_conn, options.max_batch, commits.clone()),
                     write_pool: None,
+                    pg_options: None,
+                    commits,
                     _alive: alive,
                 }
             }
@@ -188,8 +198,14 @@ impl Db {
                 Inner {
                     backend,
                     readers: Readers::Postgres(read_pool),
-                    writer: Writer::start_postgres(write_pool.clone(), options.max_batch),
+                    writer: Writer::start_postgres(
+                        write_pool.clone(),
+                        options.max_batch,
+                        commits.clone(),
+                    ),
                     write_pool: Some(write_pool),
+                    pg_options: Some(pg_options(url)?),
+                    commits,
                     _alive: Arc::new(()),
                 }
             }
@@ -236,6 +252,33 @@ impl Db {
         self.inner.writer.run(command).await
     }
 
+    /// Ticks after every durable commit of this node's writer. Changes made by other nodes
+    /// (PostgreSQL) do not tick it: feeds also poll.
+    pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits.subscribe()
+    }
+
+    /// Tries to become the one node doing `name` (publishing the outbox to NATS, say): on
+    /// PostgreSQL a session advisory lock on a connection of its own, released when the lease
+    /// is dropped or the node dies; on SQLite the one process always gets it.
+    pub async fn try_lease(&self, name: &str) -> Result<Option<Lease>, Error> {
+        let Some(options) = &self.inner.pg_options else {
+            return Ok(Some(Lease { session: None }));
+        };
+        let mut session = options
+            .connect()
+            .await
+            .map_err(|e| pg_error("open a lease session", e))?;
+        let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(format!("relais-lease:{name}"))
+            .fetch_one(&mut session)
+            .await
+            .map_err(|e| pg_error("take a lease", e))?;
+        Ok(got.then_some(Lease {
+            session: Some(session),
+        }))
+    }
+
     /// Checks that the database answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), Error> {
         self.read()
@@ -252,6 +295,21 @@ impl Db {
         }
         if let Some(pool) = &self.inner.write_pool {
             pool.close().await;
+        }
+    }
+}
+
+/// Being the one node that does something; see [`Db::try_lease`].
+pub struct Lease {
+    session: Option<sqlx::PgConnection>,
+}
+
+impl Lease {
+    /// `false` once the session holding the lock is gone (the lock went with it).
+    pub async fn is_held(&mut self) -> bool {
+        match &mut self.session {
+            None => true,
+            Some(session) => sqlx::query("SELECT 1").execute(session).await.is_ok(),
         }
     }
 }

@@ -180,6 +180,12 @@ fn matches(l: &Location, f: &LocationFilter) -> bool {
             .is_none_or(|c| l.address.city.eq_ignore_ascii_case(c))
 }
 
+/// Every location, active or not, in code order.
+pub async fn all_locations(db: &Db) -> Result<Vec<Location>, Error> {
+    let sql = format!("SELECT {COLUMNS} FROM locations ORDER BY code");
+    db.read().await?.query(&sql, &[]).await?.iter().map(from_row).collect()
+}
+
 /// Locations by code, or by distance for a `near` query. A retailer has at most a few
 /// thousand locations, so filtering and sorting by distance happen here rather than in SQL
 /// (which keeps the query portable: no PostGIS, no SQLite extension).

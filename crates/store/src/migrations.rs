@@ -31,6 +31,16 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "transfers",
         include_str!("../migrations/sqlite/0004_transfers.sql"),
     ),
+    (
+        5,
+        "channel_sourcing",
+        include_str!("../migrations/sqlite/0005_channel_sourcing.sql"),
+    ),
+    (
+        6,
+        "outbox_feed",
+        include_str!("../migrations/sqlite/0006_outbox_feed.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -52,6 +62,16 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         4,
         "transfers",
         include_str!("../migrations/postgres/0004_transfers.sql"),
+    ),
+    (
+        5,
+        "channel_sourcing",
+        include_str!("../migrations/postgres/0005_channel_sourcing.sql"),
+    ),
+    (
+        6,
+        "outbox_feed",
+        include_str!("../migrations/postgres/0006_outbox_feed.sql"),
     ),
 ];
 

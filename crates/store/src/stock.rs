@@ -6,7 +6,8 @@
 //! and the outbox event are written in the same transaction.
 
 use inventory::hold::{self, Hold, HoldEnd, HoldPurpose, HoldStatus};
-use inventory::ledger::{self, Level, MovementKind};
+use inventory::ledger::{self, Level, LevelSnapshot, MovementKind};
+use inventory::sourcing::{Fulfilment, Site};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
@@ -101,12 +102,30 @@ fn hold_from_row(row: &Row) -> Result<Hold, Error> {
         quantity: row.int("quantity")?,
         purpose: HoldPurpose::parse(&purpose).ok_or_else(|| corrupt("purpose", &purpose))?,
         owner_ref: row.text("owner_ref")?,
+        channel: row.opt_text("channel")?,
         status: HoldStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         committed_quantity: row.int("committed_quantity")?,
         expires_at: rows::timestamp(row, "expires_at")?,
         created_at: rows::timestamp(row, "created_at")?,
         ended_at: rows::opt_timestamp(row, "ended_at")?,
     })
+}
+
+/// Emits an event whose data also carries the level after the change
+/// (`data.availability`), which the live availability feeds follow.
+async fn emit_with_level(
+    conn: &mut Conn,
+    kind: &str,
+    subject: &str,
+    actor: &str,
+    data: impl Serialize,
+    snapshot: LevelSnapshot,
+) -> Result<(), Error> {
+    let mut data = serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))?;
+    if let Some(object) = data.as_object_mut() {
+        object.insert("availability".into(), serde_json::json!(snapshot));
+    }
+    events::emit(conn, kind, subject, actor, data).await
 }
 
 pub async fn find_level(
@@ -244,12 +263,13 @@ pub async fn record_movement(
         on_hand: before.on_hand + delta,
         ..before
     };
-    events::emit(
+    emit_with_level(
         conn,
         "relais.stock.moved",
         &movement.sku,
         actor,
-        serde_json::json!({"movement": &movement, "level": level, "atp": level.atp()}),
+        serde_json::json!({"movement": &movement}),
+        LevelSnapshot::new(&movement.sku, &movement.location, level),
     )
     .await?;
     Ok((movement, level))
@@ -273,12 +293,13 @@ pub async fn set_safety(
     )
     .await?;
     let level = find_level(conn, sku, location).await?.unwrap_or_default();
-    events::emit(
+    emit_with_level(
         conn,
         "relais.stock.safety_set",
         sku,
         actor,
-        serde_json::json!({"sku": sku, "location": location, "level": level, "atp": level.atp()}),
+        serde_json::json!({"sku": sku, "location": location, "safety": safety}),
+        LevelSnapshot::new(sku, location, level),
     )
     .await?;
     Ok(level)
@@ -292,21 +313,73 @@ pub struct NewHold {
     pub quantity: i64,
     pub purpose: HoldPurpose,
     pub owner_ref: String,
+    /// The channel promising the stock: its sourcing policy must allow the location, and its
+    /// channel safety stock is kept back. `None` (staff, back office) skips both.
+    pub channel: Option<String>,
     pub ttl_s: Option<i64>,
+}
+
+/// Checks that `channel` may promise from `location` for `purpose`; returns the channel's
+/// safety stock there.
+async fn channel_safety_for_hold(
+    conn: &mut Conn,
+    channel: &str,
+    location: &str,
+    purpose: HoldPurpose,
+) -> Result<i64, Error> {
+    let effective = crate::sourcing::find_policy(conn, channel)
+        .await
+        .map_err(|e| {
+            if e.code == ErrorCode::NotFound {
+                Error::unknown_reference("channel", "channel", channel)
+            } else {
+                e
+            }
+        })?;
+    let place = crate::locations::find_location(conn, location)
+        .await?
+        .ok_or_else(|| Error::unknown_reference("location", "location", location))?;
+    let site = Site {
+        code: &place.code,
+        kind: place.kind,
+        capabilities: &place.capabilities,
+        active: place.active,
+    };
+    let fulfilment = Fulfilment::of_hold(purpose);
+    if !effective.policy.allows(site, fulfilment) {
+        return Err(Error::new(
+            ErrorCode::NotPromisable,
+            format!(
+                "channel `{channel}` does not promise {} stock from {location}",
+                purpose.as_str()
+            ),
+        )
+        .with("channel", channel)
+        .with("location", location)
+        .with("purpose", purpose.as_str()));
+    }
+    Ok(effective.policy.safety_at(location))
 }
 
 /// Claims stock: raises `held` only where ATP covers the quantity (a conditional write).
 pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<Hold, Error> {
     let now = Timestamp::now();
     let expires_at = hold::new_hold_expiry(new.quantity, new.purpose, new.ttl_s, now)?;
+    let channel_safety = match &new.channel {
+        Some(channel) => {
+            channel_safety_for_hold(conn, channel, &new.location, new.purpose).await?
+        }
+        None => 0,
+    };
     let claimed = conn
-        .execute(
+        .query_opt(
             "UPDATE stock_levels SET held = held + $3, updated_at = $4
-             WHERE sku = $1 AND location = $2 AND on_hand - held - safety >= $3",
-            params![&new.sku, &new.location, new.quantity, now.to_text()],
+             WHERE sku = $1 AND location = $2 AND on_hand - held - safety - $5 >= $3
+             RETURNING on_hand, held, safety",
+            params![&new.sku, &new.location, new.quantity, now.to_text(), channel_safety],
         )
         .await?;
-    if claimed != 1 {
+    let Some(after) = claimed else {
         let level = find_level(conn, &new.sku, &new.location).await?;
         if level.is_none() {
             if crate::catalog::find_variant(conn, &new.sku)
@@ -326,7 +399,9 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
                 ));
             }
         }
-        let available = level.map(|l| l.atp()).unwrap_or(0);
+        let available = level
+            .map(|l| (l.atp() - channel_safety).max(0))
+            .unwrap_or(0);
         return Err(Error::new(
             ErrorCode::InsufficientStock,
             format!("only {available} available at {}", new.location),
@@ -335,7 +410,8 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         .with("location", new.location.clone())
         .with("available", available)
         .with("requested", new.quantity));
-    }
+    };
+    let after = level_from_row(&after)?;
     let h = Hold {
         id: kernel::id::new_id("hld"),
         sku: new.sku.clone(),
@@ -343,6 +419,7 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         quantity: new.quantity,
         purpose: new.purpose,
         owner_ref: new.owner_ref.clone(),
+        channel: new.channel.clone(),
         status: HoldStatus::Pending,
         committed_quantity: 0,
         expires_at,
@@ -350,12 +427,13 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         ended_at: None,
     };
     conn.execute(
-        "INSERT INTO holds (id, sku, location, quantity, purpose, owner_ref, status, committed_quantity, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9)",
-        params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, h.status.as_str(), h.expires_at.to_text(), now.to_text()],
+        "INSERT INTO holds (id, sku, location, quantity, purpose, owner_ref, channel, status, committed_quantity, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
+        params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, &h.channel, h.status.as_str(), h.expires_at.to_text(), now.to_text()],
     )
     .await?;
-    events::emit(conn, "relais.hold.created", &h.id, actor, &h).await?;
+    let snapshot = LevelSnapshot::new(&h.sku, &h.location, after);
+    emit_with_level(conn, "relais.hold.created", &h.id, actor, &h, snapshot).await?;
     Ok(h)
 }
 
@@ -410,11 +488,14 @@ pub async fn end_hold(
     if ended != 1 {
         return Err(Error::new(ErrorCode::Conflict, "the hold ended meanwhile").with("hold_id", id));
     }
-    conn.execute(
-        "UPDATE stock_levels SET held = held - $3, on_hand = on_hand - $4, updated_at = $5 WHERE sku = $1 AND location = $2",
-        params![&h.sku, &h.location, end.unhold, end.sold, now.to_text()],
-    )
-    .await?;
+    let after = conn
+        .query_one(
+            "UPDATE stock_levels SET held = held - $3, on_hand = on_hand - $4, updated_at = $5 WHERE sku = $1 AND location = $2
+             RETURNING on_hand, held, safety",
+            params![&h.sku, &h.location, end.unhold, end.sold, now.to_text()],
+        )
+        .await?;
+    let after = level_from_row(&after)?;
     if end.sold > 0 {
         let sale = Movement {
             seq: 0,
@@ -434,7 +515,8 @@ pub async fn end_hold(
     h.committed_quantity = end.sold;
     h.ended_at = Some(now);
     let kind = format!("relais.hold.{}", end.status.as_str());
-    events::emit(conn, &kind, &h.id, actor, &h).await?;
+    let snapshot = LevelSnapshot::new(&h.sku, &h.location, after);
+    emit_with_level(conn, &kind, &h.id, actor, &h, snapshot).await?;
     Ok(h)
 }
 

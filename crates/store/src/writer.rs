@@ -21,7 +21,7 @@ use std::time::Instant;
 use futures::FutureExt;
 use kernel::{Error, ErrorCode};
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::sql::{Backend, Conn, pg_error};
 
@@ -79,6 +79,15 @@ where
 
 type Queue = mpsc::UnboundedReceiver<Box<dyn Job>>;
 
+/// Counts durable commits; live feeds wait on it instead of polling the outbox blindly.
+pub type Commits = watch::Sender<u64>;
+
+fn announce(commits: &Commits, outcome: &Result<(), Error>) {
+    if outcome.is_ok() {
+        commits.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
 /// Handle to the writer.
 #[derive(Clone)]
 pub struct Writer {
@@ -91,7 +100,7 @@ fn stopped() -> Error {
 
 impl Writer {
     /// Starts the SQLite writer on its own thread; it stops when every handle is dropped.
-    pub fn start_sqlite(conn: rusqlite::Connection, max_batch: usize) -> Writer {
+    pub fn start_sqlite(conn: rusqlite::Connection, max_batch: usize, commits: Commits) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
         let spawned = std::thread::Builder::new()
             .name("relais-writer".into())
@@ -100,7 +109,7 @@ impl Writer {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1))),
+                    Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1), commits)),
                     Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
                 }
             });
@@ -117,9 +126,9 @@ impl Writer {
     /// writers per node were tried: their long batch transactions lock rows in different
     /// orders and deadlock, failing whole batches. Raising this needs batch retry on
     /// deadlock and fewer round trips per command (see docs/benchmarks.md).
-    pub fn start_postgres(pool: PgPool, max_batch: usize) -> Writer {
+    pub fn start_postgres(pool: PgPool, max_batch: usize, commits: Commits) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(postgres_loop(pool, rx, max_batch.max(1)));
+        tokio::spawn(postgres_loop(pool, rx, max_batch.max(1), commits));
         Writer { queue }
     }
 
@@ -143,17 +152,23 @@ impl Writer {
     }
 }
 
-async fn sqlite_loop(conn: rusqlite::Connection, mut rx: Queue, max_batch: usize) {
+async fn sqlite_loop(
+    conn: rusqlite::Connection,
+    mut rx: Queue,
+    max_batch: usize,
+    commits: Commits,
+) {
     let mut conn = Conn::sqlite(conn, None);
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let commit = timed_batch(&mut conn, Backend::Sqlite, &mut batch).await;
+        announce(&commits, &commit);
         finish(&mut batch, commit);
     }
     tracing::debug!("writer stopped");
 }
 
-async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize) {
+async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize, commits: Commits) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let commit = match pool.acquire().await {
@@ -163,6 +178,7 @@ async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize) {
             }
             Err(e) => Err(pg_error("acquire the writer connection", e)),
         };
+        announce(&commits, &commit);
         finish(&mut batch, commit);
     }
     tracing::debug!("writer stopped");

@@ -3,13 +3,18 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use std::collections::BTreeMap;
+
 use catalog::{Channel, ChannelKind, NewChannel};
+use inventory::sourcing::{Fulfilment, SourcingPolicy, SourcingRule};
+use store::sourcing::EffectivePolicy;
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{IdempotencyHeader, PageParams, reply, stored};
+use super::locations::{LocationKindDto, kind_from, kind_to};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
@@ -19,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel))
+        .routes(routes!(get_sourcing, set_sourcing))
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -180,4 +186,148 @@ async fn get_channel(
     Ok(Json(
         store::channels::get_channel(&s.db, &code).await?.into(),
     ))
+}
+
+/// Where one fulfilment may be sourced from.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourcingRuleDto {
+    /// Kinds of location allowed; each must also offer the fulfilment's capability
+    /// (`ship_from`, `pickup`, `reserve`).
+    #[schema(min_items = 1)]
+    pub location_kinds: Vec<LocationKindDto>,
+    /// Locations this channel never promises from for this fulfilment.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// One rule per fulfilment; a fulfilment left out is not offered on the channel.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourcingRulesDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ship: Option<SourcingRuleDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pickup: Option<SourcingRuleDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reserve: Option<SourcingRuleDto>,
+}
+
+/// A channel's sourcing policy.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSourcing {
+    pub rules: SourcingRulesDto,
+    /// For a kiosk or POS: list and try its own store first. Default `false`.
+    #[serde(default)]
+    pub own_store_first: bool,
+    /// Units kept back from this channel at every location. Default 0.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000000)]
+    pub safety: i64,
+    /// Channel safety stock per location code, replacing `safety` there.
+    #[serde(default)]
+    pub safety_at: BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourcingDto {
+    pub channel: String,
+    /// `true` while the channel uses its kind's default policy.
+    pub default: bool,
+    pub rules: SourcingRulesDto,
+    pub own_store_first: bool,
+    pub safety: i64,
+    pub safety_at: BTreeMap<String, i64>,
+}
+
+fn rule_to_dto(rule: &SourcingRule) -> SourcingRuleDto {
+    SourcingRuleDto {
+        location_kinds: rule.location_kinds.iter().map(|k| kind_to(*k)).collect(),
+        exclude: rule.exclude.iter().cloned().collect(),
+    }
+}
+
+fn rule_from_dto(rule: SourcingRuleDto) -> SourcingRule {
+    SourcingRule {
+        location_kinds: rule.location_kinds.into_iter().map(kind_from).collect(),
+        exclude: rule.exclude.into_iter().collect(),
+    }
+}
+
+fn sourcing_dto(e: EffectivePolicy) -> SourcingDto {
+    let rule = |f: Fulfilment| e.policy.rules.get(&f).map(rule_to_dto);
+    SourcingDto {
+        rules: SourcingRulesDto {
+            ship: rule(Fulfilment::Ship),
+            pickup: rule(Fulfilment::Pickup),
+            reserve: rule(Fulfilment::Reserve),
+        },
+        own_store_first: e.policy.own_store_first,
+        safety: e.policy.safety,
+        safety_at: e.policy.safety_at.clone(),
+        channel: e.channel.code,
+        default: e.is_default,
+    }
+}
+
+fn policy_from(b: SetSourcing) -> SourcingPolicy {
+    let mut rules = BTreeMap::new();
+    for (f, rule) in [
+        (Fulfilment::Ship, b.rules.ship),
+        (Fulfilment::Pickup, b.rules.pickup),
+        (Fulfilment::Reserve, b.rules.reserve),
+    ] {
+        if let Some(rule) = rule {
+            rules.insert(f, rule_from_dto(rule));
+        }
+    }
+    SourcingPolicy {
+        rules,
+        own_store_first: b.own_store_first,
+        safety: b.safety,
+        safety_at: b.safety_at,
+    }
+}
+
+/// A channel's sourcing policy: which locations it may promise from per fulfilment, and the
+/// stock it keeps back. Until one is set, the default for the channel's kind applies.
+#[utoipa::path(get, path = "/v1/channels/{code}/sourcing", tag = "channels", params(("code" = String, Path)),
+    responses((status = 200, body = SourcingDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_sourcing(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<SourcingDto>> {
+    Ok(Json(sourcing_dto(
+        store::sourcing::get_policy(&s.db, &code).await?,
+    )))
+}
+
+/// Set a channel's sourcing policy (admin). Applies at once to availability, holds and the
+/// live stream.
+#[utoipa::path(put, path = "/v1/channels/{code}/sourcing", tag = "channels", request_body = SetSourcing,
+    params(("code" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = SourcingDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_sourcing(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    w: Write<SetSourcing>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let policy = policy_from(w.body);
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(
+                    async move { store::sourcing::set_policy(c, &code, policy, &actor).await },
+                )
+            },
+            |e| stored(200, &sourcing_dto(e)),
+        )
+        .await?;
+    Ok(reply(response))
 }

@@ -265,7 +265,7 @@ pub struct LocationDto {
 
 super::page_of!(LocationPage, LocationDto);
 
-fn kind_from(k: LocationKindDto) -> LocationKind {
+pub(crate) fn kind_from(k: LocationKindDto) -> LocationKind {
     match k {
         LocationKindDto::Store => LocationKind::Store,
         LocationKindDto::Warehouse => LocationKind::Warehouse,
@@ -273,7 +273,7 @@ fn kind_from(k: LocationKindDto) -> LocationKind {
     }
 }
 
-fn kind_to(k: LocationKind) -> LocationKindDto {
+pub(crate) fn kind_to(k: LocationKind) -> LocationKindDto {
     match k {
         LocationKind::Store => LocationKindDto::Store,
         LocationKind::Warehouse => LocationKindDto::Warehouse,

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod locations;
 pub mod prices;
 pub mod stock;
+pub mod stream;
 pub mod system;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
+use inventory::sourcing::{Fulfilment, Site};
 use inventory::{Hold, HoldPurpose, HoldStatus, Level, MovementKind};
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -126,6 +127,9 @@ pub struct RecordedMovement {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Availability {
     pub sku: String,
+    /// The channel whose view this is (its sourcing policy and channel safety applied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     /// Every location that stocks the variant.
     pub data: Vec<LevelDto>,
 }
@@ -185,6 +189,112 @@ pub struct AvailabilityQuery {
     pub capability: Option<super::locations::CapabilityDto>,
     /// Only locations with at least one unit available to promise.
     pub in_stock: Option<bool>,
+    /// Answer as this channel sees it: only the locations its sourcing policy allows (its own
+    /// store first for a kiosk or POS), ATP less its channel safety stock. A channel key gets
+    /// its own channel's view without asking.
+    pub channel: Option<String>,
+    /// With a channel: only the locations it may promise from for this fulfilment.
+    pub fulfilment: Option<FulfilmentDto>,
+}
+
+/// How the customer gets the goods.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FulfilmentDto {
+    Ship,
+    Pickup,
+    Reserve,
+}
+
+impl From<FulfilmentDto> for Fulfilment {
+    fn from(f: FulfilmentDto) -> Self {
+        match f {
+            FulfilmentDto::Ship => Fulfilment::Ship,
+            FulfilmentDto::Pickup => Fulfilment::Pickup,
+            FulfilmentDto::Reserve => Fulfilment::Reserve,
+        }
+    }
+}
+
+impl From<Fulfilment> for FulfilmentDto {
+    fn from(f: Fulfilment) -> Self {
+        match f {
+            Fulfilment::Ship => FulfilmentDto::Ship,
+            Fulfilment::Pickup => FulfilmentDto::Pickup,
+            Fulfilment::Reserve => FulfilmentDto::Reserve,
+        }
+    }
+}
+
+/// A channel's view of stock: which locations it may promise from and what it keeps back.
+pub(crate) struct ChannelView {
+    effective: store::sourcing::EffectivePolicy,
+    fulfilment: Option<Fulfilment>,
+}
+
+impl ChannelView {
+    pub(crate) async fn resolve(
+        s: &AppState,
+        p: &Principal,
+        channel: Option<String>,
+        fulfilment: Option<FulfilmentDto>,
+    ) -> ApiResult<Option<ChannelView>> {
+        let Some(channel) = promising_channel(p, channel)? else {
+            if fulfilment.is_some() {
+                return Err(kernel::Error::new(
+                    kernel::ErrorCode::InvalidQuery,
+                    "fulfilment needs a channel",
+                )
+                .with("field", "fulfilment")
+                .into());
+            }
+            return Ok(None);
+        };
+        let effective = store::sourcing::get_policy(&s.db, &channel)
+            .await
+            .map_err(|e| {
+                if e.code == kernel::ErrorCode::NotFound {
+                    kernel::Error::new(
+                        kernel::ErrorCode::InvalidQuery,
+                        format!("no channel `{channel}`"),
+                    )
+                    .with("field", "channel")
+                } else {
+                    e
+                }
+            })?;
+        Ok(Some(ChannelView {
+            effective,
+            fulfilment: fulfilment.map(Into::into),
+        }))
+    }
+
+    pub(crate) fn code(&self) -> &str {
+        &self.effective.channel.code
+    }
+
+    pub(crate) fn allows(&self, l: &catalog::Location) -> bool {
+        let site = Site {
+            code: &l.code,
+            kind: l.kind,
+            capabilities: &l.capabilities,
+            active: l.active,
+        };
+        self.effective.policy.allows(site, self.fulfilment)
+    }
+
+    pub(crate) fn atp(&self, location: &str, level: Level) -> i64 {
+        self.effective.policy.channel_atp(location, level)
+    }
+
+    /// The store a kiosk or POS stands in, when its policy lists it first.
+    fn own_store(&self) -> Option<&str> {
+        let policy = &self.effective.policy;
+        policy
+            .own_store_first
+            .then_some(self.effective.channel.location_code.as_deref())
+            .flatten()
+    }
 }
 
 /// Record a stock movement (admin, or the location's store key). Recorded once per Idempotency-Key.
@@ -322,19 +432,21 @@ async fn variant_availability(
         .as_deref()
         .map(|n| super::locations::parse_near(n, q.radius_km))
         .transpose()?;
+    let view = ChannelView::resolve(&s, &p, q.channel, q.fulfilment).await?;
     let stock = store::stock::variant_stock(&s.db, &sku).await?;
     if stock.is_empty() {
         store::catalog::get_variant(&s.db, &sku).await?;
     }
     let in_stock = q.in_stock.unwrap_or(false);
     let capability = q.capability.map(super::locations::capability_from);
-    if near.is_none() && capability.is_none() {
+    let channel = view.as_ref().map(|v| v.effective.channel.code.clone());
+    if near.is_none() && capability.is_none() && view.is_none() {
         let data = stock
             .into_iter()
             .filter(|st| !in_stock || st.level.atp() > 0)
             .map(|st| stock_dto(&p, st))
             .collect();
-        return Ok(Json(Availability { sku, data }));
+        return Ok(Json(Availability { sku, channel, data }));
     }
     // Join with the locations: their distance, capability and pickup promise.
     let filter = store::locations::LocationFilter {
@@ -352,30 +464,45 @@ async fn variant_availability(
     let by_code: std::collections::HashMap<&str, &Stock> =
         stock.iter().map(|st| (st.location.as_str(), st)).collect();
     let now = Timestamp::now();
-    let data = places
+    let mut data: Vec<LevelDto> = places
         .into_iter()
         .filter_map(|hit| {
+            if view.as_ref().is_some_and(|v| !v.allows(&hit.location)) {
+                return None;
+            }
             let here = by_code.get(hit.location.code.as_str());
+            // A plain channel view lists, as without one, the locations stocking the variant.
+            if here.is_none() && near.is_none() && capability.is_none() {
+                return None;
+            }
             let level = here.map(|st| st.level).unwrap_or_default();
-            if in_stock && level.atp() == 0 {
+            let atp = match &view {
+                Some(v) => v.atp(&hit.location.code, level),
+                None => level.atp(),
+            };
+            if in_stock && atp == 0 {
                 return None;
             }
             let mut dto = match here {
                 Some(st) => stock_dto(&p, (*st).clone()),
                 None => level_dto(&p, sku.clone(), hit.location.code.clone(), level),
             };
+            dto.atp = atp;
             dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
             let offers_pickup = hit
                 .location
                 .capabilities
                 .contains(&catalog::Capability::Pickup);
-            dto.pickup_ready_by = (offers_pickup && level.atp() > 0)
+            dto.pickup_ready_by = (offers_pickup && atp > 0)
                 .then(|| hit.location.pickup_ready_by(now))
                 .flatten();
             Some(dto)
         })
         .collect();
-    Ok(Json(Availability { sku, data }))
+    if let Some(v) = &view {
+        inventory::sourcing::own_store_first(&mut data, v.own_store(), |d| &d.location);
+    }
+    Ok(Json(Availability { sku, channel, data }))
 }
 
 /// A location's stock, in SKU order.
@@ -432,6 +559,10 @@ pub struct CreateHold {
     /// What holds the stock: a cart, an order, a reservation.
     #[schema(min_length = 1, max_length = 200)]
     pub owner_ref: String,
+    /// The channel promising the stock (its sourcing policy and channel safety stock apply).
+    /// A channel key's holds are its channel's; admin, service and store keys may name one.
+    #[schema(min_length = 2, max_length = 40)]
+    pub channel: Option<String>,
     /// Lifetime in seconds; defaults per purpose as the retailer configured them
     /// (out of the box: cart 15 min, reserve 48 h, pickup 7 days, ship 3 days).
     #[schema(minimum = 1, maximum = 2592000)]
@@ -447,6 +578,8 @@ pub struct HoldDto {
     #[schema(value_type = HoldPurposeDto)]
     pub purpose: HoldPurpose,
     pub owner_ref: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
     #[schema(value_type = HoldStatusDto)]
     pub status: HoldStatus,
     pub committed_quantity: i64,
@@ -466,6 +599,7 @@ fn hold_dto(h: Hold) -> HoldDto {
         quantity: h.quantity,
         purpose: h.purpose,
         owner_ref: h.owner_ref,
+        channel: h.channel,
         status: h.status,
         committed_quantity: h.committed_quantity,
         expires_at: h.expires_at,
@@ -491,6 +625,7 @@ async fn create_hold(
             kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into(),
         );
     }
+    let channel = promising_channel(&w.principal, b.channel)?;
     let purpose: HoldPurpose = b.purpose.into();
     let ttl_s = Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose)));
     let new = NewHold {
@@ -499,6 +634,7 @@ async fn create_hold(
         quantity: b.quantity,
         purpose,
         owner_ref,
+        channel,
         ttl_s,
     };
     let response =
@@ -509,6 +645,22 @@ async fn create_hold(
         )
         .await?;
     Ok(reply(response))
+}
+
+/// The channel a request speaks for: the one it names, else the key's own. A channel key
+/// may only speak for its own channel.
+pub(crate) fn promising_channel(
+    p: &Principal,
+    named: Option<String>,
+) -> Result<Option<String>, crate::error::ApiError> {
+    match (named, p.own_channel()) {
+        (Some(named), Some(own)) if named != own => Err(crate::error::ApiError::new(
+            kernel::ErrorCode::Forbidden,
+            format!("this key speaks for channel `{own}`, not `{named}`"),
+        )),
+        (Some(named), _) => Ok(Some(named)),
+        (None, own) => Ok(own.map(str::to_owned)),
+    }
 }
 
 /// Get a hold.

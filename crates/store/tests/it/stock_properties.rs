@@ -175,6 +175,7 @@ async fn run(db: &Db, ops: &[Op]) -> Vec<String> {
                     quantity,
                     purpose: HoldPurpose::Cart,
                     owner_ref: "cart".into(),
+                    channel: None,
                     ttl_s: Some(60),
                 };
                 db.write(move |c| {

@@ -1,0 +1,153 @@
+//! Reading the outbox in commit order, for the live feeds (SSE, NATS JetStream).
+//!
+//! A reader keeps a [`Position`] and asks for what committed after it. On SQLite one writer
+//! commits in sequence order, so the position is the sequence number. On PostgreSQL numbers
+//! are drawn at insert, not at commit: a transaction holding number 10 may commit after the
+//! one holding 11. Each outbox row therefore records its transaction id, a reader goes in
+//! (txid, seq) order, and it only reads transactions older than every transaction still
+//! running (below the snapshot's `xmin`) — those can gain no more rows — so it never steps
+//! past a row that commits later. The price is that a long transaction delays the feed.
+
+use kernel::{Error, Timestamp};
+
+use crate::sql::{Backend, Conn};
+use crate::{Db, params};
+
+/// A place in the outbox's commit order. Positions compare in that order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    /// The writing transaction's id (PostgreSQL); 0 on SQLite.
+    pub txid: i64,
+    pub seq: i64,
+}
+
+/// An outbox row as a feed reads it.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    pub position: Position,
+    /// The event type, e.g. `relais.hold.created`.
+    pub kind: String,
+    /// The CloudEvent, as stored (JSON).
+    pub envelope: String,
+}
+
+/// Where a reader that wants only what happens from now on starts. On PostgreSQL it is the
+/// oldest running transaction, so a few events that committed just before may come too.
+pub async fn head(db: &Db) -> Result<Position, Error> {
+    let mut conn = db.read().await?;
+    match conn.backend() {
+        Backend::Sqlite => {
+            let row = conn
+                .query_one("SELECT COALESCE(MAX(seq), 0) AS seq FROM outbox", &[])
+                .await?;
+            Ok(Position {
+                txid: 0,
+                seq: row.int("seq")?,
+            })
+        }
+        Backend::Postgres => {
+            let row = conn
+                .query_one(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS txid",
+                    &[],
+                )
+                .await?;
+            Ok(Position {
+                txid: row.int("txid")?,
+                seq: 0,
+            })
+        }
+    }
+}
+
+/// The position of the event with sequence number `seq`, to resume after it.
+pub async fn position_of(db: &Db, seq: i64) -> Result<Option<Position>, Error> {
+    let mut conn = db.read().await?;
+    let sql = match conn.backend() {
+        Backend::Sqlite => "SELECT 0 AS txid, seq FROM outbox WHERE seq = $1",
+        Backend::Postgres => "SELECT txid::text::bigint AS txid, seq FROM outbox WHERE seq = $1",
+    };
+    conn.query_opt(sql, params![seq])
+        .await?
+        .map(|row| {
+            Ok(Position {
+                txid: row.int("txid")?,
+                seq: row.int("seq")?,
+            })
+        })
+        .transpose()
+}
+
+/// Up to `limit` events committed after `after`, in commit order.
+pub async fn read_after(db: &Db, after: Position, limit: i64) -> Result<Vec<FeedRow>, Error> {
+    read_after_on(&mut db.read().await?, after, limit).await
+}
+
+async fn read_after_on(conn: &mut Conn, after: Position, limit: i64) -> Result<Vec<FeedRow>, Error> {
+    let rows = match conn.backend() {
+        Backend::Sqlite => {
+            conn.query(
+                "SELECT 0 AS txid, seq, type, envelope FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+                params![after.seq, limit],
+            )
+            .await?
+        }
+        Backend::Postgres => {
+            conn.query(
+                "SELECT txid::text::bigint AS txid, seq, type, envelope FROM outbox
+                 WHERE (txid, seq) > ($1::text::xid8, $2)
+                   AND txid < pg_snapshot_xmin(pg_current_snapshot())
+                 ORDER BY txid, seq LIMIT $3",
+                params![after.txid, after.seq, limit],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|row| {
+            Ok(FeedRow {
+                position: Position {
+                    txid: row.int("txid")?,
+                    seq: row.int("seq")?,
+                },
+                kind: row.text("type")?,
+                envelope: row.text("envelope")?,
+            })
+        })
+        .collect()
+}
+
+/// Where the reader `name` has got to, if it has started.
+pub async fn cursor(db: &Db, name: &str) -> Result<Option<Position>, Error> {
+    db.read()
+        .await?
+        .query_opt(
+            "SELECT txid, seq FROM outbox_cursors WHERE name = $1",
+            params![name],
+        )
+        .await?
+        .map(|row| {
+            Ok(Position {
+                txid: row.int("txid")?,
+                seq: row.int("seq")?,
+            })
+        })
+        .transpose()
+}
+
+/// Records that the reader `name` has handled everything up to `at`.
+pub async fn save_cursor(db: &Db, name: &str, at: Position) -> Result<(), Error> {
+    let name = name.to_owned();
+    db.write(move |c| {
+        Box::pin(async move {
+            c.execute(
+                "INSERT INTO outbox_cursors (name, txid, seq, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO UPDATE SET txid = excluded.txid, seq = excluded.seq, updated_at = excluded.updated_at",
+                params![name, at.txid, at.seq, Timestamp::now().to_text()],
+            )
+            .await
+            .map(|_| ())
+        })
+    })
+    .await
+}
