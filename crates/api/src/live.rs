@@ -182,6 +182,7 @@ impl Registry {
 /// The node's live availability hub.
 pub struct Hub {
     db: Db,
+    queue_size: usize,
     registry: Mutex<Registry>,
     started: OnceCell<()>,
 }
@@ -206,8 +207,14 @@ impl Drop for Subscription {
 
 impl Hub {
     pub fn new(db: Db) -> Arc<Hub> {
+        Hub::with_queue(db, SUBSCRIBER_QUEUE)
+    }
+
+    /// A hub whose subscribers lag after `queue_size` undelivered changes (tests use a few).
+    pub fn with_queue(db: Db, queue_size: usize) -> Arc<Hub> {
         Arc::new(Hub {
             db,
+            queue_size: queue_size.max(1),
             registry: Mutex::new(Registry::default()),
             started: OnceCell::new(),
         })
@@ -233,7 +240,7 @@ impl Hub {
                 Ok::<(), Error>(())
             })
             .await?;
-        let (queue, changes) = mpsc::channel(SUBSCRIBER_QUEUE);
+        let (queue, changes) = mpsc::channel(self.queue_size);
         let (id, from) = {
             let mut registry = self.registry_mut();
             (registry.insert(filter, queue), registry.position)
@@ -288,13 +295,17 @@ async fn run_feed(hub: Weak<Hub>, db: Db, mut position: Position) {
     }
 }
 
-/// Follows the changes a filter matches from `resume_after` (or from now), in order and
-/// without gaps, across lag and resubscription; calls `deliver` for each and stops when it
-/// returns `false` (the client left).
+/// Follows the changes a filter matches from `resume_after` (or from when `subscription`
+/// was taken), in order and without gaps, across lag and resubscription; calls `deliver` for
+/// each and stops when it returns `false` (the client left).
+///
+/// The caller subscribes first (`Hub::subscribe` with the same filter), so that a client
+/// gets every change committed after its request was answered.
 pub async fn follow<F, Fut>(
     hub: &Arc<Hub>,
     filter: Filter,
     resume_after: Option<Position>,
+    subscription: Subscription,
     mut deliver: F,
 ) -> Result<(), Error>
 where
@@ -302,9 +313,13 @@ where
     Fut: std::future::Future<Output = bool>,
 {
     let mut last = resume_after;
+    let mut next = Some(subscription);
     loop {
-        // Subscribe first, then read what came before: nothing falls in between.
-        let mut sub = hub.subscribe(filter.clone()).await?;
+        // Subscribed first, then read what came before: nothing falls in between.
+        let mut sub = match next.take() {
+            Some(sub) => sub,
+            None => hub.subscribe(filter.clone()).await?,
+        };
         if last.is_none() {
             last = Some(sub.from);
         }

@@ -194,6 +194,7 @@ pub struct AvailabilityQuery {
     /// its own channel's view without asking.
     pub channel: Option<String>,
     /// With a channel: only the locations it may promise from for this fulfilment.
+    #[param(inline)]
     pub fulfilment: Option<FulfilmentDto>,
 }
 

@@ -44,6 +44,7 @@ pub struct StreamQuery {
     /// a channel key follows its own channel's view without asking.
     pub channel: Option<String>,
     /// With a channel: only locations it may promise from for this fulfilment.
+    #[param(inline)]
     pub fulfilment: Option<FulfilmentDto>,
     /// Resume after this event id (as the `Last-Event-ID` header does, which wins).
     #[param(minimum = 0)]
@@ -199,8 +200,10 @@ async fn stream_availability(
     });
     let (out, events) = mpsc::channel::<Event>(CLIENT_BUFFER);
     let hub = s.live.clone();
+    // Subscribed before answering: every change committed after the answer reaches the client.
+    let subscription = hub.subscribe(filter.clone()).await?;
     tokio::spawn(async move {
-        let delivered = follow(&hub, filter, resume_after, |change| {
+        let delivered = follow(&hub, filter, resume_after, subscription, |change| {
             let event = lens.event(&change);
             let out = out.clone();
             async move {

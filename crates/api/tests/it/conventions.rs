@@ -381,6 +381,9 @@ async fn openapi_describes_every_route() {
         ("/v1/transfers", "post"),
         ("/v1/transfers/{id}", "get"),
         ("/v1/transfers/{id}/receive", "post"),
+        ("/v1/channels/{code}/sourcing", "get"),
+        ("/v1/channels/{code}/sourcing", "put"),
+        ("/v1/stream/availability", "get"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(

@@ -4,7 +4,9 @@ mod catalogue;
 mod conventions;
 mod locations;
 mod prices;
+mod sourcing;
 mod stock;
+mod stream;
 
 use axum::Router;
 use axum::body::Body;
@@ -136,6 +138,28 @@ impl TestApp {
         self.send(Method::PATCH, path, key, Some(body), None).await
     }
 
+    /// Opens a Server-Sent Events stream; panics unless it is answered 200.
+    pub async fn stream(&self, path: &str, key: &str, last_event_id: Option<i64>) -> SseReader {
+        let mut req = Request::builder()
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"));
+        if let Some(id) = last_event_id {
+            req = req.header("last-event-id", id.to_string());
+        }
+        let response = self
+            .app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseReader {
+            body: response.into_body(),
+            buffer: String::new(),
+        }
+    }
+
     pub async fn events(&self) -> i64 {
         store::events::count(&self.db.db).await.unwrap()
     }
@@ -167,6 +191,54 @@ pub fn store_body(code: &str, city: &str, lat: f64, lon: f64) -> Value {
         "time_zone": "Europe/Paris",
         "opening_hours": {"mon": [{"opens": "10:00", "closes": "19:00"}], "sat": [{"opens": "09:30", "closes": "12:30"}, {"opens": "14:00", "closes": "19:00"}]},
         "owner": {"kind": "franchisee", "name": "SARL Test"},
-        "capabilities": ["pickup", "returns"],
+        "capabilities": ["pickup", "reserve", "returns"],
     })
+}
+
+/// Reads Server-Sent Events from a response body.
+pub struct SseReader {
+    body: Body,
+    buffer: String,
+}
+
+/// One SSE event: its id and its JSON data.
+#[derive(Debug)]
+pub struct SseEvent {
+    pub id: i64,
+    pub data: Value,
+}
+
+impl SseReader {
+    /// The next event, or `None` if none comes within `wait`. Comments (keep-alives) are skipped.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data = serde_json::from_str(v.trim()).ok();
+                    }
+                }
+                if let (Some(id), Some(data)) = (id, data) {
+                    return Some(SseEvent { id, data });
+                }
+            }
+            let frame = tokio::time::timeout_at(deadline, self.body.frame()).await.ok()??;
+            if let Ok(bytes) = frame.unwrap().into_data() {
+                self.buffer.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+
+    /// The next event; panics if none comes within 5 s.
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(std::time::Duration::from_secs(5))
+            .await
+            .expect("an event within 5 s")
+    }
 }

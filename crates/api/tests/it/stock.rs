@@ -6,6 +6,15 @@ use serde_json::{Value, json};
 use crate::{TestApp, product_body, store_body};
 
 async fn setup(t: &TestApp) {
+    // The channel the web key speaks for: its holds and views follow its sourcing policy.
+    let web = t
+        .post(
+            "/v1/channels",
+            &t.admin,
+            json!({"code": "web", "kind": "web", "name": "Web shop"}),
+        )
+        .await;
+    assert_eq!(web.status, StatusCode::CREATED, "{}", web.body);
     assert_eq!(
         t.post(
             "/v1/locations",

@@ -1,0 +1,1 @@
+//! Channel sourcing: which locations each channel promises from, and what it keeps back.
