@@ -140,7 +140,10 @@ impl SourcingPolicy {
     pub fn validate(self) -> Result<SourcingPolicy, Error> {
         let in_range = |q: i64| (0..=MAX_SAFETY).contains(&q);
         if !in_range(self.safety) {
-            return Err(Error::validation("safety", "channel safety stock is 0 or more"));
+            return Err(Error::validation(
+                "safety",
+                "channel safety stock is 0 or more",
+            ));
         }
         for (code, q) in &self.safety_at {
             if !in_range(*q) {
@@ -175,10 +178,7 @@ impl SourcingPolicy {
 
     /// Units kept back from this channel at `location`.
     pub fn safety_at(&self, location: &str) -> i64 {
-        self.safety_at
-            .get(location)
-            .copied()
-            .unwrap_or(self.safety)
+        self.safety_at.get(location).copied().unwrap_or(self.safety)
     }
 
     /// May this channel promise from `site` for `fulfilment` (`None`: any fulfilment, as for
@@ -321,7 +321,11 @@ mod tests {
         p.safety = -1;
         assert_eq!(p.clone().validate().unwrap_err().details["field"], "safety");
         p.safety = 0;
-        p.rules.get_mut(&Fulfilment::Ship).unwrap().location_kinds.clear();
+        p.rules
+            .get_mut(&Fulfilment::Ship)
+            .unwrap()
+            .location_kinds
+            .clear();
         assert_eq!(p.validate().unwrap_err().details["field"], "rules");
     }
 }

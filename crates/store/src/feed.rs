@@ -83,7 +83,11 @@ pub async fn read_after(db: &Db, after: Position, limit: i64) -> Result<Vec<Feed
     read_after_on(&mut db.read().await?, after, limit).await
 }
 
-async fn read_after_on(conn: &mut Conn, after: Position, limit: i64) -> Result<Vec<FeedRow>, Error> {
+async fn read_after_on(
+    conn: &mut Conn,
+    after: Position,
+    limit: i64,
+) -> Result<Vec<FeedRow>, Error> {
     let rows = match conn.backend() {
         Backend::Sqlite => {
             conn.query(

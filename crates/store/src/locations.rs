@@ -183,7 +183,13 @@ fn matches(l: &Location, f: &LocationFilter) -> bool {
 /// Every location, active or not, in code order.
 pub async fn all_locations(db: &Db) -> Result<Vec<Location>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM locations ORDER BY code");
-    db.read().await?.query(&sql, &[]).await?.iter().map(from_row).collect()
+    db.read()
+        .await?
+        .query(&sql, &[])
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
 /// Locations by code, or by distance for a `near` query. A retailer has at most a few

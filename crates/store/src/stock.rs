@@ -366,9 +366,7 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
     let now = Timestamp::now();
     let expires_at = hold::new_hold_expiry(new.quantity, new.purpose, new.ttl_s, now)?;
     let channel_safety = match &new.channel {
-        Some(channel) => {
-            channel_safety_for_hold(conn, channel, &new.location, new.purpose).await?
-        }
+        Some(channel) => channel_safety_for_hold(conn, channel, &new.location, new.purpose).await?,
         None => 0,
     };
     let claimed = conn
@@ -376,7 +374,13 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
             "UPDATE stock_levels SET held = held + $3, updated_at = $4
              WHERE sku = $1 AND location = $2 AND on_hand - held - safety - $5 >= $3
              RETURNING on_hand, held, safety",
-            params![&new.sku, &new.location, new.quantity, now.to_text(), channel_safety],
+            params![
+                &new.sku,
+                &new.location,
+                new.quantity,
+                now.to_text(),
+                channel_safety
+            ],
         )
         .await?;
     let Some(after) = claimed else {

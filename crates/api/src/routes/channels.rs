@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 
 use catalog::{Channel, ChannelKind, NewChannel};
 use inventory::sourcing::{Fulfilment, SourcingPolicy, SourcingRule};
-use store::sourcing::EffectivePolicy;
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
+use store::sourcing::EffectivePolicy;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, reply, stored};
 use super::locations::{LocationKindDto, kind_from, kind_to};
+use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
@@ -322,9 +322,7 @@ async fn set_sourcing(
         s.db.write_once(
             w.idempotency,
             move |c| {
-                Box::pin(
-                    async move { store::sourcing::set_policy(c, &code, policy, &actor).await },
-                )
+                Box::pin(async move { store::sourcing::set_policy(c, &code, policy, &actor).await })
             },
             |e| stored(200, &sourcing_dto(e)),
         )

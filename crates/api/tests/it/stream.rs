@@ -38,7 +38,11 @@ async fn changes_are_pushed_filtered_and_resumable() {
             .stream("/v1/stream/availability?skus=TR-42", &t.admin, None)
             .await;
         let mut shopper = t
-            .stream("/v1/stream/availability?locations=LYS-BELLECOUR", &t.web, None)
+            .stream(
+                "/v1/stream/availability?locations=LYS-BELLECOUR",
+                &t.web,
+                None,
+            )
             .await;
 
         receive(&t, "TR-42", 10).await;
@@ -143,13 +147,9 @@ async fn bad_stream_requests_are_refused() {
         .await;
     assert_eq!(too_many.code(), "invalid_query");
     assert_eq!(too_many.body["error"]["details"]["field"], "skus");
-    let no_key = t
-        .get("/v1/stream/availability", "not-a-key")
-        .await;
+    let no_key = t.get("/v1/stream/availability", "not-a-key").await;
     assert_eq!(no_key.status, StatusCode::UNAUTHORIZED);
-    let other_channel = t
-        .get("/v1/stream/availability?channel=app", &t.web)
-        .await;
+    let other_channel = t.get("/v1/stream/availability?channel=app", &t.web).await;
     assert_eq!(other_channel.status, StatusCode::FORBIDDEN);
 }
 
