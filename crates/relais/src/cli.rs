@@ -51,6 +51,16 @@ pub struct ListenArgs {
     /// Lifetime of a ship-from hold, in seconds.
     #[arg(long, env = "RELAIS_HOLD_TTL_SHIP_S", default_value_t = 3 * 24 * 3600)]
     pub hold_ttl_ship_s: i64,
+    /// Publish every event and ATP change to NATS JetStream at this URL
+    /// (e.g. nats://127.0.0.1:4222); off when unset.
+    #[arg(long, env = "RELAIS_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream to publish to (created if missing).
+    #[arg(long, env = "RELAIS_NATS_STREAM", default_value = "RELAIS")]
+    pub nats_stream: String,
+    /// The first token of every published subject.
+    #[arg(long, env = "RELAIS_NATS_PREFIX", default_value = "relais")]
+    pub nats_prefix: String,
 }
 
 impl ListenArgs {
@@ -62,7 +72,16 @@ impl ListenArgs {
             reserve_s: self.hold_ttl_reserve_s,
             ship_s: self.hold_ttl_ship_s,
         };
-        crate::server::Settings::new(&self.currency, ttls)
+        let mut settings = crate::server::Settings::new(&self.currency, ttls)?;
+        settings.nats = self
+            .nats_url
+            .as_deref()
+            .map(|url| crate::publish::NatsSettings {
+                url: url.to_owned(),
+                stream: self.nats_stream.clone(),
+                prefix: self.nats_prefix.clone(),
+            });
+        Ok(settings)
     }
 }
 

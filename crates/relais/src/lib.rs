@@ -7,4 +7,5 @@
 
 pub mod cli;
 pub mod demo;
+pub mod publish;
 pub mod server;

@@ -11,10 +11,12 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// The retailer's settings that requests use.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub currency: Currency,
     pub hold_ttls: inventory::HoldTtls,
+    /// Publish the outbox to NATS JetStream (`RELAIS_NATS_URL`).
+    pub nats: Option<crate::publish::NatsSettings>,
 }
 
 impl Settings {
@@ -23,6 +25,7 @@ impl Settings {
         Ok(Settings {
             currency,
             hold_ttls: hold_ttls.validate()?,
+            nats: None,
         })
     }
 }
@@ -32,6 +35,7 @@ impl Default for Settings {
         Settings {
             currency: Currency::EUR,
             hold_ttls: inventory::HoldTtls::default(),
+            nats: None,
         }
     }
 }
@@ -193,6 +197,10 @@ pub async fn serve_db(
     }
     let housekeeping = start_housekeeping(db.clone());
     let sweeper = start_hold_sweeper(db.clone());
+    let publisher = settings
+        .nats
+        .clone()
+        .map(|nats| tokio::spawn(crate::publish::run(db.clone(), nats)));
     let draining = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -204,6 +212,9 @@ pub async fn serve_db(
         .context("serve")?;
     housekeeping.abort();
     sweeper.abort();
+    if let Some(p) = publisher {
+        p.abort();
+    }
     db.close().await;
     tracing::info!("stopped");
     Ok(())

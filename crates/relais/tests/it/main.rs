@@ -3,3 +3,4 @@
 mod architecture;
 mod demo;
 mod durability;
+mod nats;
