@@ -39,6 +39,9 @@ pub struct Change {
     pub cause: String,
     pub at: Timestamp,
     pub level: LevelSnapshot,
+    /// The event as most subscribers get it, rendered once for all of them: without and
+    /// with the books (see `routes::stream`).
+    pub rendered: [std::sync::OnceLock<String>; 2],
 }
 
 #[derive(Deserialize)]
@@ -67,6 +70,7 @@ pub fn change_of(row: &FeedRow) -> Option<Change> {
         cause: envelope.kind,
         at: envelope.time,
         level: envelope.data.availability?,
+        rendered: Default::default(),
     })
 }
 
@@ -295,62 +299,87 @@ async fn run_feed(hub: Weak<Hub>, db: Db, mut position: Position) {
     }
 }
 
-/// Follows the changes a filter matches from `resume_after` (or from when `subscription`
-/// was taken), in order and without gaps, across lag and resubscription; calls `deliver` for
-/// each and stops when it returns `false` (the client left).
+/// Follows the changes a filter matches, in order and without gaps, across lag and
+/// resubscription: from `resume_after`, or from when `subscription` was taken.
 ///
 /// The caller subscribes first (`Hub::subscribe` with the same filter), so that a client
-/// gets every change committed after its request was answered.
-pub async fn follow<F, Fut>(
-    hub: &Arc<Hub>,
+/// gets every change committed after its request was answered. Pull-based: the SSE body
+/// asks for the next change itself, so a delivery costs no task hand-over.
+pub struct Follower {
+    hub: Arc<Hub>,
     filter: Filter,
-    resume_after: Option<Position>,
-    subscription: Subscription,
-    mut deliver: F,
-) -> Result<(), Error>
-where
-    F: FnMut(Arc<Change>) -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let mut last = resume_after;
-    let mut next = Some(subscription);
-    loop {
-        // Subscribed first, then read what came before: nothing falls in between.
-        let mut sub = match next.take() {
-            Some(sub) => sub,
-            None => hub.subscribe(filter.clone()).await?,
-        };
-        if last.is_none() {
-            last = Some(sub.from);
+    subscription: Option<Subscription>,
+    /// The last change delivered (or skipped as not matching while catching up).
+    last: Option<Position>,
+    /// Read from the outbox while catching up, not yet delivered.
+    backlog: std::collections::VecDeque<Arc<Change>>,
+    /// Reading the outbox from `last` until it is exhausted.
+    catching_up: bool,
+}
+
+impl Follower {
+    pub fn new(
+        hub: Arc<Hub>,
+        filter: Filter,
+        resume_after: Option<Position>,
+        subscription: Subscription,
+    ) -> Follower {
+        Follower {
+            last: Some(resume_after.unwrap_or(subscription.from)),
+            catching_up: resume_after.is_some(),
+            subscription: Some(subscription),
+            hub,
+            filter,
+            backlog: Default::default(),
         }
-        if let Some(mut from) = last {
-            loop {
-                let rows = store::feed::read_after(hub.db(), from, READ_BATCH).await?;
-                for row in &rows {
-                    from = row.position;
-                    if let Some(change) = change_of(row)
-                        && filter.matches(&change.level)
-                        && !deliver(Arc::new(change)).await
-                    {
-                        return Ok(());
-                    }
-                }
-                last = Some(from);
-                if (rows.len() as i64) < READ_BATCH {
-                    break;
-                }
+    }
+
+    /// The next matching change, waiting for it if need be.
+    pub async fn next(&mut self) -> Result<Arc<Change>, Error> {
+        loop {
+            if let Some(change) = self.backlog.pop_front() {
+                return Ok(change);
             }
-        }
-        while let Some(change) = sub.changes.recv().await {
-            if last.is_some_and(|l| change.position <= l) {
+            if self.subscription.is_none() {
+                // The hub dropped us (we lagged): subscribe again, then catch up from `last`.
+                self.subscription = Some(self.hub.subscribe(self.filter.clone()).await?);
+                self.catching_up = true;
+            }
+            if self.catching_up {
+                self.read_backlog().await?;
                 continue;
             }
-            last = Some(change.position);
-            if !deliver(change).await {
-                return Ok(());
+            let Some(sub) = self.subscription.as_mut() else {
+                continue;
+            };
+            match sub.changes.recv().await {
+                Some(change) if self.last.is_some_and(|l| change.position <= l) => {}
+                Some(change) => {
+                    self.last = Some(change.position);
+                    return Ok(change);
+                }
+                None => self.subscription = None,
             }
         }
-        // The hub dropped us (we lagged): catch up from `last`.
+    }
+
+    /// Reads the next batch of the outbox after `last` into the backlog.
+    async fn read_backlog(&mut self) -> Result<(), Error> {
+        let Some(from) = self.last else {
+            self.catching_up = false;
+            return Ok(());
+        };
+        let rows = store::feed::read_after(self.hub.db(), from, READ_BATCH).await?;
+        self.catching_up = rows.len() as i64 == READ_BATCH;
+        for row in &rows {
+            self.last = Some(row.position);
+            if let Some(change) = change_of(row)
+                && self.filter.matches(&change.level)
+            {
+                self.backlog.push_back(Arc::new(change));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -369,6 +398,7 @@ mod tests {
             cause: "relais.stock.moved".into(),
             at: Timestamp::now(),
             level: level(sku, location),
+            rendered: Default::default(),
         })
     }
 

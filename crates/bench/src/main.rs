@@ -6,10 +6,12 @@
 //! - `write`: durable price updates, each with its own Idempotency-Key.
 //! - `hot-sku`: a flash sale: many buyers hold the last units of one variant at one store.
 //! - `availability`: availability of random variants across locations.
+//! - `fanout`: time from a committed stock change to its arrival at many SSE clients.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
 mod client;
+mod fanout;
 mod load;
 mod server;
 mod stock;
@@ -68,6 +70,21 @@ enum Scenario {
         requests: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Live availability: time from a committed change to its arrival at SSE subscribers.
+    Fanout {
+        #[arg(long, default_value_t = 10_000)]
+        subscribers: u64,
+        #[arg(long, default_value_t = 10_000)]
+        changes: u64,
+        /// How many SKUs the subscribers watch (each watches one).
+        #[arg(long, default_value_t = 100)]
+        watched: usize,
+        /// Changes sent per second (each reaches subscribers/watched clients).
+        #[arg(long, default_value_t = 250)]
+        rate: u64,
         #[command(flatten)]
         target: Target,
     },
@@ -143,6 +160,18 @@ fn main() -> anyhow::Result<()> {
             } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = stock::availability(&server, requests, concurrency).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Fanout {
+                subscribers,
+                changes,
+                watched,
+                rate,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = fanout::fanout(&server, subscribers, changes, watched, rate).await;
                 server.stop().await;
                 outcome
             }

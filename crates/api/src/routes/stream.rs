@@ -11,7 +11,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -19,7 +18,7 @@ use super::stock::{ChannelView, FulfilmentDto};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Q;
-use crate::live::{Change, Filter, follow};
+use crate::live::{Change, Filter, Follower};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -28,8 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The most SKUs or locations one stream may name.
 pub const MAX_FILTER_ITEMS: usize = 1000;
-/// Events waiting for a slow client before its stream pauses (it then catches up).
-const CLIENT_BUFFER: usize = 256;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -134,19 +131,28 @@ impl Lens {
             None => level.atp,
         };
         let inside = self.principal.can_access_store(&level.location);
-        let body = AvailabilityEvent {
-            seq: change.seq,
-            sku: level.sku.clone(),
-            location: level.location.clone(),
-            atp,
-            on_hand: inside.then_some(level.on_hand),
-            held: inside.then_some(level.held),
-            safety: inside.then_some(level.safety),
-            channel: self.view.as_ref().map(|v| v.code().to_owned()),
-            cause: change.cause.clone(),
-            at: change.at,
+        let render = || {
+            let body = AvailabilityEvent {
+                seq: change.seq,
+                sku: level.sku.clone(),
+                location: level.location.clone(),
+                atp,
+                on_hand: inside.then_some(level.on_hand),
+                held: inside.then_some(level.held),
+                safety: inside.then_some(level.safety),
+                channel: self.view.as_ref().map(|v| v.code().to_owned()),
+                cause: change.cause.clone(),
+                at: change.at,
+            };
+            serde_json::to_string(&body).unwrap_or_default()
         };
-        let data = serde_json::to_string(&body).ok()?;
+        // Without a channel view the event depends only on `inside`: render it once per change.
+        let data = match &self.view {
+            None => change.rendered[usize::from(inside)]
+                .get_or_init(render)
+                .clone(),
+            Some(_) => render(),
+        };
         Some(
             Event::default()
                 .event("availability")
@@ -198,28 +204,24 @@ async fn stream_availability(
         view,
         locations,
     });
-    let (out, events) = mpsc::channel::<Event>(CLIENT_BUFFER);
-    let hub = s.live.clone();
     // Subscribed before answering: every change committed after the answer reaches the client.
-    let subscription = hub.subscribe(filter.clone()).await?;
-    tokio::spawn(async move {
-        let delivered = follow(&hub, filter, resume_after, subscription, |change| {
-            let event = lens.event(&change);
-            let out = out.clone();
-            async move {
-                match event {
-                    Some(event) => out.send(event).await.is_ok(),
-                    None => !out.is_closed(),
+    let subscription = s.live.subscribe(filter.clone()).await?;
+    let follower = Follower::new(s.live.clone(), filter, resume_after, subscription);
+    let stream = futures::stream::unfold((follower, lens), |(mut follower, lens)| async move {
+        loop {
+            match follower.next().await {
+                Ok(change) => {
+                    if let Some(event) = lens.event(&change) {
+                        return Some((Ok(event), (follower, lens)));
+                    }
+                }
+                Err(e) => {
+                    // The client reconnects with Last-Event-ID and resumes where it was.
+                    tracing::warn!(error = %e, "an availability stream stopped");
+                    return None;
                 }
             }
-        })
-        .await;
-        if let Err(e) = delivered {
-            tracing::warn!(error = %e, "an availability stream stopped");
         }
-    });
-    let stream = futures::stream::unfold(events, |mut events| async move {
-        events.recv().await.map(|e| (Ok(e), events))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -163,24 +163,19 @@ async fn a_lagging_subscriber_catches_up_without_gaps() {
         let filter = api::live::Filter::default();
         let subscription = hub.subscribe(filter.clone()).await.unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let follower = {
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                let mut first = true;
-                api::live::follow(&hub, filter, None, subscription, move |change| {
-                    let tx = tx.clone();
-                    let slow = std::mem::replace(&mut first, false);
-                    async move {
-                        if slow {
-                            // Meanwhile the queue of 2 overflows.
-                            tokio::time::sleep(Duration::from_millis(400)).await;
-                        }
-                        tx.send(change).is_ok()
-                    }
-                })
-                .await
-            })
-        };
+        let follower = tokio::spawn(async move {
+            let mut follower = api::live::Follower::new(hub, filter, None, subscription);
+            let mut first = true;
+            while let Ok(change) = follower.next().await {
+                if std::mem::replace(&mut first, false) {
+                    // Meanwhile the queue of 2 overflows and the hub drops this subscriber.
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                if tx.send(change).is_err() {
+                    break;
+                }
+            }
+        });
         const CHANGES: i64 = 30;
         for _ in 0..CHANGES {
             receive(&t, "TR-42", 1).await;
