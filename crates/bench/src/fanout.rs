@@ -4,9 +4,11 @@
 //! demo's Lyon store (product pages being watched). Once every stream is open, `changes`
 //! receipts of one unit are recorded over HTTP at `rate` per second, spread over the watched
 //! SKUs. A change is identified on arrival by its SKU and the on-hand quantity it produced.
-//! Latency runs from just before the movement request is sent (so it includes the durable
-//! commit) to the moment a client has read the event; `lost` counts the deliveries expected
-//! but not received within 10 s of the last change.
+//! Latency runs from the change — the time its event carries, taken inside the write command
+//! just before the durable commit, on the same machine's clock — to the moment a client has
+//! read it; so it includes the commit's fsync. A second, more conservative figure on stderr
+//! runs from just before the movement request was sent (queueing for the writer included).
+//! `lost` counts the deliveries expected but not received within 10 s of the last change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -53,11 +55,32 @@ impl Plan {
 #[derive(Deserialize)]
 struct Seen {
     on_hand: i64,
+    at: String,
 }
 
+/// What one client measured: raw latencies in µs, merged only after every client is done
+/// (a histogram per client would cost 10 000 × hundreds of KB, and merging them while the
+/// last events arrive would slow the clients down and inflate the tail).
+#[derive(Default)]
 struct Client {
-    latencies_us: Histogram<u64>,
-    received: u64,
+    /// From the change's own time (just before its commit).
+    latencies_us: Vec<u32>,
+    /// From the moment its request was sent.
+    from_send_us: Vec<u32>,
+}
+
+/// Microseconds since the Unix epoch, now.
+fn unix_us_now() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i128)
+        .unwrap_or(0)
+}
+
+fn unix_us(rfc3339: &str) -> Option<i128> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp_nanos() / 1000)
 }
 
 fn histogram() -> Histogram<u64> {
@@ -93,20 +116,19 @@ async fn open_stream(
     Ok((sender, response.into_body()))
 }
 
-/// Reads events until `expected` arrived or `deadline` passed.
+/// Reads events until `expected` arrived or `deadline` passed; hands the stream back still
+/// open, so that clients that are done do not all disconnect while others still measure.
 async fn listen(
-    (_sender, mut body): (Sender, hyper::body::Incoming),
+    (sender, mut body): (Sender, hyper::body::Incoming),
     sku: usize,
     expected: u64,
     plan: Arc<Plan>,
     deadline: Arc<AtomicU64>,
-) -> Client {
-    let mut client = Client {
-        latencies_us: histogram(),
-        received: 0,
-    };
+) -> (Client, (Sender, hyper::body::Incoming)) {
+    let mut client = Client::default();
+    let received = |c: &Client| c.latencies_us.len() as u64;
     let mut buffer: Vec<u8> = Vec::new();
-    while client.received < expected {
+    while received(&client) < expected {
         let wait_us = deadline.load(Ordering::Relaxed);
         let remaining = Duration::from_micros(wait_us)
             .saturating_sub(plan.epoch.elapsed())
@@ -121,6 +143,7 @@ async fn listen(
             continue;
         };
         let now_us = plan.epoch.elapsed().as_micros() as u64;
+        let wall_now_us = unix_us_now();
         buffer.extend_from_slice(&bytes);
         let mut consumed = 0;
         while let Some(end) = buffer[consumed..].windows(2).position(|w| w == b"\n\n") {
@@ -140,15 +163,18 @@ async fn listen(
             };
             let sent = plan.sent_us.get(c).map(|s| s.load(Ordering::Acquire));
             if let Some(sent) = sent.filter(|s| *s > 0) {
+                let from_send = now_us.saturating_sub(sent).max(1);
                 client
-                    .latencies_us
-                    .saturating_record(now_us.saturating_sub(sent).max(1));
-                client.received += 1;
+                    .from_send_us
+                    .push(from_send.min(u32::MAX as u64) as u32);
+                let changed = unix_us(&seen.at).unwrap_or(wall_now_us);
+                let from_change = (wall_now_us - changed).clamp(1, u32::MAX as i128);
+                client.latencies_us.push(from_change as u32);
             }
         }
         buffer.drain(..consumed);
     }
-    client
+    (client, (sender, body))
 }
 
 pub async fn fanout(
@@ -266,13 +292,31 @@ pub async fn fanout(
     );
 
     let mut latencies = histogram();
+    let mut from_send = histogram();
     let (mut expected_total, mut received) = (0u64, 0u64);
+    let mut clients = Vec::with_capacity(listeners.len());
+    let mut streams = Vec::with_capacity(listeners.len());
     for (expected, listener) in listeners {
-        let client = listener.await?;
         expected_total += expected;
-        received += client.received;
-        latencies.add(client.latencies_us)?;
+        let (client, stream) = listener.await?;
+        clients.push(client);
+        streams.push(stream);
     }
+    drop(streams);
+    for client in clients {
+        received += client.latencies_us.len() as u64;
+        for us in client.latencies_us {
+            latencies.saturating_record(u64::from(us));
+        }
+        for us in client.from_send_us {
+            from_send.saturating_record(u64::from(us));
+        }
+    }
+    eprintln!(
+        "fanout: from request sent to arrival p50_ms={:.2} p99_ms={:.2}",
+        from_send.value_at_quantile(0.5) as f64 / 1000.0,
+        from_send.value_at_quantile(0.99) as f64 / 1000.0
+    );
     if failed > 0 {
         eprintln!("fanout: {failed} movements failed");
     }
