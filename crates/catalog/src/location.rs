@@ -621,6 +621,30 @@ impl Location {
         None
     }
 
+    /// The pickup promise in whole days, as shopping feeds name it: an order placed at `now`
+    /// is ready `same day`, `next day`, `2-day` … `6-day`, or `multi-week`, counted in the
+    /// store's own calendar. `None` for a location that never opens.
+    pub fn pickup_sla(&self, now: kernel::Timestamp) -> Option<&'static str> {
+        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let ready = self.pickup_ready_by(now)?;
+        let local_date = |at: kernel::Timestamp| {
+            jiff::Timestamp::from_millisecond(at.unix_ms())
+                .ok()
+                .map(|t| t.to_zoned(tz.clone()).date())
+        };
+        let days = local_date(now)?.until(local_date(ready)?).ok()?.get_days();
+        Some(match days {
+            i32::MIN..=0 => "same day",
+            1 => "next day",
+            2 => "2-day",
+            3 => "3-day",
+            4 => "4-day",
+            5 => "5-day",
+            6 => "6-day",
+            _ => "multi-week",
+        })
+    }
+
     /// Whether the location is open at `at`, by its opening hours in its own time zone.
     pub fn is_open_at(&self, at: kernel::Timestamp) -> bool {
         self.local_time(at)
@@ -744,7 +768,15 @@ mod local_time_tests {
             ready(&l, "2026-03-28T18:30:00Z").as_deref(),
             Some("2026-03-30T08:00:00.000000Z")
         );
+        // The same promises in feed terms: same day, same day, Saturday evening → Monday.
+        let sla = |l: &Location, now: &str| l.pickup_sla(t(now));
+        assert_eq!(sla(&l, "2026-11-26T08:00:00Z"), Some("same day"));
+        assert_eq!(sla(&l, "2026-11-26T17:30:00Z"), Some("next day"));
+        assert_eq!(sla(&l, "2026-11-28T17:30:00Z"), Some("2-day"));
+        l.pickup_lead_min = 8 * 24 * 60;
+        assert_eq!(sla(&l, "2026-11-26T08:00:00Z"), Some("multi-week"));
         l.opening_hours = OpeningHours::default();
         assert_eq!(ready(&l, "2026-11-26T08:00:00Z"), None);
+        assert_eq!(sla(&l, "2026-11-26T08:00:00Z"), None);
     }
 }

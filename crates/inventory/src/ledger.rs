@@ -70,6 +70,16 @@ impl Level {
     }
 }
 
+/// How shopping feeds name a quantity available to promise: `in stock`, `limited
+/// availability` (at most `limited_at` units left), or `out of stock`.
+pub fn availability_label(atp: i64, limited_at: i64) -> &'static str {
+    match atp {
+        i64::MIN..=0 => "out of stock",
+        n if n <= limited_at => "limited availability",
+        _ => "in stock",
+    }
+}
+
 /// A level after a change, as events carry it (`data.availability`) to the live feeds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LevelSnapshot {
@@ -159,6 +169,15 @@ pub fn apply(level: Level, delta: i64) -> Result<Level, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_labels_follow_atp() {
+        assert_eq!(availability_label(0, 3), "out of stock");
+        assert_eq!(availability_label(1, 3), "limited availability");
+        assert_eq!(availability_label(3, 3), "limited availability");
+        assert_eq!(availability_label(4, 3), "in stock");
+        assert_eq!(availability_label(1, 0), "in stock");
+    }
 
     #[test]
     fn signs_follow_the_kind() {

@@ -119,6 +119,61 @@ pub enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Export feeds for other systems.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+/// How imported stock rows are recorded.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ImportKind {
+    /// The quantity is what was counted: on hand becomes it.
+    Count,
+    /// The quantity arrived: it is added to on hand.
+    Receipt,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Stock per SKU and location from a CSV file with `sku,location,quantity[,reason]`
+    /// columns. Safe to run again: rows already imported are not recorded twice. Rejected
+    /// rows are written, with the reason, to FILE.rejected.csv.
+    Stock {
+        #[command(flatten)]
+        db: DbArgs,
+        file: PathBuf,
+        #[arg(long, value_enum, default_value = "count")]
+        kind: ImportKind,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// The search-engine local inventory feed (TSV): store code, id, quantity, availability,
+    /// price, pickup method, pickup SLA — one row per variant stocked at each active store.
+    LocalInventory {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Currency of the prices (ISO 4217).
+        #[arg(long, default_value = "EUR")]
+        currency: String,
+        /// Price as this channel charges it; the base price without.
+        #[arg(long)]
+        channel: Option<String>,
+        /// At most this many units available is `limited availability`.
+        #[arg(long, default_value_t = 3)]
+        limited_at: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +230,52 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let database = server::open(&db.url).await?;
                 database.close().await;
                 println!("migrations applied to {}", server::redact(&db.url));
+                Ok(())
+            }
+            Command::Import {
+                command: ImportCommand::Stock { db, file, kind },
+            } => {
+                let database = server::open(&db.url).await?;
+                let kind = match kind {
+                    ImportKind::Count => inventory::MovementKind::Count,
+                    ImportKind::Receipt => inventory::MovementKind::Receipt,
+                };
+                let report = crate::import::run(&database, &file, kind).await;
+                database.close().await;
+                report.map(|_| ())
+            }
+            Command::Export {
+                command:
+                    ExportCommand::LocalInventory {
+                        db,
+                        out,
+                        currency,
+                        channel,
+                        limited_at,
+                    },
+            } => {
+                let database = server::open(&db.url).await?;
+                let options = crate::export::LocalInventory {
+                    currency: kernel::Currency::parse(&currency).map_err(anyhow::Error::msg)?,
+                    channel,
+                    limited_at,
+                };
+                let rows = match &out {
+                    Some(path) => {
+                        let file = std::fs::File::create(path)
+                            .with_context(|| format!("create {}", path.display()))?;
+                        let mut writer = std::io::BufWriter::new(file);
+                        crate::export::local_inventory(&database, &options, &mut writer).await?
+                    }
+                    None => {
+                        let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
+                        crate::export::local_inventory(&database, &options, &mut writer).await?
+                    }
+                };
+                database.close().await;
+                if let Some(path) = out {
+                    eprintln!("{rows} rows written to {}", path.display());
+                }
                 Ok(())
             }
             Command::Key {

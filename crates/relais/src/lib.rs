@@ -7,5 +7,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod export;
+pub mod import;
 pub mod publish;
 pub mod server;

@@ -195,6 +195,18 @@ async fn insert_movement(
     .int("seq")
 }
 
+/// The movement recorded with this client key, if any.
+pub async fn movement_by_client_key(conn: &mut Conn, key: &str) -> Result<Option<Movement>, Error> {
+    conn.query_opt(
+        "SELECT * FROM stock_movements WHERE client_key = $1",
+        params![key],
+    )
+    .await?
+    .as_ref()
+    .map(movement_from_row)
+    .transpose()
+}
+
 /// Records a movement and moves the level with it. A movement whose `client_key` was already
 /// recorded is not recorded again: the first one is returned.
 pub async fn record_movement(
@@ -203,14 +215,8 @@ pub async fn record_movement(
     actor: &str,
 ) -> Result<(Movement, Level), Error> {
     if let Some(key) = &new.client_key
-        && let Some(row) = conn
-            .query_opt(
-                "SELECT * FROM stock_movements WHERE client_key = $1",
-                params![key.as_str()],
-            )
-            .await?
+        && let Some(first) = movement_by_client_key(conn, key).await?
     {
-        let first = movement_from_row(&row)?;
         let level = find_level(conn, &first.sku, &first.location)
             .await?
             .unwrap_or_default();

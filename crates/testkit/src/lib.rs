@@ -139,6 +139,18 @@ impl Drop for TestDb {
     }
 }
 
+/// The NATS server the publishing tests use, from `RELAIS_TEST_NATS_URL`; `None` (and a
+/// message saying the test is skipped) when it is not set.
+pub fn nats_url() -> Option<String> {
+    match std::env::var("RELAIS_TEST_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            eprintln!("RELAIS_TEST_NATS_URL is not set: skipping the NATS JetStream cases");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,17 +166,5 @@ mod tests {
             "postgres://u@h/x?sslmode=disable"
         );
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
-    }
-}
-
-/// The NATS server the publishing tests use, from `RELAIS_TEST_NATS_URL`; `None` (and a
-/// message saying the test is skipped) when it is not set.
-pub fn nats_url() -> Option<String> {
-    match std::env::var("RELAIS_TEST_NATS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            eprintln!("RELAIS_TEST_NATS_URL is not set: skipping the NATS JetStream cases");
-            None
-        }
     }
 }

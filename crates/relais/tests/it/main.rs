@@ -3,4 +3,5 @@
 mod architecture;
 mod demo;
 mod durability;
+mod import_export;
 mod nats;

@@ -1,0 +1,171 @@
+//! `relais import stock` and `relais export local-inventory` on the demo retailer.
+
+use std::process::Command;
+
+use inventory::MovementKind;
+use relais::import::{Row, import_rows, read_rows};
+
+const RELAIS: &str = env!("CARGO_BIN_EXE_relais");
+const SKU: &str = "ES001-BLE-38";
+const SKU2: &str = "ES001-BLE-39";
+
+const CSV: &str = "\
+sku,location,quantity,reason
+ES001-BLE-38,LYS-BELLECOUR,7,inventory count
+ES001-BLE-39,LYS-BELLECOUR,0,
+NOPE-1,LYS-BELLECOUR,3,
+ES001-BLE-38,NOWHERE,3,
+ES001-BLE-38,PAR-RIVOLI,-2,
+ES001-BLE-38,PAR-RIVOLI,two,
+";
+
+async fn on_hand(db: &store::Db, sku: &str, location: &str) -> i64 {
+    store::stock::variant_stock(db, sku)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.location == location)
+        .map(|s| s.level.on_hand)
+        .unwrap_or(0)
+}
+
+fn reasons(rejected: &[(Row, String)]) -> Vec<(u64, String)> {
+    rejected
+        .iter()
+        .map(|(r, why)| (r.line, why.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_imports_once_and_rejects_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counts.csv");
+    std::fs::write(&file, CSV).unwrap();
+    for t in testkit::every_backend().await {
+        relais::demo::seed(&t.db).await.unwrap();
+        let (rows, digest) = read_rows(&file).unwrap();
+        assert_eq!(rows.len(), 6);
+        let report = import_rows(&t.db, rows.clone(), &digest, MovementKind::Count, || {}).await;
+        assert_eq!(
+            (report.recorded, report.already),
+            (2, 0),
+            "{}",
+            t.backend().as_str()
+        );
+        assert_eq!(
+            reasons(&report.rejected),
+            [
+                (4, "unknown SKU `NOPE-1`".to_string()),
+                (5, "unknown location `NOWHERE`".to_string()),
+                (6, "negative quantity".to_string()),
+                (7, "quantity `two` is not a whole number".to_string()),
+            ]
+        );
+        assert_eq!(on_hand(&t.db, SKU, "LYS-BELLECOUR").await, 7);
+        assert_eq!(on_hand(&t.db, SKU2, "LYS-BELLECOUR").await, 0);
+
+        // A sale after the import; then the same file again: nothing is counted twice and the
+        // sale is not undone.
+        let sale = store::stock::NewMovement {
+            sku: SKU.into(),
+            location: "LYS-BELLECOUR".into(),
+            kind: MovementKind::Sale,
+            quantity: 1,
+            reason: "till".into(),
+            reference: None,
+            client_key: None,
+        };
+        t.db.write(move |c| {
+            Box::pin(async move { store::stock::record_movement(c, &sale, "t").await })
+        })
+        .await
+        .unwrap();
+        let events = store::events::count(&t.db).await.unwrap();
+        let again = import_rows(&t.db, rows, &digest, MovementKind::Count, || {}).await;
+        assert_eq!(
+            (again.recorded, again.already, again.rejected.len()),
+            (0, 2, 4)
+        );
+        assert_eq!(on_hand(&t.db, SKU, "LYS-BELLECOUR").await, 6);
+        assert_eq!(store::events::count(&t.db).await.unwrap(), events);
+        assert!(store::stock::unbalanced(&t.db).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_commands_import_and_export_a_feed() {
+    let t = testkit::sqlite().await;
+    relais::demo::seed(&t.db).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counts.csv");
+    std::fs::write(&file, CSV).unwrap();
+
+    let import = Command::new(RELAIS)
+        .args(["import", "stock", "--db", &t.url])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&import.stdout);
+    assert!(
+        import.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    assert!(
+        stdout.contains("2 rows recorded, 0 already imported by an earlier run, 4 rejected"),
+        "{stdout}"
+    );
+    let rejected = std::fs::read_to_string(dir.path().join("counts.rejected.csv")).unwrap();
+    assert_eq!(rejected.lines().count(), 5, "{rejected}");
+    assert!(
+        rejected.contains("4,NOPE-1,LYS-BELLECOUR,3,unknown SKU `NOPE-1`"),
+        "{rejected}"
+    );
+
+    let feed_path = dir.path().join("local-inventory.tsv");
+    let export = Command::new(RELAIS)
+        .args(["export", "local-inventory", "--db", &t.url, "--out"])
+        .arg(&feed_path)
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let feed = std::fs::read_to_string(&feed_path).unwrap();
+    let mut lines = feed.lines();
+    assert_eq!(
+        lines.next(),
+        Some("store code\tid\tquantity\tavailability\tprice\tpickup method\tpickup SLA")
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split('\t').collect()).collect();
+    assert!(rows.len() > 1000, "{} rows", rows.len());
+    let row = |store: &str, sku: &str| {
+        rows.iter()
+            .find(|r| r[0] == store && r[1] == sku)
+            .unwrap_or_else(|| panic!("no row for {sku} at {store}"))
+            .clone()
+    };
+    let counted = row("LYS-BELLECOUR", SKU);
+    assert_eq!(&counted[2..4], ["7", "in stock"]);
+    assert!(
+        counted[4].ends_with(" EUR") && counted[4].contains('.'),
+        "{counted:?}"
+    );
+    assert_eq!(counted[5], "buy");
+    assert!(
+        ["same day", "next day", "2-day", "3-day"].contains(&counted[6]),
+        "{counted:?}"
+    );
+    assert_eq!(&row("LYS-BELLECOUR", SKU2)[2..4], ["0", "out of stock"]);
+    for r in &rows {
+        assert_eq!(r.len(), 7, "{r:?}");
+        assert!(["in stock", "limited availability", "out of stock"].contains(&r[3]));
+        let quantity: i64 = r[2].parse().unwrap();
+        assert_eq!(r[3] == "out of stock", quantity == 0, "{r:?}");
+    }
+    assert!(rows.iter().any(|r| r[3] == "limited availability"));
+    // Only stores: the warehouses and the pickup point are not in a store feed.
+    assert!(!rows.iter().any(|r| r[0].starts_with("WH")));
+}
