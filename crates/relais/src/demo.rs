@@ -1030,6 +1030,9 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
                     store::stock::set_safety(&mut *c, &m.sku, &m.location, *safety, "demo").await?;
                 }
             }
+            for (channel, policy) in sourcing_policies() {
+                store::sourcing::set_policy(&mut *c, channel, policy, "demo").await?;
+            }
             Ok(())
         })
     })
@@ -1045,6 +1048,22 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         store_lyon: key("Lyon Bellecour POS and associates", "store:LYS-BELLECOUR").await?,
         service: key("Customer service agents", "service").await?,
     })
+}
+
+/// Sourcing the retailer set explicitly (other channels keep their kind's default): the
+/// marketplace ships from the warehouses only and keeps 2 units back everywhere (its stock
+/// feed lags), and the app does not promise pickup at the Gare de Lyon pickup point, which
+/// cannot take bulky parcels.
+fn sourcing_policies() -> Vec<(&'static str, inventory::SourcingPolicy)> {
+    use catalog::ChannelKind;
+    use inventory::Fulfilment;
+    let mut marketplace = inventory::SourcingPolicy::default_for(ChannelKind::Marketplace);
+    marketplace.safety = 2;
+    let mut app = inventory::SourcingPolicy::default_for(ChannelKind::App);
+    if let Some(pickup) = app.rules.get_mut(&Fulfilment::Pickup) {
+        pickup.exclude.insert("PAR-GARE-DE-LYON".into());
+    }
+    vec![("marketplace", marketplace), ("app", app)]
 }
 
 /// Removes a SQLite demo file (and its WAL) so the demo always starts fresh.

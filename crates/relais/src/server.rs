@@ -178,6 +178,19 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// The server's background tasks, stopped when the server stops — also when its future is
+/// dropped rather than run to the end (an embedding application or a test aborting it), so
+/// that no sweeper or publisher outlives its server (a publisher would keep its lease).
+struct Background(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
 pub async fn serve_db(
     db: Db,
@@ -195,12 +208,15 @@ pub async fn serve_db(
     if let Some(tx) = bound {
         let _ = tx.send(addr);
     }
-    let housekeeping = start_housekeeping(db.clone());
-    let sweeper = start_hold_sweeper(db.clone());
-    let publisher = settings
-        .nats
-        .clone()
-        .map(|nats| tokio::spawn(crate::publish::run(db.clone(), nats)));
+    let mut background = Background(vec![
+        start_housekeeping(db.clone()),
+        start_hold_sweeper(db.clone()),
+    ]);
+    if let Some(nats) = settings.nats.clone() {
+        background
+            .0
+            .push(tokio::spawn(crate::publish::run(db.clone(), nats)));
+    }
     let draining = state.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -210,11 +226,7 @@ pub async fn serve_db(
         })
         .await
         .context("serve")?;
-    housekeeping.abort();
-    sweeper.abort();
-    if let Some(p) = publisher {
-        p.abort();
-    }
+    drop(background);
     db.close().await;
     tracing::info!("stopped");
     Ok(())
