@@ -976,6 +976,9 @@ pub struct DemoKeys {
 }
 
 /// Writes the whole demo retailer in one transaction; returns the keys.
+/// Stock movements per write command while seeding.
+const STOCK_PER_COMMAND: usize = 250;
+
 pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
     let now = Timestamp::now();
     let mut locations = Vec::new();
@@ -1024,12 +1027,6 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
             for o in &overrides {
                 store::prices::set_override(&mut *c, o, "demo").await?;
             }
-            for (m, safety) in &stock {
-                store::stock::record_movement(&mut *c, m, "demo").await?;
-                if *safety > 0 && m.kind == inventory::MovementKind::Receipt {
-                    store::stock::set_safety(&mut *c, &m.sku, &m.location, *safety, "demo").await?;
-                }
-            }
             for (channel, policy) in sourcing_policies() {
                 store::sourcing::set_policy(&mut *c, channel, policy, "demo").await?;
             }
@@ -1037,6 +1034,25 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         })
     })
     .await?;
+    // Opening stock in commands of a few hundred movements, one after the other: on
+    // PostgreSQL one transaction of thousands of statements would run for seconds, and a
+    // long transaction holds back every outbox feed of the cluster (see `store::feed`).
+    for chunk in stock.chunks(STOCK_PER_COMMAND) {
+        let chunk = chunk.to_vec();
+        db.write(move |c| {
+            Box::pin(async move {
+                for (m, safety) in &chunk {
+                    store::stock::record_movement(&mut *c, m, "demo").await?;
+                    if *safety > 0 && m.kind == inventory::MovementKind::Receipt {
+                        store::stock::set_safety(&mut *c, &m.sku, &m.location, *safety, "demo")
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    }
     let key = |name: &'static str, scope: &'static str| {
         let db = db.clone();
         async move { crate::server::create_key(&db, name, &[scope.to_string()], "demo").await }

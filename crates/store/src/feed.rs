@@ -6,7 +6,11 @@
 //! one holding 11. Each outbox row therefore records its transaction id, a reader goes in
 //! (txid, seq) order, and it only reads transactions older than every transaction still
 //! running (below the snapshot's `xmin`) — those can gain no more rows — so it never steps
-//! past a row that commits later. The price is that a long transaction delays the feed.
+//! past a row that commits later. The price is that a long transaction delays the feed —
+//! any transaction with a transaction id on the PostgreSQL cluster, even in another database,
+//! since `xmin` is cluster-wide. Relais keeps its own transactions short (group-commit
+//! batches, chunked imports and demo seeding); a cluster shared with long-running jobs delays
+//! live availability by as long as they run.
 
 use kernel::{Error, Timestamp};
 
