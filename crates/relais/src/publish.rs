@@ -164,21 +164,23 @@ fn messages(settings: &NatsSettings, row: &FeedRow) -> Vec<(String, String, Stri
     )];
     if let Some(change) = api::live::change_of(row) {
         let level = &change.level;
-        let payload = serde_json::json!({
-            "seq": change.seq,
-            "sku": level.sku,
-            "location": level.location,
-            "atp": level.atp,
-            "on_hand": level.on_hand,
-            "held": level.held,
-            "safety": level.safety,
-            "cause": change.cause,
-            "at": change.at,
-        });
+        // The SSE stream's event, with the books: NATS consumers are back-office systems.
+        let payload = api::routes::stream::AvailabilityEvent {
+            seq: change.seq,
+            sku: level.sku.clone(),
+            location: level.location.clone(),
+            atp: level.atp,
+            on_hand: Some(level.on_hand),
+            held: Some(level.held),
+            safety: Some(level.safety),
+            channel: None,
+            cause: change.cause.clone(),
+            at: change.at,
+        };
         out.push((
             settings.availability_subject(&level.location, &level.sku),
             format!("{id}:availability"),
-            payload.to_string(),
+            serde_json::to_string(&payload).unwrap_or_default(),
         ));
     }
     out

@@ -14,7 +14,7 @@
 
 use kernel::{Error, Timestamp};
 
-use crate::sql::{Backend, Conn};
+use crate::sql::{Backend, Conn, Row};
 use crate::{Db, params};
 
 /// A place in the outbox's commit order. Positions compare in that order.
@@ -23,6 +23,13 @@ pub struct Position {
     /// The writing transaction's id (PostgreSQL); 0 on SQLite.
     pub txid: i64,
     pub seq: i64,
+}
+
+fn position_from_row(row: &Row) -> Result<Position, Error> {
+    Ok(Position {
+        txid: row.int("txid")?,
+        seq: row.int("seq")?,
+    })
 }
 
 /// An outbox row as a feed reads it.
@@ -73,12 +80,8 @@ pub async fn position_of(db: &Db, seq: i64) -> Result<Option<Position>, Error> {
     };
     conn.query_opt(sql, params![seq])
         .await?
-        .map(|row| {
-            Ok(Position {
-                txid: row.int("txid")?,
-                seq: row.int("seq")?,
-            })
-        })
+        .as_ref()
+        .map(position_from_row)
         .transpose()
 }
 
@@ -114,10 +117,7 @@ async fn read_after_on(
     rows.iter()
         .map(|row| {
             Ok(FeedRow {
-                position: Position {
-                    txid: row.int("txid")?,
-                    seq: row.int("seq")?,
-                },
+                position: position_from_row(row)?,
                 kind: row.text("type")?,
                 envelope: row.text("envelope")?,
             })
@@ -134,12 +134,8 @@ pub async fn cursor(db: &Db, name: &str) -> Result<Option<Position>, Error> {
             params![name],
         )
         .await?
-        .map(|row| {
-            Ok(Position {
-                txid: row.int("txid")?,
-                seq: row.int("seq")?,
-            })
-        })
+        .as_ref()
+        .map(position_from_row)
         .transpose()
 }
 
