@@ -18,6 +18,7 @@ pub mod extract;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod reference;
 pub mod routes;
 pub mod state;
 

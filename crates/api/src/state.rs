@@ -21,6 +21,8 @@ pub struct AppState {
     pub hold_ttls: inventory::HoldTtls,
     /// Live availability for SSE subscribers on this node.
     pub live: Arc<crate::live::Hub>,
+    /// Locations and sourcing policies for channel views, cached briefly.
+    pub reference: Arc<crate::reference::Reference>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             default_currency,
             hold_ttls: inventory::HoldTtls::default(),
             live: crate::live::Hub::new(db.clone()),
+            reference: Arc::new(crate::reference::Reference::new(db.clone())),
         }
     }
 

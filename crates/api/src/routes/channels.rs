@@ -171,6 +171,8 @@ async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> A
             |c| stored(201, &ChannelDto::from(c)),
         )
         .await?;
+    // Channel views cache locations and policies: this node sees its own change at once.
+    s.reference.invalidate();
     Ok(reply(response))
 }
 
@@ -327,5 +329,7 @@ async fn set_sourcing(
             |e| stored(200, &sourcing_dto(e)),
         )
         .await?;
+    // Channel views cache locations and policies: this node sees its own change at once.
+    s.reference.invalidate();
     Ok(reply(response))
 }

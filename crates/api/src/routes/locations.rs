@@ -531,6 +531,8 @@ async fn create_location(
             |l| stored(201, &location_dto(l, None, Timestamp::now())),
         )
         .await?;
+    // Channel views cache locations and policies: this node sees its own change at once.
+    s.reference.invalidate();
     Ok(reply(response))
 }
 
@@ -586,5 +588,7 @@ async fn update_location(
             |l| stored(200, &location_dto(l, None, Timestamp::now())),
         )
         .await?;
+    // Channel views cache locations and policies: this node sees its own change at once.
+    s.reference.invalidate();
     Ok(reply(response))
 }

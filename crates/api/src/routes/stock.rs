@@ -229,7 +229,7 @@ impl From<Fulfilment> for FulfilmentDto {
 
 /// A channel's view of stock: which locations it may promise from and what it keeps back.
 pub(crate) struct ChannelView {
-    effective: store::sourcing::EffectivePolicy,
+    effective: std::sync::Arc<store::sourcing::EffectivePolicy>,
     fulfilment: Option<Fulfilment>,
 }
 
@@ -251,19 +251,17 @@ impl ChannelView {
             }
             return Ok(None);
         };
-        let effective = store::sourcing::get_policy(&s.db, &channel)
-            .await
-            .map_err(|e| {
-                if e.code == kernel::ErrorCode::NotFound {
-                    kernel::Error::new(
-                        kernel::ErrorCode::InvalidQuery,
-                        format!("no channel `{channel}`"),
-                    )
-                    .with("field", "channel")
-                } else {
-                    e
-                }
-            })?;
+        let effective = s.reference.policy(&channel).await.map_err(|e| {
+            if e.code == kernel::ErrorCode::NotFound {
+                kernel::Error::new(
+                    kernel::ErrorCode::InvalidQuery,
+                    format!("no channel `{channel}`"),
+                )
+                .with("field", "channel")
+            } else {
+                e
+            }
+        })?;
         Ok(Some(ChannelView {
             effective,
             fulfilment: fulfilment.map(Into::into),
@@ -441,12 +439,15 @@ async fn variant_availability(
     let in_stock = q.in_stock.unwrap_or(false);
     let capability = q.capability.map(super::locations::capability_from);
     let channel = view.as_ref().map(|v| v.effective.channel.code.clone());
-    if near.is_none() && capability.is_none() && view.is_none() {
-        let data = stock
-            .into_iter()
-            .filter(|st| !in_stock || st.level.atp() > 0)
-            .map(|st| stock_dto(&p, st))
-            .collect();
+    if near.is_none() && capability.is_none() {
+        let data = match &view {
+            None => stock
+                .into_iter()
+                .filter(|st| !in_stock || st.level.atp() > 0)
+                .map(|st| stock_dto(&p, st))
+                .collect(),
+            Some(view) => channel_view(&s, &p, view, stock, in_stock).await?,
+        };
         return Ok(Json(Availability { sku, channel, data }));
     }
     // Join with the locations: their distance, capability and pickup promise.
@@ -472,10 +473,6 @@ async fn variant_availability(
                 return None;
             }
             let here = by_code.get(hit.location.code.as_str());
-            // A plain channel view lists, as without one, the locations stocking the variant.
-            if here.is_none() && near.is_none() && capability.is_none() {
-                return None;
-            }
             let level = here.map(|st| st.level).unwrap_or_default();
             let atp = match &view {
                 Some(v) => v.atp(&hit.location.code, level),
@@ -504,6 +501,37 @@ async fn variant_availability(
         inventory::sourcing::own_store_first(&mut data, v.own_store(), |d| &d.location);
     }
     Ok(Json(Availability { sku, channel, data }))
+}
+
+/// The locations stocking a variant, as a channel sees them: those its policy allows, with
+/// its ATP, its own store first (a web shop's product page: the hot read path, served from
+/// the cached locations and policy).
+async fn channel_view(
+    s: &AppState,
+    p: &Principal,
+    view: &ChannelView,
+    stock: Vec<Stock>,
+    in_stock: bool,
+) -> ApiResult<Vec<LevelDto>> {
+    let locations = s.reference.locations().await?;
+    let mut data: Vec<LevelDto> = stock
+        .into_iter()
+        .filter_map(|st| {
+            let place = locations.get(&st.location)?;
+            if !view.allows(place) {
+                return None;
+            }
+            let atp = view.atp(&st.location, st.level);
+            if in_stock && atp == 0 {
+                return None;
+            }
+            let mut dto = stock_dto(p, st);
+            dto.atp = atp;
+            Some(dto)
+        })
+        .collect();
+    inventory::sourcing::own_store_first(&mut data, view.own_store(), |d| &d.location);
+    Ok(data)
 }
 
 /// A location's stock, in SKU order.

@@ -250,3 +250,36 @@ async fn the_stream_follows_a_channel_view() {
     );
     assert_eq!(e.data["channel"], "marketplace");
 }
+
+/// Channel views read locations and policies from a short cache: a change made through this
+/// node shows at once; one made elsewhere (another node: here, straight in the database)
+/// shows within `api::reference::TTL`.
+#[tokio::test]
+async fn a_policy_changed_elsewhere_shows_within_the_cache_lifetime() {
+    let t = TestApp::on(testkit::sqlite().await).await;
+    setup(&t).await;
+    let view = || async {
+        locations(
+            &t.get(
+                "/v1/variants/TR-42/availability?channel=marketplace",
+                &t.admin,
+            )
+            .await
+            .body,
+        )
+    };
+    assert_eq!(view().await, at(&[("WH-LYON", 10)]));
+    let mut policy = inventory::SourcingPolicy::default_for(catalog::ChannelKind::Marketplace);
+    policy.safety = 4;
+    t.db.db
+        .write(move |c| {
+            Box::pin(async move {
+                store::sourcing::set_policy(c, "marketplace", policy, "other-node").await
+            })
+        })
+        .await
+        .unwrap();
+    assert_eq!(view().await, at(&[("WH-LYON", 10)]), "still cached");
+    tokio::time::sleep(api::reference::TTL + std::time::Duration::from_millis(100)).await;
+    assert_eq!(view().await, at(&[("WH-LYON", 6)]));
+}
