@@ -114,7 +114,8 @@ fn last_event_id(headers: &HeaderMap, query: Option<i64>) -> Result<Option<i64>,
 struct Lens {
     principal: Principal,
     view: Option<ChannelView>,
-    locations: HashMap<String, catalog::Location>,
+    /// Only with a channel view.
+    locations: Arc<HashMap<String, catalog::Location>>,
 }
 
 impl Lens {
@@ -192,12 +193,8 @@ async fn stream_availability(
     };
     let view = ChannelView::resolve(&s, &p, q.channel, q.fulfilment).await?;
     let locations = match view {
-        Some(_) => store::locations::all_locations(&s.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.code.clone(), l))
-            .collect(),
-        None => HashMap::new(),
+        Some(_) => s.reference.locations().await?,
+        None => Arc::default(),
     };
     let lens = Arc::new(Lens {
         principal: p,
