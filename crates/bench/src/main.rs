@@ -61,6 +61,10 @@ enum Scenario {
         buyers: u64,
         #[arg(long, default_value_t = 64)]
         concurrency: usize,
+        /// Hold for this channel (its sourcing policy and channel safety checked per hold),
+        /// as a web shop's checkout does; without it, holds are made by the back office.
+        #[arg(long)]
+        channel: Option<String>,
         #[command(flatten)]
         target: Target,
     },
@@ -146,10 +150,11 @@ fn main() -> anyhow::Result<()> {
                 units,
                 buyers,
                 concurrency,
+                channel,
                 target,
             } => {
                 let server = server::Server::start(&target).await?;
-                let outcome = stock::hot_sku(&server, units, buyers, concurrency).await;
+                let outcome = stock::hot_sku(&server, units, buyers, concurrency, channel).await;
                 server.stop().await;
                 outcome
             }

@@ -43,13 +43,20 @@ pub async fn hot_sku(
     units: u64,
     buyers: u64,
     concurrency: usize,
+    channel: Option<String>,
 ) -> anyhow::Result<()> {
     stage_flash_sale(server, units).await?;
-    let outcome = drive(server, buyers, concurrency, |n| Request {
-        method: Method::POST,
-        path: "/v1/holds".into(),
-        body: Some(json!({"sku": HOT_SKU, "location": HOT_STORE, "quantity": 1, "purpose": "cart", "owner_ref": format!("cart-{n}")}).to_string()),
-        idempotency_key: None,
+    let outcome = drive(server, buyers, concurrency, move |n| {
+        let mut body = json!({"sku": HOT_SKU, "location": HOT_STORE, "quantity": 1, "purpose": "cart", "owner_ref": format!("cart-{n}")});
+        if let Some(c) = &channel {
+            body["channel"] = json!(c);
+        }
+        Request {
+            method: Method::POST,
+            path: "/v1/holds".into(),
+            body: Some(body.to_string()),
+            idempotency_key: None,
+        }
     })
     .await?;
     let sold = outcome.count(201);

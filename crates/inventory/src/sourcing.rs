@@ -198,6 +198,30 @@ impl SourcingPolicy {
         }
     }
 
+    /// Whether `channel` (whose policy this is) may hold stock at `site` for `purpose`;
+    /// its channel safety stock there if so, `not_promisable` if not.
+    pub fn check_hold(
+        &self,
+        channel: &str,
+        site: Site<'_>,
+        purpose: HoldPurpose,
+    ) -> Result<i64, Error> {
+        if self.allows(site, Fulfilment::of_hold(purpose)) {
+            return Ok(self.safety_at(site.code));
+        }
+        Err(Error::new(
+            kernel::ErrorCode::NotPromisable,
+            format!(
+                "channel `{channel}` does not promise {} stock from {}",
+                purpose.as_str(),
+                site.code
+            ),
+        )
+        .with("channel", channel)
+        .with("location", site.code)
+        .with("purpose", purpose.as_str()))
+    }
+
     /// ATP at a location as this channel sees it.
     pub fn channel_atp(&self, location: &str, level: Level) -> i64 {
         (level.atp() - self.safety_at(location)).max(0)
@@ -277,6 +301,17 @@ mod tests {
             .insert("WH-1".into());
         assert!(!mp.allows(wh, Some(Fulfilment::Ship)));
         assert!(!mp.allows(wh, None));
+    }
+
+    #[test]
+    fn a_hold_outside_the_policy_is_not_promisable() {
+        let web = SourcingPolicy::default_for(ChannelKind::Web);
+        let all = caps(&Capability::ALL);
+        let shop = site("LYS", LocationKind::Store, &all);
+        assert_eq!(web.check_hold("web", shop, HoldPurpose::Pickup), Ok(0));
+        let refused = web.check_hold("web", shop, HoldPurpose::Ship).unwrap_err();
+        assert_eq!(refused.code, kernel::ErrorCode::NotPromisable);
+        assert_eq!(refused.details["purpose"], "ship");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use inventory::hold::{self, Hold, HoldEnd, HoldPurpose, HoldStatus};
 use inventory::ledger::{self, Level, LevelSnapshot, MovementKind};
-use inventory::sourcing::{Fulfilment, Site};
+use inventory::sourcing::Site;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
@@ -322,6 +322,10 @@ pub struct NewHold {
     /// The channel promising the stock: its sourcing policy must allow the location, and its
     /// channel safety stock is kept back. `None` (staff, back office) skips both.
     pub channel: Option<String>,
+    /// The channel's safety stock at the location when the caller has already checked the
+    /// channel's policy (the API does, from its reference cache, to keep the check off the
+    /// single writer); `None` checks it inside the command.
+    pub checked_channel_safety: Option<i64>,
     pub ttl_s: Option<i64>,
 }
 
@@ -351,29 +355,19 @@ async fn channel_safety_for_hold(
         capabilities: &place.capabilities,
         active: place.active,
     };
-    let fulfilment = Fulfilment::of_hold(purpose);
-    if !effective.policy.allows(site, fulfilment) {
-        return Err(Error::new(
-            ErrorCode::NotPromisable,
-            format!(
-                "channel `{channel}` does not promise {} stock from {location}",
-                purpose.as_str()
-            ),
-        )
-        .with("channel", channel)
-        .with("location", location)
-        .with("purpose", purpose.as_str()));
-    }
-    Ok(effective.policy.safety_at(location))
+    effective.policy.check_hold(channel, site, purpose)
 }
 
 /// Claims stock: raises `held` only where ATP covers the quantity (a conditional write).
 pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<Hold, Error> {
     let now = Timestamp::now();
     let expires_at = hold::new_hold_expiry(new.quantity, new.purpose, new.ttl_s, now)?;
-    let channel_safety = match &new.channel {
-        Some(channel) => channel_safety_for_hold(conn, channel, &new.location, new.purpose).await?,
-        None => 0,
+    let channel_safety = match (&new.channel, new.checked_channel_safety) {
+        (Some(_), Some(checked)) => checked,
+        (Some(channel), None) => {
+            channel_safety_for_hold(conn, channel, &new.location, new.purpose).await?
+        }
+        (None, _) => 0,
     };
     let claimed = conn
         .query_opt(

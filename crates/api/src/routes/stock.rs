@@ -657,6 +657,10 @@ async fn create_hold(
     let channel = promising_channel(&w.principal, b.channel)?;
     let purpose: HoldPurpose = b.purpose.into();
     let ttl_s = Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose)));
+    let checked_channel_safety = match &channel {
+        Some(c) => cached_channel_safety(&s, c, &b.location, purpose).await,
+        None => None,
+    };
     let new = NewHold {
         sku: b.sku,
         location: b.location,
@@ -664,6 +668,7 @@ async fn create_hold(
         purpose,
         owner_ref,
         channel,
+        checked_channel_safety,
         ttl_s,
     };
     let response =
@@ -674,6 +679,30 @@ async fn create_hold(
         )
         .await?;
     Ok(reply(response))
+}
+
+/// The channel's safety stock at `location` when the cached policy allows the hold. The
+/// single writer is the engine's bottleneck, so the policy check is done here, from the
+/// reference cache (a policy changed through another node applies within its 2 s lifetime);
+/// when the cache cannot say yes — unknown channel or location, not allowed — the command
+/// checks inside its transaction and gives the authoritative answer (and an idempotent
+/// replay still finds its first response).
+async fn cached_channel_safety(
+    s: &AppState,
+    channel: &str,
+    location: &str,
+    purpose: HoldPurpose,
+) -> Option<i64> {
+    let effective = s.reference.policy(channel).await.ok()?;
+    let locations = s.reference.locations().await.ok()?;
+    let place = locations.get(location)?;
+    let site = Site {
+        code: &place.code,
+        kind: place.kind,
+        capabilities: &place.capabilities,
+        active: place.active,
+    };
+    effective.policy.check_hold(channel, site, purpose).ok()
 }
 
 /// The channel a request speaks for: the one it names, else the key's own. A channel key

@@ -176,6 +176,7 @@ async fn run(db: &Db, ops: &[Op]) -> Vec<String> {
                     purpose: HoldPurpose::Cart,
                     owner_ref: "cart".into(),
                     channel: None,
+                    checked_channel_safety: None,
                     ttl_s: Some(60),
                 };
                 db.write(move |c| {
