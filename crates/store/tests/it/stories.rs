@@ -258,3 +258,30 @@ async fn a_panicking_command_fails_alone() {
         assert!(create(&db, product("LATER", &["M"])).await.is_ok());
     }
 }
+
+/// One node at a time does a cluster-wide job (publishing to NATS): on PostgreSQL the lease
+/// is a session advisory lock, taken by one holder, free again when it is dropped.
+#[tokio::test]
+async fn a_lease_has_one_holder_at_a_time() {
+    // On SQLite the one process always holds it.
+    let lite = testkit::sqlite().await;
+    assert!(lite.db.try_lease("job").await.unwrap().is_some());
+    assert!(lite.db.try_lease("job").await.unwrap().is_some());
+    let Some(t) = testkit::postgres().await else {
+        return;
+    };
+    let mut first = t.db.try_lease("job").await.unwrap().expect("free at first");
+    assert!(first.is_held().await);
+    assert!(t.db.try_lease("job").await.unwrap().is_none(), "taken");
+    assert!(t.db.try_lease("other job").await.unwrap().is_some());
+    drop(first);
+    let started = std::time::Instant::now();
+    loop {
+        // The lock goes with the session, which closes in the background.
+        if t.db.try_lease("job").await.unwrap().is_some() {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 10, "never released");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
