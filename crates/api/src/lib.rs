@@ -18,6 +18,7 @@ pub mod extract;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod read_cache;
 pub mod reference;
 pub mod routes;
 pub mod state;

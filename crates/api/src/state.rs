@@ -23,6 +23,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// Locations and sourcing policies for channel views, cached briefly.
     pub reference: Arc<crate::reference::Reference>,
+    /// Availability answers, until the next commit.
+    pub availability_cache: Arc<crate::read_cache::ReadCache>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             hold_ttls: inventory::HoldTtls::default(),
             live: crate::live::Hub::new(db.clone()),
             reference: Arc::new(crate::reference::Reference::new(db.clone())),
+            availability_cache: Arc::default(),
         }
     }
 

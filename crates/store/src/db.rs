@@ -258,6 +258,11 @@ impl Db {
         self.inner.commits.subscribe()
     }
 
+    /// How many batches this node's writer has committed (the value `commits` ticks to).
+    pub fn commit_count(&self) -> u64 {
+        *self.inner.commits.borrow()
+    }
+
     /// Tries to become the one node doing `name` (publishing the outbox to NATS, say): on
     /// PostgreSQL a session advisory lock on a connection of its own, released when the lease
     /// is dropped or the node dies; on SQLite the one process always gets it.

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use inventory::sourcing::{Fulfilment, Site};
 use inventory::{Hold, HoldPurpose, HoldStatus, Level, MovementKind};
 use kernel::Timestamp;
@@ -418,7 +419,7 @@ async fn variant_availability(
     p: Principal,
     Path(sku): Path<String>,
     Q(q): Q<AvailabilityQuery>,
-) -> ApiResult<Json<Availability>> {
+) -> ApiResult<Response> {
     if q.radius_km.is_some() && q.near.is_none() {
         return Err(
             kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near")
@@ -431,7 +432,29 @@ async fn variant_availability(
         .as_deref()
         .map(|n| super::locations::parse_near(n, q.radius_km))
         .transpose()?;
-    let view = ChannelView::resolve(&s, &p, q.channel, q.fulfilment).await?;
+    let fulfilment = q.fulfilment;
+    let view = ChannelView::resolve(&s, &p, q.channel, fulfilment).await?;
+    // Answers without `near` or `capability` (no distances, no ready-by times) are kept until
+    // the next commit; the count is taken before reading, so a commit during the read makes
+    // the answer unusable rather than stale.
+    let cache_key = (near.is_none() && q.capability.is_none()).then(|| {
+        format!(
+            "{sku}|{}|{}|{}|{}",
+            books_key(&p),
+            view.as_ref().map(|v| v.code()).unwrap_or(""),
+            fulfilment
+                .map(|f| Fulfilment::from(f).as_str())
+                .unwrap_or(""),
+            q.in_stock.unwrap_or(false)
+        )
+    });
+    let commits = s.db.commit_count();
+    if let Some(body) = cache_key
+        .as_deref()
+        .and_then(|k| s.availability_cache.get(k, commits))
+    {
+        return Ok(json_bytes(body));
+    }
     let stock = store::stock::variant_stock(&s.db, &sku).await?;
     if stock.is_empty() {
         store::catalog::get_variant(&s.db, &sku).await?;
@@ -448,7 +471,14 @@ async fn variant_availability(
                 .collect(),
             Some(view) => channel_view(&s, &p, view, stock, in_stock).await?,
         };
-        return Ok(Json(Availability { sku, channel, data }));
+        let body = Bytes::from(
+            serde_json::to_vec(&Availability { sku, channel, data })
+                .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?,
+        );
+        if let Some(key) = cache_key {
+            s.availability_cache.put(key, commits, body.clone());
+        }
+        return Ok(json_bytes(body));
     }
     // Join with the locations: their distance, capability and pickup promise.
     let filter = store::locations::LocationFilter {
@@ -500,7 +530,36 @@ async fn variant_availability(
     if let Some(v) = &view {
         inventory::sourcing::own_store_first(&mut data, v.own_store(), |d| &d.location);
     }
-    Ok(Json(Availability { sku, channel, data }))
+    Ok(Json(Availability { sku, channel, data }).into_response())
+}
+
+/// Which stores' books a key sees, as part of a cache key: every store, or its own.
+fn books_key(p: &Principal) -> String {
+    use crate::auth::Scope;
+    if p.scopes
+        .iter()
+        .any(|s| matches!(s, Scope::Admin | Scope::Service))
+    {
+        return "*".into();
+    }
+    let mut stores: Vec<&str> = p
+        .scopes
+        .iter()
+        .filter_map(|s| match s {
+            Scope::Store(code) => Some(code.as_str()),
+            _ => None,
+        })
+        .collect();
+    stores.sort_unstable();
+    stores.join(",")
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// The locations stocking a variant, as a channel sees them: those its policy allows, with

@@ -506,3 +506,41 @@ async fn in_transit_units_are_shown_at_the_destination() {
         (Some(1), Some(2))
     );
 }
+
+/// Availability answers are kept until the next commit: a read right after a write sees it,
+/// and keys that see different books never share an answer.
+#[tokio::test]
+async fn cached_availability_never_hides_a_write_or_mixes_views() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        receive(&t, "LYS-BELLECOUR", 5).await;
+        receive(&t, "PAR-RIVOLI", 4).await;
+        let path = "/v1/variants/TR-42/availability";
+        for _ in 0..3 {
+            let admin = t.get(path, &t.admin).await;
+            assert_eq!(admin.body["data"][0]["on_hand"], 5, "{}", admin.body);
+            let store = t.get(path, &t.store).await;
+            let books: Vec<bool> = store.body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.get("on_hand").is_some())
+                .collect();
+            // The Lyon key sees Lyon's books, not Paris's.
+            assert_eq!(books, [true, false], "{}", store.body);
+            let web = t.get(path, &t.web).await;
+            assert!(web.body["data"][0].get("on_hand").is_none());
+        }
+        for n in 1..=3 {
+            let hold = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": format!("cart_{n}")})).await;
+            assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.body);
+            let after = t.get(path, &t.web).await;
+            assert_eq!(
+                after.body["data"][0]["atp"],
+                5 - n,
+                "{}: read after hold {n}",
+                t.name()
+            );
+        }
+    }
+}
