@@ -153,7 +153,7 @@ fn request_hash(parts: &Parts, body: &[u8]) -> String {
     );
     h.update(b"\n");
     h.update(body);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    kernel::hex::encode(&h.finalize())
 }
 
 impl<T, P> FromRequest<AppState> for Write<T, P>

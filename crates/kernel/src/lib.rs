@@ -6,6 +6,7 @@
 //! no runtime, database or web framework, so every other crate may depend on it.
 
 pub mod error;
+pub mod hex;
 pub mod id;
 pub mod money;
 pub mod page;

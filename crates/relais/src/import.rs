@@ -52,11 +52,7 @@ pub struct Report {
 /// Reads the rows; fails only if the file cannot be read or lacks a needed column.
 pub fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, String)> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    let digest: String = Sha256::digest(&bytes)
-        .iter()
-        .take(12)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = kernel::hex::encode(&Sha256::digest(&bytes)[..12]);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)

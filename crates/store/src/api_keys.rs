@@ -23,10 +23,7 @@ pub struct ApiKey {
 }
 
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    kernel::hex::encode(&Sha256::digest(token.as_bytes()))
 }
 
 fn from_row(row: &Row) -> Result<ApiKey, Error> {

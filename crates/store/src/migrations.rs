@@ -79,10 +79,7 @@ const POSTGRES: &[(i64, &str, &str)] = &[
 const MIGRATION_LOCK: i64 = 0x5245_4c41_4953;
 
 fn checksum(sql: &str) -> String {
-    Sha256::digest(sql.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    kernel::hex::encode(&Sha256::digest(sql.as_bytes()))
 }
 
 /// Applies what is missing; returns the versions applied now.
