@@ -187,15 +187,9 @@ pub async fn import_rows(
                 .write(move |c| {
                     Box::pin(async move {
                         // Recorded by an earlier run: the ledger returns that movement.
-                        let before = store::stock::movement_by_client_key(
-                            c,
-                            movement.client_key.as_deref().unwrap_or_default(),
-                        )
-                        .await?
-                        .is_some();
-                        store::stock::record_movement(c, &movement, "import")
+                        store::stock::record_movement_once(c, &movement, "import")
                             .await
-                            .map(|_| before)
+                            .map(|(_, _, before)| before)
                     })
                 })
                 .await;

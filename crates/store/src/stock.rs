@@ -196,7 +196,7 @@ async fn insert_movement(
 }
 
 /// The movement recorded with this client key, if any.
-pub async fn movement_by_client_key(conn: &mut Conn, key: &str) -> Result<Option<Movement>, Error> {
+async fn movement_by_client_key(conn: &mut Conn, key: &str) -> Result<Option<Movement>, Error> {
     conn.query_opt(
         "SELECT * FROM stock_movements WHERE client_key = $1",
         params![key],
@@ -214,13 +214,25 @@ pub async fn record_movement(
     new: &NewMovement,
     actor: &str,
 ) -> Result<(Movement, Level), Error> {
+    record_movement_once(conn, new, actor)
+        .await
+        .map(|(movement, level, _)| (movement, level))
+}
+
+/// [`record_movement`], also saying whether the movement was recorded before (its client key
+/// was known: nothing was written now).
+pub async fn record_movement_once(
+    conn: &mut Conn,
+    new: &NewMovement,
+    actor: &str,
+) -> Result<(Movement, Level, bool), Error> {
     if let Some(key) = &new.client_key
         && let Some(first) = movement_by_client_key(conn, key).await?
     {
         let level = find_level(conn, &first.sku, &first.location)
             .await?
             .unwrap_or_default();
-        return Ok((first, level));
+        return Ok((first, level, true));
     }
     if new.reason.trim().is_empty() || new.reason.chars().count() > 200 {
         return Err(Error::validation(
@@ -278,7 +290,7 @@ pub async fn record_movement(
         LevelSnapshot::new(&movement.sku, &movement.location, level),
     )
     .await?;
-    Ok((movement, level))
+    Ok((movement, level, false))
 }
 
 /// Sets the safety stock kept out of ATP at a location.

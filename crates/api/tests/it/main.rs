@@ -130,6 +130,13 @@ impl TestApp {
         self.send(Method::POST, path, key, Some(body), None).await
     }
 
+    /// POSTs `body` with the admin key; panics unless it is created (201). For setups.
+    pub async fn created(&self, path: &str, body: Value) -> Value {
+        let r = self.post(path, &self.admin, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.body);
+        r.body
+    }
+
     pub async fn put(&self, path: &str, key: &str, body: Value) -> Reply {
         self.send(Method::PUT, path, key, Some(body), None).await
     }

@@ -12,41 +12,33 @@ fn warehouse_body(code: &str) -> Value {
     wh
 }
 
-async fn created(t: &TestApp, path: &str, body: Value) {
-    let r = t.post(path, &t.admin, body).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.body);
-}
-
 /// Two stores and a warehouse with 10 units each; web, marketplace and a kiosk in Paris.
 async fn setup(t: &TestApp) {
-    created(
-        t,
+    t.created(
         "/v1/locations",
         store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
     )
     .await;
-    created(
-        t,
+    t.created(
         "/v1/locations",
         store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
     )
     .await;
-    created(t, "/v1/locations", warehouse_body("WH-LYON")).await;
-    created(t, "/v1/products", product_body("TR", &["42"])).await;
+    t.created("/v1/locations", warehouse_body("WH-LYON")).await;
+    t.created("/v1/products", product_body("TR", &["42"])).await;
     for (code, kind, store) in [
         ("web", "web", None),
         ("marketplace", "marketplace", None),
         ("kiosk-par-1", "kiosk", Some("PAR-RIVOLI")),
     ] {
-        created(
-            t,
+        t.created(
             "/v1/channels",
             json!({"code": code, "kind": kind, "name": code, "location_code": store}),
         )
         .await;
     }
     for location in ["LYS-BELLECOUR", "PAR-RIVOLI", "WH-LYON"] {
-        created(t, "/v1/stock/movements", json!({"sku": "TR-42", "location": location, "kind": "receipt", "quantity": 10, "reason": "delivery"})).await;
+        t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": location, "kind": "receipt", "quantity": 10, "reason": "delivery"})).await;
     }
 }
 
@@ -241,8 +233,8 @@ async fn the_stream_follows_a_channel_view() {
             None,
         )
         .await;
-    created(&t, "/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 1, "reason": "delivery"})).await;
-    created(&t, "/v1/stock/movements", json!({"sku": "TR-42", "location": "WH-LYON", "kind": "receipt", "quantity": 1, "reason": "delivery"})).await;
+    t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 1, "reason": "delivery"})).await;
+    t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": "WH-LYON", "kind": "receipt", "quantity": 1, "reason": "delivery"})).await;
     let e = stream.next().await;
     assert_eq!(
         (e.data["location"].as_str(), e.data["atp"].as_i64()),

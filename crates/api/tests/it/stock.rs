@@ -7,46 +7,26 @@ use crate::{TestApp, product_body, store_body};
 
 async fn setup(t: &TestApp) {
     // The channel the web key speaks for: its holds and views follow its sourcing policy.
-    let web = t
-        .post(
-            "/v1/channels",
-            &t.admin,
-            json!({"code": "web", "kind": "web", "name": "Web shop"}),
-        )
-        .await;
-    assert_eq!(web.status, StatusCode::CREATED, "{}", web.body);
-    assert_eq!(
-        t.post(
-            "/v1/locations",
-            &t.admin,
-            store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320)
-        )
-        .await
-        .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        t.post(
-            "/v1/locations",
-            &t.admin,
-            store_body("PAR-RIVOLI", "Paris", 48.86, 2.34)
-        )
-        .await
-        .status,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        t.post("/v1/products", &t.admin, product_body("TR", &["42"]))
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    t.created(
+        "/v1/channels",
+        json!({"code": "web", "kind": "web", "name": "Web shop"}),
+    )
+    .await;
+    t.created(
+        "/v1/locations",
+        store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
+    )
+    .await;
+    t.created(
+        "/v1/locations",
+        store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
+    )
+    .await;
+    t.created("/v1/products", product_body("TR", &["42"])).await;
 }
 
 async fn receive(t: &TestApp, location: &str, quantity: i64) -> Value {
-    let r = t.post("/v1/stock/movements", &t.admin, json!({"sku": "TR-42", "location": location, "kind": "receipt", "quantity": quantity, "reason": "delivery"})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    r.body
+    t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": location, "kind": "receipt", "quantity": quantity, "reason": "delivery"})).await
 }
 
 async fn balanced(t: &TestApp) {

@@ -8,26 +8,22 @@ use serde_json::json;
 use crate::{TestApp, product_body, store_body};
 
 async fn setup(t: &TestApp) {
-    for body in [
+    t.created(
+        "/v1/locations",
         store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
-        product_body("TR", &["42", "43"]),
+    )
+    .await;
+    t.created("/v1/products", product_body("TR", &["42", "43"]))
+        .await;
+    t.created(
+        "/v1/channels",
         json!({"code": "web", "kind": "web", "name": "Web shop"}),
-    ] {
-        let path = if body.get("variants").is_some() {
-            "/v1/products"
-        } else if body.get("address").is_some() {
-            "/v1/locations"
-        } else {
-            "/v1/channels"
-        };
-        let r = t.post(path, &t.admin, body).await;
-        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
-    }
+    )
+    .await;
 }
 
 async fn receive(t: &TestApp, sku: &str, quantity: i64) {
-    let r = t.post("/v1/stock/movements", &t.admin, json!({"sku": sku, "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": quantity, "reason": "delivery"})).await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    t.created("/v1/stock/movements", json!({"sku": sku, "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": quantity, "reason": "delivery"})).await;
 }
 
 #[tokio::test]
