@@ -976,7 +976,7 @@ pub struct DemoKeys {
 }
 
 /// Writes the whole demo retailer in one transaction; returns the keys.
-/// Stock movements per write command while seeding.
+/// Stock movements per write command while seeding PostgreSQL.
 const STOCK_PER_COMMAND: usize = 250;
 
 pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
@@ -1034,10 +1034,15 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         })
     })
     .await?;
-    // Opening stock in commands of a few hundred movements, one after the other: on
-    // PostgreSQL one transaction of thousands of statements would run for seconds, and a
-    // long transaction holds back every outbox feed of the cluster (see `store::feed`).
-    for chunk in stock.chunks(STOCK_PER_COMMAND) {
+    // On PostgreSQL, opening stock goes in commands of a few hundred movements, one after
+    // the other: one transaction of thousands of statements would run for seconds, and a long
+    // transaction holds back every outbox feed of the cluster (see `store::feed`). SQLite's
+    // feeds follow sequence numbers, so there one command (one fsync) does it all.
+    let per_command = match db.backend() {
+        store::Backend::Postgres => STOCK_PER_COMMAND,
+        store::Backend::Sqlite => stock.len().max(1),
+    };
+    for chunk in stock.chunks(per_command) {
         let chunk = chunk.to_vec();
         db.write(move |c| {
             Box::pin(async move {
