@@ -24,7 +24,14 @@ fn workspace() -> BTreeMap<String, Vec<String>> {
     out
 }
 
-const DOMAIN: &[&str] = &["kernel", "catalog", "pricing", "inventory", "outbox"];
+const DOMAIN: &[&str] = &[
+    "kernel",
+    "catalog",
+    "pricing",
+    "inventory",
+    "outbox",
+    "customers",
+];
 const IO_AND_FRAMEWORKS: &[&str] = &[
     "sqlx",
     "rusqlite",
