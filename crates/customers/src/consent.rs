@@ -21,16 +21,19 @@ pub enum Purpose {
     Personalisation,
     Analytics,
     Profiling,
+    /// Lets every store (not only the home store) see the customer's service history.
+    ServiceHistorySharing,
 }
 
 impl Purpose {
-    pub const ALL: [Purpose; 6] = [
+    pub const ALL: [Purpose; 7] = [
         Purpose::EmailMarketing,
         Purpose::SmsMarketing,
         Purpose::Push,
         Purpose::Personalisation,
         Purpose::Analytics,
         Purpose::Profiling,
+        Purpose::ServiceHistorySharing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +44,7 @@ impl Purpose {
             Purpose::Personalisation => "personalisation",
             Purpose::Analytics => "analytics",
             Purpose::Profiling => "profiling",
+            Purpose::ServiceHistorySharing => "service_history_sharing",
         }
     }
 

@@ -11,10 +11,15 @@
 pub mod api_keys;
 pub mod catalog;
 pub mod channels;
+pub mod consents;
+pub mod customer_events;
+pub mod customers;
 mod db;
 pub mod events;
 pub mod feed;
+pub mod gdpr;
 pub mod idempotency;
+pub mod interactions;
 pub mod locations;
 mod migrations;
 pub mod prices;

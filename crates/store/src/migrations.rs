@@ -41,6 +41,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "outbox_feed",
         include_str!("../migrations/sqlite/0006_outbox_feed.sql"),
     ),
+    (
+        7,
+        "customers",
+        include_str!("../migrations/sqlite/0007_customers.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -72,6 +77,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         6,
         "outbox_feed",
         include_str!("../migrations/postgres/0006_outbox_feed.sql"),
+    ),
+    (
+        7,
+        "customers",
+        include_str!("../migrations/postgres/0007_customers.sql"),
     ),
 ];
 

@@ -1,0 +1,266 @@
+//! Behavioural events in SQL: ingestion with identity resolution, and the profile timeline.
+//!
+//! A batch is one command: each event is resolved to a profile ([`crate::customers::link`])
+//! and stored in its own savepoint-free step; an event whose channel or store does not exist
+//! is reported by its index and nothing is written for it, while the others are stored. The
+//! outbox gets one `relais.customer.events_ingested` per batch (the events themselves are the
+//! data; profile creations and merges get their own events).
+
+use std::collections::HashMap;
+
+use customers::CustomerEvent;
+use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use serde::Serialize;
+
+use crate::customers::{Link, LinkCause, Resolution, ResolutionRules, link};
+use crate::sql::{Conn, Row};
+use crate::{Db, events, params, rows};
+
+/// What happened to one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ingested {
+    pub index: usize,
+    pub seq: i64,
+    pub customer_id: String,
+    pub created: bool,
+    pub absorbed: Vec<String>,
+    pub flagged: usize,
+}
+
+/// The outcome of a batch: the stored events and the refused ones (index and error).
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutcome {
+    pub stored: Vec<Ingested>,
+    pub rejected: Vec<(usize, Error)>,
+}
+
+#[derive(Serialize)]
+struct BatchSummary {
+    accepted: usize,
+    rejected: usize,
+    profiles_created: usize,
+    merges: usize,
+}
+
+/// Stores `events` (each with its index in the request), resolving each to a profile.
+pub async fn ingest(
+    conn: &mut Conn,
+    events: &[(usize, CustomerEvent)],
+    rules: ResolutionRules,
+    reference: Option<&str>,
+    actor: &str,
+) -> Result<BatchOutcome, Error> {
+    let mut known: HashMap<String, bool> = HashMap::new();
+    let mut outcome = BatchOutcome::default();
+    let received = Timestamp::now().to_text();
+    for (index, event) in events {
+        if let Err(e) = check_references(conn, &mut known, event).await {
+            outcome.rejected.push((*index, e));
+            continue;
+        }
+        let pairs: Vec<_> = event.identifiers.iter().map(|i| (i.clone(), false)).collect();
+        let resolution: Resolution = link(
+            conn,
+            &Link {
+                identifiers: &pairs,
+                anchor: None,
+                channel: Some(&event.channel),
+                cause: LinkCause::Event,
+                reference,
+            },
+            rules,
+            actor,
+        )
+        .await?;
+        let seq = conn
+            .query_one(
+                "INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                params![
+                    &resolution.customer_id,
+                    &event.channel,
+                    &event.kind,
+                    &event.location_code,
+                    rows::to_json(&event.identifiers),
+                    rows::to_json(&event.properties),
+                    event.occurred_at.to_text(),
+                    &received
+                ],
+            )
+            .await?
+            .int("seq")?;
+        outcome.stored.push(Ingested {
+            index: *index,
+            seq,
+            customer_id: resolution.customer_id,
+            created: resolution.created,
+            absorbed: resolution.absorbed,
+            flagged: resolution.reviews.len(),
+        });
+    }
+    if !outcome.stored.is_empty() {
+        let summary = BatchSummary {
+            accepted: outcome.stored.len(),
+            rejected: outcome.rejected.len(),
+            profiles_created: outcome.stored.iter().filter(|s| s.created).count(),
+            merges: outcome.stored.iter().map(|s| s.absorbed.len()).sum(),
+        };
+        events::emit(
+            conn,
+            "relais.customer.events_ingested",
+            reference.unwrap_or("batch"),
+            actor,
+            &summary,
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+/// Channels and stores named by events must exist; answers are remembered for the batch.
+async fn check_references(
+    conn: &mut Conn,
+    known: &mut HashMap<String, bool>,
+    event: &CustomerEvent,
+) -> Result<(), Error> {
+    let channel_key = format!("channel:{}", event.channel);
+    if !known.contains_key(&channel_key) {
+        let exists = crate::channels::find_channel(&mut *conn, &event.channel)
+            .await?
+            .is_some();
+        known.insert(channel_key.clone(), exists);
+    }
+    if !known[&channel_key] {
+        return Err(Error::unknown_reference("channel", "channel", &event.channel));
+    }
+    if let Some(code) = &event.location_code {
+        let location_key = format!("location:{code}");
+        if !known.contains_key(&location_key) {
+            let exists = crate::locations::find_location(&mut *conn, code)
+                .await?
+                .is_some();
+            known.insert(location_key.clone(), exists);
+        }
+        if !known[&location_key] {
+            return Err(Error::unknown_reference("location_code", "location", code));
+        }
+    }
+    Ok(())
+}
+
+/// One entry of a profile's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    /// `event`, `consent`, `interaction`, `merge` or `review`.
+    pub kind: String,
+    /// The entry's own id (`seq` of an event, id of the others).
+    pub id: String,
+    pub at: Timestamp,
+    /// Where it happened: the channel (or medium for interactions).
+    pub channel: Option<String>,
+    /// What it was: the event type, the consent purpose and status, the interaction summary…
+    pub title: String,
+    pub data: serde_json::Value,
+}
+
+/// The timeline, newest first, over every source that names the profile. Cursor: the last
+/// entry's `(at, kind, id)`.
+pub async fn timeline(
+    db: &Db,
+    customer_id: &str,
+    page: &PageRequest,
+) -> Result<Page<TimelineEntry>, Error> {
+    let (before_at, before_key) = match &page.after {
+        Some(cursor) => {
+            let (at, key) = cursor.split_once('|').ok_or_else(bad_cursor)?;
+            (at.to_owned(), key.to_owned())
+        }
+        None => ("9999".to_owned(), String::new()),
+    };
+    // Each source renders (at, sort key, kind, id, channel, title, data); the sort key makes
+    // entries at the same instant keep a stable order for the cursor.
+    let sql = "
+        SELECT * FROM (
+            SELECT occurred_at AS at, 'event:' || LPAD_SEQ AS k, 'event' AS kind,
+                   CAST(seq AS TEXT) AS id, channel, type AS title,
+                   properties AS data, location_code AS extra
+              FROM customer_events WHERE customer_id = $1
+            UNION ALL
+            SELECT recorded_at, 'consent:' || id, 'consent', id, channel, purpose || ' ' || status,
+                   method, location_code
+              FROM consents WHERE customer_id = $1
+            UNION ALL
+            SELECT occurred_at, 'interaction:' || id, 'interaction', id, medium, summary,
+                   direction, location_code
+              FROM interactions WHERE customer_id = $1
+            UNION ALL
+            SELECT at, 'merge:' || id, 'merge', id, NULL, 'absorbed ' || absorbed_id,
+                   cause, NULL
+              FROM customer_merges WHERE survivor_id = $1
+        ) AS t
+        WHERE at < $2 OR (at = $2 AND k < $3)
+        ORDER BY at DESC, k DESC LIMIT $4";
+    let sql = sql.replace("LPAD_SEQ", &lpad_seq(db.backend()));
+    let found = db
+        .read()
+        .await?
+        .query(&sql, params![customer_id, &before_at, &before_key, page.fetch_limit()])
+        .await?;
+    let entries = found
+        .iter()
+        .map(|r| entry_from_row(r).map(|e| (e, r.text("k"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let entries: Vec<(TimelineEntry, String)> = entries
+        .into_iter()
+        .map(|(e, k)| k.map(|k| (e, k)))
+        .collect::<Result<_, _>>()?;
+    let page = Page::from_rows(entries, page, |(e, k)| format!("{}|{k}", e.at.to_text()));
+    Ok(page.map(|(e, _)| e))
+}
+
+/// Event sequence numbers padded to 20 digits so they sort as text.
+fn lpad_seq(backend: crate::Backend) -> String {
+    match backend {
+        crate::Backend::Sqlite => "printf('%020d', seq)".into(),
+        crate::Backend::Postgres => "LPAD(CAST(seq AS TEXT), 20, '0')".into(),
+    }
+}
+
+fn bad_cursor() -> Error {
+    Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list")
+}
+
+fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {
+    let kind = row.text("kind")?;
+    let raw = row.opt_text("data")?.unwrap_or_default();
+    let extra = row.opt_text("extra")?;
+    let data = match kind.as_str() {
+        "event" => serde_json::json!({
+            "properties": serde_json::from_str::<serde_json::Value>(&raw).unwrap_or_default(),
+            "location_code": extra,
+        }),
+        "consent" => serde_json::json!({ "method": raw, "location_code": extra }),
+        "interaction" => serde_json::json!({ "direction": raw, "location_code": extra }),
+        _ => serde_json::json!({ "cause": raw }),
+    };
+    Ok(TimelineEntry {
+        id: row.text("id")?,
+        at: rows::timestamp(row, "at")?,
+        channel: row.opt_text("channel")?,
+        title: row.text("title")?,
+        kind,
+        data,
+    })
+}
+
+/// How many events a profile has (tests, exports).
+pub async fn count_for(db: &Db, customer_id: &str) -> Result<i64, Error> {
+    db.read()
+        .await?
+        .query_one(
+            "SELECT COUNT(*) AS n FROM customer_events WHERE customer_id = $1",
+            params![customer_id],
+        )
+        .await?
+        .int("n")
+}

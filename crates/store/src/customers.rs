@@ -1,0 +1,867 @@
+//! Customer profiles and identities in SQL, and identity resolution.
+//!
+//! [`link`] is the heart: given identifiers that belong together (an event, a sign-in, an
+//! agent's "same person"), it finds the profiles they point to, asks
+//! `customers::plan_link` which survive, merges the others into the survivor (moving their
+//! identities, events, consents, interactions and reviews, inside the caller's transaction),
+//! flags guard-rail pairs for review and attaches the identifiers not yet known. The primary
+//! key (kind, value) of `customer_identities` keeps every identifier on exactly one profile,
+//! also when two nodes race: the loser's command fails on the key and is retried by its
+//! caller, never double-booked.
+
+use std::collections::BTreeSet;
+
+use customers::{
+    Identifier, IdentityKind, LinkPlan, Profile, ProfileStatus, ProfileSummary, ReviewReason,
+    plan_link,
+};
+use kernel::id::new_id;
+use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use serde::Serialize;
+
+use crate::sql::{Conn, Row, corrupt};
+use crate::{Db, events, params, rows};
+
+/// Settings of identity resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResolutionRules {
+    /// Most identities one profile may hold; links beyond it are flagged for review.
+    pub identity_cap: usize,
+}
+
+impl Default for ResolutionRules {
+    fn default() -> Self {
+        ResolutionRules { identity_cap: 50 }
+    }
+}
+
+/// Why identifiers were linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkCause {
+    /// A behavioural event named them together.
+    Event,
+    /// A channel signed the customer in (`POST /v1/customers/identify`).
+    SignIn,
+    /// Someone added an identifier to a profile.
+    Manual,
+    /// A reviewer decided two flagged profiles are one person.
+    Review,
+}
+
+impl LinkCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkCause::Event => "event",
+            LinkCause::SignIn => "sign_in",
+            LinkCause::Manual => "manual",
+            LinkCause::Review => "review",
+        }
+    }
+}
+
+/// Identifiers to link, each with whether the channel proved it.
+#[derive(Debug, Clone)]
+pub struct Link<'a> {
+    pub identifiers: &'a [(Identifier, bool)],
+    /// The profile the identifiers must join, if the caller names one.
+    pub anchor: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub cause: LinkCause,
+    /// The request or event that caused the link (kept in the merge record).
+    pub reference: Option<&'a str>,
+}
+
+/// What a link did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    pub customer_id: String,
+    pub created: bool,
+    pub absorbed: Vec<String>,
+    pub reviews: Vec<(String, ReviewReason)>,
+    /// Identifiers attached to the profile by this link.
+    pub attached: usize,
+    /// Identifiers left out because the profile holds as many as the cap allows.
+    pub capped: usize,
+}
+
+/// What profile events carry: no names, no identifiers. Events travel to other systems and
+/// stay in the outbox; personal data stays in tables that erasure can reach, and consumers
+/// read the profile through the API.
+#[derive(Serialize)]
+struct ProfileEvent<'a> {
+    id: &'a str,
+    status: &'a str,
+    home_store: Option<&'a str>,
+    updated_at: Timestamp,
+}
+
+impl<'a> ProfileEvent<'a> {
+    fn of(p: &'a Profile) -> Self {
+        ProfileEvent {
+            id: &p.id,
+            status: p.status.as_str(),
+            home_store: p.home_store.as_deref(),
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// What merge events carry: the profiles, the cause and the kinds of identifiers that linked
+/// them, never their values.
+#[derive(Serialize)]
+struct MergeEvent<'a> {
+    id: &'a str,
+    survivor_id: &'a str,
+    absorbed_id: &'a str,
+    cause: &'a str,
+    reference: Option<&'a str>,
+    identifier_kinds: Vec<&'static str>,
+    at: Timestamp,
+}
+
+const PROFILE_COLUMNS: &str =
+    "id, status, merged_into, given_name, family_name, home_store, created_at, updated_at";
+
+fn profile_from_row(row: &Row) -> Result<Profile, Error> {
+    let status = row.text("status")?;
+    Ok(Profile {
+        id: row.text("id")?,
+        status: ProfileStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        merged_into: row.opt_text("merged_into")?,
+        given_name: row.opt_text("given_name")?,
+        family_name: row.opt_text("family_name")?,
+        home_store: row.opt_text("home_store")?,
+        created_at: rows::timestamp(row, "created_at")?,
+        updated_at: rows::timestamp(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn identity_from_row(row: &Row) -> Result<customers::Identity, Error> {
+    let kind = row.text("kind")?;
+    Ok(customers::Identity {
+        identifier: Identifier {
+            kind: IdentityKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+            value: row.text("value")?,
+        },
+        verified: row.int("verified")? != 0,
+        channel: row.opt_text("channel")?,
+        created_at: rows::timestamp(row, "created_at")?,
+    })
+}
+
+/// The fields a new profile may start with.
+#[derive(Debug, Clone, Default)]
+pub struct NewProfile {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub home_store: Option<String>,
+}
+
+async fn check_home_store(conn: &mut Conn, code: Option<&str>) -> Result<(), Error> {
+    if let Some(code) = code
+        && crate::locations::find_location(&mut *conn, code)
+            .await?
+            .is_none()
+    {
+        return Err(Error::unknown_reference("home_store", "location", code));
+    }
+    Ok(())
+}
+
+async fn insert_profile(
+    conn: &mut Conn,
+    fields: &NewProfile,
+    now: Timestamp,
+    actor: &str,
+) -> Result<Profile, Error> {
+    let profile = Profile {
+        id: new_id("cus"),
+        status: ProfileStatus::Active,
+        merged_into: None,
+        given_name: fields.given_name.clone(),
+        family_name: fields.family_name.clone(),
+        home_store: fields.home_store.clone(),
+        created_at: now,
+        updated_at: now,
+    };
+    conn.execute(
+        "INSERT INTO customers (id, status, given_name, family_name, home_store, created_at, updated_at, version)
+         VALUES ($1, 'active', $2, $3, $4, $5, $5, 1)",
+        params![&profile.id, &profile.given_name, &profile.family_name, &profile.home_store, now.to_text()],
+    )
+    .await?;
+    events::emit(conn, "relais.customer.created", &profile.id, actor, ProfileEvent::of(&profile)).await?;
+    Ok(profile)
+}
+
+/// Creates a profile holding `identifiers`. An identifier that already belongs to a profile
+/// is refused (`already_exists`, with that profile's id): use [`link`] to resolve instead.
+pub async fn create_profile(
+    conn: &mut Conn,
+    fields: &NewProfile,
+    identifiers: &[(Identifier, bool)],
+    channel: Option<&str>,
+    actor: &str,
+) -> Result<Profile, Error> {
+    check_home_store(conn, fields.home_store.as_deref()).await?;
+    for (i, (id, _)) in identifiers.iter().enumerate() {
+        if let Some((owner, _)) = owner_of(conn, id).await? {
+            return Err(Error::already_exists("customer identity", &id.value)
+                .with("field", format!("identifiers[{i}]"))
+                .with("customer_id", owner));
+        }
+    }
+    let profile = insert_profile(conn, fields, Timestamp::now(), actor).await?;
+    for (id, verified) in identifiers {
+        attach(conn, &profile.id, id, *verified, channel, profile.created_at).await?;
+    }
+    Ok(profile)
+}
+
+pub async fn find_profile(conn: &mut Conn, id: &str) -> Result<Option<Profile>, Error> {
+    conn.query_opt(
+        &format!("SELECT {PROFILE_COLUMNS} FROM customers WHERE id = $1"),
+        params![id],
+    )
+    .await?
+    .as_ref()
+    .map(profile_from_row)
+    .transpose()
+}
+
+pub async fn get_profile(db: &Db, id: &str) -> Result<Profile, Error> {
+    find_profile(&mut db.read().await?, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))
+}
+
+/// The active profile `id` stands for: itself, or the survivor it was merged into. Erased and
+/// unknown profiles are not found.
+pub async fn active_id(conn: &mut Conn, id: &str) -> Result<String, Error> {
+    let profile = find_profile(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))?;
+    match (profile.status, profile.merged_into) {
+        (ProfileStatus::Active, _) => Ok(profile.id),
+        // Merges keep forwarding one hop deep (see `merge`).
+        (ProfileStatus::Merged, Some(survivor)) => Ok(survivor),
+        _ => Err(Error::not_found("customer", id).with("status", profile.status.as_str())),
+    }
+}
+
+/// Changes names and home store; `None` leaves a field, `Some(None)` clears it.
+pub async fn update_profile(
+    conn: &mut Conn,
+    id: &str,
+    given_name: Option<Option<String>>,
+    family_name: Option<Option<String>>,
+    home_store: Option<Option<String>>,
+    actor: &str,
+) -> Result<Profile, Error> {
+    let id = active_id(conn, id).await?;
+    if let Some(Some(code)) = &home_store {
+        check_home_store(conn, Some(code)).await?;
+    }
+    let now = Timestamp::now();
+    // `$2 = 1` says "set this column", so one statement serves every combination.
+    let changed = conn
+        .execute(
+            "UPDATE customers SET
+                given_name = CASE WHEN $2 = 1 THEN $3 ELSE given_name END,
+                family_name = CASE WHEN $4 = 1 THEN $5 ELSE family_name END,
+                home_store = CASE WHEN $6 = 1 THEN $7 ELSE home_store END,
+                updated_at = $8, version = version + 1
+             WHERE id = $1 AND status = 'active'",
+            params![
+                &id,
+                given_name.is_some(),
+                given_name.flatten(),
+                family_name.is_some(),
+                family_name.flatten(),
+                home_store.is_some(),
+                home_store.flatten(),
+                now.to_text()
+            ],
+        )
+        .await?;
+    if changed != 1 {
+        return Err(Error::new(ErrorCode::Conflict, "the profile changed meanwhile; retry"));
+    }
+    let profile = find_profile(conn, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", &id))?;
+    events::emit(conn, "relais.customer.updated", &id, actor, ProfileEvent::of(&profile)).await?;
+    Ok(profile)
+}
+
+/// Active profiles in id (creation) order, optionally of one home store.
+pub async fn list_profiles(
+    db: &Db,
+    home_store: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<Profile>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            &format!(
+                "SELECT {PROFILE_COLUMNS} FROM customers
+                 WHERE status = 'active' AND id > $1 AND ($2 = '' OR home_store = $2)
+                 ORDER BY id LIMIT $3"
+            ),
+            params![
+                page.after.clone().unwrap_or_default(),
+                home_store.unwrap_or(""),
+                page.fetch_limit()
+            ],
+        )
+        .await?;
+    let profiles = found
+        .iter()
+        .map(profile_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(profiles, page, |p| p.id.clone()))
+}
+
+/// The profile an identifier points to, and whether it is verified.
+pub async fn owner_of(conn: &mut Conn, id: &Identifier) -> Result<Option<(String, bool)>, Error> {
+    conn.query_opt(
+        "SELECT customer_id, verified FROM customer_identities WHERE kind = $1 AND value = $2",
+        params![id.kind.as_str(), &id.value],
+    )
+    .await?
+    .map(|r| Ok((r.text("customer_id")?, r.int("verified")? != 0)))
+    .transpose()
+}
+
+pub async fn identities(conn: &mut Conn, customer_id: &str) -> Result<Vec<customers::Identity>, Error> {
+    conn.query(
+        "SELECT kind, value, verified, channel, created_at FROM customer_identities
+         WHERE customer_id = $1 ORDER BY created_at, kind, value",
+        params![customer_id],
+    )
+    .await?
+    .iter()
+    .map(identity_from_row)
+    .collect()
+}
+
+async fn attach(
+    conn: &mut Conn,
+    customer_id: &str,
+    id: &Identifier,
+    verified: bool,
+    channel: Option<&str>,
+    now: Timestamp,
+) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        params![id.kind.as_str(), &id.value, customer_id, verified, channel, now.to_text()],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn summary(conn: &mut Conn, customer_id: &str) -> Result<ProfileSummary, Error> {
+    let row = conn
+        .query_one(
+            "SELECT created_at FROM customers WHERE id = $1",
+            params![customer_id],
+        )
+        .await?;
+    let mut s = ProfileSummary {
+        id: customer_id.to_owned(),
+        created_at: rows::timestamp(&row, "created_at")?,
+        verified_emails: BTreeSet::new(),
+        loyalty_cards: BTreeSet::new(),
+        identity_count: 0,
+    };
+    for identity in identities(conn, customer_id).await? {
+        s.identity_count += 1;
+        match identity.identifier.kind {
+            IdentityKind::Email if identity.verified => {
+                s.verified_emails.insert(identity.identifier.value);
+            }
+            IdentityKind::LoyaltyCard => {
+                s.loyalty_cards.insert(identity.identifier.value);
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+/// Links identifiers: resolves them to one profile (creating, merging, flagging as the rules
+/// say) and attaches those not yet known. Runs inside the caller's command.
+pub async fn link(
+    conn: &mut Conn,
+    link: &Link<'_>,
+    rules: ResolutionRules,
+    actor: &str,
+) -> Result<Resolution, Error> {
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    let mut unknown: Vec<&(Identifier, bool)> = Vec::new();
+    let mut to_verify: Vec<&Identifier> = Vec::new();
+    for pair in link.identifiers {
+        match owner_of(conn, &pair.0).await? {
+            Some((owner, verified)) => {
+                if pair.1 && !verified {
+                    to_verify.push(&pair.0);
+                }
+                touched.insert(owner);
+            }
+            None if !unknown.iter().any(|u| u.0 == pair.0) => unknown.push(pair),
+            None => {}
+        }
+    }
+    if let Some(anchor) = link.anchor {
+        touched.insert(active_id(conn, anchor).await?);
+    }
+    let now = Timestamp::now();
+    let mut resolution = match touched.len() {
+        0 => {
+            let profile = insert_profile(conn, &NewProfile::default(), now, actor).await?;
+            Resolution {
+                customer_id: profile.id,
+                created: true,
+                absorbed: vec![],
+                reviews: vec![],
+                attached: 0,
+                capped: 0,
+            }
+        }
+        1 => Resolution {
+            customer_id: touched.pop_first().unwrap_or_default(),
+            created: false,
+            absorbed: vec![],
+            reviews: vec![],
+            attached: 0,
+            capped: 0,
+        },
+        _ => {
+            let mut summaries = Vec::with_capacity(touched.len());
+            for id in &touched {
+                summaries.push(summary(conn, id).await?);
+            }
+            let plan = plan_link(summaries, rules.identity_cap)
+                .ok_or_else(|| Error::internal("a link touched no profile"))?;
+            apply_plan(conn, &plan, link, actor, now).await?
+        }
+    };
+    let held = if resolution.created {
+        0
+    } else {
+        count_identities(conn, &resolution.customer_id).await?
+    };
+    let room = rules.identity_cap.saturating_sub(held);
+    for (id, verified) in unknown.iter().map(|p| (&p.0, p.1)) {
+        if resolution.attached < room {
+            attach(conn, &resolution.customer_id, id, verified, link.channel, now).await?;
+            resolution.attached += 1;
+        } else {
+            resolution.capped += 1;
+        }
+    }
+    for id in to_verify {
+        // Proof only upgrades identifiers that ended on the resolved profile.
+        conn.execute(
+            "UPDATE customer_identities SET verified = 1 WHERE kind = $1 AND value = $2 AND customer_id = $3",
+            params![id.kind.as_str(), &id.value, &resolution.customer_id],
+        )
+        .await?;
+    }
+    Ok(resolution)
+}
+
+async fn count_identities(conn: &mut Conn, customer_id: &str) -> Result<usize, Error> {
+    let n = conn
+        .query_one(
+            "SELECT COUNT(*) AS n FROM customer_identities WHERE customer_id = $1",
+            params![customer_id],
+        )
+        .await?
+        .int("n")?;
+    Ok(n as usize)
+}
+
+async fn apply_plan(
+    conn: &mut Conn,
+    plan: &LinkPlan,
+    link: &Link<'_>,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Resolution, Error> {
+    let named: Vec<&Identifier> = link.identifiers.iter().map(|p| &p.0).collect();
+    for absorbed in &plan.absorbed {
+        merge(conn, &plan.survivor, absorbed, link.cause, link.reference, &named, actor, now)
+            .await?;
+    }
+    for (other, reason) in &plan.reviews {
+        flag_for_review(conn, &plan.survivor, other, *reason, &named, actor, now).await?;
+    }
+    Ok(Resolution {
+        customer_id: plan.survivor.clone(),
+        created: false,
+        absorbed: plan.absorbed.clone(),
+        reviews: plan.reviews.clone(),
+        attached: 0,
+        capped: 0,
+    })
+}
+
+/// Tables whose rows belong to a profile and move with it on a merge.
+const OWNED_TABLES: &[&str] = &[
+    "customer_identities",
+    "customer_events",
+    "consents",
+    "interactions",
+];
+
+/// Merges `absorbed` into `survivor`: everything the absorbed profile owns moves, names and
+/// home store fill the survivor's gaps, the absorbed profile forwards to the survivor.
+#[allow(clippy::too_many_arguments)]
+async fn merge(
+    conn: &mut Conn,
+    survivor: &str,
+    absorbed: &str,
+    cause: LinkCause,
+    reference: Option<&str>,
+    identifiers: &[&Identifier],
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let forwarded = conn
+        .execute(
+            "UPDATE customers SET status = 'merged', merged_into = $2, updated_at = $3, version = version + 1
+             WHERE id = $1 AND status = 'active'",
+            params![absorbed, survivor, now.to_text()],
+        )
+        .await?;
+    if forwarded != 1 {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "a profile of this link changed meanwhile; retry",
+        ));
+    }
+    for table in OWNED_TABLES {
+        conn.execute(
+            &format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"),
+            params![survivor, absorbed],
+        )
+        .await?;
+    }
+    // Profiles merged into the absorbed one earlier now forward to the survivor: one hop.
+    conn.execute(
+        "UPDATE customers SET merged_into = $1 WHERE merged_into = $2",
+        params![survivor, absorbed],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE customers SET
+            given_name = COALESCE(given_name, (SELECT given_name FROM customers WHERE id = $2)),
+            family_name = COALESCE(family_name, (SELECT family_name FROM customers WHERE id = $2)),
+            home_store = COALESCE(home_store, (SELECT home_store FROM customers WHERE id = $2)),
+            updated_at = $3, version = version + 1
+         WHERE id = $1",
+        params![survivor, absorbed, now.to_text()],
+    )
+    .await?;
+    // Open reviews of the absorbed profile now concern the survivor; a review between the two
+    // is settled by this merge.
+    conn.execute(
+        "UPDATE merge_reviews SET status = 'merged', decided_at = $3, decided_by = $4
+         WHERE status = 'open' AND ((customer_a = $1 AND customer_b = $2) OR (customer_a = $2 AND customer_b = $1))",
+        params![survivor, absorbed, now.to_text(), actor],
+    )
+    .await?;
+    for (col, other) in [("customer_a", "customer_b"), ("customer_b", "customer_a")] {
+        // A review that would now duplicate an open one of the survivor is dropped.
+        conn.execute(
+            &format!(
+                "UPDATE merge_reviews SET {col} = $1 WHERE status = 'open' AND {col} = $2
+                 AND NOT EXISTS (SELECT 1 FROM merge_reviews o WHERE o.status = 'open'
+                                 AND o.{col} = $1 AND o.{other} = merge_reviews.{other})"
+            ),
+            params![survivor, absorbed],
+        )
+        .await?;
+        conn.execute(
+            &format!("UPDATE merge_reviews SET status = 'merged', decided_at = $2, decided_by = $3 WHERE status = 'open' AND {col} = $1"),
+            params![absorbed, now.to_text(), actor],
+        )
+        .await?;
+    }
+    let record = MergeRecord {
+        id: new_id("mrg"),
+        survivor_id: survivor.to_owned(),
+        absorbed_id: absorbed.to_owned(),
+        cause: cause.as_str().to_owned(),
+        reference: reference.map(str::to_owned),
+        identifiers: identifiers.iter().map(|i| (*i).clone()).collect(),
+        actor: actor.to_owned(),
+        at: now,
+    };
+    conn.execute(
+        "INSERT INTO customer_merges (id, survivor_id, absorbed_id, cause, identifiers, actor, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        params![
+            &record.id,
+            survivor,
+            absorbed,
+            record.cause_text(),
+            rows::to_json(&record.identifiers),
+            actor,
+            now.to_text()
+        ],
+    )
+    .await?;
+    let event = MergeEvent {
+        id: &record.id,
+        survivor_id: survivor,
+        absorbed_id: absorbed,
+        cause: &record.cause,
+        reference,
+        identifier_kinds: record.identifiers.iter().map(|i| i.kind.as_str()).collect(),
+        at: now,
+    };
+    events::emit(conn, "relais.customer.merged", survivor, actor, event).await
+}
+
+/// One merge, as recorded: which profile absorbed which, why, through which identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeRecord {
+    pub id: String,
+    pub survivor_id: String,
+    pub absorbed_id: String,
+    /// `event`, `sign_in`, `manual` or `review`.
+    pub cause: String,
+    /// The request or event that linked them.
+    pub reference: Option<String>,
+    pub identifiers: Vec<Identifier>,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+impl MergeRecord {
+    /// The cause column also keeps the reference: `event:<request id>`.
+    fn cause_text(&self) -> String {
+        match &self.reference {
+            Some(r) => format!("{}:{r}", self.cause),
+            None => self.cause.clone(),
+        }
+    }
+
+    fn from_row(row: &Row) -> Result<MergeRecord, Error> {
+        let text = row.text("cause")?;
+        let (cause, reference) = match text.split_once(':') {
+            Some((c, r)) => (c.to_owned(), Some(r.to_owned())),
+            None => (text, None),
+        };
+        Ok(MergeRecord {
+            id: row.text("id")?,
+            survivor_id: row.text("survivor_id")?,
+            absorbed_id: row.text("absorbed_id")?,
+            cause,
+            reference,
+            identifiers: rows::json(row, "identifiers")?,
+            actor: row.text("actor")?,
+            at: rows::timestamp(row, "at")?,
+        })
+    }
+}
+
+/// How a profile came to be: every merge into it or into a profile it later absorbed,
+/// oldest first.
+pub async fn merge_history(db: &Db, customer_id: &str) -> Result<Vec<MergeRecord>, Error> {
+    let mut conn = db.read().await?;
+    let mut frontier = vec![customer_id.to_owned()];
+    let mut seen: BTreeSet<String> = BTreeSet::new();
+    let mut records = Vec::new();
+    while let Some(id) = frontier.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        for row in conn
+            .query(
+                "SELECT id, survivor_id, absorbed_id, cause, identifiers, actor, at
+                 FROM customer_merges WHERE survivor_id = $1",
+                params![&id],
+            )
+            .await?
+        {
+            let record = MergeRecord::from_row(&row)?;
+            frontier.push(record.absorbed_id.clone());
+            records.push(record);
+        }
+    }
+    records.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    Ok(records)
+}
+
+/// A pair of profiles waiting for a person to decide whether they are one customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergeReview {
+    pub id: String,
+    pub customer_a: String,
+    pub customer_b: String,
+    pub reason: ReviewReason,
+    pub identifiers: Vec<Identifier>,
+    pub status: String,
+    pub created_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<String>,
+}
+
+/// What review events carry: the pair and the reason, not the identifiers.
+#[derive(Serialize)]
+struct ReviewEvent<'a> {
+    id: &'a str,
+    customer_a: &'a str,
+    customer_b: &'a str,
+    reason: ReviewReason,
+    status: &'a str,
+}
+
+impl<'a> ReviewEvent<'a> {
+    fn of(r: &'a MergeReview) -> Self {
+        ReviewEvent {
+            id: &r.id,
+            customer_a: &r.customer_a,
+            customer_b: &r.customer_b,
+            reason: r.reason,
+            status: &r.status,
+        }
+    }
+}
+
+fn review_from_row(row: &Row) -> Result<MergeReview, Error> {
+    let reason = row.text("reason")?;
+    Ok(MergeReview {
+        id: row.text("id")?,
+        customer_a: row.text("customer_a")?,
+        customer_b: row.text("customer_b")?,
+        reason: ReviewReason::parse(&reason).ok_or_else(|| corrupt("reason", &reason))?,
+        identifiers: rows::json(row, "identifiers")?,
+        status: row.text("status")?,
+        created_at: rows::timestamp(row, "created_at")?,
+        decided_at: rows::opt_timestamp(row, "decided_at")?,
+        decided_by: row.opt_text("decided_by")?,
+    })
+}
+
+const REVIEW_COLUMNS: &str =
+    "id, customer_a, customer_b, reason, identifiers, status, created_at, decided_at, decided_by";
+
+async fn flag_for_review(
+    conn: &mut Conn,
+    a: &str,
+    b: &str,
+    reason: ReviewReason,
+    identifiers: &[&Identifier],
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let id = new_id("rev");
+    let inserted = conn
+        .execute(
+            "INSERT INTO merge_reviews (id, customer_a, customer_b, reason, identifiers, status, created_at)
+             SELECT $1, $2, $3, $4, $5, 'open', $6
+             WHERE NOT EXISTS (SELECT 1 FROM merge_reviews WHERE status = 'open'
+                               AND ((customer_a = $2 AND customer_b = $3) OR (customer_a = $3 AND customer_b = $2)))",
+            params![&id, a, b, reason.as_str(), rows::to_json(&identifiers), now.to_text()],
+        )
+        .await?;
+    if inserted == 1 {
+        let review = find_review(conn, &id)
+            .await?
+            .ok_or_else(|| Error::internal("review vanished"))?;
+        events::emit(conn, "relais.customer.merge_flagged", a, actor, ReviewEvent::of(&review)).await?;
+    }
+    Ok(())
+}
+
+pub async fn find_review(conn: &mut Conn, id: &str) -> Result<Option<MergeReview>, Error> {
+    conn.query_opt(
+        &format!("SELECT {REVIEW_COLUMNS} FROM merge_reviews WHERE id = $1"),
+        params![id],
+    )
+    .await?
+    .as_ref()
+    .map(review_from_row)
+    .transpose()
+}
+
+/// Reviews in id order, by status (`open` by default at the API).
+pub async fn list_reviews(db: &Db, status: &str, page: &PageRequest) -> Result<Page<MergeReview>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            &format!(
+                "SELECT {REVIEW_COLUMNS} FROM merge_reviews WHERE status = $1 AND id > $2 ORDER BY id LIMIT $3"
+            ),
+            params![status, page.after.clone().unwrap_or_default(), page.fetch_limit()],
+        )
+        .await?;
+    let reviews = found
+        .iter()
+        .map(review_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(reviews, page, |r| r.id.clone()))
+}
+
+/// A reviewer's decision: merge the pair (the survivor rule still picks who survives) or
+/// keep them apart. A review is decided once.
+pub async fn decide_review(
+    conn: &mut Conn,
+    id: &str,
+    merge_them: bool,
+    actor: &str,
+) -> Result<MergeReview, Error> {
+    let review = find_review(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("merge review", id))?;
+    if review.status != "open" {
+        return Err(Error::new(ErrorCode::Conflict, "this review is already decided")
+            .with("status", review.status.clone()));
+    }
+    let now = Timestamp::now();
+    let status = if merge_them { "merged" } else { "dismissed" };
+    conn.execute(
+        "UPDATE merge_reviews SET status = $2, decided_at = $3, decided_by = $4 WHERE id = $1 AND status = 'open'",
+        params![id, status, now.to_text(), actor],
+    )
+    .await?;
+    if merge_them {
+        let mut pair = vec![
+            summary(conn, &review.customer_a).await?,
+            summary(conn, &review.customer_b).await?,
+        ];
+        pair.sort_by(customers::merge::survivor_order);
+        let named: Vec<&Identifier> = review.identifiers.iter().collect();
+        merge(conn, &pair[0].id, &pair[1].id, LinkCause::Review, Some(id), &named, actor, now).await?;
+    } else {
+        events::emit(conn, "relais.customer.merge_dismissed", &review.customer_a, actor, ReviewEvent::of(&review)).await?;
+    }
+    find_review(conn, id)
+        .await?
+        .ok_or_else(|| Error::internal("review vanished"))
+}
+
+/// Every review that names a profile, whatever its status.
+pub async fn reviews_of(db: &Db, customer_id: &str) -> Result<Vec<MergeReview>, Error> {
+    db.read()
+        .await?
+        .query(
+            &format!(
+                "SELECT {REVIEW_COLUMNS} FROM merge_reviews WHERE customer_a = $1 OR customer_b = $1 ORDER BY id"
+            ),
+            params![customer_id],
+        )
+        .await?
+        .iter()
+        .map(review_from_row)
+        .collect()
+}

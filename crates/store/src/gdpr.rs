@@ -1,0 +1,238 @@
+//! GDPR rights in SQL: the export of everything Relais holds about a person (Art. 15 and 20)
+//! and erasure (Art. 17).
+//!
+//! Erasure removes or blanks personal data everywhere it is kept — profile names, every
+//! identity, event identifiers and properties, interaction summaries, the identifiers
+//! recorded with merges and reviews, stored idempotent responses that quote them — of the
+//! profile and of every profile merged into it. Rows that other ledgers need stay, without
+//! personal data: the profile id (a random UUID that identifies no one once its identities
+//! are gone), event types and times, consent records (the proof of lawful processing), merge
+//! records. Outbox events never carry names or identifier values (see `customers`), so the
+//! event log needs no rewriting. A `relais.customer.erased` event tells downstream systems.
+
+use customers::{ConsentRecord, Identity, Interaction, Profile};
+use kernel::{Error, ErrorCode, Timestamp};
+use serde::Serialize;
+
+use crate::customers::{MergeRecord, MergeReview};
+use crate::sql::Conn;
+use crate::{Db, events, params, rows};
+
+/// One stored behavioural event, as exported.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportedEvent {
+    pub seq: i64,
+    pub channel: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub location_code: Option<String>,
+    pub identifiers: serde_json::Value,
+    pub properties: serde_json::Value,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+}
+
+/// Everything about one person.
+#[derive(Debug, Clone, Serialize)]
+pub struct Export {
+    pub exported_at: Timestamp,
+    pub profile: Profile,
+    /// Profiles merged into this one over time.
+    pub merged_profiles: Vec<String>,
+    pub identities: Vec<Identity>,
+    pub consents: Vec<ConsentRecord>,
+    pub interactions: Vec<Interaction>,
+    pub events: Vec<ExportedEvent>,
+    pub merges: Vec<MergeRecord>,
+    pub reviews: Vec<MergeReview>,
+}
+
+/// Reads the export from one reader connection (one snapshot on PostgreSQL's default
+/// isolation per statement; the parts are each consistent).
+pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
+    let mut conn = db.read().await?;
+    let id = crate::customers::active_id(&mut conn, customer_id).await?;
+    let profile = crate::customers::find_profile(&mut conn, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", &id))?;
+    let merged_profiles = merged_into(&mut conn, &id).await?;
+    let identities = crate::customers::identities(&mut conn, &id).await?;
+    let consents = crate::consents::records(&mut conn, &id).await?;
+    let mut interactions = Vec::new();
+    for row in conn
+        .query(
+            "SELECT id FROM interactions WHERE customer_id = $1 ORDER BY occurred_at",
+            params![&id],
+        )
+        .await?
+    {
+        interactions.push(crate::interactions::get(&mut conn, &row.text("id")?).await?);
+    }
+    let events = conn
+        .query(
+            "SELECT seq, channel, type, location_code, identifiers, properties, occurred_at, received_at
+             FROM customer_events WHERE customer_id = $1 ORDER BY occurred_at, seq",
+            params![&id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ExportedEvent {
+                seq: r.int("seq")?,
+                channel: r.text("channel")?,
+                kind: r.text("type")?,
+                location_code: r.opt_text("location_code")?,
+                identifiers: rows::json(r, "identifiers")?,
+                properties: rows::json(r, "properties")?,
+                occurred_at: rows::timestamp(r, "occurred_at")?,
+                received_at: rows::timestamp(r, "received_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    drop(conn);
+    let merges = crate::customers::merge_history(db, &id).await?;
+    let reviews = crate::customers::reviews_of(db, &id).await?;
+    Ok(Export {
+        exported_at: Timestamp::now(),
+        profile,
+        merged_profiles,
+        identities,
+        consents,
+        interactions,
+        events,
+        merges,
+        reviews,
+    })
+}
+
+async fn merged_into(conn: &mut Conn, id: &str) -> Result<Vec<String>, Error> {
+    conn.query(
+        "SELECT id FROM customers WHERE merged_into = $1 ORDER BY id",
+        params![id],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text("id"))
+    .collect()
+}
+
+/// What an erasure did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Erasure {
+    pub customer_id: String,
+    pub merged_profiles: Vec<String>,
+    pub identities_removed: u64,
+    pub events_pseudonymised: u64,
+    pub interactions_blanked: u64,
+    pub erased_at: Timestamp,
+}
+
+/// `LIKE` pattern matching `value` anywhere, with `%`, `_` and `\` taken literally.
+fn contains_pattern(value: &str) -> String {
+    let mut p = String::with_capacity(value.len() + 2);
+    p.push('%');
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// Erases a person (the active profile `customer_id` stands for). Runs as one command.
+pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Erasure, Error> {
+    let id = crate::customers::active_id(conn, customer_id).await?;
+    let merged_profiles = merged_into(conn, &id).await?;
+    let now = Timestamp::now();
+    let profile = crate::customers::find_profile(conn, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", &id))?;
+    // Values that may be quoted in stored responses: identifiers and names.
+    let mut quoted: Vec<String> = crate::customers::identities(conn, &id)
+        .await?
+        .into_iter()
+        .map(|i| i.identifier.value)
+        .collect();
+    quoted.extend(profile.given_name.iter().chain(&profile.family_name).cloned());
+    quoted.push(id.clone());
+    quoted.extend(merged_profiles.iter().cloned());
+
+    let identities_removed = conn
+        .execute(
+            "DELETE FROM customer_identities WHERE customer_id = $1",
+            params![&id],
+        )
+        .await?;
+    let events_pseudonymised = conn
+        .execute(
+            "UPDATE customer_events SET identifiers = '[]', properties = '{}' WHERE customer_id = $1",
+            params![&id],
+        )
+        .await?;
+    let interactions_blanked = conn
+        .execute(
+            "UPDATE interactions SET summary = '[erased]' WHERE customer_id = $1",
+            params![&id],
+        )
+        .await?;
+    conn.execute(
+        "UPDATE customer_merges SET identifiers = '[]' WHERE survivor_id = $1 OR absorbed_id = $1
+            OR absorbed_id IN (SELECT id FROM customers WHERE merged_into = $1)",
+        params![&id],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE merge_reviews SET identifiers = '[]',
+            status = CASE WHEN status = 'open' THEN 'dismissed' ELSE status END,
+            decided_at = COALESCE(decided_at, $2), decided_by = COALESCE(decided_by, $3)
+         WHERE customer_a = $1 OR customer_b = $1",
+        params![&id, now.to_text(), actor],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE customers SET given_name = NULL, family_name = NULL, home_store = NULL, updated_at = $2, version = version + 1
+         WHERE merged_into = $1",
+        params![&id, now.to_text()],
+    )
+    .await?;
+    let erased = conn
+        .execute(
+            "UPDATE customers SET status = 'erased', given_name = NULL, family_name = NULL, home_store = NULL,
+                updated_at = $2, version = version + 1
+             WHERE id = $1 AND status = 'active'",
+            params![&id, now.to_text()],
+        )
+        .await?;
+    if erased != 1 {
+        return Err(Error::new(ErrorCode::Conflict, "the profile changed meanwhile; retry"));
+    }
+    for value in quoted.iter().filter(|v| v.len() >= 4) {
+        conn.execute(
+            "DELETE FROM idempotency_keys WHERE body LIKE $1 ESCAPE '\\'",
+            params![contains_pattern(value)],
+        )
+        .await?;
+    }
+    let erasure = Erasure {
+        customer_id: id.clone(),
+        merged_profiles,
+        identities_removed,
+        events_pseudonymised,
+        interactions_blanked,
+        erased_at: now,
+    };
+    events::emit(conn, "relais.customer.erased", &id, actor, &erasure).await?;
+    Ok(erasure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("a_b%c\\d"), "%a\\_b\\%c\\\\d%");
+    }
+}
