@@ -44,8 +44,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::prices::router())
         .merge(routes::stock::router())
         .merge(routes::stream::router())
+        .merge(routes::customers::router())
+        .merge(routes::customer_events::router())
         .merge(routes::keys::router())
-        .merge(routes::events::router())
+        .merge(routes::outbox::router())
 }
 
 async fn route_not_found() -> error::ApiError {

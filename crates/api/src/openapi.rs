@@ -17,7 +17,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "prices", description = "One price everywhere, overrides only with a customer-facing reason"),
         (name = "stock", description = "Stock ledger, availability to promise, holds"),
         (name = "access", description = "API keys and scopes"),
-        (name = "events", description = "The outbox of CloudEvents"),
+        (name = "customers", description = "Profiles, identities and merges, consent, GDPR rights, service history"),
+        (name = "customer events", description = "Behavioural events from every channel, resolved to profiles"),
+        (name = "outbox", description = "The outbox of CloudEvents"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

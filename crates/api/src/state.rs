@@ -25,6 +25,10 @@ pub struct AppState {
     pub reference: Arc<crate::reference::Reference>,
     /// Availability answers, until the next commit.
     pub availability_cache: Arc<crate::read_cache::ReadCache>,
+    /// Identity resolution settings (the identity cap).
+    pub resolution: store::customers::ResolutionRules,
+    /// How national phone numbers are read.
+    pub phones: Arc<customers::PhoneRules>,
 }
 
 impl AppState {
@@ -39,12 +43,25 @@ impl AppState {
             live: crate::live::Hub::new(db.clone()),
             reference: Arc::new(crate::reference::Reference::new(db.clone())),
             availability_cache: Arc::default(),
+            resolution: store::customers::ResolutionRules::default(),
+            phones: Arc::new(customers::PhoneRules::default()),
         }
     }
 
     /// The same state with the retailer's hold lifetimes.
     pub fn with_hold_ttls(mut self, ttls: inventory::HoldTtls) -> AppState {
         self.hold_ttls = ttls;
+        self
+    }
+
+    /// The same state with the retailer's identity rules.
+    pub fn with_customer_rules(
+        mut self,
+        resolution: store::customers::ResolutionRules,
+        phones: customers::PhoneRules,
+    ) -> AppState {
+        self.resolution = resolution;
+        self.phones = Arc::new(phones);
         self
     }
 

@@ -51,6 +51,14 @@ pub struct ListenArgs {
     /// Lifetime of a ship-from hold, in seconds.
     #[arg(long, env = "RELAIS_HOLD_TTL_SHIP_S", default_value_t = 3 * 24 * 3600)]
     pub hold_ttl_ship_s: i64,
+    /// Most identities one customer profile may hold; links beyond it are flagged for
+    /// review instead of merged (a shared kiosk or household device).
+    #[arg(long, env = "RELAIS_IDENTITY_CAP", default_value_t = 50)]
+    pub identity_cap: usize,
+    /// Country calling code for phone numbers written in national form (`06…`); empty:
+    /// numbers must carry their country code.
+    #[arg(long, env = "RELAIS_PHONE_COUNTRY_CODE", default_value = "33")]
+    pub phone_country_code: String,
     /// Publish every event and ATP change to NATS JetStream at this URL
     /// (e.g. nats://127.0.0.1:4222); off when unset.
     #[arg(long, env = "RELAIS_NATS_URL")]
@@ -73,6 +81,21 @@ impl ListenArgs {
             ship_s: self.hold_ttl_ship_s,
         };
         let mut settings = crate::server::Settings::new(&self.currency, ttls)?;
+        settings.identity_cap = self.identity_cap;
+        if !(1..=10_000).contains(&self.identity_cap) {
+            anyhow::bail!("--identity-cap must be 1 to 10000");
+        }
+        let code = self.phone_country_code.trim();
+        if !code.is_empty()
+            && (code.len() > 3
+                || !code.bytes().all(|b| b.is_ascii_digit())
+                || code.starts_with('0'))
+        {
+            anyhow::bail!("--phone-country-code must be 1 to 3 digits, such as 33 or 1");
+        }
+        settings.phones = customers::PhoneRules {
+            default_country_code: (!code.is_empty()).then(|| code.to_owned()),
+        };
         settings.nats = self
             .nats_url
             .as_deref()

@@ -17,6 +17,10 @@ pub struct Settings {
     pub hold_ttls: inventory::HoldTtls,
     /// Publish the outbox to NATS JetStream (`RELAIS_NATS_URL`).
     pub nats: Option<crate::publish::NatsSettings>,
+    /// Most identities per customer profile.
+    pub identity_cap: usize,
+    /// How national phone numbers are read.
+    pub phones: customers::PhoneRules,
 }
 
 impl Settings {
@@ -26,6 +30,8 @@ impl Settings {
             currency,
             hold_ttls: hold_ttls.validate()?,
             nats: None,
+            identity_cap: store::customers::ResolutionRules::default().identity_cap,
+            phones: customers::PhoneRules::default(),
         })
     }
 }
@@ -36,6 +42,8 @@ impl Default for Settings {
             currency: Currency::EUR,
             hold_ttls: inventory::HoldTtls::default(),
             nats: None,
+            identity_cap: store::customers::ResolutionRules::default().identity_cap,
+            phones: customers::PhoneRules::default(),
         }
     }
 }
@@ -198,7 +206,14 @@ pub async fn serve_db(
     settings: Settings,
     bound: Option<oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
-    let state = AppState::new(db.clone(), settings.currency).with_hold_ttls(settings.hold_ttls);
+    let state = AppState::new(db.clone(), settings.currency)
+        .with_hold_ttls(settings.hold_ttls)
+        .with_customer_rules(
+            store::customers::ResolutionRules {
+                identity_cap: settings.identity_cap,
+            },
+            settings.phones.clone(),
+        );
     let app = api::app(state.clone());
     let listener = TcpListener::bind(listen)
         .await

@@ -58,7 +58,11 @@ pub async fn ingest(
             outcome.rejected.push((*index, e));
             continue;
         }
-        let pairs: Vec<_> = event.identifiers.iter().map(|i| (i.clone(), false)).collect();
+        let pairs: Vec<_> = event
+            .identifiers
+            .iter()
+            .map(|i| (i.clone(), false))
+            .collect();
         let resolution: Resolution = link(
             conn,
             &Link {
@@ -131,7 +135,11 @@ async fn check_references(
         known.insert(channel_key.clone(), exists);
     }
     if !known[&channel_key] {
-        return Err(Error::unknown_reference("channel", "channel", &event.channel));
+        return Err(Error::unknown_reference(
+            "channel",
+            "channel",
+            &event.channel,
+        ));
     }
     if let Some(code) = &event.location_code {
         let location_key = format!("location:{code}");
@@ -204,7 +212,10 @@ pub async fn timeline(
     let found = db
         .read()
         .await?
-        .query(&sql, params![customer_id, &before_at, &before_key, page.fetch_limit()])
+        .query(
+            &sql,
+            params![customer_id, &before_at, &before_key, page.fetch_limit()],
+        )
         .await?;
     let entries = found
         .iter()
@@ -227,7 +238,10 @@ fn lpad_seq(backend: crate::Backend) -> String {
 }
 
 fn bad_cursor() -> Error {
-    Error::new(ErrorCode::InvalidCursor, "the cursor is not valid for this list")
+    Error::new(
+        ErrorCode::InvalidCursor,
+        "the cursor is not valid for this list",
+    )
 }
 
 fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {

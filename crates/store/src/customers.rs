@@ -191,7 +191,14 @@ async fn insert_profile(
         params![&profile.id, &profile.given_name, &profile.family_name, &profile.home_store, now.to_text()],
     )
     .await?;
-    events::emit(conn, "relais.customer.created", &profile.id, actor, ProfileEvent::of(&profile)).await?;
+    events::emit(
+        conn,
+        "relais.customer.created",
+        &profile.id,
+        actor,
+        ProfileEvent::of(&profile),
+    )
+    .await?;
     Ok(profile)
 }
 
@@ -214,7 +221,15 @@ pub async fn create_profile(
     }
     let profile = insert_profile(conn, fields, Timestamp::now(), actor).await?;
     for (id, verified) in identifiers {
-        attach(conn, &profile.id, id, *verified, channel, profile.created_at).await?;
+        attach(
+            conn,
+            &profile.id,
+            id,
+            *verified,
+            channel,
+            profile.created_at,
+        )
+        .await?;
     }
     Ok(profile)
 }
@@ -286,12 +301,22 @@ pub async fn update_profile(
         )
         .await?;
     if changed != 1 {
-        return Err(Error::new(ErrorCode::Conflict, "the profile changed meanwhile; retry"));
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "the profile changed meanwhile; retry",
+        ));
     }
     let profile = find_profile(conn, &id)
         .await?
         .ok_or_else(|| Error::not_found("customer", &id))?;
-    events::emit(conn, "relais.customer.updated", &id, actor, ProfileEvent::of(&profile)).await?;
+    events::emit(
+        conn,
+        "relais.customer.updated",
+        &id,
+        actor,
+        ProfileEvent::of(&profile),
+    )
+    .await?;
     Ok(profile)
 }
 
@@ -335,7 +360,10 @@ pub async fn owner_of(conn: &mut Conn, id: &Identifier) -> Result<Option<(String
     .transpose()
 }
 
-pub async fn identities(conn: &mut Conn, customer_id: &str) -> Result<Vec<customers::Identity>, Error> {
+pub async fn identities(
+    conn: &mut Conn,
+    customer_id: &str,
+) -> Result<Vec<customers::Identity>, Error> {
     conn.query(
         "SELECT kind, value, verified, channel, created_at FROM customer_identities
          WHERE customer_id = $1 ORDER BY created_at, kind, value",
@@ -358,7 +386,14 @@ async fn attach(
     conn.execute(
         "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
-        params![id.kind.as_str(), &id.value, customer_id, verified, channel, now.to_text()],
+        params![
+            id.kind.as_str(),
+            &id.value,
+            customer_id,
+            verified,
+            channel,
+            now.to_text()
+        ],
     )
     .await?;
     Ok(())
@@ -458,7 +493,15 @@ pub async fn link(
     let room = rules.identity_cap.saturating_sub(held);
     for (id, verified) in unknown.iter().map(|p| (&p.0, p.1)) {
         if resolution.attached < room {
-            attach(conn, &resolution.customer_id, id, verified, link.channel, now).await?;
+            attach(
+                conn,
+                &resolution.customer_id,
+                id,
+                verified,
+                link.channel,
+                now,
+            )
+            .await?;
             resolution.attached += 1;
         } else {
             resolution.capped += 1;
@@ -495,8 +538,17 @@ async fn apply_plan(
 ) -> Result<Resolution, Error> {
     let named: Vec<&Identifier> = link.identifiers.iter().map(|p| &p.0).collect();
     for absorbed in &plan.absorbed {
-        merge(conn, &plan.survivor, absorbed, link.cause, link.reference, &named, actor, now)
-            .await?;
+        merge(
+            conn,
+            &plan.survivor,
+            absorbed,
+            link.cause,
+            link.reference,
+            &named,
+            actor,
+            now,
+        )
+        .await?;
     }
     for (other, reason) in &plan.reviews {
         flag_for_review(conn, &plan.survivor, other, *reason, &named, actor, now).await?;
@@ -777,7 +829,14 @@ async fn flag_for_review(
         let review = find_review(conn, &id)
             .await?
             .ok_or_else(|| Error::internal("review vanished"))?;
-        events::emit(conn, "relais.customer.merge_flagged", a, actor, ReviewEvent::of(&review)).await?;
+        events::emit(
+            conn,
+            "relais.customer.merge_flagged",
+            a,
+            actor,
+            ReviewEvent::of(&review),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -794,7 +853,11 @@ pub async fn find_review(conn: &mut Conn, id: &str) -> Result<Option<MergeReview
 }
 
 /// Reviews in id order, by status (`open` by default at the API).
-pub async fn list_reviews(db: &Db, status: &str, page: &PageRequest) -> Result<Page<MergeReview>, Error> {
+pub async fn list_reviews(
+    db: &Db,
+    status: &str,
+    page: &PageRequest,
+) -> Result<Page<MergeReview>, Error> {
     let found = db
         .read()
         .await?
@@ -824,8 +887,10 @@ pub async fn decide_review(
         .await?
         .ok_or_else(|| Error::not_found("merge review", id))?;
     if review.status != "open" {
-        return Err(Error::new(ErrorCode::Conflict, "this review is already decided")
-            .with("status", review.status.clone()));
+        return Err(
+            Error::new(ErrorCode::Conflict, "this review is already decided")
+                .with("status", review.status.clone()),
+        );
     }
     let now = Timestamp::now();
     let status = if merge_them { "merged" } else { "dismissed" };
@@ -841,9 +906,26 @@ pub async fn decide_review(
         ];
         pair.sort_by(customers::merge::survivor_order);
         let named: Vec<&Identifier> = review.identifiers.iter().collect();
-        merge(conn, &pair[0].id, &pair[1].id, LinkCause::Review, Some(id), &named, actor, now).await?;
+        merge(
+            conn,
+            &pair[0].id,
+            &pair[1].id,
+            LinkCause::Review,
+            Some(id),
+            &named,
+            actor,
+            now,
+        )
+        .await?;
     } else {
-        events::emit(conn, "relais.customer.merge_dismissed", &review.customer_a, actor, ReviewEvent::of(&review)).await?;
+        events::emit(
+            conn,
+            "relais.customer.merge_dismissed",
+            &review.customer_a,
+            actor,
+            ReviewEvent::of(&review),
+        )
+        .await?;
     }
     find_review(conn, id)
         .await?

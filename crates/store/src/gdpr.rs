@@ -155,7 +155,13 @@ pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Er
         .into_iter()
         .map(|i| i.identifier.value)
         .collect();
-    quoted.extend(profile.given_name.iter().chain(&profile.family_name).cloned());
+    quoted.extend(
+        profile
+            .given_name
+            .iter()
+            .chain(&profile.family_name)
+            .cloned(),
+    );
     quoted.push(id.clone());
     quoted.extend(merged_profiles.iter().cloned());
 
@@ -206,7 +212,10 @@ pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Er
         )
         .await?;
     if erased != 1 {
-        return Err(Error::new(ErrorCode::Conflict, "the profile changed meanwhile; retry"));
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "the profile changed meanwhile; retry",
+        ));
     }
     for value in quoted.iter().filter(|v| v.len() >= 4) {
         conn.execute(

@@ -56,11 +56,22 @@ pub async fn record(conn: &mut Conn, i: &Interaction, actor: &str) -> Result<(),
         "id": i.id, "customer_id": i.customer_id, "medium": i.medium, "direction": i.direction,
         "location_code": i.location_code, "references": i.references, "occurred_at": i.occurred_at,
     });
-    events::emit(conn, "relais.customer.interaction_recorded", &i.customer_id, actor, event).await
+    events::emit(
+        conn,
+        "relais.customer.interaction_recorded",
+        &i.customer_id,
+        actor,
+        event,
+    )
+    .await
 }
 
 /// A profile's interactions, newest first (cursor: the last id; ids sort by creation).
-pub async fn list(db: &Db, customer_id: &str, page: &PageRequest) -> Result<Page<Interaction>, Error> {
+pub async fn list(
+    db: &Db,
+    customer_id: &str,
+    page: &PageRequest,
+) -> Result<Page<Interaction>, Error> {
     let found = db
         .read()
         .await?
@@ -69,7 +80,11 @@ pub async fn list(db: &Db, customer_id: &str, page: &PageRequest) -> Result<Page
                 "SELECT {COLUMNS} FROM interactions WHERE customer_id = $1 AND ($2 = '' OR id < $2)
                  ORDER BY id DESC LIMIT $3"
             ),
-            params![customer_id, page.after.clone().unwrap_or_default(), page.fetch_limit()],
+            params![
+                customer_id,
+                page.after.clone().unwrap_or_default(),
+                page.fetch_limit()
+            ],
         )
         .await?;
     let items = found.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;

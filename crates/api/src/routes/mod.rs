@@ -5,9 +5,11 @@
 
 pub mod catalog;
 pub mod channels;
-pub mod events;
+pub mod customer_events;
+pub mod customers;
 pub mod keys;
 pub mod locations;
+pub mod outbox;
 pub mod prices;
 pub mod stock;
 pub mod stream;
@@ -110,3 +112,33 @@ macro_rules! page_of {
     };
 }
 pub(crate) use page_of;
+
+/// Declares a wire enum that mirrors a domain enum variant for variant (snake_case on the
+/// wire), with conversions both ways, so the domain stays free of OpenAPI derives.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $dto:ident <=> $domain:path { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $dto {
+            $($variant),+
+        }
+
+        impl From<$dto> for $domain {
+            fn from(v: $dto) -> Self {
+                match v {
+                    $($dto::$variant => <$domain>::$variant),+
+                }
+            }
+        }
+
+        impl From<$domain> for $dto {
+            fn from(v: $domain) -> Self {
+                match v {
+                    $(<$domain>::$variant => $dto::$variant),+
+                }
+            }
+        }
+    };
+}
+pub(crate) use wire_enum;

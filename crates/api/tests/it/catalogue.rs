@@ -156,7 +156,7 @@ async fn create_read_update_list() {
         // Every change left exactly one event (5 products, 1 update, 1 variant, 1 variant update).
         assert_eq!(t.events().await - events_before, 8);
         let events = t
-            .get("/v1/events?type=relais.product.updated", &t.admin)
+            .get("/v1/outbox?type=relais.product.updated", &t.admin)
             .await;
         assert_eq!(events.body["data"][0]["subject"], id.as_str());
         assert_eq!(events.body["data"][0]["specversion"], "1.0");

@@ -207,7 +207,7 @@ async fn retries_with_an_idempotency_key_happen_once() {
         }
         assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
         assert_eq!(answers[0].0, StatusCode::OK);
-        let price_events = t.get("/v1/events?type=relais.price.set", &t.admin).await;
+        let price_events = t.get("/v1/outbox?type=relais.price.set", &t.admin).await;
         assert_eq!(
             price_events.body["data"].as_array().unwrap().len(),
             1,
@@ -261,7 +261,7 @@ async fn keys_stay_inside_their_scopes() {
             }
         }
         // A channel key cannot read admin routes.
-        for path in ["/v1/api-keys", "/v1/events", "/v1/reports/price-parity"] {
+        for path in ["/v1/api-keys", "/v1/outbox", "/v1/reports/price-parity"] {
             for key in [&t.web, &t.store, &t.service] {
                 let r = t.get(path, key).await;
                 assert_eq!(
@@ -365,7 +365,7 @@ async fn openapi_describes_every_route() {
         ("/v1/api-keys", "get"),
         ("/v1/api-keys", "post"),
         ("/v1/api-keys/{id}", "delete"),
-        ("/v1/events", "get"),
+        ("/v1/outbox", "get"),
         ("/health", "get"),
         ("/ready", "get"),
         ("/metrics", "get"),

@@ -113,13 +113,13 @@ async fn the_demo_serves_a_realistic_retailer() {
 
     // One key per role, each inside its scope.
     assert_eq!(
-        get(&client, &format!("{base}/v1/events"), &key("admin"))
+        get(&client, &format!("{base}/v1/outbox"), &key("admin"))
             .await
             .0,
         200
     );
     assert_eq!(
-        get(&client, &format!("{base}/v1/events"), &key("app"))
+        get(&client, &format!("{base}/v1/outbox"), &key("app"))
             .await
             .0,
         403

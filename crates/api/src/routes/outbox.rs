@@ -1,4 +1,4 @@
-//! `/v1/events`: the outbox, readable by admins (CloudEvents 1.0, in commit order per node).
+//! `/v1/outbox`: the outbox, readable by admins (CloudEvents 1.0, in commit order per node).
 
 use axum::Json;
 use axum::extract::State;
@@ -57,7 +57,7 @@ pub struct EventQuery {
 }
 
 /// Read the outbox (admin).
-#[utoipa::path(get, path = "/v1/events", tag = "events", params(EventQuery),
+#[utoipa::path(get, path = "/v1/outbox", tag = "outbox", params(EventQuery),
     responses((status = 200, body = EventPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list_events(

@@ -1,0 +1,262 @@
+//! `POST /v1/events`: behavioural events from every channel — one event or a batch of up to
+//! 1,000 — validated one by one (a bad event is reported by its index; the others are
+//! stored), stored durably in one command, each resolved to a profile.
+
+use axum::extract::State;
+use axum::response::Response;
+use customers::CustomerEvent;
+use kernel::id::new_id;
+use kernel::{Error, ErrorCode, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::customers::{IdentifierIn, parse_identifiers};
+use super::{IdempotencyHeader, reply, stored};
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
+use crate::extract::{AnyKey, Write, parse_json};
+use crate::state::AppState;
+
+/// Most events in one request.
+pub const MAX_BATCH: usize = 1000;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(ingest))
+}
+
+/// One behavioural event.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// The channel it happened on; a channel key's own channel by default.
+    #[schema(example = "app")]
+    pub channel: Option<String>,
+    /// `page_view`, `product_view`, `search`, `add_to_cart`, `store_visit`,
+    /// `kiosk_session`, `sign_in`… or any snake_case type.
+    #[serde(rename = "type")]
+    #[schema(example = "product_view")]
+    pub kind: String,
+    /// What the channel knows of the customer: at least one identifier. Identifiers named
+    /// together are linked (their profiles merge under the survivor rule and guard rails).
+    #[schema(min_items = 1, max_items = 10)]
+    pub identifiers: Vec<IdentifierIn>,
+    /// The store, for store visits and kiosk sessions.
+    pub location_code: Option<String>,
+    /// Free properties (a SKU, a search query…), up to 8 KiB of JSON.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// When it happened; now by default. At most 5 minutes in the future.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<Timestamp>,
+}
+
+/// A batch: `{"events": [...]}`. A single event may also be sent on its own.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    #[schema(min_items = 1, max_items = 1000)]
+    pub events: Vec<EventIn>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredEventDto {
+    /// Position of the event in the request.
+    pub index: usize,
+    /// The profile it was resolved to.
+    pub customer_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RejectedEventDto {
+    pub index: usize,
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestDto {
+    pub accepted: usize,
+    pub stored: Vec<StoredEventDto>,
+    /// Events refused, by index; nothing was written for them.
+    pub rejected: Vec<RejectedEventDto>,
+    /// Profiles created by this batch.
+    pub profiles_created: usize,
+    /// Merges this batch caused.
+    pub merges: usize,
+}
+
+fn detail(e: Error) -> ErrorDetail {
+    ErrorDetail {
+        code: e.code,
+        message: e.message,
+        details: e.details,
+    }
+}
+
+/// The events of a body: a batch (`{"events": [...]}`) or one event. Each event is parsed
+/// on its own, so a malformed one is reported by index without failing the others.
+fn split_body(body: &RawValue) -> Result<Vec<Result<EventIn, Error>>, ApiError> {
+    #[derive(Deserialize)]
+    struct Shape<'a> {
+        #[serde(borrow)]
+        events: Option<Vec<&'a RawValue>>,
+    }
+    let is_batch = body.get().trim_start().starts_with('{')
+        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(body.get())
+            .map(|m| m.len() == 1 && m.contains_key("events"))
+            .unwrap_or(false);
+    if !is_batch {
+        return Ok(vec![
+            parse_json::<EventIn>(body.get().as_bytes()).map_err(|e| e.0),
+        ]);
+    }
+    let shape: Shape = serde_json::from_str(body.get()).map_err(|e| {
+        ApiError(Error::new(ErrorCode::InvalidBody, e.to_string()).with("field", "events"))
+    })?;
+    let events = shape.events.unwrap_or_default();
+    if events.is_empty() || events.len() > MAX_BATCH {
+        return Err(ApiError(Error::validation(
+            "events",
+            format!("a batch holds 1 to {MAX_BATCH} events"),
+        )));
+    }
+    Ok(events
+        .into_iter()
+        .map(|raw| parse_json::<EventIn>(raw.get().as_bytes()).map_err(|e| e.0))
+        .collect())
+}
+
+fn to_event(
+    s: &AppState,
+    p: &Principal,
+    e: EventIn,
+    now: Timestamp,
+) -> Result<CustomerEvent, Error> {
+    let own = p.own_channel();
+    let channel = match (e.channel, own) {
+        (Some(c), Some(own)) if c != own => {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "a channel key sends events of its own channel only",
+            )
+            .with("field", "channel"));
+        }
+        (Some(c), _) => c,
+        (None, Some(own)) => own.to_owned(),
+        (None, None) => {
+            return Err(Error::validation(
+                "channel",
+                "name the channel of the event",
+            ));
+        }
+    };
+    let identifiers = parse_identifiers(
+        "identifiers",
+        &e.identifiers,
+        &s.phones,
+        customers::event::MAX_IDENTIFIERS,
+    )?
+    .into_iter()
+    .map(|(id, _)| id)
+    .collect();
+    let event = CustomerEvent {
+        channel,
+        kind: e.kind,
+        identifiers,
+        location_code: e.location_code,
+        properties: e.properties,
+        occurred_at: e.occurred_at.unwrap_or(now),
+    };
+    event.validate(now)?;
+    Ok(event)
+}
+
+/// Ingest behavioural events: one event, or `{"events": [...]}` with up to 1,000. Each is
+/// validated on its own: refused ones are listed by index with their error and nothing is
+/// written for them; the others are stored durably and resolved to profiles. 200 when at
+/// least one event was stored; 422 (`validation_failed`, `details.rejected`) when none was.
+/// Event identifiers are never `verified` (a sign-in proves them: `/v1/customers/identify`).
+#[utoipa::path(post, path = "/v1/events", tag = "customer events", request_body = EventBatch,
+    params(IdempotencyHeader),
+    responses((status = 200, body = IngestDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> ApiResult<Response> {
+    let now = Timestamp::now();
+    let mut valid = Vec::new();
+    let mut rejected = Vec::new();
+    for (index, parsed) in split_body(&w.body)?.into_iter().enumerate() {
+        match parsed.and_then(|e| to_event(&s, &w.principal, e, now)) {
+            Ok(event) => valid.push((index, event)),
+            Err(e) => rejected.push((index, e)),
+        }
+    }
+    let actor = w.principal.key_id.clone();
+    let rules = s.resolution;
+    let reference = new_id("req");
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let mut outcome =
+                        store::customer_events::ingest(c, &valid, rules, Some(&reference), &actor)
+                            .await?;
+                    outcome.rejected.extend(rejected);
+                    outcome.rejected.sort_by_key(|(i, _)| *i);
+                    if outcome.stored.is_empty() {
+                        // Nothing stored: refuse the request as a whole (writes nothing).
+                        return Err(Error::validation(
+                            "events",
+                            "no event of the request is valid",
+                        )
+                        .with("rejected", rejected_json(&outcome.rejected)));
+                    }
+                    Ok(outcome)
+                })
+            },
+            |o| {
+                stored(
+                    200,
+                    &IngestDto {
+                        accepted: o.stored.len(),
+                        profiles_created: o.stored.iter().filter(|i| i.created).count(),
+                        merges: o.stored.iter().map(|i| i.absorbed.len()).sum(),
+                        stored: o
+                            .stored
+                            .into_iter()
+                            .map(|i| StoredEventDto {
+                                index: i.index,
+                                customer_id: i.customer_id,
+                            })
+                            .collect(),
+                        rejected: o
+                            .rejected
+                            .into_iter()
+                            .map(|(index, e)| RejectedEventDto {
+                                index,
+                                error: detail(e),
+                            })
+                            .collect(),
+                    },
+                )
+            },
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+fn rejected_json(rejected: &[(usize, Error)]) -> serde_json::Value {
+    serde_json::Value::Array(
+        rejected
+            .iter()
+            .map(|(index, e)| {
+                serde_json::json!({
+                    "index": index,
+                    "error": { "code": e.code, "message": e.message, "details": e.details },
+                })
+            })
+            .collect(),
+    )
+}

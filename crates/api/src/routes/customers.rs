@@ -1,0 +1,1222 @@
+//! `/v1/customers`: profiles, identities and merges, consent, service history, timeline and
+//! the GDPR rights; `/v1/merge-reviews`: pairs the guard rails kept apart.
+//!
+//! Who sees what: every key may create, identify and read a profile and its consents (a
+//! channel signs its customers in and records their choices). The timeline and the service
+//! history are for `service` and `admin` keys, and for a store key when the customer's home
+//! store is that store, or the customer granted `service_history_sharing`. Lists of profiles
+//! and reviews are for `service` and `admin` (a store key lists its home-store customers);
+//! export and erasure for `service` and `admin`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use customers::consent::{self, ConsentRecord};
+use customers::{Identifier, PhoneRules, Purpose};
+use kernel::id::new_id;
+use kernel::{Error, ErrorCode, Timestamp};
+use serde::{Deserialize, Serialize};
+use store::customers::{Link, LinkCause, MergeRecord, MergeReview, NewProfile, Resolution};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{AnyKey, Path, Q, Write};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(get_customer, update_customer))
+        .routes(routes!(identify))
+        .routes(routes!(add_identities))
+        .routes(routes!(lineage))
+        .routes(routes!(timeline))
+        .routes(routes!(list_consents, record_consent))
+        .routes(routes!(check_consent))
+        .routes(routes!(list_interactions, record_interaction))
+        .routes(routes!(export))
+        .routes(routes!(erase))
+        .routes(routes!(list_reviews))
+        .routes(routes!(decide_review))
+}
+
+wire_enum!(
+    /// `email` (normalised to lower case), `phone` (E.164; national numbers take the
+    /// retailer's country code), `loyalty_card`, `app_device`, `web_anonymous`,
+    /// `pos_customer`, `external` (`system:id`).
+    IdentityKindDto <=> customers::IdentityKind {
+        Email, Phone, LoyaltyCard, AppDevice, WebAnonymous, PosCustomer, External
+    }
+);
+wire_enum!(ProfileStatusDto <=> customers::ProfileStatus { Active, Merged, Erased });
+wire_enum!(ReviewReasonDto <=> customers::ReviewReason {
+    DifferentVerifiedEmails, DifferentLoyaltyCards, IdentityCap
+});
+wire_enum!(PurposeDto <=> customers::Purpose {
+    EmailMarketing, SmsMarketing, Push, Personalisation, Analytics, Profiling, ServiceHistorySharing
+});
+wire_enum!(ConsentStatusDto <=> customers::ConsentStatus { Granted, Denied, Withdrawn });
+wire_enum!(CollectionMethodDto <=> customers::CollectionMethod {
+    WebForm, AppSettings, Pos, Kiosk, Phone, EmailLink, Paper, Import
+});
+wire_enum!(MediumDto <=> customers::InteractionMedium { Email, Phone, Chat, StoreVisit, Social });
+wire_enum!(DirectionDto <=> customers::Direction { Inbound, Outbound });
+
+/// An identifier as sent by a channel.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifierIn {
+    pub kind: IdentityKindDto,
+    #[schema(example = "claire.martin@example.fr", min_length = 1, max_length = 254)]
+    pub value: String,
+    /// The channel proved it (a confirmed e-mail, a signed-in session). Default false.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// Normalises identifiers; `field` prefixes the index in errors (`identifiers[2]`).
+pub fn parse_identifiers(
+    field: &str,
+    raw: &[IdentifierIn],
+    phones: &PhoneRules,
+    max: usize,
+) -> Result<Vec<(Identifier, bool)>, Error> {
+    if raw.is_empty() || raw.len() > max {
+        return Err(Error::validation(
+            field,
+            format!("give 1 to {max} identifiers"),
+        ));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, id)| {
+            Identifier::parse(&format!("{field}[{i}]"), id.kind.into(), &id.value, phones)
+                .map(|parsed| (parsed, id.verified))
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityDto {
+    pub kind: IdentityKindDto,
+    pub value: String,
+    pub verified: bool,
+    /// The channel that first reported it.
+    pub channel: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<customers::Identity> for IdentityDto {
+    fn from(i: customers::Identity) -> Self {
+        IdentityDto {
+            kind: i.identifier.kind.into(),
+            value: i.identifier.value,
+            verified: i.verified,
+            channel: i.channel,
+            created_at: i.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDto {
+    #[schema(example = "cus_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b4")]
+    pub id: String,
+    pub status: ProfileStatusDto,
+    /// Where a merged profile's data went: read that profile instead.
+    pub merged_into: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub home_store: Option<String>,
+    pub identities: Vec<IdentityDto>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+super::page_of!(CustomerPage, CustomerDto);
+
+fn customer_dto(p: customers::Profile, identities: Vec<customers::Identity>) -> CustomerDto {
+    CustomerDto {
+        id: p.id,
+        status: p.status.into(),
+        merged_into: p.merged_into,
+        given_name: p.given_name,
+        family_name: p.family_name,
+        home_store: p.home_store,
+        identities: identities.into_iter().map(IdentityDto::from).collect(),
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+    }
+}
+
+async fn load_customer(conn: &mut store::Conn, id: &str) -> Result<CustomerDto, Error> {
+    let profile = store::customers::find_profile(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))?;
+    let identities = store::customers::identities(conn, &profile.id).await?;
+    Ok(customer_dto(profile, identities))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    #[schema(min_items = 1, max_items = 10)]
+    pub identifiers: Vec<IdentifierIn>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub given_name: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub family_name: Option<String>,
+    /// A store code.
+    #[schema(pattern = r"^[A-Z0-9-]{2,32}$")]
+    pub home_store: Option<String>,
+    /// The channel where the customer signed up (recorded with the identities).
+    pub channel: Option<String>,
+}
+
+fn optional_name(field: &str, name: Option<String>) -> Result<Option<String>, Error> {
+    name.map(|n| customers::profile::validate_name(field, &n))
+        .transpose()
+}
+
+/// Create a profile. An identifier that already belongs to a profile is refused with
+/// `already_exists` and that profile's id; `POST /v1/customers/identify` resolves instead.
+#[utoipa::path(post, path = "/v1/customers", tag = "customers", request_body = CreateCustomer,
+    params(IdempotencyHeader),
+    responses((status = 201, body = CustomerDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_customer(
+    State(s): State<AppState>,
+    w: Write<CreateCustomer, AnyKey>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let channel = w
+        .body
+        .channel
+        .clone()
+        .or(w.principal.own_channel().map(str::to_owned));
+    let b = w.body;
+    let identifiers = parse_identifiers("identifiers", &b.identifiers, &s.phones, 10)?;
+    let fields = NewProfile {
+        given_name: optional_name("given_name", b.given_name)?,
+        family_name: optional_name("family_name", b.family_name)?,
+        home_store: b.home_store,
+    };
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let p = store::customers::create_profile(
+                        c,
+                        &fields,
+                        &identifiers,
+                        channel.as_deref(),
+                        &actor,
+                    )
+                    .await?;
+                    load_customer(c, &p.id).await
+                })
+            },
+            |dto| stored(201, &dto),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerQuery {
+    /// Find the profile holding this identifier, written `kind:value`
+    /// (`email:claire@example.fr`, `loyalty_card:ELS00421337`).
+    pub identifier: Option<String>,
+    /// Only the customers of this home store.
+    pub home_store: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn parse_lookup(text: &str, phones: &PhoneRules) -> Result<Identifier, Error> {
+    let (kind, value) = text.split_once(':').ok_or_else(|| {
+        Error::new(ErrorCode::InvalidQuery, "identifier must be `kind:value`")
+            .with("field", "identifier")
+    })?;
+    let kind = customers::IdentityKind::parse(kind).ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidQuery,
+            format!("`{kind}` is not an identifier kind"),
+        )
+        .with("field", "identifier")
+    })?;
+    Identifier::parse("identifier", kind, value, phones)
+}
+
+/// List or look up profiles. With `identifier`, any key may look one profile up (a POS
+/// scanning a loyalty card, an associate typing an e-mail); lists are for `service` and
+/// `admin` keys, and for a store key over its own home-store customers.
+#[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerQuery),
+    responses((status = 200, body = CustomerPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_customers(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<CustomerQuery>,
+) -> ApiResult<Json<CustomerPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    let mut conn = s.db.read().await?;
+    if let Some(text) = &q.identifier {
+        let id = parse_lookup(text, &s.phones)?;
+        let mut data = Vec::new();
+        if let Some((owner, _)) = store::customers::owner_of(&mut conn, &id).await? {
+            data.push(load_customer(&mut conn, &owner).await?);
+        }
+        return Ok(Json(CustomerPage {
+            data,
+            next_cursor: None,
+        }));
+    }
+    let home_store = match (&q.home_store, store_scope(&p)) {
+        (_, None) if p.is_admin() || p.scopes.contains(&Scope::Service) => q.home_store.clone(),
+        (Some(asked), Some(own)) if asked == own => Some(own.to_owned()),
+        (None, Some(own)) => Some(own.to_owned()),
+        _ => {
+            return Err(forbidden(
+                "lists of customers are for service and admin keys, and for a store key over its home-store customers",
+            ));
+        }
+    };
+    let found = store::customers::list_profiles(&s.db, home_store.as_deref(), &page).await?;
+    let mut data = Vec::with_capacity(found.data.len());
+    for profile in found.data {
+        let identities = store::customers::identities(&mut conn, &profile.id).await?;
+        data.push(customer_dto(profile, identities));
+    }
+    Ok(Json(CustomerPage {
+        data,
+        next_cursor: found.next_cursor,
+    }))
+}
+
+/// The store a store-only key speaks for.
+fn store_scope(p: &Principal) -> Option<&str> {
+    if p.is_admin() || p.scopes.contains(&Scope::Service) {
+        return None;
+    }
+    p.scopes.iter().find_map(|s| match s {
+        Scope::Store(code) => Some(code.as_str()),
+        _ => None,
+    })
+}
+
+fn forbidden(message: &str) -> ApiError {
+    ApiError::new(ErrorCode::Forbidden, message)
+}
+
+/// Get a profile with its identities. A merged profile answers with `status: merged` and
+/// `merged_into`.
+#[utoipa::path(get, path = "/v1/customers/{id}", tag = "customers", params(("id" = String, Path)),
+    responses((status = 200, body = CustomerDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_customer(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CustomerDto>> {
+    Ok(Json(load_customer(&mut s.db.read().await?, &id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomer {
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub given_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100)]
+    pub family_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = r"^[A-Z0-9-]{2,32}$")]
+    pub home_store: Option<Option<String>>,
+}
+
+fn optional_change(
+    field: &str,
+    v: Option<Option<String>>,
+) -> Result<Option<Option<String>>, Error> {
+    v.map(|inner| optional_name(field, inner)).transpose()
+}
+
+/// Change names or home store (a merged profile forwards to its survivor).
+#[utoipa::path(patch, path = "/v1/customers/{id}", tag = "customers", request_body = UpdateCustomer,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = CustomerDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_customer(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<UpdateCustomer, AnyKey>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let given = optional_change("given_name", w.body.given_name)?;
+    let family = optional_change("family_name", w.body.family_name)?;
+    let home = w.body.home_store;
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let p = store::customers::update_profile(c, &id, given, family, home, &actor)
+                        .await?;
+                    load_customer(c, &p.id).await
+                })
+            },
+            |dto| stored(200, &dto),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentifyRequest {
+    /// What the channel knows now: after a sign-in, the account's e-mail (`verified: true`)
+    /// and the anonymous ids of the session.
+    #[schema(min_items = 1, max_items = 10)]
+    pub identifiers: Vec<IdentifierIn>,
+    /// The channel signing the customer in; a channel key's own channel by default.
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlaggedDto {
+    pub customer_id: String,
+    pub reason: ReviewReasonDto,
+}
+
+/// What a link did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolutionDto {
+    /// The profile the identifiers resolve to.
+    pub customer_id: String,
+    /// A new profile was created.
+    pub created: bool,
+    /// Profiles merged into it by this link.
+    pub absorbed: Vec<String>,
+    /// Profiles kept apart by a guard rail and flagged for review.
+    pub flagged_for_review: Vec<FlaggedDto>,
+    /// Identifiers newly attached.
+    pub attached: usize,
+    /// Identifiers left out by the identity cap.
+    pub capped: usize,
+}
+
+impl From<Resolution> for ResolutionDto {
+    fn from(r: Resolution) -> Self {
+        ResolutionDto {
+            customer_id: r.customer_id,
+            created: r.created,
+            absorbed: r.absorbed,
+            flagged_for_review: r
+                .reviews
+                .into_iter()
+                .map(|(customer_id, reason)| FlaggedDto {
+                    customer_id,
+                    reason: reason.into(),
+                })
+                .collect(),
+            attached: r.attached,
+            capped: r.capped,
+        }
+    }
+}
+
+/// Sign-in and linking: resolve identifiers to one profile — creating it, or merging the
+/// profiles they point to by the survivor rule (oldest profile survives), or flagging pairs
+/// the guard rails keep apart — and attach those not yet known. Carts and orders of merged
+/// profiles follow their owner.
+#[utoipa::path(post, path = "/v1/customers/identify", tag = "customers", request_body = IdentifyRequest,
+    params(IdempotencyHeader),
+    responses((status = 200, body = ResolutionDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn identify(
+    State(s): State<AppState>,
+    w: Write<IdentifyRequest, AnyKey>,
+) -> ApiResult<Response> {
+    let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
+    let channel = w
+        .body
+        .channel
+        .clone()
+        .or(w.principal.own_channel().map(str::to_owned));
+    run_link(
+        &s,
+        w.idempotency,
+        w.principal.key_id,
+        identifiers,
+        None,
+        channel,
+        LinkCause::SignIn,
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddIdentities {
+    #[schema(min_items = 1, max_items = 10)]
+    pub identifiers: Vec<IdentifierIn>,
+    pub channel: Option<String>,
+}
+
+/// Add identifiers to a profile. One that belongs to another profile links the two, which
+/// merge under the same rules and guard rails as a sign-in.
+#[utoipa::path(post, path = "/v1/customers/{id}/identities", tag = "customers", request_body = AddIdentities,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = ResolutionDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn add_identities(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<AddIdentities, AnyKey>,
+) -> ApiResult<Response> {
+    let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
+    let channel = w
+        .body
+        .channel
+        .clone()
+        .or(w.principal.own_channel().map(str::to_owned));
+    run_link(
+        &s,
+        w.idempotency,
+        w.principal.key_id,
+        identifiers,
+        Some(id),
+        channel,
+        LinkCause::Manual,
+    )
+    .await
+}
+
+async fn run_link(
+    s: &AppState,
+    idempotency: Option<store::IdempotencyKey>,
+    actor: String,
+    identifiers: Vec<(Identifier, bool)>,
+    anchor: Option<String>,
+    channel: Option<String>,
+    cause: LinkCause,
+) -> ApiResult<Response> {
+    let rules = s.resolution;
+    let reference = new_id("req");
+    let response =
+        s.db.write_once(
+            idempotency,
+            move |c| {
+                Box::pin(async move {
+                    if let Some(code) = &channel
+                        && store::channels::find_channel(&mut *c, code)
+                            .await?
+                            .is_none()
+                    {
+                        return Err(Error::unknown_reference("channel", "channel", code));
+                    }
+                    let link = Link {
+                        identifiers: &identifiers,
+                        anchor: anchor.as_deref(),
+                        channel: channel.as_deref(),
+                        cause,
+                        reference: Some(&reference),
+                    };
+                    store::customers::link(c, &link, rules, &actor).await
+                })
+            },
+            |r| stored(200, &ResolutionDto::from(r)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MergeDto {
+    pub id: String,
+    pub survivor_id: String,
+    pub absorbed_id: String,
+    /// `event`, `sign_in`, `manual` or `review`.
+    pub cause: String,
+    /// The request that linked them (an event batch, a sign-in, a review).
+    pub reference: Option<String>,
+    /// The identifiers that linked them (blank after an erasure).
+    pub identifiers: Vec<LinkedIdentifierDto>,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkedIdentifierDto {
+    pub kind: IdentityKindDto,
+    pub value: String,
+}
+
+impl From<MergeRecord> for MergeDto {
+    fn from(m: MergeRecord) -> Self {
+        MergeDto {
+            id: m.id,
+            survivor_id: m.survivor_id,
+            absorbed_id: m.absorbed_id,
+            cause: m.cause,
+            reference: m.reference,
+            identifiers: m
+                .identifiers
+                .into_iter()
+                .map(|i| LinkedIdentifierDto {
+                    kind: i.kind.into(),
+                    value: i.value,
+                })
+                .collect(),
+            actor: m.actor,
+            at: m.at,
+        }
+    }
+}
+
+/// How a profile came to be.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineageDto {
+    pub customer: CustomerDto,
+    /// Every merge into this profile or into a profile it later absorbed, oldest first.
+    pub merges: Vec<MergeDto>,
+    /// Reviews that name it, decided or not.
+    pub reviews: Vec<ReviewDto>,
+}
+
+/// Explain a profile: its identities (with the channel that reported each and when), the
+/// merges that built it and why, and the reviews that name it.
+#[utoipa::path(get, path = "/v1/customers/{id}/lineage", tag = "customers", params(("id" = String, Path)),
+    responses((status = 200, body = LineageDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn lineage(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<LineageDto>> {
+    require_people_data(&p)?;
+    let customer = load_customer(&mut s.db.read().await?, &id).await?;
+    let merges = store::customers::merge_history(&s.db, &customer.id).await?;
+    let reviews = store::customers::reviews_of(&s.db, &customer.id).await?;
+    Ok(Json(LineageDto {
+        customer,
+        merges: merges.into_iter().map(MergeDto::from).collect(),
+        reviews: reviews.into_iter().map(ReviewDto::from).collect(),
+    }))
+}
+
+/// Service and admin keys: lists, lineage, export, erasure, reviews.
+fn require_people_data(p: &Principal) -> Result<(), ApiError> {
+    if p.is_admin() || p.scopes.contains(&Scope::Service) {
+        Ok(())
+    } else {
+        Err(forbidden("this needs a service or admin key"))
+    }
+}
+
+/// Timeline and service history: service and admin keys; a store key for customers of its
+/// home store, or who granted `service_history_sharing`. Answers the active profile's id.
+async fn require_history_access(s: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
+    let mut conn = s.db.read().await?;
+    let active = store::customers::active_id(&mut conn, id).await?;
+    if p.is_admin() || p.scopes.contains(&Scope::Service) {
+        return Ok(active);
+    }
+    let Some(own) = store_scope(p) else {
+        return Err(forbidden(
+            "the customer history is for service keys and stores",
+        ));
+    };
+    let profile = store::customers::find_profile(&mut conn, &active)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", &active))?;
+    if profile.home_store.as_deref() == Some(own) {
+        return Ok(active);
+    }
+    let records = store::consents::records(&mut conn, &active).await?;
+    // Sharing is granted for every store at once: only records for all channels count.
+    if consent::may_use(&records, Purpose::ServiceHistorySharing, "*").allowed {
+        Ok(active)
+    } else {
+        Err(forbidden(
+            "this customer's history is shared with their home store only (no `service_history_sharing` consent)",
+        ))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntryDto {
+    /// `event`, `consent`, `interaction` or `merge`.
+    pub kind: String,
+    pub id: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+    /// The channel (for interactions, the medium).
+    pub channel: Option<String>,
+    /// The event type, the consent's purpose and status, the interaction's summary…
+    pub title: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+super::page_of!(TimelinePage, TimelineEntryDto);
+
+/// One chronological view across channels, newest first: behavioural events, consents,
+/// service interactions, merges.
+#[utoipa::path(get, path = "/v1/customers/{id}/timeline", tag = "customers",
+    params(("id" = String, Path), PageParams),
+    responses((status = 200, body = TimelinePage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn timeline(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<TimelinePage>> {
+    let active = require_history_access(&s, &p, &id).await?;
+    let found = store::customer_events::timeline(&s.db, &active, &q.request()?).await?;
+    Ok(Json(
+        found
+            .map(|e| TimelineEntryDto {
+                kind: e.kind,
+                id: e.id,
+                at: e.at,
+                channel: e.channel,
+                title: e.title,
+                data: e.data,
+            })
+            .into(),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceDto {
+    /// The request that carried the answer (a form submission id).
+    pub request_id: Option<String>,
+    /// The associate or agent who took it.
+    pub staff_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConsent {
+    pub purpose: PurposeDto,
+    pub status: ConsentStatusDto,
+    /// The channel it applies to; absent: every channel.
+    pub channel: Option<String>,
+    pub method: CollectionMethodDto,
+    /// The store or touchpoint where it was collected.
+    pub location_code: Option<String>,
+    /// The version of the privacy notice shown.
+    #[schema(example = "2026-09", min_length = 1, max_length = 40)]
+    pub notice_version: String,
+    #[serde(default)]
+    pub evidence: EvidenceDto,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentDto {
+    pub id: String,
+    pub customer_id: String,
+    pub purpose: PurposeDto,
+    pub status: ConsentStatusDto,
+    pub channel: Option<String>,
+    pub method: CollectionMethodDto,
+    pub location_code: Option<String>,
+    pub notice_version: String,
+    pub evidence: EvidenceDto,
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: Timestamp,
+}
+
+impl From<&ConsentRecord> for ConsentDto {
+    fn from(r: &ConsentRecord) -> Self {
+        ConsentDto {
+            id: r.id.clone(),
+            customer_id: r.customer_id.clone(),
+            purpose: r.purpose.into(),
+            status: r.status.into(),
+            channel: r.channel.clone(),
+            method: r.method.into(),
+            location_code: r.location_code.clone(),
+            notice_version: r.notice_version.clone(),
+            evidence: EvidenceDto {
+                request_id: r.evidence.request_id.clone(),
+                staff_id: r.evidence.staff_id.clone(),
+            },
+            recorded_at: r.recorded_at,
+        }
+    }
+}
+
+fn short_text(field: &str, v: &str, max: usize) -> Result<(), Error> {
+    if v.is_empty() || v.len() > max || v.chars().any(char::is_control) {
+        return Err(Error::validation(
+            field,
+            format!("must be 1 to {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Append a consent record: granting and withdrawing are the same one call, and the next
+/// check already sees it.
+#[utoipa::path(post, path = "/v1/customers/{id}/consents", tag = "customers", request_body = RecordConsent,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 201, body = ConsentDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn record_consent(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<RecordConsent, AnyKey>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let b = w.body;
+    short_text("notice_version", &b.notice_version, 40)?;
+    for (field, v) in [
+        ("evidence.request_id", &b.evidence.request_id),
+        ("evidence.staff_id", &b.evidence.staff_id),
+    ] {
+        if let Some(v) = v {
+            short_text(field, v, 128)?;
+        }
+    }
+    // A channel key records what its own customers said on its own channel.
+    if let Some(own) = w.principal.own_channel()
+        && b.channel.as_deref().is_some_and(|c| c != own)
+    {
+        return Err(forbidden(
+            "a channel key records consent for its own channel (or for every channel)",
+        ));
+    }
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let customer_id = store::customers::active_id(c, &id).await?;
+                    let record = ConsentRecord {
+                        id: new_id("cns"),
+                        customer_id,
+                        purpose: b.purpose.into(),
+                        status: b.status.into(),
+                        channel: b.channel,
+                        method: b.method.into(),
+                        location_code: b.location_code,
+                        notice_version: b.notice_version,
+                        evidence: customers::Evidence {
+                            request_id: b.evidence.request_id,
+                            staff_id: b.evidence.staff_id,
+                        },
+                        recorded_at: Timestamp::now(),
+                    };
+                    store::consents::record(c, &record, &actor).await?;
+                    Ok(record)
+                })
+            },
+            |r| stored(201, &ConsentDto::from(&r)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentsDto {
+    /// The last record per purpose and channel scope.
+    pub current: Vec<ConsentDto>,
+    /// Every record, in the order they were made.
+    pub history: Vec<ConsentDto>,
+}
+
+/// A profile's consent: the current state and the full log.
+#[utoipa::path(get, path = "/v1/customers/{id}/consents", tag = "customers", params(("id" = String, Path)),
+    responses((status = 200, body = ConsentsDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_consents(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConsentsDto>> {
+    let mut conn = s.db.read().await?;
+    let active = store::customers::active_id(&mut conn, &id).await?;
+    let records = store::consents::records(&mut conn, &active).await?;
+    Ok(Json(ConsentsDto {
+        current: consent::current(&records)
+            .into_iter()
+            .map(ConsentDto::from)
+            .collect(),
+        history: records.iter().map(ConsentDto::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CheckQuery {
+    pub purpose: PurposeDto,
+    /// The channel that wants to use the data.
+    pub channel: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentDecisionDto {
+    pub allowed: bool,
+    pub purpose: PurposeDto,
+    pub channel: String,
+    /// The record that decided; absent when the customer never answered (no consent).
+    pub record_id: Option<String>,
+    pub status: Option<ConsentStatusDto>,
+}
+
+/// May purpose P be used on channel C for this customer? The last record for P that names C
+/// or every channel decides; no record means no.
+#[utoipa::path(get, path = "/v1/customers/{id}/consents/check", tag = "customers",
+    params(("id" = String, Path), CheckQuery),
+    responses((status = 200, body = ConsentDecisionDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn check_consent(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+    Q(q): Q<CheckQuery>,
+) -> ApiResult<Json<ConsentDecisionDto>> {
+    let mut conn = s.db.read().await?;
+    let active = store::customers::active_id(&mut conn, &id).await?;
+    let records = store::consents::records(&mut conn, &active).await?;
+    let d = consent::may_use(&records, q.purpose.into(), &q.channel);
+    Ok(Json(ConsentDecisionDto {
+        allowed: d.allowed,
+        purpose: q.purpose,
+        channel: q.channel,
+        record_id: d.record_id,
+        status: d.status.map(Into::into),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordInteraction {
+    pub medium: MediumDto,
+    pub direction: DirectionDto,
+    #[schema(min_length = 1, max_length = 2000)]
+    pub summary: String,
+    /// The agent or associate.
+    pub agent: Option<String>,
+    pub location_code: Option<String>,
+    /// Order or return numbers it was about.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// When it happened; now by default.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub occurred_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InteractionDto {
+    pub id: String,
+    pub customer_id: String,
+    pub medium: MediumDto,
+    pub direction: DirectionDto,
+    pub summary: String,
+    pub agent: Option<String>,
+    pub location_code: Option<String>,
+    pub references: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub recorded_at: Timestamp,
+}
+
+super::page_of!(InteractionPage, InteractionDto);
+
+impl From<customers::Interaction> for InteractionDto {
+    fn from(i: customers::Interaction) -> Self {
+        InteractionDto {
+            id: i.id,
+            customer_id: i.customer_id,
+            medium: i.medium.into(),
+            direction: i.direction.into(),
+            summary: i.summary,
+            agent: i.agent,
+            location_code: i.location_code,
+            references: i.references,
+            occurred_at: i.occurred_at,
+            recorded_at: i.recorded_at,
+        }
+    }
+}
+
+/// Record a service interaction (e-mail, call, chat, store visit, social message).
+#[utoipa::path(post, path = "/v1/customers/{id}/interactions", tag = "customers", request_body = RecordInteraction,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 201, body = InteractionDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn record_interaction(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<RecordInteraction, AnyKey>,
+) -> ApiResult<Response> {
+    let actor = w.actor();
+    let customer_id = require_history_access(&s, &w.principal, &id).await?;
+    let b = w.body;
+    let summary = customers::interaction::validate_summary(&b.summary)?;
+    customers::interaction::validate_references(&b.references)?;
+    if let Some(agent) = &b.agent {
+        short_text("agent", agent, 128)?;
+    }
+    let now = Timestamp::now();
+    let interaction = customers::Interaction {
+        id: new_id("int"),
+        customer_id,
+        medium: b.medium.into(),
+        direction: b.direction.into(),
+        summary,
+        agent: b.agent,
+        location_code: b.location_code,
+        references: b.references,
+        occurred_at: b.occurred_at.unwrap_or(now),
+        recorded_at: now,
+    };
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    store::interactions::record(c, &interaction, &actor).await?;
+                    Ok(interaction)
+                })
+            },
+            |i| stored(201, &InteractionDto::from(i)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// The service history, newest first.
+#[utoipa::path(get, path = "/v1/customers/{id}/interactions", tag = "customers",
+    params(("id" = String, Path), PageParams),
+    responses((status = 200, body = InteractionPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_interactions(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<InteractionPage>> {
+    let active = require_history_access(&s, &p, &id).await?;
+    let found = store::interactions::list(&s.db, &active, &q.request()?).await?;
+    Ok(Json(found.map(InteractionDto::from).into()))
+}
+
+/// Everything Relais holds about the person (GDPR Art. 15 and 20), as one JSON document:
+/// profile, identities, consents, interactions, events, merges, reviews.
+#[utoipa::path(get, path = "/v1/customers/{id}/export", tag = "customers", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn export(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    require_people_data(&p)?;
+    let export = store::gdpr::export(&s.db, &id).await?;
+    serde_json::to_value(export)
+        .map(Json)
+        .map_err(|e| ApiError(Error::internal(e.to_string())))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureDto {
+    pub customer_id: String,
+    /// Profiles merged into it earlier, erased with it.
+    pub merged_profiles: Vec<String>,
+    pub identities_removed: u64,
+    pub events_pseudonymised: u64,
+    pub interactions_blanked: u64,
+    #[schema(value_type = String, format = DateTime)]
+    pub erased_at: Timestamp,
+}
+
+/// Erase the person (GDPR Art. 17): personal data removed or blanked everywhere; the
+/// profile id stays, without personal data, so orders and ledgers stay consistent. Emits
+/// `relais.customer.erased` for downstream systems.
+#[utoipa::path(post, path = "/v1/customers/{id}/erasure", tag = "customers",
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = ErasureDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn erase(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<EmptyBody, AnyKey>,
+) -> ApiResult<Response> {
+    require_people_data(&w.principal)?;
+    let actor = w.actor();
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| Box::pin(async move { store::gdpr::erase(c, &id, &actor).await }),
+            |e| {
+                stored(
+                    200,
+                    &ErasureDto {
+                        customer_id: e.customer_id,
+                        merged_profiles: e.merged_profiles,
+                        identities_removed: e.identities_removed,
+                        events_pseudonymised: e.events_pseudonymised,
+                        interactions_blanked: e.interactions_blanked,
+                        erased_at: e.erased_at,
+                    },
+                )
+            },
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// An empty JSON object (`{}`) or no body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewDto {
+    pub id: String,
+    pub customer_a: String,
+    pub customer_b: String,
+    pub reason: ReviewReasonDto,
+    /// The identifiers of the link that brought them together.
+    pub identifiers: Vec<LinkedIdentifierDto>,
+    /// `open`, `merged` or `dismissed`.
+    pub status: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub decided_at: Option<Timestamp>,
+    pub decided_by: Option<String>,
+}
+
+super::page_of!(ReviewPage, ReviewDto);
+
+impl From<MergeReview> for ReviewDto {
+    fn from(r: MergeReview) -> Self {
+        ReviewDto {
+            id: r.id,
+            customer_a: r.customer_a,
+            customer_b: r.customer_b,
+            reason: r.reason.into(),
+            identifiers: r
+                .identifiers
+                .into_iter()
+                .map(|i| LinkedIdentifierDto {
+                    kind: i.kind.into(),
+                    value: i.value,
+                })
+                .collect(),
+            status: r.status,
+            created_at: r.created_at,
+            decided_at: r.decided_at,
+            decided_by: r.decided_by,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    /// `open` (default), `merged` or `dismissed`.
+    #[param(pattern = "^(open|merged|dismissed)$")]
+    pub status: Option<String>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Pairs of profiles the guard rails kept apart, waiting for a person.
+#[utoipa::path(get, path = "/v1/merge-reviews", tag = "customers", params(ReviewQuery),
+    responses((status = 200, body = ReviewPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_reviews(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<ReviewQuery>,
+) -> ApiResult<Json<ReviewPage>> {
+    require_people_data(&p)?;
+    let status = q.status.as_deref().unwrap_or("open");
+    if !["open", "merged", "dismissed"].contains(&status) {
+        return Err(ApiError(
+            Error::new(
+                ErrorCode::InvalidQuery,
+                "status is open, merged or dismissed",
+            )
+            .with("field", "status"),
+        ));
+    }
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    let found = store::customers::list_reviews(&s.db, status, &page).await?;
+    Ok(Json(found.map(ReviewDto::from).into()))
+}
+
+/// `merge`: one person (the survivor rule picks who survives); `dismiss`: two people.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecisionDto {
+    Merge,
+    Dismiss,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideReview {
+    pub decision: ReviewDecisionDto,
+}
+
+/// Decide a review, once.
+#[utoipa::path(post, path = "/v1/merge-reviews/{id}/decision", tag = "customers", request_body = DecideReview,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = ReviewDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn decide_review(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<DecideReview, AnyKey>,
+) -> ApiResult<Response> {
+    require_people_data(&w.principal)?;
+    let actor = w.actor();
+    let merge = w.body.decision == ReviewDecisionDto::Merge;
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(
+                    async move { store::customers::decide_review(c, &id, merge, &actor).await },
+                )
+            },
+            |r| stored(200, &ReviewDto::from(r)),
+        )
+        .await?;
+    Ok(reply(response))
+}
