@@ -2,6 +2,7 @@
 
 mod catalogue;
 mod conventions;
+mod customers;
 mod locations;
 mod prices;
 mod sourcing;
@@ -42,7 +43,7 @@ impl Reply {
     }
 }
 
-async fn key(db: &store::Db, scope: &str) -> String {
+pub async fn key(db: &store::Db, scope: &str) -> String {
     let (k, token) = api::routes::keys::mint_key("test", &[scope.to_string()]).unwrap();
     let t = token.clone();
     db.write(move |c| {

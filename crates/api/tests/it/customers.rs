@@ -1,0 +1,643 @@
+//! Customers: one profile from every channel, consent respected, GDPR rights honoured.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{TestApp, key, store_body};
+
+async fn setup(t: &TestApp) {
+    for (code, kind) in [("web", "web"), ("app", "app")] {
+        t.created(
+            "/v1/channels",
+            json!({"code": code, "kind": kind, "name": code}),
+        )
+        .await;
+    }
+    t.created(
+        "/v1/locations",
+        store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
+    )
+    .await;
+    t.created(
+        "/v1/locations",
+        store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
+    )
+    .await;
+}
+
+fn event(channel: &str, kind: &str, ids: Value) -> Value {
+    json!({"channel": channel, "type": kind, "identifiers": ids, "properties": {"sku": "TR-42"}})
+}
+
+async fn ingest(t: &TestApp, events: Vec<Value>) -> Value {
+    let r = t
+        .post("/v1/events", &t.admin, json!({ "events": events }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name(), r.body);
+    r.body
+}
+
+async fn identify(t: &TestApp, key: &str, ids: Value) -> Value {
+    let r = t
+        .post("/v1/customers/identify", key, json!({ "identifiers": ids }))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name(), r.body);
+    r.body
+}
+
+async fn event_count(t: &TestApp, customer: &str) -> i64 {
+    store::customer_events::count_for(&t.db.db, customer)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_customer_seen_on_web_and_app_becomes_one_profile_at_sign_in() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let web = ingest(
+            &t,
+            vec![
+                event(
+                    "web",
+                    "page_view",
+                    json!([{"kind": "web_anonymous", "value": "anon-1"}]),
+                ),
+                event(
+                    "web",
+                    "product_view",
+                    json!([{"kind": "web_anonymous", "value": "anon-1"}]),
+                ),
+            ],
+        )
+        .await;
+        let web_profile = web["stored"][0]["customer_id"].as_str().unwrap().to_owned();
+        assert_eq!(web["stored"][1]["customer_id"], web_profile.as_str());
+        assert_eq!(web["profiles_created"], 1);
+        let app = ingest(
+            &t,
+            vec![event(
+                "app",
+                "add_to_cart",
+                json!([{"kind": "app_device", "value": "dev-9"}]),
+            )],
+        )
+        .await;
+        let app_profile = app["stored"][0]["customer_id"].as_str().unwrap().to_owned();
+        assert_ne!(app_profile, web_profile);
+
+        // Sign-in on the web: the account e-mail (verified) joins the anonymous profile.
+        let signed = identify(
+            &t,
+            &t.web,
+            json!([{"kind": "email", "value": "Claire.Martin@Example.fr", "verified": true},
+                   {"kind": "web_anonymous", "value": "anon-1"}]),
+        )
+        .await;
+        assert_eq!(signed["customer_id"], web_profile.as_str());
+        assert_eq!(signed["attached"], 1);
+        // The same person signs in on the app, spelling the e-mail differently.
+        let merged = identify(
+            &t,
+            &t.admin,
+            json!([{"kind": "email", "value": " claire.martin@example.FR", "verified": true},
+                   {"kind": "app_device", "value": "dev-9"}]),
+        )
+        .await;
+        // The survivor rule: the oldest profile (the web one) survives.
+        assert_eq!(merged["customer_id"], web_profile.as_str(), "{}", t.name());
+        assert_eq!(merged["absorbed"], json!([app_profile]));
+        assert_eq!(
+            event_count(&t, &web_profile).await,
+            3,
+            "{}: no event lost",
+            t.name()
+        );
+        assert_eq!(event_count(&t, &app_profile).await, 0);
+
+        let old = t
+            .get(&format!("/v1/customers/{app_profile}"), &t.admin)
+            .await;
+        assert_eq!(old.body["status"], "merged");
+        assert_eq!(old.body["merged_into"], web_profile.as_str());
+        // Sub-resources of a merged profile follow it to the survivor.
+        let tl = t
+            .get(&format!("/v1/customers/{app_profile}/timeline"), &t.service)
+            .await;
+        assert_eq!(tl.status, StatusCode::OK, "{}", tl.body);
+        let kinds: Vec<&str> = tl.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "event").count(), 3);
+        assert!(kinds.contains(&"merge"));
+
+        // The lineage explains it: which identifiers, which cause, when.
+        let lineage = t
+            .get(&format!("/v1/customers/{web_profile}/lineage"), &t.service)
+            .await;
+        let merges = lineage.body["merges"].as_array().unwrap();
+        assert_eq!(merges.len(), 1);
+        assert_eq!(merges[0]["absorbed_id"], app_profile.as_str());
+        assert_eq!(merges[0]["cause"], "sign_in");
+        assert!(merges[0]["identifiers"].to_string().contains("dev-9"));
+        let identities = lineage.body["customer"]["identities"].as_array().unwrap();
+        assert_eq!(identities.len(), 3);
+        let email = identities.iter().find(|i| i["kind"] == "email").unwrap();
+        assert_eq!(email["value"], "claire.martin@example.fr");
+        assert_eq!(email["verified"], true);
+        assert_eq!(email["channel"], "web");
+
+        // Looking the customer up by any identifier finds the survivor.
+        let found = t
+            .get("/v1/customers?identifier=app_device:dev-9", &t.store)
+            .await;
+        assert_eq!(found.body["data"][0]["id"], web_profile.as_str());
+        assert!(
+            t.events().await > 0,
+            "creations and merges are in the outbox"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_verified_people_sharing_a_device_are_flagged_not_merged() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let a = identify(
+            &t,
+            &t.admin,
+            json!([{"kind": "email", "value": "a@example.fr", "verified": true}]),
+        )
+        .await;
+        let b = identify(
+            &t,
+            &t.admin,
+            json!([{"kind": "email", "value": "b@example.fr", "verified": true},
+                                              {"kind": "app_device", "value": "family-tablet"}]),
+        )
+        .await;
+        let (a, b) = (
+            a["customer_id"].as_str().unwrap(),
+            b["customer_id"].as_str().unwrap(),
+        );
+        // The family tablet is used while signed in as A.
+        let linked = ingest(
+            &t,
+            vec![event("app", "product_view", json!([{"kind": "email", "value": "a@example.fr"},
+                                                     {"kind": "app_device", "value": "family-tablet"}]))],
+        )
+        .await;
+        assert_eq!(linked["merges"], 0, "{}", t.name());
+        assert_eq!(linked["stored"][0]["customer_id"], a);
+        let reviews = t.get("/v1/merge-reviews", &t.service).await;
+        let open = reviews.body["data"].as_array().unwrap();
+        assert_eq!(open.len(), 1, "{}", reviews.body);
+        assert_eq!(open[0]["reason"], "different_verified_emails");
+        let pair = [
+            open[0]["customer_a"].as_str().unwrap(),
+            open[0]["customer_b"].as_str().unwrap(),
+        ];
+        assert!(pair.contains(&a) && pair.contains(&b));
+        // The same link again flags nothing new.
+        ingest(&t, vec![event("app", "page_view", json!([{"kind": "email", "value": "a@example.fr"}, {"kind": "app_device", "value": "family-tablet"}]))]).await;
+        assert_eq!(
+            t.get("/v1/merge-reviews", &t.service).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        // Reviews are not for channel keys.
+        assert_eq!(
+            t.get("/v1/merge-reviews", &t.web).await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // A reviewer decides they are one person after all; the decision is taken once.
+        let id = open[0]["id"].as_str().unwrap();
+        let decided = t
+            .post(
+                &format!("/v1/merge-reviews/{id}/decision"),
+                &t.service,
+                json!({"decision": "merge"}),
+            )
+            .await;
+        assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
+        assert_eq!(decided.body["status"], "merged");
+        let again = t
+            .post(
+                &format!("/v1/merge-reviews/{id}/decision"),
+                &t.service,
+                json!({"decision": "dismiss"}),
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        let b_now = t.get(&format!("/v1/customers/{b}"), &t.admin).await;
+        assert_eq!(
+            b_now.body["merged_into"],
+            a,
+            "{}: A is older and survives",
+            t.name()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_reports_bad_events_by_index_and_stores_the_others() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let before = t.events().await;
+        let anon = json!([{"kind": "web_anonymous", "value": "anon-7"}]);
+        let r = t
+            .post(
+                "/v1/events",
+                &t.admin,
+                json!({"events": [
+                    event("web", "page_view", anon.clone()),
+                    event("web", "Page View", anon.clone()),
+                    event("nowhere", "page_view", anon.clone()),
+                    event("web", "page_view", json!([{"kind": "email", "value": "not-an-email"}])),
+                    {"channel": "web", "type": "search", "identifiers": "anon-7"},
+                    event("web", "search", anon.clone()),
+                    {"channel": "web", "type": "store_visit", "identifiers": anon, "location_code": "NOWHERE"},
+                ]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["accepted"], 2);
+        let rejected: Vec<(u64, &str)> = r.body["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                (
+                    x["index"].as_u64().unwrap(),
+                    x["error"]["code"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rejected,
+            vec![
+                (1, "validation_failed"),
+                (2, "unknown_reference"),
+                (3, "validation_failed"),
+                (4, "invalid_body"),
+                (6, "unknown_reference"),
+            ],
+            "{}",
+            t.name()
+        );
+        let customer = r.body["stored"][0]["customer_id"].as_str().unwrap();
+        assert_eq!(event_count(&t, customer).await, 2);
+
+        // All bad: 422, nothing written.
+        let after_first = t.events().await;
+        assert!(after_first > before);
+        let all_bad = t
+            .post("/v1/events", &t.admin, json!({"events": [event("web", "Bad Type", json!([{"kind": "web_anonymous", "value": "x1"}]))]}))
+            .await;
+        assert_eq!(all_bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(all_bad.body["error"]["details"]["rejected"][0]["index"], 0);
+        assert_eq!(t.events().await, after_first, "nothing written");
+        // More than 1,000 events are refused as a whole.
+        let many: Vec<Value> = (0..1001)
+            .map(|_| {
+                event(
+                    "web",
+                    "page_view",
+                    json!([{"kind": "web_anonymous", "value": "x"}]),
+                )
+            })
+            .collect();
+        let too_many = t
+            .post("/v1/events", &t.admin, json!({"events": many}))
+            .await;
+        assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+        // A single event may be sent on its own; a channel key sends its own channel's.
+        let one = t
+            .post("/v1/events", &t.web, json!({"type": "search", "identifiers": [{"kind": "web_anonymous", "value": "anon-7"}], "properties": {"q": "trail"}}))
+            .await;
+        assert_eq!(one.status, StatusCode::OK, "{}", one.body);
+        assert_eq!(one.body["stored"][0]["customer_id"], customer);
+        let foreign = t
+            .post(
+                "/v1/events",
+                &t.web,
+                event(
+                    "app",
+                    "search",
+                    json!([{"kind": "web_anonymous", "value": "anon-7"}]),
+                ),
+            )
+            .await;
+        assert_eq!(foreign.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            foreign.body["error"]["details"]["rejected"][0]["error"]["code"],
+            "forbidden"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_withdrawn_consent_is_refused_at_once() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let c = identify(
+            &t,
+            &t.web,
+            json!([{"kind": "email", "value": "c@example.fr", "verified": true}]),
+        )
+        .await;
+        let id = c["customer_id"].as_str().unwrap();
+        let check = |channel: &str| {
+            format!("/v1/customers/{id}/consents/check?purpose=email_marketing&channel={channel}")
+        };
+        assert_eq!(
+            t.get(&check("web"), &t.web).await.body["allowed"],
+            false,
+            "no record, no consent"
+        );
+        let grant = json!({"purpose": "email_marketing", "status": "granted", "method": "web_form",
+                           "notice_version": "2026-09", "evidence": {"request_id": "form-1"}});
+        let r = t
+            .post(&format!("/v1/customers/{id}/consents"), &t.web, grant)
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(t.get(&check("web"), &t.web).await.body["allowed"], true);
+        assert_eq!(t.get(&check("app"), &t.web).await.body["allowed"], true);
+        let withdraw = json!({"purpose": "email_marketing", "status": "withdrawn", "method": "email_link", "notice_version": "2026-09"});
+        let w = t
+            .post(&format!("/v1/customers/{id}/consents"), &t.admin, withdraw)
+            .await;
+        let decided = t.get(&check("web"), &t.web).await;
+        assert_eq!(decided.body["allowed"], false, "{}", t.name());
+        assert_eq!(decided.body["record_id"], w.body["id"]);
+        assert_eq!(decided.body["status"], "withdrawn");
+        let all = t.get(&format!("/v1/customers/{id}/consents"), &t.web).await;
+        assert_eq!(all.body["history"].as_array().unwrap().len(), 2);
+        assert_eq!(all.body["current"].as_array().unwrap().len(), 1);
+        assert_eq!(all.body["current"][0]["status"], "withdrawn");
+        // A channel key cannot speak for another channel; bad input changes nothing.
+        let other = t.post(&format!("/v1/customers/{id}/consents"), &t.web,
+            json!({"purpose": "push", "status": "granted", "channel": "app", "method": "app_settings", "notice_version": "1"})).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        let bad = t.post(&format!("/v1/customers/{id}/consents"), &t.admin,
+            json!({"purpose": "telepathy", "status": "granted", "method": "web_form", "notice_version": "1"})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            t.get(&format!("/v1/customers/{id}/consents"), &t.web)
+                .await
+                .body["history"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+}
+
+#[tokio::test]
+async fn stores_see_the_service_history_of_their_customers_or_with_consent() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let paris = key(&t.db.db, "store:PAR-RIVOLI").await;
+        let r = t
+            .post(
+                "/v1/customers",
+                &t.admin,
+                json!({"identifiers": [{"kind": "phone", "value": "06 12 34 56 78"}],
+            "given_name": "Claire", "home_store": "LYS-BELLECOUR"}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(r.body["identities"][0]["value"], "+33612345678");
+        let id = r.body["id"].as_str().unwrap();
+        let call = json!({"medium": "phone", "direction": "inbound", "summary": "Asked about her trail shoes", "agent": "agent-12", "references": ["ORD-1001"]});
+        let rec = t
+            .post(
+                &format!("/v1/customers/{id}/interactions"),
+                &t.service,
+                call,
+            )
+            .await;
+        assert_eq!(rec.status, StatusCode::CREATED, "{}", rec.body);
+        let path = format!("/v1/customers/{id}/interactions");
+        assert_eq!(
+            t.get(&path, &t.service).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            t.get(&path, &t.store).await.status,
+            StatusCode::OK,
+            "home store"
+        );
+        assert_eq!(
+            t.get(&path, &paris).await.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            t.name()
+        );
+        assert_eq!(t.get(&path, &t.web).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            t.get(&format!("/v1/customers/{id}/timeline"), &paris)
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        // The customer agrees to share their history with every store.
+        let share = json!({"purpose": "service_history_sharing", "status": "granted", "method": "pos",
+                           "location_code": "LYS-BELLECOUR", "notice_version": "2026-09", "evidence": {"staff_id": "assoc-3"}});
+        assert_eq!(
+            t.post(&format!("/v1/customers/{id}/consents"), &t.store, share)
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        let seen = t.get(&path, &paris).await;
+        assert_eq!(seen.status, StatusCode::OK);
+        assert_eq!(seen.body["data"][0]["references"], json!(["ORD-1001"]));
+        // Store keys list their own home-store customers only.
+        assert_eq!(
+            t.get("/v1/customers", &t.store).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            t.get("/v1/customers", &paris).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            0
+        );
+        assert_eq!(
+            t.get("/v1/customers?home_store=LYS-BELLECOUR", &paris)
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        // An identifier already held is refused with its holder.
+        let dup = t
+            .post(
+                "/v1/customers",
+                &t.admin,
+                json!({"identifiers": [{"kind": "phone", "value": "+33612345678"}]}),
+            )
+            .await;
+        assert_eq!(dup.status, StatusCode::CONFLICT);
+        assert_eq!(dup.body["error"]["details"]["customer_id"], id);
+    }
+}
+
+/// Every text column of every table that contains `needle`, as `table.column`.
+async fn tables_containing(t: &TestApp, needle: &str) -> Vec<String> {
+    let mut conn = t.db.db.read().await.unwrap();
+    let columns: Vec<(String, String)> = match t.db.db.backend() {
+        store::Backend::Sqlite => {
+            let tables = conn
+                .query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'", &[])
+                .await
+                .unwrap();
+            let mut cols = Vec::new();
+            for table in tables {
+                let name = table.text("name").unwrap();
+                for c in conn.query(&format!("SELECT name, type FROM pragma_table_info('{name}')"), &[]).await.unwrap() {
+                    if c.text("type").unwrap().eq_ignore_ascii_case("TEXT") {
+                        cols.push((name.clone(), c.text("name").unwrap()));
+                    }
+                }
+            }
+            cols
+        }
+        store::Backend::Postgres => conn
+            .query(
+                "SELECT table_name::text AS t, column_name::text AS c FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND data_type = 'text'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.text("t").unwrap(), r.text("c").unwrap()))
+            .collect(),
+    };
+    let mut found = Vec::new();
+    for (table, column) in columns {
+        let n = conn
+            .query_one(
+                &format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} LIKE $1"),
+                &[store::Value::from(format!("%{needle}%"))],
+            )
+            .await
+            .unwrap()
+            .int("n")
+            .unwrap();
+        if n > 0 {
+            found.push(format!("{table}.{column}"));
+        }
+    }
+    found
+}
+
+async fn stock_total(t: &TestApp) -> (i64, i64) {
+    let row = t
+        .db
+        .db
+        .read()
+        .await
+        .unwrap()
+        .query_one("SELECT CAST(COALESCE(SUM(delta), 0) AS BIGINT) AS d, COUNT(*) AS n FROM stock_movements", &[])
+        .await
+        .unwrap();
+    (row.int("d").unwrap(), row.int("n").unwrap())
+}
+
+#[tokio::test]
+async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        t.created("/v1/products", crate::product_body("TR", &["42"]))
+            .await;
+        t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 5, "reason": "delivery"})).await;
+        let email = "erase.me@example.fr";
+        let phone = "+33698765432";
+        let created = t
+            .send(axum::http::Method::POST, "/v1/customers", &t.admin,
+                Some(json!({"identifiers": [{"kind": "email", "value": email, "verified": true}, {"kind": "phone", "value": phone}],
+                            "given_name": "Eve", "family_name": "Lemoine", "home_store": "LYS-BELLECOUR"})),
+                Some("create-eve"))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let id = created.body["id"].as_str().unwrap().to_owned();
+        // An anonymous app profile with her e-mail in a property, merged in by a sign-in.
+        ingest(&t, vec![json!({"channel": "app", "type": "newsletter_signup",
+            "identifiers": [{"kind": "app_device", "value": "eve-phone"}], "properties": {"typed": email}})]).await;
+        identify(&t, &t.admin, json!([{"kind": "email", "value": email, "verified": true}, {"kind": "app_device", "value": "eve-phone"}])).await;
+        t.post(&format!("/v1/customers/{id}/interactions"), &t.service,
+            json!({"medium": "phone", "direction": "inbound", "summary": format!("Call back on {phone}")})).await;
+        t.post(&format!("/v1/customers/{id}/consents"), &t.admin,
+            json!({"purpose": "sms_marketing", "status": "granted", "method": "pos", "notice_version": "2026-09"})).await;
+        let export = t
+            .get(&format!("/v1/customers/{id}/export"), &t.service)
+            .await;
+        assert_eq!(export.status, StatusCode::OK);
+        let text = export.body.to_string();
+        assert!(text.contains(email) && text.contains(phone) && text.contains("Lemoine"));
+        assert_eq!(export.body["events"].as_array().unwrap().len(), 1);
+        assert_eq!(export.body["merged_profiles"].as_array().unwrap().len(), 1);
+        assert!(
+            !tables_containing(&t, email).await.is_empty(),
+            "the scan finds what is there"
+        );
+        let ledger = stock_total(&t).await;
+
+        assert_eq!(
+            t.post(&format!("/v1/customers/{id}/erasure"), &t.web, json!({}))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let erased = t
+            .post(
+                &format!("/v1/customers/{id}/erasure"),
+                &t.service,
+                json!({}),
+            )
+            .await;
+        assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+        assert_eq!(erased.body["identities_removed"], 3);
+        for needle in [email, phone, "Lemoine", "eve-phone"] {
+            assert_eq!(
+                tables_containing(&t, needle).await,
+                Vec::<String>::new(),
+                "{}: {needle}",
+                t.name()
+            );
+        }
+        assert_eq!(stock_total(&t).await, ledger);
+        let after = t.get(&format!("/v1/customers/{id}"), &t.admin).await;
+        assert_eq!(after.body["status"], "erased");
+        assert_eq!(after.body["identities"], json!([]));
+        assert_eq!(
+            t.get(&format!("/v1/customers/{id}/timeline"), &t.service)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let erasures = t
+            .get("/v1/outbox?type=relais.customer.erased", &t.admin)
+            .await;
+        assert_eq!(erasures.body["data"][0]["subject"], id.as_str());
+        // The e-mail is free again: a new sign-up is a new person.
+        let again = identify(&t, &t.web, json!([{"kind": "email", "value": email}])).await;
+        assert_ne!(again["customer_id"], id.as_str());
+    }
+}
