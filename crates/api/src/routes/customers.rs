@@ -1059,7 +1059,7 @@ pub struct ErasureDto {
 /// Erase the person (GDPR Art. 17): personal data removed or blanked everywhere; the
 /// profile id stays, without personal data, so orders and ledgers stay consistent. Emits
 /// `relais.customer.erased` for downstream systems.
-#[utoipa::path(post, path = "/v1/customers/{id}/erasure", tag = "customers",
+#[utoipa::path(post, path = "/v1/customers/{id}/erasure", tag = "customers", request_body = EmptyBody,
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = ErasureDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
