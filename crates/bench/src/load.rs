@@ -62,14 +62,30 @@ pub async fn drive<F>(
 where
     F: Fn(u64) -> Request + Send + Sync + 'static,
 {
+    drive_observed(server, total, concurrency, make, |_, _| {}).await
+}
+
+/// Like [`drive`], and hands every response (status and body) to `observe`.
+pub async fn drive_observed<F, O>(
+    server: &Server,
+    total: u64,
+    concurrency: usize,
+    make: F,
+    observe: O,
+) -> anyhow::Result<Outcome>
+where
+    F: Fn(u64) -> Request + Send + Sync + 'static,
+    O: Fn(u16, &[u8]) + Send + Sync + 'static,
+{
     let make = Arc::new(make);
+    let observe = Arc::new(observe);
     let next = Arc::new(AtomicU64::new(0));
     let server_cpu = server.cpu_seconds();
     let client_cpu = cpu_seconds_of("/proc/self/stat");
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (make, next) = (make.clone(), next.clone());
+        let (make, next, observe) = (make.clone(), next.clone(), observe.clone());
         let mut conn = Conn::open(&server.addr, &server.admin_key)
             .await
             .context("open a connection")?;
@@ -87,7 +103,10 @@ where
                     .send(r.method, &r.path, r.body, r.idempotency_key.as_deref())
                     .await
                 {
-                    Ok((status, _)) => status.as_u16(),
+                    Ok((status, body)) => {
+                        observe(status.as_u16(), &body);
+                        status.as_u16()
+                    }
                     Err(_) => 0,
                 };
                 latencies.saturating_record(sent.elapsed().as_micros() as u64);

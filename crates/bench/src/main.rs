@@ -7,10 +7,12 @@
 //! - `hot-sku`: a flash sale: many buyers hold the last units of one variant at one store.
 //! - `availability`: availability of random variants across locations.
 //! - `fanout`: time from a committed stock change to its arrival at many SSE clients.
+//! - `events`: behavioural events in batches, resolved to profiles (10 % link identifiers).
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
 mod client;
+mod events;
 mod fanout;
 mod load;
 mod server;
@@ -89,6 +91,23 @@ enum Scenario {
         /// Changes sent per second (each reaches subscribers/watched clients).
         #[arg(long, default_value_t = 250)]
         rate: u64,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Behavioural events in batches, resolved to customer profiles.
+    Events {
+        #[arg(long, default_value_t = 500_000)]
+        events: u64,
+        #[arg(long, default_value_t = 500)]
+        batch: u64,
+        /// Simulated customers (each with a web id and an app device).
+        #[arg(long, default_value_t = 100_000)]
+        customers: u64,
+        /// Share of events that name both identifiers of a customer (a sign-in).
+        #[arg(long, default_value_t = 0.1)]
+        link_rate: f64,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
         #[command(flatten)]
         target: Target,
     },
@@ -177,6 +196,20 @@ fn main() -> anyhow::Result<()> {
             } => {
                 let server = server::Server::start(&target).await?;
                 let outcome = fanout::fanout(&server, subscribers, changes, watched, rate).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Events {
+                events,
+                batch,
+                customers,
+                link_rate,
+                concurrency,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let outcome =
+                    events::run(&server, events, batch, customers, link_rate, concurrency).await;
                 server.stop().await;
                 outcome
             }

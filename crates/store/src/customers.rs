@@ -9,7 +9,7 @@
 //! also when two nodes race: the loser's command fails on the key and is retried by its
 //! caller, never double-booked.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use customers::{
     Identifier, IdentityKind, LinkPlan, Profile, ProfileStatus, ProfileSummary, ReviewReason,
@@ -360,6 +360,92 @@ pub async fn owner_of(conn: &mut Conn, id: &Identifier) -> Result<Option<(String
     .transpose()
 }
 
+/// Owners of identifiers, looked up once per command: a batch of events fetches the owners
+/// of all its identifiers in a few statements, and [`link`] keeps the answers true as it
+/// creates profiles, attaches identifiers and merges.
+#[derive(Debug, Default)]
+pub struct Owners {
+    known: HashMap<Identifier, Option<(String, bool)>>,
+}
+
+/// Identifiers per prefetch statement.
+const PREFETCH_CHUNK: usize = 400;
+
+impl Owners {
+    /// Looks up the owners of `ids` (any number; grouped by kind, chunked).
+    pub async fn prefetch<'a>(
+        conn: &mut Conn,
+        ids: impl Iterator<Item = &'a Identifier>,
+    ) -> Result<Owners, Error> {
+        let mut by_kind: HashMap<IdentityKind, BTreeSet<&str>> = HashMap::new();
+        for id in ids {
+            by_kind.entry(id.kind).or_default().insert(&id.value);
+        }
+        let mut owners = Owners::default();
+        for (kind, values) in by_kind {
+            let values: Vec<&str> = values.into_iter().collect();
+            for chunk in values.chunks(PREFETCH_CHUNK) {
+                for v in chunk {
+                    owners.known.insert(
+                        Identifier {
+                            kind,
+                            value: (*v).to_owned(),
+                        },
+                        None,
+                    );
+                }
+                let sql = format!(
+                    "SELECT value, customer_id, verified FROM customer_identities
+                     WHERE kind = $1 AND value IN ({})",
+                    crate::sql::placeholders(2, chunk.len())
+                );
+                let mut params = Vec::with_capacity(chunk.len() + 1);
+                params.push(crate::sql::Value::from(kind.as_str()));
+                params.extend(chunk.iter().map(|v| crate::sql::Value::from(*v)));
+                for row in conn.query(&sql, &params).await? {
+                    owners.known.insert(
+                        Identifier {
+                            kind,
+                            value: row.text("value")?,
+                        },
+                        Some((row.text("customer_id")?, row.int("verified")? != 0)),
+                    );
+                }
+            }
+        }
+        Ok(owners)
+    }
+
+    async fn get(
+        &mut self,
+        conn: &mut Conn,
+        id: &Identifier,
+    ) -> Result<Option<(String, bool)>, Error> {
+        if let Some(known) = self.known.get(id) {
+            return Ok(known.clone());
+        }
+        let found = owner_of(conn, id).await?;
+        self.known.insert(id.clone(), found.clone());
+        Ok(found)
+    }
+
+    fn set(&mut self, id: &Identifier, owner: &str, verified: bool) {
+        self.known
+            .insert(id.clone(), Some((owner.to_owned(), verified)));
+    }
+
+    fn forward(&mut self, absorbed: &[String], survivor: &str) {
+        if absorbed.is_empty() {
+            return;
+        }
+        for (owner, _) in self.known.values_mut().flatten() {
+            if absorbed.contains(owner) {
+                *owner = survivor.to_owned();
+            }
+        }
+    }
+}
+
 pub async fn identities(
     conn: &mut Conn,
     customer_id: &str,
@@ -435,12 +521,13 @@ pub async fn link(
     link: &Link<'_>,
     rules: ResolutionRules,
     actor: &str,
+    owners: &mut Owners,
 ) -> Result<Resolution, Error> {
     let mut touched: BTreeSet<String> = BTreeSet::new();
     let mut unknown: Vec<&(Identifier, bool)> = Vec::new();
     let mut to_verify: Vec<&Identifier> = Vec::new();
     for pair in link.identifiers {
-        match owner_of(conn, &pair.0).await? {
+        match owners.get(conn, &pair.0).await? {
             Some((owner, verified)) => {
                 if pair.1 && !verified {
                     to_verify.push(&pair.0);
@@ -482,10 +569,16 @@ pub async fn link(
             }
             let plan = plan_link(summaries, rules.identity_cap)
                 .ok_or_else(|| Error::internal("a link touched no profile"))?;
-            apply_plan(conn, &plan, link, actor, now).await?
+            let applied = apply_plan(conn, &plan, link, actor, now).await?;
+            owners.forward(&applied.absorbed, &applied.customer_id);
+            applied
         }
     };
-    let held = if resolution.created {
+    if unknown.is_empty() && to_verify.is_empty() {
+        // The usual event: every identifier already points to the profile.
+        return Ok(resolution);
+    }
+    let held = if resolution.created || unknown.is_empty() {
         0
     } else {
         count_identities(conn, &resolution.customer_id).await?
@@ -502,6 +595,7 @@ pub async fn link(
                 now,
             )
             .await?;
+            owners.set(id, &resolution.customer_id, verified);
             resolution.attached += 1;
         } else {
             resolution.capped += 1;
@@ -514,6 +608,13 @@ pub async fn link(
             params![id.kind.as_str(), &id.value, &resolution.customer_id],
         )
         .await?;
+        if owners
+            .get(conn, id)
+            .await?
+            .is_some_and(|(o, _)| o == resolution.customer_id)
+        {
+            owners.set(id, &resolution.customer_id, true);
+        }
     }
     Ok(resolution)
 }

@@ -120,6 +120,10 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
     } else {
         // Checkpoints run on their own thread (see `start_checkpointer`), not inside a commit.
         pragmas.push_str("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;");
+        // Savepoints keep their undo pages in a statement journal: in memory, not a temp
+        // file written for every command. A larger page cache keeps the indexes the writer
+        // probes (identities, levels) out of read() calls.
+        pragmas.push_str("PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;");
     }
     conn.execute_batch(&pragmas).map_err(|e| {
         Error::new(

@@ -103,8 +103,9 @@ fn split_body(body: &RawValue) -> Result<Vec<Result<EventIn, Error>>, ApiError> 
         #[serde(borrow)]
         events: Option<Vec<&'a RawValue>>,
     }
+    // The top level only: values stay raw, so a batch is not parsed twice.
     let is_batch = body.get().trim_start().starts_with('{')
-        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(body.get())
+        && serde_json::from_str::<std::collections::HashMap<&str, &RawValue>>(body.get())
             .map(|m| m.len() == 1 && m.contains_key("events"))
             .unwrap_or(false);
     if !is_batch {

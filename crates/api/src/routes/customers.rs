@@ -539,7 +539,7 @@ async fn run_link(
                         cause,
                         reference: Some(&reference),
                     };
-                    store::customers::link(c, &link, rules, &actor).await
+                    store::customers::link(c, &link, rules, &actor, &mut Default::default()).await
                 })
             },
             |r| stored(200, &ResolutionDto::from(r)),

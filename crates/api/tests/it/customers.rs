@@ -641,3 +641,36 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
         assert_ne!(again["customer_id"], id.as_str());
     }
 }
+
+#[tokio::test]
+async fn a_merge_inside_a_batch_moves_the_events_of_the_same_batch() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let x = json!([{"kind": "web_anonymous", "value": "x"}]);
+        let y = json!([{"kind": "app_device", "value": "y"}]);
+        let both =
+            json!([{"kind": "web_anonymous", "value": "x"}, {"kind": "app_device", "value": "y"}]);
+        let r = ingest(
+            &t,
+            vec![
+                event("web", "page_view", x.clone()),
+                event("app", "page_view", y.clone()),
+                event("web", "sign_in", both),
+                event("app", "search", y),
+            ],
+        )
+        .await;
+        assert_eq!(r["profiles_created"], 2);
+        assert_eq!(r["merges"], 1);
+        let survivor = r["stored"][0]["customer_id"].as_str().unwrap();
+        for i in 0..4 {
+            assert_eq!(
+                r["stored"][i]["customer_id"],
+                survivor,
+                "{}: event {i}",
+                t.name()
+            );
+        }
+        assert_eq!(event_count(&t, survivor).await, 4, "{}", t.name());
+    }
+}

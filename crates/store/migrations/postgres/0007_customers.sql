@@ -15,6 +15,7 @@ CREATE TABLE customers (
     version     BIGINT NOT NULL
 );
 CREATE INDEX customers_by_home_store ON customers (home_store) WHERE status = 'active';
+CREATE INDEX customers_by_merged_into ON customers (merged_into) WHERE merged_into IS NOT NULL;
 
 CREATE TABLE customer_identities (
     kind        TEXT NOT NULL,

@@ -1,0 +1,107 @@
+//! Scenario `events`: behavioural events in batches over HTTP, durable, resolved to profiles.
+//!
+//! Each simulated customer browses on the web (anonymous id `w<n>`) and in the app (device
+//! `a<n>`); until they are linked these are two profiles. A `link_rate` share of events name
+//! both identifiers (a sign-in on one device), which links them: the first such event for a
+//! customer whose two profiles exist merges them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyper::Method;
+use rand::Rng;
+
+use crate::load::{Request, drive_observed};
+use crate::server::Server;
+
+const TYPES: [&str; 5] = [
+    "page_view",
+    "product_view",
+    "search",
+    "add_to_cart",
+    "page_view",
+];
+
+fn one_event(rng: &mut impl Rng, customers: u64, link_rate: f64, out: &mut String) {
+    let c = rng.random_range(0..customers);
+    let kind = TYPES[rng.random_range(0..TYPES.len())];
+    let sku = rng.random_range(0..312);
+    let ids = if rng.random_bool(link_rate) {
+        format!(
+            r#"[{{"kind":"web_anonymous","value":"w{c}"}},{{"kind":"app_device","value":"a{c}"}}]"#
+        )
+    } else if rng.random_bool(0.5) {
+        format!(r#"[{{"kind":"web_anonymous","value":"w{c}"}}]"#)
+    } else {
+        format!(r#"[{{"kind":"app_device","value":"a{c}"}}]"#)
+    };
+    let channel = if ids.contains("app_device") && !ids.contains("web_") {
+        "app"
+    } else {
+        "web"
+    };
+    out.push_str(&format!(
+        r#"{{"channel":"{channel}","type":"{kind}","identifiers":{ids},"properties":{{"item":{sku}}}}}"#
+    ));
+}
+
+pub async fn run(
+    server: &Server,
+    events: u64,
+    batch: u64,
+    customers: u64,
+    link_rate: f64,
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=1000).contains(&batch), "--batch is 1 to 1000");
+    anyhow::ensure!(customers > 0, "--customers must be positive");
+    anyhow::ensure!((0.0..=1.0).contains(&link_rate), "--link-rate is 0 to 1");
+    let batches = events.div_ceil(batch);
+    let accepted = Arc::new(AtomicU64::new(0));
+    let merges = Arc::new(AtomicU64::new(0));
+    let (acc, mer) = (accepted.clone(), merges.clone());
+    let outcome = drive_observed(
+        server,
+        batches,
+        concurrency,
+        move |n| {
+            let mut rng = rand::rng();
+            let size = batch.min(events - n * batch);
+            let mut body = String::with_capacity(size as usize * 160 + 16);
+            body.push_str(r#"{"events":["#);
+            for i in 0..size {
+                if i > 0 {
+                    body.push(',');
+                }
+                one_event(&mut rng, customers, link_rate, &mut body);
+            }
+            body.push_str("]}");
+            Request {
+                method: Method::POST,
+                path: "/v1/events".into(),
+                body: Some(body),
+                idempotency_key: None,
+            }
+        },
+        move |status, body| {
+            if status == 200
+                && let Ok(reply) = serde_json::from_slice::<serde_json::Value>(body)
+            {
+                acc.fetch_add(reply["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
+                mer.fetch_add(reply["merges"].as_u64().unwrap_or(0), Ordering::Relaxed);
+            }
+        },
+    )
+    .await?;
+    let ingested = accepted.load(Ordering::Relaxed);
+    let failed_batches = batches - outcome.count(200);
+    println!(
+        "events: ingested={ingested} failed_batches={failed_batches} batches={batches} per_s={:.0} merges={} p50_ms={:.2} p99_ms={:.2} db={}",
+        ingested as f64 / outcome.elapsed_s,
+        merges.load(Ordering::Relaxed),
+        outcome.p50_ms(),
+        outcome.p99_ms(),
+        server.db_label
+    );
+    Ok(())
+}
