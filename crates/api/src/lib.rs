@@ -46,6 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::stream::router())
         .merge(routes::customers::router())
         .merge(routes::customer_events::router())
+        .merge(routes::segments::router())
         .merge(routes::keys::router())
         .merge(routes::outbox::router())
 }

@@ -17,6 +17,7 @@ pub mod identity;
 pub mod interaction;
 pub mod merge;
 pub mod profile;
+pub mod segment;
 
 pub use consent::{
     CollectionMethod, ConsentDecision, ConsentRecord, ConsentStatus, Evidence, Purpose,

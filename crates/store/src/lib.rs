@@ -24,6 +24,7 @@ pub mod locations;
 mod migrations;
 pub mod prices;
 mod rows;
+pub mod segments;
 pub mod sourcing;
 pub mod sql;
 pub mod stock;

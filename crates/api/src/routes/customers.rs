@@ -141,7 +141,7 @@ pub struct CustomerDto {
 
 super::page_of!(CustomerPage, CustomerDto);
 
-fn customer_dto(p: customers::Profile, identities: Vec<customers::Identity>) -> CustomerDto {
+pub fn customer_dto(p: customers::Profile, identities: Vec<customers::Identity>) -> CustomerDto {
     CustomerDto {
         id: p.id,
         status: p.status.into(),

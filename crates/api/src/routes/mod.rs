@@ -11,6 +11,7 @@ pub mod keys;
 pub mod locations;
 pub mod outbox;
 pub mod prices;
+pub mod segments;
 pub mod stock;
 pub mod stream;
 pub mod system;

@@ -402,6 +402,11 @@ async fn openapi_describes_every_route() {
         ("/v1/merge-reviews", "get"),
         ("/v1/merge-reviews/{id}/decision", "post"),
         ("/v1/events", "post"),
+        ("/v1/segments", "get"),
+        ("/v1/segments", "post"),
+        ("/v1/segments/{code}", "get"),
+        ("/v1/segments/{code}/members", "get"),
+        ("/v1/customers/{id}/segments", "get"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(

@@ -674,3 +674,106 @@ async fn a_merge_inside_a_batch_moves_the_events_of_the_same_batch() {
         assert_eq!(event_count(&t, survivor).await, 4, "{}", t.name());
     }
 }
+
+#[tokio::test]
+async fn segment_membership_follows_events_and_consent_as_they_arrive() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let mut ids = Vec::new();
+        for (n, store) in [
+            (1, "LYS-BELLECOUR"),
+            (2, "LYS-BELLECOUR"),
+            (3, "PAR-RIVOLI"),
+        ] {
+            let r = t.post("/v1/customers", &t.admin, json!({"identifiers": [{"kind": "app_device", "value": format!("d{n}")}], "home_store": store})).await;
+            ids.push(r.body["id"].as_str().unwrap().to_owned());
+        }
+        let rule = json!({"all": [
+            {"home_store": ["LYS-BELLECOUR"]},
+            {"event_count": {"type": "product_view", "channel": "app", "within_days": 30, "at_least": 2}},
+            {"consent": {"purpose": "push", "channel": "app"}}
+        ]});
+        let created = t
+            .post(
+                "/v1/segments",
+                &t.service,
+                json!({"code": "lyon-app-lookers", "name": "Lyon app lookers", "rule": rule}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let count = || async {
+            t.get("/v1/segments/lyon-app-lookers", &t.service)
+                .await
+                .body["members"]
+                .as_i64()
+                .unwrap()
+        };
+        assert_eq!(count().await, 0);
+        let view = |n: i32| {
+            event(
+                "app",
+                "product_view",
+                json!([{"kind": "app_device", "value": format!("d{n}")}]),
+            )
+        };
+        ingest(&t, vec![view(1), view(1), view(2), view(3), view(3)]).await;
+        assert_eq!(count().await, 0, "no consent yet");
+        for id in &ids {
+            t.post(&format!("/v1/customers/{id}/consents"), &t.admin,
+                json!({"purpose": "push", "status": "granted", "channel": "app", "method": "app_settings", "notice_version": "3"})).await;
+        }
+        assert_eq!(
+            count().await,
+            1,
+            "{}: customer 1 only (2 viewed once, 3 is in Paris)",
+            t.name()
+        );
+        ingest(&t, vec![view(2)]).await;
+        let members = t
+            .get("/v1/segments/lyon-app-lookers/members", &t.service)
+            .await;
+        let got: Vec<&str> = members.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str()], "{}", t.name());
+        // Withdrawing push takes customer 1 out at once.
+        t.post(&format!("/v1/customers/{}/consents", ids[0]), &t.admin,
+            json!({"purpose": "push", "status": "withdrawn", "method": "app_settings", "notice_version": "3"})).await;
+        assert_eq!(count().await, 1);
+        let of = t
+            .get(&format!("/v1/customers/{}/segments", ids[1]), &t.service)
+            .await;
+        assert_eq!(of.body["segments"], json!(["lyon-app-lookers"]));
+        // Bad rules are refused with the field; channel keys may not define segments.
+        let bad = t
+            .post(
+                "/v1/segments",
+                &t.service,
+                json!({"code": "bad", "name": "Bad", "rule": {"event_count": {"within_days": 0}}}),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(bad.body["error"]["details"]["field"], "rule");
+        let unknown = t
+            .post(
+                "/v1/segments",
+                &t.service,
+                json!({"code": "bad", "name": "Bad", "rule": {"shoe_size": 42}}),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            t.post(
+                "/v1/segments",
+                &t.web,
+                json!({"code": "x1", "name": "X", "rule": {"has_identity": "email"}})
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}

@@ -1,0 +1,223 @@
+//! `/v1/segments`: rule-based groups of customers, always current.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use customers::segment::{Rule, Segment};
+use kernel::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::customers::CustomerDto;
+use super::{IdempotencyHeader, PageParams, reply, stored};
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{AnyKey, Path, Q, Write};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_segments, create_segment))
+        .routes(routes!(get_segment))
+        .routes(routes!(members))
+        .routes(routes!(customer_segments))
+}
+
+fn require_marketing(p: &Principal) -> Result<(), ApiError> {
+    if p.is_admin() || p.scopes.contains(&Scope::Service) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            kernel::ErrorCode::Forbidden,
+            "segments are for service and admin keys",
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSegment {
+    #[schema(example = "lyon-app-browsers", pattern = r"^[a-z0-9-]{2,60}$")]
+    pub code: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// The rule, e.g. `{"all": [{"home_store": ["LYS-BELLECOUR"]}, {"event_count":
+    /// {"type": "product_view", "channel": "app", "within_days": 30, "at_least": 3}},
+    /// {"consent": {"purpose": "email_marketing", "channel": "email"}}]}`. Conditions:
+    /// `all`, `any`, `not`, `home_store`, `created_within_days`, `has_identity`,
+    /// `event_count` (`type`, `channel`, `within_days`, `at_least`, `at_most`), `consent`
+    /// (`purpose`, `channel`, `granted`). At most 32 conditions, 4 levels deep.
+    #[schema(value_type = Object)]
+    pub rule: serde_json::Value,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentDto {
+    pub code: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub rule: serde_json::Value,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+super::page_of!(SegmentPage, SegmentDto);
+
+impl From<Segment> for SegmentDto {
+    fn from(s: Segment) -> Self {
+        SegmentDto {
+            rule: serde_json::to_value(&s.rule).unwrap_or_default(),
+            code: s.code,
+            name: s.name,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Define a segment.
+#[utoipa::path(post, path = "/v1/segments", tag = "customers", request_body = CreateSegment,
+    params(IdempotencyHeader),
+    responses((status = 201, body = SegmentDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_segment(
+    State(s): State<AppState>,
+    w: Write<CreateSegment, AnyKey>,
+) -> ApiResult<Response> {
+    require_marketing(&w.principal)?;
+    let actor = w.actor();
+    let b = w.body;
+    let code_ok = (2..=60).contains(&b.code.len())
+        && b.code
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
+    if !code_ok {
+        return Err(kernel::Error::validation("code", "2 to 60 of `a-z 0-9 -`").into());
+    }
+    let name = customers::profile::validate_name("name", &b.name)?;
+    let rule: Rule = serde_json::from_value(b.rule).map_err(|e| {
+        kernel::Error::new(kernel::ErrorCode::InvalidBody, format!("rule: {e}"))
+            .with("field", "rule")
+    })?;
+    rule.validate("rule")?;
+    let now = Timestamp::now();
+    let segment = Segment {
+        code: b.code,
+        name,
+        rule,
+        created_at: now,
+        updated_at: now,
+    };
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    store::segments::create(c, &segment, &actor).await?;
+                    Ok(segment)
+                })
+            },
+            |seg| stored(201, &SegmentDto::from(seg)),
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// List segments.
+#[utoipa::path(get, path = "/v1/segments", tag = "customers", params(PageParams),
+    responses((status = 200, body = SegmentPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_segments(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<SegmentPage>> {
+    require_marketing(&p)?;
+    let found = store::segments::list(&s.db, &q.request()?).await?;
+    Ok(Json(found.map(SegmentDto::from).into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SegmentWithCount {
+    #[serde(flatten)]
+    pub segment: SegmentDto,
+    /// Members now.
+    pub members: i64,
+}
+
+/// A segment and how many customers are members now.
+#[utoipa::path(get, path = "/v1/segments/{code}", tag = "customers", params(("code" = String, Path)),
+    responses((status = 200, body = SegmentWithCount), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_segment(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<SegmentWithCount>> {
+    require_marketing(&p)?;
+    let segment = store::segments::get(&s.db, &code).await?;
+    let members = store::segments::count(&s.db, &segment.rule).await?;
+    Ok(Json(SegmentWithCount {
+        segment: segment.into(),
+        members,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberPage {
+    pub data: Vec<CustomerDto>,
+    pub next_cursor: Option<String>,
+}
+
+/// The members now, in id order.
+#[utoipa::path(get, path = "/v1/segments/{code}/members", tag = "customers",
+    params(("code" = String, Path), PageParams),
+    responses((status = 200, body = MemberPage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn members(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(code): Path<String>,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<MemberPage>> {
+    require_marketing(&p)?;
+    let segment = store::segments::get(&s.db, &code).await?;
+    let found = store::segments::members(&s.db, &segment.rule, &q.request()?).await?;
+    let mut conn = s.db.read().await?;
+    let mut data = Vec::with_capacity(found.data.len());
+    for profile in found.data {
+        let identities = store::customers::identities(&mut conn, &profile.id).await?;
+        data.push(super::customers::customer_dto(profile, identities));
+    }
+    Ok(Json(MemberPage {
+        data,
+        next_cursor: found.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerSegmentsDto {
+    pub customer_id: String,
+    pub segments: Vec<String>,
+}
+
+/// The segments a customer belongs to now.
+#[utoipa::path(get, path = "/v1/customers/{id}/segments", tag = "customers", params(("id" = String, Path)),
+    responses((status = 200, body = CustomerSegmentsDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn customer_segments(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CustomerSegmentsDto>> {
+    require_marketing(&p)?;
+    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let segments = store::segments::segments_of(&s.db, &active).await?;
+    Ok(Json(CustomerSegmentsDto {
+        customer_id: active,
+        segments,
+    }))
+}
