@@ -1058,6 +1058,17 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         })
         .await?;
     }
+    static STORE_REFS: std::sync::LazyLock<Vec<crate::demo_customers::StoreRef>> =
+        std::sync::LazyLock::new(|| {
+            STORES
+                .iter()
+                .map(|s| crate::demo_customers::StoreRef {
+                    code: s.code,
+                    kiosks: u32::from(s.kiosks),
+                })
+                .collect()
+        });
+    crate::demo_customers::seed(db, &STORE_REFS).await?;
     let key = |name: &'static str, scope: &'static str| {
         let db = db.clone();
         async move { crate::server::create_key(&db, name, &[scope.to_string()], "demo").await }

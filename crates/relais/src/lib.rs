@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod demo_customers;
 pub mod export;
 pub mod import;
 pub mod publish;

@@ -138,6 +138,76 @@ async fn the_demo_serves_a_realistic_retailer() {
             .all(|l| l["reason"].as_str().is_some_and(|r| !r.is_empty()))
     );
 
+    // A thousand customers with histories across channels, consents and open reviews.
+    let mut customers = 0;
+    let mut cursor = String::new();
+    let mut sample = Vec::new();
+    loop {
+        let (_, page) = get(
+            &client,
+            &format!("{base}/v1/customers?limit=500{cursor}"),
+            &key("service"),
+        )
+        .await;
+        let data = page["data"].as_array().unwrap();
+        customers += data.len();
+        sample.extend(
+            data.iter()
+                .take(40)
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(customers >= 1000, "{customers} customers");
+    let mut channels = std::collections::BTreeSet::new();
+    let mut consents = 0;
+    for id in &sample {
+        let (_, timeline) = get(
+            &client,
+            &format!("{base}/v1/customers/{id}/timeline?limit=200"),
+            &key("service"),
+        )
+        .await;
+        for entry in timeline["data"].as_array().unwrap() {
+            if entry["kind"] == "event" {
+                channels.insert(
+                    entry["channel"]
+                        .as_str()
+                        .unwrap()
+                        .split('-')
+                        .next()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            consents += usize::from(entry["kind"] == "consent");
+        }
+    }
+    for channel in ["web", "app", "pos", "kiosk"] {
+        assert!(
+            channels.contains(channel),
+            "no {channel} event among {channels:?}"
+        );
+    }
+    assert!(consents > 0);
+    let (_, reviews) = get(
+        &client,
+        &format!("{base}/v1/merge-reviews"),
+        &key("service"),
+    )
+    .await;
+    assert!(reviews["data"].as_array().unwrap().len() >= 10, "{reviews}");
+    let (_, calls) = get(
+        &client,
+        &format!("{base}/v1/outbox?type=relais.customer.interaction_recorded"),
+        &key("admin"),
+    )
+    .await;
+    assert!(!calls["data"].as_array().unwrap().is_empty());
+
     child.kill().unwrap();
     child.wait().unwrap();
     let mut out = String::new();
