@@ -366,6 +366,8 @@ pub async fn owner_of(conn: &mut Conn, id: &Identifier) -> Result<Option<(String
 #[derive(Debug, Default)]
 pub struct Owners {
     known: HashMap<Identifier, Option<(String, bool)>>,
+    /// Profiles this command has locked (PostgreSQL).
+    claimed: BTreeSet<String>,
 }
 
 /// Identifiers per prefetch statement.
@@ -434,6 +436,31 @@ impl Owners {
             .insert(id.clone(), Some((owner.to_owned(), verified)));
     }
 
+    /// On PostgreSQL, locks an active profile's row for the rest of the command, so that a
+    /// merge on another node cannot move the profile's rows while this command adds to them
+    /// (the merge waits, then moves what this command wrote). A profile merged meanwhile is a
+    /// retryable conflict. SQLite has one writer: nothing races.
+    async fn claim(&mut self, conn: &mut Conn, customer_id: &str) -> Result<(), Error> {
+        if conn.backend() != crate::Backend::Postgres || self.claimed.contains(customer_id) {
+            return Ok(());
+        }
+        let locked = conn
+            .execute(
+                "UPDATE customers SET version = version WHERE id = $1 AND status = 'active'",
+                params![customer_id],
+            )
+            .await?;
+        if locked != 1 {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                "a profile of this request was merged or erased meanwhile; retry",
+            )
+            .with("retryable", true));
+        }
+        self.claimed.insert(customer_id.to_owned());
+        Ok(())
+    }
+
     fn forward(&mut self, absorbed: &[String], survivor: &str) {
         if absorbed.is_empty() {
             return;
@@ -481,7 +508,19 @@ async fn attach(
             now.to_text()
         ],
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        if e.code == ErrorCode::AlreadyExists {
+            // Another node attached it between our look-up and this insert.
+            Error::new(
+                ErrorCode::Conflict,
+                "an identifier of this request was linked meanwhile; retry",
+            )
+            .with("retryable", true)
+        } else {
+            e
+        }
+    })?;
     Ok(())
 }
 
@@ -540,6 +579,9 @@ pub async fn link(
     }
     if let Some(anchor) = link.anchor {
         touched.insert(active_id(conn, anchor).await?);
+    }
+    for owner in &touched {
+        owners.claim(conn, owner).await?;
     }
     let now = Timestamp::now();
     let mut resolution = match touched.len() {

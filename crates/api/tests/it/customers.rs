@@ -777,3 +777,112 @@ async fn segment_membership_follows_events_and_consent_as_they_arrive() {
         );
     }
 }
+
+#[tokio::test]
+async fn many_channels_signing_in_one_new_customer_at_once_make_one_profile() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let calls = (0..24).map(|n| {
+            let key = if n % 2 == 0 { t.web.clone() } else { t.admin.clone() };
+            let t = &t;
+            async move {
+                t.post(
+                    "/v1/customers/identify",
+                    &key,
+                    json!({"identifiers": [{"kind": "email", "value": "rush@example.fr", "verified": true},
+                                           {"kind": "app_device", "value": format!("device-{n}")}]}),
+                )
+                .await
+            }
+        });
+        let replies = futures::future::join_all(calls).await;
+        let mut owners = std::collections::BTreeSet::new();
+        for r in &replies {
+            assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name(), r.body);
+            owners.insert(r.body["customer_id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(owners.len(), 1, "{}: one person, one profile", t.name());
+        let id = owners.into_iter().next().unwrap();
+        let profile = t.get(&format!("/v1/customers/{id}"), &t.admin).await;
+        assert_eq!(
+            profile.body["identities"].as_array().unwrap().len(),
+            25,
+            "{}",
+            t.name()
+        );
+        assert_eq!(
+            t.get("/v1/customers", &t.admin).await.body["data"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
+
+/// Two nodes (two writers) on one PostgreSQL database sign the same new customer in from
+/// many devices at once: conflicts are retryable, and retries end on one profile.
+#[tokio::test]
+async fn two_nodes_on_postgres_resolve_one_person_to_one_profile() {
+    let Some(pg) = testkit::postgres().await else {
+        return;
+    };
+    let second_db = store::Db::connect(&pg.url, store::DbOptions::default())
+        .await
+        .unwrap();
+    let first = TestApp::on(pg).await;
+    setup(&first).await;
+    let second = api::app(api::AppState::new(second_db, kernel::Currency::EUR));
+    let mut tasks = Vec::new();
+    for n in 0..30 {
+        let app = if n % 2 == 0 {
+            first.app.clone()
+        } else {
+            second.clone()
+        };
+        let key = first.admin.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"identifiers": [{"kind": "email", "value": "twin@example.fr", "verified": true},
+                                              {"kind": "app_device", "value": format!("node-device-{n}")}]});
+            for attempt in 0..20 {
+                let req = axum::http::Request::builder()
+                    .method("POST")
+                    .uri("/v1/customers/identify")
+                    .header("authorization", format!("Bearer {key}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap();
+                let status = tower::ServiceExt::oneshot(app.clone(), req).await.unwrap().status();
+                if status == StatusCode::OK {
+                    return attempt;
+                }
+                assert_eq!(status, StatusCode::CONFLICT, "only retryable conflicts");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            panic!("no success after 20 attempts");
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let found = first
+        .get(
+            "/v1/customers?identifier=email:twin@example.fr",
+            &first.admin,
+        )
+        .await;
+    let profile = &found.body["data"][0];
+    assert_eq!(
+        profile["identities"].as_array().unwrap().len(),
+        31,
+        "{profile}"
+    );
+    // Every profile a race created was merged into the one that holds the e-mail.
+    let all = first.get("/v1/customers?limit=500", &first.admin).await;
+    assert_eq!(
+        all.body["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        all.body
+    );
+}
