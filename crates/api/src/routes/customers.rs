@@ -1,8 +1,9 @@
 //! `/v1/customers`: profiles, identities and merges, consent, service history, timeline and
 //! the GDPR rights; `/v1/merge-reviews`: pairs the guard rails kept apart.
 //!
-//! Who sees what: every key may create, identify and read a profile and its consents (a
-//! channel signs its customers in and records their choices). The timeline and the service
+//! Who sees what: every key may create, identify and read a profile by id and its consents
+//! (a channel signs its customers in and records their choices); looking a profile up by an
+//! identifier is for staff (service, store and admin keys). The timeline and the service
 //! history are for `service` and `admin` keys, and for a store key when the customer's home
 //! store is that store, or the customer granted `service_history_sharing`. Lists of profiles
 //! and reviews are for `service` and `admin` (a store key lists its home-store customers);
@@ -258,9 +259,9 @@ fn parse_lookup(text: &str, phones: &PhoneRules) -> Result<Identifier, Error> {
     Identifier::parse("identifier", kind, value, phones)
 }
 
-/// List or look up profiles. With `identifier`, any key may look one profile up (a POS
-/// scanning a loyalty card, an associate typing an e-mail); lists are for `service` and
-/// `admin` keys, and for a store key over its own home-store customers.
+/// List or look up profiles. With `identifier`, service, store and admin keys look one
+/// profile up (a POS scanning a loyalty card, an associate typing an e-mail); lists are for
+/// `service` and `admin` keys, and for a store key over its own home-store customers.
 #[utoipa::path(get, path = "/v1/customers", tag = "customers", params(CustomerQuery),
     responses((status = 200, body = CustomerPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -276,6 +277,13 @@ async fn list_customers(
     .request()?;
     let mut conn = s.db.read().await?;
     if let Some(text) = &q.identifier {
+        // Looking people up is for the retailer's staff; a front-end learns its customer's
+        // profile from `identify`, and must not be able to probe who is a customer.
+        if !(p.is_admin() || p.scopes.contains(&Scope::Service) || store_scope(&p).is_some()) {
+            return Err(forbidden(
+                "looking customers up is for service, store and admin keys",
+            ));
+        }
         let id = parse_lookup(text, &s.phones)?;
         let mut data = Vec::new();
         if let Some((owner, _)) = store::customers::owner_of(&mut conn, &id).await? {

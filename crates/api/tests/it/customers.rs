@@ -155,6 +155,14 @@ async fn a_customer_seen_on_web_and_app_becomes_one_profile_at_sign_in() {
             .get("/v1/customers?identifier=app_device:dev-9", &t.store)
             .await;
         assert_eq!(found.body["data"][0]["id"], web_profile.as_str());
+        let probe = t
+            .get("/v1/customers?identifier=app_device:dev-9", &t.web)
+            .await;
+        assert_eq!(
+            probe.status,
+            StatusCode::FORBIDDEN,
+            "front-ends cannot probe who is a customer"
+        );
         assert!(
             t.events().await > 0,
             "creations and merges are in the outbox"
