@@ -111,7 +111,8 @@ mod tests {
     fn a_plain_event_passes_and_each_rule_names_its_field() {
         let now = Timestamp::from_unix_ms(1_700_000_000_000);
         assert!(event().validate(now).is_ok());
-        let cases: Vec<(&str, Box<dyn Fn(&mut CustomerEvent)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut CustomerEvent)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             ("type", Box::new(|e| e.kind = "Product View".into())),
             ("identifiers", Box::new(|e| e.identifiers.clear())),
             (

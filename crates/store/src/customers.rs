@@ -123,7 +123,7 @@ struct MergeEvent<'a> {
 const PROFILE_COLUMNS: &str =
     "id, status, merged_into, given_name, family_name, home_store, created_at, updated_at";
 
-fn profile_from_row(row: &Row) -> Result<Profile, Error> {
+pub(crate) fn profile_from_row(row: &Row) -> Result<Profile, Error> {
     let status = row.text("status")?;
     Ok(Profile {
         id: row.text("id")?,
@@ -1072,7 +1072,7 @@ pub async fn decide_review(
     )
     .await?;
     if merge_them {
-        let mut pair = vec![
+        let mut pair = [
             summary(conn, &review.customer_a).await?,
             summary(conn, &review.customer_b).await?,
         ];

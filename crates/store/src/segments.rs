@@ -2,11 +2,11 @@
 //! `customers` row `c`, with correlated sub-queries on the indexed events, identities and
 //! consents of the profile. Members are computed when asked, so they are always current.
 
+use customers::Profile;
 use customers::segment::{Rule, Segment};
-use customers::{Profile, ProfileStatus};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 
-use crate::sql::{Conn, Row, Value, corrupt};
+use crate::sql::{Conn, Row, Value};
 use crate::{Db, events, params, rows};
 
 fn from_row(row: &Row) -> Result<Segment, Error> {
@@ -140,21 +140,8 @@ fn join(rules: &[Rule], op: &str, now: Timestamp, params: &mut Vec<Value>) -> St
     parts.join(op)
 }
 
+/// The profile columns, qualified by the alias `c` (rows read them unqualified).
 const PROFILE_COLUMNS: &str = "c.id, c.status, c.merged_into, c.given_name, c.family_name, c.home_store, c.created_at, c.updated_at";
-
-fn profile_from_row(row: &Row) -> Result<Profile, Error> {
-    let status = row.text("status")?;
-    Ok(Profile {
-        id: row.text("id")?,
-        status: ProfileStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        merged_into: row.opt_text("merged_into")?,
-        given_name: row.opt_text("given_name")?,
-        family_name: row.opt_text("family_name")?,
-        home_store: row.opt_text("home_store")?,
-        created_at: rows::timestamp(row, "created_at")?,
-        updated_at: rows::timestamp(row, "updated_at")?,
-    })
-}
 
 /// Active members in id order.
 pub async fn members(db: &Db, rule: &Rule, page: &PageRequest) -> Result<Page<Profile>, Error> {
@@ -170,7 +157,7 @@ pub async fn members(db: &Db, rule: &Rule, page: &PageRequest) -> Result<Page<Pr
     let found = db.read().await?.query(&sql, &params).await?;
     let profiles = found
         .iter()
-        .map(profile_from_row)
+        .map(crate::customers::profile_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(profiles, page, |p| p.id.clone()))
 }

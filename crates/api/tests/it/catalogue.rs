@@ -253,11 +253,8 @@ async fn two_nodes_on_postgres_cannot_both_win() {
     let Some(pg) = testkit::postgres().await else {
         return;
     };
-    let second_db = store::Db::connect(&pg.url, store::DbOptions::default())
-        .await
-        .unwrap();
     let first = TestApp::on(pg).await;
-    let second = api::app(api::AppState::new(second_db, kernel::Currency::EUR));
+    let second = first.second_node().await;
     let created = first
         .post("/v1/products", &first.admin, product_body("NODES", &["1"]))
         .await;

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{TestApp, key, store_body};
+use crate::{TestApp, key};
 
 async fn setup(t: &TestApp) {
     for (code, kind) in [("web", "web"), ("app", "app")] {
@@ -13,16 +13,7 @@ async fn setup(t: &TestApp) {
         )
         .await;
     }
-    t.created(
-        "/v1/locations",
-        store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
-    )
-    .await;
-    t.created(
-        "/v1/locations",
-        store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
-    )
-    .await;
+    t.two_stores().await;
 }
 
 fn event(channel: &str, kind: &str, ids: Value) -> Value {
@@ -835,12 +826,9 @@ async fn two_nodes_on_postgres_resolve_one_person_to_one_profile() {
     let Some(pg) = testkit::postgres().await else {
         return;
     };
-    let second_db = store::Db::connect(&pg.url, store::DbOptions::default())
-        .await
-        .unwrap();
     let first = TestApp::on(pg).await;
     setup(&first).await;
-    let second = api::app(api::AppState::new(second_db, kernel::Currency::EUR));
+    let second = first.second_node().await;
     let mut tasks = Vec::new();
     for n in 0..30 {
         let app = if n % 2 == 0 {

@@ -168,6 +168,28 @@ impl TestApp {
         }
     }
 
+    /// Lyon Bellecour (the store key's store) and Paris Rivoli, which most stories use.
+    pub async fn two_stores(&self) {
+        self.created(
+            "/v1/locations",
+            store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
+        )
+        .await;
+        self.created(
+            "/v1/locations",
+            store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
+        )
+        .await;
+    }
+
+    /// A second node (its own writer and caches) on this app's database: PostgreSQL only.
+    pub async fn second_node(&self) -> Router {
+        let db = store::Db::connect(&self.db.url, store::DbOptions::default())
+            .await
+            .unwrap();
+        api::app(api::AppState::new(db, kernel::Currency::EUR))
+    }
+
     pub async fn events(&self) -> i64 {
         store::events::count(&self.db.db).await.unwrap()
     }

@@ -14,16 +14,7 @@ fn warehouse_body(code: &str) -> Value {
 
 /// Two stores and a warehouse with 10 units each; web, marketplace and a kiosk in Paris.
 async fn setup(t: &TestApp) {
-    t.created(
-        "/v1/locations",
-        store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
-    )
-    .await;
-    t.created(
-        "/v1/locations",
-        store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
-    )
-    .await;
+    t.two_stores().await;
     t.created("/v1/locations", warehouse_body("WH-LYON")).await;
     t.created("/v1/products", product_body("TR", &["42"])).await;
     for (code, kind, store) in [

@@ -12,16 +12,7 @@ async fn setup(t: &TestApp) {
         json!({"code": "web", "kind": "web", "name": "Web shop"}),
     )
     .await;
-    t.created(
-        "/v1/locations",
-        store_body("LYS-BELLECOUR", "Lyon", 45.7578, 4.8320),
-    )
-    .await;
-    t.created(
-        "/v1/locations",
-        store_body("PAR-RIVOLI", "Paris", 48.86, 2.34),
-    )
-    .await;
+    t.two_stores().await;
     t.created("/v1/products", product_body("TR", &["42"])).await;
 }
 
