@@ -31,6 +31,7 @@ const DOMAIN: &[&str] = &[
     "inventory",
     "outbox",
     "customers",
+    "orders",
 ];
 const IO_AND_FRAMEWORKS: &[&str] = &[
     "sqlx",

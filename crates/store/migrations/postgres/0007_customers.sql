@@ -14,7 +14,7 @@ CREATE TABLE customers (
     updated_at  TEXT NOT NULL,
     version     BIGINT NOT NULL
 );
-CREATE INDEX customers_by_home_store ON customers (home_store) WHERE status = 'active';
+CREATE INDEX customers_by_home_store ON customers (home_store, id) WHERE home_store IS NOT NULL;
 CREATE INDEX customers_by_merged_into ON customers (merged_into) WHERE merged_into IS NOT NULL;
 
 CREATE TABLE customer_identities (

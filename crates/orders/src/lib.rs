@@ -1,0 +1,16 @@
+//! Orders: how an order reaches its customer, and the states it passes through.
+//!
+//! Each fulfilment mode has its own state machine ([`fulfilment`]): ship (routed to a
+//! warehouse or a store that ships), pickup (click & collect, paid online, prepared, ready,
+//! collected or a no-show), reserve (click & reserve, unpaid, held 48 h, bought at the till —
+//! possibly in part — or expired), counter (a kiosk order prepared and handed over) and
+//! carry-out (a POS sale, complete at once). The machines are exhaustive: every (mode,
+//! state, transition) is decided here, and a refused transition names the current state and
+//! the transitions it allows, which the API returns with a 409.
+//!
+//! Carts, checkout, payments, returns and their storage are still to come; they will drive
+//! orders only through these machines.
+
+pub mod fulfilment;
+
+pub use fulfilment::{FulfilmentMode, InvalidTransition, OrderState, Transition};
