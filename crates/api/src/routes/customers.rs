@@ -973,7 +973,8 @@ impl From<customers::Interaction> for InteractionDto {
     }
 }
 
-/// Record a service interaction (e-mail, call, chat, store visit, social message).
+/// Record a service interaction (e-mail, call, chat, store visit, social message). Service and
+/// admin keys anywhere; a store key at its own store, for any customer.
 #[utoipa::path(post, path = "/v1/customers/{id}/interactions", tag = "customers", request_body = RecordInteraction,
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 201, body = InteractionDto), (status = "4XX", body = ErrorBody)),
@@ -984,8 +985,27 @@ async fn record_interaction(
     w: Write<RecordInteraction, AnyKey>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
-    let customer_id = require_history_access(&s, &w.principal, &id).await?;
-    let b = w.body;
+    // Recording is not reading: any store may note a visit or a call it handled, at its own
+    // store; it reads the history back only under the rules of `require_history_access`.
+    let own_store = store_scope(&w.principal).map(str::to_owned);
+    let staff = w.principal.is_admin() || w.principal.scopes.contains(&Scope::Service);
+    if !staff && own_store.is_none() {
+        return Err(forbidden(
+            "service interactions are recorded by service, store and admin keys",
+        ));
+    }
+    let mut b = w.body;
+    if let Some(own) = &own_store {
+        match &b.location_code {
+            Some(code) if code != own => {
+                return Err(forbidden(
+                    "a store key records interactions at its own store",
+                ));
+            }
+            _ => b.location_code = Some(own.clone()),
+        }
+    }
+    let customer_id = store::customers::active_id(&mut s.db.read().await?, &id).await?;
     let summary = customers::interaction::validate_summary(&b.summary)?;
     customers::interaction::validate_references(&b.references)?;
     if let Some(agent) = &b.agent {

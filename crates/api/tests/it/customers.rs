@@ -450,6 +450,30 @@ async fn stores_see_the_service_history_of_their_customers_or_with_consent() {
                 .status,
             StatusCode::FORBIDDEN
         );
+        // Paris may note the visit it handled (at its own store) without reading the history.
+        let visit = json!({"medium": "store_visit", "direction": "inbound", "summary": "Picked up a bike", "location_code": "PAR-RIVOLI"});
+        let noted = t
+            .post(&format!("/v1/customers/{id}/interactions"), &paris, visit)
+            .await;
+        assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.body);
+        let elsewhere = json!({"medium": "store_visit", "direction": "inbound", "summary": "x", "location_code": "LYS-BELLECOUR"});
+        assert_eq!(
+            t.post(
+                &format!("/v1/customers/{id}/interactions"),
+                &paris,
+                elsewhere
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        let chat = json!({"medium": "chat", "direction": "inbound", "summary": "x"});
+        assert_eq!(
+            t.post(&format!("/v1/customers/{id}/interactions"), &t.web, chat)
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
         // The customer agrees to share their history with every store.
         let share = json!({"purpose": "service_history_sharing", "status": "granted", "method": "pos",
                            "location_code": "LYS-BELLECOUR", "notice_version": "2026-09", "evidence": {"staff_id": "assoc-3"}});
@@ -461,7 +485,9 @@ async fn stores_see_the_service_history_of_their_customers_or_with_consent() {
         );
         let seen = t.get(&path, &paris).await;
         assert_eq!(seen.status, StatusCode::OK);
-        assert_eq!(seen.body["data"][0]["references"], json!(["ORD-1001"]));
+        // Newest first: Paris's note, then the call.
+        assert_eq!(seen.body["data"].as_array().unwrap().len(), 2);
+        assert_eq!(seen.body["data"][1]["references"], json!(["ORD-1001"]));
         // Store keys list their own home-store customers only.
         assert_eq!(
             t.get("/v1/customers", &t.store).await.body["data"]
