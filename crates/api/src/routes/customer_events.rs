@@ -218,6 +218,14 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
                 })
             },
             |o| {
+                // Counted as the response is made, inside the command (a replay is not counted
+                // again; a batch whose commit then fails, rare, is).
+                metrics::counter!("relais_customer_events_stored_total")
+                    .increment(o.stored.len() as u64);
+                metrics::counter!("relais_customer_events_rejected_total")
+                    .increment(o.rejected.len() as u64);
+                metrics::counter!("relais_customer_merges_total")
+                    .increment(o.stored.iter().map(|i| i.absorbed.len() as u64).sum());
                 stored(
                     200,
                     &IngestDto {
