@@ -189,6 +189,9 @@ pub struct Hub {
     queue_size: usize,
     registry: Mutex<Registry>,
     started: OnceCell<()>,
+    /// Counts the times the feed found new outbox rows, from any node or process: while it
+    /// stands still, nothing anywhere has changed (up to the feed's poll interval).
+    feed_epoch: std::sync::atomic::AtomicU64,
 }
 
 /// A registration with the hub; unregisters when dropped.
@@ -221,7 +224,29 @@ impl Hub {
             queue_size: queue_size.max(1),
             registry: Mutex::new(Registry::default()),
             started: OnceCell::new(),
+            feed_epoch: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// Starts the node's feed if it is not running yet.
+    async fn start(self: &Arc<Self>) -> Result<(), Error> {
+        self.started
+            .get_or_try_init(|| async {
+                let from = store::feed::head(&self.db).await?;
+                self.registry_mut().position = from;
+                tokio::spawn(run_feed(Arc::downgrade(self), self.db.clone(), from));
+                Ok::<(), Error>(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The feed epoch (see `feed_epoch`), starting the feed on first use. Read it before
+    /// reading the database: an answer read then is current while the epoch stays the same
+    /// and this node has not committed.
+    pub async fn feed_epoch(self: &Arc<Self>) -> Result<u64, Error> {
+        self.start().await?;
+        Ok(self.feed_epoch.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn registry_mut(&self) -> std::sync::MutexGuard<'_, Registry> {
@@ -236,14 +261,7 @@ impl Hub {
 
     /// Registers a subscriber; the node's feed starts with the first one.
     pub async fn subscribe(self: &Arc<Self>, filter: Filter) -> Result<Subscription, Error> {
-        self.started
-            .get_or_try_init(|| async {
-                let from = store::feed::head(&self.db).await?;
-                self.registry_mut().position = from;
-                tokio::spawn(run_feed(Arc::downgrade(self), self.db.clone(), from));
-                Ok::<(), Error>(())
-            })
-            .await?;
+        self.start().await?;
         let (queue, changes) = mpsc::channel(self.queue_size);
         let (id, from) = {
             let mut registry = self.registry_mut();
@@ -278,6 +296,8 @@ async fn run_feed(hub: Weak<Hub>, db: Db, mut position: Position) {
         let Some(hub) = hub.upgrade() else { return };
         if let Some(last) = rows.last() {
             position = last.position;
+            hub.feed_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
             let changes: Vec<Arc<Change>> =
                 rows.iter().filter_map(change_of).map(Arc::new).collect();
             let mut registry = hub.registry_mut();

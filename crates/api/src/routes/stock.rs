@@ -448,10 +448,12 @@ async fn variant_availability(
             q.in_stock.unwrap_or(false)
         )
     });
+    // Both read before the database: see `read_cache`.
+    let epoch = s.live.feed_epoch().await?;
     let commits = s.db.commit_count();
     if let Some(body) = cache_key
         .as_deref()
-        .and_then(|k| s.availability_cache.get(k, commits))
+        .and_then(|k| s.availability_cache.get(k, commits, epoch))
     {
         return Ok(json_bytes(body));
     }
@@ -476,7 +478,7 @@ async fn variant_availability(
                 .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?,
         );
         if let Some(key) = cache_key {
-            s.availability_cache.put(key, commits, body.clone());
+            s.availability_cache.put(key, commits, epoch, body.clone());
         }
         return Ok(json_bytes(body));
     }

@@ -515,3 +515,49 @@ async fn cached_availability_never_hides_a_write_or_mixes_views() {
         }
     }
 }
+
+/// A change made through another node (or another process on the SQLite file) reaches this
+/// node's cached availability once its feed has seen it, well within a second.
+#[tokio::test]
+async fn cached_availability_follows_changes_made_elsewhere() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        receive(&t, "LYS-BELLECOUR", 5).await;
+        let other = t.second_node().await;
+        let path = "/v1/variants/TR-42/availability";
+        let atp = |body: &Value| body["data"][0]["atp"].as_i64().unwrap();
+        assert_eq!(atp(&t.get(path, &t.admin).await.body), 5);
+        assert_eq!(
+            atp(&t.get(path, &t.admin).await.body),
+            5,
+            "served again, cached"
+        );
+        let req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/stock/movements")
+            .header("authorization", format!("Bearer {}", t.admin))
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 2, "reason": "delivery"}).to_string(),
+            ))
+            .unwrap();
+        let status = tower::ServiceExt::oneshot(other, req)
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::CREATED);
+        let started = std::time::Instant::now();
+        loop {
+            if atp(&t.get(path, &t.admin).await.body) == 7 {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_millis(900),
+                "{}: the other node's receipt is not visible after {:?}",
+                t.name(),
+                started.elapsed()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
