@@ -12,7 +12,10 @@
 //! automatically; the pair is flagged for review instead. A merge that would give a profile
 //! more identities than the cap is flagged too (identity explosion, e.g. a shared kiosk id).
 //! Guard rails make the result depend on which pairs meet first, so order independence holds
-//! for links that trip no guard rail.
+//! for links that trip no guard rail. The same rail applies to identifiers new to Relais: a
+//! verified e-mail (or a loyalty card) named with an identifier of a profile that already
+//! holds one is another person on a shared device — the store gives them a profile of their
+//! own, flagged with the other.
 
 use std::collections::BTreeSet;
 

@@ -649,6 +649,22 @@ pub async fn link(
         // The usual event: every identifier already points to the profile.
         return Ok(resolution);
     }
+    if !resolution.created
+        && let Some(reason) = second_person(conn, &resolution.customer_id, &unknown).await?
+    {
+        // Someone else's verified e-mail or card on a known device: a new person, not a new
+        // identifier of the profile. They get their own profile, flagged with the other.
+        return new_person_beside(
+            conn,
+            resolution.customer_id,
+            reason,
+            link,
+            &unknown,
+            actor,
+            owners,
+        )
+        .await;
+    }
     let held = if resolution.created || unknown.is_empty() {
         0
     } else {
@@ -688,6 +704,60 @@ pub async fn link(
         }
     }
     Ok(resolution)
+}
+
+/// Whether `unknown` identifiers belong to another person than `customer_id`: a verified
+/// e-mail where the profile already holds one, or a loyalty card where it holds one.
+async fn second_person(
+    conn: &mut Conn,
+    customer_id: &str,
+    unknown: &[&(Identifier, bool)],
+) -> Result<Option<ReviewReason>, Error> {
+    let new_email = unknown
+        .iter()
+        .any(|(id, verified)| *verified && id.kind == IdentityKind::Email);
+    let new_card = unknown
+        .iter()
+        .any(|(id, _)| id.kind == IdentityKind::LoyaltyCard);
+    if !new_email && !new_card {
+        return Ok(None);
+    }
+    let held = summary(conn, customer_id).await?;
+    Ok(if new_email && !held.verified_emails.is_empty() {
+        Some(ReviewReason::DifferentVerifiedEmails)
+    } else if new_card && !held.loyalty_cards.is_empty() {
+        Some(ReviewReason::DifferentLoyaltyCards)
+    } else {
+        None
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn new_person_beside(
+    conn: &mut Conn,
+    other: String,
+    reason: ReviewReason,
+    link: &Link<'_>,
+    unknown: &[&(Identifier, bool)],
+    actor: &str,
+    owners: &mut Owners,
+) -> Result<Resolution, Error> {
+    let now = Timestamp::now();
+    let profile = insert_profile(conn, &NewProfile::default(), now, actor).await?;
+    for (id, verified) in unknown.iter().map(|p| (&p.0, p.1)) {
+        attach(conn, &profile.id, id, verified, link.channel, now).await?;
+        owners.set(id, &profile.id, verified);
+    }
+    let named: Vec<&Identifier> = link.identifiers.iter().map(|p| &p.0).collect();
+    flag_for_review(conn, &other, &profile.id, reason, &named, actor, now).await?;
+    Ok(Resolution {
+        customer_id: profile.id,
+        created: true,
+        absorbed: vec![],
+        reviews: vec![(other, reason)],
+        attached: unknown.len(),
+        capped: 0,
+    })
 }
 
 async fn count_identities(conn: &mut Conn, customer_id: &str) -> Result<usize, Error> {

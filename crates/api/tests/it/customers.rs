@@ -245,6 +245,56 @@ async fn two_verified_people_sharing_a_device_are_flagged_not_merged() {
 }
 
 #[tokio::test]
+async fn a_new_person_signing_in_on_a_known_device_gets_a_profile_of_their_own() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let a = identify(
+            &t,
+            &t.admin,
+            json!([{"kind": "email", "value": "anne@example.fr", "verified": true},
+                                              {"kind": "app_device", "value": "shared-ipad"}]),
+        )
+        .await;
+        let a = a["customer_id"].as_str().unwrap().to_owned();
+        // Her brother signs in on the same iPad with his own account.
+        let b = identify(
+            &t,
+            &t.web,
+            json!([{"kind": "email", "value": "bruno@example.fr", "verified": true},
+                                                 {"kind": "app_device", "value": "shared-ipad"}]),
+        )
+        .await;
+        let b_id = b["customer_id"].as_str().unwrap();
+        assert_ne!(
+            b_id,
+            a,
+            "{}: not merged into his sister's profile",
+            t.name()
+        );
+        assert_eq!(b["created"], true);
+        assert_eq!(b["flagged_for_review"][0]["customer_id"], a.as_str());
+        let anne = t.get(&format!("/v1/customers/{a}"), &t.admin).await;
+        let emails: Vec<&str> = anne.body["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "email")
+            .map(|i| i["value"].as_str().unwrap())
+            .collect();
+        assert_eq!(emails, vec!["anne@example.fr"]);
+        let reviews = t.get("/v1/merge-reviews", &t.service).await;
+        assert_eq!(
+            reviews.body["data"][0]["reason"],
+            "different_verified_emails"
+        );
+        // The same holds for loyalty cards at a till.
+        let c = identify(&t, &t.admin, json!([{"kind": "loyalty_card", "value": "ELS0001"}, {"kind": "pos_customer", "value": "till-7"}])).await;
+        let d = identify(&t, &t.admin, json!([{"kind": "loyalty_card", "value": "ELS0002"}, {"kind": "pos_customer", "value": "till-7"}])).await;
+        assert_ne!(c["customer_id"], d["customer_id"], "{}", t.name());
+    }
+}
+
+#[tokio::test]
 async fn a_batch_reports_bad_events_by_index_and_stores_the_others() {
     for t in TestApp::every_backend().await {
         setup(&t).await;
