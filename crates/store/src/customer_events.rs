@@ -1,8 +1,11 @@
 //! Behavioural events in SQL: ingestion with identity resolution, and the profile timeline.
 //!
-//! A batch is one command: each event is resolved to a profile ([`crate::customers::link`])
-//! and stored in its own savepoint-free step; an event whose channel or store does not exist
-//! is reported by its index and nothing is written for it, while the others are stored. The
+//! A batch is one command: the owners of all its identifiers are fetched at once, each event
+//! is resolved to a profile ([`crate::customers::link`]), and the rows are inserted a hundred
+//! per statement at the end (mapped to survivors of merges made within the batch). An event
+//! whose channel or store does not exist is reported by its index and nothing is written for
+//! it (it is checked before it is linked), while the others are stored. A failing statement
+//! fails the whole batch (its savepoint rolls back): the caller gets the error. The
 //! outbox gets one `relais.customer.events_ingested` per batch (the events themselves are the
 //! data; profile creations and merges get their own events).
 
