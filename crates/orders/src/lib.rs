@@ -8,9 +8,14 @@
 //! state, transition) is decided here, and a refused transition names the current state and
 //! the transitions it allows, which the API returns with a 409.
 //!
+//! Ship-from routing ([`routing`]) picks the locations that send an order and says why: one
+//! parcel before two, warehouses before stores that ship, nearest first; split greedily
+//! otherwise.
+//!
 //! Carts, checkout, payments, returns and their storage are still to come; they will drive
-//! orders only through these machines.
+//! orders only through these machines and this routing.
 
 pub mod fulfilment;
+pub mod routing;
 
 pub use fulfilment::{FulfilmentMode, InvalidTransition, OrderState, Transition};
