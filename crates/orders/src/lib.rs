@@ -12,10 +12,15 @@
 //! parcel before two, warehouses before stores that ship, nearest first; split greedily
 //! otherwise.
 //!
-//! Carts, checkout, payments, returns and their storage are still to come; they will drive
-//! orders only through these machines and this routing.
+//! Payments ([`payment`]): authorise, capture in parts, refund in parts — never more than
+//! captured — or void; a provider interface with a built-in test provider that declines when
+//! told; `pay_in_store` for reservations bought at the till.
+//!
+//! Carts, checkout, returns and their storage are still to come; they will drive orders only
+//! through these machines, this routing and these payment rules.
 
 pub mod fulfilment;
+pub mod payment;
 pub mod routing;
 
 pub use fulfilment::{FulfilmentMode, InvalidTransition, OrderState, Transition};
