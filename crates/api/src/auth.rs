@@ -75,6 +75,34 @@ impl Principal {
         self.scopes.contains(&Scope::Admin)
     }
 
+    /// The retailer's staff at large: admin and service keys (customer lists, reviews,
+    /// exports, segments).
+    pub fn is_staff(&self) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| matches!(s, Scope::Admin | Scope::Service))
+    }
+
+    /// Staff-only routes (see [`Principal::is_staff`]).
+    pub fn require_staff(&self) -> Result<(), ApiError> {
+        if self.is_staff() {
+            Ok(())
+        } else {
+            Err(forbidden("this needs a service or admin key"))
+        }
+    }
+
+    /// The store a store key speaks for, when the key is not also staff.
+    pub fn store_only(&self) -> Option<&str> {
+        if self.is_staff() {
+            return None;
+        }
+        self.scopes.iter().find_map(|s| match s {
+            Scope::Store(code) => Some(code.as_str()),
+            _ => None,
+        })
+    }
+
     /// Admin-only routes: catalogue changes, keys, events, reports.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.is_admin() {
@@ -135,7 +163,7 @@ impl Principal {
     }
 }
 
-fn forbidden(message: &str) -> ApiError {
+pub(crate) fn forbidden(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, message)
 }
 
@@ -244,6 +272,18 @@ mod tests {
             scopes: vec![Scope::Store("LYS".into())],
         };
         assert!(p.can_access_store("LYS") && !p.can_access_store("PAR"));
+        assert_eq!(p.store_only(), Some("LYS"));
+        assert!(!p.is_staff() && p.require_staff().is_err());
+        let agent = Principal {
+            key_id: "k".into(),
+            scopes: vec![Scope::Service, Scope::Store("LYS".into())],
+        };
+        assert!(agent.is_staff());
+        assert_eq!(
+            agent.store_only(),
+            None,
+            "staff are not confined to a store"
+        );
         assert!(p.require_admin().is_err());
         let web = Principal {
             key_id: "k".into(),

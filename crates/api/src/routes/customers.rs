@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
-use crate::auth::{Principal, Scope};
+use crate::auth::{Principal, forbidden};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AnyKey, Path, Q, Write};
 use crate::state::AppState;
@@ -279,7 +279,7 @@ async fn list_customers(
     if let Some(text) = &q.identifier {
         // Looking people up is for the retailer's staff; a front-end learns its customer's
         // profile from `identify`, and must not be able to probe who is a customer.
-        if !(p.is_admin() || p.scopes.contains(&Scope::Service) || store_scope(&p).is_some()) {
+        if !(p.is_staff() || p.store_only().is_some()) {
             return Err(forbidden(
                 "looking customers up is for service, store and admin keys",
             ));
@@ -294,8 +294,8 @@ async fn list_customers(
             next_cursor: None,
         }));
     }
-    let home_store = match (&q.home_store, store_scope(&p)) {
-        (_, None) if p.is_admin() || p.scopes.contains(&Scope::Service) => q.home_store.clone(),
+    let home_store = match (&q.home_store, p.store_only()) {
+        (_, None) if p.is_staff() => q.home_store.clone(),
         (Some(asked), Some(own)) if asked == own => Some(own.to_owned()),
         (None, Some(own)) => Some(own.to_owned()),
         _ => {
@@ -314,21 +314,6 @@ async fn list_customers(
         data,
         next_cursor: found.next_cursor,
     }))
-}
-
-/// The store a store-only key speaks for.
-fn store_scope(p: &Principal) -> Option<&str> {
-    if p.is_admin() || p.scopes.contains(&Scope::Service) {
-        return None;
-    }
-    p.scopes.iter().find_map(|s| match s {
-        Scope::Store(code) => Some(code.as_str()),
-        _ => None,
-    })
-}
-
-fn forbidden(message: &str) -> ApiError {
-    ApiError::new(ErrorCode::Forbidden, message)
 }
 
 /// Get a profile with its identities. A merged profile answers with `status: merged` and
@@ -620,7 +605,7 @@ async fn lineage(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LineageDto>> {
-    require_people_data(&p)?;
+    p.require_staff()?;
     let customer = load_customer(&mut s.db.read().await?, &id).await?;
     let merges = store::customers::merge_history(&s.db, &customer.id).await?;
     let reviews = store::customers::reviews_of(&s.db, &customer.id).await?;
@@ -631,24 +616,15 @@ async fn lineage(
     }))
 }
 
-/// Service and admin keys: lists, lineage, export, erasure, reviews.
-fn require_people_data(p: &Principal) -> Result<(), ApiError> {
-    if p.is_admin() || p.scopes.contains(&Scope::Service) {
-        Ok(())
-    } else {
-        Err(forbidden("this needs a service or admin key"))
-    }
-}
-
 /// Timeline and service history: service and admin keys; a store key for customers of its
 /// home store, or who granted `service_history_sharing`. Answers the active profile's id.
 async fn require_history_access(s: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
     let mut conn = s.db.read().await?;
     let active = store::customers::active_id(&mut conn, id).await?;
-    if p.is_admin() || p.scopes.contains(&Scope::Service) {
+    if p.is_staff() {
         return Ok(active);
     }
-    let Some(own) = store_scope(p) else {
+    let Some(own) = p.store_only() else {
         return Err(forbidden(
             "the customer history is for service keys and stores",
         ));
@@ -987,9 +963,8 @@ async fn record_interaction(
     let actor = w.actor();
     // Recording is not reading: any store may note a visit or a call it handled, at its own
     // store; it reads the history back only under the rules of `require_history_access`.
-    let own_store = store_scope(&w.principal).map(str::to_owned);
-    let staff = w.principal.is_admin() || w.principal.scopes.contains(&Scope::Service);
-    if !staff && own_store.is_none() {
+    let own_store = w.principal.store_only().map(str::to_owned);
+    if !w.principal.is_staff() && own_store.is_none() {
         return Err(forbidden(
             "service interactions are recorded by service, store and admin keys",
         ));
@@ -1065,7 +1040,7 @@ async fn export(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    require_people_data(&p)?;
+    p.require_staff()?;
     let export = store::gdpr::export(&s.db, &id).await?;
     serde_json::to_value(export)
         .map(Json)
@@ -1096,7 +1071,7 @@ async fn erase(
     Path(id): Path<String>,
     w: Write<EmptyBody, AnyKey>,
 ) -> ApiResult<Response> {
-    require_people_data(&w.principal)?;
+    w.principal.require_staff()?;
     let actor = w.actor();
     let response =
         s.db.write_once(
@@ -1188,7 +1163,7 @@ async fn list_reviews(
     p: Principal,
     Q(q): Q<ReviewQuery>,
 ) -> ApiResult<Json<ReviewPage>> {
-    require_people_data(&p)?;
+    p.require_staff()?;
     let status = q.status.as_deref().unwrap_or("open");
     if !["open", "merged", "dismissed"].contains(&status) {
         return Err(ApiError(
@@ -1232,7 +1207,7 @@ async fn decide_review(
     Path(id): Path<String>,
     w: Write<DecideReview, AnyKey>,
 ) -> ApiResult<Response> {
-    require_people_data(&w.principal)?;
+    w.principal.require_staff()?;
     let actor = w.actor();
     let merge = w.body.decision == ReviewDecisionDto::Merge;
     let response =

@@ -11,8 +11,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::customers::CustomerDto;
 use super::{IdempotencyHeader, PageParams, reply, stored};
-use crate::auth::{Principal, Scope};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::auth::Principal;
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{AnyKey, Path, Q, Write};
 use crate::state::AppState;
 
@@ -22,17 +22,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_segment))
         .routes(routes!(members))
         .routes(routes!(customer_segments))
-}
-
-fn require_marketing(p: &Principal) -> Result<(), ApiError> {
-    if p.is_admin() || p.scopes.contains(&Scope::Service) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            kernel::ErrorCode::Forbidden,
-            "segments are for service and admin keys",
-        ))
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -87,7 +76,7 @@ async fn create_segment(
     State(s): State<AppState>,
     w: Write<CreateSegment, AnyKey>,
 ) -> ApiResult<Response> {
-    require_marketing(&w.principal)?;
+    w.principal.require_staff()?;
     let actor = w.actor();
     let b = w.body;
     let code_ok = (2..=60).contains(&b.code.len())
@@ -135,7 +124,7 @@ async fn list_segments(
     p: Principal,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<SegmentPage>> {
-    require_marketing(&p)?;
+    p.require_staff()?;
     let found = store::segments::list(&s.db, &q.request()?).await?;
     Ok(Json(found.map(SegmentDto::from).into()))
 }
@@ -157,7 +146,7 @@ async fn get_segment(
     p: Principal,
     Path(code): Path<String>,
 ) -> ApiResult<Json<SegmentWithCount>> {
-    require_marketing(&p)?;
+    p.require_staff()?;
     let segment = store::segments::get(&s.db, &code).await?;
     let members = store::segments::count(&s.db, &segment.rule).await?;
     Ok(Json(SegmentWithCount {
@@ -183,7 +172,7 @@ async fn members(
     Path(code): Path<String>,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<MemberPage>> {
-    require_marketing(&p)?;
+    p.require_staff()?;
     let segment = store::segments::get(&s.db, &code).await?;
     let found = store::segments::members(&s.db, &segment.rule, &q.request()?).await?;
     let mut conn = s.db.read().await?;
@@ -213,7 +202,7 @@ async fn customer_segments(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerSegmentsDto>> {
-    require_marketing(&p)?;
+    p.require_staff()?;
     let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
     let segments = store::segments::segments_of(&s.db, &active).await?;
     Ok(Json(CustomerSegmentsDto {
