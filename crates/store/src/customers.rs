@@ -517,6 +517,38 @@ pub async fn identities(
     .collect()
 }
 
+/// Profiles with their identities, one query per few hundred profiles (lists, segment
+/// members), in the profiles' order.
+pub async fn with_identities(
+    conn: &mut Conn,
+    profiles: Vec<Profile>,
+) -> Result<Vec<(Profile, Vec<customers::Identity>)>, Error> {
+    let mut held: HashMap<String, Vec<customers::Identity>> = HashMap::new();
+    for chunk in profiles.chunks(PREFETCH_CHUNK) {
+        let sql = format!(
+            "SELECT customer_id, kind, value, verified, channel, created_at FROM customer_identities
+             WHERE customer_id IN ({}) ORDER BY created_at, kind, value",
+            crate::sql::placeholders(1, chunk.len())
+        );
+        let params: Vec<crate::sql::Value> = chunk
+            .iter()
+            .map(|p| crate::sql::Value::from(&p.id))
+            .collect();
+        for row in conn.query(&sql, &params).await? {
+            held.entry(row.text("customer_id")?)
+                .or_default()
+                .push(identity_from_row(&row)?);
+        }
+    }
+    Ok(profiles
+        .into_iter()
+        .map(|p| {
+            let identities = held.remove(&p.id).unwrap_or_default();
+            (p, identities)
+        })
+        .collect())
+}
+
 async fn attach(
     conn: &mut Conn,
     customer_id: &str,

@@ -58,16 +58,7 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
     let merged_profiles = merged_into(&mut conn, &id).await?;
     let identities = crate::customers::identities(&mut conn, &id).await?;
     let consents = crate::consents::records(&mut conn, &id).await?;
-    let mut interactions = Vec::new();
-    for row in conn
-        .query(
-            "SELECT id FROM interactions WHERE customer_id = $1 ORDER BY occurred_at",
-            params![&id],
-        )
-        .await?
-    {
-        interactions.push(crate::interactions::get(&mut conn, &row.text("id")?).await?);
-    }
+    let interactions = crate::interactions::all_of(&mut conn, &id).await?;
     let events = conn
         .query(
             "SELECT seq, channel, type, location_code, identifiers, properties, occurred_at, received_at

@@ -91,14 +91,16 @@ pub async fn list(
     Ok(Page::from_rows(items, page, |i| i.id.clone()))
 }
 
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Interaction, Error> {
-    conn.query_opt(
-        &format!("SELECT {COLUMNS} FROM interactions WHERE id = $1"),
-        params![id],
+/// Every interaction of a profile, oldest first (exports).
+pub async fn all_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<Interaction>, Error> {
+    conn.query(
+        &format!(
+            "SELECT {COLUMNS} FROM interactions WHERE customer_id = $1 ORDER BY occurred_at, id"
+        ),
+        params![customer_id],
     )
     .await?
-    .as_ref()
+    .iter()
     .map(from_row)
-    .transpose()?
-    .ok_or_else(|| Error::not_found("interaction", id))
+    .collect()
 }

@@ -142,7 +142,7 @@ pub struct CustomerDto {
 
 super::page_of!(CustomerPage, CustomerDto);
 
-pub fn customer_dto(p: customers::Profile, identities: Vec<customers::Identity>) -> CustomerDto {
+fn customer_dto(p: customers::Profile, identities: Vec<customers::Identity>) -> CustomerDto {
     CustomerDto {
         id: p.id,
         status: p.status.into(),
@@ -305,15 +305,23 @@ async fn list_customers(
         }
     };
     let found = store::customers::list_profiles(&s.db, home_store.as_deref(), &page).await?;
-    let mut data = Vec::with_capacity(found.data.len());
-    for profile in found.data {
-        let identities = store::customers::identities(&mut conn, &profile.id).await?;
-        data.push(customer_dto(profile, identities));
-    }
-    Ok(Json(CustomerPage {
+    Ok(Json(customer_page(&mut conn, found).await?))
+}
+
+/// A page of profiles with their identities (one query for all of them).
+pub async fn customer_page(
+    conn: &mut store::Conn,
+    found: kernel::Page<customers::Profile>,
+) -> Result<CustomerPage, Error> {
+    let data = store::customers::with_identities(conn, found.data)
+        .await?
+        .into_iter()
+        .map(|(p, identities)| customer_dto(p, identities))
+        .collect();
+    Ok(CustomerPage {
         data,
         next_cursor: found.next_cursor,
-    }))
+    })
 }
 
 /// Get a profile with its identities. A merged profile answers with `status: merged` and

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::customers::CustomerDto;
+use super::customers::{CustomerPage, customer_page};
 use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
@@ -155,36 +155,22 @@ async fn get_segment(
     }))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberPage {
-    pub data: Vec<CustomerDto>,
-    pub next_cursor: Option<String>,
-}
-
 /// The members now, in id order.
 #[utoipa::path(get, path = "/v1/segments/{code}/members", tag = "customers",
     params(("code" = String, Path), PageParams),
-    responses((status = 200, body = MemberPage), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, body = CustomerPage), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn members(
     State(s): State<AppState>,
     p: Principal,
     Path(code): Path<String>,
     Q(q): Q<PageParams>,
-) -> ApiResult<Json<MemberPage>> {
+) -> ApiResult<Json<CustomerPage>> {
     p.require_staff()?;
     let segment = store::segments::get(&s.db, &code).await?;
     let found = store::segments::members(&s.db, &segment.rule, &q.request()?).await?;
-    let mut conn = s.db.read().await?;
-    let mut data = Vec::with_capacity(found.data.len());
-    for profile in found.data {
-        let identities = store::customers::identities(&mut conn, &profile.id).await?;
-        data.push(super::customers::customer_dto(profile, identities));
-    }
-    Ok(Json(MemberPage {
-        data,
-        next_cursor: found.next_cursor,
-    }))
+    let page = customer_page(&mut s.db.read().await?, found).await?;
+    Ok(Json(page))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -538,13 +538,12 @@ async fn stores_see_the_service_history_of_their_customers_or_with_consent() {
         // Newest first: Paris's note, then the call.
         assert_eq!(seen.body["data"].as_array().unwrap().len(), 2);
         assert_eq!(seen.body["data"][1]["references"], json!(["ORD-1001"]));
-        // Store keys list their own home-store customers only.
+        // Store keys list their own home-store customers only, with their identities.
+        let listed = t.get("/v1/customers", &t.store).await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
         assert_eq!(
-            t.get("/v1/customers", &t.store).await.body["data"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
+            listed.body["data"][0]["identities"][0]["value"],
+            "+33612345678"
         );
         assert_eq!(
             t.get("/v1/customers", &paris).await.body["data"]
@@ -667,6 +666,8 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
         let text = export.body.to_string();
         assert!(text.contains(email) && text.contains(phone) && text.contains("Lemoine"));
         assert_eq!(export.body["events"].as_array().unwrap().len(), 1);
+        assert_eq!(export.body["interactions"].as_array().unwrap().len(), 1);
+        assert_eq!(export.body["consents"].as_array().unwrap().len(), 1);
         assert_eq!(export.body["merged_profiles"].as_array().unwrap().len(), 1);
         assert!(
             !tables_containing(&t, email).await.is_empty(),
