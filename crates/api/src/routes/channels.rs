@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::locations::{LocationKindDto, kind_from, kind_to};
-use super::{IdempotencyHeader, PageParams, reply, stored};
+use super::{IdempotencyHeader, PageParams, reply, stored, wire_enum};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
@@ -27,9 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_sourcing, set_sourcing))
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKindDto {
+wire_enum!(ChannelKindDto <=> ChannelKind {
     Web,
     App,
     Kiosk,
@@ -37,38 +35,8 @@ pub enum ChannelKindDto {
     Phone,
     Email,
     Social,
-    Marketplace,
-}
-
-impl From<ChannelKindDto> for ChannelKind {
-    fn from(k: ChannelKindDto) -> Self {
-        match k {
-            ChannelKindDto::Web => ChannelKind::Web,
-            ChannelKindDto::App => ChannelKind::App,
-            ChannelKindDto::Kiosk => ChannelKind::Kiosk,
-            ChannelKindDto::Pos => ChannelKind::Pos,
-            ChannelKindDto::Phone => ChannelKind::Phone,
-            ChannelKindDto::Email => ChannelKind::Email,
-            ChannelKindDto::Social => ChannelKind::Social,
-            ChannelKindDto::Marketplace => ChannelKind::Marketplace,
-        }
-    }
-}
-
-impl From<ChannelKind> for ChannelKindDto {
-    fn from(k: ChannelKind) -> Self {
-        match k {
-            ChannelKind::Web => ChannelKindDto::Web,
-            ChannelKind::App => ChannelKindDto::App,
-            ChannelKind::Kiosk => ChannelKindDto::Kiosk,
-            ChannelKind::Pos => ChannelKindDto::Pos,
-            ChannelKind::Phone => ChannelKindDto::Phone,
-            ChannelKind::Email => ChannelKindDto::Email,
-            ChannelKind::Social => ChannelKindDto::Social,
-            ChannelKind::Marketplace => ChannelKindDto::Marketplace,
-        }
-    }
-}
+    Marketplace
+});
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -182,7 +182,8 @@ impl TestApp {
         .await;
     }
 
-    /// A second node (its own writer and caches) on this app's database: PostgreSQL only.
+    /// A second node (its own writer and caches) on this app's database: another server on
+    /// PostgreSQL, another process's writer on the SQLite file.
     pub async fn second_node(&self) -> Router {
         let db = store::Db::connect(&self.db.url, store::DbOptions::default())
             .await
