@@ -3,7 +3,7 @@
 use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{bounded, code};
+use kernel::text::{bounded, code};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -12,7 +12,6 @@ pub mod channel;
 pub mod gtin;
 pub mod location;
 pub mod product;
-mod text;
 
 pub use channel::{Channel, ChannelKind, NewChannel};
 pub use gtin::{Gtin, GtinError};

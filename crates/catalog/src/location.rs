@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::text::{bounded, code, optional};
+use kernel::text::{bounded, code, optional};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

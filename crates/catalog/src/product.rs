@@ -12,7 +12,7 @@ use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::gtin::Gtin;
-use crate::text::{bounded, code, optional};
+use kernel::text::{bounded, code, optional};
 
 pub const MAX_VARIANTS: usize = 200;
 pub const MAX_ATTRIBUTES: usize = 50;

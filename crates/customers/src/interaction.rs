@@ -97,12 +97,14 @@ pub fn validate_references(refs: &[String]) -> Result<(), Error> {
         return Err(Error::validation("references", "at most 20 references"));
     }
     for (i, r) in refs.iter().enumerate() {
-        if r.is_empty() || r.len() > 64 || !r.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            return Err(Error::validation(
-                &format!("references[{i}]"),
-                "must be 1 to 64 visible ASCII characters",
-            ));
-        }
+        kernel::text::code(
+            &format!("references[{i}]"),
+            r,
+            1,
+            64,
+            |c| c.is_ascii_graphic(),
+            "visible ASCII",
+        )?;
     }
     Ok(())
 }

@@ -62,15 +62,7 @@ pub struct Identity {
     pub created_at: Timestamp,
 }
 
-/// Checks a person's name: 1 to 100 characters, no control characters.
+/// Checks a person's name: 1 to 100 characters once trimmed, no control characters.
 pub fn validate_name(field: &str, name: &str) -> Result<String, Error> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
-    {
-        return Err(Error::validation(
-            field,
-            "must be 1 to 100 characters without control characters",
-        ));
-    }
-    Ok(trimmed.to_owned())
+    kernel::text::bounded(field, name, 1, 100)
 }

@@ -10,6 +10,7 @@ pub mod hex;
 pub mod id;
 pub mod money;
 pub mod page;
+pub mod text;
 pub mod timestamp;
 
 pub use error::{Error, ErrorCode, Result};

@@ -79,14 +79,16 @@ async fn create_segment(
     w.principal.require_staff()?;
     let actor = w.actor();
     let b = w.body;
-    let code_ok = (2..=60).contains(&b.code.len())
-        && b.code
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-    if !code_ok {
-        return Err(kernel::Error::validation("code", "2 to 60 of `a-z 0-9 -`").into());
-    }
-    let name = customers::profile::validate_name("name", &b.name)?;
+    let code = kernel::text::code(
+        "code",
+        &b.code,
+        2,
+        60,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-',
+        "a-z 0-9 -",
+    )?;
+    // The schema promises 200 characters (a person's name, not a segment's, stops at 100).
+    let name = kernel::text::bounded("name", &b.name, 1, 200)?;
     let rule: Rule = serde_json::from_value(b.rule).map_err(|e| {
         kernel::Error::new(kernel::ErrorCode::InvalidBody, format!("rule: {e}"))
             .with("field", "rule")
@@ -94,7 +96,7 @@ async fn create_segment(
     rule.validate("rule")?;
     let now = Timestamp::now();
     let segment = Segment {
-        code: b.code,
+        code,
         name,
         rule,
         created_at: now,

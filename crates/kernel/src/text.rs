@@ -1,9 +1,9 @@
-//! Small text rules shared by the catalogue validators.
+//! Small text rules shared by every validator: bounded text, optional text, codes.
 
-use kernel::Error;
+use crate::Error;
 
 /// Trims `value` and checks its length in characters is within `min..=max`.
-pub(crate) fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<String, Error> {
+pub fn bounded(field: &str, value: &str, min: usize, max: usize) -> Result<String, Error> {
     let trimmed = value.trim();
     let len = trimmed.chars().count();
     if len < min || len > max {
@@ -24,11 +24,7 @@ pub(crate) fn bounded(field: &str, value: &str, min: usize, max: usize) -> Resul
 }
 
 /// Like [`bounded`] for an optional value; an empty string counts as absent.
-pub(crate) fn optional(
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, Error> {
+pub fn optional(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, Error> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
         Some(v) => bounded(field, v, 1, max).map(Some),
@@ -36,7 +32,7 @@ pub(crate) fn optional(
 }
 
 /// A code made of the allowed characters, `min..=max` long (SKUs, location codes…).
-pub(crate) fn code(
+pub fn code(
     field: &str,
     value: &str,
     min: usize,
