@@ -571,6 +571,15 @@ pub struct LinkedIdentifierDto {
     pub value: String,
 }
 
+impl From<Identifier> for LinkedIdentifierDto {
+    fn from(i: Identifier) -> Self {
+        LinkedIdentifierDto {
+            kind: i.kind.into(),
+            value: i.value,
+        }
+    }
+}
+
 impl From<MergeRecord> for MergeDto {
     fn from(m: MergeRecord) -> Self {
         MergeDto {
@@ -579,14 +588,7 @@ impl From<MergeRecord> for MergeDto {
             absorbed_id: m.absorbed_id,
             cause: m.cause,
             reference: m.reference,
-            identifiers: m
-                .identifiers
-                .into_iter()
-                .map(|i| LinkedIdentifierDto {
-                    kind: i.kind.into(),
-                    value: i.value,
-                })
-                .collect(),
+            identifiers: m.identifiers.into_iter().map(Into::into).collect(),
             actor: m.actor,
             at: m.at,
         }
@@ -1134,14 +1136,7 @@ impl From<MergeReview> for ReviewDto {
             customer_a: r.customer_a,
             customer_b: r.customer_b,
             reason: r.reason.into(),
-            identifiers: r
-                .identifiers
-                .into_iter()
-                .map(|i| LinkedIdentifierDto {
-                    kind: i.kind.into(),
-                    value: i.value,
-                })
-                .collect(),
+            identifiers: r.identifiers.into_iter().map(Into::into).collect(),
             status: r.status,
             created_at: r.created_at,
             decided_at: r.decided_at,
