@@ -26,7 +26,6 @@ pub struct Ingested {
     pub customer_id: String,
     pub created: bool,
     pub absorbed: Vec<String>,
-    pub flagged: usize,
 }
 
 /// The outcome of a batch: the stored events and the refused ones (index and error).
@@ -94,7 +93,6 @@ pub async fn ingest(
             customer_id: resolution.customer_id,
             created: resolution.created,
             absorbed: resolution.absorbed,
-            flagged: resolution.reviews.len(),
         });
     }
     for stored in &mut outcome.stored {

@@ -36,8 +36,7 @@ impl Default for ResolutionRules {
 }
 
 /// Why identifiers were linked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkCause {
     /// A behavioural event named them together.
     Event,
@@ -73,7 +72,7 @@ pub struct Link<'a> {
 }
 
 /// What a link did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
     pub customer_id: String,
     pub created: bool,
