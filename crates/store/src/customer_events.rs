@@ -51,7 +51,7 @@ pub async fn ingest(
     reference: Option<&str>,
     actor: &str,
 ) -> Result<BatchOutcome, Error> {
-    let mut known: HashMap<String, bool> = HashMap::new();
+    let mut references = References::default();
     let mut outcome = BatchOutcome::default();
     let received = Timestamp::now().to_text();
     let mut owners =
@@ -61,7 +61,7 @@ pub async fn ingest(
     let mut forward: HashMap<String, String> = HashMap::new();
     let mut rows: Vec<(usize, &CustomerEvent)> = Vec::with_capacity(events.len());
     for (index, event) in events {
-        if let Err(e) = check_references(conn, &mut known, event).await {
+        if let Err(e) = references.check(conn, event).await {
             outcome.rejected.push((*index, e));
             continue;
         }
@@ -157,39 +157,42 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Channels and stores named by events must exist; answers are remembered for the batch.
-async fn check_references(
-    conn: &mut Conn,
-    known: &mut HashMap<String, bool>,
-    event: &CustomerEvent,
-) -> Result<(), Error> {
-    let channel_key = format!("channel:{}", event.channel);
-    if !known.contains_key(&channel_key) {
-        let exists = crate::channels::find_channel(&mut *conn, &event.channel)
-            .await?
-            .is_some();
-        known.insert(channel_key.clone(), exists);
-    }
-    if !known[&channel_key] {
-        return Err(Error::unknown_reference(
-            "channel",
-            "channel",
-            &event.channel,
-        ));
-    }
-    if let Some(code) = &event.location_code {
-        let location_key = format!("location:{code}");
-        if !known.contains_key(&location_key) {
-            let exists = crate::locations::find_location(&mut *conn, code)
+/// Channels and stores named by a batch's events, and whether they exist: each is looked up
+/// once per batch.
+#[derive(Default)]
+struct References {
+    channels: HashMap<String, bool>,
+    locations: HashMap<String, bool>,
+}
+
+impl References {
+    async fn check(&mut self, conn: &mut Conn, event: &CustomerEvent) -> Result<(), Error> {
+        if !self.channels.contains_key(&event.channel) {
+            let exists = crate::channels::find_channel(&mut *conn, &event.channel)
                 .await?
                 .is_some();
-            known.insert(location_key.clone(), exists);
+            self.channels.insert(event.channel.clone(), exists);
         }
-        if !known[&location_key] {
-            return Err(Error::unknown_reference("location_code", "location", code));
+        if !self.channels[&event.channel] {
+            return Err(Error::unknown_reference(
+                "channel",
+                "channel",
+                &event.channel,
+            ));
         }
+        if let Some(code) = &event.location_code {
+            if !self.locations.contains_key(code) {
+                let exists = crate::locations::find_location(&mut *conn, code)
+                    .await?
+                    .is_some();
+                self.locations.insert(code.clone(), exists);
+            }
+            if !self.locations[code] {
+                return Err(Error::unknown_reference("location_code", "location", code));
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// One entry of a profile's timeline.
