@@ -16,11 +16,15 @@
 //! captured — or void; a provider interface with a built-in test provider that declines when
 //! told; `pay_in_store` for reservations bought at the till.
 //!
-//! Carts, checkout, returns and their storage are still to come; they will drive orders only
-//! through these machines, this routing and these payment rules.
+//! Carts ([`cart`]: lines, the sign-in merge rule, handoff codes), returns ([`returns`]:
+//! returnable quantities, the window, exchanges) and e-receipts ([`receipt`]) complete the
+//! rules; storage drives orders only through them.
 
+pub mod cart;
 pub mod fulfilment;
 pub mod payment;
+pub mod receipt;
+pub mod returns;
 pub mod routing;
 
 pub use fulfilment::{FulfilmentMode, InvalidTransition, OrderState, Transition};
