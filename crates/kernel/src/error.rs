@@ -58,6 +58,7 @@ error_codes! {
     AlreadyExists => ("already_exists", 409, "A resource with this unique key already exists."),
     Conflict => ("conflict", 409, "The request conflicts with the current state."),
     InsufficientStock => ("insufficient_stock", 409, "Not enough stock is available to promise; `details.available` says how much is."),
+    PaymentDeclined => ("payment_declined", 402, "The payment provider declined the payment; `details.reason` says why. Nothing was ordered."),
     NotPromisable => ("not_promisable", 422, "The channel's sourcing policy does not allow promising stock from this location for this purpose."),
     IdempotencyKeyReused => ("idempotency_key_reused", 422, "This Idempotency-Key was already used with a different request."),
     InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "The Idempotency-Key header must be 1 to 255 visible ASCII characters."),

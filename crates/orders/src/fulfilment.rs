@@ -89,7 +89,22 @@ impl OrderState {
     }
 }
 
+impl OrderState {
+    /// Every state of every mode.
+    pub fn parse(text: &str) -> Option<OrderState> {
+        FulfilmentMode::ALL
+            .iter()
+            .flat_map(|m| m.states())
+            .copied()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 impl Transition {
+    pub fn parse(text: &str) -> Option<Transition> {
+        Transition::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Transition::StartPreparing => "start_preparing",
@@ -117,25 +132,27 @@ impl Transition {
         Transition::HandOver,
         Transition::Cancel,
     ];
-
-    /// The event type the transition emits (`relais.order.<name>`).
-    pub fn event_type(self) -> &'static str {
-        match self {
-            Transition::StartPreparing => "relais.order.preparing",
-            Transition::Ship => "relais.order.shipped",
-            Transition::Deliver => "relais.order.delivered",
-            Transition::MarkReady => "relais.order.ready",
-            Transition::Collect => "relais.order.collected",
-            Transition::NoShow => "relais.order.no_show",
-            Transition::Purchase => "relais.order.purchased",
-            Transition::Expire => "relais.order.expired",
-            Transition::HandOver => "relais.order.handed_over",
-            Transition::Cancel => "relais.order.cancelled",
-        }
-    }
 }
 
 impl FulfilmentMode {
+    pub fn parse(text: &str) -> Option<FulfilmentMode> {
+        FulfilmentMode::ALL.into_iter().find(|m| m.as_str() == text)
+    }
+
+    /// Whether the customer pays when ordering (a reservation is paid at the till, a POS
+    /// sale at once by the till).
+    pub fn paid_at_checkout(self) -> bool {
+        matches!(
+            self,
+            FulfilmentMode::Ship | FulfilmentMode::Pickup | FulfilmentMode::Counter
+        )
+    }
+
+    /// Whether the order is fulfilled at one chosen store (all but ship).
+    pub fn at_one_store(self) -> bool {
+        self != FulfilmentMode::Ship
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             FulfilmentMode::Ship => "ship",
@@ -240,6 +257,12 @@ impl FulfilmentMode {
                 attempted: transition,
                 allowed: self.allowed(state),
             })
+    }
+
+    /// The event a transition to `state` emits: `relais.order.<state>` (so reaching
+    /// `ready_for_pickup` emits `relais.order.ready_for_pickup`).
+    pub fn event_type(state: OrderState) -> String {
+        format!("relais.order.{}", state.as_str())
     }
 
     /// A state no transition leaves.

@@ -22,6 +22,30 @@ pub enum PaymentMethod {
     PayInStore,
     /// With store credit from an earlier return.
     StoreCredit,
+    /// The value of goods returned in the same exchange.
+    Exchange,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Provider => "provider",
+            PaymentMethod::PayInStore => "pay_in_store",
+            PaymentMethod::StoreCredit => "store_credit",
+            PaymentMethod::Exchange => "exchange",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PaymentMethod> {
+        [
+            PaymentMethod::Provider,
+            PaymentMethod::PayInStore,
+            PaymentMethod::StoreCredit,
+            PaymentMethod::Exchange,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == text)
+    }
 }
 
 /// The amounts of one payment, in minor units of `currency`.
@@ -123,6 +147,8 @@ pub trait PaymentProvider: Send + Sync {
         reference: &str,
         amount: i64,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Releases an authorisation that will not be captured (the order could not be placed).
+    fn void(&self, reference: &str) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 /// The built-in test provider: approves everything except the card tokens told to decline
@@ -162,6 +188,10 @@ impl PaymentProvider for TestProvider {
     }
 
     async fn refund(&self, _reference: &str, _amount: i64) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn void(&self, _reference: &str) -> Result<(), Error> {
         Ok(())
     }
 }

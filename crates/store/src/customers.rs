@@ -842,6 +842,8 @@ const OWNED_TABLES: &[&str] = &[
     "customer_events",
     "consents",
     "interactions",
+    "orders",
+    "store_credits",
 ];
 
 /// Merges `absorbed` into `survivor`: everything the absorbed profile owns moves, names and
@@ -877,6 +879,8 @@ async fn merge(
         )
         .await?;
     }
+    // Carts move too, but a customer has one active cart: two become one by the cart rule.
+    crate::carts::follow_merge(conn, survivor, absorbed, now).await?;
     // Profiles merged into the absorbed one earlier now forward to the survivor: one hop.
     conn.execute(
         "UPDATE customers SET merged_into = $1 WHERE merged_into = $2",

@@ -9,6 +9,7 @@
 //! BIGINT, DOUBLE PRECISION).
 
 pub mod api_keys;
+pub mod carts;
 pub mod catalog;
 pub mod channels;
 pub mod consents;
@@ -22,7 +23,9 @@ pub mod idempotency;
 pub mod interactions;
 pub mod locations;
 mod migrations;
+pub mod orders;
 pub mod prices;
+pub mod returns;
 mod rows;
 pub mod segments;
 pub mod sourcing;

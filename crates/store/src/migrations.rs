@@ -46,6 +46,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "customers",
         include_str!("../migrations/sqlite/0007_customers.sql"),
     ),
+    (
+        8,
+        "orders",
+        include_str!("../migrations/sqlite/0008_orders.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -82,6 +87,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         7,
         "customers",
         include_str!("../migrations/postgres/0007_customers.sql"),
+    ),
+    (
+        8,
+        "orders",
+        include_str!("../migrations/postgres/0008_orders.sql"),
     ),
 ];
 

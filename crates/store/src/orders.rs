@@ -1,0 +1,891 @@
+//! Orders in SQL: placing an order (holds per line, payment, the cart closed) in one
+//! command, moving it through its mode's state machine with the stock and money effects of
+//! each step, the deadline sweep (no-shows, expired reservations), queues and histories.
+//!
+//! Every state change is `UPDATE orders … WHERE id = $1 AND version = $2` after
+//! `orders::FulfilmentMode::apply` said yes, so two tills acting on one order at once
+//! cannot both win. Stock effects go through [`crate::stock`] (holds committed, released);
+//! money effects are conditional updates of `payments` that can never refund more than was
+//! captured (a CHECK says so too).
+
+use inventory::{HoldPurpose, HoldStatus};
+use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
+use orders::payment::{Payment, PaymentMethod};
+use orders::{FulfilmentMode, OrderState, Transition};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::sql::{Conn, Row, Value, corrupt};
+use crate::stock::{self, HoldAction, NewHold};
+use crate::{Db, events, params, rows};
+
+/// How long a collected-or-not pickup order waits at the store by default.
+pub const DEFAULT_PICKUP_DAYS: i64 = 7;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderLine {
+    pub line_no: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    /// The location that holds and hands over (or ships) this line.
+    pub location: String,
+    pub hold_id: Option<String>,
+    /// Units the customer got (handed over, shipped or bought at the till).
+    pub sold: i64,
+    pub returned: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub provider_ref: Option<String>,
+    #[serde(flatten)]
+    pub amounts: Payment,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    pub id: String,
+    pub customer_id: Option<String>,
+    pub cart_id: Option<String>,
+    /// The channel the order came from.
+    pub channel: String,
+    pub mode: FulfilmentMode,
+    pub state: OrderState,
+    /// The store that fulfils it (all modes but ship).
+    pub location: Option<String>,
+    pub owner_kind: Option<String>,
+    pub owner_name: Option<String>,
+    pub currency: Currency,
+    pub total_minor: i64,
+    pub pickup_code: Option<String>,
+    pub receipt_token: String,
+    /// When the order lapses on its own: a reservation expires, a pickup is a no-show.
+    pub deadline_at: Option<Timestamp>,
+    /// Ship-from decision: allocations and their reasons.
+    pub routing: Option<serde_json::Value>,
+    /// The order whose return this exchange sale settles.
+    pub exchange_of: Option<String>,
+    pub lines: Vec<OrderLine>,
+    pub payments: Vec<PaymentRecord>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+impl Order {
+    /// What was captured and not refunded, over every payment.
+    pub fn paid_minor(&self) -> i64 {
+        self.payments
+            .iter()
+            .map(|p| p.amounts.captured - p.amounts.refunded)
+            .sum()
+    }
+}
+
+/// A line to place.
+#[derive(Debug, Clone)]
+pub struct NewOrderLine {
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub location: String,
+    /// The cart line's hold, adopted when it still holds these units there.
+    pub cart_hold: Option<String>,
+}
+
+/// A payment taken with the order.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub method: PaymentMethod,
+    pub amount_minor: i64,
+    pub provider_ref: Option<String>,
+}
+
+/// An order to place.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub customer_id: Option<String>,
+    /// The cart it comes from and the version checkout read: the cart must not have changed.
+    pub cart: Option<(String, i64)>,
+    pub channel: String,
+    /// The channel whose sourcing policy and safety stock apply to the holds (`None`: staff,
+    /// the store's own till).
+    pub hold_channel: Option<String>,
+    pub mode: FulfilmentMode,
+    pub location: Option<String>,
+    pub currency: Currency,
+    pub lines: Vec<NewOrderLine>,
+    /// Payments taken now (captured at once).
+    pub payments: Vec<NewPayment>,
+    pub deadline_at: Option<Timestamp>,
+    /// Lifetime of the order's holds: past the order's own deadline, so the order sweep,
+    /// not the hold sweep, ends them.
+    pub hold_ttl_s: i64,
+    pub routing: Option<serde_json::Value>,
+    pub exchange_of: Option<String>,
+}
+
+fn hold_purpose(mode: FulfilmentMode) -> HoldPurpose {
+    match mode {
+        FulfilmentMode::Ship => HoldPurpose::Ship,
+        FulfilmentMode::Reserve => HoldPurpose::Reserve,
+        FulfilmentMode::Pickup | FulfilmentMode::Counter | FulfilmentMode::CarryOut => {
+            HoldPurpose::Pickup
+        }
+    }
+}
+
+/// Places an order: the cart closes, every line's stock is held (a cart hold is adopted when
+/// it covers the line), payments are recorded, a POS sale is committed at once, and
+/// `relais.order.placed` is emitted. Any refusal rolls the whole command back.
+pub async fn place(
+    conn: &mut Conn,
+    new: &NewOrder,
+    actor: &str,
+    now: Timestamp,
+) -> Result<Order, Error> {
+    let id = kernel::id::new_id("ord");
+    if let Some((cart_id, version)) = &new.cart {
+        crate::carts::close_as_ordered(conn, cart_id, *version, &id, now).await?;
+    }
+    let total = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
+    let (owner_kind, owner_name) = match &new.location {
+        Some(code) => {
+            let place = crate::locations::find_location(conn, code)
+                .await?
+                .ok_or_else(|| Error::unknown_reference("location", "location", code))?;
+            let kind = match place.owner.kind {
+                catalog::location::OwnerKind::Company => "company",
+                catalog::location::OwnerKind::Franchisee => "franchisee",
+            };
+            (Some(kind.to_owned()), Some(place.owner.name.clone()))
+        }
+        None => (None, None),
+    };
+    let customer = match &new.customer_id {
+        Some(c) => Some(crate::customers::active_id(conn, c).await?),
+        None => None,
+    };
+    let receipt = orders::receipt::token_from_secret(&kernel::id::new_secret_hex());
+    conn.execute(
+        "INSERT INTO orders (id, customer_id, cart_id, channel, mode, state, location, owner_kind, owner_name, currency,
+                             total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1)",
+        params![
+            &id, customer, new.cart.as_ref().map(|c| c.0.clone()), &new.channel, new.mode.as_str(),
+            new.mode.initial().as_str(), &new.location, owner_kind, owner_name, new.currency.code(),
+            total, &receipt, new.deadline_at.map(|t| t.to_text()),
+            new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text()
+        ],
+    )
+    .await?;
+    let mut holds = Vec::with_capacity(new.lines.len());
+    for line in &new.lines {
+        holds.push(hold_line(conn, new, &id, line, actor).await?);
+    }
+    let sold_now = new.mode == FulfilmentMode::CarryOut;
+    insert_lines(conn, &id, &new.lines, &holds, sold_now).await?;
+    for p in &new.payments {
+        insert_payment(conn, &id, new.currency, p, now).await?;
+    }
+    if sold_now {
+        for hold in &holds {
+            stock::end_hold(conn, hold, HoldAction::Commit(None), actor).await?;
+        }
+    }
+    let order = get_in(conn, &id).await?;
+    events::emit(conn, "relais.order.placed", &id, actor, summary(&order)).await?;
+    Ok(order)
+}
+
+/// Holds a line's units for the order: adopts the cart's hold when it still holds exactly
+/// them at that location, else releases it and claims anew.
+async fn hold_line(
+    conn: &mut Conn,
+    new: &NewOrder,
+    order_id: &str,
+    line: &NewOrderLine,
+    actor: &str,
+) -> Result<String, Error> {
+    let purpose = hold_purpose(new.mode);
+    let expires = Timestamp::from_unix_ms(Timestamp::now().unix_ms() + new.hold_ttl_s * 1000);
+    if let Some(cart_hold) = &line.cart_hold {
+        let adopted = conn
+            .execute(
+                "UPDATE holds SET purpose = $2, owner_ref = $3, expires_at = $4
+                 WHERE id = $1 AND status = 'pending' AND sku = $5 AND location = $6 AND quantity = $7",
+                params![cart_hold, purpose.as_str(), order_id, expires.to_text(), &line.sku, &line.location, line.quantity],
+            )
+            .await?;
+        if adopted == 1 {
+            return Ok(cart_hold.clone());
+        }
+        crate::carts::release_if_pending(conn, cart_hold, actor).await?;
+    }
+    let hold = stock::create_hold(
+        conn,
+        &NewHold {
+            sku: line.sku.clone(),
+            location: line.location.clone(),
+            quantity: line.quantity,
+            purpose,
+            owner_ref: order_id.to_owned(),
+            channel: new.hold_channel.clone(),
+            checked_channel_safety: None,
+            ttl_s: Some(new.hold_ttl_s),
+        },
+        actor,
+    )
+    .await?;
+    Ok(hold.id)
+}
+
+async fn insert_lines(
+    conn: &mut Conn,
+    order_id: &str,
+    lines: &[NewOrderLine],
+    holds: &[String],
+    sold_now: bool,
+) -> Result<(), Error> {
+    let mut sql = String::from(
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, location, hold_id, sold, returned) VALUES ",
+    );
+    let mut values: Vec<Value> = Vec::with_capacity(lines.len() * 8);
+    for (i, (line, hold)) in lines.iter().zip(holds).enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "({}, 0)",
+            crate::sql::placeholders(values.len() + 1, 8)
+        ));
+        values.extend_from_slice(params![
+            order_id,
+            i as i64 + 1,
+            &line.sku,
+            line.quantity,
+            line.unit_price_minor,
+            &line.location,
+            hold,
+            if sold_now { line.quantity } else { 0 }
+        ]);
+    }
+    conn.execute(&sql, &values).await?;
+    Ok(())
+}
+
+async fn insert_payment(
+    conn: &mut Conn,
+    order_id: &str,
+    currency: Currency,
+    p: &NewPayment,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let mut payment = Payment::authorised(p.method, currency, p.amount_minor)?;
+    payment.capture(p.amount_minor)?;
+    conn.execute(
+        "INSERT INTO payments (id, order_id, method, currency, authorised, captured, refunded, voided, provider_ref, created_at)
+         VALUES ($1, $2, $3, $4, $5, $5, 0, 0, $6, $7)",
+        params![kernel::id::new_id("pay"), order_id, p.method.as_str(), currency.code(), p.amount_minor, &p.provider_ref, now.to_text()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// What a transition needs beyond its name.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionInput {
+    /// `collect`: the code the customer shows.
+    pub pickup_code: Option<String>,
+    /// `purchase`: units bought per line number; lines not named are not bought. `None`
+    /// buys everything.
+    pub purchase: Option<Vec<(i64, i64)>>,
+    /// `mark_ready` of a pickup: days the order waits before it is a no-show.
+    pub pickup_days: i64,
+    /// The store acting (recorded in the history).
+    pub location: Option<String>,
+}
+
+/// A refund to pass to the payment provider once the command committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRefund {
+    pub provider_ref: String,
+    pub amount_minor: i64,
+}
+
+/// Applies a transition with its effects; returns the order and the provider refunds due.
+pub async fn transition(
+    conn: &mut Conn,
+    id: &str,
+    t: Transition,
+    input: &TransitionInput,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(Order, Vec<ProviderRefund>), Error> {
+    let order = get_in(conn, id).await?;
+    let to = order.mode.apply(order.state, t)?;
+    let moved = conn
+        .execute(
+            "UPDATE orders SET state = $3, updated_at = $4, version = version + 1 WHERE id = $1 AND version = $2",
+            params![id, order.version, to.as_str(), now.to_text()],
+        )
+        .await?;
+    if moved != 1 {
+        return Err(
+            Error::new(ErrorCode::Conflict, "the order changed meanwhile; retry")
+                .with("order_id", id),
+        );
+    }
+    let mut refunds = Vec::new();
+    let mut data = json!({});
+    match t {
+        Transition::MarkReady if order.mode == FulfilmentMode::Pickup => {
+            let code = pickup_code();
+            let deadline = Timestamp::from_unix_ms(now.unix_ms() + input.pickup_days * 86_400_000);
+            conn.execute(
+                "UPDATE orders SET pickup_code = $2, deadline_at = $3 WHERE id = $1",
+                params![id, &code, deadline.to_text()],
+            )
+            .await?;
+            data = json!({"pickup_code": code, "collect_by": deadline.to_text()});
+        }
+        Transition::Collect => {
+            let typed = input
+                .pickup_code
+                .as_deref()
+                .map(orders::cart::normalise_code);
+            if typed.is_none() || typed != order.pickup_code {
+                return Err(Error::new(
+                    ErrorCode::Conflict,
+                    "the pickup code does not match this order",
+                )
+                .with("field", "pickup_code"));
+            }
+            hand_over_all(conn, &order, actor).await?;
+        }
+        Transition::Ship | Transition::HandOver => hand_over_all(conn, &order, actor).await?,
+        Transition::Purchase => {
+            let paid = purchase(conn, &order, input.purchase.as_deref(), actor, now).await?;
+            data = json!({"paid_in_store_minor": paid});
+        }
+        Transition::NoShow | Transition::Expire | Transition::Cancel => {
+            for line in &order.lines {
+                if let Some(h) = &line.hold_id {
+                    crate::carts::release_if_pending(conn, h, actor).await?;
+                }
+            }
+            refunds = refund_all(conn, &order, actor).await?;
+            let refunded: i64 = refunds.iter().map(|r| r.amount_minor).sum();
+            data = json!({"refunded_minor": refunded});
+        }
+        _ => {}
+    }
+    if order.mode.is_final(to) {
+        conn.execute(
+            "UPDATE orders SET deadline_at = NULL WHERE id = $1",
+            params![id],
+        )
+        .await?;
+    }
+    conn.execute(
+        "INSERT INTO order_history (order_id, transition, from_state, to_state, location, actor, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        params![id, t.as_str(), order.state.as_str(), to.as_str(), &input.location, actor, now.to_text()],
+    )
+    .await?;
+    let after = get_in(conn, id).await?;
+    let mut payload =
+        serde_json::to_value(summary(&after)).map_err(|e| Error::internal(e.to_string()))?;
+    if let (Some(p), Some(extra)) = (payload.as_object_mut(), data.as_object()) {
+        p.extend(extra.clone());
+        p.insert("from_state".into(), json!(order.state.as_str()));
+    }
+    events::emit(conn, &FulfilmentMode::event_type(to), id, actor, payload).await?;
+    Ok((after, refunds))
+}
+
+/// A six-digit pickup code (digits: said at a counter, typed on a till keypad).
+fn pickup_code() -> String {
+    let secret = kernel::id::new_secret_hex();
+    let n = u64::from_str_radix(&secret[..12], 16).unwrap_or(0) % 1_000_000;
+    format!("{n:06}")
+}
+
+/// Commits every line's hold in full: the customer has the goods.
+async fn hand_over_all(conn: &mut Conn, order: &Order, actor: &str) -> Result<(), Error> {
+    for line in &order.lines {
+        if let Some(h) = &line.hold_id {
+            stock::end_hold(conn, h, HoldAction::Commit(None), actor).await?;
+        }
+        conn.execute(
+            "UPDATE order_lines SET sold = quantity WHERE order_id = $1 AND line_no = $2",
+            params![&order.id, line.line_no],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A reservation bought at the till, perhaps in part: each line's hold is committed for the
+/// units bought (the rest released), and the till's payment recorded. Returns the amount.
+async fn purchase(
+    conn: &mut Conn,
+    order: &Order,
+    bought: Option<&[(i64, i64)]>,
+    actor: &str,
+    now: Timestamp,
+) -> Result<i64, Error> {
+    if let Some(bought) = bought {
+        for (i, (line_no, qty)) in bought.iter().enumerate() {
+            let line = order
+                .lines
+                .iter()
+                .find(|l| l.line_no == *line_no)
+                .ok_or_else(|| {
+                    Error::validation(
+                        &format!("lines[{i}].line"),
+                        format!("the order has no line {line_no}"),
+                    )
+                })?;
+            if !(0..=line.quantity).contains(qty) {
+                return Err(Error::validation(
+                    &format!("lines[{i}].quantity"),
+                    format!("line {line_no} reserved {} unit(s)", line.quantity),
+                ));
+            }
+        }
+    }
+    let units = |line: &OrderLine| match bought {
+        None => line.quantity,
+        Some(b) => b
+            .iter()
+            .find(|(n, _)| *n == line.line_no)
+            .map_or(0, |(_, q)| *q),
+    };
+    let total = orders::cart::total(order.lines.iter().map(|l| (l.unit_price_minor, units(l))))?;
+    if order.lines.iter().all(|l| units(l) == 0) {
+        return Err(Error::validation(
+            "lines",
+            "buy at least one unit, or cancel the reservation",
+        ));
+    }
+    for line in &order.lines {
+        let q = units(line);
+        if let Some(h) = &line.hold_id {
+            let action = if q == 0 {
+                HoldAction::Release
+            } else {
+                HoldAction::Commit(Some(q))
+            };
+            stock::end_hold(conn, h, action, actor).await?;
+        }
+        conn.execute(
+            "UPDATE order_lines SET sold = $3 WHERE order_id = $1 AND line_no = $2",
+            params![&order.id, line.line_no, q],
+        )
+        .await?;
+    }
+    if total > 0 {
+        insert_payment(
+            conn,
+            &order.id,
+            order.currency,
+            &NewPayment {
+                method: PaymentMethod::PayInStore,
+                amount_minor: total,
+                provider_ref: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    Ok(total)
+}
+
+/// Refunds what every payment captured and did not refund yet (an order cancelled or not
+/// collected). Returns the refunds the provider must carry out.
+async fn refund_all(
+    conn: &mut Conn,
+    order: &Order,
+    actor: &str,
+) -> Result<Vec<ProviderRefund>, Error> {
+    let mut out = Vec::new();
+    for p in &order.payments {
+        let open = p.amounts.captured - p.amounts.refunded;
+        if open > 0 {
+            if let Some(r) = refund_payment(conn, &order.id, &p.id, open, actor).await? {
+                out.push(r);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Refunds `amount` of one payment, never beyond what it captured (conditional write).
+pub(crate) async fn refund_payment(
+    conn: &mut Conn,
+    order_id: &str,
+    payment_id: &str,
+    amount: i64,
+    actor: &str,
+) -> Result<Option<ProviderRefund>, Error> {
+    let row = conn
+        .query_opt(
+            "UPDATE payments SET refunded = refunded + $2 WHERE id = $1 AND refunded + $2 <= captured
+             RETURNING method, provider_ref, currency",
+            params![payment_id, amount],
+        )
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::Conflict, "the refund exceeds what was paid").with("payment_id", payment_id))?;
+    let method = row.text("method")?;
+    events::emit(
+        conn,
+        "relais.payment.refunded",
+        order_id,
+        actor,
+        json!({"order_id": order_id, "payment_id": payment_id, "method": method, "amount_minor": amount, "currency": row.text("currency")?}),
+    )
+    .await?;
+    Ok(row
+        .opt_text("provider_ref")?
+        .filter(|_| method == PaymentMethod::Provider.as_str())
+        .map(|provider_ref| ProviderRefund {
+            provider_ref,
+            amount_minor: amount,
+        }))
+}
+
+/// Orders past their deadline: pickups not collected become no-shows, reservations not
+/// bought expire. Returns how many lapsed and the refunds due.
+pub async fn sweep_due(
+    conn: &mut Conn,
+    now: Timestamp,
+    limit: i64,
+) -> Result<(usize, Vec<ProviderRefund>), Error> {
+    let due = conn
+        .query(
+            "SELECT id, mode FROM orders WHERE deadline_at IS NOT NULL AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
+            params![now.to_text(), limit],
+        )
+        .await?;
+    let mut lapsed = 0;
+    let mut refunds = Vec::new();
+    for row in &due {
+        let id = row.text("id")?;
+        let t = match FulfilmentMode::parse(&row.text("mode")?) {
+            Some(FulfilmentMode::Pickup) => Transition::NoShow,
+            Some(FulfilmentMode::Reserve) => Transition::Expire,
+            _ => {
+                conn.execute(
+                    "UPDATE orders SET deadline_at = NULL WHERE id = $1",
+                    params![&id],
+                )
+                .await?;
+                continue;
+            }
+        };
+        match transition(conn, &id, t, &TransitionInput::default(), "system", now).await {
+            Ok((_, r)) => {
+                lapsed += 1;
+                refunds.extend(r);
+            }
+            // Ended meanwhile (bought, collected, cancelled on another node): not due any more.
+            Err(e) if e.code == ErrorCode::Conflict => {
+                conn.execute(
+                    "UPDATE orders SET deadline_at = NULL WHERE id = $1 AND deadline_at <= $2",
+                    params![&id, now.to_text()],
+                )
+                .await?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((lapsed, refunds))
+}
+
+/// What order events carry: ids, mode, state, places and amounts — never a name or an
+/// identifier value (those stay where erasure reaches them).
+fn summary(o: &Order) -> serde_json::Value {
+    json!({
+        "order_id": o.id,
+        "customer_id": o.customer_id,
+        "channel": o.channel,
+        "mode": o.mode.as_str(),
+        "state": o.state.as_str(),
+        "location": o.location,
+        "owner_name": o.owner_name,
+        "currency": o.currency.code(),
+        "total_minor": o.total_minor,
+        "lines": o.lines.iter().map(|l| json!({"line": l.line_no, "sku": l.sku, "quantity": l.quantity, "location": l.location})).collect::<Vec<_>>(),
+    })
+}
+
+fn line_from_row(r: &Row) -> Result<OrderLine, Error> {
+    Ok(OrderLine {
+        line_no: r.int("line_no")?,
+        sku: r.text("sku")?,
+        quantity: r.int("quantity")?,
+        unit_price_minor: r.int("unit_price_minor")?,
+        location: r.text("location")?,
+        hold_id: r.opt_text("hold_id")?,
+        sold: r.int("sold")?,
+        returned: r.int("returned")?,
+    })
+}
+
+fn payment_from_row(r: &Row) -> Result<PaymentRecord, Error> {
+    let method = r.text("method")?;
+    let currency = r.text("currency")?;
+    Ok(PaymentRecord {
+        id: r.text("id")?,
+        provider_ref: r.opt_text("provider_ref")?,
+        amounts: Payment {
+            method: PaymentMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
+            currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+            authorised: r.int("authorised")?,
+            captured: r.int("captured")?,
+            refunded: r.int("refunded")?,
+            voided: r.int("voided")? != 0,
+        },
+    })
+}
+
+fn order_from_row(
+    row: &Row,
+    lines: Vec<OrderLine>,
+    payments: Vec<PaymentRecord>,
+) -> Result<Order, Error> {
+    let mode = row.text("mode")?;
+    let state = row.text("state")?;
+    let currency = row.text("currency")?;
+    Ok(Order {
+        id: row.text("id")?,
+        customer_id: row.opt_text("customer_id")?,
+        cart_id: row.opt_text("cart_id")?,
+        channel: row.text("channel")?,
+        mode: FulfilmentMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
+        state: OrderState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        location: row.opt_text("location")?,
+        owner_kind: row.opt_text("owner_kind")?,
+        owner_name: row.opt_text("owner_name")?,
+        currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+        total_minor: row.int("total_minor")?,
+        pickup_code: row.opt_text("pickup_code")?,
+        receipt_token: row.text("receipt_token")?,
+        deadline_at: rows::opt_timestamp(row, "deadline_at")?,
+        routing: row
+            .opt_text("routing")?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("routing", &e.to_string())))
+            .transpose()?,
+        exchange_of: row.opt_text("exchange_of")?,
+        lines,
+        payments,
+        created_at: rows::timestamp(row, "created_at")?,
+        updated_at: rows::timestamp(row, "updated_at")?,
+        version: row.int("version")?,
+    })
+}
+
+async fn load(conn: &mut Conn, row: Row) -> Result<Order, Error> {
+    let id = row.text("id")?;
+    let lines = conn
+        .query(
+            "SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no",
+            params![&id],
+        )
+        .await?
+        .iter()
+        .map(line_from_row)
+        .collect::<Result<Vec<_>, Error>>()?;
+    let payments = conn
+        .query(
+            "SELECT * FROM payments WHERE order_id = $1 ORDER BY created_at, id",
+            params![&id],
+        )
+        .await?
+        .iter()
+        .map(payment_from_row)
+        .collect::<Result<Vec<_>, Error>>()?;
+    order_from_row(&row, lines, payments)
+}
+
+pub async fn find_order(conn: &mut Conn, id: &str) -> Result<Option<Order>, Error> {
+    match conn
+        .query_opt("SELECT * FROM orders WHERE id = $1", params![id])
+        .await?
+    {
+        Some(row) => load(conn, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) async fn get_in(conn: &mut Conn, id: &str) -> Result<Order, Error> {
+    find_order(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order", id))
+}
+
+pub async fn get_order(db: &Db, id: &str) -> Result<Order, Error> {
+    get_in(&mut db.read().await?, id).await
+}
+
+/// The order an e-receipt token belongs to.
+pub async fn find_by_receipt(conn: &mut Conn, token: &str) -> Result<Option<Order>, Error> {
+    match conn
+        .query_opt(
+            "SELECT * FROM orders WHERE receipt_token = $1",
+            params![token],
+        )
+        .await?
+    {
+        Some(row) => load(conn, row).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A step of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryStep {
+    pub transition: Transition,
+    pub from_state: OrderState,
+    pub to_state: OrderState,
+    pub location: Option<String>,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+pub async fn history(db: &Db, id: &str) -> Result<Vec<HistoryStep>, Error> {
+    db.read()
+        .await?
+        .query(
+            "SELECT * FROM order_history WHERE order_id = $1 ORDER BY seq",
+            params![id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let t = r.text("transition")?;
+            let from = r.text("from_state")?;
+            let to = r.text("to_state")?;
+            Ok(HistoryStep {
+                transition: Transition::parse(&t).ok_or_else(|| corrupt("transition", &t))?,
+                from_state: OrderState::parse(&from).ok_or_else(|| corrupt("from_state", &from))?,
+                to_state: OrderState::parse(&to).ok_or_else(|| corrupt("to_state", &to))?,
+                location: r.opt_text("location")?,
+                actor: r.text("actor")?,
+                at: rows::timestamp(r, "at")?,
+            })
+        })
+        .collect()
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub customer_id: Option<String>,
+    /// A store's queue: orders it fulfils.
+    pub location: Option<String>,
+    pub states: Vec<OrderState>,
+    pub mode: Option<FulfilmentMode>,
+}
+
+/// Orders by filter, newest first (keyset on the id, which sorts by creation).
+pub async fn list(db: &Db, filter: &OrderFilter, page: &PageRequest) -> Result<Page<Order>, Error> {
+    let mut conn = db.read().await?;
+    let mut sql = String::from("SELECT * FROM orders WHERE ($1 = '' OR id < $1)");
+    let mut values: Vec<Value> = params![page.after.clone().unwrap_or_default()].to_vec();
+    if let Some(c) = &filter.customer_id {
+        values.push(c.into());
+        sql.push_str(&format!(" AND customer_id = ${}", values.len()));
+    }
+    if let Some(l) = &filter.location {
+        values.push(l.into());
+        sql.push_str(&format!(" AND location = ${}", values.len()));
+    }
+    if let Some(m) = filter.mode {
+        values.push(m.as_str().into());
+        sql.push_str(&format!(" AND mode = ${}", values.len()));
+    }
+    if !filter.states.is_empty() {
+        let first = values.len() + 1;
+        values.extend(filter.states.iter().map(|s| Value::from(s.as_str())));
+        sql.push_str(&format!(
+            " AND state IN ({})",
+            crate::sql::placeholders(first, filter.states.len())
+        ));
+    }
+    values.push(page.fetch_limit().into());
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len()));
+    let found = conn.query(&sql, &values).await?;
+    let mut orders = Vec::with_capacity(found.len());
+    for row in found {
+        orders.push(load(&mut conn, row).await?);
+    }
+    Ok(Page::from_rows(orders, page, |o| o.id.clone()))
+}
+
+/// One line of a franchise owner's report: an order their locations fulfilled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OwnerLine {
+    pub order_id: String,
+    pub channel: String,
+    pub mode: FulfilmentMode,
+    pub state: OrderState,
+    pub location: String,
+    pub currency: Currency,
+    /// The value of the lines this owner's locations fulfilled or handed over.
+    pub amount_minor: i64,
+    pub created_at: Timestamp,
+}
+
+/// Orders whose lines an owner's locations fulfilled or handed over, with the value of those
+/// lines, between two instants (newest first).
+pub async fn owner_report(
+    db: &Db,
+    owner_name: &str,
+    from: Timestamp,
+    to: Timestamp,
+    page: &PageRequest,
+) -> Result<Page<OwnerLine>, Error> {
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at,
+                    CAST(SUM(l.unit_price_minor * l.sold) AS BIGINT) AS amount_minor
+             FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN locations loc ON loc.code = l.location
+             WHERE loc.owner_name = $1 AND o.created_at >= $2 AND o.created_at < $3 AND ($4 = '' OR o.id < $4) AND l.sold > 0
+             GROUP BY o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at
+             ORDER BY o.id DESC, l.location LIMIT $5",
+            params![owner_name, from.to_text(), to.to_text(), page.after.clone().unwrap_or_default(), page.fetch_limit()],
+        )
+        .await?;
+    let lines = found
+        .iter()
+        .map(|r| {
+            let mode = r.text("mode")?;
+            let state = r.text("state")?;
+            let currency = r.text("currency")?;
+            Ok(OwnerLine {
+                order_id: r.text("id")?,
+                channel: r.text("channel")?,
+                mode: FulfilmentMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
+                state: OrderState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                location: r.text("location")?,
+                currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+                amount_minor: r.int("amount_minor")?,
+                created_at: rows::timestamp(r, "created_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Page::from_rows(lines, page, |l| l.order_id.clone()))
+}
+
+/// Whether a hold is still pending (used by checks and tests).
+pub async fn hold_pending(conn: &mut Conn, hold_id: &str) -> Result<bool, Error> {
+    Ok(stock::find_hold(conn, hold_id)
+        .await?
+        .is_some_and(|h| h.status == HoldStatus::Pending))
+}

@@ -1,0 +1,419 @@
+//! Returns in SQL: goods back from an order, in any store that takes returns or by mail.
+//!
+//! One command per return: each line's `returned` rises by a conditional write
+//! (`… WHERE returned + q <= sold`), so two returns of the same line at once can never
+//! exceed what was bought — the second finds the bound and is refused whole. Stock
+//! re-enters the receiving location as a `return` movement (a damaged unit is then written
+//! off by an adjustment, so the ledger tells both facts). The money goes back to the
+//! original payments (never more than they captured), as store credit, or into an exchange
+//! sale placed in the same transaction.
+
+use catalog::location::Capability;
+use inventory::ledger::MovementKind;
+use kernel::{Currency, Error, ErrorCode, Timestamp};
+use orders::FulfilmentMode;
+use orders::payment::PaymentMethod;
+use orders::returns::{self, Condition, RefundMethod, ReturnableLine};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::orders::{NewOrder, NewOrderLine, NewPayment, Order, ProviderRefund};
+use crate::sql::{Conn, corrupt};
+use crate::stock::{self, NewMovement};
+use crate::{Db, events, params, rows};
+
+/// Units of one order line coming back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnLineIn {
+    pub line_no: i64,
+    pub quantity: i64,
+    pub condition: Condition,
+}
+
+/// The new sale of an exchange, priced by the caller.
+#[derive(Debug, Clone)]
+pub struct ExchangeSale {
+    pub lines: Vec<NewOrderLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReturn {
+    pub order_id: String,
+    /// The receiving location (a store with `returns`, or where mail returns arrive).
+    pub location: String,
+    pub by_mail: bool,
+    pub lines: Vec<ReturnLineIn>,
+    pub method: RefundMethod,
+    pub exchange: Option<ExchangeSale>,
+    pub window_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReturnedLine {
+    pub line_no: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub condition: Condition,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Return {
+    pub id: String,
+    pub order_id: String,
+    pub location: String,
+    pub by_mail: bool,
+    pub method: RefundMethod,
+    /// What the returned goods are worth (the prices paid).
+    pub value_minor: i64,
+    /// Given back to the original payments.
+    pub refund_minor: i64,
+    /// Paid by the customer on top (an exchange for dearer goods).
+    pub paid_minor: i64,
+    pub currency: Currency,
+    pub exchange_order: Option<String>,
+    pub store_credit_id: Option<String>,
+    pub lines: Vec<ReturnedLine>,
+    pub actor: String,
+    pub created_at: Timestamp,
+}
+
+/// When the customer got the goods: the last hand-over in the order's history, else the
+/// order's date (a POS sale).
+async fn received_at(conn: &mut Conn, order: &Order) -> Result<Timestamp, Error> {
+    let row = conn
+        .query_opt(
+            "SELECT MAX(at) AS at FROM order_history WHERE order_id = $1
+             AND to_state IN ('collected', 'shipped', 'delivered', 'handed_over', 'purchased')",
+            params![&order.id],
+        )
+        .await?;
+    match row.and_then(|r| r.opt_text("at").ok().flatten()) {
+        Some(at) => Timestamp::parse(&at).map_err(|e| corrupt("at", &e)),
+        None => Ok(order.created_at),
+    }
+}
+
+/// Records a return; returns it and the provider refunds due after commit.
+pub async fn record(
+    conn: &mut Conn,
+    new: &NewReturn,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(Return, Vec<ProviderRefund>), Error> {
+    let order = crate::orders::get_in(conn, &new.order_id).await?;
+    returns::check_window(received_at(conn, &order).await?, now, new.window_days)?;
+    let place = crate::locations::find_location(conn, &new.location)
+        .await?
+        .ok_or_else(|| Error::unknown_reference("location", "location", &new.location))?;
+    if !place.capabilities.contains(&Capability::Returns) {
+        return Err(Error::validation(
+            "location",
+            format!("{} does not take returns", place.code),
+        ));
+    }
+    if new.lines.is_empty() {
+        return Err(Error::validation("lines", "return at least one line"));
+    }
+    let id = kernel::id::new_id("ret");
+    let mut returned = Vec::with_capacity(new.lines.len());
+    for (i, line_in) in new.lines.iter().enumerate() {
+        let line = order
+            .lines
+            .iter()
+            .find(|l| l.line_no == line_in.line_no)
+            .ok_or_else(|| {
+                Error::validation(
+                    &format!("lines[{i}].line"),
+                    format!("the order has no line {}", line_in.line_no),
+                )
+            })?;
+        let amount = returns::value_of_return(
+            &ReturnableLine {
+                line_no: line.line_no,
+                bought: line.sold,
+                returned: line.returned,
+                unit_price_minor: line.unit_price_minor,
+            },
+            line_in.quantity,
+        )?;
+        // The bound again, against what other commands (other nodes) wrote since the read.
+        let taken = conn
+            .execute(
+                "UPDATE order_lines SET returned = returned + $3 WHERE order_id = $1 AND line_no = $2 AND returned + $3 <= sold",
+                params![&order.id, line.line_no, line_in.quantity],
+            )
+            .await?;
+        if taken != 1 {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!(
+                    "line {} was returned meanwhile; nothing more can come back",
+                    line.line_no
+                ),
+            )
+            .with("line", line.line_no));
+        }
+        restock(conn, &id, &new.location, &line.sku, line_in, actor).await?;
+        returned.push(ReturnedLine {
+            line_no: line.line_no,
+            sku: line.sku.clone(),
+            quantity: line_in.quantity,
+            condition: line_in.condition,
+            amount_minor: amount,
+        });
+    }
+    let value: i64 = returned.iter().map(|l| l.amount_minor).sum();
+    let mut r = Return {
+        id: id.clone(),
+        order_id: order.id.clone(),
+        location: new.location.clone(),
+        by_mail: new.by_mail,
+        method: new.method,
+        value_minor: value,
+        refund_minor: 0,
+        paid_minor: 0,
+        currency: order.currency,
+        exchange_order: None,
+        store_credit_id: None,
+        lines: returned,
+        actor: actor.to_owned(),
+        created_at: now,
+    };
+    let mut refunds = Vec::new();
+    match new.method {
+        RefundMethod::OriginalPayment => {
+            refunds = refund_to_payments(conn, &order, value, actor).await?;
+            r.refund_minor = value;
+        }
+        RefundMethod::StoreCredit => {
+            let credit = kernel::id::new_id("crd");
+            conn.execute(
+                "INSERT INTO store_credits (id, customer_id, currency, amount_minor, balance_minor, return_id, created_at)
+                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                params![&credit, &order.customer_id, order.currency.code(), value, &id, now.to_text()],
+            )
+            .await?;
+            r.store_credit_id = Some(credit);
+        }
+        RefundMethod::Exchange => {
+            let sale = new.exchange.as_ref().ok_or_else(|| {
+                Error::validation("exchange", "an exchange names the goods taken instead")
+            })?;
+            let total =
+                orders::cart::total(sale.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
+            let settle = returns::settle_exchange(value, total);
+            let mut payments = vec![];
+            if total - settle.customer_pays_minor > 0 {
+                payments.push(NewPayment {
+                    method: PaymentMethod::Exchange,
+                    amount_minor: total - settle.customer_pays_minor,
+                    provider_ref: Some(id.clone()),
+                });
+            }
+            if settle.customer_pays_minor > 0 {
+                payments.push(NewPayment {
+                    method: PaymentMethod::PayInStore,
+                    amount_minor: settle.customer_pays_minor,
+                    provider_ref: None,
+                });
+            }
+            let exchange = crate::orders::place(
+                conn,
+                &NewOrder {
+                    customer_id: order.customer_id.clone(),
+                    cart: None,
+                    channel: "pos".into(),
+                    hold_channel: None,
+                    mode: FulfilmentMode::CarryOut,
+                    location: Some(new.location.clone()),
+                    currency: order.currency,
+                    lines: sale.lines.clone(),
+                    payments,
+                    deadline_at: None,
+                    hold_ttl_s: 3600,
+                    routing: None,
+                    exchange_of: Some(order.id.clone()),
+                },
+                actor,
+                now,
+            )
+            .await?;
+            if settle.refund_minor > 0 {
+                refunds = refund_to_payments(conn, &order, settle.refund_minor, actor).await?;
+            }
+            r.refund_minor = settle.refund_minor;
+            r.paid_minor = settle.customer_pays_minor;
+            r.exchange_order = Some(exchange.id);
+        }
+    }
+    insert(conn, &r).await?;
+    events::emit(
+        conn,
+        "relais.order.returned",
+        &order.id,
+        actor,
+        json!({
+            "return_id": r.id, "order_id": r.order_id, "location": r.location, "by_mail": r.by_mail,
+            "method": r.method.as_str(), "value_minor": r.value_minor, "refund_minor": r.refund_minor,
+            "paid_minor": r.paid_minor, "currency": r.currency.code(), "exchange_order": r.exchange_order,
+            "lines": r.lines,
+        }),
+    )
+    .await?;
+    Ok((r, refunds))
+}
+
+/// Stock back in at the receiving location; a damaged unit is written off at once.
+async fn restock(
+    conn: &mut Conn,
+    return_id: &str,
+    location: &str,
+    sku: &str,
+    line: &ReturnLineIn,
+    actor: &str,
+) -> Result<(), Error> {
+    let movement = |kind, quantity, reason: &str| NewMovement {
+        sku: sku.to_owned(),
+        location: location.to_owned(),
+        kind,
+        quantity,
+        reason: reason.to_owned(),
+        reference: Some(return_id.to_owned()),
+        client_key: None,
+    };
+    stock::record_movement(
+        conn,
+        &movement(MovementKind::Return, line.quantity, "customer return"),
+        actor,
+    )
+    .await?;
+    if line.condition == Condition::Damaged {
+        stock::record_movement(
+            conn,
+            &movement(
+                MovementKind::Adjustment,
+                -line.quantity,
+                "returned damaged: written off",
+            ),
+            actor,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Refunds `amount` over the order's payments (provider first, then the till's), never
+/// beyond what each captured.
+async fn refund_to_payments(
+    conn: &mut Conn,
+    order: &Order,
+    amount: i64,
+    actor: &str,
+) -> Result<Vec<ProviderRefund>, Error> {
+    let mut left = amount;
+    let mut refunds = Vec::new();
+    let mut payments: Vec<_> = order.payments.iter().collect();
+    payments.sort_by_key(|p| p.amounts.method != PaymentMethod::Provider);
+    for p in payments {
+        let open = p.amounts.captured - p.amounts.refunded;
+        let take = open.min(left);
+        if take > 0 {
+            if let Some(r) =
+                crate::orders::refund_payment(conn, &order.id, &p.id, take, actor).await?
+            {
+                refunds.push(r);
+            }
+            left -= take;
+        }
+    }
+    if left > 0 {
+        return Err(
+            Error::new(ErrorCode::Conflict, "the refund exceeds what was paid")
+                .with("unpaid_minor", left),
+        );
+    }
+    Ok(refunds)
+}
+
+async fn insert(conn: &mut Conn, r: &Return) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO returns (id, order_id, location, by_mail, method, value_minor, refund_minor, paid_minor, currency,
+                              exchange_order, store_credit_id, actor, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        params![&r.id, &r.order_id, &r.location, r.by_mail, r.method.as_str(), r.value_minor, r.refund_minor,
+                r.paid_minor, r.currency.code(), &r.exchange_order, &r.store_credit_id, &r.actor, r.created_at.to_text()],
+    )
+    .await?;
+    for l in &r.lines {
+        conn.execute(
+            "INSERT INTO return_lines (return_id, line_no, sku, quantity, condition, amount_minor) VALUES ($1, $2, $3, $4, $5, $6)",
+            params![&r.id, l.line_no, &l.sku, l.quantity, l.condition.as_str(), l.amount_minor],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The returns of an order.
+pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<Return>, Error> {
+    let mut conn = db.read().await?;
+    let found = conn
+        .query(
+            "SELECT * FROM returns WHERE order_id = $1 ORDER BY created_at, id",
+            params![order_id],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(found.len());
+    for row in found {
+        let id = row.text("id")?;
+        let lines = conn
+            .query(
+                "SELECT * FROM return_lines WHERE return_id = $1 ORDER BY line_no",
+                params![&id],
+            )
+            .await?
+            .iter()
+            .map(|l| {
+                let condition = l.text("condition")?;
+                Ok(ReturnedLine {
+                    line_no: l.int("line_no")?,
+                    sku: l.text("sku")?,
+                    quantity: l.int("quantity")?,
+                    condition: match condition.as_str() {
+                        "resellable" => Condition::Resellable,
+                        "damaged" => Condition::Damaged,
+                        other => return Err(corrupt("condition", other)),
+                    },
+                    amount_minor: l.int("amount_minor")?,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let method = row.text("method")?;
+        let currency = row.text("currency")?;
+        out.push(Return {
+            id,
+            order_id: row.text("order_id")?,
+            location: row.text("location")?,
+            by_mail: row.int("by_mail")? != 0,
+            method: [
+                RefundMethod::OriginalPayment,
+                RefundMethod::StoreCredit,
+                RefundMethod::Exchange,
+            ]
+            .into_iter()
+            .find(|m| m.as_str() == method)
+            .ok_or_else(|| corrupt("method", &method))?,
+            value_minor: row.int("value_minor")?,
+            refund_minor: row.int("refund_minor")?,
+            paid_minor: row.int("paid_minor")?,
+            currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+            exchange_order: row.opt_text("exchange_order")?,
+            store_credit_id: row.opt_text("store_credit_id")?,
+            lines,
+            actor: row.text("actor")?,
+            created_at: rows::timestamp(&row, "created_at")?,
+        });
+    }
+    Ok(out)
+}
