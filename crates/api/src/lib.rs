@@ -32,7 +32,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use state::AppState;
+pub use state::{AppState, OrderRules};
 
 /// Every route with its OpenAPI description.
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -47,6 +47,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::customers::router())
         .merge(routes::customer_events::router())
         .merge(routes::segments::router())
+        .merge(routes::carts::router())
+        .merge(routes::orders::router())
         .merge(routes::keys::router())
         .merge(routes::outbox::router())
 }

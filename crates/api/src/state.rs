@@ -29,6 +29,28 @@ pub struct AppState {
     pub resolution: store::customers::ResolutionRules,
     /// How national phone numbers are read.
     pub phones: Arc<customers::PhoneRules>,
+    /// Order rules: pickup wait, return window.
+    pub order_rules: OrderRules,
+    /// The payment provider (the built-in test provider until a real one is wired).
+    pub payments: Arc<orders::payment::TestProvider>,
+}
+
+/// A retailer's order rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderRules {
+    /// Days a ready pickup order waits before it is a no-show (cancelled, refunded).
+    pub pickup_days: i64,
+    /// Days after the customer got the goods during which they may come back.
+    pub return_window_days: i64,
+}
+
+impl Default for OrderRules {
+    fn default() -> Self {
+        OrderRules {
+            pickup_days: store::orders::DEFAULT_PICKUP_DAYS,
+            return_window_days: orders::returns::DEFAULT_WINDOW_DAYS,
+        }
+    }
 }
 
 impl AppState {
@@ -45,7 +67,15 @@ impl AppState {
             availability_cache: Arc::default(),
             resolution: store::customers::ResolutionRules::default(),
             phones: Arc::new(customers::PhoneRules::default()),
+            order_rules: OrderRules::default(),
+            payments: Arc::default(),
         }
+    }
+
+    /// The same state with the retailer's order rules.
+    pub fn with_order_rules(mut self, rules: OrderRules) -> AppState {
+        self.order_rules = rules;
+        self
     }
 
     /// The same state with the retailer's hold lifetimes.

@@ -59,6 +59,12 @@ pub struct ListenArgs {
     /// numbers must carry their country code.
     #[arg(long, env = "RELAIS_PHONE_COUNTRY_CODE", default_value = "33")]
     pub phone_country_code: String,
+    /// Days a ready click & collect order waits before it is a no-show (cancelled, refunded).
+    #[arg(long, env = "RELAIS_PICKUP_DAYS", default_value_t = 7)]
+    pub pickup_days: i64,
+    /// Days after the customer got the goods during which a return is accepted.
+    #[arg(long, env = "RELAIS_RETURN_WINDOW_DAYS", default_value_t = 30)]
+    pub return_window_days: i64,
     /// Publish every event and ATP change to NATS JetStream at this URL
     /// (e.g. nats://127.0.0.1:4222); off when unset.
     #[arg(long, env = "RELAIS_NATS_URL")]
@@ -95,6 +101,16 @@ impl ListenArgs {
         }
         settings.phones = customers::PhoneRules {
             default_country_code: (!code.is_empty()).then(|| code.to_owned()),
+        };
+        if !(1..=90).contains(&self.pickup_days) {
+            anyhow::bail!("--pickup-days must be 1 to 90");
+        }
+        if !(0..=3650).contains(&self.return_window_days) {
+            anyhow::bail!("--return-window-days must be 0 to 3650");
+        }
+        settings.order_rules = api::OrderRules {
+            pickup_days: self.pickup_days,
+            return_window_days: self.return_window_days,
         };
         settings.nats = self
             .nats_url

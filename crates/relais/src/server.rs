@@ -21,6 +21,8 @@ pub struct Settings {
     pub identity_cap: usize,
     /// How national phone numbers are read.
     pub phones: customers::PhoneRules,
+    /// Pickup wait and return window.
+    pub order_rules: api::OrderRules,
 }
 
 impl Settings {
@@ -32,6 +34,7 @@ impl Settings {
             nats: None,
             identity_cap: store::customers::ResolutionRules::default().identity_cap,
             phones: customers::PhoneRules::default(),
+            order_rules: api::OrderRules::default(),
         })
     }
 }
@@ -44,6 +47,7 @@ impl Default for Settings {
             nats: None,
             identity_cap: store::customers::ResolutionRules::default().identity_cap,
             phones: customers::PhoneRules::default(),
+            order_rules: api::OrderRules::default(),
         }
     }
 }
@@ -151,6 +155,8 @@ fn start_housekeeping(db: Db) -> tokio::task::JoinHandle<()> {
 
 /// How often pending holds past their deadline are expired: within this of their deadline.
 pub const HOLD_SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// How often orders past their deadline are lapsed.
+pub const ORDER_SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 /// Expires holds whose deadline has passed, in batches, every [`HOLD_SWEEP_EVERY`]. Expiry
 /// reads the deadline from the database, so holds that fell due while the server was down
@@ -186,6 +192,40 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Lapses orders past their deadline every second: ready pickups not collected become
+/// no-shows (stock released, payment refunded), reservations not bought expire. Refunds are
+/// passed to the payment provider after the sweep's commit.
+fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
+    db: Db,
+    provider: std::sync::Arc<P>,
+) -> tokio::task::JoinHandle<()> {
+    const BATCH: i64 = 200;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(ORDER_SWEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = Timestamp::now();
+            match db
+                .write(move |c| Box::pin(store::orders::sweep_due(c, now, BATCH)))
+                .await
+            {
+                Ok((lapsed, refunds)) => {
+                    if lapsed > 0 {
+                        tracing::info!(lapsed, "orders past their deadline lapsed");
+                    }
+                    for r in refunds {
+                        if let Err(e) = provider.refund(&r.provider_ref, r.amount_minor).await {
+                            tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "order sweep failed; will retry"),
+            }
+        }
+    })
+}
+
 /// The server's background tasks, stopped when the server stops — also when its future is
 /// dropped rather than run to the end (an embedding application or a test aborting it), so
 /// that no sweeper or publisher outlives its server (a publisher would keep its lease).
@@ -213,7 +253,8 @@ pub async fn serve_db(
                 identity_cap: settings.identity_cap,
             },
             settings.phones.clone(),
-        );
+        )
+        .with_order_rules(settings.order_rules);
     let app = api::app(state.clone());
     let listener = TcpListener::bind(listen)
         .await
@@ -226,6 +267,7 @@ pub async fn serve_db(
     let mut background = Background(vec![
         start_housekeeping(db.clone()),
         start_hold_sweeper(db.clone()),
+        start_order_sweeper(db.clone(), state.payments.clone()),
     ]);
     if let Some(nats) = settings.nats.clone() {
         background

@@ -115,6 +115,15 @@ impl Db {
         .await
     }
 
+    /// The response already stored under `key`, read before a command with outside effects
+    /// (a card charge) so that a retry does not repeat them.
+    pub async fn previous_response(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<StoredResponse>, Error> {
+        previous(&mut self.read().await?, key).await
+    }
+
     /// Forgets keys older than `before` (they are kept 24 h by default).
     pub async fn purge_idempotency_keys(&self, before: Timestamp) -> Result<u64, Error> {
         self.write(move |conn| {

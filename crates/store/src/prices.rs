@@ -248,3 +248,47 @@ pub async fn parity_report(db: &Db, page: &PageRequest) -> Result<Page<ParityLin
         format!("{}|{}|{}", o.sku, o.currency, o.channel)
     }))
 }
+
+/// The prices `channel` charges now for several SKUs in one currency, with two statements
+/// (checkout and cart pages price every line). A SKU without a base price in the currency
+/// is missing from the map.
+pub async fn channel_prices(
+    db: &Db,
+    channel: &str,
+    currency: Currency,
+    skus: &[String],
+) -> Result<std::collections::BTreeMap<String, ChannelPrice>, Error> {
+    let mut out = std::collections::BTreeMap::new();
+    if skus.is_empty() {
+        return Ok(out);
+    }
+    let mut conn = db.read().await?;
+    let list = crate::sql::placeholders(3, skus.len());
+    let mut values = params![currency.code(), channel].to_vec();
+    values.extend(skus.iter().map(crate::sql::Value::from));
+    let bases = conn
+        .query(
+            &format!("SELECT sku, currency, amount_minor, updated_at FROM prices WHERE currency = $1 AND $2 = $2 AND sku IN ({list})"),
+            &values,
+        )
+        .await?;
+    let overrides = conn
+        .query(
+            &format!(
+                "SELECT sku, currency, channel, amount_minor, reason, starts_at, ends_at, updated_at
+                 FROM price_overrides WHERE currency = $1 AND channel = $2 AND sku IN ({list})"
+            ),
+            &values,
+        )
+        .await?
+        .iter()
+        .map(override_from_row)
+        .collect::<Result<Vec<_>, Error>>()?;
+    let now = Timestamp::now();
+    for row in &bases {
+        let base = base_from_row(row)?;
+        let o = overrides.iter().find(|o| o.sku == base.sku);
+        out.insert(base.sku.clone(), pricing::resolve(&base, channel, o, now));
+    }
+    Ok(out)
+}

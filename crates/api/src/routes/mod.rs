@@ -3,12 +3,14 @@
 //! Handlers are thin: parse (extractors), validate with the domain rules, run one store
 //! command through the writer (with its idempotency key), map to wire types.
 
+pub mod carts;
 pub mod catalog;
 pub mod channels;
 pub mod customer_events;
 pub mod customers;
 pub mod keys;
 pub mod locations;
+pub mod orders;
 pub mod outbox;
 pub mod prices;
 pub mod segments;

@@ -1,0 +1,774 @@
+//! `/v1/orders`: orders of every fulfilment mode, their state machines (one endpoint per
+//! transition), store queues, customers' order histories, e-receipts, returns anywhere and
+//! the franchise owners' report.
+//!
+//! Who acts: a store key works its own store's queue (orders it fulfils; a ship order when
+//! one of its lines leaves from that store); a channel key may cancel its own channel's
+//! orders; service and admin keys do everything. Any key reads an order by id or e-receipt
+//! token (returns are taken in any store). The pickup code is shown to the customer's
+//! channels and to staff, never to a store key — the counter must be shown it.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use kernel::{Error, ErrorCode, Timestamp};
+use orders::payment::PaymentProvider;
+use orders::{FulfilmentMode, OrderState, Transition};
+use serde::{Deserialize, Serialize};
+use store::orders::{Order, OrderFilter, TransitionInput};
+use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{IdempotencyHeader, PageParams, page_of, reply, stored, wire_enum};
+use crate::auth::{Principal, forbidden};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{AnyKey, Path, Q, Write};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_orders))
+        .routes(routes!(get_order))
+        .routes(routes!(order_history))
+        .routes(routes!(act))
+        .routes(routes!(receipt))
+        .routes(routes!(customer_orders))
+        .routes(routes!(record_return))
+        .routes(routes!(order_returns))
+        .routes(routes!(owner_report))
+}
+
+wire_enum!(
+    /// `ship`, `pickup` (click & collect), `reserve` (click & reserve), `counter` (kiosk),
+    /// `carry_out` (POS).
+    FulfilmentModeDto <=> FulfilmentMode { Ship, Pickup, Reserve, Counter, CarryOut }
+);
+wire_enum!(OrderStateDto <=> OrderState {
+    Placed, Preparing, Shipped, Delivered, ReadyForPickup, Collected, NoShow, ReadyToTry,
+    Purchased, Expired, ReadyAtCounter, HandedOver, Completed, Cancelled
+});
+wire_enum!(TransitionDto <=> Transition {
+    StartPreparing, Ship, Deliver, MarkReady, Collect, NoShow, Purchase, Expire, HandOver, Cancel
+});
+wire_enum!(ConditionDto <=> orders::returns::Condition { Resellable, Damaged });
+wire_enum!(RefundMethodDto <=> orders::returns::RefundMethod { OriginalPayment, StoreCredit, Exchange });
+wire_enum!(PaymentMethodDto <=> orders::payment::PaymentMethod { Provider, PayInStore, StoreCredit, Exchange });
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLineDto {
+    pub line: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    /// Where this line is held and handed over (or shipped from).
+    pub location: String,
+    pub hold_id: Option<String>,
+    /// Units the customer got.
+    pub sold: i64,
+    pub returned: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentDto {
+    pub id: String,
+    pub method: PaymentMethodDto,
+    pub currency: String,
+    pub authorised_minor: i64,
+    pub captured_minor: i64,
+    pub refunded_minor: i64,
+    pub provider_ref: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerDto {
+    /// `company` or `franchisee`.
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptDto {
+    /// Accepted by every store and channel for returns and look-ups.
+    pub token: String,
+    /// What the receipt's QR code encodes.
+    pub qr_payload: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDto {
+    #[schema(example = "ord_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b4")]
+    pub id: String,
+    pub customer_id: Option<String>,
+    /// The channel the order came from.
+    pub channel: String,
+    pub mode: FulfilmentModeDto,
+    pub state: OrderStateDto,
+    /// The transitions possible now (each is `POST /v1/orders/{id}/{transition}`).
+    pub allowed_transitions: Vec<TransitionDto>,
+    /// The fulfilling store (all modes but ship).
+    pub location: Option<String>,
+    /// That store's owner, for franchise attribution.
+    pub owner: Option<OwnerDto>,
+    pub currency: String,
+    pub total_minor: i64,
+    /// Captured less refunded.
+    pub paid_minor: i64,
+    /// Shown to the customer's channels and staff, never to store keys.
+    pub pickup_code: Option<String>,
+    pub receipt: ReceiptDto,
+    /// When a reservation expires or a ready pickup becomes a no-show.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline_at: Option<Timestamp>,
+    /// Ship orders: allocations and, per location, why it was chosen.
+    #[schema(value_type = Option<Object>)]
+    pub routing: Option<serde_json::Value>,
+    /// The order whose return this exchange sale settled.
+    pub exchange_of: Option<String>,
+    pub lines: Vec<OrderLineDto>,
+    pub payments: Vec<PaymentDto>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    pub version: i64,
+}
+
+pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
+    let paid_minor = o.paid_minor();
+    OrderDto {
+        allowed_transitions: o
+            .mode
+            .allowed(o.state)
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        receipt: ReceiptDto {
+            qr_payload: orders::receipt::qr_payload(&o.receipt_token),
+            token: o.receipt_token,
+        },
+        owner: o
+            .owner_kind
+            .zip(o.owner_name)
+            .map(|(kind, name)| OwnerDto { kind, name }),
+        pickup_code: o.pickup_code.filter(|_| show_pickup_code),
+        lines: o
+            .lines
+            .into_iter()
+            .map(|l| OrderLineDto {
+                line: l.line_no,
+                sku: l.sku,
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                location: l.location,
+                hold_id: l.hold_id,
+                sold: l.sold,
+                returned: l.returned,
+            })
+            .collect(),
+        payments: o
+            .payments
+            .into_iter()
+            .map(|p| PaymentDto {
+                id: p.id,
+                method: p.amounts.method.into(),
+                currency: p.amounts.currency.code().to_owned(),
+                authorised_minor: p.amounts.authorised,
+                captured_minor: p.amounts.captured,
+                refunded_minor: p.amounts.refunded,
+                provider_ref: p.provider_ref,
+            })
+            .collect(),
+        id: o.id,
+        customer_id: o.customer_id,
+        channel: o.channel,
+        mode: o.mode.into(),
+        state: o.state.into(),
+        location: o.location,
+        currency: o.currency.code().to_owned(),
+        total_minor: o.total_minor,
+        paid_minor,
+        deadline_at: o.deadline_at,
+        routing: o.routing,
+        exchange_of: o.exchange_of,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+        version: o.version,
+    }
+}
+
+fn shows_code(p: &Principal) -> bool {
+    p.store_only().is_none()
+}
+
+/// Whether a store key's store fulfils (part of) the order.
+fn fulfils(o: &Order, store: &str) -> bool {
+    o.location.as_deref() == Some(store) || o.lines.iter().any(|l| l.location == store)
+}
+
+/// Read an order.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = OrderDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn get_order(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderDto>> {
+    Ok(Json(order_dto(
+        store::orders::get_order(&s.db, &id).await?,
+        shows_code(&p),
+    )))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryStepDto {
+    pub transition: TransitionDto,
+    pub from_state: OrderStateDto,
+    pub to_state: OrderStateDto,
+    /// The store that acted, when a store key did.
+    pub location: Option<String>,
+    /// The API key (or `system` for deadlines).
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
+}
+
+/// The order's transitions, oldest first.
+#[utoipa::path(get, path = "/v1/orders/{id}/history", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<HistoryStepDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn order_history(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<HistoryStepDto>>> {
+    store::orders::get_order(&s.db, &id).await?;
+    let steps = store::orders::history(&s.db, &id).await?;
+    Ok(Json(
+        steps
+            .into_iter()
+            .map(|h| HistoryStepDto {
+                transition: h.transition.into(),
+                from_state: h.from_state.into(),
+                to_state: h.to_state.into(),
+                location: h.location,
+                actor: h.actor,
+                at: h.at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurchaseLine {
+    pub line: i64,
+    /// Units bought (0: tried and declined).
+    #[schema(minimum = 0)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionBody {
+    /// `collect`: the code the customer shows.
+    pub pickup_code: Option<String>,
+    /// `purchase`: units bought per line; lines not named are declined. Absent: all.
+    pub lines: Option<Vec<PurchaseLine>>,
+}
+
+/// Move an order: `start_preparing`, `ship`, `deliver`, `mark_ready` (a pickup gets its
+/// code and `relais.order.ready_for_pickup` is emitted), `collect` (the code is checked),
+/// `no_show`, `purchase` (a reservation bought at the till, perhaps in part), `expire`,
+/// `hand_over`, `cancel` (stock released, payment refunded). Each emits
+/// `relais.order.<new state>`. A transition the mode does not allow from the current state
+/// is a 409 with `details.current_state` and `details.allowed`.
+#[utoipa::path(post, path = "/v1/orders/{id}/{transition}", tag = "orders", request_body = TransitionBody,
+    params(("id" = String, Path), ("transition" = TransitionDto, Path), IdempotencyHeader),
+    responses((status = 200, body = OrderDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn act(
+    State(s): State<AppState>,
+    Path((id, transition)): Path<(String, TransitionDto)>,
+    w: Write<TransitionBody, AnyKey>,
+) -> ApiResult<Response> {
+    let t: Transition = transition.into();
+    let order = store::orders::get_order(&s.db, &id).await?;
+    let p = &w.principal;
+    let store_key = p.store_only().map(str::to_owned);
+    match (&store_key, p.own_channel()) {
+        _ if p.is_staff() => {}
+        (Some(code), _) if fulfils(&order, code) => {}
+        (Some(_), _) => {
+            return Err(forbidden("a store key acts on its own store's orders only").into());
+        }
+        (None, Some(channel)) if t == Transition::Cancel && channel == order.channel => {}
+        _ => {
+            return Err(forbidden("a channel key may only cancel its own channel's orders").into());
+        }
+    }
+    let actor = w.actor();
+    let show = shows_code(&w.principal);
+    let b = w.body;
+    if b.pickup_code.is_some() && t != Transition::Collect {
+        return Err(Error::validation("pickup_code", "only `collect` takes a pickup code").into());
+    }
+    if b.lines.is_some() && t != Transition::Purchase {
+        return Err(Error::validation("lines", "only `purchase` takes lines").into());
+    }
+    let input = TransitionInput {
+        pickup_code: b.pickup_code,
+        purchase: b
+            .lines
+            .map(|ls| ls.into_iter().map(|l| (l.line, l.quantity)).collect()),
+        pickup_days: s.order_rules.pickup_days,
+        location: store_key,
+    };
+    let refunds = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let due = refunds.clone();
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let (order, r) =
+                        store::orders::transition(c, &id, t, &input, &actor, Timestamp::now())
+                            .await?;
+                    Ok((order, r))
+                })
+            },
+            move |(order, r)| {
+                *due.lock().unwrap_or_else(|e| e.into_inner()) = r;
+                stored(200, &order_dto(order, show))
+            },
+        )
+        .await?;
+    let owed = std::mem::take(&mut *refunds.lock().unwrap_or_else(|e| e.into_inner()));
+    pass_refunds(&s, owed).await;
+    Ok(reply(response))
+}
+
+/// Passes committed refunds to the payment provider. A failure is logged for follow-up:
+/// the refund is recorded and its event emitted, so it is never lost.
+async fn pass_refunds(s: &AppState, refunds: Vec<store::orders::ProviderRefund>) {
+    for r in refunds {
+        if let Err(e) = s.payments.refund(&r.provider_ref, r.amount_minor).await {
+            tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// A store's queue. A store key always sees its own.
+    pub location: Option<String>,
+    /// Comma-separated states, e.g. `placed,preparing`.
+    pub state: Option<String>,
+    pub mode: Option<FulfilmentModeDto>,
+    pub customer_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+page_of!(OrderPage, OrderDto);
+
+fn parse_states(text: Option<&str>) -> Result<Vec<OrderState>, Error> {
+    text.map(|t| {
+        t.split(',')
+            .map(|s| {
+                OrderState::parse(s.trim()).ok_or_else(|| {
+                    Error::new(
+                        ErrorCode::InvalidQuery,
+                        format!("`{s}` is not an order state"),
+                    )
+                    .with("field", "state")
+                })
+            })
+            .collect()
+    })
+    .unwrap_or(Ok(vec![]))
+}
+
+/// Orders, newest first: a store's queue (`location`, `state`), a mode, a customer's.
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, body = OrderPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_orders(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<OrderQuery>,
+) -> ApiResult<Json<OrderPage>> {
+    let location = match (p.store_only(), q.location) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(forbidden("a store key lists its own store's orders").into());
+        }
+        (Some(own), _) => Some(own.to_owned()),
+        (None, asked) => asked,
+    };
+    if !p.is_staff() && p.store_only().is_none() && q.customer_id.is_none() {
+        return Err(forbidden("a channel key lists one customer's orders (`customer_id`)").into());
+    }
+    let customer_id = match q.customer_id {
+        Some(c) => Some(store::customers::active_id(&mut s.db.read().await?, &c).await?),
+        None => None,
+    };
+    let filter = OrderFilter {
+        customer_id,
+        location,
+        states: parse_states(q.state.as_deref())?,
+        mode: q.mode.map(Into::into),
+    };
+    let page = kernel::PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    let show = shows_code(&p);
+    Ok(Json(
+        store::orders::list(&s.db, &filter, &page)
+            .await?
+            .map(|o| order_dto(o, show))
+            .into(),
+    ))
+}
+
+/// A customer's orders from every channel, newest first (a merged profile's included).
+#[utoipa::path(get, path = "/v1/customers/{id}/orders", tag = "orders", params(("id" = String, Path), PageParams),
+    responses((status = 200, body = OrderPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn customer_orders(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Q(q): Q<PageParams>,
+) -> ApiResult<Json<OrderPage>> {
+    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let filter = OrderFilter {
+        customer_id: Some(active),
+        ..OrderFilter::default()
+    };
+    let show = shows_code(&p);
+    Ok(Json(
+        store::orders::list(&s.db, &filter, &q.request()?)
+            .await?
+            .map(|o| order_dto(o, show))
+            .into(),
+    ))
+}
+
+/// The order behind an e-receipt: the token, or the QR payload as scanned.
+#[utoipa::path(get, path = "/v1/receipts/{token}", tag = "orders", params(("token" = String, Path)),
+    responses((status = 200, body = OrderDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn receipt(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(token): Path<String>,
+) -> ApiResult<Json<OrderDto>> {
+    let order = find_by_reference(&s, &token).await?;
+    Ok(Json(order_dto(order, shows_code(&p))))
+}
+
+/// An order by id, e-receipt token or scanned QR payload.
+async fn find_by_reference(s: &AppState, reference: &str) -> Result<Order, Error> {
+    let mut conn = s.db.read().await?;
+    let found = match orders::receipt::token_from_qr(reference) {
+        Some(token) => store::orders::find_by_receipt(&mut conn, &token).await?,
+        None => store::orders::find_order(&mut conn, reference.trim()).await?,
+    };
+    found.ok_or_else(|| {
+        Error::new(ErrorCode::NotFound, "no order has this number or receipt")
+            .with("reference", reference)
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLineBody {
+    pub line: i64,
+    #[schema(minimum = 1)]
+    pub quantity: i64,
+    pub condition: ConditionDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeLine {
+    pub sku: String,
+    #[schema(minimum = 1, maximum = 999)]
+    pub quantity: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordReturn {
+    /// The order number, its e-receipt token or the receipt's scanned QR payload.
+    #[schema(example = "relais:receipt:rcp_6f1c0d2e9a8b47c5b3e2a1f0d9c8b7a6")]
+    pub order: String,
+    /// The receiving location: the store taking the return (it must take returns), or where
+    /// a parcel returned by mail arrives. A store key's own store by default.
+    pub location: Option<String>,
+    /// Sent back by mail rather than brought to a store.
+    #[serde(default)]
+    pub by_mail: bool,
+    pub lines: Vec<ReturnLineBody>,
+    pub refund: RefundMethodDto,
+    /// `exchange`: the goods taken instead, sold at the store in the same transaction.
+    pub exchange_lines: Option<Vec<ExchangeLine>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnedLineDto {
+    pub line: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub condition: ConditionDto,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReturnDto {
+    pub id: String,
+    pub order_id: String,
+    pub location: String,
+    pub by_mail: bool,
+    pub refund: RefundMethodDto,
+    /// What the goods were bought for.
+    pub value_minor: i64,
+    /// Given back to the original payments.
+    pub refund_minor: i64,
+    /// Paid on top by the customer (an exchange for dearer goods).
+    pub paid_minor: i64,
+    pub currency: String,
+    /// The exchange's sale.
+    pub exchange_order: Option<String>,
+    pub store_credit_id: Option<String>,
+    pub lines: Vec<ReturnedLineDto>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+fn return_dto(r: store::returns::Return) -> ReturnDto {
+    ReturnDto {
+        id: r.id,
+        order_id: r.order_id,
+        location: r.location,
+        by_mail: r.by_mail,
+        refund: r.method.into(),
+        value_minor: r.value_minor,
+        refund_minor: r.refund_minor,
+        paid_minor: r.paid_minor,
+        currency: r.currency.code().to_owned(),
+        exchange_order: r.exchange_order,
+        store_credit_id: r.store_credit_id,
+        lines: r
+            .lines
+            .into_iter()
+            .map(|l| ReturnedLineDto {
+                line: l.line_no,
+                sku: l.sku,
+                quantity: l.quantity,
+                condition: l.condition.into(),
+                amount_minor: l.amount_minor,
+            })
+            .collect(),
+        created_at: r.created_at,
+    }
+}
+
+/// Take goods back, in any store that takes returns or by mail, from an order number or an
+/// e-receipt: per line at most what was bought less what already came back, within the
+/// return window. Refund to the original payment, as store credit, or as an exchange (a
+/// new sale in the same transaction; the difference is refunded or paid at the till).
+#[utoipa::path(post, path = "/v1/returns", tag = "orders", request_body = RecordReturn, params(IdempotencyHeader),
+    responses((status = 201, body = ReturnDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn record_return(
+    State(s): State<AppState>,
+    w: Write<RecordReturn, AnyKey>,
+) -> ApiResult<Response> {
+    let p = &w.principal;
+    let location = match (p.store_only(), w.body.location.clone()) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(forbidden("a store key takes returns at its own store").into());
+        }
+        (Some(own), _) => own.to_owned(),
+        (None, Some(asked)) if p.is_staff() => asked,
+        (None, None) if p.is_staff() => {
+            return Err(Error::validation("location", "name the receiving location").into());
+        }
+        _ => return Err(forbidden("returns are taken by stores and customer service").into()),
+    };
+    let actor = w.actor();
+    let b = w.body;
+    let order = find_by_reference(&s, &b.order).await?;
+    let exchange = match (b.refund, b.exchange_lines) {
+        (RefundMethodDto::Exchange, Some(lines)) if !lines.is_empty() => {
+            let as_cart: Vec<orders::cart::Line> = lines
+                .into_iter()
+                .map(|l| orders::cart::Line {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                })
+                .collect();
+            orders::cart::validate_lines(&as_cart)?;
+            let skus: Vec<String> = as_cart.iter().map(|l| l.sku.clone()).collect();
+            let prices =
+                store::prices::channel_prices(&s.db, &order.channel, order.currency, &skus).await?;
+            let lines = as_cart
+                .into_iter()
+                .map(|l| {
+                    let price = prices.get(&l.sku).ok_or_else(|| {
+                        Error::validation(
+                            "exchange_lines",
+                            format!("`{}` has no {} price", l.sku, order.currency.code()),
+                        )
+                    })?;
+                    Ok(store::orders::NewOrderLine {
+                        unit_price_minor: price.amount_minor,
+                        sku: l.sku,
+                        quantity: l.quantity,
+                        location: location.clone(),
+                        cart_hold: None,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            Some(ExchangeSale { lines })
+        }
+        (RefundMethodDto::Exchange, _) => {
+            return Err(Error::validation(
+                "exchange_lines",
+                "an exchange names the goods taken instead",
+            )
+            .into());
+        }
+        (_, Some(_)) => {
+            return Err(Error::validation(
+                "exchange_lines",
+                "only an exchange takes exchange lines",
+            )
+            .into());
+        }
+        (_, None) => None,
+    };
+    let new = NewReturn {
+        order_id: order.id,
+        location,
+        by_mail: b.by_mail,
+        lines: b
+            .lines
+            .into_iter()
+            .map(|l| ReturnLineIn {
+                line_no: l.line,
+                quantity: l.quantity,
+                condition: l.condition.into(),
+            })
+            .collect(),
+        method: b.refund.into(),
+        exchange,
+        window_days: s.order_rules.return_window_days,
+    };
+    let refunds = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let due = refunds.clone();
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(
+                    async move { store::returns::record(c, &new, &actor, Timestamp::now()).await },
+                )
+            },
+            move |(r, owed)| {
+                *due.lock().unwrap_or_else(|e| e.into_inner()) = owed;
+                stored(201, &return_dto(r))
+            },
+        )
+        .await?;
+    let owed = std::mem::take(&mut *refunds.lock().unwrap_or_else(|e| e.into_inner()));
+    pass_refunds(&s, owed).await;
+    Ok(reply(response))
+}
+
+/// The returns of an order, oldest first.
+#[utoipa::path(get, path = "/v1/orders/{id}/returns", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<ReturnDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn order_returns(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ReturnDto>>> {
+    store::orders::get_order(&s.db, &id).await?;
+    Ok(Json(
+        store::returns::of_order(&s.db, &id)
+            .await?
+            .into_iter()
+            .map(return_dto)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    /// Start (inclusive), RFC 3339; default 30 days ago.
+    pub from: Option<String>,
+    /// End (exclusive), RFC 3339; default now.
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerLineDto {
+    pub order_id: String,
+    pub channel: String,
+    pub mode: FulfilmentModeDto,
+    pub state: OrderStateDto,
+    /// The owner's location that fulfilled or handed over these lines.
+    pub location: String,
+    pub currency: String,
+    pub amount_minor: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+page_of!(OwnerReportPage, OwnerLineDto);
+
+fn parse_instant(field: &str, text: Option<&str>, default: Timestamp) -> Result<Timestamp, Error> {
+    text.map(|t| {
+        Timestamp::parse(t).map_err(|e| Error::new(ErrorCode::InvalidQuery, e).with("field", field))
+    })
+    .unwrap_or(Ok(default))
+}
+
+/// A franchise owner's report: the orders their locations fulfilled or handed over, with the
+/// value of those lines (staff only).
+#[utoipa::path(get, path = "/v1/reports/owners/{owner}/orders", tag = "orders",
+    params(("owner" = String, Path, description = "The owner's name as on its locations"), ReportQuery),
+    responses((status = 200, body = OwnerReportPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn owner_report(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(owner): Path<String>,
+    Q(q): Q<ReportQuery>,
+) -> ApiResult<Json<OwnerReportPage>> {
+    p.require_staff()?;
+    let now = Timestamp::now();
+    let from = parse_instant(
+        "from",
+        q.from.as_deref(),
+        Timestamp::from_unix_ms(now.unix_ms() - 30 * 86_400_000),
+    )?;
+    let to = parse_instant(
+        "to",
+        q.to.as_deref(),
+        Timestamp::from_unix_ms(now.unix_ms() + 1),
+    )?;
+    let page = kernel::PageRequest::parse(q.limit, q.cursor.as_deref())?;
+    let found = store::orders::owner_report(&s.db, &owner, from, to, &page).await?;
+    Ok(Json(
+        found
+            .map(|l| OwnerLineDto {
+                order_id: l.order_id,
+                channel: l.channel,
+                mode: l.mode.into(),
+                state: l.state.into(),
+                location: l.location,
+                currency: l.currency.code().to_owned(),
+                amount_minor: l.amount_minor,
+                created_at: l.created_at,
+            })
+            .into(),
+    ))
+}
