@@ -45,6 +45,8 @@ pub struct NewReturn {
     pub lines: Vec<ReturnLineIn>,
     pub method: RefundMethod,
     pub exchange: Option<ExchangeSale>,
+    /// The channel the exchange sale is recorded on (the receiving store's till).
+    pub exchange_channel: String,
     pub window_days: i64,
 }
 
@@ -223,7 +225,7 @@ pub async fn record(
                 &NewOrder {
                     customer_id: order.customer_id.clone(),
                     cart: None,
-                    channel: "pos".into(),
+                    channel: new.exchange_channel.clone(),
                     hold_channel: None,
                     mode: FulfilmentMode::CarryOut,
                     location: Some(new.location.clone()),

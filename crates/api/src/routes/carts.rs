@@ -166,16 +166,12 @@ async fn create_cart(
     w: Write<CreateCart, AnyKey>,
 ) -> ApiResult<Response> {
     let b = w.body;
-    let channel = b
-        .channel
-        .or_else(|| w.principal.own_channel().map(str::to_owned))
-        .ok_or_else(|| Error::validation("channel", "name the channel the cart is started on"))?;
-    if let Some(own) = w.principal.own_channel()
-        && own != channel
+    if let (Some(own), Some(named)) = (w.principal.own_channel(), &b.channel)
+        && own != named
     {
         return Err(forbidden("a channel key starts carts on its own channel").into());
     }
-    require_channel(&s, &channel).await?;
+    let channel = speaking_channel(&s, &w.principal, b.channel).await?;
     let currency = match b.currency {
         Some(c) => Currency::parse(&c).map_err(|e| Error::validation("currency", e))?,
         None => s.default_currency,
@@ -199,11 +195,35 @@ async fn create_cart(
     Ok(reply(response))
 }
 
-async fn require_channel(s: &AppState, code: &str) -> Result<(), Error> {
-    store::channels::find_channel(&mut s.db.read().await?, code)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| Error::unknown_reference("channel", "channel", code))
+/// The channel a request speaks for: the one it names (which must exist), else the key's
+/// own channel, else — for a store key — the store's till (its `pos` channel, or any channel
+/// bound to the store).
+pub(crate) async fn speaking_channel(
+    s: &AppState,
+    p: &Principal,
+    named: Option<String>,
+) -> Result<String, Error> {
+    if let Some(code) = named {
+        return store::channels::find_channel(&mut s.db.read().await?, &code)
+            .await?
+            .map(|c| c.code)
+            .ok_or_else(|| Error::unknown_reference("channel", "channel", &code));
+    }
+    if let Some(own) = p.own_channel() {
+        return Ok(own.to_owned());
+    }
+    if let Some(store) = p.store_only() {
+        let first = kernel::PageRequest::parse(Some(100), None)?;
+        let bound = store::channels::list_channels(&s.db, Some(store), &first).await?.data;
+        let till = bound
+            .iter()
+            .find(|c| c.kind == catalog::ChannelKind::Pos)
+            .or(bound.first());
+        if let Some(c) = till {
+            return Ok(c.code.clone());
+        }
+    }
+    Err(Error::validation("channel", "name the channel the cart is started on"))
 }
 
 /// The channel's current prices of a cart's lines.

@@ -642,7 +642,16 @@ async fn record_return(
         }
         (_, None) => None,
     };
+    // An exchange sale is the receiving store's: its till's channel when it has one.
+    let exchange_channel = match &exchange {
+        Some(_) => {
+            let till = crate::auth::Principal { key_id: String::new(), scopes: vec![crate::auth::Scope::Store(location.clone())] };
+            super::carts::speaking_channel(&s, &till, None).await.unwrap_or_else(|_| order.channel.clone())
+        }
+        None => order.channel.clone(),
+    };
     let new = NewReturn {
+        exchange_channel,
         order_id: order.id,
         location,
         by_mail: b.by_mail,

@@ -4,6 +4,7 @@ mod catalogue;
 mod conventions;
 mod customers;
 mod locations;
+mod orders;
 mod prices;
 mod sourcing;
 mod stock;
