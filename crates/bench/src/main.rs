@@ -11,6 +11,7 @@
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
+mod checkout;
 mod client;
 mod events;
 mod fanout;
@@ -108,6 +109,18 @@ enum Scenario {
         link_rate: f64,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Whole orders: a cart with lines, then checkout in one fulfilment mode.
+    Checkout {
+        #[arg(long, default_value_t = 20_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// `pickup`, `reserve` or `ship`.
+        #[arg(long, default_value = "pickup")]
+        mode: String,
         #[command(flatten)]
         target: Target,
     },
@@ -210,6 +223,17 @@ fn main() -> anyhow::Result<()> {
                 let server = server::Server::start(&target).await?;
                 let outcome =
                     events::run(&server, events, batch, customers, link_rate, concurrency).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Checkout {
+                orders,
+                concurrency,
+                mode,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = checkout::run(&server, orders, concurrency, mode).await;
                 server.stop().await;
                 outcome
             }

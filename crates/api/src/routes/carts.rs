@@ -214,7 +214,9 @@ pub(crate) async fn speaking_channel(
     }
     if let Some(store) = p.store_only() {
         let first = kernel::PageRequest::parse(Some(100), None)?;
-        let bound = store::channels::list_channels(&s.db, Some(store), &first).await?.data;
+        let bound = store::channels::list_channels(&s.db, Some(store), &first)
+            .await?
+            .data;
         let till = bound
             .iter()
             .find(|c| c.kind == catalog::ChannelKind::Pos)
@@ -223,7 +225,10 @@ pub(crate) async fn speaking_channel(
             return Ok(c.code.clone());
         }
     }
-    Err(Error::validation("channel", "name the channel the cart is started on"))
+    Err(Error::validation(
+        "channel",
+        "name the channel the cart is started on",
+    ))
 }
 
 /// The channel's current prices of a cart's lines.

@@ -645,8 +645,13 @@ async fn record_return(
     // An exchange sale is the receiving store's: its till's channel when it has one.
     let exchange_channel = match &exchange {
         Some(_) => {
-            let till = crate::auth::Principal { key_id: String::new(), scopes: vec![crate::auth::Scope::Store(location.clone())] };
-            super::carts::speaking_channel(&s, &till, None).await.unwrap_or_else(|_| order.channel.clone())
+            let till = crate::auth::Principal {
+                key_id: String::new(),
+                scopes: vec![crate::auth::Scope::Store(location.clone())],
+            };
+            super::carts::speaking_channel(&s, &till, None)
+                .await
+                .unwrap_or_else(|_| order.channel.clone())
         }
         None => order.channel.clone(),
     };

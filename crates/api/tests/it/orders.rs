@@ -12,15 +12,30 @@ use crate::{Reply, TestApp, key, product_body, store_body};
 async fn shop(t: &TestApp) {
     t.two_stores().await;
     for (code, kind) in [("web", "web"), ("app", "app")] {
-        t.created("/v1/channels", json!({"code": code, "kind": kind, "name": code})).await;
+        t.created(
+            "/v1/channels",
+            json!({"code": code, "kind": kind, "name": code}),
+        )
+        .await;
     }
     for (code, store) in [("pos-lyon", "LYS-BELLECOUR"), ("pos-paris", "PAR-RIVOLI")] {
-        t.created("/v1/channels", json!({"code": code, "kind": "pos", "name": code, "location_code": store})).await;
+        t.created(
+            "/v1/channels",
+            json!({"code": code, "kind": "pos", "name": code, "location_code": store}),
+        )
+        .await;
     }
-    t.created("/v1/products", product_body("TR", &["42", "43"])).await;
+    t.created("/v1/products", product_body("TR", &["42", "43"]))
+        .await;
     t.created("/v1/products", product_body("JK", &["M"])).await;
     for (sku, price) in [("TR-42", 4999), ("TR-43", 4999), ("JK-M", 12900)] {
-        let r = t.put(&format!("/v1/variants/{sku}/prices/EUR"), &t.admin, json!({"amount_minor": price})).await;
+        let r = t
+            .put(
+                &format!("/v1/variants/{sku}/prices/EUR"),
+                &t.admin,
+                json!({"amount_minor": price}),
+            )
+            .await;
         assert!(r.status.is_success(), "{}", r.body);
     }
     receive(t, "TR-42", "LYS-BELLECOUR", 3).await;
@@ -33,7 +48,9 @@ async fn receive(t: &TestApp, sku: &str, location: &str, quantity: i64) {
 }
 
 async fn level(t: &TestApp, sku: &str, location: &str, field: &str) -> i64 {
-    let r = t.get(&format!("/v1/variants/{sku}/availability"), &t.admin).await;
+    let r = t
+        .get(&format!("/v1/variants/{sku}/availability"), &t.admin)
+        .await;
     r.body["data"]
         .as_array()
         .unwrap_or_else(|| panic!("{}", r.body))
@@ -57,7 +74,8 @@ async fn cart(t: &TestApp, key: &str, lines: Value) -> Value {
 }
 
 async fn checkout(t: &TestApp, key: &str, cart_id: &str, body: Value) -> Reply {
-    t.post(&format!("/v1/carts/{cart_id}/checkout"), key, body).await
+    t.post(&format!("/v1/carts/{cart_id}/checkout"), key, body)
+        .await
 }
 
 async fn placed(t: &TestApp, key: &str, lines: Value, body: Value) -> Value {
@@ -68,18 +86,31 @@ async fn placed(t: &TestApp, key: &str, lines: Value, body: Value) -> Value {
 }
 
 async fn act(t: &TestApp, key: &str, order: &Value, transition: &str, body: Value) -> Reply {
-    t.post(&format!("/v1/orders/{}/{transition}", order["id"].as_str().unwrap()), key, body).await
+    t.post(
+        &format!("/v1/orders/{}/{transition}", order["id"].as_str().unwrap()),
+        key,
+        body,
+    )
+    .await
 }
 
 async fn acted(t: &TestApp, key: &str, order: &Value, transition: &str, body: Value) -> Value {
     let r = act(t, key, order, transition, body).await;
-    assert_eq!(r.status, StatusCode::OK, "{}: {transition}: {}", t.name(), r.body);
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}: {transition}: {}",
+        t.name(),
+        r.body
+    );
     r.body
 }
 
 /// The data of the last outbox event of a type about a subject.
 async fn last_event(t: &TestApp, kind: &str, subject: &str) -> Value {
-    let r = t.get(&format!("/v1/outbox?type={kind}&limit=500"), &t.admin).await;
+    let r = t
+        .get(&format!("/v1/outbox?type={kind}&limit=500"), &t.admin)
+        .await;
     r.body["data"]
         .as_array()
         .unwrap_or_else(|| panic!("{}", r.body))
@@ -91,7 +122,8 @@ async fn last_event(t: &TestApp, kind: &str, subject: &str) -> Value {
 }
 
 async fn sweep_at(t: &TestApp, now_plus_s: i64) -> usize {
-    let at = kernel::Timestamp::from_unix_ms(kernel::Timestamp::now().unix_ms() + now_plus_s * 1000);
+    let at =
+        kernel::Timestamp::from_unix_ms(kernel::Timestamp::now().unix_ms() + now_plus_s * 1000);
     t.db.db
         .write(move |c| Box::pin(async move { store::orders::sweep_due(c, at, 100).await }))
         .await
@@ -101,7 +133,11 @@ async fn sweep_at(t: &TestApp, now_plus_s: i64) -> usize {
 
 async fn balanced(t: &TestApp) {
     let wrong = store::stock::unbalanced(&t.db.db).await.unwrap();
-    assert!(wrong.is_empty(), "{}: ledger out of balance: {wrong:?}", t.name());
+    assert!(
+        wrong.is_empty(),
+        "{}: ledger out of balance: {wrong:?}",
+        t.name()
+    );
 }
 
 #[tokio::test]
@@ -112,10 +148,23 @@ async fn click_and_collect_from_cart_to_collection() {
         let order = placed(&t, &t.web, json!([{"sku": "TR-42", "quantity": 2}]),
             json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
         assert_eq!(order["state"], "placed");
-        assert_eq!((order["total_minor"].as_i64(), order["paid_minor"].as_i64()), (Some(9998), Some(9998)));
+        assert_eq!(
+            (order["total_minor"].as_i64(), order["paid_minor"].as_i64()),
+            (Some(9998), Some(9998))
+        );
         assert_eq!(order["owner"]["kind"], "franchisee");
-        assert!(order["receipt"]["qr_payload"].as_str().unwrap().starts_with("relais:receipt:rcp_"));
-        assert_eq!(atp(&t, "TR-42", "LYS-BELLECOUR").await, 1, "{}: the order holds its units", t.name());
+        assert!(
+            order["receipt"]["qr_payload"]
+                .as_str()
+                .unwrap()
+                .starts_with("relais:receipt:rcp_")
+        );
+        assert_eq!(
+            atp(&t, "TR-42", "LYS-BELLECOUR").await,
+            1,
+            "{}: the order holds its units",
+            t.name()
+        );
 
         // The store's queue shows it; another store can neither see it in its queue nor act.
         let queue = t.get("/v1/orders?state=placed", &t.store).await;
@@ -126,29 +175,80 @@ async fn click_and_collect_from_cart_to_collection() {
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
 
         // A step the machine does not allow: 409 with where it stands and what it may do.
-        let early = act(&t, &t.store, &order, "collect", json!({"pickup_code": "000000"})).await;
-        assert_eq!((early.status, early.code()), (StatusCode::CONFLICT, "conflict"));
+        let early = act(
+            &t,
+            &t.store,
+            &order,
+            "collect",
+            json!({"pickup_code": "000000"}),
+        )
+        .await;
+        assert_eq!(
+            (early.status, early.code()),
+            (StatusCode::CONFLICT, "conflict")
+        );
         assert_eq!(early.body["error"]["details"]["current_state"], "placed");
-        assert_eq!(early.body["error"]["details"]["allowed"], json!(["start_preparing", "cancel"]));
+        assert_eq!(
+            early.body["error"]["details"]["allowed"],
+            json!(["start_preparing", "cancel"])
+        );
 
         acted(&t, &t.store, &order, "start_preparing", json!({})).await;
         let ready = acted(&t, &t.store, &order, "mark_ready", json!({})).await;
         assert_eq!(ready["state"], "ready_for_pickup");
-        assert!(ready["pickup_code"].is_null(), "the counter must be shown the code");
-        let event = last_event(&t, "relais.order.ready_for_pickup", order["id"].as_str().unwrap()).await;
+        assert!(
+            ready["pickup_code"].is_null(),
+            "the counter must be shown the code"
+        );
+        let event = last_event(
+            &t,
+            "relais.order.ready_for_pickup",
+            order["id"].as_str().unwrap(),
+        )
+        .await;
         let code = event["pickup_code"].as_str().unwrap().to_owned();
         assert_eq!(code.len(), 6);
-        let seen_by_customer = t.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap()), &t.web).await;
+        let seen_by_customer = t
+            .get(
+                &format!("/v1/orders/{}", order["id"].as_str().unwrap()),
+                &t.web,
+            )
+            .await;
         assert_eq!(seen_by_customer.body["pickup_code"], code.as_str());
 
-        let wrong = act(&t, &t.store, &order, "collect", json!({"pickup_code": "999999x"})).await;
+        let wrong = act(
+            &t,
+            &t.store,
+            &order,
+            "collect",
+            json!({"pickup_code": "999999x"}),
+        )
+        .await;
         assert_eq!(wrong.status, StatusCode::CONFLICT, "{}", wrong.body);
-        let collected = acted(&t, &t.store, &order, "collect", json!({"pickup_code": code})).await;
+        let collected = acted(
+            &t,
+            &t.store,
+            &order,
+            "collect",
+            json!({"pickup_code": code}),
+        )
+        .await;
         assert_eq!(collected["state"], "collected");
         assert_eq!(collected["lines"][0]["sold"], 2);
         assert_eq!(on_hand(&t, "TR-42", "LYS-BELLECOUR").await, 1);
-        let history = t.get(&format!("/v1/orders/{}/history", order["id"].as_str().unwrap()), &t.admin).await;
-        let steps: Vec<&str> = history.body.as_array().unwrap().iter().map(|h| h["to_state"].as_str().unwrap()).collect();
+        let history = t
+            .get(
+                &format!("/v1/orders/{}/history", order["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await;
+        let steps: Vec<&str> = history
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["to_state"].as_str().unwrap())
+            .collect();
         assert_eq!(steps, ["preparing", "ready_for_pickup", "collected"]);
         balanced(&t).await;
     }
@@ -163,13 +263,29 @@ async fn a_pickup_not_collected_is_a_no_show_released_and_refunded() {
         acted(&t, &t.store, &order, "start_preparing", json!({})).await;
         acted(&t, &t.store, &order, "mark_ready", json!({})).await;
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
-        assert_eq!(sweep_at(&t, 6 * 86_400).await, 0, "{}: still within the pickup days", t.name());
+        assert_eq!(
+            sweep_at(&t, 6 * 86_400).await,
+            0,
+            "{}: still within the pickup days",
+            t.name()
+        );
         assert_eq!(sweep_at(&t, 8 * 86_400).await, 1);
-        let after = t.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap()), &t.admin).await.body;
+        let after = t
+            .get(
+                &format!("/v1/orders/{}", order["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await
+            .body;
         assert_eq!(after["state"], "no_show");
         assert_eq!(after["paid_minor"], 0);
         assert_eq!(after["payments"][0]["refunded_minor"], 12900);
-        assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 2, "{}: stock back on sale", t.name());
+        assert_eq!(
+            atp(&t, "JK-M", "LYS-BELLECOUR").await,
+            2,
+            "{}: stock back on sale",
+            t.name()
+        );
         let event = last_event(&t, "relais.order.no_show", order["id"].as_str().unwrap()).await;
         assert_eq!(event["refunded_minor"], 12900);
         // Nothing left to do: every transition is refused.
@@ -184,9 +300,20 @@ async fn a_reservation_is_never_sold_online_bought_in_part_or_expires() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
         // Reserve the two TR-43 and one jacket: nothing is paid.
-        let reserved = placed(&t, &t.web, json!([{"sku": "TR-43", "quantity": 2}, {"sku": "JK-M", "quantity": 1}]),
-            json!({"mode": "reserve", "location": "LYS-BELLECOUR"})).await;
-        assert_eq!((reserved["paid_minor"].as_i64(), reserved["payments"].as_array().map(Vec::len)), (Some(0), Some(0)));
+        let reserved = placed(
+            &t,
+            &t.web,
+            json!([{"sku": "TR-43", "quantity": 2}, {"sku": "JK-M", "quantity": 1}]),
+            json!({"mode": "reserve", "location": "LYS-BELLECOUR"}),
+        )
+        .await;
+        assert_eq!(
+            (
+                reserved["paid_minor"].as_i64(),
+                reserved["payments"].as_array().map(Vec::len)
+            ),
+            (Some(0), Some(0))
+        );
         assert!(reserved["deadline_at"].is_string());
         let paid_reservation = checkout(&t, &t.web, cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}])).await["id"].as_str().unwrap(),
             json!({"mode": "reserve", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
@@ -196,27 +323,56 @@ async fn a_reservation_is_never_sold_online_bought_in_part_or_expires() {
         let c = cart(&t, &t.web, json!([{"sku": "TR-43", "quantity": 1}])).await;
         let online = checkout(&t, &t.web, c["id"].as_str().unwrap(),
             json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
-        assert_eq!((online.status, online.code()), (StatusCode::CONFLICT, "insufficient_stock"), "{}", online.body);
+        assert_eq!(
+            (online.status, online.code()),
+            (StatusCode::CONFLICT, "insufficient_stock"),
+            "{}",
+            online.body
+        );
 
         // At the till: one TR-43 bought, the other tried and declined, the jacket declined.
         acted(&t, &t.store, &reserved, "start_preparing", json!({})).await;
         acted(&t, &t.store, &reserved, "mark_ready", json!({})).await;
-        let bought = acted(&t, &t.store, &reserved, "purchase", json!({"lines": [{"line": 1, "quantity": 1}]})).await;
+        let bought = acted(
+            &t,
+            &t.store,
+            &reserved,
+            "purchase",
+            json!({"lines": [{"line": 1, "quantity": 1}]}),
+        )
+        .await;
         assert_eq!(bought["state"], "purchased");
         assert_eq!(bought["paid_minor"], 4999);
         assert_eq!(bought["payments"][0]["method"], "pay_in_store");
-        assert_eq!((bought["lines"][0]["sold"].as_i64(), bought["lines"][1]["sold"].as_i64()), (Some(1), Some(0)));
+        assert_eq!(
+            (
+                bought["lines"][0]["sold"].as_i64(),
+                bought["lines"][1]["sold"].as_i64()
+            ),
+            (Some(1), Some(0))
+        );
         assert_eq!(on_hand(&t, "TR-43", "LYS-BELLECOUR").await, 1);
         assert_eq!(atp(&t, "TR-43", "LYS-BELLECOUR").await, 1);
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 2);
 
         // A reservation nobody comes for expires after its 48 h; its stock returns.
-        let lapsing = placed(&t, &t.web, json!([{"sku": "JK-M", "quantity": 2}]),
-            json!({"mode": "reserve", "location": "LYS-BELLECOUR"})).await;
+        let lapsing = placed(
+            &t,
+            &t.web,
+            json!([{"sku": "JK-M", "quantity": 2}]),
+            json!({"mode": "reserve", "location": "LYS-BELLECOUR"}),
+        )
+        .await;
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 0);
         assert_eq!(sweep_at(&t, 47 * 3600).await, 0);
         assert_eq!(sweep_at(&t, 49 * 3600).await, 1);
-        let after = t.get(&format!("/v1/orders/{}", lapsing["id"].as_str().unwrap()), &t.admin).await.body;
+        let after = t
+            .get(
+                &format!("/v1/orders/{}", lapsing["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await
+            .body;
         assert_eq!(after["state"], "expired");
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 2);
         let late = act(&t, &t.store, &lapsing, "purchase", json!({})).await;
@@ -229,23 +385,46 @@ async fn a_reservation_is_never_sold_online_bought_in_part_or_expires() {
 async fn kiosk_counter_and_pos_sales() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
-        let kiosk = placed(&t, &t.store, json!([{"sku": "TR-42", "quantity": 1}]),
-            json!({"mode": "counter", "payment": {"token": "tok_visa"}})).await;
+        let kiosk = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-42", "quantity": 1}]),
+            json!({"mode": "counter", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
         assert_eq!(kiosk["location"], "LYS-BELLECOUR");
         for step in ["start_preparing", "mark_ready", "hand_over"] {
             acted(&t, &t.store, &kiosk, step, json!({})).await;
         }
-        let sale = placed(&t, &t.store, json!([{"sku": "TR-42", "quantity": 1}]), json!({"mode": "carry_out"})).await;
+        let sale = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-42", "quantity": 1}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
         assert_eq!(sale["state"], "completed");
         assert_eq!(sale["payments"][0]["method"], "pay_in_store");
         assert_eq!(sale["lines"][0]["sold"], 1);
         assert_eq!(on_hand(&t, "TR-42", "LYS-BELLECOUR").await, 1);
         // A web key cannot ring up a till sale; Lyon's key cannot sell in Paris.
         let c = cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}])).await;
-        let web_till = checkout(&t, &t.web, c["id"].as_str().unwrap(), json!({"mode": "carry_out", "location": "LYS-BELLECOUR"})).await;
+        let web_till = checkout(
+            &t,
+            &t.web,
+            c["id"].as_str().unwrap(),
+            json!({"mode": "carry_out", "location": "LYS-BELLECOUR"}),
+        )
+        .await;
         assert_eq!(web_till.status, StatusCode::FORBIDDEN);
         let c = cart(&t, &t.store, json!([{"sku": "TR-42", "quantity": 1}])).await;
-        let paris_till = checkout(&t, &t.store, c["id"].as_str().unwrap(), json!({"mode": "carry_out", "location": "PAR-RIVOLI"})).await;
+        let paris_till = checkout(
+            &t,
+            &t.store,
+            c["id"].as_str().unwrap(),
+            json!({"mode": "carry_out", "location": "PAR-RIVOLI"}),
+        )
+        .await;
         assert_eq!(paris_till.status, StatusCode::FORBIDDEN);
         balanced(&t).await;
     }
@@ -259,25 +438,58 @@ async fn a_declined_card_places_nothing() {
         let events = t.events().await;
         let declined = checkout(&t, &t.web, c["id"].as_str().unwrap(),
             json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_decline"}})).await;
-        assert_eq!((declined.status, declined.code()), (StatusCode::PAYMENT_REQUIRED, "payment_declined"));
-        assert_eq!(t.events().await, events, "{}: nothing was written", t.name());
+        assert_eq!(
+            (declined.status, declined.code()),
+            (StatusCode::PAYMENT_REQUIRED, "payment_declined")
+        );
+        assert_eq!(
+            t.events().await,
+            events,
+            "{}: nothing was written",
+            t.name()
+        );
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 2);
-        let still = t.get(&format!("/v1/carts/{}", c["id"].as_str().unwrap()), &t.web).await.body;
+        let still = t
+            .get(&format!("/v1/carts/{}", c["id"].as_str().unwrap()), &t.web)
+            .await
+            .body;
         assert_eq!(still["status"], "active");
         assert_eq!(still["subtotal_minor"], 25800);
         // Bad input: unknown mode, a ship order naming a store, an empty cart.
-        let bad = checkout(&t, &t.web, c["id"].as_str().unwrap(), json!({"mode": "teleport"})).await;
+        let bad = checkout(
+            &t,
+            &t.web,
+            c["id"].as_str().unwrap(),
+            json!({"mode": "teleport"}),
+        )
+        .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let empty = cart(&t, &t.web, json!([])).await;
         let nothing = checkout(&t, &t.web, empty["id"].as_str().unwrap(), json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
-        assert_eq!((nothing.status, nothing.code()), (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"));
+        assert_eq!(
+            (nothing.status, nothing.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        );
         // A retried checkout (same Idempotency-Key) gives the same order once.
         let path = format!("/v1/carts/{}/checkout", c["id"].as_str().unwrap());
         let body = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
-        let first = t.send(Method::POST, &path, &t.web, Some(body.clone()), Some("chk-1")).await;
-        let again = t.send(Method::POST, &path, &t.web, Some(body), Some("chk-1")).await;
+        let first = t
+            .send(
+                Method::POST,
+                &path,
+                &t.web,
+                Some(body.clone()),
+                Some("chk-1"),
+            )
+            .await;
+        let again = t
+            .send(Method::POST, &path, &t.web, Some(body), Some("chk-1"))
+            .await;
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
-        assert_eq!((again.status, &again.body["id"]), (StatusCode::CREATED, &first.body["id"]));
+        assert_eq!(
+            (again.status, &again.body["id"]),
+            (StatusCode::CREATED, &first.body["id"])
+        );
         assert_eq!(again.headers["idempotent-replayed"], "true");
     }
 }
@@ -290,31 +502,97 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
         let customer = t.created("/v1/customers", json!({"identifiers": [{"kind": "email", "value": "claire@example.fr", "verified": true}]})).await;
         let cid = customer["id"].as_str().unwrap();
         // Started in the app while signed in…
-        let in_app = t.post("/v1/carts", &app, json!({"customer_id": cid, "lines": [{"sku": "TR-42", "quantity": 3}]})).await.body;
+        let in_app = t
+            .post(
+                "/v1/carts",
+                &app,
+                json!({"customer_id": cid, "lines": [{"sku": "TR-42", "quantity": 3}]}),
+            )
+            .await
+            .body;
         // …browsing anonymously on the web meanwhile…
-        let anon = cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}, {"sku": "JK-M", "quantity": 1}])).await;
-        let held = t.put(&format!("/v1/carts/{}/lines/JK-M", anon["id"].as_str().unwrap()), &t.web, json!({"quantity": 1, "hold_at": "LYS-BELLECOUR"})).await;
-        assert_eq!(held.body["lines"][1]["hold"]["location"], "LYS-BELLECOUR", "{}", held.body);
+        let anon = cart(
+            &t,
+            &t.web,
+            json!([{"sku": "TR-42", "quantity": 1}, {"sku": "JK-M", "quantity": 1}]),
+        )
+        .await;
+        let held = t
+            .put(
+                &format!("/v1/carts/{}/lines/JK-M", anon["id"].as_str().unwrap()),
+                &t.web,
+                json!({"quantity": 1, "hold_at": "LYS-BELLECOUR"}),
+            )
+            .await;
+        assert_eq!(
+            held.body["lines"][1]["hold"]["location"], "LYS-BELLECOUR",
+            "{}",
+            held.body
+        );
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
         // …then signing in on the web: one cart, the larger quantity of a SKU in both, the hold kept.
-        let signed = t.post(&format!("/v1/carts/{}/sign-in", anon["id"].as_str().unwrap()), &t.web, json!({"customer_id": cid})).await;
+        let signed = t
+            .post(
+                &format!("/v1/carts/{}/sign-in", anon["id"].as_str().unwrap()),
+                &t.web,
+                json!({"customer_id": cid}),
+            )
+            .await;
         assert_eq!(signed.status, StatusCode::OK, "{}", signed.body);
         assert_eq!(signed.body["id"], in_app["id"]);
-        let lines: Vec<(String, i64)> = signed.body["lines"].as_array().unwrap().iter()
-            .map(|l| (l["sku"].as_str().unwrap().to_owned(), l["quantity"].as_i64().unwrap())).collect();
+        let lines: Vec<(String, i64)> = signed.body["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["sku"].as_str().unwrap().to_owned(),
+                    l["quantity"].as_i64().unwrap(),
+                )
+            })
+            .collect();
         assert_eq!(lines, [("TR-42".to_owned(), 3), ("JK-M".to_owned(), 1)]);
         assert_eq!(signed.body["lines"][1]["hold"]["location"], "LYS-BELLECOUR");
-        let old = t.get(&format!("/v1/carts/{}", anon["id"].as_str().unwrap()), &t.web).await.body;
-        assert_eq!((old["status"].as_str(), old["merged_into"].as_str()), (Some("merged"), in_app["id"].as_str()));
+        let old = t
+            .get(
+                &format!("/v1/carts/{}", anon["id"].as_str().unwrap()),
+                &t.web,
+            )
+            .await
+            .body;
+        assert_eq!(
+            (old["status"].as_str(), old["merged_into"].as_str()),
+            (Some("merged"), in_app["id"].as_str())
+        );
         let seen = t.get(&format!("/v1/customers/{cid}/cart"), &t.web).await;
         assert_eq!(seen.body["subtotal_minor"], 3 * 4999 + 12900);
 
         // A kiosk hands its basket to the customer's phone with a short code, once.
-        let kiosk_cart = t.post("/v1/carts", &t.store, json!({"lines": [{"sku": "TR-43", "quantity": 1}]})).await.body;
-        let handed = t.post(&format!("/v1/carts/{}/handoff", kiosk_cart["id"].as_str().unwrap()), &t.store, json!({})).await.body;
+        let kiosk_cart = t
+            .post(
+                "/v1/carts",
+                &t.store,
+                json!({"lines": [{"sku": "TR-43", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let handed = t
+            .post(
+                &format!("/v1/carts/{}/handoff", kiosk_cart["id"].as_str().unwrap()),
+                &t.store,
+                json!({}),
+            )
+            .await
+            .body;
         let code = handed["handoff_code"].as_str().unwrap().to_owned();
         assert_eq!(code.len(), 6);
-        let claimed = t.post("/v1/carts/claim", &app, json!({"code": code.to_lowercase(), "customer_id": cid})).await;
+        let claimed = t
+            .post(
+                "/v1/carts/claim",
+                &app,
+                json!({"code": code.to_lowercase(), "customer_id": cid}),
+            )
+            .await;
         assert_eq!(claimed.status, StatusCode::OK, "{}", claimed.body);
         assert_eq!(claimed.body["lines"].as_array().map(Vec::len), Some(3));
         let twice = t.post("/v1/carts/claim", &app, json!({"code": code})).await;
@@ -324,11 +602,16 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
         let order = checkout(&t, &app, in_app["id"].as_str().unwrap(), json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
         assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
         assert_eq!(order.body["customer_id"], cid);
-        assert_eq!(order.body["lines"][1]["hold_id"], signed.body["lines"][1]["hold"]["hold_id"]);
+        assert_eq!(
+            order.body["lines"][1]["hold_id"],
+            signed.body["lines"][1]["hold"]["hold_id"]
+        );
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
         let gone = t.get(&format!("/v1/customers/{cid}/cart"), &t.web).await;
         assert_eq!(gone.status, StatusCode::NOT_FOUND);
-        let history = t.get(&format!("/v1/customers/{cid}/orders"), &t.service).await;
+        let history = t
+            .get(&format!("/v1/customers/{cid}/orders"), &t.service)
+            .await;
         assert_eq!(history.body["data"][0]["id"], order.body["id"]);
         balanced(&t).await;
     }
@@ -346,14 +629,39 @@ async fn returns_anywhere_within_what_was_bought_and_exchanges_settle() {
         assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
         acted(&t, &t.store, &order, "start_preparing", json!({})).await;
         acted(&t, &t.store, &order, "mark_ready", json!({})).await;
-        let code = last_event(&t, "relais.order.ready_for_pickup", order["id"].as_str().unwrap()).await["pickup_code"].clone();
-        acted(&t, &t.store, &order, "collect", json!({"pickup_code": code})).await;
+        let code = last_event(
+            &t,
+            "relais.order.ready_for_pickup",
+            order["id"].as_str().unwrap(),
+        )
+        .await["pickup_code"]
+            .clone();
+        acted(
+            &t,
+            &t.store,
+            &order,
+            "collect",
+            json!({"pickup_code": code}),
+        )
+        .await;
 
         // Brought back to Paris with the e-receipt's QR code: refunded to the card, stock in Paris.
         let qr = order["receipt"]["qr_payload"].as_str().unwrap();
         let back = t.post("/v1/returns", &paris, json!({"order": qr, "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"})).await;
-        assert_eq!(back.status, StatusCode::CREATED, "{}: {}", t.name(), back.body);
-        assert_eq!((back.body["location"].as_str(), back.body["refund_minor"].as_i64()), (Some("PAR-RIVOLI"), Some(4999)));
+        assert_eq!(
+            back.status,
+            StatusCode::CREATED,
+            "{}: {}",
+            t.name(),
+            back.body
+        );
+        assert_eq!(
+            (
+                back.body["location"].as_str(),
+                back.body["refund_minor"].as_i64()
+            ),
+            (Some("PAR-RIVOLI"), Some(4999))
+        );
         assert_eq!(on_hand(&t, "TR-42", "PAR-RIVOLI").await, 1);
         let too_many = t.post("/v1/returns", &paris, json!({"order": qr, "lines": [{"line": 1, "quantity": 2, "condition": "resellable"}], "refund": "original_payment"})).await;
         assert_eq!(too_many.status, StatusCode::CONFLICT);
@@ -364,24 +672,74 @@ async fn returns_anywhere_within_what_was_bought_and_exchanges_settle() {
         let exchange = t.post("/v1/returns", &paris, json!({"order": order["receipt"]["token"], "lines": [{"line": 1, "quantity": 1, "condition": "damaged"}],
             "refund": "exchange", "exchange_lines": [{"sku": "JK-M", "quantity": 1}]})).await;
         assert_eq!(exchange.status, StatusCode::CREATED, "{}", exchange.body);
-        assert_eq!((exchange.body["paid_minor"].as_i64(), exchange.body["refund_minor"].as_i64()), (Some(12900 - 4999), Some(0)));
-        assert_eq!(on_hand(&t, "TR-42", "PAR-RIVOLI").await, 1, "{}: the damaged pair is written off", t.name());
+        assert_eq!(
+            (
+                exchange.body["paid_minor"].as_i64(),
+                exchange.body["refund_minor"].as_i64()
+            ),
+            (Some(12900 - 4999), Some(0))
+        );
+        assert_eq!(
+            on_hand(&t, "TR-42", "PAR-RIVOLI").await,
+            1,
+            "{}: the damaged pair is written off",
+            t.name()
+        );
         assert_eq!(on_hand(&t, "JK-M", "PAR-RIVOLI").await, 0);
-        let sale = t.get(&format!("/v1/orders/{}", exchange.body["exchange_order"].as_str().unwrap()), &t.admin).await.body;
-        assert_eq!((sale["mode"].as_str(), sale["exchange_of"].as_str()), (Some("carry_out"), order["id"].as_str()));
+        let sale = t
+            .get(
+                &format!(
+                    "/v1/orders/{}",
+                    exchange.body["exchange_order"].as_str().unwrap()
+                ),
+                &t.admin,
+            )
+            .await
+            .body;
+        assert_eq!(
+            (sale["mode"].as_str(), sale["exchange_of"].as_str()),
+            (Some("carry_out"), order["id"].as_str())
+        );
         assert_eq!(sale["paid_minor"], 12900);
-        let original = t.get(&format!("/v1/orders/{}", order["id"].as_str().unwrap()), &t.admin).await.body;
-        assert_eq!((original["paid_minor"].as_i64(), original["payments"][0]["refunded_minor"].as_i64()), (Some(4999), Some(4999)));
-        let returns = t.get(&format!("/v1/orders/{}/returns", order["id"].as_str().unwrap()), &t.admin).await;
+        let original = t
+            .get(
+                &format!("/v1/orders/{}", order["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await
+            .body;
+        assert_eq!(
+            (
+                original["paid_minor"].as_i64(),
+                original["payments"][0]["refunded_minor"].as_i64()
+            ),
+            (Some(4999), Some(4999))
+        );
+        let returns = t
+            .get(
+                &format!("/v1/orders/{}/returns", order["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await;
         assert_eq!(returns.body.as_array().map(Vec::len), Some(2));
         // A web key cannot take returns.
         let web = t.post("/v1/returns", &t.web, json!({"order": order["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "store_credit"})).await;
         assert_eq!(web.status, StatusCode::FORBIDDEN);
 
         // The franchisee's report lists the order its Lyon store handed over.
-        let report = t.get("/v1/reports/owners/SARL%20Test/orders", &t.admin).await;
-        let rows = report.body["data"].as_array().unwrap_or_else(|| panic!("{}", report.body));
-        assert!(rows.iter().any(|r| r["order_id"] == order["id"] && r["location"] == "LYS-BELLECOUR" && r["amount_minor"] == 9998), "{}", report.body);
+        let report = t
+            .get("/v1/reports/owners/SARL%20Test/orders", &t.admin)
+            .await;
+        let rows = report.body["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}", report.body));
+        assert!(
+            rows.iter().any(|r| r["order_id"] == order["id"]
+                && r["location"] == "LYS-BELLECOUR"
+                && r["amount_minor"] == 9998),
+            "{}",
+            report.body
+        );
         balanced(&t).await;
     }
 }
@@ -399,12 +757,36 @@ async fn ship_orders_are_routed_and_explained() {
         let order = placed(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}, {"sku": "JK-M", "quantity": 1}]),
             json!({"mode": "ship", "payment": {"token": "tok_visa"}, "ship_to": {"latitude": 48.85, "longitude": 2.35}})).await;
         assert!(order["location"].is_null());
-        assert!(order["lines"].as_array().unwrap().iter().all(|l| l["location"] == "WH-LYON"));
-        assert!(order["routing"]["explanation"][0].as_str().unwrap().starts_with("WH-LYON"), "{}", order["routing"]);
+        assert!(
+            order["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|l| l["location"] == "WH-LYON")
+        );
+        assert!(
+            order["routing"]["explanation"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("WH-LYON"),
+            "{}",
+            order["routing"]
+        );
         // The web channel ships from warehouses only: nothing left there → refused, with what is missing.
         let c = cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}])).await;
-        let none = checkout(&t, &t.web, c["id"].as_str().unwrap(), json!({"mode": "ship", "payment": {"token": "tok_visa"}})).await;
-        assert_eq!((none.status, none.code()), (StatusCode::CONFLICT, "insufficient_stock"), "{}", none.body);
+        let none = checkout(
+            &t,
+            &t.web,
+            c["id"].as_str().unwrap(),
+            json!({"mode": "ship", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
+        assert_eq!(
+            (none.status, none.code()),
+            (StatusCode::CONFLICT, "insufficient_stock"),
+            "{}",
+            none.body
+        );
         assert_eq!(none.body["error"]["details"]["missing"]["TR-42"], 1);
         for step in ["start_preparing", "ship", "deliver"] {
             acted(&t, &t.admin, &order, step, json!({})).await;
@@ -424,8 +806,19 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
             // Three channels (the POS on another node) want the last jacket at once.
             let stock = atp(&t, "JK-M", "LYS-BELLECOUR").await;
             if stock > 1 {
-                let c = cart(&t, &t.store, json!([{"sku": "JK-M", "quantity": stock - 1}])).await;
-                let r = checkout(&t, &t.store, c["id"].as_str().unwrap(), json!({"mode": "carry_out"})).await;
+                let c = cart(
+                    &t,
+                    &t.store,
+                    json!([{"sku": "JK-M", "quantity": stock - 1}]),
+                )
+                .await;
+                let r = checkout(
+                    &t,
+                    &t.store,
+                    c["id"].as_str().unwrap(),
+                    json!({"mode": "carry_out"}),
+                )
+                .await;
                 assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
             } else if stock == 0 {
                 receive(&t, "JK-M", "LYS-BELLECOUR", 1).await;
@@ -435,26 +828,55 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
             let till = cart(&t, &t.store, json!([{"sku": "JK-M", "quantity": 1}])).await;
             let pos_request = axum::http::Request::builder()
                 .method(Method::POST)
-                .uri(format!("/v1/carts/{}/checkout", till["id"].as_str().unwrap()))
+                .uri(format!(
+                    "/v1/carts/{}/checkout",
+                    till["id"].as_str().unwrap()
+                ))
                 .header("authorization", format!("Bearer {}", t.store))
                 .header("content-type", "application/json")
-                .body(axum::body::Body::from(json!({"mode": "carry_out"}).to_string()))
+                .body(axum::body::Body::from(
+                    json!({"mode": "carry_out"}).to_string(),
+                ))
                 .unwrap();
             let (a, b, c) = tokio::join!(
-                checkout(&t, &t.web, web["id"].as_str().unwrap(), json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})),
-                checkout(&t, &app, mobile["id"].as_str().unwrap(), json!({"mode": "reserve", "location": "LYS-BELLECOUR"})),
+                checkout(
+                    &t,
+                    &t.web,
+                    web["id"].as_str().unwrap(),
+                    json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})
+                ),
+                checkout(
+                    &t,
+                    &app,
+                    mobile["id"].as_str().unwrap(),
+                    json!({"mode": "reserve", "location": "LYS-BELLECOUR"})
+                ),
                 tower::ServiceExt::oneshot(other.clone(), pos_request),
             );
             let statuses = [a.status, b.status, c.unwrap().status()];
-            let won = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+            let won = statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count();
             assert_eq!(won, 1, "{} round {round}: {statuses:?}", t.name());
-            assert!(statuses.iter().all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT), "{statuses:?}");
+            assert!(
+                statuses
+                    .iter()
+                    .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+                "{statuses:?}"
+            );
             assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 0);
         }
 
         // Two tills return the same line at once: only what was bought comes back.
         receive(&t, "TR-43", "LYS-BELLECOUR", 1).await;
-        let sale = placed(&t, &t.store, json!([{"sku": "TR-43", "quantity": 1}]), json!({"mode": "carry_out"})).await;
+        let sale = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-43", "quantity": 1}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
         let body = json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"});
         let second = axum::http::Request::builder()
             .method(Method::POST)
@@ -463,10 +885,27 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
             .header("content-type", "application/json")
             .body(axum::body::Body::from(body.to_string()))
             .unwrap();
-        let (a, b) = tokio::join!(t.post("/v1/returns", &t.store, body.clone()), tower::ServiceExt::oneshot(other.clone(), second));
+        let (a, b) = tokio::join!(
+            t.post("/v1/returns", &t.store, body.clone()),
+            tower::ServiceExt::oneshot(other.clone(), second)
+        );
         let statuses = [a.status, b.unwrap().status()];
-        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{} {statuses:?}", t.name());
-        let after = t.get(&format!("/v1/orders/{}", sale["id"].as_str().unwrap()), &t.admin).await.body;
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count(),
+            1,
+            "{} {statuses:?}",
+            t.name()
+        );
+        let after = t
+            .get(
+                &format!("/v1/orders/{}", sale["id"].as_str().unwrap()),
+                &t.admin,
+            )
+            .await
+            .body;
         assert_eq!(after["lines"][0]["returned"], 1);
         assert_eq!(after["payments"][0]["refunded_minor"], 4999);
         balanced(&t).await;

@@ -1,0 +1,208 @@
+//! Scenario `checkout`: whole orders over HTTP. Each order is a cart created with its lines
+//! (`POST /v1/carts`) and checked out (`POST /v1/carts/{id}/checkout`) in one fulfilment
+//! mode; it counts when the checkout answered 201, i.e. the order is placed, its stock held
+//! and the payment recorded, durably. Orders spread over the demo's stores and 50 SKUs,
+//! each stocked so that no order fails for lack of stock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use hyper::Method;
+use rand::Rng;
+use serde_json::json;
+
+use crate::client::Conn;
+use crate::load::{get_json, send_ok, skus};
+use crate::server::{Server, cpu_seconds_of};
+
+const SKUS: usize = 50;
+
+/// Stores that take the mode's orders (every demo store takes pickup and reserve).
+async fn stores(server: &Server, capability: &str) -> anyhow::Result<Vec<String>> {
+    let page = get_json(server, "/v1/locations?limit=100").await?;
+    let codes: Vec<String> = page["data"]
+        .as_array()
+        .context("locations")?
+        .iter()
+        .filter(|l| {
+            l["kind"] == "store"
+                && l["capabilities"]
+                    .as_array()
+                    .is_some_and(|c| c.iter().any(|x| x == capability))
+        })
+        .filter_map(|l| l["code"].as_str().map(String::from))
+        .collect();
+    anyhow::ensure!(!codes.is_empty(), "no store offers {capability}");
+    Ok(codes)
+}
+
+/// Receives enough of each SKU at each location for every order to find stock.
+async fn stock_up(
+    server: &Server,
+    skus: &[String],
+    locations: &[String],
+    units: u64,
+) -> anyhow::Result<()> {
+    for sku in skus {
+        for location in locations {
+            let receipt = json!({"sku": sku, "location": location, "kind": "receipt", "quantity": units, "reason": "benchmark stock"});
+            send_ok(server, Method::POST, "/v1/stock/movements", receipt).await?;
+        }
+    }
+    Ok(())
+}
+
+fn order_bodies(
+    rng: &mut impl Rng,
+    skus: &[String],
+    stores: &[String],
+    mode: &str,
+) -> (String, String) {
+    let lines = rng.random_range(1..=3);
+    let mut picked: Vec<&String> = Vec::with_capacity(lines);
+    while picked.len() < lines {
+        let sku = &skus[rng.random_range(0..skus.len())];
+        if !picked.contains(&sku) {
+            picked.push(sku);
+        }
+    }
+    let lines: Vec<_> = picked
+        .iter()
+        .map(|sku| json!({"sku": sku, "quantity": rng.random_range(1..=2)}))
+        .collect();
+    let cart = json!({"channel": "web", "lines": lines}).to_string();
+    let store = &stores[rng.random_range(0..stores.len())];
+    let checkout = match mode {
+        "reserve" => json!({"mode": "reserve", "location": store}),
+        "ship" => json!({"mode": "ship", "payment": {"token": "tok_visa"}}),
+        "carry_out" => json!({"mode": "carry_out", "location": store}),
+        other => json!({"mode": other, "location": store, "payment": {"token": "tok_visa"}}),
+    };
+    (cart, checkout.to_string())
+}
+
+/// Creates a cart and checks it out; `Ok(true)` when the order was placed.
+async fn one_order(conn: &mut Conn, cart: String, checkout: String) -> anyhow::Result<bool> {
+    let (status, body) = conn
+        .send(Method::POST, "/v1/carts", Some(cart), None)
+        .await?;
+    if status.as_u16() != 201 {
+        return Ok(false);
+    }
+    let created: serde_json::Value = serde_json::from_slice(&body)?;
+    let id = created["id"].as_str().context("cart id")?;
+    let (status, _) = conn
+        .send(
+            Method::POST,
+            &format!("/v1/carts/{id}/checkout"),
+            Some(checkout),
+            None,
+        )
+        .await?;
+    Ok(status.as_u16() == 201)
+}
+
+pub async fn run(
+    server: &Server,
+    orders: u64,
+    concurrency: usize,
+    mode: String,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        ["ship", "pickup", "reserve", "counter", "carry_out"].contains(&mode.as_str()),
+        "--mode is ship, pickup, reserve, counter or carry_out"
+    );
+    anyhow::ensure!(
+        !matches!(mode.as_str(), "counter" | "carry_out"),
+        "counter and carry_out orders need a store key; benchmark ship, pickup or reserve"
+    );
+    let all = skus(server).await?;
+    let skus: Vec<String> = all.into_iter().take(SKUS).collect();
+    let (capability, kind) = match mode.as_str() {
+        "ship" => ("ship_from", None),
+        other => (other, Some("store")),
+    };
+    let stores = match kind {
+        Some(_) => stores(server, capability).await?,
+        None => {
+            let page = get_json(server, "/v1/locations?limit=100").await?;
+            page["data"]
+                .as_array()
+                .context("locations")?
+                .iter()
+                .filter(|l| l["kind"] == "warehouse")
+                .filter_map(|l| l["code"].as_str().map(String::from))
+                .collect()
+        }
+    };
+    // Units a cell may need: every order's lines in one cell, with margin.
+    let per_cell =
+        (orders * 6 / (skus.len() as u64 * stores.len().max(1) as u64)).max(10) * 4 + 100;
+    stock_up(server, &skus, &stores, per_cell).await?;
+    println!(
+        "checkout: staged {} SKUs x {} locations, {per_cell} units each",
+        skus.len(),
+        stores.len()
+    );
+
+    let (skus, stores) = (Arc::new(skus), Arc::new(stores));
+    let next = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let server_cpu = server.cpu_seconds();
+    let client_cpu = cpu_seconds_of("/proc/self/stat");
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let mut conn = Conn::open(&server.addr, &server.admin_key).await?;
+        let (skus, stores, next, failed, mode) = (
+            skus.clone(),
+            stores.clone(),
+            next.clone(),
+            failed.clone(),
+            mode.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut latencies =
+                Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("bounds");
+            loop {
+                if next.fetch_add(1, Ordering::Relaxed) >= orders {
+                    break;
+                }
+                let (cart, checkout) = order_bodies(&mut rand::rng(), &skus, &stores, &mode);
+                let sent = Instant::now();
+                if !one_order(&mut conn, cart, checkout).await.unwrap_or(false) {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+                latencies.saturating_record(sent.elapsed().as_micros() as u64);
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    for w in workers {
+        latencies.add(w.await?)?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let failed = failed.load(Ordering::Relaxed);
+    let per_order_us = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(b), Some(a)) => format!("{:.0}", (a - b) * 1e6 / orders as f64),
+        _ => "n/a".into(),
+    };
+    println!(
+        "cpu: server_us_per_order={} client_us_per_order={} wall_s={elapsed:.2}",
+        per_order_us(server_cpu, server.cpu_seconds()),
+        per_order_us(client_cpu, cpu_seconds_of("/proc/self/stat")),
+    );
+    println!(
+        "checkout: orders={} failed={failed} orders_per_s={:.0} p50_ms={:.2} p99_ms={:.2} db={}",
+        orders - failed,
+        (orders - failed) as f64 / elapsed,
+        latencies.value_at_quantile(0.5) as f64 / 1000.0,
+        latencies.value_at_quantile(0.99) as f64 / 1000.0,
+        server.db_label
+    );
+    Ok(())
+}
