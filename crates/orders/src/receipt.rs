@@ -1,8 +1,10 @@
 //! E-receipts: every order gets a token that any store and any channel accepts, printed as a
 //! QR code.
 //!
-//! The token is random (it proves possession of the receipt, like the paper one), so it is
-//! never derived from the order number. The QR payload is a short URI any scanner app
+//! The token proves possession of the receipt, like the paper one, so it is never derived
+//! from the order number: it is a UUIDv7 of its own (`kernel::id::new_id("rcp")`) — 74
+//! random bits, not guessable, after a timestamp that keeps its index append-only. The QR
+//! payload is a short URI any scanner app
 //! displays legibly: `relais:receipt:<token>`; a till scanning it gets the token back with
 //! [`token_from_qr`], and a typed token is accepted as well.
 
@@ -10,9 +12,9 @@
 pub const TOKEN_PREFIX: &str = "rcp_";
 const QR_SCHEME: &str = "relais:receipt:";
 
-/// A token from a random secret (hex).
-pub fn token_from_secret(secret_hex: &str) -> String {
-    format!("{TOKEN_PREFIX}{}", &secret_hex[..secret_hex.len().min(32)])
+/// A new e-receipt token.
+pub fn new_token() -> String {
+    kernel::id::new_id(TOKEN_PREFIX.trim_end_matches('_'))
 }
 
 /// What the QR code on the receipt encodes.
@@ -35,7 +37,7 @@ mod tests {
 
     #[test]
     fn a_scanned_or_typed_token_reads_back() {
-        let token = token_from_secret(&"ab12".repeat(16));
+        let token = new_token();
         assert_eq!(token.len(), 36);
         assert_eq!(
             token_from_qr(&qr_payload(&token)).as_deref(),

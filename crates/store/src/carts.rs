@@ -144,7 +144,31 @@ pub async fn create_cart(conn: &mut Conn, new: &NewCart, now: Timestamp) -> Resu
     .await
     .map_err(|e| reference_error(e, &new.channel))?;
     insert_lines(conn, &id, &new.lines, 0).await?;
-    reload(conn, &id).await
+    // Built from what was written rather than read back: the writer is the bottleneck.
+    Ok(Cart {
+        id,
+        customer_id: new.customer_id.clone(),
+        channel: new.channel.clone(),
+        currency: new.currency,
+        status: CartStatus::Active,
+        merged_into: None,
+        order_id: None,
+        handoff_code: None,
+        handoff_expires_at: None,
+        lines: new
+            .lines
+            .iter()
+            .map(|l| CartLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                hold_id: None,
+                hold_location: None,
+            })
+            .collect(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    })
 }
 
 fn reference_error(e: Error, channel: &str) -> Error {

@@ -168,14 +168,14 @@ pub async fn place(
         Some(c) => Some(crate::customers::active_id(conn, c).await?),
         None => None,
     };
-    let receipt = orders::receipt::token_from_secret(&kernel::id::new_secret_hex());
+    let receipt = orders::receipt::new_token();
     conn.execute(
         "INSERT INTO orders (id, customer_id, cart_id, channel, mode, state, location, owner_kind, owner_name, currency,
                              total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1)",
         params![
-            &id, customer, new.cart.as_ref().map(|c| c.0.clone()), &new.channel, new.mode.as_str(),
-            new.mode.initial().as_str(), &new.location, owner_kind, owner_name, new.currency.code(),
+            &id, &customer, new.cart.as_ref().map(|c| c.0.clone()), &new.channel, new.mode.as_str(),
+            new.mode.initial().as_str(), &new.location, &owner_kind, &owner_name, new.currency.code(),
             total, &receipt, new.deadline_at.map(|t| t.to_text()),
             new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text()
         ],
@@ -187,15 +187,54 @@ pub async fn place(
     }
     let sold_now = new.mode == FulfilmentMode::CarryOut;
     insert_lines(conn, &id, &new.lines, &holds, sold_now).await?;
+    let mut payments = Vec::with_capacity(new.payments.len());
     for p in &new.payments {
-        insert_payment(conn, &id, new.currency, p, now).await?;
+        payments.push(insert_payment(conn, &id, new.currency, p, now).await?);
     }
     if sold_now {
         for hold in &holds {
             stock::end_hold(conn, hold, HoldAction::Commit(None), actor).await?;
         }
     }
-    let order = get_in(conn, &id).await?;
+    // Built from what was written rather than read back: the writer is the bottleneck.
+    let order = Order {
+        id: id.clone(),
+        customer_id: customer,
+        cart_id: new.cart.as_ref().map(|c| c.0.clone()),
+        channel: new.channel.clone(),
+        mode: new.mode,
+        state: new.mode.initial(),
+        location: new.location.clone(),
+        owner_kind,
+        owner_name,
+        currency: new.currency,
+        total_minor: total,
+        pickup_code: None,
+        receipt_token: receipt,
+        deadline_at: new.deadline_at,
+        routing: new.routing.clone(),
+        exchange_of: new.exchange_of.clone(),
+        lines: new
+            .lines
+            .iter()
+            .zip(holds)
+            .enumerate()
+            .map(|(i, (l, hold))| OrderLine {
+                line_no: i as i64 + 1,
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                unit_price_minor: l.unit_price_minor,
+                location: l.location.clone(),
+                hold_id: Some(hold),
+                sold: if sold_now { l.quantity } else { 0 },
+                returned: 0,
+            })
+            .collect(),
+        payments,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
     events::emit(conn, "relais.order.placed", &id, actor, summary(&order)).await?;
     Ok(order)
 }
@@ -282,16 +321,21 @@ async fn insert_payment(
     currency: Currency,
     p: &NewPayment,
     now: Timestamp,
-) -> Result<(), Error> {
+) -> Result<PaymentRecord, Error> {
     let mut payment = Payment::authorised(p.method, currency, p.amount_minor)?;
     payment.capture(p.amount_minor)?;
+    let id = kernel::id::new_id("pay");
     conn.execute(
         "INSERT INTO payments (id, order_id, method, currency, authorised, captured, refunded, voided, provider_ref, created_at)
          VALUES ($1, $2, $3, $4, $5, $5, 0, 0, $6, $7)",
-        params![kernel::id::new_id("pay"), order_id, p.method.as_str(), currency.code(), p.amount_minor, &p.provider_ref, now.to_text()],
+        params![&id, order_id, p.method.as_str(), currency.code(), p.amount_minor, &p.provider_ref, now.to_text()],
     )
     .await?;
-    Ok(())
+    Ok(PaymentRecord {
+        id,
+        provider_ref: p.provider_ref.clone(),
+        amounts: payment,
+    })
 }
 
 /// What a transition needs beyond its name.

@@ -53,7 +53,6 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_by_customer ON orders (customer_id, id) WHERE customer_id IS NOT NULL;
 CREATE INDEX orders_by_queue ON orders (location, state, id);
-CREATE INDEX orders_by_owner ON orders (owner_name, id);
 CREATE INDEX orders_due ON orders (deadline_at) WHERE deadline_at IS NOT NULL;
 
 CREATE TABLE order_lines (

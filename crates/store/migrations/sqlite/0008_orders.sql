@@ -2,6 +2,8 @@
 -- orders with a fulfilment mode and state, their lines (with the hold that keeps their stock
 -- and what was sold and returned), payments (amounts authorised, captured, refunded),
 -- state history, returns and their lines, store credit.
+-- Tables keyed by text are WITHOUT ROWID: one B-tree each instead of a rowid table plus
+-- its key index, so a checkout dirties half as many pages.
 
 CREATE TABLE carts (
     id                 TEXT PRIMARY KEY,
@@ -16,7 +18,7 @@ CREATE TABLE carts (
     created_at         TEXT NOT NULL,
     updated_at         TEXT NOT NULL,
     version            BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE UNIQUE INDEX carts_active_by_customer ON carts (customer_id) WHERE status = 'active' AND customer_id IS NOT NULL;
 CREATE UNIQUE INDEX carts_by_handoff_code ON carts (handoff_code) WHERE handoff_code IS NOT NULL;
 
@@ -28,7 +30,7 @@ CREATE TABLE cart_lines (
     hold_location TEXT,
     position      BIGINT NOT NULL,
     PRIMARY KEY (cart_id, sku)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE orders (
     id            TEXT PRIMARY KEY,
@@ -50,10 +52,9 @@ CREATE TABLE orders (
     created_at    TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
     version       BIGINT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX orders_by_customer ON orders (customer_id, id) WHERE customer_id IS NOT NULL;
 CREATE INDEX orders_by_queue ON orders (location, state, id);
-CREATE INDEX orders_by_owner ON orders (owner_name, id);
 CREATE INDEX orders_due ON orders (deadline_at) WHERE deadline_at IS NOT NULL;
 
 CREATE TABLE order_lines (
@@ -68,7 +69,7 @@ CREATE TABLE order_lines (
     returned         BIGINT NOT NULL,
     PRIMARY KEY (order_id, line_no),
     CHECK (sold >= 0 AND sold <= quantity AND returned >= 0 AND returned <= sold)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE payments (
     id           TEXT PRIMARY KEY,
@@ -82,7 +83,7 @@ CREATE TABLE payments (
     provider_ref TEXT,
     created_at   TEXT NOT NULL,
     CHECK (captured >= 0 AND captured <= authorised AND refunded >= 0 AND refunded <= captured)
-);
+) WITHOUT ROWID;
 CREATE INDEX payments_by_order ON payments (order_id);
 
 CREATE TABLE order_history (
@@ -111,7 +112,7 @@ CREATE TABLE returns (
     store_credit_id TEXT,
     actor           TEXT NOT NULL,
     created_at      TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX returns_by_order ON returns (order_id);
 
 CREATE TABLE return_lines (
@@ -122,7 +123,7 @@ CREATE TABLE return_lines (
     condition    TEXT NOT NULL,
     amount_minor BIGINT NOT NULL,
     PRIMARY KEY (return_id, line_no)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE store_credits (
     id            TEXT PRIMARY KEY,
@@ -132,5 +133,5 @@ CREATE TABLE store_credits (
     balance_minor BIGINT NOT NULL CHECK (balance_minor >= 0),
     return_id     TEXT NOT NULL,
     created_at    TEXT NOT NULL
-);
+) WITHOUT ROWID;
 CREATE INDEX store_credits_by_customer ON store_credits (customer_id);
