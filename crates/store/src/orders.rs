@@ -93,6 +93,9 @@ pub struct NewOrderLine {
     pub location: String,
     /// The cart line's hold, adopted when it still holds these units there.
     pub cart_hold: Option<String>,
+    /// The hold channel's safety stock here, when the caller checked its policy already
+    /// (from the API's reference cache); `None` checks inside the command.
+    pub checked_channel_safety: Option<i64>,
 }
 
 /// A payment taken with the order.
@@ -127,7 +130,8 @@ pub struct NewOrder {
     pub exchange_of: Option<String>,
 }
 
-fn hold_purpose(mode: FulfilmentMode) -> HoldPurpose {
+/// The purpose an order's holds carry: a counter or till order is held like a pickup.
+pub fn hold_purpose(mode: FulfilmentMode) -> HoldPurpose {
     match mode {
         FulfilmentMode::Ship => HoldPurpose::Ship,
         FulfilmentMode::Reserve => HoldPurpose::Reserve,
@@ -153,14 +157,17 @@ pub async fn place(
     let total = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
     let (owner_kind, owner_name) = match &new.location {
         Some(code) => {
-            let place = crate::locations::find_location(conn, code)
+            let owner = conn
+                .query_opt(
+                    "SELECT owner_kind, owner_name FROM locations WHERE code = $1",
+                    params![code],
+                )
                 .await?
                 .ok_or_else(|| Error::unknown_reference("location", "location", code))?;
-            let kind = match place.owner.kind {
-                catalog::location::OwnerKind::Company => "company",
-                catalog::location::OwnerKind::Franchisee => "franchisee",
-            };
-            (Some(kind.to_owned()), Some(place.owner.name.clone()))
+            (
+                Some(owner.text("owner_kind")?),
+                Some(owner.text("owner_name")?),
+            )
         }
         None => (None, None),
     };
@@ -272,7 +279,7 @@ async fn hold_line(
             purpose,
             owner_ref: order_id.to_owned(),
             channel: new.hold_channel.clone(),
-            checked_channel_safety: None,
+            checked_channel_safety: line.checked_channel_safety,
             ttl_s: Some(new.hold_ttl_s),
         },
         actor,

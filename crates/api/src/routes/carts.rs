@@ -542,24 +542,31 @@ async fn checkout(
         FulfilmentMode::Reserve => s.hold_ttls.reserve_s + 3600,
         _ => inventory::hold::MAX_TTL_S,
     };
-    let lines = allocations
-        .into_iter()
-        .map(|(sku, quantity, at)| {
-            let cart_hold = cart
-                .lines
-                .iter()
-                .find(|l| l.sku == sku && l.hold_location.as_deref() == Some(at.as_str()))
-                .and_then(|l| l.hold_id.clone());
-            NewOrderLine {
-                unit_price_minor: prices[&sku],
-                sku,
-                quantity,
-                location: at,
-                cart_hold,
-            }
-        })
-        .collect();
     let channel = principal.own_channel().map(str::to_owned);
+    let mut lines = Vec::with_capacity(allocations.len());
+    for (sku, quantity, at) in allocations {
+        let cart_hold = cart
+            .lines
+            .iter()
+            .find(|l| l.sku == sku && l.hold_location.as_deref() == Some(at.as_str()))
+            .and_then(|l| l.hold_id.clone());
+        // The policy check is made here from the reference cache, off the single writer.
+        let checked_channel_safety = match &channel {
+            Some(c) => {
+                super::stock::cached_channel_safety(&s, c, &at, store::orders::hold_purpose(mode))
+                    .await
+            }
+            None => None,
+        };
+        lines.push(NewOrderLine {
+            unit_price_minor: prices[&sku],
+            sku,
+            quantity,
+            location: at,
+            cart_hold,
+            checked_channel_safety,
+        });
+    }
     let new = NewOrder {
         customer_id: b.customer_id.or(cart.customer_id.clone()),
         cart: Some((cart.id.clone(), cart.version)),

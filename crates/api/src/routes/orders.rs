@@ -621,6 +621,7 @@ async fn record_return(
                         quantity: l.quantity,
                         location: location.clone(),
                         cart_hold: None,
+                        checked_channel_safety: None,
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()?;

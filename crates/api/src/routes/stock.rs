@@ -748,7 +748,7 @@ async fn create_hold(
 /// when the cache cannot say yes — unknown channel or location, not allowed — the command
 /// checks inside its transaction and gives the authoritative answer (and an idempotent
 /// replay still finds its first response).
-async fn cached_channel_safety(
+pub(crate) async fn cached_channel_safety(
     s: &AppState,
     channel: &str,
     location: &str,
