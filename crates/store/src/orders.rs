@@ -584,9 +584,9 @@ pub(crate) async fn refund_payment(
 ) -> Result<Option<ProviderRefund>, Error> {
     let row = conn
         .query_opt(
-            "UPDATE payments SET refunded = refunded + $2 WHERE id = $1 AND refunded + $2 <= captured
+            "UPDATE payments SET refunded = refunded + $2 WHERE order_id = $3 AND id = $1 AND refunded + $2 <= captured
              RETURNING method, provider_ref, currency",
-            params![payment_id, amount],
+            params![payment_id, amount, order_id],
         )
         .await?
         .ok_or_else(|| Error::new(ErrorCode::Conflict, "the refund exceeds what was paid").with("payment_id", payment_id))?;
