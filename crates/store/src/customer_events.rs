@@ -244,6 +244,14 @@ pub async fn timeline(
             SELECT at, 'merge:' || id, 'merge', id, NULL, 'absorbed ' || absorbed_id,
                    cause, NULL
               FROM customer_merges WHERE survivor_id = $1
+            UNION ALL
+            SELECT created_at, 'order:' || id, 'order', id, channel, mode || ' order, ' || state,
+                   currency || ' ' || CAST(total_minor AS TEXT), location
+              FROM orders WHERE customer_id = $1
+            UNION ALL
+            SELECT r.created_at, 'return:' || r.id, 'return', r.id, NULL, 'return of ' || r.order_id,
+                   r.currency || ' ' || CAST(r.value_minor AS TEXT), r.location
+              FROM returns r JOIN orders o ON o.id = r.order_id WHERE o.customer_id = $1
         ) AS t
         WHERE at < $2 OR (at = $2 AND k < $3)
         ORDER BY at DESC, k DESC LIMIT $4";
@@ -294,6 +302,14 @@ fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {
         }),
         "consent" => serde_json::json!({ "method": raw, "location_code": extra }),
         "interaction" => serde_json::json!({ "direction": raw, "location_code": extra }),
+        "order" | "return" => {
+            let (currency, amount) = raw.split_once(' ').unwrap_or(("", "0"));
+            serde_json::json!({
+                "currency": currency,
+                "amount_minor": amount.parse::<i64>().unwrap_or(0),
+                "location_code": extra,
+            })
+        }
         _ => serde_json::json!({ "cause": raw }),
     };
     Ok(TimelineEntry {

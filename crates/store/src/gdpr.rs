@@ -45,6 +45,10 @@ pub struct Export {
     pub events: Vec<ExportedEvent>,
     pub merges: Vec<MergeRecord>,
     pub reviews: Vec<MergeReview>,
+    /// Orders from every channel, with lines and payments.
+    pub orders: Vec<crate::orders::Order>,
+    /// Returns of those orders.
+    pub returns: Vec<crate::returns::Return>,
 }
 
 /// Reads the export from one reader connection (one snapshot on PostgreSQL's default
@@ -80,7 +84,12 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
+    let orders = crate::orders::all_of(&mut conn, &id).await?;
     drop(conn);
+    let mut returns = Vec::new();
+    for order in &orders {
+        returns.extend(crate::returns::of_order(db, &order.id).await?);
+    }
     let merges = crate::customers::merge_history(db, &id).await?;
     let reviews = crate::customers::reviews_of(db, &id).await?;
     Ok(Export {
@@ -93,6 +102,8 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         events,
         merges,
         reviews,
+        orders,
+        returns,
     })
 }
 

@@ -782,6 +782,21 @@ pub async fn get_order(db: &Db, id: &str) -> Result<Order, Error> {
     get_in(&mut db.read().await?, id).await
 }
 
+/// Every order of a customer, oldest first (exports).
+pub async fn all_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<Order>, Error> {
+    let found = conn
+        .query(
+            "SELECT * FROM orders WHERE customer_id = $1 ORDER BY id",
+            params![customer_id],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(found.len());
+    for row in found {
+        out.push(load(conn, row).await?);
+    }
+    Ok(out)
+}
+
 /// The order an e-receipt token belongs to.
 pub async fn find_by_receipt(conn: &mut Conn, token: &str) -> Result<Option<Order>, Error> {
     match conn

@@ -613,6 +613,66 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
             .get(&format!("/v1/customers/{cid}/orders"), &t.service)
             .await;
         assert_eq!(history.body["data"][0]["id"], order.body["id"]);
+
+        // The same person buys at a till under their phone number; signing in with both
+        // merges the profiles, and the till order joins the history, timeline and export.
+        let walk_in = t
+            .created(
+                "/v1/customers",
+                json!({"identifiers": [{"kind": "phone", "value": "06 12 34 56 78"}]}),
+            )
+            .await;
+        let till = t
+            .post(
+                "/v1/carts",
+                &t.store,
+                json!({"customer_id": walk_in["id"], "lines": [{"sku": "TR-43", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let sale = checkout(
+            &t,
+            &t.store,
+            till["id"].as_str().unwrap(),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
+        assert_eq!(sale.status, StatusCode::CREATED, "{}", sale.body);
+        let linked = t.post("/v1/customers/identify", &t.web, json!({"identifiers": [
+            {"kind": "email", "value": "claire@example.fr", "verified": true}, {"kind": "phone", "value": "+33612345678"}]})).await;
+        assert_eq!(linked.status, StatusCode::OK, "{}", linked.body);
+        let both = t
+            .get(&format!("/v1/customers/{cid}/orders"), &t.service)
+            .await;
+        let ids: Vec<&str> = both.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                sale.body["id"].as_str().unwrap(),
+                order.body["id"].as_str().unwrap()
+            ],
+            "{}",
+            t.name()
+        );
+        let timeline = t
+            .get(&format!("/v1/customers/{cid}/timeline"), &t.service)
+            .await;
+        let orders_seen = timeline.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "order")
+            .count();
+        assert_eq!(orders_seen, 2, "{}", timeline.body);
+        let export = t
+            .get(&format!("/v1/customers/{cid}/export"), &t.service)
+            .await;
+        assert_eq!(export.body["orders"].as_array().map(Vec::len), Some(2));
         balanced(&t).await;
     }
 }
