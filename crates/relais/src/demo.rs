@@ -1069,6 +1069,14 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
                 .collect()
         });
     crate::demo_customers::seed(db, &STORE_REFS).await?;
+    let store_codes: Vec<&str> = STORES.iter().map(|s| s.code).collect();
+    let warehouses: Vec<String> = other_locations()
+        .into_iter()
+        .filter(|l| l.kind == LocationKind::Warehouse)
+        .map(|l| l.code)
+        .collect();
+    let warehouses: Vec<&str> = warehouses.iter().map(String::as_str).collect();
+    crate::demo_orders::seed(db, &store_codes, &warehouses).await?;
     let key = |name: &'static str, scope: &'static str| {
         let db = db.clone();
         async move { crate::server::create_key(&db, name, &[scope.to_string()], "demo").await }

@@ -903,16 +903,20 @@ pub struct OwnerLine {
     pub currency: Currency,
     /// The value of the lines this owner's locations fulfilled or handed over.
     pub amount_minor: i64,
+    /// Ordered on a channel not bound to a store (web, app, marketplace…).
+    pub online: bool,
     pub created_at: Timestamp,
 }
 
 /// Orders whose lines an owner's locations fulfilled or handed over, with the value of those
-/// lines, between two instants (newest first).
+/// lines, between two instants (newest first); `online_only` keeps the orders placed on a
+/// channel no store owns — what a franchisee is credited for fulfilling.
 pub async fn owner_report(
     db: &Db,
     owner_name: &str,
     from: Timestamp,
     to: Timestamp,
+    online_only: bool,
     page: &PageRequest,
 ) -> Result<Page<OwnerLine>, Error> {
     let found = db
@@ -920,12 +924,15 @@ pub async fn owner_report(
         .await?
         .query(
             "SELECT o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at,
-                    CAST(SUM(l.unit_price_minor * l.sold) AS BIGINT) AS amount_minor
+                    CAST(SUM(l.unit_price_minor * l.sold) AS BIGINT) AS amount_minor,
+                    CASE WHEN MAX(ch.location_code) IS NULL THEN 1 ELSE 0 END AS online
              FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN locations loc ON loc.code = l.location
+                  LEFT JOIN channels ch ON ch.code = o.channel
              WHERE loc.owner_name = $1 AND o.created_at >= $2 AND o.created_at < $3 AND ($4 = '' OR o.id < $4) AND l.sold > 0
+                   AND ($6 = 0 OR ch.location_code IS NULL)
              GROUP BY o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at
              ORDER BY o.id DESC, l.location LIMIT $5",
-            params![owner_name, from.to_text(), to.to_text(), page.after.clone().unwrap_or_default(), page.fetch_limit()],
+            params![owner_name, from.to_text(), to.to_text(), page.after.clone().unwrap_or_default(), page.fetch_limit(), i64::from(online_only)],
         )
         .await?;
     let lines = found
@@ -942,6 +949,7 @@ pub async fn owner_report(
                 location: r.text("location")?,
                 currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
                 amount_minor: r.int("amount_minor")?,
+                online: r.int("online")? == 1,
                 created_at: rows::timestamp(r, "created_at")?,
             })
         })

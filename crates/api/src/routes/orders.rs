@@ -720,6 +720,9 @@ pub struct ReportQuery {
     pub from: Option<String>,
     /// End (exclusive), RFC 3339; default now.
     pub to: Option<String>,
+    /// Only orders placed on channels no store owns (web, app…): what the owner fulfilled
+    /// for the retailer's online business.
+    pub online: Option<bool>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -734,6 +737,8 @@ pub struct OwnerLineDto {
     pub location: String,
     pub currency: String,
     pub amount_minor: i64,
+    /// Placed on a channel no store owns (web, app, marketplace…).
+    pub online: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
 }
@@ -771,7 +776,9 @@ async fn owner_report(
         Timestamp::from_unix_ms(now.unix_ms() + 1),
     )?;
     let page = kernel::PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let found = store::orders::owner_report(&s.db, &owner, from, to, &page).await?;
+    let found =
+        store::orders::owner_report(&s.db, &owner, from, to, q.online.unwrap_or(false), &page)
+            .await?;
     Ok(Json(
         found
             .map(|l| OwnerLineDto {
@@ -782,6 +789,7 @@ async fn owner_report(
                 location: l.location,
                 currency: l.currency.code().to_owned(),
                 amount_minor: l.amount_minor,
+                online: l.online,
                 created_at: l.created_at,
             })
             .into(),

@@ -796,9 +796,27 @@ async fn returns_anywhere_within_what_was_bought_and_exchanges_settle() {
         assert!(
             rows.iter().any(|r| r["order_id"] == order["id"]
                 && r["location"] == "LYS-BELLECOUR"
-                && r["amount_minor"] == 9998),
+                && r["amount_minor"] == 9998
+                && r["online"] == true),
             "{}",
             report.body
+        );
+        // The exchange was a till sale in Paris: in the owner's full report, not in its online one.
+        let sale_id = exchange.body["exchange_order"].clone();
+        assert!(
+            rows.iter()
+                .any(|r| r["order_id"] == sale_id && r["online"] == false)
+        );
+        let online = t
+            .get(
+                "/v1/reports/owners/SARL%20Test/orders?online=true",
+                &t.admin,
+            )
+            .await;
+        let online = online.body["data"].as_array().unwrap();
+        assert!(
+            online.iter().all(|r| r["online"] == true)
+                && online.iter().any(|r| r["order_id"] == order["id"])
         );
         balanced(&t).await;
     }

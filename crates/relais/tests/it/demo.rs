@@ -208,6 +208,76 @@ async fn the_demo_serves_a_realistic_retailer() {
     .await;
     assert!(!calls["data"].as_array().unwrap().is_empty());
 
+    // Orders in every mode and every state a store works with, some returned elsewhere.
+    let (_, orders) = get(
+        &client,
+        &format!("{base}/v1/orders?limit=500"),
+        &key("admin"),
+    )
+    .await;
+    let orders = orders["data"].as_array().unwrap();
+    let seen: std::collections::BTreeSet<(String, String)> = orders
+        .iter()
+        .map(|o| {
+            (
+                o["mode"].as_str().unwrap().to_owned(),
+                o["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (mode, state) in [
+        ("pickup", "placed"),
+        ("pickup", "preparing"),
+        ("pickup", "ready_for_pickup"),
+        ("pickup", "collected"),
+        ("pickup", "no_show"),
+        ("pickup", "cancelled"),
+        ("reserve", "ready_to_try"),
+        ("reserve", "purchased"),
+        ("reserve", "expired"),
+        ("ship", "placed"),
+        ("ship", "shipped"),
+        ("ship", "delivered"),
+        ("counter", "ready_at_counter"),
+        ("counter", "handed_over"),
+        ("carry_out", "completed"),
+    ] {
+        assert!(
+            seen.contains(&(mode.to_owned(), state.to_owned())),
+            "no {mode} order {state} among {seen:?}"
+        );
+    }
+    let soon = orders.iter().filter(|o| {
+        o["state"] == "ready_to_try"
+            && o["deadline_at"].as_str().is_some_and(|d| {
+                kernel::Timestamp::parse(d).unwrap().unix_ms() - kernel::Timestamp::now().unix_ms()
+                    < 2 * 3_600_000
+            })
+    });
+    assert!(soon.count() >= 3, "reservations about to expire");
+    let exchanged = orders
+        .iter()
+        .find(|o| o["exchange_of"].is_string())
+        .expect("an exchange");
+    let (_, returns) = get(
+        &client,
+        &format!(
+            "{base}/v1/orders/{}/returns",
+            exchanged["exchange_of"].as_str().unwrap()
+        ),
+        &key("store_lyon"),
+    )
+    .await;
+    let returned = &returns.as_array().unwrap()[0];
+    let original = orders
+        .iter()
+        .find(|o| o["id"] == returned["order_id"])
+        .unwrap();
+    assert_ne!(
+        returned["location"], original["location"],
+        "returned in another store"
+    );
+
     child.kill().unwrap();
     child.wait().unwrap();
     let mut out = String::new();
