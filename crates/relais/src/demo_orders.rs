@@ -258,6 +258,7 @@ async fn one_order(
             hold_channel: None,
             mode,
             location,
+            owner: None,
             currency: Currency::EUR,
             lines,
             payments,

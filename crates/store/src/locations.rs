@@ -56,7 +56,7 @@ fn from_row(row: &Row) -> Result<Location, Error> {
     })
 }
 
-fn owner_kind_text(k: OwnerKind) -> &'static str {
+pub(crate) fn owner_kind_text(k: OwnerKind) -> &'static str {
     match k {
         OwnerKind::Company => "company",
         OwnerKind::Franchisee => "franchisee",

@@ -118,6 +118,9 @@ pub struct NewOrder {
     pub hold_channel: Option<String>,
     pub mode: FulfilmentMode,
     pub location: Option<String>,
+    /// The location's owner when the caller knows it (the API's reference cache); `None`
+    /// reads it in the command. An unknown location is refused either way (foreign key).
+    pub owner: Option<catalog::Owner>,
     pub currency: Currency,
     pub lines: Vec<NewOrderLine>,
     /// Payments taken now (captured at once).
@@ -155,21 +158,19 @@ pub async fn place(
         crate::carts::close_as_ordered(conn, cart_id, *version, &id, now).await?;
     }
     let total = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
-    let (owner_kind, owner_name) = match &new.location {
-        Some(code) => {
+    let (owner_kind, owner_name) = match (&new.location, &new.owner) {
+        (Some(_), Some(owner)) => (
+            Some(crate::locations::owner_kind_text(owner.kind).to_owned()),
+            Some(owner.name.clone()),
+        ),
+        (Some(code), None) => {
             let owner = conn
-                .query_opt(
-                    "SELECT owner_kind, owner_name FROM locations WHERE code = $1",
-                    params![code],
-                )
+                .query_opt("SELECT owner_kind, owner_name FROM locations WHERE code = $1", params![code])
                 .await?
                 .ok_or_else(|| Error::unknown_reference("location", "location", code))?;
-            (
-                Some(owner.text("owner_kind")?),
-                Some(owner.text("owner_name")?),
-            )
+            (Some(owner.text("owner_kind")?), Some(owner.text("owner_name")?))
         }
-        None => (None, None),
+        (None, _) => (None, None),
     };
     let customer = match &new.customer_id {
         Some(c) => Some(crate::customers::active_id(conn, c).await?),

@@ -229,6 +229,7 @@ pub async fn record(
                     hold_channel: None,
                     mode: FulfilmentMode::CarryOut,
                     location: Some(new.location.clone()),
+                    owner: None,
                     currency: order.currency,
                     lines: sale.lines.clone(),
                     payments,

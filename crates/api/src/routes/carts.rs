@@ -573,6 +573,10 @@ async fn checkout(
         channel: channel.clone().unwrap_or_else(|| cart.channel.clone()),
         hold_channel: channel,
         mode,
+        owner: match &location {
+            Some(code) => s.reference.locations().await?.get(code).map(|l| l.owner.clone()),
+            None => None,
+        },
         location,
         currency: cart.currency,
         lines,

@@ -136,5 +136,7 @@ CREATE TABLE store_credits (
 ) WITHOUT ROWID;
 CREATE INDEX store_credits_by_customer ON store_credits (customer_id);
 
--- Nothing reads it (the NATS publisher keeps a cursor), yet every event paid for it.
+-- Nothing reads these, yet every event and every hold paid for them (the NATS publisher
+-- keeps a cursor; holds are found by id, an order's through its lines).
 DROP INDEX outbox_unpublished;
+DROP INDEX holds_by_owner;
