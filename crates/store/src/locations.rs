@@ -220,7 +220,7 @@ pub async fn list_locations(
         });
     }
     if f.near.is_some() {
-        hits.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+        hits.sort_by_key(sort_key);
     }
     let start = match &page.after {
         Some(after) => hits

@@ -165,10 +165,16 @@ pub async fn place(
         ),
         (Some(code), None) => {
             let owner = conn
-                .query_opt("SELECT owner_kind, owner_name FROM locations WHERE code = $1", params![code])
+                .query_opt(
+                    "SELECT owner_kind, owner_name FROM locations WHERE code = $1",
+                    params![code],
+                )
                 .await?
                 .ok_or_else(|| Error::unknown_reference("location", "location", code))?;
-            (Some(owner.text("owner_kind")?), Some(owner.text("owner_name")?))
+            (
+                Some(owner.text("owner_kind")?),
+                Some(owner.text("owner_name")?),
+            )
         }
         (None, _) => (None, None),
     };
@@ -566,10 +572,10 @@ async fn refund_all(
     let mut out = Vec::new();
     for p in &order.payments {
         let open = p.amounts.captured - p.amounts.refunded;
-        if open > 0 {
-            if let Some(r) = refund_payment(conn, &order.id, &p.id, open, actor).await? {
-                out.push(r);
-            }
+        if open > 0
+            && let Some(r) = refund_payment(conn, &order.id, &p.id, open, actor).await?
+        {
+            out.push(r);
         }
     }
     Ok(out)

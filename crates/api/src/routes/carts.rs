@@ -169,7 +169,7 @@ async fn create_cart(
     if let (Some(own), Some(named)) = (w.principal.own_channel(), &b.channel)
         && own != named
     {
-        return Err(forbidden("a channel key starts carts on its own channel").into());
+        return Err(forbidden("a channel key starts carts on its own channel"));
     }
     let channel = speaking_channel(&s, &w.principal, b.channel).await?;
     let currency = match b.currency {
@@ -574,7 +574,12 @@ async fn checkout(
         hold_channel: channel,
         mode,
         owner: match &location {
-            Some(code) => s.reference.locations().await?.get(code).map(|l| l.owner.clone()),
+            Some(code) => s
+                .reference
+                .locations()
+                .await?
+                .get(code)
+                .map(|l| l.owner.clone()),
             None => None,
         },
         location,
@@ -681,7 +686,9 @@ async fn plan_fulfilment(
     if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
         && !principal.can_access_store(&code)
     {
-        return Err(forbidden("kiosk and till orders are placed with the store's own key").into());
+        return Err(forbidden(
+            "kiosk and till orders are placed with the store's own key",
+        ));
     }
     if !place.active {
         return Err(Error::validation("location", format!("{code} is closed")).into());

@@ -298,11 +298,13 @@ async fn act(
         _ if p.is_staff() => {}
         (Some(code), _) if fulfils(&order, code) => {}
         (Some(_), _) => {
-            return Err(forbidden("a store key acts on its own store's orders only").into());
+            return Err(forbidden("a store key acts on its own store's orders only"));
         }
         (None, Some(channel)) if t == Transition::Cancel && channel == order.channel => {}
         _ => {
-            return Err(forbidden("a channel key may only cancel its own channel's orders").into());
+            return Err(forbidden(
+                "a channel key may only cancel its own channel's orders",
+            ));
         }
     }
     let actor = w.actor();
@@ -398,13 +400,15 @@ async fn list_orders(
 ) -> ApiResult<Json<OrderPage>> {
     let location = match (p.store_only(), q.location) {
         (Some(own), Some(asked)) if own != asked => {
-            return Err(forbidden("a store key lists its own store's orders").into());
+            return Err(forbidden("a store key lists its own store's orders"));
         }
         (Some(own), _) => Some(own.to_owned()),
         (None, asked) => asked,
     };
     if !p.is_staff() && p.store_only().is_none() && q.customer_id.is_none() {
-        return Err(forbidden("a channel key lists one customer's orders (`customer_id`)").into());
+        return Err(forbidden(
+            "a channel key lists one customer's orders (`customer_id`)",
+        ));
     }
     let customer_id = match q.customer_id {
         Some(c) => Some(store::customers::active_id(&mut s.db.read().await?, &c).await?),
@@ -581,14 +585,18 @@ async fn record_return(
     let p = &w.principal;
     let location = match (p.store_only(), w.body.location.clone()) {
         (Some(own), Some(asked)) if own != asked => {
-            return Err(forbidden("a store key takes returns at its own store").into());
+            return Err(forbidden("a store key takes returns at its own store"));
         }
         (Some(own), _) => own.to_owned(),
         (None, Some(asked)) if p.is_staff() => asked,
         (None, None) if p.is_staff() => {
             return Err(Error::validation("location", "name the receiving location").into());
         }
-        _ => return Err(forbidden("returns are taken by stores and customer service").into()),
+        _ => {
+            return Err(forbidden(
+                "returns are taken by stores and customer service",
+            ));
+        }
     };
     let actor = w.actor();
     let b = w.body;
