@@ -16,6 +16,8 @@ use store::orders::{NewOrder, NewOrderLine, NewPayment, Order, TransitionInput};
 use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
 use store::{Conn, Db};
 
+use crate::demo_customers::Dice;
+
 /// How many orders of each story.
 const STORIES: &[(Story, usize)] = &[
     (Story::PickupPlaced, 14),
@@ -91,26 +93,6 @@ impl Story {
             Story::Cancelled => &[Cancel],
             Story::PickupPlaced | Story::ShipPlaced | Story::CarryOut => &[],
         }
-    }
-}
-
-/// A tiny deterministic generator (xorshift64*).
-struct Dice(u64);
-
-impl Dice {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
     }
 }
 

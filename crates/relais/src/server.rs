@@ -214,11 +214,7 @@ fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
                     if lapsed > 0 {
                         tracing::info!(lapsed, "orders past their deadline lapsed");
                     }
-                    for r in refunds {
-                        if let Err(e) = provider.refund(&r.provider_ref, r.amount_minor).await {
-                            tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
-                        }
-                    }
+                    api::routes::orders::pass_refunds(provider.as_ref(), refunds).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "order sweep failed; will retry"),
             }

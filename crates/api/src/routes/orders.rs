@@ -324,35 +324,60 @@ async fn act(
         pickup_days: s.order_rules.pickup_days,
         location: store_key,
     };
-    let refunds = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let due = refunds.clone();
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let (order, r) =
-                        store::orders::transition(c, &id, t, &input, &actor, Timestamp::now())
-                            .await?;
-                    Ok((order, r))
-                })
-            },
-            move |(order, r)| {
-                *due.lock().unwrap_or_else(|e| e.into_inner()) = r;
-                stored(200, &order_dto(order, show))
-            },
-        )
-        .await?;
-    let owed = std::mem::take(&mut *refunds.lock().unwrap_or_else(|e| e.into_inner()));
-    pass_refunds(&s, owed).await;
+    let response = write_with_refunds(
+        &s,
+        w.idempotency,
+        move |c| {
+            Box::pin(async move {
+                store::orders::transition(c, &id, t, &input, &actor, Timestamp::now()).await
+            })
+        },
+        move |order| stored(200, &order_dto(order, show)),
+    )
+    .await?;
     Ok(reply(response))
+}
+
+/// Runs a command that may owe refunds (a cancellation, a no-show, a return), then passes
+/// them to the payment provider once the command is durable — never before, and only the
+/// first time (a replayed response owes nothing).
+async fn write_with_refunds<T, F, R>(
+    s: &AppState,
+    idempotency: Option<store::IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<store::StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(
+            &'c mut store::Conn,
+        )
+            -> store::BoxFut<'c, Result<(T, Vec<store::orders::ProviderRefund>), Error>>
+        + Send
+        + 'static,
+    R: FnOnce(T) -> store::StoredResponse + Send + 'static,
+{
+    let owed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let due = owed.clone();
+    let response =
+        s.db.write_once(idempotency, command, move |(value, refunds)| {
+            *due.lock().unwrap_or_else(|e| e.into_inner()) = refunds;
+            render(value)
+        })
+        .await?;
+    let refunds = std::mem::take(&mut *owed.lock().unwrap_or_else(|e| e.into_inner()));
+    pass_refunds(s.payments.as_ref(), refunds).await;
+    Ok(response)
 }
 
 /// Passes committed refunds to the payment provider. A failure is logged for follow-up:
 /// the refund is recorded and its event emitted, so it is never lost.
-async fn pass_refunds(s: &AppState, refunds: Vec<store::orders::ProviderRefund>) {
+pub async fn pass_refunds<P: PaymentProvider>(
+    provider: &P,
+    refunds: Vec<store::orders::ProviderRefund>,
+) {
     for r in refunds {
-        if let Err(e) = s.payments.refund(&r.provider_ref, r.amount_minor).await {
+        if let Err(e) = provider.refund(&r.provider_ref, r.amount_minor).await {
             tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
         }
     }
@@ -682,24 +707,15 @@ async fn record_return(
         exchange,
         window_days: s.order_rules.return_window_days,
     };
-    let refunds = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let due = refunds.clone();
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(
-                    async move { store::returns::record(c, &new, &actor, Timestamp::now()).await },
-                )
-            },
-            move |(r, owed)| {
-                *due.lock().unwrap_or_else(|e| e.into_inner()) = owed;
-                stored(201, &return_dto(r))
-            },
-        )
-        .await?;
-    let owed = std::mem::take(&mut *refunds.lock().unwrap_or_else(|e| e.into_inner()));
-    pass_refunds(&s, owed).await;
+    let response = write_with_refunds(
+        &s,
+        w.idempotency,
+        move |c| {
+            Box::pin(async move { store::returns::record(c, &new, &actor, Timestamp::now()).await })
+        },
+        |r| stored(201, &return_dto(r)),
+    )
+    .await?;
     Ok(reply(response))
 }
 
