@@ -544,12 +544,21 @@ async fn checkout(
     };
     let channel = principal.own_channel().map(str::to_owned);
     let mut lines = Vec::with_capacity(allocations.len());
-    for (sku, quantity, at) in allocations {
-        let cart_hold = cart
-            .lines
-            .iter()
-            .find(|l| l.sku == sku && l.hold_location.as_deref() == Some(at.as_str()))
-            .and_then(|l| l.hold_id.clone());
+    // A cart line's hold goes with the first allocation of its SKU: adopted when it holds
+    // exactly those units there, released otherwise (never left to expire on its own).
+    let mut cart_holds: BTreeMap<&str, String> = cart
+        .lines
+        .iter()
+        .filter_map(|l| l.hold_id.clone().map(|h| (l.sku.as_str(), h)))
+        .collect();
+    let allocations: Vec<(String, i64, String, Option<String>)> = allocations
+        .into_iter()
+        .map(|(sku, quantity, at)| {
+            let hold = cart_holds.remove(sku.as_str());
+            (sku, quantity, at, hold)
+        })
+        .collect();
+    for (sku, quantity, at, cart_hold) in allocations {
         // The policy check is made here from the reference cache, off the single writer.
         let checked_channel_safety = match &channel {
             Some(c) => {
@@ -656,10 +665,11 @@ async fn plan_fulfilment(
             .collect();
         return Ok((None, allocations, Some(serde_json::json!(routing))));
     }
+    let own_store = bound_store(s, principal).await?;
     let code = b
         .location
         .clone()
-        .or_else(|| principal.store_only().map(str::to_owned))
+        .or_else(|| own_store.clone())
         .ok_or_else(|| {
             Error::validation(
                 "location",
@@ -685,9 +695,10 @@ async fn plan_fulfilment(
     }
     if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
         && !principal.can_access_store(&code)
+        && own_store.as_deref() != Some(code.as_str())
     {
         return Err(forbidden(
-            "kiosk and till orders are placed with the store's own key",
+            "kiosk and till orders are placed with the store's key or a channel bound to the store",
         ));
     }
     if !place.active {
@@ -699,6 +710,19 @@ async fn plan_fulfilment(
         .map(|l| (l.sku.clone(), l.quantity, code.clone()))
         .collect();
     Ok((Some(code), allocations, None))
+}
+
+/// The store a key works at: a store key's store, or the store its channel is bound to (a
+/// kiosk's, a till's).
+async fn bound_store(s: &AppState, principal: &Principal) -> Result<Option<String>, Error> {
+    if let Some(store) = principal.store_only() {
+        return Ok(Some(store.to_owned()));
+    }
+    let Some(channel) = principal.own_channel() else {
+        return Ok(None);
+    };
+    let found = store::channels::find_channel(&mut s.db.read().await?, channel).await?;
+    Ok(found.and_then(|c| c.location_code))
 }
 
 /// Locations that may ship, with what each can promise of the wanted SKUs.

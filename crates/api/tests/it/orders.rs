@@ -426,6 +426,64 @@ async fn kiosk_counter_and_pos_sales() {
         )
         .await;
         assert_eq!(paris_till.status, StatusCode::FORBIDDEN);
+
+        // A kiosk with its own channel key orders for the counter of the store it stands in,
+        // and nowhere else.
+        t.created("/v1/channels", json!({"code": "kiosk-lyon", "kind": "kiosk", "name": "Kiosk", "location_code": "LYS-BELLECOUR"})).await;
+        let kiosk_key = key(&t.db.db, "channel:kiosk-lyon").await;
+        let screen = cart(&t, &kiosk_key, json!([{"sku": "JK-M", "quantity": 1}])).await;
+        assert_eq!(screen["channel"], "kiosk-lyon");
+        let elsewhere = checkout(
+            &t,
+            &kiosk_key,
+            screen["id"].as_str().unwrap(),
+            json!({"mode": "counter", "location": "PAR-RIVOLI", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+        let at_counter = checkout(
+            &t,
+            &kiosk_key,
+            screen["id"].as_str().unwrap(),
+            json!({"mode": "counter", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
+        assert_eq!(
+            at_counter.status,
+            StatusCode::CREATED,
+            "{}",
+            at_counter.body
+        );
+        assert_eq!(
+            (
+                at_counter.body["location"].as_str(),
+                at_counter.body["channel"].as_str()
+            ),
+            (Some("LYS-BELLECOUR"), Some("kiosk-lyon"))
+        );
+
+        // A line held in Paris but collected in Lyon: the Paris hold is released at checkout.
+        receive(&t, "JK-M", "PAR-RIVOLI", 1).await;
+        let c = cart(&t, &t.web, json!([{"sku": "JK-M", "quantity": 1}])).await;
+        let held = t
+            .put(
+                &format!("/v1/carts/{}/lines/JK-M", c["id"].as_str().unwrap()),
+                &t.web,
+                json!({"quantity": 1, "hold_at": "PAR-RIVOLI"}),
+            )
+            .await;
+        assert_eq!(held.status, StatusCode::OK, "{}", held.body);
+        assert_eq!(atp(&t, "JK-M", "PAR-RIVOLI").await, 0);
+        let lyon = checkout(&t, &t.web, c["id"].as_str().unwrap(),
+            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        assert_eq!(lyon.status, StatusCode::CREATED, "{}", lyon.body);
+        assert_eq!(
+            atp(&t, "JK-M", "PAR-RIVOLI").await,
+            1,
+            "{}: the cart's Paris hold was released",
+            t.name()
+        );
+        assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 0);
         balanced(&t).await;
     }
 }
