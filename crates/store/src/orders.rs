@@ -98,6 +98,17 @@ pub struct NewOrderLine {
     pub checked_channel_safety: Option<i64>,
 }
 
+/// The cart an order comes from.
+#[derive(Debug, Clone)]
+pub struct FromCart {
+    pub id: String,
+    /// The version checkout read: the cart must not have changed since.
+    pub version: i64,
+    /// Close the cart as ordered (the first order of a checkout; the others of a basket
+    /// split by fulfilment come from the cart it already closed).
+    pub close: bool,
+}
+
 /// A payment taken with the order.
 #[derive(Debug, Clone)]
 pub struct NewPayment {
@@ -110,8 +121,8 @@ pub struct NewPayment {
 #[derive(Debug, Clone)]
 pub struct NewOrder {
     pub customer_id: Option<String>,
-    /// The cart it comes from and the version checkout read: the cart must not have changed.
-    pub cart: Option<(String, i64)>,
+    /// The cart it comes from.
+    pub cart: Option<FromCart>,
     pub channel: String,
     /// The channel whose sourcing policy and safety stock apply to the holds (`None`: staff,
     /// the store's own till).
@@ -154,8 +165,8 @@ pub async fn place(
     now: Timestamp,
 ) -> Result<Order, Error> {
     let id = kernel::id::new_id("ord");
-    if let Some((cart_id, version)) = &new.cart {
-        crate::carts::close_as_ordered(conn, cart_id, *version, &id, now).await?;
+    if let Some(cart) = new.cart.as_ref().filter(|c| c.close) {
+        crate::carts::close_as_ordered(conn, &cart.id, cart.version, &id, now).await?;
     }
     let total = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
     let (owner_kind, owner_name) = match (&new.location, &new.owner) {
@@ -188,7 +199,7 @@ pub async fn place(
                              total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1)",
         params![
-            &id, &customer, new.cart.as_ref().map(|c| c.0.clone()), &new.channel, new.mode.as_str(),
+            &id, &customer, new.cart.as_ref().map(|c| c.id.clone()), &new.channel, new.mode.as_str(),
             new.mode.initial().as_str(), &new.location, &owner_kind, &owner_name, new.currency.code(),
             total, &receipt, new.deadline_at.map(|t| t.to_text()),
             new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text()
@@ -214,7 +225,7 @@ pub async fn place(
     let order = Order {
         id: id.clone(),
         customer_id: customer,
-        cart_id: new.cart.as_ref().map(|c| c.0.clone()),
+        cart_id: new.cart.as_ref().map(|c| c.id.clone()),
         channel: new.channel.clone(),
         mode: new.mode,
         state: new.mode.initial(),
@@ -251,6 +262,21 @@ pub async fn place(
     };
     events::emit(conn, "relais.order.placed", &id, actor, summary(&order)).await?;
     Ok(order)
+}
+
+/// Places the orders of one checkout together — a basket split by fulfilment mode or store
+/// becomes one order per part — all or none.
+pub async fn place_all(
+    conn: &mut Conn,
+    parts: &[NewOrder],
+    actor: &str,
+    now: Timestamp,
+) -> Result<Vec<Order>, Error> {
+    let mut placed = Vec::with_capacity(parts.len());
+    for part in parts {
+        placed.push(place(conn, part, actor, now).await?);
+    }
+    Ok(placed)
 }
 
 /// Holds a line's units for the order: adopts the cart's hold when it still holds exactly

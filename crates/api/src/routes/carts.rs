@@ -450,7 +450,7 @@ async fn customer_cart(
     Ok(Json(cart_dto(cart, Some(&prices))))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentIn {
     /// `provider` (card through the payment provider, needs `token`) or `pay_in_store`
@@ -481,6 +481,21 @@ pub struct Checkout {
     pub ship_to: Option<ShipTo>,
     /// The signed-in customer, when the cart is anonymous.
     pub customer_id: Option<String>,
+    /// Lines fulfilled otherwise than `mode` and `location` (take the jacket now, ship the
+    /// shoes; reserve one item, collect the rest). Lines with the same mode and store form one
+    /// order: the answer is the first, `companion_orders` names the others, placed together —
+    /// all or none; each paid mode is charged for its own order.
+    pub lines: Option<Vec<LineChoice>>,
+}
+
+/// How one cart line is fulfilled, when not as the rest of the checkout.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineChoice {
+    pub sku: String,
+    pub mode: FulfilmentModeDto,
+    /// The store for that mode (not for ship).
+    pub location: Option<String>,
 }
 
 /// Checkout: place the cart as an order of the chosen mode. Every line is priced at the
@@ -531,9 +546,163 @@ async fn checkout(
         .with("sku", missing.sku.clone())
         .into());
     }
-    let total = orders::cart::total(cart.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
-    let (location, allocations, routing) = plan_fulfilment(&s, &principal, mode, &b, &cart).await?;
-    let payment = take_payment(&s, mode, b.payment, cart.currency, total).await?;
+    let parts = split_by_fulfilment(&cart, mode, b.location.as_deref(), b.lines.as_deref())?;
+    let customer_id = b.customer_id.clone().or(cart.customer_id.clone());
+    // A cart line's hold goes with the first allocation of its SKU: adopted when it holds
+    // exactly those units there, released otherwise (never left to expire on its own).
+    let mut cart_holds: BTreeMap<String, String> = cart
+        .lines
+        .iter()
+        .filter_map(|l| l.hold_id.clone().map(|h| (l.sku.clone(), h)))
+        .collect();
+    let mut orders = Vec::with_capacity(parts.len());
+    let mut charges: Vec<String> = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let planned = plan_order(
+            &s,
+            &principal,
+            &cart,
+            part,
+            &b,
+            &prices,
+            &mut cart_holds,
+            customer_id.clone(),
+            i == 0,
+            parts.len() == 1,
+        )
+        .await;
+        // A refusal after a charge voids what was charged for the earlier parts.
+        let planned = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                void_all(&s, &charges).await;
+                return Err(e);
+            }
+        };
+        charges.extend(
+            planned
+                .payments
+                .iter()
+                .filter_map(|p| p.provider_ref.clone()),
+        );
+        orders.push(planned);
+    }
+    let now = Timestamp::now();
+    let can_see_code = principal.store_only().is_none();
+    let placed =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move { store::orders::place_all(c, &orders, &actor, now).await })
+            },
+            move |placed| {
+                let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
+                let first = placed.into_iter().next();
+                let mut dto = first.map(|o| order_dto(o, can_see_code));
+                if let Some(d) = dto.as_mut() {
+                    d.companion_orders = companions;
+                }
+                stored(201, &dto)
+            },
+        )
+        .await;
+    if placed.is_err() {
+        // The charges must not outlive orders that were not placed.
+        void_all(&s, &charges).await;
+    }
+    Ok(reply(placed?))
+}
+
+/// Voids provider authorisations (orders that were not placed).
+async fn void_all(s: &AppState, references: &[String]) {
+    for reference in references {
+        if let Err(e) = s.payments.void(reference).await {
+            tracing::error!(error = %e, %reference, "could not void an authorisation");
+        }
+    }
+}
+
+/// One order of a checkout: the lines fulfilled one way, at one store (or shipped).
+#[derive(Debug, Clone)]
+struct Part {
+    mode: FulfilmentMode,
+    location: Option<String>,
+    lines: Vec<store::carts::CartLine>,
+}
+
+/// Splits the cart by fulfilment: every line takes the checkout's mode and store unless
+/// `choices` names another for its SKU; lines with the same mode and store form one order.
+fn split_by_fulfilment(
+    cart: &Cart,
+    mode: FulfilmentMode,
+    location: Option<&str>,
+    choices: Option<&[LineChoice]>,
+) -> Result<Vec<Part>, Error> {
+    let choices = choices.unwrap_or_default();
+    for (i, c) in choices.iter().enumerate() {
+        if !cart.lines.iter().any(|l| l.sku == c.sku) {
+            return Err(Error::validation(
+                &format!("lines[{i}].sku"),
+                format!("`{}` is not in the cart", c.sku),
+            ));
+        }
+        if choices[..i].iter().any(|d| d.sku == c.sku) {
+            return Err(Error::validation(
+                &format!("lines[{i}].sku"),
+                format!("`{}` is named twice", c.sku),
+            ));
+        }
+    }
+    let mut parts: Vec<Part> = Vec::new();
+    for line in &cart.lines {
+        let (m, at) = match choices.iter().find(|c| c.sku == line.sku) {
+            Some(c) => (c.mode.into(), c.location.clone()),
+            None => (mode, location.map(str::to_owned)),
+        };
+        match parts.iter_mut().find(|p| p.mode == m && p.location == at) {
+            Some(p) => p.lines.push(line.clone()),
+            None => parts.push(Part {
+                mode: m,
+                location: at,
+                lines: vec![line.clone()],
+            }),
+        }
+    }
+    Ok(parts)
+}
+
+/// Plans one part of a checkout: where its lines are held, its price, its payment (charged
+/// now for paid modes).
+#[allow(clippy::too_many_arguments)]
+async fn plan_order(
+    s: &AppState,
+    principal: &Principal,
+    cart: &Cart,
+    part: &Part,
+    b: &Checkout,
+    prices: &BTreeMap<String, i64>,
+    cart_holds: &mut BTreeMap<String, String>,
+    customer_id: Option<String>,
+    first: bool,
+    alone: bool,
+) -> Result<NewOrder, crate::error::ApiError> {
+    let mode = part.mode;
+    let total = orders::cart::total(part.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
+    let (location, allocations, routing) = plan_fulfilment(
+        s,
+        principal,
+        mode,
+        part.location.as_deref(),
+        b.ship_to.as_ref(),
+        &part.lines,
+    )
+    .await?;
+    // In a split basket the payment is for the paid parts; a reservation part takes none.
+    let payment_in = match (mode, alone) {
+        (FulfilmentMode::Reserve, false) => None,
+        _ => b.payment.clone(),
+    };
+    let payment = take_payment(s, mode, payment_in, cart.currency, total).await?;
     let now = Timestamp::now();
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + s.hold_ttls.reserve_s * 1000));
@@ -544,25 +713,12 @@ async fn checkout(
     };
     let channel = principal.own_channel().map(str::to_owned);
     let mut lines = Vec::with_capacity(allocations.len());
-    // A cart line's hold goes with the first allocation of its SKU: adopted when it holds
-    // exactly those units there, released otherwise (never left to expire on its own).
-    let mut cart_holds: BTreeMap<&str, String> = cart
-        .lines
-        .iter()
-        .filter_map(|l| l.hold_id.clone().map(|h| (l.sku.as_str(), h)))
-        .collect();
-    let allocations: Vec<(String, i64, String, Option<String>)> = allocations
-        .into_iter()
-        .map(|(sku, quantity, at)| {
-            let hold = cart_holds.remove(sku.as_str());
-            (sku, quantity, at, hold)
-        })
-        .collect();
-    for (sku, quantity, at, cart_hold) in allocations {
+    for (sku, quantity, at) in allocations {
+        let cart_hold = cart_holds.remove(&sku);
         // The policy check is made here from the reference cache, off the single writer.
         let checked_channel_safety = match &channel {
             Some(c) => {
-                super::stock::cached_channel_safety(&s, c, &at, store::orders::hold_purpose(mode))
+                super::stock::cached_channel_safety(s, c, &at, store::orders::hold_purpose(mode))
                     .await
             }
             None => None,
@@ -576,47 +732,35 @@ async fn checkout(
             checked_channel_safety,
         });
     }
-    let new = NewOrder {
-        customer_id: b.customer_id.or(cart.customer_id.clone()),
-        cart: Some((cart.id.clone(), cart.version)),
+    let owner = match &location {
+        Some(code) => s
+            .reference
+            .locations()
+            .await?
+            .get(code)
+            .map(|l| l.owner.clone()),
+        None => None,
+    };
+    Ok(NewOrder {
+        customer_id,
+        cart: Some(store::orders::FromCart {
+            id: cart.id.clone(),
+            version: cart.version,
+            close: first,
+        }),
         channel: channel.clone().unwrap_or_else(|| cart.channel.clone()),
         hold_channel: channel,
         mode,
-        owner: match &location {
-            Some(code) => s
-                .reference
-                .locations()
-                .await?
-                .get(code)
-                .map(|l| l.owner.clone()),
-            None => None,
-        },
+        owner,
         location,
         currency: cart.currency,
         lines,
-        payments: payment.iter().cloned().collect(),
+        payments: payment.into_iter().collect(),
         deadline_at,
         hold_ttl_s,
         routing,
         exchange_of: None,
-    };
-    let can_see_code = principal.store_only().is_none();
-    let placed =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::orders::place(c, &new, &actor, now).await }),
-            move |o| stored(201, &order_dto(o, can_see_code)),
-        )
-        .await;
-    if placed.is_err()
-        && let Some(reference) = payment.as_ref().and_then(|p| p.provider_ref.clone())
-    {
-        // The charge must not outlive an order that was not placed.
-        if let Err(e) = s.payments.void(&reference).await {
-            tracing::error!(error = %e, %reference, "could not void an authorisation");
-        }
-    }
-    Ok(reply(placed?))
+    })
 }
 
 /// Where each line is fulfilled: `(sku, quantity, location)` per allocation, the order's
@@ -625,8 +769,9 @@ async fn plan_fulfilment(
     s: &AppState,
     principal: &Principal,
     mode: FulfilmentMode,
-    b: &Checkout,
-    cart: &Cart,
+    location: Option<&str>,
+    ship_to: Option<&ShipTo>,
+    cart_lines: &[store::carts::CartLine],
 ) -> Result<
     (
         Option<String>,
@@ -637,20 +782,18 @@ async fn plan_fulfilment(
 > {
     let locations = s.reference.locations().await?;
     if mode == FulfilmentMode::Ship {
-        if b.location.is_some() {
+        if location.is_some() {
             return Err(Error::validation(
                 "location",
                 "a ship order is routed; do not name a store",
             )
             .into());
         }
-        let wanted: BTreeMap<String, i64> = cart
-            .lines
+        let wanted: BTreeMap<String, i64> = cart_lines
             .iter()
             .map(|l| (l.sku.clone(), l.quantity))
             .collect();
-        let candidates =
-            ship_candidates(s, principal, &wanted, b.ship_to.as_ref(), &locations).await?;
+        let candidates = ship_candidates(s, principal, &wanted, ship_to, &locations).await?;
         let routing = route(&wanted, &candidates).map_err(|u| {
             Error::new(
                 ErrorCode::InsufficientStock,
@@ -666,9 +809,8 @@ async fn plan_fulfilment(
         return Ok((None, allocations, Some(serde_json::json!(routing))));
     }
     let own_store = bound_store(s, principal).await?;
-    let code = b
-        .location
-        .clone()
+    let code = location
+        .map(str::to_owned)
         .or_else(|| own_store.clone())
         .ok_or_else(|| {
             Error::validation(
@@ -704,8 +846,7 @@ async fn plan_fulfilment(
     if !place.active {
         return Err(Error::validation("location", format!("{code} is closed")).into());
     }
-    let allocations = cart
-        .lines
+    let allocations = cart_lines
         .iter()
         .map(|l| (l.sku.clone(), l.quantity, code.clone()))
         .collect();

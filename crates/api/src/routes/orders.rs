@@ -132,6 +132,10 @@ pub struct OrderDto {
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
     pub version: i64,
+    /// In a checkout's answer: the other orders the same basket became (one order per
+    /// fulfilment mode and store). Absent elsewhere.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub companion_orders: Vec<String>,
 }
 
 pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
@@ -194,6 +198,7 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
         created_at: o.created_at,
         updated_at: o.updated_at,
         version: o.version,
+        companion_orders: Vec::new(),
     }
 }
 

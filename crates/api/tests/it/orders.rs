@@ -1057,3 +1057,76 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
         balanced(&t).await;
     }
 }
+
+#[tokio::test]
+async fn a_basket_can_be_fulfilled_line_by_line() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        // Collect the shoes in Lyon, reserve the jacket there to try it on.
+        let basket = cart(
+            &t,
+            &t.web,
+            json!([{"sku": "TR-42", "quantity": 1}, {"sku": "JK-M", "quantity": 1}]),
+        )
+        .await;
+        let id = basket["id"].as_str().unwrap();
+        // A part that cannot be fulfilled refuses the whole checkout: nothing held, nothing charged.
+        let nowhere = checkout(
+            &t,
+            &t.web,
+            id,
+            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa"}, "lines": [{"sku": "JK-M", "mode": "ship"}]}),
+        )
+        .await;
+        assert_eq!(
+            (nowhere.status, nowhere.code()),
+            (StatusCode::CONFLICT, "insufficient_stock"),
+            "{}",
+            nowhere.body
+        );
+        assert_eq!(atp(&t, "TR-42", "LYS-BELLECOUR").await, 3);
+        let unknown = checkout(&t, &t.web, id, json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa"}, "lines": [{"sku": "NOPE", "mode": "reserve", "location": "LYS-BELLECOUR"}]})).await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        let split = checkout(&t, &t.web, id, json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa"}, "lines": [{"sku": "JK-M", "mode": "reserve", "location": "LYS-BELLECOUR"}]})).await;
+        assert_eq!(
+            split.status,
+            StatusCode::CREATED,
+            "{}: {}",
+            t.name(),
+            split.body
+        );
+        assert_eq!(
+            (
+                split.body["mode"].as_str(),
+                split.body["paid_minor"].as_i64()
+            ),
+            (Some("pickup"), Some(4999))
+        );
+        assert_eq!(split.body["lines"].as_array().map(Vec::len), Some(1));
+        let companions = split.body["companion_orders"].as_array().unwrap();
+        assert_eq!(companions.len(), 1);
+        let reserved = t
+            .get(
+                &format!("/v1/orders/{}", companions[0].as_str().unwrap()),
+                &t.web,
+            )
+            .await
+            .body;
+        assert_eq!(
+            (reserved["mode"].as_str(), reserved["paid_minor"].as_i64()),
+            (Some("reserve"), Some(0))
+        );
+        assert_eq!(reserved["lines"][0]["sku"], "JK-M");
+        assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
+        let closed = t.get(&format!("/v1/carts/{id}"), &t.web).await.body;
+        assert_eq!(
+            (closed["status"].as_str(), &closed["order_id"]),
+            (Some("ordered"), &split.body["id"])
+        );
+        balanced(&t).await;
+    }
+}
