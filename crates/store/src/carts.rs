@@ -407,13 +407,17 @@ pub(crate) async fn merge_into(
     let merged = cart::merge(&target.plain_lines(), &from.plain_lines());
     write_lines(conn, target, &merged, now).await?;
     for line in &from.lines {
-        let target_line = target.lines.iter().find(|l| l.sku == line.sku);
-        let takes_hold = match target_line {
-            None => merged
-                .iter()
-                .any(|m| m.sku == line.sku && m.quantity == line.quantity),
-            Some(t) => t.hold_id.is_none() && t.quantity <= line.quantity,
-        };
+        // A hold covers its line's quantity. The merged line keeps the customer cart's hold
+        // when that line kept its quantity; otherwise this cart's hold, when it covers the
+        // merged quantity; any other hold is released.
+        let merged_quantity = merged
+            .iter()
+            .find(|m| m.sku == line.sku)
+            .map(|m| m.quantity);
+        let target_keeps_hold = target.lines.iter().any(|t| {
+            t.sku == line.sku && t.hold_id.is_some() && Some(t.quantity) == merged_quantity
+        });
+        let takes_hold = !target_keeps_hold && merged_quantity == Some(line.quantity);
         if takes_hold && line.hold_id.is_some() {
             conn.execute(
                 "UPDATE cart_lines SET hold_id = $3, hold_location = $4 WHERE cart_id = $1 AND sku = $2",

@@ -8,7 +8,7 @@
 //! money effects are conditional updates of `payments` that can never refund more than was
 //! captured (a CHECK says so too).
 
-use inventory::{HoldPurpose, HoldStatus};
+use inventory::HoldPurpose;
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
 use orders::{FulfilmentMode, OrderState, Transition};
@@ -988,11 +988,4 @@ pub async fn owner_report(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(lines, page, |l| l.order_id.clone()))
-}
-
-/// Whether a hold is still pending (used by checks and tests).
-pub async fn hold_pending(conn: &mut Conn, hold_id: &str) -> Result<bool, Error> {
-    Ok(stock::find_hold(conn, hold_id)
-        .await?
-        .is_some_and(|h| h.status == HoldStatus::Pending))
 }
