@@ -214,7 +214,7 @@ pub async fn place(
     insert_lines(conn, &id, &new.lines, &holds, sold_now).await?;
     let mut payments = Vec::with_capacity(new.payments.len());
     for p in &new.payments {
-        payments.push(insert_payment(conn, &id, new.currency, p, now).await?);
+        payments.push(insert_payment(conn, &id, customer.as_deref(), new.currency, p, now).await?);
     }
     if sold_now {
         for hold in &holds {
@@ -355,15 +355,34 @@ async fn insert_lines(
     Ok(())
 }
 
+/// Records a payment taken now; store credit is spent in the same command (the credit's id
+/// is the payment's reference).
 async fn insert_payment(
     conn: &mut Conn,
     order_id: &str,
+    customer: Option<&str>,
     currency: Currency,
     p: &NewPayment,
     now: Timestamp,
 ) -> Result<PaymentRecord, Error> {
     let mut payment = Payment::authorised(p.method, currency, p.amount_minor)?;
     payment.capture(p.amount_minor)?;
+    if p.method == PaymentMethod::StoreCredit {
+        let credit = p
+            .provider_ref
+            .as_deref()
+            .ok_or_else(|| Error::validation("payment.store_credit_id", "name the store credit"))?;
+        crate::credits::spend(
+            conn,
+            credit,
+            p.amount_minor,
+            currency,
+            customer,
+            order_id,
+            "system",
+        )
+        .await?;
+    }
     let id = kernel::id::new_id("pay");
     conn.execute(
         "INSERT INTO payments (id, order_id, method, currency, authorised, captured, refunded, voided, provider_ref, created_at)
@@ -575,6 +594,7 @@ async fn purchase(
         insert_payment(
             conn,
             &order.id,
+            order.customer_id.as_deref(),
             order.currency,
             &NewPayment {
                 method: PaymentMethod::PayInStore,
@@ -624,6 +644,11 @@ pub(crate) async fn refund_payment(
         .await?
         .ok_or_else(|| Error::new(ErrorCode::Conflict, "the refund exceeds what was paid").with("payment_id", payment_id))?;
     let method = row.text("method")?;
+    if method == PaymentMethod::StoreCredit.as_str()
+        && let Some(credit) = row.opt_text("provider_ref")?
+    {
+        crate::credits::give_back(conn, &credit, amount, order_id, actor).await?;
+    }
     events::emit(
         conn,
         "relais.payment.refunded",

@@ -458,6 +458,8 @@ pub struct PaymentIn {
     pub method: Option<String>,
     /// The provider's card token (`tok_decline` is declined by the test provider).
     pub token: Option<String>,
+    /// Store credit (from a return) to spend first; the rest, if any, is paid by `method`.
+    pub store_credit_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -583,6 +585,7 @@ async fn checkout(
             planned
                 .payments
                 .iter()
+                .filter(|p| p.method == PaymentMethod::Provider)
                 .filter_map(|p| p.provider_ref.clone()),
         );
         orders.push(planned);
@@ -697,10 +700,16 @@ async fn plan_order(
         &part.lines,
     )
     .await?;
-    // In a split basket the payment is for the paid parts; a reservation part takes none.
+    // In a split basket the payment is for the paid parts; a reservation part takes none,
+    // and store credit pays toward the first part only (one spend per credit and checkout).
     let payment_in = match (mode, alone) {
         (FulfilmentMode::Reserve, false) => None,
-        _ => b.payment.clone(),
+        _ => b.payment.clone().map(|mut p| {
+            if !first {
+                p.store_credit_id = None;
+            }
+            p
+        }),
     };
     let payment = take_payment(s, mode, payment_in, cart.currency, total).await?;
     let now = Timestamp::now();
@@ -755,7 +764,7 @@ async fn plan_order(
         location,
         currency: cart.currency,
         lines,
-        payments: payment.into_iter().collect(),
+        payments: payment,
         deadline_at,
         hold_ttl_s,
         routing,
@@ -930,7 +939,7 @@ async fn take_payment(
     payment: Option<PaymentIn>,
     currency: Currency,
     total: i64,
-) -> Result<Option<NewPayment>, Error> {
+) -> Result<Vec<NewPayment>, Error> {
     if mode == FulfilmentMode::Reserve {
         if payment.is_some() {
             return Err(Error::validation(
@@ -938,12 +947,50 @@ async fn take_payment(
                 "a reservation is paid at the till, not now",
             ));
         }
-        return Ok(None);
+        return Ok(vec![]);
     }
-    let payment = payment.unwrap_or(PaymentIn {
+    let mut payment = payment.unwrap_or(PaymentIn {
         method: None,
         token: None,
+        store_credit_id: None,
     });
+    let mut taken = Vec::new();
+    let mut total = total;
+    if let Some(credit_id) = payment.store_credit_id.take() {
+        // What the credit holds now; the command spends it with a conditional write, so a
+        // credit spent meanwhile refuses the order (and voids the card part).
+        let credit = store::credits::find(&mut s.db.read().await?, &credit_id)
+            .await?
+            .ok_or_else(|| {
+                Error::unknown_reference("payment.store_credit_id", "store credit", &credit_id)
+            })?;
+        let part = credit.balance_minor.min(total);
+        if part > 0 {
+            taken.push(NewPayment {
+                method: PaymentMethod::StoreCredit,
+                amount_minor: part,
+                provider_ref: Some(credit_id),
+            });
+            total -= part;
+        }
+        if total == 0 {
+            return Ok(taken);
+        }
+    }
+    let rest = take_rest(s, mode, payment, currency, total).await?;
+    taken.extend(rest);
+    Ok(taken)
+}
+
+/// The part of a payment not covered by store credit: card through the provider, or the
+/// till for a POS sale.
+async fn take_rest(
+    s: &AppState,
+    mode: FulfilmentMode,
+    payment: PaymentIn,
+    currency: Currency,
+    total: i64,
+) -> Result<Option<NewPayment>, Error> {
     let method = match payment.method.as_deref() {
         None if mode == FulfilmentMode::CarryOut && payment.token.is_none() => {
             PaymentMethod::PayInStore

@@ -37,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(record_return))
         .routes(routes!(order_returns))
         .routes(routes!(owner_report))
+        .routes(routes!(get_store_credit))
+        .routes(routes!(customer_store_credits))
 }
 
 wire_enum!(
@@ -823,4 +825,57 @@ async fn owner_report(
             })
             .into(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoreCreditDto {
+    #[schema(example = "crd_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b4")]
+    pub id: String,
+    /// Whose it is; absent for a bearer voucher.
+    pub customer_id: Option<String>,
+    pub currency: String,
+    /// What the return credited.
+    pub amount_minor: i64,
+    /// What is left: spend it with `payment.store_credit_id` at any checkout.
+    pub balance_minor: i64,
+    /// The return that issued it.
+    pub return_id: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+fn credit_dto(c: store::credits::StoreCredit) -> StoreCreditDto {
+    StoreCreditDto {
+        id: c.id,
+        customer_id: c.customer_id,
+        currency: c.currency.code().to_owned(),
+        amount_minor: c.amount_minor,
+        balance_minor: c.balance_minor,
+        return_id: c.return_id,
+        created_at: c.created_at,
+    }
+}
+
+/// A store credit and what is left of it.
+#[utoipa::path(get, path = "/v1/store-credits/{id}", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = StoreCreditDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn get_store_credit(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<StoreCreditDto>> {
+    Ok(Json(credit_dto(store::credits::get(&s.db, &id).await?)))
+}
+
+/// A customer's store credits, newest first (a merged profile's included).
+#[utoipa::path(get, path = "/v1/customers/{id}/store-credits", tag = "orders", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<StoreCreditDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn customer_store_credits(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<StoreCreditDto>>> {
+    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let credits = store::credits::of_customer(&s.db, &active).await?;
+    Ok(Json(credits.into_iter().map(credit_dto).collect()))
 }

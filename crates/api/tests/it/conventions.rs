@@ -425,6 +425,8 @@ async fn openapi_describes_every_route() {
         ("/v1/receipts/{token}", "get"),
         ("/v1/returns", "post"),
         ("/v1/reports/owners/{owner}/orders", "get"),
+        ("/v1/store-credits/{id}", "get"),
+        ("/v1/customers/{id}/store-credits", "get"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(

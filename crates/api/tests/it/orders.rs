@@ -1130,3 +1130,154 @@ async fn a_basket_can_be_fulfilled_line_by_line() {
         balanced(&t).await;
     }
 }
+
+#[tokio::test]
+async fn store_credit_from_a_return_pays_a_later_order_once() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let customer = t.created("/v1/customers", json!({"identifiers": [{"kind": "email", "value": "lea@example.fr", "verified": true}]})).await;
+        let cid = customer["id"].as_str().unwrap();
+        let till = t
+            .post(
+                "/v1/carts",
+                &t.store,
+                json!({"customer_id": cid, "lines": [{"sku": "TR-42", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let sale = checkout(
+            &t,
+            &t.store,
+            till["id"].as_str().unwrap(),
+            json!({"mode": "carry_out"}),
+        )
+        .await
+        .body;
+        let back = t.post("/v1/returns", &t.store, json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "store_credit"})).await;
+        assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
+        let credit_id = back.body["store_credit_id"].as_str().unwrap().to_owned();
+        let credits = t
+            .get(&format!("/v1/customers/{cid}/store-credits"), &t.web)
+            .await
+            .body;
+        assert_eq!(
+            (
+                credits[0]["id"].as_str(),
+                credits[0]["balance_minor"].as_i64()
+            ),
+            (Some(credit_id.as_str()), Some(4999))
+        );
+
+        // Online, the credit pays 49.99 of a 129.00 jacket; the card pays the rest.
+        let web = t
+            .post(
+                "/v1/carts",
+                &t.web,
+                json!({"customer_id": cid, "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let paid = checkout(
+            &t,
+            &t.web,
+            web["id"].as_str().unwrap(),
+            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
+        )
+        .await;
+        assert_eq!(
+            paid.status,
+            StatusCode::CREATED,
+            "{}: {}",
+            t.name(),
+            paid.body
+        );
+        let methods: Vec<(&str, i64)> = paid.body["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["method"].as_str().unwrap(),
+                    p["captured_minor"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(methods.len(), 2);
+        assert!(
+            methods.contains(&("store_credit", 4999))
+                && methods.contains(&("provider", 12900 - 4999)),
+            "{methods:?}"
+        );
+        let left = t
+            .get(&format!("/v1/store-credits/{credit_id}"), &t.web)
+            .await
+            .body;
+        assert_eq!(left["balance_minor"], 0);
+
+        // Spent is spent: another customer cannot use it, nor can it pay twice.
+        let other = t.created("/v1/customers", json!({"identifiers": [{"kind": "email", "value": "tom@example.fr", "verified": true}]})).await;
+        let again = t
+            .post(
+                "/v1/carts",
+                &t.web,
+                json!({"customer_id": other["id"], "lines": [{"sku": "TR-43", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let refused = checkout(
+            &t,
+            &t.web,
+            again["id"].as_str().unwrap(),
+            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::CREATED,
+            "an empty credit pays nothing; the card pays all: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["payments"].as_array().map(Vec::len), Some(1));
+
+        // Cancelled: the credit gets its part back, the card its own.
+        let cancelled = acted(&t, &t.web, &paid.body, "cancel", json!({})).await;
+        assert_eq!(cancelled["paid_minor"], 0);
+        let restored = t
+            .get(&format!("/v1/store-credits/{credit_id}"), &t.web)
+            .await
+            .body;
+        assert_eq!(restored["balance_minor"], 4999);
+        // Now someone else's credit is refused outright.
+        let third = t
+            .post(
+                "/v1/carts",
+                &t.web,
+                json!({"customer_id": other["id"], "lines": [{"sku": "TR-43", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let not_theirs = checkout(
+            &t,
+            &t.web,
+            third["id"].as_str().unwrap(),
+            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
+            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
+        )
+        .await;
+        assert_eq!(
+            not_theirs.status,
+            StatusCode::CONFLICT,
+            "{}",
+            not_theirs.body
+        );
+        assert_eq!(
+            t.get(&format!("/v1/store-credits/{credit_id}"), &t.web)
+                .await
+                .body["balance_minor"],
+            4999
+        );
+        balanced(&t).await;
+    }
+}
