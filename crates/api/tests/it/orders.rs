@@ -1169,22 +1169,7 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
         );
 
         // Online, the credit pays 49.99 of a 129.00 jacket; the card pays the rest.
-        let web = t
-            .post(
-                "/v1/carts",
-                &t.web,
-                json!({"customer_id": cid, "lines": [{"sku": "JK-M", "quantity": 1}]}),
-            )
-            .await
-            .body;
-        let paid = checkout(
-            &t,
-            &t.web,
-            web["id"].as_str().unwrap(),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
-            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
-        )
-        .await;
+        let paid = pickup_paid_with_credit(&t, &customer["id"], "JK-M", &credit_id).await;
         assert_eq!(
             paid.status,
             StatusCode::CREATED,
@@ -1217,22 +1202,7 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
 
         // Spent is spent: another customer cannot use it, nor can it pay twice.
         let other = t.created("/v1/customers", json!({"identifiers": [{"kind": "email", "value": "tom@example.fr", "verified": true}]})).await;
-        let again = t
-            .post(
-                "/v1/carts",
-                &t.web,
-                json!({"customer_id": other["id"], "lines": [{"sku": "TR-43", "quantity": 1}]}),
-            )
-            .await
-            .body;
-        let refused = checkout(
-            &t,
-            &t.web,
-            again["id"].as_str().unwrap(),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
-            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
-        )
-        .await;
+        let refused = pickup_paid_with_credit(&t, &other["id"], "TR-43", &credit_id).await;
         assert_eq!(
             refused.status,
             StatusCode::CREATED,
@@ -1250,22 +1220,7 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
             .body;
         assert_eq!(restored["balance_minor"], 4999);
         // Now someone else's credit is refused outright.
-        let third = t
-            .post(
-                "/v1/carts",
-                &t.web,
-                json!({"customer_id": other["id"], "lines": [{"sku": "TR-43", "quantity": 1}]}),
-            )
-            .await
-            .body;
-        let not_theirs = checkout(
-            &t,
-            &t.web,
-            third["id"].as_str().unwrap(),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR",
-            "payment": {"token": "tok_visa", "store_credit_id": credit_id}}),
-        )
-        .await;
+        let not_theirs = pickup_paid_with_credit(&t, &other["id"], "TR-43", &credit_id).await;
         assert_eq!(
             not_theirs.status,
             StatusCode::CONFLICT,
@@ -1280,4 +1235,23 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
         );
         balanced(&t).await;
     }
+}
+
+/// A web pickup order at Lyon for `customer`, paid with a store credit and a card.
+async fn pickup_paid_with_credit(t: &TestApp, customer: &Value, sku: &str, credit: &str) -> Reply {
+    let basket = t
+        .post(
+            "/v1/carts",
+            &t.web,
+            json!({"customer_id": customer, "lines": [{"sku": sku, "quantity": 1}]}),
+        )
+        .await
+        .body;
+    checkout(
+        t,
+        &t.web,
+        basket["id"].as_str().unwrap(),
+        json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa", "store_credit_id": credit}}),
+    )
+    .await
 }
