@@ -599,6 +599,11 @@ async fn checkout(
                 Box::pin(async move { store::orders::place_all(c, &orders, &actor, now).await })
             },
             move |placed| {
+                // Counted as the response is made (a replay is not counted again).
+                for o in &placed {
+                    metrics::counter!("relais_orders_placed_total", "mode" => o.mode.as_str())
+                        .increment(1);
+                }
                 let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
                 let first = placed.into_iter().next();
                 let mut dto = first.map(|o| order_dto(o, can_see_code));
@@ -1032,10 +1037,13 @@ async fn take_rest(
                 provider_ref: Some(reference),
             }))
         }
-        Authorisation::Declined { reason } => Err(Error::new(
-            ErrorCode::PaymentDeclined,
-            format!("the payment was declined: {reason}"),
-        )
-        .with("reason", reason)),
+        Authorisation::Declined { reason } => {
+            metrics::counter!("relais_payments_declined_total").increment(1);
+            Err(Error::new(
+                ErrorCode::PaymentDeclined,
+                format!("the payment was declined: {reason}"),
+            )
+            .with("reason", reason))
+        }
     }
 }

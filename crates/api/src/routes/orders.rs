@@ -339,7 +339,11 @@ async fn act(
                 store::orders::transition(c, &id, t, &input, &actor, Timestamp::now()).await
             })
         },
-        move |order| stored(200, &order_dto(order, show)),
+        move |order| {
+            metrics::counter!("relais_order_transitions_total", "to" => order.state.as_str())
+                .increment(1);
+            stored(200, &order_dto(order, show))
+        },
     )
     .await?;
     Ok(reply(response))

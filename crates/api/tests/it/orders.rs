@@ -549,6 +549,21 @@ async fn a_declined_card_places_nothing() {
             (StatusCode::CREATED, &first.body["id"])
         );
         assert_eq!(again.headers["idempotent-replayed"], "true");
+        // Both outcomes are counted for the KPIs.
+        let metrics = t
+            .raw(
+                axum::http::Request::builder()
+                    .uri("/metrics")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let text = metrics.body.as_str().unwrap_or_default();
+        assert!(text.contains("relais_payments_declined_total"), "{text}");
+        assert!(
+            text.contains("relais_orders_placed_total{mode=\"pickup\"}"),
+            "{text}"
+        );
     }
 }
 
