@@ -1010,6 +1010,10 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .collect();
     let overrides = overrides(&products, now);
     let stock = stock_movements(&products, &locations);
+    let eur_prices: std::collections::BTreeMap<String, i64> = prices
+        .iter()
+        .map(|p| (p.sku.clone(), p.amount_minor))
+        .collect();
     db.write(move |c| {
         Box::pin(async move {
             for l in &locations {
@@ -1076,7 +1080,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .map(|l| l.code)
         .collect();
     let warehouses: Vec<&str> = warehouses.iter().map(String::as_str).collect();
-    crate::demo_orders::seed(db, &store_codes, &warehouses).await?;
+    crate::demo_orders::seed(db, &store_codes, &warehouses, eur_prices).await?;
     let key = |name: &'static str, scope: &'static str| {
         let db = db.clone();
         async move { crate::server::create_key(&db, name, &[scope.to_string()], "demo").await }

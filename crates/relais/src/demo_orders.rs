@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use catalog::ChannelKind;
 use kernel::{Currency, Timestamp};
 use orders::payment::PaymentMethod;
 use orders::returns::{Condition, RefundMethod};
 use orders::routing::{Candidate, route};
-use orders::{FulfilmentMode, Transition};
+use orders::{FulfilmentMode, OrderState, Transition};
 use store::orders::{NewOrder, NewOrderLine, NewPayment, Order, TransitionInput};
 use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
 use store::{Conn, Db};
@@ -104,27 +105,20 @@ struct World {
     prices: BTreeMap<String, i64>,
 }
 
-pub async fn seed(db: &Db, stores: &[&str], warehouses: &[&str]) -> anyhow::Result<()> {
-    let mut conn = db.read().await?;
-    let customers: Vec<String> = conn
-        .query(
-            "SELECT id FROM customers WHERE status = 'active' ORDER BY id LIMIT 400",
-            &[],
-        )
+/// Seeds the orders; `prices` are the EUR base prices the demo set.
+pub async fn seed(
+    db: &Db,
+    stores: &[&str],
+    warehouses: &[&str],
+    prices: BTreeMap<String, i64>,
+) -> anyhow::Result<()> {
+    let first = kernel::PageRequest::parse(Some(400), None)?;
+    let customers: Vec<String> = store::customers::list_profiles(db, None, &first)
         .await?
-        .iter()
-        .map(|r| r.text("id"))
-        .collect::<Result<_, _>>()?;
-    let prices: BTreeMap<String, i64> = conn
-        .query(
-            "SELECT sku, amount_minor FROM prices WHERE currency = 'EUR' ORDER BY sku",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((r.text("sku")?, r.int("amount_minor")?)))
-        .collect::<Result<_, kernel::Error>>()?;
-    drop(conn);
+        .data
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     let world = std::sync::Arc::new(World {
         stores: stores.iter().map(|s| s.to_string()).collect(),
         warehouses: warehouses.iter().map(|s| s.to_string()).collect(),
@@ -147,23 +141,26 @@ pub async fn seed(db: &Db, stores: &[&str], warehouses: &[&str]) -> anyhow::Resu
         })
         .await?;
     }
-    let seed = dice.next() | 1;
-    let world2 = world.clone();
-    db.write(move |c| Box::pin(async move { returns(c, &world2, &mut Dice(seed)).await }))
-        .await?;
-    Ok(())
-}
-
-/// SKUs a location can still promise `units` of, in SKU order.
-async fn stocked(c: &mut Conn, location: &str, units: i64) -> Result<Vec<String>, kernel::Error> {
-    c.query(
-        "SELECT sku FROM stock_levels WHERE location = $1 AND on_hand - held - safety >= $2 ORDER BY sku",
-        store::params![location, units],
+    // Returns of orders the customers have (collected, bought at a till, delivered).
+    let handed_over = store::orders::OrderFilter {
+        states: vec![
+            OrderState::Collected,
+            OrderState::Completed,
+            OrderState::Delivered,
+        ],
+        ..Default::default()
+    };
+    let sold = store::orders::list(
+        db,
+        &handed_over,
+        &kernel::PageRequest::parse(Some(16), None)?,
     )
     .await?
-    .iter()
-    .map(|r| r.text("sku"))
-    .collect()
+    .data;
+    let seed = dice.next() | 1;
+    db.write(move |c| Box::pin(async move { returns(c, &world, &sold, &mut Dice(seed)).await }))
+        .await?;
+    Ok(())
 }
 
 fn hours_ago(dice: &mut Dice, max_hours: u64) -> Timestamp {
@@ -186,7 +183,7 @@ async fn one_order(
             None => return Ok(()),
         }
     } else {
-        let skus = stocked(c, &store, 2).await?;
+        let skus = store::stock::skus_promisable_at(c, &store, 2).await?;
         if skus.is_empty() {
             return Ok(());
         }
@@ -203,8 +200,8 @@ async fn one_order(
     };
     let total: i64 = lines.iter().map(|l| l.unit_price_minor * l.quantity).sum();
     let channel = match mode {
-        FulfilmentMode::CarryOut => bound_channel(c, &store, "pos").await?,
-        FulfilmentMode::Counter => bound_channel(c, &store, "kiosk").await?,
+        FulfilmentMode::CarryOut => bound_channel(c, &store, ChannelKind::Pos).await?,
+        FulfilmentMode::Counter => bound_channel(c, &store, ChannelKind::Kiosk).await?,
         _ if dice.below(3) == 0 => "app".to_owned(),
         _ => "web".to_owned(),
     };
@@ -230,6 +227,18 @@ async fn one_order(
         )),
         _ => None,
     };
+    // Ready since almost a day, a pickup lapses in the next hours: its steps are dated back
+    // (placed two hours before it was made ready).
+    let (placed_at, acted_at) = match story {
+        Story::PickupAlmostNoShow => {
+            let ready = now.unix_ms() - (19 + dice.below(5) as i64) * 3_600_000;
+            (
+                Timestamp::from_unix_ms(ready - 2 * 3_600_000),
+                Timestamp::from_unix_ms(ready),
+            )
+        }
+        _ => (hours_ago(dice, 96), now),
+    };
     let placed = store::orders::place(
         c,
         &NewOrder {
@@ -250,7 +259,7 @@ async fn one_order(
             exchange_of: None,
         },
         "demo",
-        hours_ago(dice, 96),
+        placed_at,
     )
     .await?;
     let actor = format!("store:{store}");
@@ -279,33 +288,23 @@ async fn one_order(
         } else {
             input
         };
-        store::orders::transition(c, &placed.id, step, &input, &actor, Timestamp::now()).await?;
-    }
-    if story == Story::PickupAlmostNoShow {
-        // Ready since almost a day: the pickup lapses in the next hours.
-        let soon = Timestamp::from_unix_ms(now.unix_ms() + (1 + dice.below(5) as i64) * 3_600_000);
-        c.execute(
-            "UPDATE orders SET deadline_at = $2 WHERE id = $1",
-            store::params![&placed.id, soon.to_text()],
-        )
-        .await?;
+        store::orders::transition(c, &placed.id, step, &input, &actor, acted_at).await?;
     }
     Ok(())
 }
 
 /// The store's channel of a kind (its till, its first kiosk), else its till.
-async fn bound_channel(c: &mut Conn, store: &str, kind: &str) -> Result<String, kernel::Error> {
-    let found = c
-        .query(
-            "SELECT code, kind FROM channels WHERE location_code = $1 ORDER BY code",
-            store::params![store],
-        )
-        .await?;
-    let pick = |k: &str| found.iter().find(|r| r.text("kind").is_ok_and(|x| x == k));
-    match pick(kind).or_else(|| pick("pos")) {
-        Some(r) => r.text("code"),
-        None => Ok(format!("pos-{}", store.to_lowercase())),
-    }
+async fn bound_channel(
+    c: &mut Conn,
+    store: &str,
+    kind: ChannelKind,
+) -> Result<String, kernel::Error> {
+    let bound = store::channels::bound_to(c, store).await?;
+    let pick = |k: ChannelKind| bound.iter().find(|ch| ch.kind == k);
+    Ok(match pick(kind).or_else(|| pick(ChannelKind::Pos)) {
+        Some(ch) => ch.code.clone(),
+        None => format!("pos-{}", store.to_lowercase()),
+    })
 }
 
 fn line(w: &World, sku: &str, quantity: i64, location: &str) -> NewOrderLine {
@@ -328,7 +327,7 @@ async fn ship_lines(
     let Some(first) = w.warehouses.first() else {
         return Ok(None);
     };
-    let skus = stocked(c, first, 3).await?;
+    let skus = store::stock::skus_promisable_at(c, first, 3).await?;
     if skus.is_empty() {
         return Ok(None);
     }
@@ -363,22 +362,12 @@ async fn ship_lines(
 }
 
 /// Returns taken in another store than the one that sold: refunds, store credit, exchanges.
-async fn returns(c: &mut Conn, w: &World, dice: &mut Dice) -> Result<(), kernel::Error> {
-    let sold: Vec<Order> = {
-        let rows = c
-            .query(
-                "SELECT id FROM orders WHERE state IN ('collected', 'completed', 'delivered') ORDER BY id LIMIT 40",
-                &[],
-            )
-            .await?;
-        let mut out = Vec::new();
-        for r in rows {
-            if let Some(o) = store::orders::find_order(c, &r.text("id")?).await? {
-                out.push(o);
-            }
-        }
-        out
-    };
+async fn returns(
+    c: &mut Conn,
+    w: &World,
+    sold: &[Order],
+    dice: &mut Dice,
+) -> Result<(), kernel::Error> {
     for (n, order) in sold.iter().take(16).enumerate() {
         let at = order
             .location
@@ -392,7 +381,7 @@ async fn returns(c: &mut Conn, w: &World, dice: &mut Dice) -> Result<(), kernel:
             _ => RefundMethod::Exchange,
         };
         let exchange = if method == RefundMethod::Exchange {
-            let skus = stocked(c, &other, 1).await?;
+            let skus = store::stock::skus_promisable_at(c, &other, 1).await?;
             let sku = dice.pick(&skus).clone();
             Some(ExchangeSale {
                 lines: vec![self::line(w, &sku, 1, &other)],
@@ -400,7 +389,7 @@ async fn returns(c: &mut Conn, w: &World, dice: &mut Dice) -> Result<(), kernel:
         } else {
             None
         };
-        let till = bound_channel(c, &other, "pos").await?;
+        let till = bound_channel(c, &other, ChannelKind::Pos).await?;
         store::returns::record(
             c,
             &NewReturn {

@@ -57,6 +57,18 @@ pub async fn get_channel(db: &Db, code: &str) -> Result<Channel, Error> {
         .ok_or_else(|| Error::not_found("channel", code))
 }
 
+/// The channels bound to a store (its tills, its kiosks), in code order.
+pub async fn bound_to(conn: &mut Conn, location: &str) -> Result<Vec<Channel>, Error> {
+    conn.query(
+        "SELECT code, kind, name, location_code, created_at FROM channels WHERE location_code = $1 ORDER BY code",
+        params![location],
+    )
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
 /// Channels in code order, optionally those of one store.
 pub async fn list_channels(
     db: &Db,

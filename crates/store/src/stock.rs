@@ -561,6 +561,22 @@ pub async fn expire_due(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<u
     Ok(expired)
 }
 
+/// The SKUs a location can still promise `units` of (ATP), in SKU order.
+pub async fn skus_promisable_at(
+    conn: &mut Conn,
+    location: &str,
+    units: i64,
+) -> Result<Vec<String>, Error> {
+    conn.query(
+        "SELECT sku FROM stock_levels WHERE location = $1 AND on_hand - held - safety >= $2 ORDER BY sku",
+        params![location, units],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text("sku"))
+    .collect()
+}
+
 /// A variant's stock at every location that has a level for it.
 pub async fn variant_stock(db: &Db, sku: &str) -> Result<Vec<Stock>, Error> {
     let sql =
