@@ -38,6 +38,12 @@ pub enum RefundMethod {
 }
 
 impl Condition {
+    pub fn parse(text: &str) -> Option<Condition> {
+        [Condition::Resellable, Condition::Damaged]
+            .into_iter()
+            .find(|c| c.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Condition::Resellable => "resellable",
@@ -47,6 +53,16 @@ impl Condition {
 }
 
 impl RefundMethod {
+    pub fn parse(text: &str) -> Option<RefundMethod> {
+        [
+            RefundMethod::OriginalPayment,
+            RefundMethod::StoreCredit,
+            RefundMethod::Exchange,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RefundMethod::OriginalPayment => "original_payment",

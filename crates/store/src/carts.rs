@@ -10,7 +10,7 @@ use inventory::HoldPurpose;
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::{self, Line};
 
-use crate::sql::{Conn, corrupt};
+use crate::sql::Conn;
 use crate::stock::{self, HoldAction, NewHold};
 use crate::{Db, params, rows};
 
@@ -132,7 +132,7 @@ pub async fn create_cart(conn: &mut Conn, new: &NewCart, now: Timestamp) -> Resu
         if let Some(existing) = active_cart_of(conn, &customer).await? {
             let merged = cart::merge(&existing.plain_lines(), &new.lines);
             write_lines(conn, &existing, &merged, now).await?;
-            return reload(conn, &existing.id).await;
+            return get_in(conn, &existing.id).await;
         }
     }
     let id = new_cart_id();
@@ -359,7 +359,7 @@ pub async fn set_line(
         )
         .await?;
     }
-    reload(conn, cart_id).await
+    get_in(conn, cart_id).await
 }
 
 /// Signs a cart in: it becomes the customer's cart, or joins the customer's active cart by
@@ -391,7 +391,7 @@ pub async fn attach_customer(
                 params![cart_id, &customer],
             )
             .await?;
-            reload(conn, cart_id).await
+            get_in(conn, cart_id).await
         }
         Some(target) => merge_into(conn, &cart, &target, now).await,
     }
@@ -446,7 +446,7 @@ pub(crate) async fn merge_into(
             "the cart changed meanwhile; retry",
         ));
     }
-    reload(conn, &target.id).await
+    get_in(conn, &target.id).await
 }
 
 /// Gives the cart a short code a phone can claim it with (kiosk or POS → customer's phone).
@@ -476,7 +476,7 @@ pub async fn start_handoff(conn: &mut Conn, cart_id: &str, now: Timestamp) -> Re
                 params![cart_id, &code, expires.to_text()],
             )
             .await?;
-            return reload(conn, cart_id).await;
+            return get_in(conn, cart_id).await;
         }
     }
     Err(Error::new(
@@ -510,7 +510,7 @@ pub async fn claim_handoff(
     .await?;
     match customer_id {
         Some(c) => attach_customer(conn, &id, c, now).await,
-        None => reload(conn, &id).await,
+        None => get_in(conn, &id).await,
     }
 }
 
@@ -535,8 +535,6 @@ pub async fn find_cart(conn: &mut Conn, id: &str) -> Result<Option<Cart>, Error>
     else {
         return Ok(None);
     };
-    let status = row.text("status")?;
-    let currency = row.text("currency")?;
     let lines = conn
         .query(
             "SELECT sku, quantity, hold_id, hold_location FROM cart_lines WHERE cart_id = $1 ORDER BY position, sku",
@@ -557,8 +555,8 @@ pub async fn find_cart(conn: &mut Conn, id: &str) -> Result<Option<Cart>, Error>
         id: row.text("id")?,
         customer_id: row.opt_text("customer_id")?,
         channel: row.text("channel")?,
-        currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
-        status: CartStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
+        currency: rows::currency(&row, "currency")?,
+        status: rows::parsed(&row, "status", CartStatus::parse)?,
         merged_into: row.opt_text("merged_into")?,
         order_id: row.opt_text("order_id")?,
         handoff_code: row.opt_text("handoff_code")?,
@@ -574,10 +572,6 @@ async fn get_in(conn: &mut Conn, id: &str) -> Result<Cart, Error> {
     find_cart(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("cart", id))
-}
-
-async fn reload(conn: &mut Conn, id: &str) -> Result<Cart, Error> {
-    get_in(conn, id).await
 }
 
 pub async fn get_cart(db: &Db, id: &str) -> Result<Cart, Error> {

@@ -10,7 +10,7 @@ use kernel::{Currency, Error, ErrorCode, Timestamp};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::sql::{Conn, Row, corrupt};
+use crate::sql::{Conn, Row};
 use crate::{Db, events, params, rows};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,11 +28,10 @@ pub struct StoreCredit {
 }
 
 fn from_row(r: &Row) -> Result<StoreCredit, Error> {
-    let currency = r.text("currency")?;
     Ok(StoreCredit {
         id: r.text("id")?,
         customer_id: r.opt_text("customer_id")?,
-        currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+        currency: rows::currency(r, "currency")?,
         amount_minor: r.int("amount_minor")?,
         balance_minor: r.int("balance_minor")?,
         return_id: r.text("return_id")?,

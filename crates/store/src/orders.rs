@@ -745,14 +745,12 @@ fn line_from_row(r: &Row) -> Result<OrderLine, Error> {
 }
 
 fn payment_from_row(r: &Row) -> Result<PaymentRecord, Error> {
-    let method = r.text("method")?;
-    let currency = r.text("currency")?;
     Ok(PaymentRecord {
         id: r.text("id")?,
         provider_ref: r.opt_text("provider_ref")?,
         amounts: Payment {
-            method: PaymentMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
-            currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+            method: rows::parsed(r, "method", PaymentMethod::parse)?,
+            currency: rows::currency(r, "currency")?,
             authorised: r.int("authorised")?,
             captured: r.int("captured")?,
             refunded: r.int("refunded")?,
@@ -766,20 +764,17 @@ fn order_from_row(
     lines: Vec<OrderLine>,
     payments: Vec<PaymentRecord>,
 ) -> Result<Order, Error> {
-    let mode = row.text("mode")?;
-    let state = row.text("state")?;
-    let currency = row.text("currency")?;
     Ok(Order {
         id: row.text("id")?,
         customer_id: row.opt_text("customer_id")?,
         cart_id: row.opt_text("cart_id")?,
         channel: row.text("channel")?,
-        mode: FulfilmentMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
-        state: OrderState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        mode: rows::parsed(row, "mode", FulfilmentMode::parse)?,
+        state: rows::parsed(row, "state", OrderState::parse)?,
         location: row.opt_text("location")?,
         owner_kind: row.opt_text("owner_kind")?,
         owner_name: row.opt_text("owner_name")?,
-        currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+        currency: rows::currency(row, "currency")?,
         total_minor: row.int("total_minor")?,
         pickup_code: row.opt_text("pickup_code")?,
         receipt_token: row.text("receipt_token")?,
@@ -890,13 +885,10 @@ pub async fn history(db: &Db, id: &str) -> Result<Vec<HistoryStep>, Error> {
         .await?
         .iter()
         .map(|r| {
-            let t = r.text("transition")?;
-            let from = r.text("from_state")?;
-            let to = r.text("to_state")?;
             Ok(HistoryStep {
-                transition: Transition::parse(&t).ok_or_else(|| corrupt("transition", &t))?,
-                from_state: OrderState::parse(&from).ok_or_else(|| corrupt("from_state", &from))?,
-                to_state: OrderState::parse(&to).ok_or_else(|| corrupt("to_state", &to))?,
+                transition: rows::parsed(r, "transition", Transition::parse)?,
+                from_state: rows::parsed(r, "from_state", OrderState::parse)?,
+                to_state: rows::parsed(r, "to_state", OrderState::parse)?,
                 location: r.opt_text("location")?,
                 actor: r.text("actor")?,
                 at: rows::timestamp(r, "at")?,
@@ -996,16 +988,13 @@ pub async fn owner_report(
     let lines = found
         .iter()
         .map(|r| {
-            let mode = r.text("mode")?;
-            let state = r.text("state")?;
-            let currency = r.text("currency")?;
             Ok(OwnerLine {
                 order_id: r.text("id")?,
                 channel: r.text("channel")?,
-                mode: FulfilmentMode::parse(&mode).ok_or_else(|| corrupt("mode", &mode))?,
-                state: OrderState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                mode: rows::parsed(r, "mode", FulfilmentMode::parse)?,
+                state: rows::parsed(r, "state", OrderState::parse)?,
                 location: r.text("location")?,
-                currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+                currency: rows::currency(r, "currency")?,
                 amount_minor: r.int("amount_minor")?,
                 online: r.int("online")? == 1,
                 created_at: rows::timestamp(r, "created_at")?,

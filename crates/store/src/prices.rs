@@ -5,18 +5,13 @@ use pricing::{BasePrice, ChannelPrice, PriceOverride};
 use serde::Serialize;
 
 use crate::rows;
-use crate::sql::{Conn, Row, corrupt};
+use crate::sql::{Conn, Row};
 use crate::{Db, events, params};
-
-fn currency(row: &Row) -> Result<Currency, Error> {
-    let c = row.text("currency")?;
-    Currency::parse(&c).map_err(|e| corrupt("currency", &e))
-}
 
 fn base_from_row(row: &Row) -> Result<BasePrice, Error> {
     Ok(BasePrice {
         sku: row.text("sku")?,
-        currency: currency(row)?,
+        currency: rows::currency(row, "currency")?,
         amount_minor: row.int("amount_minor")?,
         updated_at: rows::timestamp(row, "updated_at")?,
     })
@@ -25,7 +20,7 @@ fn base_from_row(row: &Row) -> Result<BasePrice, Error> {
 fn override_from_row(row: &Row) -> Result<PriceOverride, Error> {
     Ok(PriceOverride {
         sku: row.text("sku")?,
-        currency: currency(row)?,
+        currency: rows::currency(row, "currency")?,
         channel: row.text("channel")?,
         amount_minor: row.int("amount_minor")?,
         reason: row.text("reason")?,

@@ -378,39 +378,25 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<Return>, Error> {
             .await?
             .iter()
             .map(|l| {
-                let condition = l.text("condition")?;
                 Ok(ReturnedLine {
                     line_no: l.int("line_no")?,
                     sku: l.text("sku")?,
                     quantity: l.int("quantity")?,
-                    condition: match condition.as_str() {
-                        "resellable" => Condition::Resellable,
-                        "damaged" => Condition::Damaged,
-                        other => return Err(corrupt("condition", other)),
-                    },
+                    condition: rows::parsed(l, "condition", Condition::parse)?,
                     amount_minor: l.int("amount_minor")?,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        let method = row.text("method")?;
-        let currency = row.text("currency")?;
         out.push(Return {
             id,
             order_id: row.text("order_id")?,
             location: row.text("location")?,
             by_mail: row.int("by_mail")? != 0,
-            method: [
-                RefundMethod::OriginalPayment,
-                RefundMethod::StoreCredit,
-                RefundMethod::Exchange,
-            ]
-            .into_iter()
-            .find(|m| m.as_str() == method)
-            .ok_or_else(|| corrupt("method", &method))?,
+            method: rows::parsed(&row, "method", RefundMethod::parse)?,
             value_minor: row.int("value_minor")?,
             refund_minor: row.int("refund_minor")?,
             paid_minor: row.int("paid_minor")?,
-            currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+            currency: rows::currency(&row, "currency")?,
             exchange_order: row.opt_text("exchange_order")?,
             store_credit_id: row.opt_text("store_credit_id")?,
             lines,

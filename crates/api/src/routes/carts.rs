@@ -26,7 +26,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::orders::{FulfilmentModeDto, OrderDto, order_dto};
-use super::{IdempotencyHeader, reply, stored};
+use super::{EmptyBody, IdempotencyHeader, reply, stored};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{AnyKey, Path, Write};
@@ -324,7 +324,7 @@ async fn set_line(
 async fn remove_line(
     State(s): State<AppState>,
     Path((id, sku)): Path<(String, String)>,
-    w: Write<Empty, AnyKey>,
+    w: Write<EmptyBody, AnyKey>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     let response =
@@ -340,11 +340,6 @@ async fn remove_line(
         .await?;
     Ok(reply(response))
 }
-
-/// A body with nothing in it (`{}` or none).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Empty {}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,13 +374,13 @@ async fn sign_in(
 
 /// Give the cart a six-character code, valid 10 minutes, that the customer's phone claims it
 /// with (a kiosk or POS handing over a basket).
-#[utoipa::path(post, path = "/v1/carts/{id}/handoff", tag = "orders", request_body = Empty,
+#[utoipa::path(post, path = "/v1/carts/{id}/handoff", tag = "orders", request_body = EmptyBody,
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn start_handoff(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<Empty, AnyKey>,
+    w: Write<EmptyBody, AnyKey>,
 ) -> ApiResult<Response> {
     let response =
         s.db.write_once(

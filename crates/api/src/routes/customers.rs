@@ -21,7 +21,7 @@ use store::customers::{Link, LinkCause, MergeRecord, MergeReview, NewProfile, Re
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
+use super::{EmptyBody, IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{AnyKey, Path, Q, Write};
@@ -1105,11 +1105,6 @@ async fn erase(
         .await?;
     Ok(reply(response))
 }
-
-/// An empty JSON object (`{}`) or no body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct EmptyBody {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReviewDto {

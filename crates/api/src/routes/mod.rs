@@ -67,6 +67,11 @@ pub struct IdempotencyHeader {
     pub idempotency_key: Option<String>,
 }
 
+/// An empty JSON object (`{}`) or no body: the body of writes that need none.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyBody {}
+
 /// `limit` and `cursor`, shared by every list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
