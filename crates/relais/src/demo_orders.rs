@@ -293,18 +293,23 @@ async fn one_order(
     Ok(())
 }
 
-/// The store's channel of a kind (its till, its first kiosk), else its till.
+/// The store's till, or for a kiosk order its first kiosk.
 async fn bound_channel(
     c: &mut Conn,
     store: &str,
     kind: ChannelKind,
 ) -> Result<String, kernel::Error> {
-    let bound = store::channels::bound_to(c, store).await?;
-    let pick = |k: ChannelKind| bound.iter().find(|ch| ch.kind == k);
-    Ok(match pick(kind).or_else(|| pick(ChannelKind::Pos)) {
-        Some(ch) => ch.code.clone(),
-        None => format!("pos-{}", store.to_lowercase()),
-    })
+    if kind != ChannelKind::Pos
+        && let Some(ch) = store::channels::bound_to(c, store)
+            .await?
+            .into_iter()
+            .find(|ch| ch.kind == kind)
+    {
+        return Ok(ch.code);
+    }
+    Ok(store::channels::till_of(c, store)
+        .await?
+        .unwrap_or_else(|| format!("pos-{}", store.to_lowercase())))
 }
 
 fn line(w: &World, sku: &str, quantity: i64, location: &str) -> NewOrderLine {

@@ -69,6 +69,16 @@ pub async fn bound_to(conn: &mut Conn, location: &str) -> Result<Vec<Channel>, E
     .collect()
 }
 
+/// A store's till: its `pos` channel, else the first channel bound to it.
+pub async fn till_of(conn: &mut Conn, location: &str) -> Result<Option<String>, Error> {
+    let bound = bound_to(conn, location).await?;
+    let till = bound
+        .iter()
+        .find(|c| c.kind == catalog::ChannelKind::Pos)
+        .or(bound.first());
+    Ok(till.map(|c| c.code.clone()))
+}
+
 /// Channels in code order, optionally those of one store.
 pub async fn list_channels(
     db: &Db,

@@ -615,20 +615,39 @@ async fn refund_all(
     order: &Order,
     actor: &str,
 ) -> Result<Vec<ProviderRefund>, Error> {
-    let mut out = Vec::new();
-    for p in &order.payments {
-        let open = p.amounts.captured - p.amounts.refunded;
-        if open > 0
-            && let Some(r) = refund_payment(conn, &order.id, &p.id, open, actor).await?
-        {
-            out.push(r);
+    refund(conn, order, order.paid_minor(), actor).await
+}
+
+/// Refunds `amount` over the order's payments (the card first, then the till's and store
+/// credit), never beyond what each captured. Returns the refunds the provider must carry out.
+pub(crate) async fn refund(
+    conn: &mut Conn,
+    order: &Order,
+    amount: i64,
+    actor: &str,
+) -> Result<Vec<ProviderRefund>, Error> {
+    let mut left = amount;
+    let mut refunds = Vec::new();
+    let mut payments: Vec<_> = order.payments.iter().collect();
+    payments.sort_by_key(|p| p.amounts.method != PaymentMethod::Provider);
+    for p in payments {
+        let take = (p.amounts.captured - p.amounts.refunded).min(left);
+        if take > 0 {
+            refunds.extend(refund_payment(conn, &order.id, &p.id, take, actor).await?);
+            left -= take;
         }
     }
-    Ok(out)
+    if left > 0 {
+        return Err(
+            Error::new(ErrorCode::Conflict, "the refund exceeds what was paid")
+                .with("unpaid_minor", left),
+        );
+    }
+    Ok(refunds)
 }
 
 /// Refunds `amount` of one payment, never beyond what it captured (conditional write).
-pub(crate) async fn refund_payment(
+async fn refund_payment(
     conn: &mut Conn,
     order_id: &str,
     payment_id: &str,

@@ -185,7 +185,7 @@ pub async fn record(
     let mut refunds = Vec::new();
     match new.method {
         RefundMethod::OriginalPayment => {
-            refunds = refund_to_payments(conn, &order, value, actor).await?;
+            refunds = crate::orders::refund(conn, &order, value, actor).await?;
             r.refund_minor = value;
         }
         RefundMethod::StoreCredit => {
@@ -243,7 +243,7 @@ pub async fn record(
             )
             .await?;
             if settle.refund_minor > 0 {
-                refunds = refund_to_payments(conn, &order, settle.refund_minor, actor).await?;
+                refunds = crate::orders::refund(conn, &order, settle.refund_minor, actor).await?;
             }
             r.refund_minor = settle.refund_minor;
             r.paid_minor = settle.customer_pays_minor;
@@ -304,39 +304,6 @@ async fn restock(
         .await?;
     }
     Ok(())
-}
-
-/// Refunds `amount` over the order's payments (provider first, then the till's), never
-/// beyond what each captured.
-async fn refund_to_payments(
-    conn: &mut Conn,
-    order: &Order,
-    amount: i64,
-    actor: &str,
-) -> Result<Vec<ProviderRefund>, Error> {
-    let mut left = amount;
-    let mut refunds = Vec::new();
-    let mut payments: Vec<_> = order.payments.iter().collect();
-    payments.sort_by_key(|p| p.amounts.method != PaymentMethod::Provider);
-    for p in payments {
-        let open = p.amounts.captured - p.amounts.refunded;
-        let take = open.min(left);
-        if take > 0 {
-            if let Some(r) =
-                crate::orders::refund_payment(conn, &order.id, &p.id, take, actor).await?
-            {
-                refunds.push(r);
-            }
-            left -= take;
-        }
-    }
-    if left > 0 {
-        return Err(
-            Error::new(ErrorCode::Conflict, "the refund exceeds what was paid")
-                .with("unpaid_minor", left),
-        );
-    }
-    Ok(refunds)
 }
 
 async fn insert(conn: &mut Conn, r: &Return) -> Result<(), Error> {

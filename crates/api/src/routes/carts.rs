@@ -212,18 +212,10 @@ pub(crate) async fn speaking_channel(
     if let Some(own) = p.own_channel() {
         return Ok(own.to_owned());
     }
-    if let Some(store) = p.store_only() {
-        let first = kernel::PageRequest::parse(Some(100), None)?;
-        let bound = store::channels::list_channels(&s.db, Some(store), &first)
-            .await?
-            .data;
-        let till = bound
-            .iter()
-            .find(|c| c.kind == catalog::ChannelKind::Pos)
-            .or(bound.first());
-        if let Some(c) = till {
-            return Ok(c.code.clone());
-        }
+    if let Some(store) = p.store_only()
+        && let Some(till) = store::channels::till_of(&mut s.db.read().await?, store).await?
+    {
+        return Ok(till);
     }
     Err(Error::validation(
         "channel",
@@ -817,16 +809,15 @@ async fn plan_fulfilment(
             .collect();
         return Ok((None, allocations, Some(serde_json::json!(routing))));
     }
-    let own_store = bound_store(s, principal).await?;
-    let code = location
-        .map(str::to_owned)
-        .or_else(|| own_store.clone())
-        .ok_or_else(|| {
+    let code = match location {
+        Some(code) => code.to_owned(),
+        None => bound_store(s, principal).await?.ok_or_else(|| {
             Error::validation(
                 "location",
                 format!("a {} order names its store", mode.as_str()),
             )
-        })?;
+        })?,
+    };
     let place = locations
         .get(&code)
         .ok_or_else(|| Error::unknown_reference("location", "location", &code))?;
@@ -844,9 +835,10 @@ async fn plan_fulfilment(
         )
         .into());
     }
+    // Only kiosk and till orders need to know where the key stands (a lookup for channel keys).
     if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
         && !principal.can_access_store(&code)
-        && own_store.as_deref() != Some(code.as_str())
+        && bound_store(s, principal).await?.as_deref() != Some(code.as_str())
     {
         return Err(forbidden(
             "kiosk and till orders are placed with the store's key or a channel bound to the store",

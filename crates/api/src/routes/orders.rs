@@ -689,15 +689,9 @@ async fn record_return(
     };
     // An exchange sale is the receiving store's: its till's channel when it has one.
     let exchange_channel = match &exchange {
-        Some(_) => {
-            let till = crate::auth::Principal {
-                key_id: String::new(),
-                scopes: vec![crate::auth::Scope::Store(location.clone())],
-            };
-            super::carts::speaking_channel(&s, &till, None)
-                .await
-                .unwrap_or_else(|_| order.channel.clone())
-        }
+        Some(_) => store::channels::till_of(&mut s.db.read().await?, &location)
+            .await?
+            .unwrap_or_else(|| order.channel.clone()),
         None => order.channel.clone(),
     };
     let new = NewReturn {
