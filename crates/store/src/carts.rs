@@ -323,18 +323,15 @@ pub async fn set_line(
         });
         cart::validate_lines(&lines)?;
     }
-    // A line re-held (or re-quantified) starts from no hold.
-    if let Some(old) = cart.lines.iter().find(|l| l.sku == sku)
-        && (hold.is_some() || old.quantity != quantity)
+    // `write_lines` drops the hold of a line whose quantity changes or that leaves; a line
+    // held anew at the same quantity drops its old hold here.
+    if hold.is_some()
+        && let Some(old) = cart
+            .lines
+            .iter()
+            .find(|l| l.sku == sku && l.quantity == quantity)
     {
         release_line_hold(conn, old).await?;
-        if quantity > 0 {
-            conn.execute(
-                "UPDATE cart_lines SET quantity = $3, hold_id = NULL, hold_location = NULL WHERE cart_id = $1 AND sku = $2",
-                params![cart_id, sku, quantity],
-            )
-            .await?;
-        }
     }
     write_lines(conn, &cart, &lines, now).await?;
     if let (Some(at), true) = (hold, quantity > 0) {

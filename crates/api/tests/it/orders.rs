@@ -603,6 +603,20 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
             held.body
         );
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
+        // Held again at the same quantity: the old hold goes, one unit stays held.
+        let again = t
+            .put(
+                &format!("/v1/carts/{}/lines/JK-M", anon["id"].as_str().unwrap()),
+                &t.web,
+                json!({"quantity": 1, "hold_at": "LYS-BELLECOUR"}),
+            )
+            .await;
+        assert_ne!(
+            again.body["lines"][1]["hold"]["hold_id"],
+            held.body["lines"][1]["hold"]["hold_id"]
+        );
+        assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
+        let held = again;
         // …then signing in on the web: one cart, the larger quantity of a SKU in both, the hold kept.
         let signed = t
             .post(
