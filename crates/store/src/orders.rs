@@ -8,6 +8,8 @@
 //! money effects are conditional updates of `payments` that can never refund more than was
 //! captured (a CHECK says so too).
 
+use std::collections::HashMap;
+
 use inventory::HoldPurpose;
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
@@ -811,37 +813,60 @@ fn order_from_row(
     })
 }
 
-async fn load(conn: &mut Conn, row: Row) -> Result<Order, Error> {
-    let id = row.text("id")?;
-    let lines = conn
-        .query(
-            "SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no",
-            params![&id],
-        )
+/// Orders with their lines and payments: two statements per 500 orders, whatever their
+/// number (lists and exports), in the order of `rows`.
+async fn load_all(conn: &mut Conn, rows: Vec<Row>) -> Result<Vec<Order>, Error> {
+    let mut lines: HashMap<String, Vec<OrderLine>> = HashMap::new();
+    let mut payments: HashMap<String, Vec<PaymentRecord>> = HashMap::new();
+    for chunk in rows.chunks(500) {
+        let ids = chunk
+            .iter()
+            .map(|r| r.text("id").map(Value::from))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let list = crate::sql::placeholders(1, ids.len());
+        let sql = format!(
+            "SELECT * FROM order_lines WHERE order_id IN ({list}) ORDER BY order_id, line_no"
+        );
+        for r in conn.query(&sql, &ids).await? {
+            lines
+                .entry(r.text("order_id")?)
+                .or_default()
+                .push(line_from_row(&r)?);
+        }
+        let sql = format!(
+            "SELECT * FROM payments WHERE order_id IN ({list}) ORDER BY order_id, created_at, id"
+        );
+        for r in conn.query(&sql, &ids).await? {
+            payments
+                .entry(r.text("order_id")?)
+                .or_default()
+                .push(payment_from_row(&r)?);
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let id = row.text("id")?;
+            order_from_row(
+                row,
+                lines.remove(&id).unwrap_or_default(),
+                payments.remove(&id).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The order of a `SELECT * FROM orders` matching at most one row.
+async fn load_one(conn: &mut Conn, sql: &str, key: &str) -> Result<Option<Order>, Error> {
+    let rows = conn
+        .query_opt(sql, params![key])
         .await?
-        .iter()
-        .map(line_from_row)
-        .collect::<Result<Vec<_>, Error>>()?;
-    let payments = conn
-        .query(
-            "SELECT * FROM payments WHERE order_id = $1 ORDER BY created_at, id",
-            params![&id],
-        )
-        .await?
-        .iter()
-        .map(payment_from_row)
-        .collect::<Result<Vec<_>, Error>>()?;
-    order_from_row(&row, lines, payments)
+        .into_iter()
+        .collect();
+    Ok(load_all(conn, rows).await?.pop())
 }
 
 pub async fn find_order(conn: &mut Conn, id: &str) -> Result<Option<Order>, Error> {
-    match conn
-        .query_opt("SELECT * FROM orders WHERE id = $1", params![id])
-        .await?
-    {
-        Some(row) => load(conn, row).await.map(Some),
-        None => Ok(None),
-    }
+    load_one(conn, "SELECT * FROM orders WHERE id = $1", id).await
 }
 
 pub(crate) async fn get_in(conn: &mut Conn, id: &str) -> Result<Order, Error> {
@@ -862,25 +887,12 @@ pub async fn all_of(conn: &mut Conn, customer_id: &str) -> Result<Vec<Order>, Er
             params![customer_id],
         )
         .await?;
-    let mut out = Vec::with_capacity(found.len());
-    for row in found {
-        out.push(load(conn, row).await?);
-    }
-    Ok(out)
+    load_all(conn, found).await
 }
 
 /// The order an e-receipt token belongs to.
 pub async fn find_by_receipt(conn: &mut Conn, token: &str) -> Result<Option<Order>, Error> {
-    match conn
-        .query_opt(
-            "SELECT * FROM orders WHERE receipt_token = $1",
-            params![token],
-        )
-        .await?
-    {
-        Some(row) => load(conn, row).await.map(Some),
-        None => Ok(None),
-    }
+    load_one(conn, "SELECT * FROM orders WHERE receipt_token = $1", token).await
 }
 
 /// A step of an order's history.
@@ -954,10 +966,7 @@ pub async fn list(db: &Db, filter: &OrderFilter, page: &PageRequest) -> Result<P
     values.push(page.fetch_limit().into());
     sql.push_str(&format!(" ORDER BY id DESC LIMIT ${}", values.len()));
     let found = conn.query(&sql, &values).await?;
-    let mut orders = Vec::with_capacity(found.len());
-    for row in found {
-        orders.push(load(&mut conn, row).await?);
-    }
+    let orders = load_all(&mut conn, found).await?;
     Ok(Page::from_rows(orders, page, |o| o.id.clone()))
 }
 
