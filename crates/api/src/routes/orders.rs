@@ -746,9 +746,11 @@ async fn order_returns(
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// Start (inclusive), RFC 3339; default 30 days ago.
-    pub from: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Timestamp>,
     /// End (exclusive), RFC 3339; default now.
-    pub to: Option<String>,
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Timestamp>,
     /// Only orders placed on channels no store owns (web, app…): what the owner fulfilled
     /// for the retailer's online business.
     pub online: Option<bool>,
@@ -774,13 +776,6 @@ pub struct OwnerLineDto {
 
 page_of!(OwnerReportPage, OwnerLineDto);
 
-fn parse_instant(field: &str, text: Option<&str>, default: Timestamp) -> Result<Timestamp, Error> {
-    text.map(|t| {
-        Timestamp::parse(t).map_err(|e| Error::new(ErrorCode::InvalidQuery, e).with("field", field))
-    })
-    .unwrap_or(Ok(default))
-}
-
 /// A franchise owner's report: the orders their locations fulfilled or handed over, with the
 /// value of those lines (staff only).
 #[utoipa::path(get, path = "/v1/reports/owners/{owner}/orders", tag = "orders",
@@ -794,16 +789,11 @@ async fn owner_report(
 ) -> ApiResult<Json<OwnerReportPage>> {
     p.require_staff()?;
     let now = Timestamp::now();
-    let from = parse_instant(
-        "from",
-        q.from.as_deref(),
-        Timestamp::from_unix_ms(now.unix_ms() - 30 * 86_400_000),
-    )?;
-    let to = parse_instant(
-        "to",
-        q.to.as_deref(),
-        Timestamp::from_unix_ms(now.unix_ms() + 1),
-    )?;
+    let from = q
+        .from
+        .unwrap_or_else(|| Timestamp::from_unix_ms(now.unix_ms() - 30 * 86_400_000));
+    let to =
+        q.to.unwrap_or_else(|| Timestamp::from_unix_ms(now.unix_ms() + 1));
     let page = kernel::PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let found =
         store::orders::owner_report(&s.db, &owner, from, to, q.online.unwrap_or(false), &page)

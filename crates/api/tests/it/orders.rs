@@ -905,6 +905,29 @@ async fn returns_anywhere_within_what_was_bought_and_exchanges_settle() {
             online.iter().all(|r| r["online"] == true)
                 && online.iter().any(|r| r["order_id"] == order["id"])
         );
+        // A window that ends before the order leaves it out; a malformed one is refused.
+        let before = t
+            .get(
+                "/v1/reports/owners/SARL%20Test/orders?to=2020-01-01T00:00:00Z",
+                &t.admin,
+            )
+            .await;
+        assert_eq!(
+            before.body["data"].as_array().map(Vec::len),
+            Some(0),
+            "{}",
+            before.body
+        );
+        let bad = t
+            .get(
+                "/v1/reports/owners/SARL%20Test/orders?from=yesterday",
+                &t.admin,
+            )
+            .await;
+        assert_eq!(
+            (bad.status, bad.code()),
+            (StatusCode::BAD_REQUEST, "invalid_query")
+        );
         balanced(&t).await;
     }
 }
