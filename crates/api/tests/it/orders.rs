@@ -1252,16 +1252,16 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
             .body;
         assert_eq!(left["balance_minor"], 0);
 
-        // Spent is spent: another customer cannot use it, nor can it pay twice.
+        // Spent is spent: used again (here by another customer) it pays nothing.
         let other = t.created("/v1/customers", json!({"identifiers": [{"kind": "email", "value": "tom@example.fr", "verified": true}]})).await;
-        let refused = pickup_paid_with_credit(&t, &other["id"], "TR-43", &credit_id).await;
+        let card_only = pickup_paid_with_credit(&t, &other["id"], "TR-43", &credit_id).await;
         assert_eq!(
-            refused.status,
+            card_only.status,
             StatusCode::CREATED,
             "an empty credit pays nothing; the card pays all: {}",
-            refused.body
+            card_only.body
         );
-        assert_eq!(refused.body["payments"].as_array().map(Vec::len), Some(1));
+        assert_eq!(card_only.body["payments"].as_array().map(Vec::len), Some(1));
 
         // Cancelled: the credit gets its part back, the card its own.
         let cancelled = acted(&t, &t.web, &paid.body, "cancel", json!({})).await;
