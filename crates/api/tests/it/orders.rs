@@ -616,7 +616,6 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
             held.body["lines"][1]["hold"]["hold_id"]
         );
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
-        let held = again;
         // …then signing in on the web: one cart, the larger quantity of a SKU in both, the hold kept.
         let signed = t
             .post(
