@@ -67,6 +67,11 @@ async fn on_hand(t: &TestApp, sku: &str, location: &str) -> i64 {
     level(t, sku, location, "on_hand").await
 }
 
+/// A checkout body: click & collect in Lyon, paid by card.
+fn pickup_lyon() -> Value {
+    json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})
+}
+
 async fn cart(t: &TestApp, key: &str, lines: Value) -> Value {
     let r = t.post("/v1/carts", key, json!({"lines": lines})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
@@ -145,8 +150,13 @@ async fn click_and_collect_from_cart_to_collection() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
         let paris = key(&t.db.db, "store:PAR-RIVOLI").await;
-        let order = placed(&t, &t.web, json!([{"sku": "TR-42", "quantity": 2}]),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let order = placed(
+            &t,
+            &t.web,
+            json!([{"sku": "TR-42", "quantity": 2}]),
+            pickup_lyon(),
+        )
+        .await;
         assert_eq!(order["state"], "placed");
         assert_eq!(
             (order["total_minor"].as_i64(), order["paid_minor"].as_i64()),
@@ -258,8 +268,13 @@ async fn click_and_collect_from_cart_to_collection() {
 async fn a_pickup_not_collected_is_a_no_show_released_and_refunded() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
-        let order = placed(&t, &t.web, json!([{"sku": "JK-M", "quantity": 1}]),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let order = placed(
+            &t,
+            &t.web,
+            json!([{"sku": "JK-M", "quantity": 1}]),
+            pickup_lyon(),
+        )
+        .await;
         acted(&t, &t.store, &order, "start_preparing", json!({})).await;
         acted(&t, &t.store, &order, "mark_ready", json!({})).await;
         assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 1);
@@ -321,8 +336,7 @@ async fn a_reservation_is_never_sold_online_bought_in_part_or_expires() {
 
         // The reserved units cannot be bought online meanwhile.
         let c = cart(&t, &t.web, json!([{"sku": "TR-43", "quantity": 1}])).await;
-        let online = checkout(&t, &t.web, c["id"].as_str().unwrap(),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let online = checkout(&t, &t.web, c["id"].as_str().unwrap(), pickup_lyon()).await;
         assert_eq!(
             (online.status, online.code()),
             (StatusCode::CONFLICT, "insufficient_stock"),
@@ -474,8 +488,7 @@ async fn kiosk_counter_and_pos_sales() {
             .await;
         assert_eq!(held.status, StatusCode::OK, "{}", held.body);
         assert_eq!(atp(&t, "JK-M", "PAR-RIVOLI").await, 0);
-        let lyon = checkout(&t, &t.web, c["id"].as_str().unwrap(),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let lyon = checkout(&t, &t.web, c["id"].as_str().unwrap(), pickup_lyon()).await;
         assert_eq!(lyon.status, StatusCode::CREATED, "{}", lyon.body);
         assert_eq!(
             atp(&t, "JK-M", "PAR-RIVOLI").await,
@@ -523,14 +536,14 @@ async fn a_declined_card_places_nothing() {
         .await;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         let empty = cart(&t, &t.web, json!([])).await;
-        let nothing = checkout(&t, &t.web, empty["id"].as_str().unwrap(), json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let nothing = checkout(&t, &t.web, empty["id"].as_str().unwrap(), pickup_lyon()).await;
         assert_eq!(
             (nothing.status, nothing.code()),
             (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
         );
         // A retried checkout (same Idempotency-Key) gives the same order once.
         let path = format!("/v1/carts/{}/checkout", c["id"].as_str().unwrap());
-        let body = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        let body = pickup_lyon();
         let first = t
             .send(
                 Method::POST,
@@ -685,7 +698,7 @@ async fn carts_follow_the_customer_across_channels_and_devices() {
         assert_eq!(twice.status, StatusCode::NOT_FOUND);
 
         // Checkout adopts the cart's hold: the jacket stays held once, not twice.
-        let order = checkout(&t, &app, in_app["id"].as_str().unwrap(), json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let order = checkout(&t, &app, in_app["id"].as_str().unwrap(), pickup_lyon()).await;
         assert_eq!(order.status, StatusCode::CREATED, "{}", order.body);
         assert_eq!(order.body["customer_id"], cid);
         assert_eq!(
@@ -768,8 +781,13 @@ async fn returns_anywhere_within_what_was_bought_and_exchanges_settle() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
         let paris = key(&t.db.db, "store:PAR-RIVOLI").await;
-        let order = placed(&t, &t.web, json!([{"sku": "TR-42", "quantity": 2}]),
-            json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})).await;
+        let order = placed(
+            &t,
+            &t.web,
+            json!([{"sku": "TR-42", "quantity": 2}]),
+            pickup_lyon(),
+        )
+        .await;
         // Nothing handed over yet: nothing can come back.
         let early = t.post("/v1/returns", &paris, json!({"order": order["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"})).await;
         assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
@@ -1014,10 +1032,7 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
             let mut attempts = Vec::new();
             for n in 0..12 {
                 let (key, body) = match n % 3 {
-                    0 => (
-                        t.web.clone(),
-                        json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}}),
-                    ),
+                    0 => (t.web.clone(), pickup_lyon()),
                     1 => (
                         app.clone(),
                         json!({"mode": "reserve", "location": "LYS-BELLECOUR"}),
