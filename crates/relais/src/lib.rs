@@ -5,6 +5,11 @@
 //! migrations; `relais key create` mints an API key (the first admin key of a new install).
 //! Kept as a library so that `relais-bench` can start a real server as a child process.
 
+/// mimalloc instead of the system allocator for every binary that links Relais: the writer
+/// thread allocates and frees small buffers for every statement and row.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod cli;
 pub mod demo;
 pub mod demo_customers;

@@ -222,6 +222,26 @@ fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
     })
 }
 
+/// How often events appended since the last run get their per-profile keys (SQLite).
+pub const EVENT_KEYS_EVERY: Duration = Duration::from_secs(5);
+
+/// Keys the events appended since the last run, every [`EVENT_KEYS_EVERY`] (SQLite; see
+/// `store::customer_events::index_tail`). Reads that need the keys catch up themselves; this
+/// keeps each run large enough that a page of the keys is written once for many events, and
+/// small enough that it never holds the writer long.
+fn start_event_indexer(db: Db) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVENT_KEYS_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = store::customer_events::catch_up(&db).await {
+                tracing::warn!(error = %e, "event keys failed; will retry");
+            }
+        }
+    })
+}
+
 /// The server's background tasks, stopped when the server stops — also when its future is
 /// dropped rather than run to the end (an embedding application or a test aborting it), so
 /// that no sweeper or publisher outlives its server (a publisher would keep its lease).
@@ -264,6 +284,7 @@ pub async fn serve_db(
         start_housekeeping(db.clone()),
         start_hold_sweeper(db.clone()),
         start_order_sweeper(db.clone(), state.payments.clone()),
+        start_event_indexer(db.clone()),
     ]);
     if let Some(nats) = settings.nats.clone() {
         background

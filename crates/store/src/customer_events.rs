@@ -5,9 +5,11 @@
 //! per statement at the end (mapped to survivors of merges made within the batch). An event
 //! whose channel or store does not exist is reported by its index and nothing is written for
 //! it (it is checked before it is linked), while the others are stored. A failing statement
-//! fails the whole batch (its savepoint rolls back): the caller gets the error. The
-//! outbox gets one `relais.customer.events_ingested` per batch (the events themselves are the
-//! data; profile creations and merges get their own events).
+//! fails the whole batch (its savepoint rolls back): the caller gets the error. New profiles
+//! and identities are held back and written a hundred rows per statement ([`Owners::buffered`]).
+//! The outbox gets one `relais.customer.events_ingested` per batch, listing the profiles it
+//! created (the events themselves are the data; merges get their own events). Events are
+//! appended to the log only: their per-profile keys follow ([`index_tail`]).
 
 use std::collections::HashMap;
 
@@ -40,6 +42,9 @@ struct BatchSummary {
     accepted: usize,
     rejected: usize,
     profiles_created: usize,
+    /// The profiles the batch created (ids only), in place of one `relais.customer.created`
+    /// per new visitor. A profile created and merged away within the batch is listed too.
+    created: Vec<String>,
     merges: usize,
 }
 
@@ -54,8 +59,9 @@ pub async fn ingest(
     let mut references = References::default();
     let mut outcome = BatchOutcome::default();
     let received = Timestamp::now().to_text();
-    let mut owners =
-        Owners::prefetch(conn, events.iter().flat_map(|(_, e)| e.identifiers.iter())).await?;
+    let mut owners = Owners::prefetch(conn, events.iter().flat_map(|(_, e)| e.identifiers.iter()))
+        .await?
+        .buffered();
     // Profiles absorbed during this batch, so events resolved before a merge land on the
     // survivor.
     let mut forward: HashMap<String, String> = HashMap::new();
@@ -100,12 +106,15 @@ pub async fn ingest(
             stored.customer_id = survivor.clone();
         }
     }
+    owners.flush(conn).await?;
     insert_rows(conn, &rows, &outcome.stored, &received).await?;
     if !outcome.stored.is_empty() {
+        let created = owners.take_created();
         let summary = BatchSummary {
             accepted: outcome.stored.len(),
             rejected: outcome.rejected.len(),
-            profiles_created: outcome.stored.iter().filter(|s| s.created).count(),
+            profiles_created: created.len(),
+            created,
             merges: outcome.stored.iter().map(|s| s.absorbed.len()).sum(),
         };
         events::emit(
@@ -134,11 +143,21 @@ async fn insert_rows(
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("({})", crate::sql::placeholders(i * 8 + 1, 8)))
             .collect();
-        let sql = format!(
+        let insert = format!(
             "INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)
              VALUES {}",
             values.join(", ")
         );
+        let sql = match conn.backend() {
+            // SQLite: the keys are filled behind the log (`index_tail`).
+            crate::Backend::Sqlite => insert,
+            // PostgreSQL draws sequence numbers at insert, not at commit, so a cursor could
+            // pass a row that commits later: the keys are written with the events.
+            crate::Backend::Postgres => format!(
+                "WITH added AS ({insert} RETURNING customer_id, seq)
+                 INSERT INTO customer_event_keys (customer_id, seq) SELECT customer_id, seq FROM added"
+            ),
+        };
         let mut params = Vec::with_capacity(chunk.len() * 8);
         for (slot, event) in chunk {
             params.extend([
@@ -153,6 +172,61 @@ async fn insert_rows(
             ]);
         }
         conn.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// Gives keys to the events appended since the last run (SQLite; on PostgreSQL events get
+/// their keys as they are written), under the profile each now belongs to: the one it resolved
+/// to, or the survivor that profile was merged into (merges keep forwarding one hop deep).
+/// Inserted in key order, one statement, so each page of the keys is written once per run
+/// however many of the run's keys land on it. Runs on the writer, inside the caller's command.
+pub async fn index_tail(conn: &mut Conn) -> Result<u64, Error> {
+    if conn.backend() != crate::Backend::Sqlite {
+        return Ok(0);
+    }
+    let added = conn
+        .execute(
+            "INSERT INTO customer_event_keys (customer_id, seq)
+             SELECT COALESCE(c.merged_into, e.customer_id), e.seq
+               FROM customer_events e JOIN customers c ON c.id = e.customer_id
+              WHERE e.seq > (SELECT indexed_upto FROM customer_event_index WHERE id = 1)
+              ORDER BY 1, 2",
+            params![],
+        )
+        .await?;
+    if added > 0 {
+        conn.execute(
+            "UPDATE customer_event_index SET indexed_upto = (SELECT MAX(seq) FROM customer_events)
+             WHERE id = 1",
+            params![],
+        )
+        .await?;
+    }
+    Ok(added)
+}
+
+/// Brings the event keys up to the log's end before a read that needs them (timeline,
+/// segments, export): a read after an acknowledged ingest sees its events. Costs one small
+/// read when nothing is behind.
+pub async fn catch_up(db: &Db) -> Result<(), Error> {
+    if db.backend() != crate::Backend::Sqlite {
+        return Ok(());
+    }
+    let behind = db
+        .read()
+        .await?
+        .query_one(
+            "SELECT CASE WHEN (SELECT COALESCE(MAX(seq), 0) FROM customer_events)
+                    > (SELECT indexed_upto FROM customer_event_index WHERE id = 1)
+                    THEN 1 ELSE 0 END AS behind",
+            params![],
+        )
+        .await?
+        .int("behind")?;
+    if behind == 1 {
+        let added = db.write(|c| Box::pin(index_tail(c))).await?;
+        metrics::counter!("relais_customer_event_keys_total").increment(added);
     }
     Ok(())
 }
@@ -231,7 +305,8 @@ pub async fn timeline(
             SELECT occurred_at AS at, 'event:' || LPAD_SEQ AS k, 'event' AS kind,
                    CAST(seq AS TEXT) AS id, channel, type AS title,
                    properties AS data, location_code AS extra
-              FROM customer_events WHERE customer_id = $1
+              FROM customer_event_keys ek JOIN customer_events USING (seq)
+             WHERE ek.customer_id = $1
             UNION ALL
             SELECT recorded_at, 'consent:' || id, 'consent', id, channel, purpose || ' ' || status,
                    method, location_code
@@ -255,6 +330,7 @@ pub async fn timeline(
         ) AS t
         WHERE at < $2 OR (at = $2 AND k < $3)
         ORDER BY at DESC, k DESC LIMIT $4";
+    catch_up(db).await?;
     let sql = sql.replace("LPAD_SEQ", &lpad_seq(db.backend()));
     let found = db
         .read()
@@ -324,10 +400,11 @@ fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {
 
 /// How many events a profile has (tests, exports).
 pub async fn count_for(db: &Db, customer_id: &str) -> Result<i64, Error> {
+    catch_up(db).await?;
     db.read()
         .await?
         .query_one(
-            "SELECT COUNT(*) AS n FROM customer_events WHERE customer_id = $1",
+            "SELECT COUNT(*) AS n FROM customer_event_keys WHERE customer_id = $1",
             params![customer_id],
         )
         .await?

@@ -19,7 +19,7 @@ use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
-use crate::sql::{Conn, Row, corrupt};
+use crate::sql::{Conn, Row, Value, corrupt};
 use crate::{Db, events, params, rows};
 
 /// Settings of identity resolution.
@@ -367,7 +367,33 @@ pub struct Owners {
     known: HashMap<Identifier, Option<(String, bool)>>,
     /// Profiles this command has locked (PostgreSQL).
     claimed: BTreeSet<String>,
+    /// Profiles and identities created by this command and not yet written (see
+    /// [`Owners::buffered`]).
+    pending: Pending,
+    /// Profiles created by buffered links, for the caller to report.
+    created: Vec<String>,
 }
+
+/// Writes held back so that a batch of events creates its profiles and identities a hundred
+/// rows per statement instead of three statements per new visitor.
+#[derive(Debug, Default)]
+struct Pending {
+    enabled: bool,
+    profiles: Vec<(String, Timestamp)>,
+    identities: Vec<PendingIdentity>,
+}
+
+#[derive(Debug)]
+struct PendingIdentity {
+    customer_id: String,
+    identifier: Identifier,
+    verified: bool,
+    channel: Option<String>,
+    at: Timestamp,
+}
+
+/// Rows per multi-row INSERT of the pending writes.
+const FLUSH_CHUNK: usize = 100;
 
 /// Identifiers per prefetch statement.
 const PREFETCH_CHUNK: usize = 400;
@@ -416,6 +442,96 @@ impl Owners {
         }
         owners.claim_known(conn).await?;
         Ok(owners)
+    }
+
+    /// Holds back the profiles and identities that links create until [`Owners::flush`]
+    /// (which runs before anything reads them back: merges, guard rails, the end of the
+    /// command). Profiles created this way get no `relais.customer.created` event of their
+    /// own: the caller reports them (events ingestion lists them in its batch event).
+    pub fn buffered(mut self) -> Owners {
+        self.pending.enabled = true;
+        self
+    }
+
+    /// Profiles created since the last call, in creation order (buffered links only).
+    pub fn take_created(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.created)
+    }
+
+    /// Writes the held-back profiles, then their identities, a hundred rows per statement.
+    pub async fn flush(&mut self, conn: &mut Conn) -> Result<(), Error> {
+        let profiles = std::mem::take(&mut self.pending.profiles);
+        for chunk in profiles.chunks(FLUSH_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(${}, 'active', ${}, ${}, 1)",
+                        3 * i + 1,
+                        3 * i + 2,
+                        3 * i + 3
+                    )
+                })
+                .collect();
+            let mut params = Vec::with_capacity(chunk.len() * 3);
+            for (id, at) in chunk {
+                let at = at.to_text();
+                params.extend([Value::from(id), Value::from(&at), Value::from(at)]);
+            }
+            conn.execute(
+                &format!(
+                    "INSERT INTO customers (id, status, created_at, updated_at, version) VALUES {}",
+                    rows.join(", ")
+                ),
+                &params,
+            )
+            .await?;
+        }
+        let identities = std::mem::take(&mut self.pending.identities);
+        for chunk in identities.chunks(FLUSH_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", crate::sql::placeholders(6 * i + 1, 6)))
+                .collect();
+            let mut params = Vec::with_capacity(chunk.len() * 6);
+            for p in chunk {
+                params.extend([
+                    Value::from(p.identifier.kind.as_str()),
+                    Value::from(&p.identifier.value),
+                    Value::from(&p.customer_id),
+                    Value::from(p.verified),
+                    Value::from(&p.channel),
+                    Value::from(p.at.to_text()),
+                ]);
+            }
+            conn.execute(
+                &format!(
+                    "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)
+                     VALUES {}",
+                    rows.join(", ")
+                ),
+                &params,
+            )
+            .await
+            .map_err(linked_meanwhile)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a profile, or an identity of it, is held back.
+    fn holds(&self, customer_id: &str) -> bool {
+        self.pending
+            .profiles
+            .iter()
+            .any(|(id, _)| id == customer_id)
+            || self.pending_for(customer_id) > 0
+    }
+
+    /// Identities held back for `customer_id`.
+    fn pending_for(&self, customer_id: &str) -> usize {
+        self.pending
+            .identities
+            .iter()
+            .filter(|p| p.customer_id == customer_id)
+            .count()
     }
 
     /// Claims every active profile prefetched, a few hundred per statement (see [`claim`]).
@@ -569,19 +685,22 @@ async fn attach(
         ],
     )
     .await
-    .map_err(|e| {
-        if e.code == ErrorCode::AlreadyExists {
-            // Another node attached it between our look-up and this insert.
-            Error::new(
-                ErrorCode::Conflict,
-                "an identifier of this request was linked meanwhile; retry",
-            )
-            .with("retryable", true)
-        } else {
-            e
-        }
-    })?;
+    .map_err(linked_meanwhile)?;
     Ok(())
+}
+
+/// An identifier insert refused by the key: another node attached it between our look-up
+/// and the insert. The command is retried by its caller.
+fn linked_meanwhile(e: Error) -> Error {
+    if e.code == ErrorCode::AlreadyExists {
+        Error::new(
+            ErrorCode::Conflict,
+            "an identifier of this request was linked meanwhile; retry",
+        )
+        .with("retryable", true)
+    } else {
+        e
+    }
 }
 
 async fn summary(conn: &mut Conn, customer_id: &str) -> Result<ProfileSummary, Error> {
@@ -646,9 +765,20 @@ pub async fn link(
     let now = Timestamp::now();
     let mut resolution = match touched.len() {
         0 => {
-            let profile = insert_profile(conn, &NewProfile::default(), now, actor).await?;
+            let customer_id = if owners.pending.enabled {
+                let id = new_id("cus");
+                owners.pending.profiles.push((id.clone(), now));
+                owners.created.push(id.clone());
+                // Nobody else can see it before this command commits: nothing to lock.
+                owners.claimed.insert(id.clone());
+                id
+            } else {
+                insert_profile(conn, &NewProfile::default(), now, actor)
+                    .await?
+                    .id
+            };
             Resolution {
-                customer_id: profile.id,
+                customer_id,
                 created: true,
                 absorbed: vec![],
                 reviews: vec![],
@@ -665,6 +795,11 @@ pub async fn link(
             capped: 0,
         },
         _ => {
+            // Merges read the profiles' identities back and move them by profile: what is
+            // held for these profiles must be written first.
+            if touched.iter().any(|t| owners.holds(t)) {
+                owners.flush(conn).await?;
+            }
             let mut summaries = Vec::with_capacity(touched.len());
             for id in &touched {
                 summaries.push(summary(conn, id).await?);
@@ -681,7 +816,7 @@ pub async fn link(
         return Ok(resolution);
     }
     if !resolution.created
-        && let Some(reason) = second_person(conn, &resolution.customer_id, &unknown).await?
+        && let Some(reason) = second_person(conn, &resolution.customer_id, &unknown, owners).await?
     {
         // Someone else's verified e-mail or card on a known device: a new person, not a new
         // identifier of the profile. They get their own profile, flagged with the other.
@@ -700,24 +835,38 @@ pub async fn link(
         0
     } else {
         count_identities(conn, &resolution.customer_id).await?
+            + owners.pending_for(&resolution.customer_id)
     };
     let room = rules.identity_cap.saturating_sub(held);
     for (id, verified) in unknown.iter().map(|p| (&p.0, p.1)) {
         if resolution.attached < room {
-            attach(
-                conn,
-                &resolution.customer_id,
-                id,
-                verified,
-                link.channel,
-                now,
-            )
-            .await?;
+            if owners.pending.enabled {
+                owners.pending.identities.push(PendingIdentity {
+                    customer_id: resolution.customer_id.clone(),
+                    identifier: id.clone(),
+                    verified,
+                    channel: link.channel.map(str::to_owned),
+                    at: now,
+                });
+            } else {
+                attach(
+                    conn,
+                    &resolution.customer_id,
+                    id,
+                    verified,
+                    link.channel,
+                    now,
+                )
+                .await?;
+            }
             owners.set(id, &resolution.customer_id, verified);
             resolution.attached += 1;
         } else {
             resolution.capped += 1;
         }
+    }
+    if !to_verify.is_empty() {
+        owners.flush(conn).await?;
     }
     for id in to_verify {
         // Proof only upgrades identifiers that ended on the resolved profile.
@@ -743,6 +892,7 @@ async fn second_person(
     conn: &mut Conn,
     customer_id: &str,
     unknown: &[&(Identifier, bool)],
+    owners: &mut Owners,
 ) -> Result<Option<ReviewReason>, Error> {
     let new_email = unknown
         .iter()
@@ -753,6 +903,7 @@ async fn second_person(
     if !new_email && !new_card {
         return Ok(None);
     }
+    owners.flush(conn).await?;
     let held = summary(conn, customer_id).await?;
     Ok(if new_email && !held.verified_emails.is_empty() {
         Some(ReviewReason::DifferentVerifiedEmails)
@@ -839,7 +990,8 @@ async fn apply_plan(
 /// Tables whose rows belong to a profile and move with it on a merge.
 const OWNED_TABLES: &[&str] = &[
     "customer_identities",
-    "customer_events",
+    // Keys, not events: see `customer_events::index_tail` for events not yet keyed.
+    "customer_event_keys",
     "consents",
     "interactions",
     "orders",

@@ -54,6 +54,7 @@ pub struct Export {
 /// Reads the export from one reader connection (one snapshot on PostgreSQL's default
 /// isolation per statement; the parts are each consistent).
 pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
+    crate::customer_events::catch_up(db).await?;
     let mut conn = db.read().await?;
     let id = crate::customers::active_id(&mut conn, customer_id).await?;
     let profile = crate::customers::find_profile(&mut conn, &id)
@@ -66,7 +67,8 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
     let events = conn
         .query(
             "SELECT seq, channel, type, location_code, identifiers, properties, occurred_at, received_at
-             FROM customer_events WHERE customer_id = $1 ORDER BY occurred_at, seq",
+             FROM customer_event_keys ek JOIN customer_events USING (seq)
+             WHERE ek.customer_id = $1 ORDER BY occurred_at, seq",
             params![&id],
         )
         .await?
@@ -145,6 +147,8 @@ fn contains_pattern(value: &str) -> String {
 
 /// Erases a person (the active profile `customer_id` stands for). Runs as one command.
 pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Erasure, Error> {
+    // Events not yet keyed would escape the erasure.
+    crate::customer_events::index_tail(conn).await?;
     let id = crate::customers::active_id(conn, customer_id).await?;
     let merged_profiles = merged_into(conn, &id).await?;
     let now = Timestamp::now();
@@ -175,7 +179,8 @@ pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Er
         .await?;
     let events_pseudonymised = conn
         .execute(
-            "UPDATE customer_events SET identifiers = '[]', properties = '{}' WHERE customer_id = $1",
+            "UPDATE customer_events SET identifiers = '[]', properties = '{}'
+             WHERE seq IN (SELECT seq FROM customer_event_keys WHERE customer_id = $1)",
             params![&id],
         )
         .await?;

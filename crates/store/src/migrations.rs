@@ -51,6 +51,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "orders",
         include_str!("../migrations/sqlite/0008_orders.sql"),
     ),
+    (
+        9,
+        "event_keys",
+        include_str!("../migrations/sqlite/0009_event_keys.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -92,6 +97,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         8,
         "orders",
         include_str!("../migrations/postgres/0008_orders.sql"),
+    ),
+    (
+        9,
+        "event_keys",
+        include_str!("../migrations/postgres/0009_event_keys.sql"),
     ),
 ];
 

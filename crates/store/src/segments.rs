@@ -92,7 +92,7 @@ fn compile(rule: &Rule, now: Timestamp, params: &mut Vec<Value>) -> String {
         ),
         Rule::EventCount(ec) => {
             let mut filter = format!(
-                "e.customer_id = c.id AND e.occurred_at >= {}",
+                "ek.customer_id = c.id AND e.occurred_at >= {}",
                 bind(params, days_ago(now, ec.within_days))
             );
             if let Some(kind) = &ec.kind {
@@ -104,7 +104,9 @@ fn compile(rule: &Rule, now: Timestamp, params: &mut Vec<Value>) -> String {
                     bind(params, channel.as_str())
                 ));
             }
-            let count = format!("(SELECT COUNT(*) FROM customer_events e WHERE {filter})");
+            let count = format!(
+                "(SELECT COUNT(*) FROM customer_event_keys ek JOIN customer_events e ON e.seq = ek.seq WHERE {filter})"
+            );
             let mut cond = format!("{count} >= {}", bind(params, i64::from(ec.at_least)));
             if let Some(most) = ec.at_most {
                 cond.push_str(&format!(
@@ -145,6 +147,7 @@ const PROFILE_COLUMNS: &str = "c.id, c.status, c.merged_into, c.given_name, c.fa
 
 /// Active members in id order.
 pub async fn members(db: &Db, rule: &Rule, page: &PageRequest) -> Result<Page<Profile>, Error> {
+    crate::customer_events::catch_up(db).await?;
     let mut params = vec![
         Value::from(page.after.clone().unwrap_or_default()),
         Value::from(page.fetch_limit()),
@@ -164,6 +167,7 @@ pub async fn members(db: &Db, rule: &Rule, page: &PageRequest) -> Result<Page<Pr
 
 /// How many active profiles are members now.
 pub async fn count(db: &Db, rule: &Rule) -> Result<i64, Error> {
+    crate::customer_events::catch_up(db).await?;
     let mut params = Vec::new();
     let condition = compile(rule, Timestamp::now(), &mut params);
     let sql = format!(
@@ -174,6 +178,7 @@ pub async fn count(db: &Db, rule: &Rule) -> Result<i64, Error> {
 
 /// The codes of the segments a profile belongs to now.
 pub async fn segments_of(db: &Db, customer_id: &str) -> Result<Vec<String>, Error> {
+    crate::customer_events::catch_up(db).await?;
     let mut conn = db.read().await?;
     let all = conn
         .query(

@@ -288,22 +288,55 @@ impl Conn {
     }
 }
 
-/// Placeholder names, so that binding allocates nothing for the usual statement.
-const PLACEHOLDERS: [&str; 24] = [
-    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
-    "$16", "$17", "$18", "$19", "$20", "$21", "$22", "$23", "$24",
-];
+/// Statement texts at most remembered per thread before the memory starts afresh.
+const BINDING_ORDERS_KEPT: usize = 4096;
 
-fn bind_sqlite(stmt: &mut rusqlite::CachedStatement<'_>, params: &[Value]) -> rusqlite::Result<()> {
+thread_local! {
+    /// For each statement text run on this thread, the `$n` each SQLite parameter stands for.
+    static BINDING_ORDERS: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<[usize]>>> =
+        Default::default();
+}
+
+/// Which `$n` each of the statement's parameters is (0: not a `$n`). SQLite numbers named
+/// parameters by their first appearance in the text, and finding a parameter's name walks a
+/// list, so a statement with hundreds of values would cost a quadratic walk on every run:
+/// the answer is worked out once per text and kept.
+fn binding_order(stmt: &rusqlite::CachedStatement<'_>, sql: &str) -> std::rc::Rc<[usize]> {
+    BINDING_ORDERS.with(|orders| {
+        if let Some(order) = orders.borrow().get(sql) {
+            return order.clone();
+        }
+        let order: std::rc::Rc<[usize]> = (1..=stmt.parameter_count())
+            .map(|index| {
+                stmt.parameter_name(index)
+                    .and_then(|name| name.strip_prefix('$'))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut orders = orders.borrow_mut();
+        if orders.len() >= BINDING_ORDERS_KEPT {
+            orders.clear();
+        }
+        orders.insert(sql.into(), order.clone());
+        order
+    })
+}
+
+/// Binds `params[n - 1]` to each `$n` the statement names; a value the text does not name
+/// is left out.
+fn bind_sqlite(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    sql: &str,
+    params: &[Value],
+) -> rusqlite::Result<()> {
     use rusqlite::types::Null;
-    for (i, v) in params.iter().enumerate() {
-        // `$n` are named parameters to SQLite; bind by name so their order in the text is free.
-        let index = match PLACEHOLDERS.get(i) {
-            Some(name) => stmt.parameter_index(name)?,
-            None => stmt.parameter_index(&format!("${}", i + 1))?,
+    for (slot, n) in binding_order(stmt, sql).iter().enumerate() {
+        let Some(value) = n.checked_sub(1).and_then(|i| params.get(i)) else {
+            continue;
         };
-        let Some(index) = index else { continue };
-        match v {
+        let index = slot + 1;
+        match value {
             Value::Int(Some(x)) => stmt.raw_bind_parameter(index, x)?,
             Value::Real(Some(x)) => stmt.raw_bind_parameter(index, x)?,
             Value::Text(Some(x)) => stmt.raw_bind_parameter(index, x.as_str())?,
@@ -321,7 +354,7 @@ fn sqlite_execute(
     params: &[Value],
 ) -> rusqlite::Result<u64> {
     let mut stmt = conn.prepare_cached(sql)?;
-    bind_sqlite(&mut stmt, params)?;
+    bind_sqlite(&mut stmt, sql, params)?;
     Ok(stmt.raw_execute()? as u64)
 }
 
@@ -332,7 +365,7 @@ fn sqlite_query(
 ) -> rusqlite::Result<Vec<Row>> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn.prepare_cached(sql)?;
-    bind_sqlite(&mut stmt, params)?;
+    bind_sqlite(&mut stmt, sql, params)?;
     let columns: Arc<[String]> = stmt.column_names().map(|c| c.to_string()).collect();
     let width = columns.len();
     let mut rows = stmt.raw_query();
