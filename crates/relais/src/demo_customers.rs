@@ -273,7 +273,14 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
             event("web", kind, vec![anon.clone()], None, props, ago(dice, 90)),
         ));
     }
-    store::customer_events::ingest(c, &browsing, rules, Some("demo"), "demo").await?;
+    store::customer_events::ingest(
+        c,
+        &store::customer_events::ready(browsing),
+        rules,
+        Some("demo"),
+        "demo",
+    )
+    .await?;
 
     // The account: created at sign-up, then the sign-in links the anonymous browsing.
     let mut identifiers = vec![(p.email.clone(), p.email_verified)];
@@ -349,7 +356,14 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
     }
     let later: Vec<(usize, CustomerEvent)> = later.into_iter().enumerate().collect();
     if !later.is_empty() {
-        store::customer_events::ingest(c, &later, rules, Some("demo"), "demo").await?;
+        store::customer_events::ingest(
+            c,
+            &store::customer_events::ready(later),
+            rules,
+            Some("demo"),
+            "demo",
+        )
+        .await?;
     }
     consents(c, &customer_id, p, dice).await?;
     if dice.chance(15) {
@@ -495,7 +509,7 @@ async fn shared_tablets(c: &mut Conn, people: &[Person]) -> Result<(), kernel::E
             .collect();
         store::customer_events::ingest(
             c,
-            &events,
+            &store::customer_events::ready(events),
             ResolutionRules::default(),
             Some("demo"),
             "demo",

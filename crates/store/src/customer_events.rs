@@ -48,10 +48,42 @@ struct BatchSummary {
     merges: usize,
 }
 
-/// Stores `events` (each with its index in the request), resolving each to a profile.
+/// An event ready to be written: its JSON and time columns are rendered when it is made, by
+/// the request's task, so that the writer only binds them.
+#[derive(Debug, Clone)]
+pub struct ReadyEvent {
+    /// Its position in the request.
+    pub index: usize,
+    pub event: CustomerEvent,
+    identifiers: String,
+    properties: String,
+    occurred_at: String,
+}
+
+impl ReadyEvent {
+    pub fn new(index: usize, event: CustomerEvent) -> ReadyEvent {
+        ReadyEvent {
+            index,
+            identifiers: rows::to_json(&event.identifiers),
+            properties: rows::to_json(&event.properties),
+            occurred_at: event.occurred_at.to_text(),
+            event,
+        }
+    }
+}
+
+/// Events numbered by their position in the request, ready to be written.
+pub fn ready(events: Vec<(usize, CustomerEvent)>) -> Vec<ReadyEvent> {
+    events
+        .into_iter()
+        .map(|(index, event)| ReadyEvent::new(index, event))
+        .collect()
+}
+
+/// Stores `events`, resolving each to a profile.
 pub async fn ingest(
     conn: &mut Conn,
-    events: &[(usize, CustomerEvent)],
+    events: &[ReadyEvent],
     rules: ResolutionRules,
     reference: Option<&str>,
     actor: &str,
@@ -59,14 +91,15 @@ pub async fn ingest(
     let mut references = References::default();
     let mut outcome = BatchOutcome::default();
     let received = Timestamp::now().to_text();
-    let mut owners = Owners::prefetch(conn, events.iter().flat_map(|(_, e)| e.identifiers.iter()))
+    let mut owners = Owners::prefetch(conn, events.iter().flat_map(|e| e.event.identifiers.iter()))
         .await?
         .buffered();
     // Profiles absorbed during this batch, so events resolved before a merge land on the
     // survivor.
     let mut forward: HashMap<String, String> = HashMap::new();
-    let mut rows: Vec<(usize, &CustomerEvent)> = Vec::with_capacity(events.len());
-    for (index, event) in events {
+    let mut rows: Vec<(usize, &ReadyEvent)> = Vec::with_capacity(events.len());
+    for ready in events {
+        let (index, event) = (&ready.index, &ready.event);
         if let Err(e) = references.check(conn, event).await {
             outcome.rejected.push((*index, e));
             continue;
@@ -93,7 +126,7 @@ pub async fn ingest(
         for gone in &resolution.absorbed {
             forward.insert(gone.clone(), resolution.customer_id.clone());
         }
-        rows.push((outcome.stored.len(), event));
+        rows.push((outcome.stored.len(), ready));
         outcome.stored.push(Ingested {
             index: *index,
             customer_id: resolution.customer_id,
@@ -133,41 +166,37 @@ pub async fn ingest(
 /// row (8 values a row, well under both databases' parameter limits).
 const INSERT_CHUNK: usize = 100;
 
+/// The event insert; on PostgreSQL it also writes the events' keys: sequence numbers are
+/// drawn at insert, not at commit, so a cursor behind the log could pass a row that commits
+/// later (SQLite keys follow the log: [`index_tail`]).
+const EVENT_INSERT: &str = "INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)";
+const PG_WITH_KEYS_HEAD: &str = "WITH added AS (INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)";
+const PG_WITH_KEYS_TAIL: &str = "RETURNING customer_id, seq)
+    INSERT INTO customer_event_keys (customer_id, seq) SELECT customer_id, seq FROM added";
+
 async fn insert_rows(
     conn: &mut Conn,
-    rows: &[(usize, &CustomerEvent)],
+    rows: &[(usize, &ReadyEvent)],
     stored: &[Ingested],
     received: &str,
 ) -> Result<(), Error> {
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", crate::sql::placeholders(i * 8 + 1, 8)))
-            .collect();
-        let insert = format!(
-            "INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)
-             VALUES {}",
-            values.join(", ")
-        );
         let sql = match conn.backend() {
-            // SQLite: the keys are filled behind the log (`index_tail`).
-            crate::Backend::Sqlite => insert,
-            // PostgreSQL draws sequence numbers at insert, not at commit, so a cursor could
-            // pass a row that commits later: the keys are written with the events.
-            crate::Backend::Postgres => format!(
-                "WITH added AS ({insert} RETURNING customer_id, seq)
-                 INSERT INTO customer_event_keys (customer_id, seq) SELECT customer_id, seq FROM added"
-            ),
+            crate::Backend::Sqlite => crate::sql::values_rows(EVENT_INSERT, "", 8, chunk.len()),
+            crate::Backend::Postgres => {
+                crate::sql::values_rows(PG_WITH_KEYS_HEAD, PG_WITH_KEYS_TAIL, 8, chunk.len())
+            }
         };
         let mut params = Vec::with_capacity(chunk.len() * 8);
-        for (slot, event) in chunk {
+        for (slot, ready) in chunk {
             params.extend([
                 Value::from(&stored[*slot].customer_id),
-                Value::from(&event.channel),
-                Value::from(&event.kind),
-                Value::from(&event.location_code),
-                Value::from(rows::to_json(&event.identifiers)),
-                Value::from(rows::to_json(&event.properties)),
-                Value::from(event.occurred_at.to_text()),
+                Value::from(&ready.event.channel),
+                Value::from(&ready.event.kind),
+                Value::from(&ready.event.location_code),
+                Value::from(&ready.identifiers),
+                Value::from(&ready.properties),
+                Value::from(&ready.occurred_at),
                 Value::from(received),
             ]);
         }

@@ -460,37 +460,27 @@ impl Owners {
 
     /// Writes the held-back profiles, then their identities, a hundred rows per statement.
     pub async fn flush(&mut self, conn: &mut Conn) -> Result<(), Error> {
+        const PROFILES: &str =
+            "INSERT INTO customers (id, status, created_at, updated_at, version)";
+        const IDENTITIES: &str = "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)";
         let profiles = std::mem::take(&mut self.pending.profiles);
         for chunk in profiles.chunks(FLUSH_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(${}, 'active', ${}, ${}, 1)",
-                        3 * i + 1,
-                        3 * i + 2,
-                        3 * i + 3
-                    )
-                })
-                .collect();
-            let mut params = Vec::with_capacity(chunk.len() * 3);
+            let mut params = Vec::with_capacity(chunk.len() * 5);
             for (id, at) in chunk {
                 let at = at.to_text();
-                params.extend([Value::from(id), Value::from(&at), Value::from(at)]);
+                params.extend([
+                    Value::from(id),
+                    Value::from("active"),
+                    Value::from(&at),
+                    Value::from(at),
+                    Value::from(1_i64),
+                ]);
             }
-            conn.execute(
-                &format!(
-                    "INSERT INTO customers (id, status, created_at, updated_at, version) VALUES {}",
-                    rows.join(", ")
-                ),
-                &params,
-            )
-            .await?;
+            let sql = crate::sql::values_rows(PROFILES, "", 5, chunk.len());
+            conn.execute(&sql, &params).await?;
         }
         let identities = std::mem::take(&mut self.pending.identities);
         for chunk in identities.chunks(FLUSH_CHUNK) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| format!("({})", crate::sql::placeholders(6 * i + 1, 6)))
-                .collect();
             let mut params = Vec::with_capacity(chunk.len() * 6);
             for p in chunk {
                 params.extend([
@@ -502,16 +492,10 @@ impl Owners {
                     Value::from(p.at.to_text()),
                 ]);
             }
-            conn.execute(
-                &format!(
-                    "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)
-                     VALUES {}",
-                    rows.join(", ")
-                ),
-                &params,
-            )
-            .await
-            .map_err(linked_meanwhile)?;
+            let sql = crate::sql::values_rows(IDENTITIES, "", 6, chunk.len());
+            conn.execute(&sql, &params)
+                .await
+                .map_err(linked_meanwhile)?;
         }
         Ok(())
     }

@@ -189,7 +189,8 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
     let mut rejected = Vec::new();
     for (index, parsed) in split_body(&w.body)?.into_iter().enumerate() {
         match parsed.and_then(|e| to_event(&s, &w.principal, e, now)) {
-            Ok(event) => valid.push((index, event)),
+            // Rendered here, on the request's task, so the writer only binds the columns.
+            Ok(event) => valid.push(store::customer_events::ReadyEvent::new(index, event)),
             Err(e) => rejected.push((index, e)),
         }
     }

@@ -751,6 +751,72 @@ async fn a_merge_inside_a_batch_moves_the_events_of_the_same_batch() {
     }
 }
 
+/// Event keys are filled behind the log on SQLite: events keyed before a merge move with it
+/// (their keys do), and events still waiting for a key when the merge happens get one under
+/// the survivor. Nothing stays with the absorbed profile.
+#[tokio::test]
+async fn events_keyed_before_and_after_a_merge_all_follow_the_survivor() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let web = json!([{"kind": "web_anonymous", "value": "k-web"}]);
+        let app = json!([{"kind": "app_device", "value": "k-app"}]);
+        let first = ingest(
+            &t,
+            vec![
+                event("web", "page_view", web.clone()),
+                event("app", "page_view", app.clone()),
+            ],
+        )
+        .await;
+        let (w, a) = (
+            first["stored"][0]["customer_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            first["stored"][1]["customer_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        // Reading counts keys every event so far.
+        assert_eq!(event_count(&t, &w).await, 1, "{}", t.name());
+        assert_eq!(event_count(&t, &a).await, 1, "{}", t.name());
+        // Two more app events wait for their keys while the profiles merge.
+        ingest(
+            &t,
+            vec![
+                event("app", "search", app.clone()),
+                event("app", "add_to_cart", app.clone()),
+            ],
+        )
+        .await;
+        let merged = identify(
+            &t,
+            &t.admin,
+            json!([{"kind": "web_anonymous", "value": "k-web"},
+                   {"kind": "app_device", "value": "k-app"}]),
+        )
+        .await;
+        let survivor = merged["customer_id"].as_str().unwrap();
+        let absorbed = if survivor == w { &a } else { &w };
+        assert_eq!(merged["absorbed"], json!([absorbed]), "{}", t.name());
+        assert_eq!(event_count(&t, survivor).await, 4, "{}", t.name());
+        assert_eq!(event_count(&t, absorbed).await, 0, "{}", t.name());
+        let tl = t
+            .get(&format!("/v1/customers/{survivor}/timeline"), &t.service)
+            .await;
+        let titles: Vec<&str> = tl.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "event")
+            .map(|e| e["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles.len(), 4, "{}: {titles:?}", t.name());
+        assert!(titles.contains(&"add_to_cart") && titles.contains(&"search"));
+    }
+}
+
 #[tokio::test]
 async fn segment_membership_follows_events_and_consent_as_they_arrive() {
     for t in TestApp::every_backend().await {
