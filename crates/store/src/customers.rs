@@ -688,29 +688,40 @@ fn linked_meanwhile(e: Error) -> Error {
 }
 
 async fn summary(conn: &mut Conn, customer_id: &str) -> Result<ProfileSummary, Error> {
-    let row = conn
-        .query_one(
-            "SELECT created_at FROM customers WHERE id = $1",
+    // One statement: the profile's age and the identities the guard rails look at.
+    let found = conn
+        .query(
+            "SELECT c.created_at, i.kind, i.value, i.verified
+               FROM customers c LEFT JOIN customer_identities i ON i.customer_id = c.id
+              WHERE c.id = $1",
             params![customer_id],
         )
         .await?;
+    let first = found
+        .first()
+        .ok_or_else(|| Error::not_found("customer", customer_id))?;
     let mut s = ProfileSummary {
         id: customer_id.to_owned(),
-        created_at: rows::timestamp(&row, "created_at")?,
+        created_at: rows::timestamp(first, "created_at")?,
         verified_emails: BTreeSet::new(),
         loyalty_cards: BTreeSet::new(),
         identity_count: 0,
     };
-    for identity in identities(conn, customer_id).await? {
+    for row in &found {
+        let Some(kind) = row.opt_text("kind")? else {
+            continue;
+        };
         s.identity_count += 1;
-        match identity.identifier.kind {
-            IdentityKind::Email if identity.verified => {
-                s.verified_emails.insert(identity.identifier.value);
+        let verified = row.int("verified")? != 0;
+        match IdentityKind::parse(&kind) {
+            Some(IdentityKind::Email) if verified => {
+                s.verified_emails.insert(row.text("value")?);
             }
-            IdentityKind::LoyaltyCard => {
-                s.loyalty_cards.insert(identity.identifier.value);
+            Some(IdentityKind::LoyaltyCard) => {
+                s.loyalty_cards.insert(row.text("value")?);
             }
-            _ => {}
+            Some(_) => {}
+            None => return Err(corrupt("kind", &kind)),
         }
     }
     Ok(s)
@@ -1034,29 +1045,9 @@ async fn merge(
     )
     .await?;
     // Open reviews of the absorbed profile now concern the survivor; a review between the two
-    // is settled by this merge.
-    conn.execute(
-        "UPDATE merge_reviews SET status = 'merged', decided_at = $3, decided_by = $4
-         WHERE status = 'open' AND ((customer_a = $1 AND customer_b = $2) OR (customer_a = $2 AND customer_b = $1))",
-        params![survivor, absorbed, now.to_text(), actor],
-    )
-    .await?;
-    for (col, other) in [("customer_a", "customer_b"), ("customer_b", "customer_a")] {
-        // A review that would now duplicate an open one of the survivor is dropped.
-        conn.execute(
-            &format!(
-                "UPDATE merge_reviews SET {col} = $1 WHERE status = 'open' AND {col} = $2
-                 AND NOT EXISTS (SELECT 1 FROM merge_reviews o WHERE o.status = 'open'
-                                 AND o.{col} = $1 AND o.{other} = merge_reviews.{other})"
-            ),
-            params![survivor, absorbed],
-        )
-        .await?;
-        conn.execute(
-            &format!("UPDATE merge_reviews SET status = 'merged', decided_at = $2, decided_by = $3 WHERE status = 'open' AND {col} = $1"),
-            params![absorbed, now.to_text(), actor],
-        )
-        .await?;
+    // is settled by this merge. Most merges (a visitor signing in) concern no review at all.
+    if has_open_review(conn, survivor, absorbed).await? {
+        move_reviews(conn, survivor, absorbed, actor, now).await?;
     }
     let record = MergeRecord {
         id: new_id("mrg"),
@@ -1092,6 +1083,53 @@ async fn merge(
         at: now,
     };
     events::emit(conn, "relais.customer.merged", survivor, actor, event).await
+}
+
+/// Whether either profile is part of an open merge review.
+async fn has_open_review(conn: &mut Conn, a: &str, b: &str) -> Result<bool, Error> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 AS open FROM merge_reviews
+              WHERE status = 'open' AND (customer_a IN ($1, $2) OR customer_b IN ($1, $2)) LIMIT 1",
+            params![a, b],
+        )
+        .await?
+        .is_some())
+}
+
+/// Settles the review between `survivor` and `absorbed`, and hands the absorbed profile's
+/// other open reviews to the survivor (dropping one that would duplicate the survivor's own).
+async fn move_reviews(
+    conn: &mut Conn,
+    survivor: &str,
+    absorbed: &str,
+    actor: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE merge_reviews SET status = 'merged', decided_at = $3, decided_by = $4
+         WHERE status = 'open' AND ((customer_a = $1 AND customer_b = $2) OR (customer_a = $2 AND customer_b = $1))",
+        params![survivor, absorbed, now.to_text(), actor],
+    )
+    .await?;
+    for (col, other) in [("customer_a", "customer_b"), ("customer_b", "customer_a")] {
+        // A review that would now duplicate an open one of the survivor is dropped.
+        conn.execute(
+            &format!(
+                "UPDATE merge_reviews SET {col} = $1 WHERE status = 'open' AND {col} = $2
+                 AND NOT EXISTS (SELECT 1 FROM merge_reviews o WHERE o.status = 'open'
+                                 AND o.{col} = $1 AND o.{other} = merge_reviews.{other})"
+            ),
+            params![survivor, absorbed],
+        )
+        .await?;
+        conn.execute(
+            &format!("UPDATE merge_reviews SET status = 'merged', decided_at = $2, decided_by = $3 WHERE status = 'open' AND {col} = $1"),
+            params![absorbed, now.to_text(), actor],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// One merge, as recorded: which profile absorbed which, why, through which identifiers.

@@ -153,7 +153,7 @@ impl Writer {
 }
 
 /// How often the SQLite writer checkpoints between batches (see `sqlite_loop`).
-const WRITER_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+const WRITER_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
 
 async fn sqlite_loop(
     conn: rusqlite::Connection,

@@ -2,10 +2,12 @@
 -- sequence order and nothing else indexes them, so a batch's commit writes only the pages at
 -- the log's end instead of one random page of a per-customer index per event. On SQLite the
 -- keys are filled behind the log in large runs (`store::customer_events::index_tail`: before
--- any read that needs them, and every second); on PostgreSQL in the ingesting command.
+-- any read that needs them, and every 5 seconds); on PostgreSQL in the ingesting command.
 -- Merges move keys, never events: an event's `customer_id` is the profile it resolved to
 -- when it arrived, the key names the profile it belongs to now.
 DROP INDEX customer_events_by_customer;
+-- Every event's profile is resolved, and written first, in the ingesting command.
+ALTER TABLE customer_events DROP CONSTRAINT IF EXISTS customer_events_customer_id_fkey;
 
 CREATE TABLE customer_event_keys (
     customer_id TEXT NOT NULL,

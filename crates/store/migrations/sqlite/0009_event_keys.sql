@@ -2,10 +2,47 @@
 -- sequence order and nothing else indexes them, so a batch's commit writes only the pages at
 -- the log's end instead of one random page of a per-customer index per event. On SQLite the
 -- keys are filled behind the log in large runs (`store::customer_events::index_tail`: before
--- any read that needs them, and every second); on PostgreSQL in the ingesting command.
+-- any read that needs them, and every 5 seconds); on PostgreSQL in the ingesting command.
 -- Merges move keys, never events: an event's `customer_id` is the profile it resolved to
 -- when it arrived, the key names the profile it belongs to now.
-DROP INDEX customer_events_by_customer;
+--
+-- The log itself loses its foreign key and AUTOINCREMENT: every event's profile is resolved,
+-- and written first, in the ingesting command (the check cost a look-up per row), and events
+-- are never deleted, so the largest sequence number + 1 never reuses one (AUTOINCREMENT kept
+-- a counter row updated by every insert).
+CREATE TABLE customer_events_log (
+    seq           INTEGER PRIMARY KEY,
+    customer_id   TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    type          TEXT NOT NULL,
+    location_code TEXT,
+    identifiers   TEXT NOT NULL,
+    properties    TEXT NOT NULL,
+    occurred_at   TEXT NOT NULL,
+    received_at   TEXT NOT NULL
+);
+INSERT INTO customer_events_log
+SELECT seq, customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at
+  FROM customer_events;
+DROP TABLE customer_events;
+ALTER TABLE customer_events_log RENAME TO customer_events;
+
+-- Identities are found by (kind, value) for every event: stored in that key's order, one
+-- look-up reads the row (no second look-up by rowid) and an insert writes one tree, not two.
+CREATE TABLE customer_identities_by_key (
+    kind        TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    customer_id TEXT NOT NULL REFERENCES customers (id),
+    verified    BIGINT NOT NULL,
+    channel     TEXT,
+    created_at  TEXT NOT NULL,
+    PRIMARY KEY (kind, value)
+) WITHOUT ROWID;
+INSERT INTO customer_identities_by_key
+SELECT kind, value, customer_id, verified, channel, created_at FROM customer_identities;
+DROP TABLE customer_identities;
+ALTER TABLE customer_identities_by_key RENAME TO customer_identities;
+CREATE INDEX customer_identities_by_customer ON customer_identities (customer_id);
 
 CREATE TABLE customer_event_keys (
     customer_id TEXT NOT NULL,
