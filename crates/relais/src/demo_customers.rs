@@ -276,6 +276,7 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
     store::customer_events::ingest(
         c,
         &store::customer_events::ready(browsing),
+        None,
         rules,
         Some("demo"),
         "demo",
@@ -359,6 +360,7 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
         store::customer_events::ingest(
             c,
             &store::customer_events::ready(later),
+            None,
             rules,
             Some("demo"),
             "demo",
@@ -510,6 +512,7 @@ async fn shared_tablets(c: &mut Conn, people: &[Person]) -> Result<(), kernel::E
         store::customer_events::ingest(
             c,
             &store::customer_events::ready(events),
+            None,
             ResolutionRules::default(),
             Some("demo"),
             "demo",

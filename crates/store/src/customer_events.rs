@@ -17,7 +17,7 @@ use customers::CustomerEvent;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
-use crate::customers::{Link, LinkCause, Owners, Resolution, ResolutionRules, link};
+use crate::customers::{Link, LinkCause, Owners, OwnersRead, Resolution, ResolutionRules, link};
 use crate::sql::{Conn, Row, Value};
 use crate::{Db, events, params, rows};
 
@@ -80,10 +80,21 @@ pub fn ready(events: Vec<(usize, CustomerEvent)>) -> Vec<ReadyEvent> {
         .collect()
 }
 
-/// Stores `events`, resolving each to a profile.
+/// Reads the owners of the events' identifiers on a reader, before the command (see
+/// [`Owners::read_ahead`]): the writer then looks up only what changed since.
+pub async fn read_owners_ahead(
+    db: &Db,
+    events: &[ReadyEvent],
+) -> Result<Option<OwnersRead>, Error> {
+    Owners::read_ahead(db, events.iter().flat_map(|e| e.event.identifiers.iter())).await
+}
+
+/// Stores `events`, resolving each to a profile; `ahead` are owners read before the command
+/// ([`read_owners_ahead`]), if any.
 pub async fn ingest(
     conn: &mut Conn,
     events: &[ReadyEvent],
+    ahead: Option<OwnersRead>,
     rules: ResolutionRules,
     reference: Option<&str>,
     actor: &str,
@@ -91,9 +102,8 @@ pub async fn ingest(
     let mut references = References::default();
     let mut outcome = BatchOutcome::default();
     let received = Timestamp::now().to_text();
-    let mut owners = Owners::prefetch(conn, events.iter().flat_map(|e| e.event.identifiers.iter()))
-        .await?
-        .buffered();
+    let named = events.iter().flat_map(|e| e.event.identifiers.iter());
+    let mut owners = Owners::prefetch_with(conn, named, ahead).await?.buffered();
     // Profiles absorbed during this batch, so events resolved before a merge land on the
     // survivor.
     let mut forward: HashMap<String, String> = HashMap::new();

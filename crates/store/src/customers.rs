@@ -404,46 +404,120 @@ impl Owners {
         conn: &mut Conn,
         ids: impl Iterator<Item = &'a Identifier>,
     ) -> Result<Owners, Error> {
-        let mut by_kind: HashMap<IdentityKind, BTreeSet<&str>> = HashMap::new();
-        for id in ids {
-            by_kind.entry(id.kind).or_default().insert(&id.value);
-        }
-        let mut owners = Owners::default();
-        for (kind, values) in by_kind {
-            let values: Vec<&str> = values.into_iter().collect();
-            for chunk in values.chunks(PREFETCH_CHUNK) {
-                for v in chunk {
-                    owners.known.insert(
-                        Identifier {
-                            kind,
-                            value: (*v).to_owned(),
-                        },
-                        None,
-                    );
-                }
-                let sql = format!(
-                    "SELECT value, customer_id, verified FROM customer_identities
-                     WHERE kind = $1 AND value IN ({})",
-                    crate::sql::placeholders(2, chunk.len())
-                );
-                let mut params = Vec::with_capacity(chunk.len() + 1);
-                params.push(crate::sql::Value::from(kind.as_str()));
-                params.extend(chunk.iter().map(|v| crate::sql::Value::from(*v)));
-                for row in conn.query(&sql, &params).await? {
-                    owners.known.insert(
-                        Identifier {
-                            kind,
-                            value: row.text("value")?,
-                        },
-                        Some((row.text("customer_id")?, row.int("verified")? != 0)),
-                    );
-                }
-            }
-        }
+        let mut owners = Owners {
+            known: look_up(conn, ids).await?,
+            ..Owners::default()
+        };
         owners.claim_known(conn).await?;
         Ok(owners)
     }
 
+    /// Reads the owners of `ids` on a reader, ahead of the command that needs them (SQLite;
+    /// `None` on PostgreSQL, whose commands look owners up under row locks).
+    pub async fn read_ahead<'a>(
+        db: &crate::Db,
+        ids: impl Iterator<Item = &'a Identifier>,
+    ) -> Result<Option<OwnersRead>, Error> {
+        let Some(recent) = db.recent_changes() else {
+            return Ok(None);
+        };
+        // Taken before the read begins: every batch sealed by then is in what it reads.
+        let since = recent.sealed();
+        let known = look_up(&mut db.read().await?, ids).await?;
+        Ok(Some(OwnersRead { since, known }))
+    }
+
+    /// Like [`Owners::prefetch`], trusting what `ahead` read for every identifier the writer
+    /// has not touched since (see [`crate::recent`]); the others are looked up again.
+    pub async fn prefetch_with<'a>(
+        conn: &mut Conn,
+        ids: impl Iterator<Item = &'a Identifier>,
+        ahead: Option<OwnersRead>,
+    ) -> Result<Owners, Error> {
+        let (Some(read), true) = (ahead, conn.recent_changes().is_some()) else {
+            return Owners::prefetch(conn, ids).await;
+        };
+        // Inside the writer's transaction no other connection can commit; one that did
+        // before it moved `data_version`, and then nothing read ahead is trusted.
+        let version = conn
+            .query_one("PRAGMA data_version", &[])
+            .await?
+            .int("data_version")?;
+        let Some(recent) = conn.recent_changes() else {
+            return Err(Error::internal(
+                "identity changes are noted on the writer only",
+            ));
+        };
+        recent.saw_data_version(version);
+        let mut suspects = recent.suspects(
+            read.since,
+            read.known
+                .iter()
+                .map(|(id, owner)| (id, owner.as_ref().map(|(o, _)| o.as_str()))),
+        );
+        let mut known = read.known;
+        suspects.extend(ids.filter(|id| !known.contains_key(*id)).cloned());
+        known.extend(look_up(conn, suspects.iter()).await?);
+        Ok(Owners {
+            known,
+            ..Owners::default()
+        })
+    }
+}
+
+/// What [`Owners::read_ahead`] found, and when.
+#[derive(Debug)]
+pub struct OwnersRead {
+    since: u64,
+    known: HashMap<Identifier, Option<(String, bool)>>,
+}
+
+/// The owners of `ids` (any number; grouped by kind, chunked): `None` for an identifier no
+/// profile holds.
+async fn look_up<'a>(
+    conn: &mut Conn,
+    ids: impl Iterator<Item = &'a Identifier>,
+) -> Result<HashMap<Identifier, Option<(String, bool)>>, Error> {
+    let mut by_kind: HashMap<IdentityKind, BTreeSet<&str>> = HashMap::new();
+    for id in ids {
+        by_kind.entry(id.kind).or_default().insert(&id.value);
+    }
+    let mut known = HashMap::new();
+    for (kind, values) in by_kind {
+        let values: Vec<&str> = values.into_iter().collect();
+        for chunk in values.chunks(PREFETCH_CHUNK) {
+            for v in chunk {
+                known.insert(
+                    Identifier {
+                        kind,
+                        value: (*v).to_owned(),
+                    },
+                    None,
+                );
+            }
+            let sql = format!(
+                "SELECT value, customer_id, verified FROM customer_identities
+                     WHERE kind = $1 AND value IN ({})",
+                crate::sql::placeholders(2, chunk.len())
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(crate::sql::Value::from(kind.as_str()));
+            params.extend(chunk.iter().map(|v| crate::sql::Value::from(*v)));
+            for row in conn.query(&sql, &params).await? {
+                known.insert(
+                    Identifier {
+                        kind,
+                        value: row.text("value")?,
+                    },
+                    Some((row.text("customer_id")?, row.int("verified")? != 0)),
+                );
+            }
+        }
+    }
+    Ok(known)
+}
+
+impl Owners {
     /// Holds back the profiles and identities that links create until [`Owners::flush`]
     /// (which runs before anything reads them back: merges, guard rails, the end of the
     /// command). Profiles created this way get no `relais.customer.created` event of their
@@ -480,6 +554,11 @@ impl Owners {
             conn.execute(&sql, &params).await?;
         }
         let identities = std::mem::take(&mut self.pending.identities);
+        if let Some(recent) = conn.recent_changes() {
+            for p in &identities {
+                recent.identifier(&p.identifier);
+            }
+        }
         for chunk in identities.chunks(FLUSH_CHUNK) {
             let mut params = Vec::with_capacity(chunk.len() * 6);
             for p in chunk {
@@ -656,6 +735,9 @@ async fn attach(
     channel: Option<&str>,
     now: Timestamp,
 ) -> Result<(), Error> {
+    if let Some(recent) = conn.recent_changes() {
+        recent.identifier(id);
+    }
     conn.execute(
         "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -864,6 +946,9 @@ pub async fn link(
         owners.flush(conn).await?;
     }
     for id in to_verify {
+        if let Some(recent) = conn.recent_changes() {
+            recent.identifier(id);
+        }
         // Proof only upgrades identifiers that ended on the resolved profile.
         conn.execute(
             "UPDATE customer_identities SET verified = 1 WHERE kind = $1 AND value = $2 AND customer_id = $3",
@@ -1018,6 +1103,10 @@ async fn merge(
             ErrorCode::Conflict,
             "a profile of this link changed meanwhile; retry",
         ));
+    }
+    if let Some(recent) = conn.recent_changes() {
+        // Its identities move to the survivor below.
+        recent.profile(absorbed);
     }
     for table in OWNED_TABLES {
         conn.execute(

@@ -47,6 +47,8 @@ struct Inner {
     /// To open dedicated PostgreSQL sessions (leases).
     pg_options: Option<PgConnectOptions>,
     commits: Commits,
+    /// Identity changes the SQLite writer made lately (see [`crate::recent`]).
+    recent: Option<Arc<crate::recent::RecentChanges>>,
     /// Dropped with the last handle, which tells the checkpointer to stop.
     _alive: Arc<()>,
 }
@@ -183,13 +185,20 @@ impl Db {
                 let writer_conn = open_sqlite(&path, false)?;
                 let alive = Arc::new(());
                 start_checkpointer(path.clone(), Arc::downgrade(&alive));
+                let recent = Arc::new(crate::recent::RecentChanges::default());
                 Inner {
                     backend,
                     readers: Readers::Sqlite {
                         path,
                         idle: Arc::new(Mutex::new(Vec::new())),
                     },
-                    writer: Writer::start_sqlite(writer_conn, options.max_batch, commits.clone()),
+                    writer: Writer::start_sqlite(
+                        writer_conn,
+                        options.max_batch,
+                        commits.clone(),
+                        recent.clone(),
+                    ),
+                    recent: Some(recent),
                     write_pool: None,
                     pg_options: None,
                     commits,
@@ -210,6 +219,7 @@ impl Db {
                     write_pool: Some(write_pool),
                     pg_options: Some(pg_options(url)?),
                     commits,
+                    recent: None,
                     _alive: Arc::new(()),
                 }
             }
@@ -245,6 +255,11 @@ impl Db {
                 .map(Conn::postgres)
                 .map_err(|e| pg_error("acquire", e)),
         }
+    }
+
+    /// The SQLite writer's recent identity changes; `None` on PostgreSQL.
+    pub(crate) fn recent_changes(&self) -> Option<&crate::recent::RecentChanges> {
+        self.inner.recent.as_deref()
     }
 
     /// Runs one command through the group-commit writer; see [`Writer::run`].

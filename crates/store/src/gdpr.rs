@@ -171,6 +171,9 @@ pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Er
     quoted.push(id.clone());
     quoted.extend(merged_profiles.iter().cloned());
 
+    if let Some(recent) = conn.recent_changes() {
+        recent.profile(&id);
+    }
     let identities_removed = conn
         .execute(
             "DELETE FROM customer_identities WHERE customer_id = $1",

@@ -26,6 +26,7 @@ pub mod locations;
 mod migrations;
 pub mod orders;
 pub mod prices;
+pub mod recent;
 pub mod returns;
 mod rows;
 pub mod segments;

@@ -183,6 +183,8 @@ enum Inner {
 /// A connection: a reader from the pool, or the writer's connection inside its transaction.
 pub struct Conn {
     inner: Inner,
+    /// The SQLite writer's note of recent identity changes (writer connection only).
+    recent: Option<Arc<crate::recent::RecentChanges>>,
 }
 
 impl Drop for Conn {
@@ -205,12 +207,25 @@ impl Conn {
                 conn: Some(conn),
                 home,
             },
+            recent: None,
         }
+    }
+
+    /// The writer's connection notes identity changes in `recent`.
+    pub(crate) fn noting_changes(mut self, recent: Arc<crate::recent::RecentChanges>) -> Conn {
+        self.recent = Some(recent);
+        self
+    }
+
+    /// Where identity changes are noted: the SQLite writer's connection only.
+    pub(crate) fn recent_changes(&self) -> Option<&crate::recent::RecentChanges> {
+        self.recent.as_deref()
     }
 
     pub(crate) fn postgres(conn: PoolConnection<Postgres>) -> Conn {
         Conn {
             inner: Inner::Postgres(conn),
+            recent: None,
         }
     }
 

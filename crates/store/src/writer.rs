@@ -16,6 +16,7 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::FutureExt;
@@ -23,6 +24,7 @@ use kernel::{Error, ErrorCode};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::recent::RecentChanges;
 use crate::sql::{Backend, Conn, pg_error};
 
 /// A boxed future borrowing the transaction for `'c`.
@@ -100,7 +102,12 @@ fn stopped() -> Error {
 
 impl Writer {
     /// Starts the SQLite writer on its own thread; it stops when every handle is dropped.
-    pub fn start_sqlite(conn: rusqlite::Connection, max_batch: usize, commits: Commits) -> Writer {
+    pub fn start_sqlite(
+        conn: rusqlite::Connection,
+        max_batch: usize,
+        commits: Commits,
+        recent: Arc<RecentChanges>,
+    ) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
         let spawned = std::thread::Builder::new()
             .name("relais-writer".into())
@@ -109,7 +116,7 @@ impl Writer {
                     .enable_all()
                     .build()
                 {
-                    Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1), commits)),
+                    Ok(rt) => rt.block_on(sqlite_loop(conn, rx, max_batch.max(1), commits, recent)),
                     Err(e) => tracing::error!(error = %e, "cannot start the writer runtime"),
                 }
             });
@@ -163,12 +170,15 @@ async fn sqlite_loop(
     mut rx: Queue,
     max_batch: usize,
     commits: Commits,
+    recent: Arc<RecentChanges>,
 ) {
-    let mut conn = Conn::sqlite(conn, None);
+    let mut conn = Conn::sqlite(conn, None).noting_changes(recent.clone());
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let commit = timed_batch(&mut conn, Backend::Sqlite, &mut batch).await;
+        // Sealed once the commit is visible to every read that starts from now on.
+        recent.seal();
         announce(&commits, &commit);
         finish(&mut batch, commit);
         if last_checkpoint.elapsed() >= WRITER_CHECKPOINT_EVERY {

@@ -194,6 +194,8 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
             Err(e) => rejected.push((index, e)),
         }
     }
+    // Owners are read here, off the writer; the command re-reads only what changed since.
+    let ahead = store::customer_events::read_owners_ahead(&s.db, &valid).await?;
     let actor = w.principal.key_id.clone();
     let rules = s.resolution;
     let reference = new_id("req");
@@ -202,9 +204,15 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
             w.idempotency,
             move |c| {
                 Box::pin(async move {
-                    let mut outcome =
-                        store::customer_events::ingest(c, &valid, rules, Some(&reference), &actor)
-                            .await?;
+                    let mut outcome = store::customer_events::ingest(
+                        c,
+                        &valid,
+                        ahead,
+                        rules,
+                        Some(&reference),
+                        &actor,
+                    )
+                    .await?;
                     outcome.rejected.extend(rejected);
                     outcome.rejected.sort_by_key(|(i, _)| *i);
                     if outcome.stored.is_empty() {

@@ -920,6 +920,85 @@ async fn segment_membership_follows_events_and_consent_as_they_arrive() {
     }
 }
 
+/// Batches of events read their identifiers' owners before the writer runs them (SQLite):
+/// batches racing over the same visitors, with sign-ins in between, must still leave every
+/// identifier on one profile, every pair that was named together on the same one, and every
+/// event counted once.
+#[tokio::test]
+async fn event_batches_racing_over_the_same_visitors_resolve_to_one_profile_each() {
+    const VISITORS: usize = 10;
+    const BATCHES: usize = 12;
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let web = |c: usize| json!([{"kind": "web_anonymous", "value": format!("race-w{c}")}]);
+        let app = |c: usize| json!([{"kind": "app_device", "value": format!("race-a{c}")}]);
+        let batches = (0..BATCHES).map(|b| {
+            let t = &t;
+            let events: Vec<Value> = (0..VISITORS)
+                .flat_map(|c| {
+                    let both = json!([{"kind": "web_anonymous", "value": format!("race-w{c}")},
+                                      {"kind": "app_device", "value": format!("race-a{c}")}]);
+                    let mut four = vec![
+                        event("web", "page_view", web(c)),
+                        event("app", "page_view", app(c)),
+                        event("web", "sign_in", both),
+                        event("app", "search", app(c)),
+                    ];
+                    four.rotate_left((b + c) % 4);
+                    four
+                })
+                .collect();
+            async move { ingest(t, events).await }
+        });
+        let sign_ins = (0..VISITORS).map(|c| {
+            let t = &t;
+            async move {
+                identify(
+                    t,
+                    &t.web,
+                    json!([{"kind": "email", "value": format!("race{c}@example.fr"), "verified": true},
+                           {"kind": "web_anonymous", "value": format!("race-w{c}")}]),
+                )
+                .await
+            }
+        });
+        let (_, _) = futures::future::join(
+            futures::future::join_all(batches),
+            futures::future::join_all(sign_ins),
+        )
+        .await;
+        let mut total = 0;
+        for c in 0..VISITORS {
+            let mut owners = std::collections::BTreeSet::new();
+            for id in [
+                format!("web_anonymous:race-w{c}"),
+                format!("app_device:race-a{c}"),
+                format!("email:race{c}@example.fr"),
+            ] {
+                let found = t
+                    .get(&format!("/v1/customers?identifier={id}"), &t.admin)
+                    .await;
+                assert_eq!(
+                    found.status,
+                    StatusCode::OK,
+                    "{}: {id}: {}",
+                    t.name(),
+                    found.body
+                );
+                owners.insert(
+                    found.body["data"][0]["id"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            assert_eq!(owners.len(), 1, "{}: visitor {c}: {owners:?}", t.name());
+            total += event_count(&t, owners.first().unwrap()).await;
+        }
+        assert_eq!(total as usize, BATCHES * VISITORS * 4, "{}", t.name());
+    }
+}
+
 #[tokio::test]
 async fn many_channels_signing_in_one_new_customer_at_once_make_one_profile() {
     for t in TestApp::every_backend().await {
