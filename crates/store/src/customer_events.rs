@@ -228,7 +228,9 @@ pub async fn index_tail(conn: &mut Conn) -> Result<u64, Error> {
         .execute(
             "INSERT INTO customer_event_keys (customer_id, seq)
              SELECT COALESCE(c.merged_into, e.customer_id), e.seq
-               FROM customer_events e JOIN customers c ON c.id = e.customer_id
+               FROM customer_events e
+               LEFT JOIN customers c INDEXED BY customers_merged
+                      ON c.id = e.customer_id AND c.merged_into IS NOT NULL
               WHERE e.seq > (SELECT indexed_upto FROM customer_event_index WHERE id = 1)
               ORDER BY 1, 2",
             params![],

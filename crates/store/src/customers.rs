@@ -1067,16 +1067,40 @@ async fn apply_plan(
     })
 }
 
-/// Tables whose rows belong to a profile and move with it on a merge.
-const OWNED_TABLES: &[&str] = &[
-    "customer_identities",
-    // Keys, not events: see `customer_events::index_tail` for events not yet keyed.
-    "customer_event_keys",
+/// Tables whose rows belong to a profile and move with it on a merge: identities and event
+/// keys, which every profile has, then tables most profiles have nothing in (a visitor who
+/// signs in owns no consent, order or cart yet), probed first in one statement.
+const OWNED_TABLES: &[&str] = &["customer_identities", "customer_event_keys"];
+const SOMETIMES_OWNED: &[&str] = &[
     "consents",
     "interactions",
     "orders",
     "store_credits",
+    "carts",
 ];
+
+/// Which of [`SOMETIMES_OWNED`] hold rows of `customer_id`.
+async fn owned_elsewhere(conn: &mut Conn, customer_id: &str) -> Result<Vec<&'static str>, Error> {
+    let probes: Vec<String> = SOMETIMES_OWNED
+        .iter()
+        .map(|t| {
+            format!("CASE WHEN EXISTS (SELECT 1 FROM {t} WHERE customer_id = $1) THEN 1 ELSE 0 END AS {t}")
+        })
+        .collect();
+    let row = conn
+        .query_one(
+            &format!("SELECT {}", probes.join(", ")),
+            params![customer_id],
+        )
+        .await?;
+    let mut owned = Vec::new();
+    for table in SOMETIMES_OWNED {
+        if row.int(table)? == 1 {
+            owned.push(*table);
+        }
+    }
+    Ok(owned)
+}
 
 /// Merges `absorbed` into `survivor`: everything the absorbed profile owns moves, names and
 /// home store fill the survivor's gaps, the absorbed profile forwards to the survivor.
@@ -1108,15 +1132,19 @@ async fn merge(
         // Its identities move to the survivor below.
         recent.profile(absorbed);
     }
-    for table in OWNED_TABLES {
+    let elsewhere = owned_elsewhere(conn, absorbed).await?;
+    for table in OWNED_TABLES.iter().chain(&elsewhere) {
+        if *table == "carts" {
+            // A customer has one active cart: two become one by the cart rule.
+            crate::carts::follow_merge(conn, survivor, absorbed, now).await?;
+            continue;
+        }
         conn.execute(
             &format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"),
             params![survivor, absorbed],
         )
         .await?;
     }
-    // Carts move too, but a customer has one active cart: two become one by the cart rule.
-    crate::carts::follow_merge(conn, survivor, absorbed, now).await?;
     // Profiles merged into the absorbed one earlier now forward to the survivor: one hop.
     conn.execute(
         "UPDATE customers SET merged_into = $1 WHERE merged_into = $2",

@@ -58,3 +58,7 @@ CREATE TABLE customer_event_index (
 
 INSERT INTO customer_event_keys (customer_id, seq) SELECT customer_id, seq FROM customer_events;
 INSERT INTO customer_event_index (id, indexed_upto) SELECT 1, COALESCE(MAX(seq), 0) FROM customer_events;
+
+-- Keying the log looks up, for each event, whether its profile was merged since: merged
+-- profiles only, and the survivor beside the id, so the look-up reads this index alone.
+CREATE INDEX customers_merged ON customers (id, merged_into) WHERE merged_into IS NOT NULL;
