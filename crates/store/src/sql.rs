@@ -548,13 +548,14 @@ pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
     unexpected(sql, &e)
 }
 
-/// `$start, $start+1, …` for `n` bind parameters.
 /// `{head} VALUES ($1, …, $width), (…), … {tail}` for `rows` rows, built once per shape and
 /// kept: multi-row inserts run hundreds of times a second with a handful of shapes.
 pub fn values_rows(head: &'static str, tail: &'static str, width: usize, rows: usize) -> Arc<str> {
-    type Shape = (usize, usize, usize, usize);
+    // A `'static` text is known by where it lives and how long it is.
+    type Shape = ((usize, usize), (usize, usize), usize, usize);
     static BUILT: Mutex<Option<std::collections::HashMap<Shape, Arc<str>>>> = Mutex::new(None);
-    let shape = (head.as_ptr() as usize, tail.as_ptr() as usize, width, rows);
+    let at = |t: &'static str| (t.as_ptr() as usize, t.len());
+    let shape = (at(head), at(tail), width, rows);
     let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
     built
         .get_or_insert_with(Default::default)
@@ -568,6 +569,7 @@ pub fn values_rows(head: &'static str, tail: &'static str, width: usize, rows: u
         .clone()
 }
 
+/// `$start, $start+1, …` for `n` bind parameters.
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))
