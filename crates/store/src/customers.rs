@@ -3,7 +3,8 @@
 //! [`link`] is the heart: given identifiers that belong together (an event, a sign-in, an
 //! agent's "same person"), it finds the profiles they point to, asks
 //! `customers::plan_link` which survive, merges the others into the survivor (moving their
-//! identities, events, consents, interactions and reviews, inside the caller's transaction),
+//! identities, event keys, consents, interactions, orders, carts and reviews, inside the
+//! caller's transaction),
 //! flags guard-rail pairs for review and attaches the identifiers not yet known. The primary
 //! key (kind, value) of `customer_identities` keeps every identifier on exactly one profile,
 //! also when two nodes race: the loser's command fails on the key and is retried by its
@@ -434,7 +435,7 @@ impl Owners {
         ids: impl Iterator<Item = &'a Identifier>,
         ahead: Option<OwnersRead>,
     ) -> Result<Owners, Error> {
-        let (Some(read), true) = (ahead, conn.recent_changes().is_some()) else {
+        let (Some(read), Some(recent)) = (ahead, conn.recent_changes()) else {
             return Owners::prefetch(conn, ids).await;
         };
         // Inside the writer's transaction no other connection can commit; one that did
@@ -443,11 +444,6 @@ impl Owners {
             .query_one("PRAGMA data_version", &[])
             .await?
             .int("data_version")?;
-        let Some(recent) = conn.recent_changes() else {
-            return Err(Error::internal(
-                "identity changes are noted on the writer only",
-            ));
-        };
         recent.saw_data_version(version);
         let mut suspects = recent.suspects(
             read.since,
@@ -463,61 +459,7 @@ impl Owners {
             ..Owners::default()
         })
     }
-}
 
-/// What [`Owners::read_ahead`] found, and when.
-#[derive(Debug)]
-pub struct OwnersRead {
-    since: u64,
-    known: HashMap<Identifier, Option<(String, bool)>>,
-}
-
-/// The owners of `ids` (any number; grouped by kind, chunked): `None` for an identifier no
-/// profile holds.
-async fn look_up<'a>(
-    conn: &mut Conn,
-    ids: impl Iterator<Item = &'a Identifier>,
-) -> Result<HashMap<Identifier, Option<(String, bool)>>, Error> {
-    let mut by_kind: HashMap<IdentityKind, BTreeSet<&str>> = HashMap::new();
-    for id in ids {
-        by_kind.entry(id.kind).or_default().insert(&id.value);
-    }
-    let mut known = HashMap::new();
-    for (kind, values) in by_kind {
-        let values: Vec<&str> = values.into_iter().collect();
-        for chunk in values.chunks(PREFETCH_CHUNK) {
-            for v in chunk {
-                known.insert(
-                    Identifier {
-                        kind,
-                        value: (*v).to_owned(),
-                    },
-                    None,
-                );
-            }
-            let sql = format!(
-                "SELECT value, customer_id, verified FROM customer_identities
-                     WHERE kind = $1 AND value IN ({})",
-                crate::sql::placeholders(2, chunk.len())
-            );
-            let mut params = Vec::with_capacity(chunk.len() + 1);
-            params.push(crate::sql::Value::from(kind.as_str()));
-            params.extend(chunk.iter().map(|v| crate::sql::Value::from(*v)));
-            for row in conn.query(&sql, &params).await? {
-                known.insert(
-                    Identifier {
-                        kind,
-                        value: row.text("value")?,
-                    },
-                    Some((row.text("customer_id")?, row.int("verified")? != 0)),
-                );
-            }
-        }
-    }
-    Ok(known)
-}
-
-impl Owners {
     /// Holds back the profiles and identities that links create until [`Owners::flush`]
     /// (which runs before anything reads them back: merges, guard rails, the end of the
     /// command). Profiles created this way get no `relais.customer.created` event of their
@@ -678,6 +620,58 @@ impl Owners {
             }
         }
     }
+}
+
+/// What [`Owners::read_ahead`] found, and when.
+#[derive(Debug)]
+pub struct OwnersRead {
+    since: u64,
+    known: HashMap<Identifier, Option<(String, bool)>>,
+}
+
+/// The owners of `ids` (any number; grouped by kind, chunked): `None` for an identifier no
+/// profile holds.
+async fn look_up<'a>(
+    conn: &mut Conn,
+    ids: impl Iterator<Item = &'a Identifier>,
+) -> Result<HashMap<Identifier, Option<(String, bool)>>, Error> {
+    let mut by_kind: HashMap<IdentityKind, BTreeSet<&str>> = HashMap::new();
+    for id in ids {
+        by_kind.entry(id.kind).or_default().insert(&id.value);
+    }
+    let mut known = HashMap::new();
+    for (kind, values) in by_kind {
+        let values: Vec<&str> = values.into_iter().collect();
+        for chunk in values.chunks(PREFETCH_CHUNK) {
+            for v in chunk {
+                known.insert(
+                    Identifier {
+                        kind,
+                        value: (*v).to_owned(),
+                    },
+                    None,
+                );
+            }
+            let sql = format!(
+                "SELECT value, customer_id, verified FROM customer_identities
+                     WHERE kind = $1 AND value IN ({})",
+                crate::sql::placeholders(2, chunk.len())
+            );
+            let mut params = Vec::with_capacity(chunk.len() + 1);
+            params.push(crate::sql::Value::from(kind.as_str()));
+            params.extend(chunk.iter().map(|v| crate::sql::Value::from(*v)));
+            for row in conn.query(&sql, &params).await? {
+                known.insert(
+                    Identifier {
+                        kind,
+                        value: row.text("value")?,
+                    },
+                    Some((row.text("customer_id")?, row.int("verified")? != 0)),
+                );
+            }
+        }
+    }
+    Ok(known)
 }
 
 pub async fn identities(

@@ -218,8 +218,8 @@ impl Conn {
     }
 
     /// Where identity changes are noted: the SQLite writer's connection only.
-    pub(crate) fn recent_changes(&self) -> Option<&crate::recent::RecentChanges> {
-        self.recent.as_deref()
+    pub(crate) fn recent_changes(&self) -> Option<Arc<crate::recent::RecentChanges>> {
+        self.recent.clone()
     }
 
     pub(crate) fn postgres(conn: PoolConnection<Postgres>) -> Conn {
