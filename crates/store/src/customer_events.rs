@@ -1,6 +1,8 @@
 //! Behavioural events in SQL: ingestion with identity resolution, and the profile timeline.
 //!
-//! A batch is one command: the owners of all its identifiers are fetched at once, each event
+//! A batch is one command: the owners of all its identifiers are known at once (read ahead by
+//! the request's task on SQLite and re-read only where the writer changed them since, see
+//! [`crate::recent`]; looked up in the command on PostgreSQL), each event
 //! is resolved to a profile ([`crate::customers::link`]), and the rows are inserted a hundred
 //! per statement at the end (mapped to survivors of merges made within the batch). An event
 //! whose channel or store does not exist is reported by its index and nothing is written for

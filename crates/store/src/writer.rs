@@ -161,8 +161,8 @@ impl Writer {
 
 /// How often the SQLite writer checkpoints between batches (see `sqlite_loop`). A page that
 /// random inserts dirty at every commit (identities, stock levels) is copied back once per
-/// checkpoint: once a second, not five times (events +15 % against 200 ms, alternated runs),
-/// and the WAL still rewinds every second.
+/// checkpoint: once a second, not five times (events +15 % against 200 ms in consecutive
+/// runs of the two builds, docs/benchmarks.md), and the WAL still rewinds every second.
 const WRITER_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1000);
 
 async fn sqlite_loop(
