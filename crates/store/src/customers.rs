@@ -749,6 +749,19 @@ async fn attach(
     Ok(())
 }
 
+/// Deletes every identity of `customer_id` (erasure). Every write to `customer_identities`
+/// lives in this module, so that each is noted for owners read ahead ([`crate::recent`]).
+pub(crate) async fn delete_identities(conn: &mut Conn, customer_id: &str) -> Result<u64, Error> {
+    if let Some(recent) = conn.recent_changes() {
+        recent.profile(customer_id);
+    }
+    conn.execute(
+        "DELETE FROM customer_identities WHERE customer_id = $1",
+        params![customer_id],
+    )
+    .await
+}
+
 /// An identifier insert refused by the key: another node attached it between our look-up
 /// and the insert. The command is retried by its caller.
 fn linked_meanwhile(e: Error) -> Error {

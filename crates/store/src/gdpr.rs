@@ -171,15 +171,7 @@ pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Er
     quoted.push(id.clone());
     quoted.extend(merged_profiles.iter().cloned());
 
-    if let Some(recent) = conn.recent_changes() {
-        recent.profile(&id);
-    }
-    let identities_removed = conn
-        .execute(
-            "DELETE FROM customer_identities WHERE customer_id = $1",
-            params![&id],
-        )
-        .await?;
+    let identities_removed = crate::customers::delete_identities(conn, &id).await?;
     let events_pseudonymised = conn
         .execute(
             "UPDATE customer_events SET identifiers = '[]', properties = '{}'
