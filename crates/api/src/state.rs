@@ -91,6 +91,8 @@ impl AppState {
         phones: customers::PhoneRules,
     ) -> AppState {
         self.resolution = resolution;
+        // Resolution behind the log applies the same rules.
+        self.db.event_tail().set_rules(resolution);
         self.phones = Arc::new(phones);
         self
     }

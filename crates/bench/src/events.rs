@@ -3,15 +3,18 @@
 //! Each simulated customer browses on the web (anonymous id `w<n>`) and in the app (device
 //! `a<n>`); until they are linked these are two profiles. A `link_rate` share of events name
 //! both identifiers (a sign-in on one device), which links them: the first such event for a
-//! customer whose two profiles exist merges them.
+//! customer whose two profiles exist merges them. The run ends when every acknowledged event
+//! is resolved to its profile (`/v1/events/resolution?wait=true`), time included.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use hyper::Method;
 use rand::Rng;
 
-use crate::load::{Request, drive_observed};
+use crate::client::Conn;
+use crate::load::{Request, drive_observed, get_json};
 use crate::server::Server;
 
 const TYPES: [&str; 5] = [
@@ -58,8 +61,8 @@ pub async fn run(
     anyhow::ensure!((0.0..=1.0).contains(&link_rate), "--link-rate is 0 to 1");
     let batches = events.div_ceil(batch);
     let accepted = Arc::new(AtomicU64::new(0));
-    let merges = Arc::new(AtomicU64::new(0));
-    let (acc, mer) = (accepted.clone(), merges.clone());
+    let acc = accepted.clone();
+    let merges_before = merges_total(server).await?;
     let outcome = drive_observed(
         server,
         batches,
@@ -88,20 +91,43 @@ pub async fn run(
                 && let Ok(reply) = serde_json::from_slice::<serde_json::Value>(body)
             {
                 acc.fetch_add(reply["accepted"].as_u64().unwrap_or(0), Ordering::Relaxed);
-                mer.fetch_add(reply["merges"].as_u64().unwrap_or(0), Ordering::Relaxed);
             }
         },
     )
     .await?;
+    // Acknowledged events are durable; on SQLite they are resolved behind the log. The run
+    // ends when every one of them is resolved, and that wait counts in the rate.
+    let waited = Instant::now();
+    let resolution = get_json(server, "/v1/events/resolution?wait=true").await?;
+    anyhow::ensure!(
+        resolution["pending"] == 0,
+        "events left unresolved: {resolution}"
+    );
+    let resolve_s = waited.elapsed().as_secs_f64();
+    let elapsed_s = outcome.elapsed_s + resolve_s;
+    let merges = merges_total(server).await? - merges_before;
     let ingested = accepted.load(Ordering::Relaxed);
     let failed_batches = batches - outcome.count(200);
     println!(
-        "events: ingested={ingested} failed_batches={failed_batches} batches={batches} per_s={:.0} merges={} p50_ms={:.2} p99_ms={:.2} db={}",
-        ingested as f64 / outcome.elapsed_s,
-        merges.load(Ordering::Relaxed),
+        "events: ingested={ingested} failed_batches={failed_batches} batches={batches} resolve_wait_s={resolve_s:.2} per_s={:.0} merges={merges} p50_ms={:.2} p99_ms={:.2} db={}",
+        ingested as f64 / elapsed_s,
         outcome.p50_ms(),
         outcome.p99_ms(),
         server.db_label
     );
     Ok(())
+}
+
+/// Merges the server has made so far (`relais_customer_merges_total`): with resolution
+/// behind the log, batch answers do not carry them.
+async fn merges_total(server: &Server) -> anyhow::Result<u64> {
+    let mut conn = Conn::open(&server.addr, &server.admin_key).await?;
+    let (status, body) = conn.send(Method::GET, "/metrics", None, None).await?;
+    anyhow::ensure!(status.is_success(), "GET /metrics: {status}");
+    let text = String::from_utf8_lossy(&body);
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix("relais_customer_merges_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64)
 }

@@ -222,21 +222,29 @@ fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
     })
 }
 
-/// How often events appended since the last run get their per-profile keys (SQLite).
-pub const EVENT_KEYS_EVERY: Duration = Duration::from_secs(5);
+/// How long the resolver waits, at most, between looks at the log (it is woken as soon as
+/// events are appended; this also picks up events another process appended).
+pub const RESOLVER_IDLE: Duration = Duration::from_secs(1);
 
-/// Keys the events appended since the last run, every [`EVENT_KEYS_EVERY`] (SQLite; see
-/// `store::customer_events::index_tail`). Reads that need the keys catch up themselves; this
-/// keeps each run large enough that a page of the keys is written once for many events, and
-/// small enough that it never holds the writer long.
-fn start_event_indexer(db: Db) -> tokio::task::JoinHandle<()> {
+/// How long the resolver lets events accumulate after being woken, so that runs are large.
+pub const RESOLVER_PACE: Duration = Duration::from_millis(200);
+
+/// Resolves events acknowledged without resolution (SQLite; see
+/// `store::customer_events::resolve_tail`) as soon as they are appended: while one run is
+/// on the writer, the next batches accumulate, so runs grow with load. Reads that need
+/// resolved events catch up themselves.
+fn start_event_resolver(db: Db) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(EVENT_KEYS_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if db.backend() != store::Backend::Sqlite {
+            return;
+        }
         loop {
-            tick.tick().await;
+            let _ = tokio::time::timeout(RESOLVER_IDLE, db.event_tail().wait_appended()).await;
+            // Let the tail grow into a run: a page is then written once for many events.
+            tokio::time::sleep(RESOLVER_PACE).await;
             if let Err(e) = store::customer_events::catch_up(&db).await {
-                tracing::warn!(error = %e, "event keys failed; will retry");
+                tracing::warn!(error = %e, "event resolution failed; will retry");
+                tokio::time::sleep(RESOLVER_IDLE).await;
             }
         }
     })
@@ -284,7 +292,7 @@ pub async fn serve_db(
         start_housekeeping(db.clone()),
         start_hold_sweeper(db.clone()),
         start_order_sweeper(db.clone(), state.payments.clone()),
-        start_event_indexer(db.clone()),
+        start_event_resolver(db.clone()),
     ]);
     if let Some(nats) = settings.nats.clone() {
         background

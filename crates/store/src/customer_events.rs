@@ -1,19 +1,32 @@
-//! Behavioural events in SQL: ingestion with identity resolution, and the profile timeline.
+//! Behavioural events in SQL: ingestion, identity resolution behind the log, and the profile
+//! timeline.
 //!
-//! A batch is one command: the owners of all its identifiers are known at once (read ahead by
-//! the request's task on SQLite and re-read only where the writer changed them since, see
-//! [`crate::recent`]; looked up in the command on PostgreSQL), each event
-//! is resolved to a profile ([`crate::customers::link`]), and the rows are inserted a hundred
-//! per statement at the end (mapped to survivors of merges made within the batch). An event
-//! whose channel or store does not exist is reported by its index and nothing is written for
-//! it (it is checked before it is linked), while the others are stored. A failing statement
-//! fails the whole batch (its savepoint rolls back): the caller gets the error. New profiles
-//! and identities are held back and written a hundred rows per statement ([`Owners::buffered`]).
-//! The outbox gets one `relais.customer.events_ingested` per batch, listing the profiles it
-//! created (the events themselves are the data; merges get their own events). Events are
-//! appended to the log only: their per-profile keys follow ([`index_tail`]).
+//! On SQLite an acknowledged batch is only appended to the log ([`append`]): durable, checked
+//! (an event whose channel or store does not exist is reported by its index and nothing is
+//! written for it), not yet resolved. The resolver ([`resolve_tail`]) then resolves the log's
+//! tail in runs of thousands of events, in log order, on the writer: the owners of a whole run
+//! are looked up at once, each event is linked ([`crate::customers::link`]), new profiles and
+//! identities are written in key order a hundred rows per statement, and every event gets its
+//! per-profile key. A run writes each page of the identity and key indexes once for many
+//! events, which is what lets one SQLite writer take 100 000 events a second. Whatever needs
+//! resolved events catches up first ([`catch_up`]: timeline, segments, exports, profile and
+//! identity reads; linking commands and erasure resolve the tail inside their own command), so
+//! no read through Relais sees an acknowledged event unresolved.
+//!
+//! [`ingest`] resolves as it stores, in the ingesting command: always on PostgreSQL (several
+//! nodes write, and sequence numbers are drawn before commit, so a cursor behind the log could
+//! pass a row that commits later), and on SQLite when the caller waits for the profiles
+//! (`?wait=resolved`). It resolves the tail first, so links still apply in log order. Owners
+//! are read ahead by the request's task on SQLite and re-read only where the writer changed
+//! them since (see [`crate::recent`]); on PostgreSQL they are looked up in the command.
+//!
+//! The outbox gets one `relais.customer.events_ingested` per batch and one
+//! `relais.customer.events_resolved` per run, listing the profiles the run created (the
+//! events themselves are the data; merges get their own events). Merges move keys, never
+//! events.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use customers::CustomerEvent;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
@@ -41,6 +54,8 @@ pub struct BatchOutcome {
 
 #[derive(Serialize)]
 struct BatchSummary {
+    /// `done`: the batch's events were resolved to profiles as they were stored.
+    resolution: &'static str,
     accepted: usize,
     rejected: usize,
     profiles_created: usize,
@@ -101,6 +116,8 @@ pub async fn ingest(
     reference: Option<&str>,
     actor: &str,
 ) -> Result<BatchOutcome, Error> {
+    // Events acknowledged before this batch are resolved before it: links apply in log order.
+    resolve_all(conn, rules).await?;
     let mut references = References::default();
     let mut outcome = BatchOutcome::default();
     let received = Timestamp::now().to_text();
@@ -152,10 +169,15 @@ pub async fn ingest(
         }
     }
     owners.flush(conn).await?;
-    insert_rows(conn, &rows, &outcome.stored, &received).await?;
+    let rows: Vec<(&str, &ReadyEvent)> = rows
+        .iter()
+        .map(|(slot, ready)| (outcome.stored[*slot].customer_id.as_str(), *ready))
+        .collect();
+    insert_rows(conn, &rows, &received).await?;
     if !outcome.stored.is_empty() {
         let created = owners.take_created();
         let summary = BatchSummary {
+            resolution: "done",
             accepted: outcome.stored.len(),
             rejected: outcome.rejected.len(),
             profiles_created: created.len(),
@@ -186,10 +208,10 @@ const PG_WITH_KEYS_HEAD: &str = "WITH added AS (INSERT INTO customer_events (cus
 const PG_WITH_KEYS_TAIL: &str = "RETURNING customer_id, seq)
     INSERT INTO customer_event_keys (customer_id, seq) SELECT customer_id, seq FROM added";
 
+/// Inserts events, each with the profile it resolved to (`""`: resolved behind the log).
 async fn insert_rows(
     conn: &mut Conn,
-    rows: &[(usize, &ReadyEvent)],
-    stored: &[Ingested],
+    rows: &[(&str, &ReadyEvent)],
     received: &str,
 ) -> Result<(), Error> {
     for chunk in rows.chunks(INSERT_CHUNK) {
@@ -200,9 +222,9 @@ async fn insert_rows(
             }
         };
         let mut params = Vec::with_capacity(chunk.len() * 8);
-        for (slot, ready) in chunk {
+        for (customer_id, ready) in chunk {
             params.extend([
-                Value::from(&stored[*slot].customer_id),
+                Value::from(*customer_id),
                 Value::from(&ready.event.channel),
                 Value::from(&ready.event.kind),
                 Value::from(&ready.event.location_code),
@@ -217,61 +239,373 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Gives keys to the events appended since the last run (SQLite; on PostgreSQL events get
-/// their keys as they are written), under the profile each now belongs to: the one it resolved
-/// to, or the survivor that profile was merged into (merges keep forwarding one hop deep).
-/// Inserted in key order, one statement, so each page of the keys is written once per run
-/// however many of the run's keys land on it. Runs on the writer, inside the caller's command.
-pub async fn index_tail(conn: &mut Conn) -> Result<u64, Error> {
-    if conn.backend() != crate::Backend::Sqlite {
-        return Ok(0);
-    }
-    let added = conn
-        .execute(
-            "INSERT INTO customer_event_keys (customer_id, seq)
-             SELECT COALESCE(c.merged_into, e.customer_id), e.seq
-               FROM customer_events e
-               LEFT JOIN customers c INDEXED BY customers_merged
-                      ON c.id = e.customer_id AND c.merged_into IS NOT NULL
-              WHERE e.seq > (SELECT indexed_upto FROM customer_event_index WHERE id = 1)
-              ORDER BY 1, 2",
-            params![],
-        )
-        .await?;
-    if added > 0 {
-        conn.execute(
-            "UPDATE customer_event_index SET indexed_upto = (SELECT MAX(seq) FROM customer_events)
-             WHERE id = 1",
-            params![],
-        )
-        .await?;
-    }
-    Ok(added)
+/// Events acknowledged and not yet resolved to profiles (SQLite): the rules resolution
+/// applies, a wake-up for the resolver, and how many wait — ingestion waits for the resolver
+/// when too many do ([`MAX_UNRESOLVED`]).
+#[derive(Debug, Default)]
+pub struct Tail {
+    rules: std::sync::Mutex<ResolutionRules>,
+    appended: tokio::sync::Notify,
+    unresolved: AtomicU64,
 }
 
-/// Brings the event keys up to the log's end before a read that needs them (timeline,
-/// segments, export): a read after an acknowledged ingest sees its events. Costs one small
-/// read when nothing is behind.
+/// Most events acknowledged and not yet resolved before ingestion waits for the resolver:
+/// a few runs' worth, so a read that catches up never waits long.
+pub const MAX_UNRESOLVED: u64 = 60_000;
+
+impl Tail {
+    /// The rules every resolution of this database applies (set once at start).
+    pub fn set_rules(&self, rules: ResolutionRules) {
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner()) = rules;
+    }
+
+    pub fn rules(&self) -> ResolutionRules {
+        *self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts `n` events appended (after their commit) and wakes the resolver.
+    pub fn appended(&self, n: u64) {
+        self.unresolved.fetch_add(n, Ordering::Relaxed);
+        self.appended.notify_one();
+    }
+
+    fn resolved(&self, n: u64) {
+        let _ = self
+            .unresolved
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+
+    /// Events appended by this process and not yet resolved (an estimate: a restart starts
+    /// it at zero; the log is the truth, see [`catch_up`]).
+    pub fn unresolved(&self) -> u64 {
+        self.unresolved.load(Ordering::Relaxed)
+    }
+
+    /// Waits until events are appended (a wake-up given while nobody waited is kept).
+    pub async fn wait_appended(&self) {
+        self.appended.notified().await;
+    }
+}
+
+/// What one [`resolve_tail`] run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// Events keyed by this run (resolved by it, or resolved as they were stored).
+    pub events: u64,
+    pub merges: u64,
+    pub profiles_created: u64,
+    /// The last sequence number keyed.
+    pub upto: i64,
+}
+
+/// Events resolved per run: enough that a page of identities or keys is written once for
+/// many events, few enough that a run holds the writer for tens of milliseconds.
+const RESOLVE_RUN: i64 = 30_000;
+
+/// Event keys per INSERT (2 values a row).
+const KEY_CHUNK: usize = 250;
+
+#[derive(Serialize)]
+struct RunSummary {
+    events: u64,
+    /// The last sequence number resolved.
+    upto: i64,
+    profiles_created: usize,
+    /// The profiles created (ids only), in place of one `relais.customer.created` each.
+    created: Vec<String>,
+    merges: u64,
+}
+
+/// One event of the tail, as the resolver reads it.
+struct TailEvent {
+    seq: i64,
+    /// The profile it resolved to as it was stored; empty when it is resolved here.
+    resolved_to: String,
+    channel: String,
+    identifiers: Vec<customers::Identifier>,
+}
+
+/// Resolves the next run of events acknowledged without resolution ([`append`]), in log
+/// order, and keys every event of the run under the profile it belongs to now (SQLite; on
+/// PostgreSQL events are resolved and keyed as they are stored). Owners of the whole run
+/// are looked up at once and its new profiles and identities written in key order, so a
+/// page is written once per run, not once per batch. Events resolved as they were stored
+/// get their key too: the profile they resolved to, or its survivor (merged profiles from a
+/// covering partial index). Runs on the writer, inside the caller's command.
+pub async fn resolve_tail(conn: &mut Conn, rules: ResolutionRules) -> Result<Resolved, Error> {
+    let actor = RESOLVER;
+    if conn.backend() != crate::Backend::Sqlite {
+        return Ok(Resolved::default());
+    }
+    let from = conn
+        .query_one(
+            "SELECT indexed_upto FROM customer_event_index WHERE id = 1",
+            params![],
+        )
+        .await?
+        .int("indexed_upto")?;
+    let tail = read_tail(conn, from).await?;
+    let Some(upto) = tail.last().map(|t| t.seq) else {
+        return Ok(Resolved {
+            upto: from,
+            ..Resolved::default()
+        });
+    };
+    let named = tail.iter().flat_map(|t| t.identifiers.iter());
+    let mut owners = Owners::prefetch(conn, named).await?.buffered();
+    // Profiles absorbed during this run, so events resolved before a merge land on the
+    // survivor.
+    let mut forward: HashMap<String, String> = HashMap::new();
+    let mut keys: Vec<(String, i64)> = Vec::with_capacity(tail.len());
+    let mut merges = 0;
+    for event in tail.iter().filter(|t| t.resolved_to.is_empty()) {
+        let pairs: Vec<_> = event
+            .identifiers
+            .iter()
+            .map(|i| (i.clone(), false))
+            .collect();
+        let reference = format!("event:{}", event.seq);
+        let resolution = link(
+            conn,
+            &Link {
+                identifiers: &pairs,
+                anchor: None,
+                channel: Some(&event.channel),
+                cause: LinkCause::Event,
+                reference: Some(&reference),
+            },
+            rules,
+            actor,
+            &mut owners,
+        )
+        .await?;
+        merges += resolution.absorbed.len() as u64;
+        for gone in resolution.absorbed {
+            forward.insert(gone, resolution.customer_id.clone());
+        }
+        keys.push((resolution.customer_id, event.seq));
+    }
+    for key in &mut keys {
+        while let Some(survivor) = forward.get(&key.0) {
+            key.0 = survivor.clone();
+        }
+    }
+    owners.flush(conn).await?;
+    keys.sort_unstable();
+    insert_keys(conn, &keys).await?;
+    if keys.len() < tail.len() {
+        key_resolved_events(conn, from, upto).await?;
+    }
+    conn.execute(
+        "UPDATE customer_event_index SET indexed_upto = $1 WHERE id = 1",
+        params![upto],
+    )
+    .await?;
+    let created = owners.take_created();
+    let resolved = Resolved {
+        events: tail.len() as u64,
+        merges,
+        profiles_created: created.len() as u64,
+        upto,
+    };
+    if !keys.is_empty() {
+        let summary = RunSummary {
+            events: keys.len() as u64,
+            upto,
+            profiles_created: created.len(),
+            created,
+            merges,
+        };
+        events::emit(
+            conn,
+            "relais.customer.events_resolved",
+            &format!("events:{upto}"),
+            actor,
+            &summary,
+        )
+        .await?;
+    }
+    Ok(resolved)
+}
+
+/// Resolves the whole tail (erasure, and commands that link identifiers, which must see
+/// every event acknowledged before them).
+pub async fn resolve_all(conn: &mut Conn, rules: ResolutionRules) -> Result<Resolved, Error> {
+    let mut all = Resolved::default();
+    loop {
+        let run = resolve_tail(conn, rules).await?;
+        all.events += run.events;
+        all.merges += run.merges;
+        all.profiles_created += run.profiles_created;
+        all.upto = run.upto;
+        if run.events == 0 {
+            return Ok(all);
+        }
+    }
+}
+
+async fn read_tail(conn: &mut Conn, from: i64) -> Result<Vec<TailEvent>, Error> {
+    let rows = conn
+        .query(
+            "SELECT seq, customer_id, channel, identifiers FROM customer_events
+              WHERE seq > $1 ORDER BY seq LIMIT $2",
+            params![from, RESOLVE_RUN],
+        )
+        .await?;
+    let mut tail = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let resolved_to = row.text("customer_id")?;
+        let identifiers = if resolved_to.is_empty() {
+            rows::json(row, "identifiers")?
+        } else {
+            Vec::new()
+        };
+        tail.push(TailEvent {
+            seq: row.int("seq")?,
+            resolved_to,
+            channel: row.text("channel")?,
+            identifiers,
+        });
+    }
+    Ok(tail)
+}
+
+async fn insert_keys(conn: &mut Conn, keys: &[(String, i64)]) -> Result<(), Error> {
+    const HEAD: &str = "INSERT INTO customer_event_keys (customer_id, seq)";
+    for chunk in keys.chunks(KEY_CHUNK) {
+        let mut params = Vec::with_capacity(chunk.len() * 2);
+        for (customer_id, seq) in chunk {
+            params.extend([Value::from(customer_id), Value::from(*seq)]);
+        }
+        let sql = crate::sql::values_rows(HEAD, "", 2, chunk.len());
+        conn.execute(&sql, &params).await?;
+    }
+    Ok(())
+}
+
+/// Keys the events of `(from, upto]` that were resolved as they were stored.
+async fn key_resolved_events(conn: &mut Conn, from: i64, upto: i64) -> Result<u64, Error> {
+    conn.execute(
+        "INSERT INTO customer_event_keys (customer_id, seq)
+         SELECT COALESCE(c.merged_into, e.customer_id), e.seq
+           FROM customer_events e
+           LEFT JOIN customers c INDEXED BY customers_merged
+                  ON c.id = e.customer_id AND c.merged_into IS NOT NULL
+          WHERE e.seq > $1 AND e.seq <= $2 AND e.customer_id <> ''
+          ORDER BY 1, 2",
+        params![from, upto],
+    )
+    .await
+}
+
+/// The last event appended to the log and the last one resolved (on PostgreSQL both are
+/// the log's end: events are resolved as they are stored).
+pub async fn positions(db: &Db) -> Result<(i64, i64), Error> {
+    let row = db
+        .read()
+        .await?
+        .query_one(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM customer_events) AS last,
+                    (SELECT indexed_upto FROM customer_event_index WHERE id = 1) AS upto",
+            params![],
+        )
+        .await?;
+    let last = row.int("last")?;
+    Ok(match db.backend() {
+        crate::Backend::Sqlite => (last, row.int("upto")?),
+        crate::Backend::Postgres => (last, last),
+    })
+}
+
+/// Resolves and keys every event acknowledged before the call (SQLite), before a read that
+/// needs profiles, identities or keys: a read after an acknowledged ingest sees its events
+/// resolved. Costs one small read when nothing is behind; runs resolution on the writer, a
+/// run per command, until the log's end as it was when called.
 pub async fn catch_up(db: &Db) -> Result<(), Error> {
     if db.backend() != crate::Backend::Sqlite {
         return Ok(());
     }
-    let behind = db
-        .read()
-        .await?
-        .query_one(
-            "SELECT CASE WHEN (SELECT COALESCE(MAX(seq), 0) FROM customer_events)
-                    > (SELECT indexed_upto FROM customer_event_index WHERE id = 1)
-                    THEN 1 ELSE 0 END AS behind",
-            params![],
-        )
-        .await?
-        .int("behind")?;
-    if behind == 1 {
-        let added = db.write(|c| Box::pin(index_tail(c))).await?;
-        metrics::counter!("relais_customer_event_keys_total").increment(added);
+    let (last, mut upto) = positions(db).await?;
+    while upto < last {
+        let rules = db.event_tail().rules();
+        let run = db
+            .write_alone(move |c| Box::pin(resolve_tail(c, rules)))
+            .await?;
+        db.event_tail().resolved(run.events);
+        metrics::counter!("relais_customer_event_keys_total").increment(run.events);
+        metrics::counter!("relais_customer_merges_total").increment(run.merges);
+        if run.events == 0 {
+            break;
+        }
+        upto = run.upto;
     }
     Ok(())
+}
+
+/// The actor of the merges the resolver makes (their reference names the event).
+pub const RESOLVER: &str = "relais:resolver";
+
+/// What [`append`] stored: the positions of the stored events, the refused ones, and the
+/// last sequence number written.
+#[derive(Debug, Default)]
+pub struct Appended {
+    pub stored: Vec<usize>,
+    pub rejected: Vec<(usize, Error)>,
+}
+
+#[derive(Serialize)]
+struct PendingSummary {
+    /// `pending`: the events are durable; `relais.customer.events_resolved` follows.
+    resolution: &'static str,
+    accepted: usize,
+    rejected: usize,
+}
+
+/// Stores `events` durably without resolving them (SQLite): they are appended to the log and
+/// resolved behind it ([`resolve_tail`]), in runs, by the resolver and by any read or link
+/// that needs them. An event whose channel or store does not exist is refused by its index.
+pub async fn append(
+    conn: &mut Conn,
+    events: &[ReadyEvent],
+    reference: Option<&str>,
+    actor: &str,
+) -> Result<Appended, Error> {
+    if conn.backend() != crate::Backend::Sqlite {
+        return Err(Error::internal(
+            "events are resolved as they are stored on PostgreSQL",
+        ));
+    }
+    let mut references = References::default();
+    let mut outcome = Appended::default();
+    let mut rows: Vec<(&str, &ReadyEvent)> = Vec::with_capacity(events.len());
+    for ready in events {
+        match references.check(conn, &ready.event).await {
+            Ok(()) => {
+                outcome.stored.push(ready.index);
+                rows.push(("", ready));
+            }
+            Err(e) => outcome.rejected.push((ready.index, e)),
+        }
+    }
+    insert_rows(conn, &rows, &Timestamp::now().to_text()).await?;
+    if !rows.is_empty() {
+        let summary = PendingSummary {
+            resolution: "pending",
+            accepted: rows.len(),
+            rejected: outcome.rejected.len(),
+        };
+        events::emit(
+            conn,
+            "relais.customer.events_ingested",
+            reference.unwrap_or("batch"),
+            actor,
+            &summary,
+        )
+        .await?;
+    }
+    Ok(outcome)
 }
 
 /// Channels and stores named by a batch's events, and whether they exist: each is looked up

@@ -373,6 +373,10 @@ pub struct Owners {
     pending: Pending,
     /// Profiles created by buffered links, for the caller to report.
     created: Vec<String>,
+    /// Profiles merged by this command, and their survivors: owners known before a merge
+    /// are read through it (a run of thousands of events must not rewrite every known owner
+    /// at each merge).
+    merged: HashMap<String, String>,
 }
 
 /// Writes held back so that a batch of events creates its profiles and identities a hundred
@@ -382,6 +386,21 @@ struct Pending {
     enabled: bool,
     profiles: Vec<(String, Timestamp)>,
     identities: Vec<PendingIdentity>,
+    /// The profiles with something held back (their row, identities), and how many
+    /// identities: looked up at every link, so kept apart from the lists.
+    held: HashMap<String, usize>,
+}
+
+impl Pending {
+    fn profile(&mut self, id: String, at: Timestamp) {
+        self.held.entry(id.clone()).or_insert(0);
+        self.profiles.push((id, at));
+    }
+
+    fn identity(&mut self, identity: PendingIdentity) {
+        *self.held.entry(identity.customer_id.clone()).or_insert(0) += 1;
+        self.identities.push(identity);
+    }
 }
 
 #[derive(Debug)]
@@ -479,6 +498,7 @@ impl Owners {
         const PROFILES: &str =
             "INSERT INTO customers (id, status, created_at, updated_at, version)";
         const IDENTITIES: &str = "INSERT INTO customer_identities (kind, value, customer_id, verified, channel, created_at)";
+        self.pending.held.clear();
         let profiles = std::mem::take(&mut self.pending.profiles);
         for chunk in profiles.chunks(FLUSH_CHUNK) {
             let mut params = Vec::with_capacity(chunk.len() * 5);
@@ -495,7 +515,9 @@ impl Owners {
             let sql = crate::sql::values_rows(PROFILES, "", 5, chunk.len());
             conn.execute(&sql, &params).await?;
         }
-        let identities = std::mem::take(&mut self.pending.identities);
+        let mut identities = std::mem::take(&mut self.pending.identities);
+        // In key order: each page of the identity index is written once per statement.
+        identities.sort_unstable_by(|a, b| a.identifier.cmp(&b.identifier));
         if let Some(recent) = conn.recent_changes() {
             for p in &identities {
                 recent.identifier(&p.identifier);
@@ -523,20 +545,12 @@ impl Owners {
 
     /// Whether a profile, or an identity of it, is held back.
     fn holds(&self, customer_id: &str) -> bool {
-        self.pending
-            .profiles
-            .iter()
-            .any(|(id, _)| id == customer_id)
-            || self.pending_for(customer_id) > 0
+        self.pending.held.contains_key(customer_id)
     }
 
     /// Identities held back for `customer_id`.
     fn pending_for(&self, customer_id: &str) -> usize {
-        self.pending
-            .identities
-            .iter()
-            .filter(|p| p.customer_id == customer_id)
-            .count()
+        self.pending.held.get(customer_id).copied().unwrap_or(0)
     }
 
     /// Claims every active profile prefetched, a few hundred per statement (see [`claim`]).
@@ -571,12 +585,23 @@ impl Owners {
         conn: &mut Conn,
         id: &Identifier,
     ) -> Result<Option<(String, bool)>, Error> {
-        if let Some(known) = self.known.get(id) {
-            return Ok(known.clone());
+        let found = match self.known.get(id) {
+            Some(known) => known.clone(),
+            None => {
+                let found = owner_of(conn, id).await?;
+                self.known.insert(id.clone(), found.clone());
+                found
+            }
+        };
+        Ok(found.map(|(owner, verified)| (self.survivor_of(owner), verified)))
+    }
+
+    /// The profile `owner` stands for now: itself, or the survivor of this command's merges.
+    fn survivor_of(&self, mut owner: String) -> String {
+        while let Some(survivor) = self.merged.get(&owner) {
+            owner.clone_from(survivor);
         }
-        let found = owner_of(conn, id).await?;
-        self.known.insert(id.clone(), found.clone());
-        Ok(found)
+        owner
     }
 
     fn set(&mut self, id: &Identifier, owner: &str, verified: bool) {
@@ -611,13 +636,8 @@ impl Owners {
     }
 
     fn forward(&mut self, absorbed: &[String], survivor: &str) {
-        if absorbed.is_empty() {
-            return;
-        }
-        for (owner, _) in self.known.values_mut().flatten() {
-            if absorbed.contains(owner) {
-                *owner = survivor.to_owned();
-            }
+        for gone in absorbed {
+            self.merged.insert(gone.clone(), survivor.to_owned());
         }
     }
 }
@@ -851,7 +871,7 @@ pub async fn link(
         0 => {
             let customer_id = if owners.pending.enabled {
                 let id = new_id("cus");
-                owners.pending.profiles.push((id.clone(), now));
+                owners.pending.profile(id.clone(), now);
                 owners.created.push(id.clone());
                 // Nobody else can see it before this command commits: nothing to lock.
                 owners.claimed.insert(id.clone());
@@ -925,7 +945,7 @@ pub async fn link(
     for (id, verified) in unknown.iter().map(|p| (&p.0, p.1)) {
         if resolution.attached < room {
             if owners.pending.enabled {
-                owners.pending.identities.push(PendingIdentity {
+                owners.pending.identity(PendingIdentity {
                     customer_id: resolution.customer_id.clone(),
                     identifier: id.clone(),
                     verified,

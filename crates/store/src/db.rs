@@ -49,6 +49,9 @@ struct Inner {
     commits: Commits,
     /// Identity changes the SQLite writer made lately (see [`crate::recent`]).
     recent: Option<Arc<crate::recent::RecentChanges>>,
+    /// Events acknowledged and not yet resolved to profiles (see
+    /// [`crate::customer_events::resolve_tail`]).
+    tail: crate::customer_events::Tail,
     /// Dropped with the last handle, which tells the checkpointer to stop.
     _alive: Arc<()>,
 }
@@ -199,6 +202,7 @@ impl Db {
                         recent.clone(),
                     ),
                     recent: Some(recent),
+                    tail: Default::default(),
                     write_pool: None,
                     pg_options: None,
                     commits,
@@ -220,6 +224,7 @@ impl Db {
                     pg_options: Some(pg_options(url)?),
                     commits,
                     recent: None,
+                    tail: Default::default(),
                     _alive: Arc::new(()),
                 }
             }
@@ -260,6 +265,20 @@ impl Db {
     /// The SQLite writer's recent identity changes; `None` on PostgreSQL.
     pub(crate) fn recent_changes(&self) -> Option<&crate::recent::RecentChanges> {
         self.inner.recent.as_deref()
+    }
+
+    /// The events waiting for identity resolution (SQLite) and the rules it applies.
+    pub fn event_tail(&self) -> &crate::customer_events::Tail {
+        &self.inner.tail
+    }
+
+    /// Runs one long command in a transaction of its own; see [`Writer::run_alone`].
+    pub async fn write_alone<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        self.inner.writer.run_alone(command).await
     }
 
     /// Runs one command through the group-commit writer; see [`Writer::run`].

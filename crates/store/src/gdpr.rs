@@ -146,9 +146,14 @@ fn contains_pattern(value: &str) -> String {
 }
 
 /// Erases a person (the active profile `customer_id` stands for). Runs as one command.
-pub async fn erase(conn: &mut Conn, customer_id: &str, actor: &str) -> Result<Erasure, Error> {
-    // Events not yet keyed would escape the erasure.
-    crate::customer_events::index_tail(conn).await?;
+pub async fn erase(
+    conn: &mut Conn,
+    customer_id: &str,
+    rules: crate::customers::ResolutionRules,
+    actor: &str,
+) -> Result<Erasure, Error> {
+    // Events not yet resolved and keyed would escape the erasure.
+    crate::customer_events::resolve_all(conn, rules).await?;
     let id = crate::customers::active_id(conn, customer_id).await?;
     let merged_profiles = merged_into(conn, &id).await?;
     let now = Timestamp::now();

@@ -36,9 +36,12 @@ trait Job: Send {
     fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool>;
     /// Answers the caller once the batch's fate (`commit`) is known.
     fn finish(self: Box<Self>, commit: Result<(), Error>);
+    /// Whether the command runs in a transaction of its own (see [`Writer::run_alone`]).
+    fn alone(&self) -> bool;
 }
 
 struct ClosureJob<T, F> {
+    alone: bool,
     command: Option<F>,
     outcome: Option<Result<T, Error>>,
     reply: oneshot::Sender<Result<T, Error>>,
@@ -76,6 +79,10 @@ where
         };
         // The caller may have gone away (client disconnected); the write stands regardless.
         let _ = self.reply.send(answer);
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
     }
 }
 
@@ -148,8 +155,31 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
+        self.submit(false, command).await
+    }
+
+    /// Like [`Writer::run`], in a transaction of its own, without a savepoint: for long
+    /// commands that write thousands of pages (resolving the event log). Inside a savepoint
+    /// SQLite keeps every page such a command first touches in its in-memory sub-journal,
+    /// and every statement that ends walks that journal: the cost grows with the square of
+    /// the command's size. Alone, the transaction is the command's undo, and a statement's
+    /// journal holds that statement's pages only. Costs one more commit.
+    pub async fn run_alone<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        self.submit(true, command).await
+    }
+
+    async fn submit<T, F>(&self, alone: bool, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = ClosureJob {
+            alone,
             command: Some(command),
             outcome: None,
             reply,
@@ -176,11 +206,13 @@ async fn sqlite_loop(
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let commit = timed_batch(&mut conn, Backend::Sqlite, &mut batch).await;
-        // Sealed once the commit is visible to every read that starts from now on.
-        recent.seal();
-        announce(&commits, &commit);
-        finish(&mut batch, commit);
+        for mut group in groups(&mut batch) {
+            let commit = timed_batch(&mut conn, Backend::Sqlite, &mut group).await;
+            // Sealed once the commit is visible to every read that starts from now on.
+            recent.seal();
+            announce(&commits, &commit);
+            finish(&mut group, commit);
+        }
         if last_checkpoint.elapsed() >= WRITER_CHECKPOINT_EVERY {
             // Under sustained writes the checkpointer thread never catches up with the WAL's
             // end, so the WAL never restarts and grows without bound (gigabytes in a few
@@ -201,17 +233,31 @@ async fn sqlite_loop(
 async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize, commits: Commits) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let commit = match pool.acquire().await {
-            Ok(c) => {
-                let mut conn = Conn::postgres(c);
-                timed_batch(&mut conn, Backend::Postgres, &mut batch).await
-            }
-            Err(e) => Err(pg_error("acquire the writer connection", e)),
-        };
-        announce(&commits, &commit);
-        finish(&mut batch, commit);
+        for mut group in groups(&mut batch) {
+            let commit = match pool.acquire().await {
+                Ok(c) => {
+                    let mut conn = Conn::postgres(c);
+                    timed_batch(&mut conn, Backend::Postgres, &mut group).await
+                }
+                Err(e) => Err(pg_error("acquire the writer connection", e)),
+            };
+            announce(&commits, &commit);
+            finish(&mut group, commit);
+        }
     }
     tracing::debug!("writer stopped");
+}
+
+/// The transactions a batch runs as: the commands that share one, then each command that
+/// runs alone. (They were all waiting at once; no order among them is owed.)
+fn groups(batch: &mut Vec<Box<dyn Job>>) -> Vec<Vec<Box<dyn Job>>> {
+    let (alone, shared): (Vec<_>, Vec<_>) = batch.drain(..).partition(|j| j.alone());
+    let mut groups = Vec::with_capacity(alone.len() + 1);
+    if !shared.is_empty() {
+        groups.push(shared);
+    }
+    groups.extend(alone.into_iter().map(|job| vec![job]));
+    groups
 }
 
 fn finish(batch: &mut Vec<Box<dyn Job>>, commit: Result<(), Error>) {
@@ -251,6 +297,16 @@ async fn run_batch(
         Backend::Postgres => "BEGIN",
     };
     conn.execute(begin, &[]).await?;
+    if let [job] = batch {
+        // One command: the transaction is its savepoint (see `Writer::run_alone`).
+        let ok = job.run(conn).await;
+        let end = if ok { "COMMIT" } else { "ROLLBACK" };
+        let committing = Instant::now();
+        conn.execute(end, &[]).await?;
+        metrics::histogram!("relais_write_commit_seconds")
+            .record(committing.elapsed().as_secs_f64());
+        return Ok(());
+    }
     for job in batch.iter_mut() {
         conn.execute("SAVEPOINT relais_cmd", &[]).await?;
         if job.run(conn).await {

@@ -3,27 +3,29 @@
 //! stored), stored durably in one command, each resolved to a profile.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use customers::CustomerEvent;
 use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::customers::{IdentifierIn, parse_identifiers};
 use super::{IdempotencyHeader, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
-use crate::extract::{AnyKey, Write, parse_json};
+use crate::extract::{AnyKey, Q, Write, parse_json};
 use crate::state::AppState;
 
 /// Most events in one request.
 pub const MAX_BATCH: usize = 1000;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ingest))
+    OpenApiRouter::new()
+        .routes(routes!(ingest))
+        .routes(routes!(resolution))
 }
 
 /// One behavioural event.
@@ -65,8 +67,9 @@ pub struct EventBatch {
 pub struct StoredEventDto {
     /// Position of the event in the request.
     pub index: usize,
-    /// The profile it was resolved to.
-    pub customer_id: String,
+    /// The profile it was resolved to (when resolved as it was stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -78,13 +81,19 @@ pub struct RejectedEventDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestDto {
     pub accepted: usize,
+    /// `done`: resolved to profiles as they were stored; `pending`: durable, resolved behind
+    /// the log (`relais.customer.events_resolved`).
+    #[schema(example = "pending")]
+    pub resolution: &'static str,
     pub stored: Vec<StoredEventDto>,
     /// Events refused, by index; nothing was written for them.
     pub rejected: Vec<RejectedEventDto>,
-    /// Profiles created by this batch.
-    pub profiles_created: usize,
-    /// Merges this batch caused.
-    pub merges: usize,
+    /// Profiles created by this batch (when resolved as they were stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles_created: Option<usize>,
+    /// Merges this batch caused (when resolved as they were stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merges: Option<usize>,
 }
 
 fn detail(e: Error) -> ErrorDetail {
@@ -174,16 +183,43 @@ fn to_event(
     Ok(event)
 }
 
+/// How `POST /v1/events` answers.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IngestQuery {
+    /// `resolved`: answer once the events are resolved, with each event's profile. By
+    /// default the answer comes as soon as the events are durable, and resolution follows
+    /// within milliseconds (every read through Relais sees them resolved).
+    pub wait: Option<String>,
+}
+
 /// Ingest behavioural events: one event, or `{"events": [...]}` with up to 1,000. Each is
 /// validated on its own: refused ones are listed by index with their error and nothing is
-/// written for them; the others are stored durably and resolved to profiles. 200 when at
-/// least one event was stored; 422 (`validation_failed`, `details.rejected`) when none was.
+/// written for them; the others are stored durably. 200 when at least one event was stored;
+/// 422 (`validation_failed`, `details.rejected`) when none was. On SQLite the events are
+/// resolved to profiles behind the log unless `wait=resolved` (`resolution: pending`, no
+/// profile ids); on PostgreSQL, and with `wait=resolved`, as they are stored
+/// (`resolution: done`, each event's `customer_id`, `profiles_created`, `merges`).
 /// Event identifiers are never `verified` (a sign-in proves them: `/v1/customers/identify`).
 #[utoipa::path(post, path = "/v1/events", tag = "customer events", request_body = EventBatch,
-    params(IdempotencyHeader),
+    params(IdempotencyHeader, IngestQuery),
     responses((status = 200, body = IngestDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> ApiResult<Response> {
+async fn ingest(
+    State(s): State<AppState>,
+    Q(q): Q<IngestQuery>,
+    w: Write<Box<RawValue>, AnyKey>,
+) -> ApiResult<Response> {
+    let wait = match q.wait.as_deref() {
+        None => false,
+        Some("resolved") => true,
+        Some(_) => {
+            return Err(ApiError(Error::validation(
+                "wait",
+                "the only value is `resolved`",
+            )));
+        }
+    };
     let now = Timestamp::now();
     let mut valid = Vec::new();
     let mut rejected = Vec::new();
@@ -193,6 +229,9 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
             Ok(event) => valid.push(store::customer_events::ReadyEvent::new(index, event)),
             Err(e) => rejected.push((index, e)),
         }
+    }
+    if s.db.backend() == store::Backend::Sqlite && !wait {
+        return append(&s, w.idempotency, w.principal.key_id.clone(), valid, rejected).await;
     }
     // Owners are read here, off the writer; the command re-reads only what changed since.
     let ahead = store::customer_events::read_owners_ahead(&s.db, &valid).await?;
@@ -216,12 +255,7 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
                     outcome.rejected.extend(rejected);
                     outcome.rejected.sort_by_key(|(i, _)| *i);
                     if outcome.stored.is_empty() {
-                        // Nothing stored: refuse the request as a whole (writes nothing).
-                        return Err(Error::validation(
-                            "events",
-                            "no event of the request is valid",
-                        )
-                        .with("rejected", rejected_json(&outcome.rejected)));
+                        return Err(nothing_valid(&outcome.rejected));
                     }
                     Ok(outcome)
                 })
@@ -229,40 +263,169 @@ async fn ingest(State(s): State<AppState>, w: Write<Box<RawValue>, AnyKey>) -> A
             |o| {
                 // Counted as the response is made, inside the command (a replay is not counted
                 // again; a batch whose commit then fails, rare, is).
-                metrics::counter!("relais_customer_events_stored_total")
-                    .increment(o.stored.len() as u64);
-                metrics::counter!("relais_customer_events_rejected_total")
-                    .increment(o.rejected.len() as u64);
-                metrics::counter!("relais_customer_merges_total")
-                    .increment(o.stored.iter().map(|i| i.absorbed.len() as u64).sum());
+                count_batch(o.stored.len(), o.rejected.len());
+                let merges = o.stored.iter().map(|i| i.absorbed.len()).sum::<usize>();
+                metrics::counter!("relais_customer_merges_total").increment(merges as u64);
                 stored(
                     200,
                     &IngestDto {
                         accepted: o.stored.len(),
-                        profiles_created: o.stored.iter().filter(|i| i.created).count(),
-                        merges: o.stored.iter().map(|i| i.absorbed.len()).sum(),
+                        resolution: "done",
+                        profiles_created: Some(o.stored.iter().filter(|i| i.created).count()),
+                        merges: Some(merges),
                         stored: o
                             .stored
                             .into_iter()
                             .map(|i| StoredEventDto {
                                 index: i.index,
-                                customer_id: i.customer_id,
+                                customer_id: Some(i.customer_id),
                             })
                             .collect(),
-                        rejected: o
-                            .rejected
-                            .into_iter()
-                            .map(|(index, e)| RejectedEventDto {
-                                index,
-                                error: detail(e),
-                            })
-                            .collect(),
+                        rejected: rejected_dtos(o.rejected),
                     },
                 )
             },
         )
         .await?;
     Ok(reply(response))
+}
+
+/// Appends the valid events without resolving them (SQLite; see `ingest`). When resolution
+/// has fallen too far behind, the batch waits for it first, so the tail stays short.
+async fn append(
+    s: &AppState,
+    idempotency: Option<store::IdempotencyKey>,
+    actor: String,
+    valid: Vec<store::customer_events::ReadyEvent>,
+    rejected: Vec<(usize, Error)>,
+) -> ApiResult<Response> {
+    if s.db.event_tail().unresolved() > store::customer_events::MAX_UNRESOLVED {
+        store::customer_events::catch_up(&s.db).await?;
+    }
+    let reference = new_id("req");
+    let tail = s.db.clone();
+    let response =
+        s.db.write_once(
+            idempotency,
+            move |c| {
+                Box::pin(async move {
+                    let mut outcome =
+                        store::customer_events::append(c, &valid, Some(&reference), &actor)
+                            .await?;
+                    outcome.rejected.extend(rejected);
+                    outcome.rejected.sort_by_key(|(i, _)| *i);
+                    if outcome.stored.is_empty() {
+                        return Err(nothing_valid(&outcome.rejected));
+                    }
+                    Ok(outcome)
+                })
+            },
+            move |o| {
+                count_batch(o.stored.len(), o.rejected.len());
+                // Counted before the commit is known; the estimate only paces ingestion.
+                tail.event_tail().appended(o.stored.len() as u64);
+                stored(
+                    200,
+                    &IngestDto {
+                        accepted: o.stored.len(),
+                        resolution: "pending",
+                        profiles_created: None,
+                        merges: None,
+                        stored: o
+                            .stored
+                            .into_iter()
+                            .map(|index| StoredEventDto {
+                                index,
+                                customer_id: None,
+                            })
+                            .collect(),
+                        rejected: rejected_dtos(o.rejected),
+                    },
+                )
+            },
+        )
+        .await?;
+    Ok(reply(response))
+}
+
+/// Nothing stored: the request is refused as a whole (and writes nothing).
+fn nothing_valid(rejected: &[(usize, Error)]) -> Error {
+    Error::validation("events", "no event of the request is valid")
+        .with("rejected", rejected_json(rejected))
+}
+
+fn count_batch(stored: usize, rejected: usize) {
+    metrics::counter!("relais_customer_events_stored_total").increment(stored as u64);
+    metrics::counter!("relais_customer_events_rejected_total").increment(rejected as u64);
+}
+
+fn rejected_dtos(rejected: Vec<(usize, Error)>) -> Vec<RejectedEventDto> {
+    rejected
+        .into_iter()
+        .map(|(index, e)| RejectedEventDto {
+            index,
+            error: detail(e),
+        })
+        .collect()
+}
+
+/// Where identity resolution stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResolutionStatusDto {
+    /// The last event sequence number appended to the log.
+    pub appended_upto: i64,
+    /// The last event sequence number resolved to a profile.
+    pub resolved_upto: i64,
+    /// Events acknowledged and not yet resolved.
+    pub pending: i64,
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResolutionQuery {
+    /// `true`: resolve every event acknowledged so far before answering.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// Where identity resolution of acknowledged events stands (always caught up on
+/// PostgreSQL); with `wait=true`, once every event acknowledged before the call is resolved.
+#[utoipa::path(get, path = "/v1/events/resolution", tag = "customer events",
+    params(ResolutionQuery),
+    responses((status = 200, body = ResolutionStatusDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn resolution(
+    State(s): State<AppState>,
+    _caller: Principal,
+    Q(q): Q<ResolutionQuery>,
+) -> ApiResult<axum::Json<ResolutionStatusDto>> {
+    if q.wait {
+        store::customer_events::catch_up(&s.db).await?;
+    }
+    let (appended_upto, resolved_upto) = store::customer_events::positions(&s.db).await?;
+    Ok(axum::Json(ResolutionStatusDto {
+        appended_upto,
+        resolved_upto,
+        pending: appended_upto - resolved_upto,
+    }))
+}
+
+/// Reads of profiles, identities, histories and reviews see every acknowledged event
+/// resolved: the log's tail is resolved first (one small read when nothing waits).
+pub async fn resolved_reads(
+    State(s): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    let reads_profiles = path.starts_with("/v1/customers") || path.starts_with("/v1/merge-reviews");
+    if request.method() == axum::http::Method::GET
+        && reads_profiles
+        && let Err(e) = store::customer_events::catch_up(&s.db).await
+    {
+        return ApiError(e).into_response();
+    }
+    next.run(request).await
 }
 
 fn rejected_json(rejected: &[(usize, Error)]) -> serde_json::Value {

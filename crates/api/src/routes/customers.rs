@@ -533,6 +533,8 @@ async fn run_link(
                     {
                         return Err(Error::unknown_reference("channel", "channel", code));
                     }
+                    // Events acknowledged before this link are resolved first (log order).
+                    store::customer_events::resolve_all(c, rules).await?;
                     let link = Link {
                         identifiers: &identifiers,
                         anchor: anchor.as_deref(),
@@ -1084,10 +1086,11 @@ async fn erase(
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;
     let actor = w.actor();
+    let rules = s.resolution;
     let response =
         s.db.write_once(
             w.idempotency,
-            move |c| Box::pin(async move { store::gdpr::erase(c, &id, &actor).await }),
+            move |c| Box::pin(async move { store::gdpr::erase(c, &id, rules, &actor).await }),
             |e| {
                 stored(
                     200,

@@ -20,9 +20,14 @@ fn event(channel: &str, kind: &str, ids: Value) -> Value {
     json!({"channel": channel, "type": kind, "identifiers": ids, "properties": {"sku": "TR-42"}})
 }
 
+/// Ingests and waits for resolution, to learn each event's profile.
 async fn ingest(t: &TestApp, events: Vec<Value>) -> Value {
     let r = t
-        .post("/v1/events", &t.admin, json!({ "events": events }))
+        .post(
+            "/v1/events?wait=resolved",
+            &t.admin,
+            json!({ "events": events }),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name(), r.body);
     r.body
@@ -302,7 +307,7 @@ async fn a_batch_reports_bad_events_by_index_and_stores_the_others() {
         let anon = json!([{"kind": "web_anonymous", "value": "anon-7"}]);
         let r = t
             .post(
-                "/v1/events",
+                "/v1/events?wait=resolved",
                 &t.admin,
                 json!({"events": [
                     event("web", "page_view", anon.clone()),
@@ -368,7 +373,7 @@ async fn a_batch_reports_bad_events_by_index_and_stores_the_others() {
         assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
         // A single event may be sent on its own; a channel key sends its own channel's.
         let one = t
-            .post("/v1/events", &t.web, json!({"type": "search", "identifiers": [{"kind": "web_anonymous", "value": "anon-7"}], "properties": {"q": "trail"}}))
+            .post("/v1/events?wait=resolved", &t.web, json!({"type": "search", "identifiers": [{"kind": "web_anonymous", "value": "anon-7"}], "properties": {"q": "trail"}}))
             .await;
         assert_eq!(one.status, StatusCode::OK, "{}", one.body);
         assert_eq!(one.body["stored"][0]["customer_id"], customer);
@@ -1103,4 +1108,91 @@ async fn two_nodes_on_postgres_resolve_one_person_to_one_profile() {
         "{}",
         all.body
     );
+}
+
+/// By default a batch is acknowledged once durable and, on SQLite, resolved behind the log:
+/// the answer names no profile. Every read through Relais already sees the events resolved
+/// (look-up, lineage, event counts), merges included, and a sign-in after them finds the
+/// profile they made: links apply in log order whichever path they take.
+#[tokio::test]
+async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
+    for t in TestApp::every_backend().await {
+        setup(&t).await;
+        let sqlite = t.db.db.backend() == store::Backend::Sqlite;
+        let web = json!({"kind": "web_anonymous", "value": "late-web"});
+        let app = json!({"kind": "app_device", "value": "late-app"});
+        let r = t
+            .post(
+                "/v1/events",
+                &t.admin,
+                json!({"events": [
+                    event("web", "page_view", json!([web])),
+                    event("app", "page_view", json!([app])),
+                    event("web", "sign_in", json!([web, app])),
+                    event("app", "search", json!([app])),
+                ]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {}", t.name(), r.body);
+        assert_eq!(r.body["accepted"], 4);
+        assert_eq!(
+            r.body["resolution"],
+            if sqlite { "pending" } else { "done" },
+            "{}",
+            t.name()
+        );
+        assert_eq!(r.body["stored"][0]["customer_id"].is_null(), sqlite);
+        if sqlite {
+            let status = t.get("/v1/events/resolution", &t.admin).await;
+            assert_eq!(status.status, StatusCode::OK);
+            assert!(status.body["pending"].as_i64().unwrap() >= 4, "{}", status.body);
+        }
+
+        // A look-up resolves first: one profile holds both identifiers and all four events.
+        let found = t
+            .get("/v1/customers?identifier=app_device:late-app", &t.admin)
+            .await;
+        assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+        let profile = found.body["data"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            found.body["data"][0]["identities"].as_array().unwrap().len(),
+            2,
+            "{}: {}",
+            t.name(),
+            found.body
+        );
+        assert_eq!(event_count(&t, &profile).await, 4, "{}", t.name());
+        let lineage = t
+            .get(&format!("/v1/customers/{profile}/lineage"), &t.admin)
+            .await;
+        assert_eq!(lineage.body["merges"].as_array().unwrap().len(), 1);
+        assert_eq!(lineage.body["merges"][0]["cause"], "event");
+        let status = t
+            .get("/v1/events/resolution?wait=true", &t.admin)
+            .await;
+        assert_eq!(status.body["pending"], 0, "{}", status.body);
+
+        // An event not yet resolved, then a sign-in naming its visitor: the sign-in finds
+        // the profile the event made, instead of making one the event would then join.
+        let r = t
+            .post(
+                "/v1/events",
+                &t.admin,
+                event("web", "page_view", json!([{"kind": "web_anonymous", "value": "then-signs-in"}])),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let signed = identify(
+            &t,
+            &t.web,
+            json!([
+                {"kind": "web_anonymous", "value": "then-signs-in"},
+                {"kind": "email", "value": "late@example.com", "verified": true},
+            ]),
+        )
+        .await;
+        let id = signed["customer_id"].as_str().unwrap();
+        assert_eq!(signed["created"], false, "{}: {}", t.name(), signed);
+        assert_eq!(event_count(&t, id).await, 1, "{}", t.name());
+    }
 }
