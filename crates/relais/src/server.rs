@@ -227,7 +227,7 @@ fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
 pub const RESOLVER_IDLE: Duration = Duration::from_secs(1);
 
 /// How long the resolver lets events accumulate after being woken, so that runs are large.
-pub const RESOLVER_PACE: Duration = Duration::from_millis(200);
+pub const RESOLVER_PACE: Duration = Duration::from_millis(500);
 
 /// Resolves events acknowledged without resolution (SQLite; see
 /// `store::customer_events::resolve_tail`) as soon as they are appended: while one run is

@@ -202,7 +202,7 @@ const INSERT_CHUNK: usize = 100;
 
 /// The event insert; on PostgreSQL it also writes the events' keys: sequence numbers are
 /// drawn at insert, not at commit, so a cursor behind the log could pass a row that commits
-/// later (SQLite keys follow the log: [`index_tail`]).
+/// later (SQLite keys follow the log: [`resolve_tail`]).
 const EVENT_INSERT: &str = "INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)";
 const PG_WITH_KEYS_HEAD: &str = "WITH added AS (INSERT INTO customer_events (customer_id, channel, type, location_code, identifiers, properties, occurred_at, received_at)";
 const PG_WITH_KEYS_TAIL: &str = "RETURNING customer_id, seq)
@@ -251,7 +251,7 @@ pub struct Tail {
 
 /// Most events acknowledged and not yet resolved before ingestion waits for the resolver:
 /// a few runs' worth, so a read that catches up never waits long.
-pub const MAX_UNRESOLVED: u64 = 60_000;
+pub const MAX_UNRESOLVED: u64 = 120_000;
 
 impl Tail {
     /// The rules every resolution of this database applies (set once at start).
@@ -302,7 +302,7 @@ pub struct Resolved {
 
 /// Events resolved per run: enough that a page of identities or keys is written once for
 /// many events, few enough that a run holds the writer for tens of milliseconds.
-const RESOLVE_RUN: i64 = 30_000;
+const RESOLVE_RUN: i64 = 50_000;
 
 /// Event keys per INSERT (2 values a row).
 const KEY_CHUNK: usize = 250;

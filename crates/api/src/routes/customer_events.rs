@@ -231,7 +231,14 @@ async fn ingest(
         }
     }
     if s.db.backend() == store::Backend::Sqlite && !wait {
-        return append(&s, w.idempotency, w.principal.key_id.clone(), valid, rejected).await;
+        return append(
+            &s,
+            w.idempotency,
+            w.principal.key_id.clone(),
+            valid,
+            rejected,
+        )
+        .await;
     }
     // Owners are read here, off the writer; the command re-reads only what changed since.
     let ahead = store::customer_events::read_owners_ahead(&s.db, &valid).await?;
@@ -310,8 +317,7 @@ async fn append(
             move |c| {
                 Box::pin(async move {
                     let mut outcome =
-                        store::customer_events::append(c, &valid, Some(&reference), &actor)
-                            .await?;
+                        store::customer_events::append(c, &valid, Some(&reference), &actor).await?;
                     outcome.rejected.extend(rejected);
                     outcome.rejected.sort_by_key(|(i, _)| *i);
                     if outcome.stored.is_empty() {

@@ -1145,7 +1145,11 @@ async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
         if sqlite {
             let status = t.get("/v1/events/resolution", &t.admin).await;
             assert_eq!(status.status, StatusCode::OK);
-            assert!(status.body["pending"].as_i64().unwrap() >= 4, "{}", status.body);
+            assert!(
+                status.body["pending"].as_i64().unwrap() >= 4,
+                "{}",
+                status.body
+            );
         }
 
         // A look-up resolves first: one profile holds both identifiers and all four events.
@@ -1155,7 +1159,10 @@ async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
         assert_eq!(found.status, StatusCode::OK, "{}", found.body);
         let profile = found.body["data"][0]["id"].as_str().unwrap().to_owned();
         assert_eq!(
-            found.body["data"][0]["identities"].as_array().unwrap().len(),
+            found.body["data"][0]["identities"]
+                .as_array()
+                .unwrap()
+                .len(),
             2,
             "{}: {}",
             t.name(),
@@ -1167,9 +1174,7 @@ async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
             .await;
         assert_eq!(lineage.body["merges"].as_array().unwrap().len(), 1);
         assert_eq!(lineage.body["merges"][0]["cause"], "event");
-        let status = t
-            .get("/v1/events/resolution?wait=true", &t.admin)
-            .await;
+        let status = t.get("/v1/events/resolution?wait=true", &t.admin).await;
         assert_eq!(status.body["pending"], 0, "{}", status.body);
 
         // An event not yet resolved, then a sign-in naming its visitor: the sign-in finds
@@ -1178,7 +1183,11 @@ async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
             .post(
                 "/v1/events",
                 &t.admin,
-                event("web", "page_view", json!([{"kind": "web_anonymous", "value": "then-signs-in"}])),
+                event(
+                    "web",
+                    "page_view",
+                    json!([{"kind": "web_anonymous", "value": "then-signs-in"}]),
+                ),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
