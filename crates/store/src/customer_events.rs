@@ -277,6 +277,11 @@ impl Tail {
             });
     }
 
+    /// Nothing was left to resolve when looked at.
+    fn caught_up(&self) {
+        self.unresolved.store(0, Ordering::Relaxed);
+    }
+
     /// Events appended by this process and not yet resolved (an estimate: a restart starts
     /// it at zero; the log is the truth, see [`catch_up`]).
     pub fn unresolved(&self) -> u64 {
@@ -403,6 +408,10 @@ pub async fn resolve_tail(conn: &mut Conn, rules: ResolutionRules) -> Result<Res
         params![upto],
     )
     .await?;
+    // Counted in the command, like the synchronous path counts in its answer: a run whose
+    // commit then fails (rare) is counted too.
+    metrics::counter!("relais_customer_event_keys_total").increment(tail.len() as u64);
+    metrics::counter!("relais_customer_merges_total").increment(merges);
     let created = owners.take_created();
     let resolved = Resolved {
         events: tail.len() as u64,
@@ -534,12 +543,15 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
             .write_alone(move |c| Box::pin(resolve_tail(c, rules)))
             .await?;
         db.event_tail().resolved(run.events);
-        metrics::counter!("relais_customer_event_keys_total").increment(run.events);
-        metrics::counter!("relais_customer_merges_total").increment(run.merges);
         if run.events == 0 {
             break;
         }
         upto = run.upto;
+    }
+    if upto >= last {
+        // Caught up with the log as it was: the estimate forgets what commands that link
+        // identifiers (sign-ins, erasure) resolved inside themselves.
+        db.event_tail().caught_up();
     }
     Ok(())
 }
@@ -547,8 +559,7 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
 /// The actor of the merges the resolver makes (their reference names the event).
 pub const RESOLVER: &str = "relais:resolver";
 
-/// What [`append`] stored: the positions of the stored events, the refused ones, and the
-/// last sequence number written.
+/// What [`append`] stored: the positions of the stored events and the refused ones.
 #[derive(Debug, Default)]
 pub struct Appended {
     pub stored: Vec<usize>,
