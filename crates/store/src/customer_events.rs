@@ -247,6 +247,10 @@ pub struct Tail {
     rules: std::sync::Mutex<ResolutionRules>,
     appended: tokio::sync::Notify,
     unresolved: AtomicU64,
+    /// Held by the one [`catch_up`] running: the others (batches held back by the backlog,
+    /// reads) wait for it, then find little or nothing left, instead of each queueing a run
+    /// that finds the tail already taken.
+    catching_up: tokio::sync::Mutex<()>,
 }
 
 /// Most events acknowledged and not yet resolved before ingestion waits for the resolver:
@@ -536,6 +540,7 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
     if db.backend() != crate::Backend::Sqlite {
         return Ok(());
     }
+    let _only_one = db.event_tail().catching_up.lock().await;
     let (last, mut upto) = positions(db).await?;
     while upto < last {
         let rules = db.event_tail().rules();
