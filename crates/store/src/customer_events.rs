@@ -310,8 +310,10 @@ pub struct Resolved {
 }
 
 /// Events resolved per run: enough that a page of identities or keys is written once for
-/// many events, few enough that a run holds the writer for tens of milliseconds.
-const RESOLVE_RUN: i64 = 50_000;
+/// many events, few enough that the other writes waiting behind a run wait under half a
+/// second at full event load (50 000 gave 10 % more events/s and holds of 0.5 – 1 s;
+/// docs/benchmarks.md).
+const RESOLVE_RUN: i64 = 15_000;
 
 /// Event keys per INSERT (2 values a row).
 const KEY_CHUNK: usize = 250;
