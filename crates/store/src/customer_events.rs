@@ -346,6 +346,15 @@ struct TailEvent {
 /// get their key too: the profile they resolved to, or its survivor (merged profiles from a
 /// covering partial index). Runs on the writer, inside the caller's command.
 pub async fn resolve_tail(conn: &mut Conn, rules: ResolutionRules) -> Result<Resolved, Error> {
+    resolve_run(conn, rules, RESOLVE_RUN).await
+}
+
+/// [`resolve_tail`] with runs of at most `limit` events.
+async fn resolve_run(
+    conn: &mut Conn,
+    rules: ResolutionRules,
+    limit: i64,
+) -> Result<Resolved, Error> {
     let actor = RESOLVER;
     if conn.backend() != crate::Backend::Sqlite {
         return Ok(Resolved::default());
@@ -357,7 +366,7 @@ pub async fn resolve_tail(conn: &mut Conn, rules: ResolutionRules) -> Result<Res
         )
         .await?
         .int("indexed_upto")?;
-    let tail = read_tail(conn, from).await?;
+    let tail = read_tail(conn, from, limit).await?;
     let Some(upto) = tail.last().map(|t| t.seq) else {
         return Ok(Resolved {
             upto: from,
@@ -461,12 +470,12 @@ pub async fn resolve_all(conn: &mut Conn, rules: ResolutionRules) -> Result<Reso
     }
 }
 
-async fn read_tail(conn: &mut Conn, from: i64) -> Result<Vec<TailEvent>, Error> {
+async fn read_tail(conn: &mut Conn, from: i64, limit: i64) -> Result<Vec<TailEvent>, Error> {
     let rows = conn
         .query(
             "SELECT seq, customer_id, channel, identifiers FROM customer_events
               WHERE seq > $1 ORDER BY seq LIMIT $2",
-            params![from, RESOLVE_RUN],
+            params![from, limit],
         )
         .await?;
     let mut tail = Vec::with_capacity(rows.len());
@@ -515,22 +524,38 @@ async fn key_resolved_events(conn: &mut Conn, from: i64, upto: i64) -> Result<u6
     .await
 }
 
-/// The last event appended to the log and the last one resolved (on PostgreSQL both are
-/// the log's end: events are resolved as they are stored).
-pub async fn positions(db: &Db) -> Result<(i64, i64), Error> {
+/// How far resolution of the log has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Positions {
+    /// The last event appended.
+    pub appended: i64,
+    /// The last event resolved (or set aside).
+    pub resolved: i64,
+    /// Events set aside because they failed resolution on their own ([`set_aside_next`]).
+    pub set_aside: i64,
+}
+
+/// Where resolution stands (on PostgreSQL both positions are the log's end: events are
+/// resolved as they are stored).
+pub async fn positions(db: &Db) -> Result<Positions, Error> {
     let row = db
         .read()
         .await?
         .query_one(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM customer_events) AS last,
-                    (SELECT indexed_upto FROM customer_event_index WHERE id = 1) AS upto",
+                    (SELECT indexed_upto FROM customer_event_index WHERE id = 1) AS upto,
+                    (SELECT COUNT(*) FROM customer_event_quarantine) AS set_aside",
             params![],
         )
         .await?;
     let last = row.int("last")?;
-    Ok(match db.backend() {
-        crate::Backend::Sqlite => (last, row.int("upto")?),
-        crate::Backend::Postgres => (last, last),
+    Ok(Positions {
+        appended: last,
+        resolved: match db.backend() {
+            crate::Backend::Sqlite => row.int("upto")?,
+            crate::Backend::Postgres => last,
+        },
+        set_aside: row.int("set_aside")?,
     })
 }
 
@@ -538,17 +563,51 @@ pub async fn positions(db: &Db) -> Result<(i64, i64), Error> {
 /// needs profiles, identities or keys: a read after an acknowledged ingest sees its events
 /// resolved. Costs one small read when nothing is behind; runs resolution on the writer, a
 /// run per command, until the log's end as it was when called.
+///
+/// A run that fails is tried again at half its length, down to a single event; an event
+/// that fails on its own is set aside ([`set_aside_next`]) and resolution goes on, so one
+/// bad event cannot hold every later one unresolved (and every read that catches up
+/// failing). An unavailable database is not an event's fault: that error is returned and
+/// the run is tried again later, whole.
 pub async fn catch_up(db: &Db) -> Result<(), Error> {
     if db.backend() != crate::Backend::Sqlite {
         return Ok(());
     }
     let _only_one = db.event_tail().catching_up.lock().await;
-    let (last, mut upto) = positions(db).await?;
+    let at = positions(db).await?;
+    let (last, mut upto) = (at.appended, at.resolved);
+    let mut limit = RESOLVE_RUN;
     while upto < last {
         let rules = db.event_tail().rules();
-        let run = db
-            .write_alone(move |c| Box::pin(resolve_tail(c, rules)))
-            .await?;
+        let run = match db
+            .write_alone(move |c| Box::pin(resolve_run(c, rules, limit)))
+            .await
+        {
+            Ok(run) => run,
+            Err(e) if e.code == ErrorCode::Unavailable => return Err(e),
+            Err(e) if limit > 1 => {
+                tracing::warn!(error = %e, events = limit, "an event resolution run failed; trying a shorter one");
+                limit /= 2;
+                continue;
+            }
+            Err(e) => {
+                let after = upto;
+                match db
+                    .write_alone(move |c| Box::pin(set_aside_next(c, after, e)))
+                    .await?
+                {
+                    Some(seq) => {
+                        tracing::error!(seq, "an event failed resolution on its own; set aside");
+                        db.event_tail().resolved(1);
+                        upto = seq;
+                    }
+                    // Resolved meanwhile, inside another command: the failure did not last.
+                    None => upto = positions(db).await?.resolved,
+                }
+                limit = RESOLVE_RUN;
+                continue;
+            }
+        };
         db.event_tail().resolved(run.events);
         if run.events == 0 {
             break;
@@ -561,6 +620,60 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
         db.event_tail().caught_up();
     }
     Ok(())
+}
+
+/// Sets the event after `after` aside (SQLite), with the `error` it failed resolution with
+/// on its own: it is recorded in `customer_event_quarantine`, announced
+/// (`relais.customer.event_set_aside`), and passed — it stays in the log without a profile.
+/// Returns its sequence number; `None` if resolution is no longer at `after`.
+pub async fn set_aside_next(
+    conn: &mut Conn,
+    after: i64,
+    error: Error,
+) -> Result<Option<i64>, Error> {
+    let Some(seq) = conn
+        .query_one(
+            "SELECT MIN(e.seq) AS seq FROM customer_events e, customer_event_index i
+              WHERE i.id = 1 AND i.indexed_upto = $1 AND e.seq > $1",
+            params![after],
+        )
+        .await?
+        .opt_int("seq")?
+    else {
+        return Ok(None);
+    };
+    let at = Timestamp::now().to_text();
+    conn.execute(
+        "INSERT INTO customer_event_quarantine (seq, code, message, set_at) VALUES ($1, $2, $3, $4)",
+        params![seq, error.code.as_str(), &error.message, &at],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE customer_event_index SET indexed_upto = $1 WHERE id = 1",
+        params![seq],
+    )
+    .await?;
+    metrics::counter!("relais_customer_events_set_aside_total").increment(1);
+    #[derive(Serialize)]
+    struct SetAside<'a> {
+        seq: i64,
+        code: &'a str,
+        message: &'a str,
+    }
+    let event = SetAside {
+        seq,
+        code: error.code.as_str(),
+        message: &error.message,
+    };
+    events::emit(
+        conn,
+        "relais.customer.event_set_aside",
+        &format!("event:{seq}"),
+        RESOLVER,
+        &event,
+    )
+    .await?;
+    Ok(Some(seq))
 }
 
 /// The actor of the merges the resolver makes (their reference names the event).

@@ -56,6 +56,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "event_keys",
         include_str!("../migrations/sqlite/0009_event_keys.sql"),
     ),
+    (
+        10,
+        "event_quarantine",
+        include_str!("../migrations/sqlite/0010_event_quarantine.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -102,6 +107,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         9,
         "event_keys",
         include_str!("../migrations/postgres/0009_event_keys.sql"),
+    ),
+    (
+        10,
+        "event_quarantine",
+        include_str!("../migrations/postgres/0010_event_quarantine.sql"),
     ),
 ];
 

@@ -384,6 +384,10 @@ pub struct ResolutionStatusDto {
     pub resolved_upto: i64,
     /// Events acknowledged and not yet resolved.
     pub pending: i64,
+    /// Events that failed resolution on their own and were set aside, so that the events
+    /// after them could be resolved (`relais.customer.event_set_aside` names each, with its
+    /// error). They stay in the log, without a profile.
+    pub set_aside: i64,
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -408,11 +412,12 @@ async fn resolution(
     if q.wait {
         store::customer_events::catch_up(&s.db).await?;
     }
-    let (appended_upto, resolved_upto) = store::customer_events::positions(&s.db).await?;
+    let at = store::customer_events::positions(&s.db).await?;
     Ok(axum::Json(ResolutionStatusDto {
-        appended_upto,
-        resolved_upto,
-        pending: appended_upto - resolved_upto,
+        appended_upto: at.appended,
+        resolved_upto: at.resolved,
+        pending: at.appended - at.resolved,
+        set_aside: at.set_aside,
     }))
 }
 

@@ -1205,3 +1205,91 @@ async fn events_acknowledged_before_resolution_are_resolved_for_every_read() {
         assert_eq!(event_count(&t, id).await, 1, "{}", t.name());
     }
 }
+
+#[tokio::test]
+async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resolved() {
+    for t in TestApp::every_backend().await {
+        if t.db.db.backend() != store::Backend::Sqlite {
+            // PostgreSQL resolves events as it stores them: a failing event fails its own
+            // request and nothing waits behind it.
+            continue;
+        }
+        setup(&t).await;
+        let visitor = |v: &str| json!([{"kind": "web_anonymous", "value": v}]);
+        let r = t
+            .post(
+                "/v1/events",
+                &t.admin,
+                json!({"events": [
+                    event("web", "page_view", visitor("before-bad")),
+                    event("web", "page_view", visitor("bad")),
+                    event("web", "page_view", visitor("after-bad")),
+                ]}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["resolution"], "pending");
+        // The middle event's row is damaged in the log (as a disk fault or a bug would).
+        let bad =
+            t.db.db
+                .write(|c| {
+                    Box::pin(async move {
+                        let seq = c
+                        .query_one(
+                            "SELECT seq FROM customer_events WHERE identifiers LIKE '%\"bad\"%'",
+                            &[],
+                        )
+                        .await?
+                        .int("seq")?;
+                        c.execute(
+                            "UPDATE customer_events SET identifiers = 'not json' WHERE seq = $1",
+                            &[store::Value::from(seq)],
+                        )
+                        .await?;
+                        Ok(seq)
+                    })
+                })
+                .await
+                .unwrap();
+
+        let status = t.get("/v1/events/resolution?wait=true", &t.admin).await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        assert_eq!(status.body["pending"], 0, "{}", status.body);
+        assert_eq!(status.body["set_aside"], 1, "{}", status.body);
+        for resolved in ["before-bad", "after-bad"] {
+            let found = t
+                .get(
+                    &format!("/v1/customers?identifier=web_anonymous:{resolved}"),
+                    &t.admin,
+                )
+                .await;
+            assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+            let id = found.body["data"][0]["id"].as_str().unwrap().to_owned();
+            assert_eq!(event_count(&t, &id).await, 1, "{resolved}");
+        }
+        let found = t
+            .get("/v1/customers?identifier=web_anonymous:bad", &t.admin)
+            .await;
+        assert_eq!(found.body["data"].as_array().unwrap().len(), 0);
+
+        // The event is kept with its error, and announced.
+        let mut conn = t.db.db.read().await.unwrap();
+        let set_aside = conn
+            .query_one(
+                "SELECT code, message FROM customer_event_quarantine WHERE seq = $1",
+                &[store::Value::from(bad)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(set_aside.text("code").unwrap(), "internal");
+        assert!(set_aside.text("message").unwrap().contains("corrupt"));
+        let announced = conn
+            .query_one(
+                "SELECT COUNT(*) AS n FROM outbox WHERE type = 'relais.customer.event_set_aside' AND subject = $1",
+                &[store::Value::from(format!("event:{bad}"))],
+            )
+            .await
+            .unwrap();
+        assert_eq!(announced.int("n").unwrap(), 1);
+    }
+}
