@@ -240,7 +240,10 @@ async fn ingest(
         )
         .await;
     }
-    // Owners are read here, off the writer; the command re-reads only what changed since.
+    // The tail is resolved in runs of its own first (an event that fails there is set
+    // aside); the command then resolves only what arrives meanwhile. Owners are read here,
+    // off the writer; the command re-reads only what changed since.
+    store::customer_events::catch_up(&s.db).await?;
     let ahead = store::customer_events::read_owners_ahead(&s.db, &valid).await?;
     let actor = w.principal.key_id.clone();
     let rules = s.resolution;

@@ -519,6 +519,9 @@ async fn run_link(
     channel: Option<String>,
     cause: LinkCause,
 ) -> ApiResult<Response> {
+    // The tail is resolved in runs of its own first (an event that fails there is set
+    // aside); the command then resolves only what arrives meanwhile.
+    store::customer_events::catch_up(&s.db).await?;
     let rules = s.resolution;
     let reference = new_id("req");
     let response =
@@ -1085,6 +1088,8 @@ async fn erase(
     w: Write<EmptyBody, AnyKey>,
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;
+    // As for links: the tail first, in runs of its own; the command resolves the rest.
+    store::customer_events::catch_up(&s.db).await?;
     let actor = w.actor();
     let rules = s.resolution;
     let response =

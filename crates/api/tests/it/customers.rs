@@ -1252,6 +1252,19 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
                 .await
                 .unwrap();
 
+        // A sign-in resolves the tail before it links: it gets past the bad event and finds
+        // the profile the event after it made.
+        let signed = identify(
+            &t,
+            &t.web,
+            json!([
+                {"kind": "web_anonymous", "value": "after-bad"},
+                {"kind": "email", "value": "after-bad@example.com", "verified": true},
+            ]),
+        )
+        .await;
+        assert_eq!(signed["created"], false, "{signed}");
+
         let status = t.get("/v1/events/resolution?wait=true", &t.admin).await;
         assert_eq!(status.status, StatusCode::OK, "{}", status.body);
         assert_eq!(status.body["pending"], 0, "{}", status.body);
