@@ -224,18 +224,29 @@ pub async fn erase(
             "the profile changed meanwhile; retry",
         ));
     }
+    let mut set_aside_blanked = 0;
     for value in quoted.iter().filter(|v| v.len() >= 4) {
         conn.execute(
             "DELETE FROM idempotency_keys WHERE body LIKE $1 ESCAPE '\\'",
             params![contains_pattern(value)],
         )
         .await?;
+        // Events the resolver set aside have no profile: those naming the person are known
+        // by what they contain.
+        set_aside_blanked += conn
+            .execute(
+                "UPDATE customer_events SET identifiers = '[]', properties = '{}'
+                  WHERE seq IN (SELECT seq FROM customer_event_quarantine)
+                    AND (identifiers LIKE $1 ESCAPE '\\' OR properties LIKE $1 ESCAPE '\\')",
+                params![contains_pattern(value)],
+            )
+            .await?;
     }
     let erasure = Erasure {
         customer_id: id.clone(),
         merged_profiles,
         identities_removed,
-        events_pseudonymised,
+        events_pseudonymised: events_pseudonymised + set_aside_blanked,
         interactions_blanked,
         erased_at: now,
     };

@@ -1222,27 +1222,28 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
                 &t.admin,
                 json!({"events": [
                     event("web", "page_view", visitor("before-bad")),
-                    event("web", "page_view", visitor("bad")),
+                    event("web", "page_view", visitor("bad-visitor")),
                     event("web", "page_view", visitor("after-bad")),
                 ]}),
             )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         assert_eq!(r.body["resolution"], "pending");
-        // The middle event's row is damaged in the log (as a disk fault or a bug would).
+        // The middle event's row is damaged in the log (as a disk fault or a bug would): its
+        // identifiers are cut short, the visitor's id still readable in them.
         let bad =
             t.db.db
                 .write(|c| {
                     Box::pin(async move {
                         let seq = c
                         .query_one(
-                            "SELECT seq FROM customer_events WHERE identifiers LIKE '%\"bad\"%'",
+                            "SELECT seq FROM customer_events WHERE identifiers LIKE '%bad-visitor%'",
                             &[],
                         )
                         .await?
                         .int("seq")?;
                         c.execute(
-                            "UPDATE customer_events SET identifiers = 'not json' WHERE seq = $1",
+                            "UPDATE customer_events SET identifiers = substr(identifiers, 1, length(identifiers) - 3) WHERE seq = $1",
                             &[store::Value::from(seq)],
                         )
                         .await?;
@@ -1281,7 +1282,10 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
             assert_eq!(event_count(&t, &id).await, 1, "{resolved}");
         }
         let found = t
-            .get("/v1/customers?identifier=web_anonymous:bad", &t.admin)
+            .get(
+                "/v1/customers?identifier=web_anonymous:bad-visitor",
+                &t.admin,
+            )
             .await;
         assert_eq!(found.body["data"].as_array().unwrap().len(), 0);
 
@@ -1304,5 +1308,26 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
             .await
             .unwrap();
         assert_eq!(announced.int("n").unwrap(), 1);
+        drop(conn);
+
+        // Erasing the person it names blanks it too, though it has no profile.
+        let signed = identify(
+            &t,
+            &t.web,
+            json!([
+                {"kind": "web_anonymous", "value": "bad-visitor"},
+                {"kind": "email", "value": "bad-visitor@example.com", "verified": true},
+            ]),
+        )
+        .await;
+        let id = signed["customer_id"].as_str().unwrap();
+        let erased = t
+            .post(&format!("/v1/customers/{id}/erasure"), &t.admin, json!({}))
+            .await;
+        assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+        assert_eq!(
+            tables_containing(&t, "bad-visitor").await,
+            Vec::<String>::new()
+        );
     }
 }
