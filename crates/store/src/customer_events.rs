@@ -676,6 +676,50 @@ pub async fn set_aside_next(
     Ok(Some(seq))
 }
 
+/// An event the resolver set aside, with the error it failed resolution with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetAsideEvent {
+    pub seq: i64,
+    pub channel: String,
+    pub kind: String,
+    /// The error's code and message.
+    pub code: String,
+    pub message: String,
+    pub set_at: String,
+}
+
+/// The events set aside, oldest first. Cursor: the last event's `seq`.
+pub async fn set_aside(db: &Db, page: &PageRequest) -> Result<Page<SetAsideEvent>, Error> {
+    let after: i64 = match &page.after {
+        Some(cursor) => cursor.parse().map_err(|_| bad_cursor())?,
+        None => 0,
+    };
+    let found = db
+        .read()
+        .await?
+        .query(
+            "SELECT q.seq, e.channel, e.type, q.code, q.message, q.set_at
+               FROM customer_event_quarantine q JOIN customer_events e ON e.seq = q.seq
+              WHERE q.seq > $1 ORDER BY q.seq LIMIT $2",
+            params![after, page.fetch_limit()],
+        )
+        .await?;
+    let events = found
+        .iter()
+        .map(|r| {
+            Ok(SetAsideEvent {
+                seq: r.int("seq")?,
+                channel: r.text("channel")?,
+                kind: r.text("type")?,
+                code: r.text("code")?,
+                message: r.text("message")?,
+                set_at: r.text("set_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Page::from_rows(events, page, |e| e.seq.to_string()))
+}
+
 /// The actor of the merges the resolver makes (their reference names the event).
 pub const RESOLVER: &str = "relais:resolver";
 

@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(ingest))
         .routes(routes!(resolution))
+        .routes(routes!(set_aside))
 }
 
 /// One behavioural event.
@@ -422,6 +423,53 @@ async fn resolution(
         pending: at.appended - at.resolved,
         set_aside: at.set_aside,
     }))
+}
+
+/// An event set aside by the resolver: it failed resolution on its own, and stays in the
+/// log without a profile.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetAsideEventDto {
+    pub seq: i64,
+    pub channel: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The error it failed with.
+    pub code: String,
+    pub message: String,
+    /// When it was set aside (RFC 3339).
+    pub set_at: String,
+}
+
+impl From<store::customer_events::SetAsideEvent> for SetAsideEventDto {
+    fn from(e: store::customer_events::SetAsideEvent) -> Self {
+        SetAsideEventDto {
+            seq: e.seq,
+            channel: e.channel,
+            kind: e.kind,
+            code: e.code,
+            message: e.message,
+            set_at: e.set_at,
+        }
+    }
+}
+
+super::page_of!(SetAsidePage, SetAsideEventDto);
+
+/// Events the resolver set aside because they failed resolution on their own (a damaged
+/// row, a bug), oldest first, with their error: each was also announced as
+/// `relais.customer.event_set_aside`. Service and admin keys.
+#[utoipa::path(get, path = "/v1/events/set-aside", tag = "customer events",
+    params(super::PageParams),
+    responses((status = 200, body = SetAsidePage), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn set_aside(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<super::PageParams>,
+) -> ApiResult<axum::Json<SetAsidePage>> {
+    p.require_staff()?;
+    let found = store::customer_events::set_aside(&s.db, &q.request()?).await?;
+    Ok(axum::Json(found.map(SetAsideEventDto::from).into()))
 }
 
 /// Reads of profiles, identities, histories and reviews see every acknowledged event

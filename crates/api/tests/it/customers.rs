@@ -1309,6 +1309,14 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
             .unwrap();
         assert_eq!(announced.int("n").unwrap(), 1);
         drop(conn);
+        let listed = t.get("/v1/events/set-aside", &t.admin).await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+        assert_eq!(listed.body["data"][0]["seq"], bad);
+        assert_eq!(listed.body["data"][0]["type"], "page_view");
+        assert_eq!(listed.body["data"][0]["code"], "internal");
+        let refused = t.get("/v1/events/set-aside", &t.web).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
 
         // Erasing the person it names blanks it too, though it has no profile.
         let signed = identify(
