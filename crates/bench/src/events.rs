@@ -4,7 +4,8 @@
 //! `a<n>`); until they are linked these are two profiles. A `link_rate` share of events name
 //! both identifiers (a sign-in on one device), which links them: the first such event for a
 //! customer whose two profiles exist merges them. The run ends when every acknowledged event
-//! is resolved to its profile (`/v1/events/resolution?wait=true`), time included.
+//! is resolved to its profile (`/v1/events/resolution?wait=true`), time included. On Linux it
+//! also prints the CPU the server's SQLite writer thread used over the run (`writer_cpu_s`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,6 +64,7 @@ pub async fn run(
     let accepted = Arc::new(AtomicU64::new(0));
     let acc = accepted.clone();
     let merges_before = merges_total(server).await?;
+    let writer_before = server.thread_cpu_seconds("relais-writer");
     let outcome = drive_observed(
         server,
         batches,
@@ -104,12 +106,17 @@ pub async fn run(
         "events left unresolved: {resolution}"
     );
     let resolve_s = waited.elapsed().as_secs_f64();
+    // The writer's CPU over the measured run (SQLite; `n/a` elsewhere).
+    let writer_cpu_s = match (writer_before, server.thread_cpu_seconds("relais-writer")) {
+        (Some(before), Some(after)) => format!("{:.2}", after - before),
+        _ => "n/a".into(),
+    };
     let elapsed_s = outcome.elapsed_s + resolve_s;
     let merges = merges_total(server).await? - merges_before;
     let ingested = accepted.load(Ordering::Relaxed);
     let failed_batches = batches - outcome.count(200);
     println!(
-        "events: ingested={ingested} failed_batches={failed_batches} batches={batches} resolve_wait_s={resolve_s:.2} per_s={:.0} merges={merges} p50_ms={:.2} p99_ms={:.2} db={}",
+        "events: ingested={ingested} failed_batches={failed_batches} batches={batches} resolve_wait_s={resolve_s:.2} writer_cpu_s={writer_cpu_s} per_s={:.0} merges={merges} p50_ms={:.2} p99_ms={:.2} db={}",
         ingested as f64 / elapsed_s,
         outcome.p50_ms(),
         outcome.p99_ms(),

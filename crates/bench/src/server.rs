@@ -120,6 +120,21 @@ impl Server {
         cpu_seconds_of(&format!("/proc/{pid}/stat"))
     }
 
+    /// CPU seconds the server's thread named `name` has used so far (the SQLite writer is
+    /// `relais-writer`): what a change to the write path saves shows here even when the
+    /// machine's noise hides it in the throughput.
+    pub fn thread_cpu_seconds(&self, name: &str) -> Option<f64> {
+        let pid = self.child.as_ref()?.id()?;
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .ok()?
+            .flatten()
+            .find(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim_end() == name)
+            })
+            .and_then(|task| cpu_seconds_of(&task.path().join("stat").to_string_lossy()))
+    }
+
     /// Stops the child with SIGTERM (clean shutdown) and removes a PostgreSQL database.
     pub async fn stop(mut self) {
         if let Some(child) = &mut self.child {
