@@ -720,6 +720,105 @@ pub async fn set_aside(db: &Db, page: &PageRequest) -> Result<Page<SetAsideEvent
     Ok(Page::from_rows(events, page, |e| e.seq.to_string()))
 }
 
+/// What resolving a set-aside event again did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retried {
+    pub seq: i64,
+    pub customer_id: String,
+    pub created: bool,
+    pub merges: usize,
+}
+
+/// Resolves an event the resolver set aside, now — once its row is repaired, or when what
+/// failed did not last. It is linked like any event (out of log order: the survivor rule
+/// does not depend on order), keyed under its profile, and leaves the quarantine
+/// (`relais.customer.event_retried`). When it still fails, the command fails with
+/// `conflict` and the error, and nothing changes.
+pub async fn retry_set_aside(
+    conn: &mut Conn,
+    seq: i64,
+    rules: ResolutionRules,
+    actor: &str,
+) -> Result<Retried, Error> {
+    let found = conn
+        .query_opt(
+            "SELECT e.channel, e.identifiers FROM customer_event_quarantine q
+               JOIN customer_events e ON e.seq = q.seq WHERE q.seq = $1",
+            params![seq],
+        )
+        .await?
+        .ok_or_else(|| Error::not_found("set-aside event", &seq.to_string()))?;
+    let retried = resolve_set_aside(conn, seq, &found, rules, actor)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::Unavailable => e,
+            _ => Error::new(
+                ErrorCode::Conflict,
+                format!("the event still fails resolution: {}", e.message),
+            ),
+        })?;
+    conn.execute(
+        "DELETE FROM customer_event_quarantine WHERE seq = $1",
+        params![seq],
+    )
+    .await?;
+    events::emit(
+        conn,
+        "relais.customer.event_retried",
+        &format!("event:{seq}"),
+        actor,
+        &retried,
+    )
+    .await?;
+    Ok(retried)
+}
+
+async fn resolve_set_aside(
+    conn: &mut Conn,
+    seq: i64,
+    found: &Row,
+    rules: ResolutionRules,
+    actor: &str,
+) -> Result<Retried, Error> {
+    let named: Vec<customers::Identifier> = rows::json(found, "identifiers")?;
+    let pairs: Vec<(customers::Identifier, bool)> =
+        named.into_iter().map(|id| (id, false)).collect();
+    let channel = found.text("channel")?;
+    let reference = format!("event:{seq}");
+    let mut owners = Owners::prefetch(conn, pairs.iter().map(identifier_of))
+        .await?
+        .buffered();
+    let resolution = link(
+        conn,
+        &Link {
+            identifiers: &pairs,
+            anchor: None,
+            channel: Some(&channel),
+            cause: LinkCause::Event,
+            reference: Some(&reference),
+        },
+        rules,
+        actor,
+        &mut owners,
+    )
+    .await?;
+    owners.flush(conn).await?;
+    insert_keys(conn, &[(resolution.customer_id.clone(), seq)]).await?;
+    metrics::counter!("relais_customer_merges_total").increment(resolution.absorbed.len() as u64);
+    Ok(Retried {
+        seq,
+        customer_id: resolution.customer_id,
+        created: resolution.created,
+        merges: resolution.absorbed.len(),
+    })
+}
+
+/// The identifier of a link's (identifier, verified) pair (a fn, not a closure: the future
+/// holding it must be `Send` for any lifetime).
+fn identifier_of(pair: &(customers::Identifier, bool)) -> &customers::Identifier {
+    &pair.0
+}
+
 /// The actor of the merges the resolver makes (their reference names the event).
 pub const RESOLVER: &str = "relais:resolver";
 

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest))
         .routes(routes!(resolution))
         .routes(routes!(set_aside))
+        .routes(routes!(retry_set_aside))
 }
 
 /// One behavioural event.
@@ -470,6 +471,61 @@ async fn set_aside(
     p.require_staff()?;
     let found = store::customer_events::set_aside(&s.db, &q.request()?).await?;
     Ok(axum::Json(found.map(SetAsideEventDto::from).into()))
+}
+
+/// What resolving a set-aside event again did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RetriedDto {
+    pub seq: i64,
+    /// The profile the event now belongs to.
+    pub customer_id: String,
+    /// Whether that profile was made for it.
+    pub created: bool,
+    /// Profiles merged by its link.
+    pub merges: usize,
+}
+
+/// Resolve a set-aside event again — once its row is repaired, or when what failed did not
+/// last: it is linked like any event, filed under its profile, and leaves the list
+/// (`relais.customer.event_retried`). 409 with the error when it still fails (nothing
+/// changes); 404 when the event is not set aside. Service and admin keys.
+#[utoipa::path(post, path = "/v1/events/set-aside/{seq}/retry", tag = "customer events",
+    request_body = super::EmptyBody,
+    params(("seq" = i64, Path), IdempotencyHeader),
+    responses((status = 200, body = RetriedDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn retry_set_aside(
+    State(s): State<AppState>,
+    axum::extract::Path(seq): axum::extract::Path<i64>,
+    w: Write<super::EmptyBody, AnyKey>,
+) -> ApiResult<Response> {
+    w.principal.require_staff()?;
+    // Events before it resolve first: the link then sees their profiles.
+    store::customer_events::catch_up(&s.db).await?;
+    let actor = w.actor();
+    let rules = s.resolution;
+    let response =
+        s.db.write_once(
+            w.idempotency,
+            move |c| {
+                Box::pin(async move {
+                    store::customer_events::retry_set_aside(c, seq, rules, &actor).await
+                })
+            },
+            |r| {
+                stored(
+                    200,
+                    &RetriedDto {
+                        seq: r.seq,
+                        customer_id: r.customer_id,
+                        created: r.created,
+                        merges: r.merges,
+                    },
+                )
+            },
+        )
+        .await?;
+    Ok(reply(response))
 }
 
 /// Reads of profiles, identities, histories and reviews see every acknowledged event

@@ -404,6 +404,7 @@ async fn openapi_describes_every_route() {
         ("/v1/events", "post"),
         ("/v1/events/resolution", "get"),
         ("/v1/events/set-aside", "get"),
+        ("/v1/events/set-aside/{seq}/retry", "post"),
         ("/v1/segments", "get"),
         ("/v1/segments", "post"),
         ("/v1/segments/{code}", "get"),

@@ -1231,27 +1231,7 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
         assert_eq!(r.body["resolution"], "pending");
         // The middle event's row is damaged in the log (as a disk fault or a bug would): its
         // identifiers are cut short, the visitor's id still readable in them.
-        let bad =
-            t.db.db
-                .write(|c| {
-                    Box::pin(async move {
-                        let seq = c
-                        .query_one(
-                            "SELECT seq FROM customer_events WHERE identifiers LIKE '%bad-visitor%'",
-                            &[],
-                        )
-                        .await?
-                        .int("seq")?;
-                        c.execute(
-                            "UPDATE customer_events SET identifiers = substr(identifiers, 1, length(identifiers) - 3) WHERE seq = $1",
-                            &[store::Value::from(seq)],
-                        )
-                        .await?;
-                        Ok(seq)
-                    })
-                })
-                .await
-                .unwrap();
+        let bad = damage_identifiers(&t, "bad-visitor").await;
 
         // A sign-in resolves the tail before it links: it gets past the bad event and finds
         // the profile the event after it made.
@@ -1337,5 +1317,97 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
             tables_containing(&t, "bad-visitor").await,
             Vec::<String>::new()
         );
+    }
+}
+
+/// Cuts short the stored identifiers of the event naming `visitor` (as a disk fault or a bug
+/// would), so that it fails resolution; returns its sequence number.
+async fn damage_identifiers(t: &TestApp, visitor: &str) -> i64 {
+    let pattern = format!("%{visitor}%");
+    t.db.db
+        .write(|c| {
+            Box::pin(async move {
+                let seq = c
+                    .query_one(
+                        "SELECT seq FROM customer_events WHERE identifiers LIKE $1",
+                        &[store::Value::from(pattern)],
+                    )
+                    .await?
+                    .int("seq")?;
+                c.execute(
+                    "UPDATE customer_events SET identifiers = substr(identifiers, 1, length(identifiers) - 3) WHERE seq = $1",
+                    &[store::Value::from(seq)],
+                )
+                .await?;
+                Ok(seq)
+            })
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_set_aside_event_is_resolved_again_once_repaired() {
+    for t in TestApp::every_backend().await {
+        if t.db.db.backend() != store::Backend::Sqlite {
+            // Nothing is set aside on PostgreSQL (events are resolved as they are stored).
+            continue;
+        }
+        setup(&t).await;
+        let visitor = json!([{"kind": "web_anonymous", "value": "repairable"}]);
+        let r = t
+            .post("/v1/events", &t.admin, event("web", "page_view", visitor))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let seq = damage_identifiers(&t, "repairable").await;
+        let status = t.get("/v1/events/resolution?wait=true", &t.admin).await;
+        assert_eq!(status.body["set_aside"], 1, "{}", status.body);
+        let retry = format!("/v1/events/set-aside/{seq}/retry");
+
+        // Still damaged: refused with the error, nothing changes.
+        let again = t.post(&retry, &t.admin, json!({})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+        assert!(
+            again.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("still fails"),
+            "{}",
+            again.body
+        );
+        let refused = t.post(&retry, &t.web, json!({})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+
+        // Repaired: resolved like any event, and off the list.
+        t.db.db
+            .write(move |c| {
+                Box::pin(async move {
+                    c.execute(
+                        r#"UPDATE customer_events SET identifiers = '[{"kind":"web_anonymous","value":"repairable"}]' WHERE seq = $1"#,
+                        &[store::Value::from(seq)],
+                    )
+                    .await
+                })
+            })
+            .await
+            .unwrap();
+        let done = t.post(&retry, &t.admin, json!({})).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert_eq!(done.body["created"], true, "{}", done.body);
+        let id = done.body["customer_id"].as_str().unwrap().to_owned();
+        let found = t
+            .get(
+                "/v1/customers?identifier=web_anonymous:repairable",
+                &t.admin,
+            )
+            .await;
+        assert_eq!(found.body["data"][0]["id"], id.as_str(), "{}", found.body);
+        assert_eq!(event_count(&t, &id).await, 1);
+        let status = t.get("/v1/events/resolution", &t.admin).await;
+        assert_eq!(status.body["set_aside"], 0, "{}", status.body);
+        let listed = t.get("/v1/events/set-aside", &t.admin).await;
+        assert_eq!(listed.body["data"].as_array().unwrap().len(), 0);
+        let gone = t.post(&retry, &t.admin, json!({})).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
     }
 }
