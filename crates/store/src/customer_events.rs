@@ -133,20 +133,11 @@ pub async fn ingest(
             outcome.rejected.push((*index, e));
             continue;
         }
-        let pairs: Vec<_> = event
-            .identifiers
-            .iter()
-            .map(|i| (i.clone(), false))
-            .collect();
-        let resolution: Resolution = link(
+        let resolution = link_event(
             conn,
-            &Link {
-                identifiers: &pairs,
-                anchor: None,
-                channel: Some(&event.channel),
-                cause: LinkCause::Event,
-                reference,
-            },
+            &event.identifiers,
+            &event.channel,
+            reference,
             rules,
             actor,
             &mut owners,
@@ -381,21 +372,12 @@ async fn resolve_run(
     let mut keys: Vec<(String, i64)> = Vec::with_capacity(tail.len());
     let mut merges = 0;
     for event in tail.iter().filter(|t| t.resolved_to.is_empty()) {
-        let pairs: Vec<_> = event
-            .identifiers
-            .iter()
-            .map(|i| (i.clone(), false))
-            .collect();
         let reference = format!("event:{}", event.seq);
-        let resolution = link(
+        let resolution = link_event(
             conn,
-            &Link {
-                identifiers: &pairs,
-                anchor: None,
-                channel: Some(&event.channel),
-                cause: LinkCause::Event,
-                reference: Some(&reference),
-            },
+            &event.identifiers,
+            &event.channel,
+            Some(&reference),
             rules,
             actor,
             &mut owners,
@@ -531,8 +513,6 @@ pub struct Positions {
     pub appended: i64,
     /// The last event resolved (or set aside).
     pub resolved: i64,
-    /// Events set aside because they failed resolution on their own ([`set_aside_next`]).
-    pub set_aside: i64,
 }
 
 /// Where resolution stands (on PostgreSQL both positions are the log's end: events are
@@ -543,8 +523,7 @@ pub async fn positions(db: &Db) -> Result<Positions, Error> {
         .await?
         .query_one(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM customer_events) AS last,
-                    (SELECT indexed_upto FROM customer_event_index WHERE id = 1) AS upto,
-                    (SELECT COUNT(*) FROM customer_event_quarantine) AS set_aside",
+                    (SELECT indexed_upto FROM customer_event_index WHERE id = 1) AS upto",
             params![],
         )
         .await?;
@@ -555,8 +534,20 @@ pub async fn positions(db: &Db) -> Result<Positions, Error> {
             crate::Backend::Sqlite => row.int("upto")?,
             crate::Backend::Postgres => last,
         },
-        set_aside: row.int("set_aside")?,
     })
+}
+
+/// How many events are set aside ([`set_aside_next`]). Apart from [`positions`], which
+/// every catch-up reads.
+pub async fn set_aside_count(db: &Db) -> Result<i64, Error> {
+    db.read()
+        .await?
+        .query_one(
+            "SELECT COUNT(*) AS n FROM customer_event_quarantine",
+            params![],
+        )
+        .await?
+        .int("n")
 }
 
 /// Resolves and keys every event acknowledged before the call (SQLite), before a read that
@@ -591,19 +582,7 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
                 continue;
             }
             Err(e) => {
-                let after = upto;
-                match db
-                    .write_alone(move |c| Box::pin(set_aside_next(c, after, e)))
-                    .await?
-                {
-                    Some(seq) => {
-                        tracing::error!(seq, "an event failed resolution on its own; set aside");
-                        db.event_tail().resolved(1);
-                        upto = seq;
-                    }
-                    // Resolved meanwhile, inside another command: the failure did not last.
-                    None => upto = positions(db).await?.resolved,
-                }
+                upto = set_aside_after(db, upto, e).await?;
                 limit = RESOLVE_RUN;
                 continue;
             }
@@ -620,6 +599,23 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
         db.event_tail().caught_up();
     }
     Ok(())
+}
+
+/// Sets aside the event after `upto`, which failed resolution alone with `error`; returns
+/// where resolution stands then.
+async fn set_aside_after(db: &Db, upto: i64, error: Error) -> Result<i64, Error> {
+    let set_aside = db
+        .write_alone(move |c| Box::pin(set_aside_next(c, upto, error)))
+        .await?;
+    match set_aside {
+        Some(seq) => {
+            tracing::error!(seq, "an event failed resolution on its own; set aside");
+            db.event_tail().resolved(1);
+            Ok(seq)
+        }
+        // Resolved meanwhile, inside another command: the failure did not last.
+        None => Ok(positions(db).await?.resolved),
+    }
 }
 
 /// Sets the event after `after` aside (SQLite), with the `error` it failed resolution with
@@ -685,7 +681,7 @@ pub struct SetAsideEvent {
     /// The error's code and message.
     pub code: String,
     pub message: String,
-    pub set_at: String,
+    pub set_at: Timestamp,
 }
 
 /// The events set aside, oldest first. Cursor: the last event's `seq`.
@@ -713,7 +709,7 @@ pub async fn set_aside(db: &Db, page: &PageRequest) -> Result<Page<SetAsideEvent
                 kind: r.text("type")?,
                 code: r.text("code")?,
                 message: r.text("message")?,
-                set_at: r.text("set_at")?,
+                set_at: rows::timestamp(r, "set_at")?,
             })
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -781,22 +777,13 @@ async fn resolve_set_aside(
     actor: &str,
 ) -> Result<Retried, Error> {
     let named: Vec<customers::Identifier> = rows::json(found, "identifiers")?;
-    let pairs: Vec<(customers::Identifier, bool)> =
-        named.into_iter().map(|id| (id, false)).collect();
-    let channel = found.text("channel")?;
     let reference = format!("event:{seq}");
-    let mut owners = Owners::prefetch(conn, pairs.iter().map(identifier_of))
-        .await?
-        .buffered();
-    let resolution = link(
+    let mut owners = Owners::prefetch(conn, named.iter()).await?.buffered();
+    let resolution = link_event(
         conn,
-        &Link {
-            identifiers: &pairs,
-            anchor: None,
-            channel: Some(&channel),
-            cause: LinkCause::Event,
-            reference: Some(&reference),
-        },
+        &named,
+        &found.text("channel")?,
+        Some(&reference),
         rules,
         actor,
         &mut owners,
@@ -813,10 +800,27 @@ async fn resolve_set_aside(
     })
 }
 
-/// The identifier of a link's (identifier, verified) pair (a fn, not a closure: the future
-/// holding it must be `Send` for any lifetime).
-fn identifier_of(pair: &(customers::Identifier, bool)) -> &customers::Identifier {
-    &pair.0
+/// Links the identifiers an event names (never verified: events prove nothing), with the
+/// event as the cause — the one way every path (as stored, behind the log, retried) resolves
+/// an event.
+async fn link_event(
+    conn: &mut Conn,
+    identifiers: &[customers::Identifier],
+    channel: &str,
+    reference: Option<&str>,
+    rules: ResolutionRules,
+    actor: &str,
+    owners: &mut Owners,
+) -> Result<Resolution, Error> {
+    let pairs: Vec<_> = identifiers.iter().map(|i| (i.clone(), false)).collect();
+    let event = Link {
+        identifiers: &pairs,
+        anchor: None,
+        channel: Some(channel),
+        cause: LinkCause::Event,
+        reference,
+    };
+    link(conn, &event, rules, actor, owners).await
 }
 
 /// The actor of the merges the resolver makes (their reference names the event).

@@ -422,7 +422,7 @@ async fn resolution(
         appended_upto: at.appended,
         resolved_upto: at.resolved,
         pending: at.appended - at.resolved,
-        set_aside: at.set_aside,
+        set_aside: store::customer_events::set_aside_count(&s.db).await?,
     }))
 }
 
@@ -437,8 +437,9 @@ pub struct SetAsideEventDto {
     /// The error it failed with.
     pub code: String,
     pub message: String,
-    /// When it was set aside (RFC 3339).
-    pub set_at: String,
+    /// When it was set aside.
+    #[schema(value_type = String, format = DateTime)]
+    pub set_at: Timestamp,
 }
 
 impl From<store::customer_events::SetAsideEvent> for SetAsideEventDto {
