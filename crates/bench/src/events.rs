@@ -26,40 +26,99 @@ const TYPES: [&str; 5] = [
     "page_view",
 ];
 
+/// The identifiers one simulated event names: its customer's web id, app device, or both
+/// (a `link_rate` share: a sign-in).
+#[derive(Debug, Clone, Copy)]
+pub struct Named {
+    pub customer: u64,
+    pub web: bool,
+    pub app: bool,
+}
+
+pub fn pick(rng: &mut impl Rng, customers: u64, link_rate: f64) -> Named {
+    let customer = rng.random_range(0..customers);
+    if rng.random_bool(link_rate) {
+        return Named {
+            customer,
+            web: true,
+            app: true,
+        };
+    }
+    let web = rng.random_bool(0.5);
+    Named {
+        customer,
+        web,
+        app: !web,
+    }
+}
+
+impl Named {
+    /// The identifiers as `POST /v1/events` takes them.
+    pub fn json(&self) -> String {
+        let c = self.customer;
+        let mut ids = Vec::with_capacity(2);
+        if self.web {
+            ids.push(format!(r#"{{"kind":"web_anonymous","value":"w{c}"}}"#));
+        }
+        if self.app {
+            ids.push(format!(r#"{{"kind":"app_device","value":"a{c}"}}"#));
+        }
+        format!("[{}]", ids.join(","))
+    }
+}
+
 fn one_event(rng: &mut impl Rng, customers: u64, link_rate: f64, out: &mut String) {
-    let c = rng.random_range(0..customers);
+    let named = pick(rng, customers, link_rate);
     let kind = TYPES[rng.random_range(0..TYPES.len())];
     let sku = rng.random_range(0..312);
-    let ids = if rng.random_bool(link_rate) {
-        format!(
-            r#"[{{"kind":"web_anonymous","value":"w{c}"}},{{"kind":"app_device","value":"a{c}"}}]"#
-        )
-    } else if rng.random_bool(0.5) {
-        format!(r#"[{{"kind":"web_anonymous","value":"w{c}"}}]"#)
-    } else {
-        format!(r#"[{{"kind":"app_device","value":"a{c}"}}]"#)
-    };
-    let channel = if ids.contains("app_device") && !ids.contains("web_") {
-        "app"
-    } else {
-        "web"
-    };
+    let ids = named.json();
+    let channel = if named.web { "web" } else { "app" };
     out.push_str(&format!(
         r#"{{"channel":"{channel}","type":"{kind}","identifiers":{ids},"properties":{{"item":{sku}}}}}"#
     ));
 }
 
-pub async fn run(
-    server: &Server,
-    events: u64,
-    batch: u64,
-    customers: u64,
-    link_rate: f64,
-    concurrency: usize,
-) -> anyhow::Result<()> {
-    anyhow::ensure!((1..=1000).contains(&batch), "--batch is 1 to 1000");
-    anyhow::ensure!(customers > 0, "--customers must be positive");
-    anyhow::ensure!((0.0..=1.0).contains(&link_rate), "--link-rate is 0 to 1");
+/// The simulated load: how many events, in batches of how many, from how many customers,
+/// and how many of them sign in.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Load {
+    #[arg(long, default_value_t = 500_000)]
+    pub events: u64,
+    #[arg(long, default_value_t = 500)]
+    pub batch: u64,
+    /// Simulated customers (each with a web id and an app device).
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: u64,
+    /// Share of events that name both identifiers of a customer (a sign-in).
+    #[arg(long, default_value_t = 0.1)]
+    pub link_rate: f64,
+}
+
+impl Load {
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!((1..=1000).contains(&self.batch), "--batch is 1 to 1000");
+        anyhow::ensure!(self.customers > 0, "--customers must be positive");
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.link_rate),
+            "--link-rate is 0 to 1"
+        );
+        Ok(())
+    }
+
+    /// One simulated event's identifiers.
+    pub fn pick(&self, rng: &mut impl Rng) -> Named {
+        pick(rng, self.customers, self.link_rate)
+    }
+}
+
+pub async fn run(server: &Server, load: Load, concurrency: usize) -> anyhow::Result<()> {
+    load.check()?;
+    let Load {
+        events,
+        batch,
+        customers,
+        link_rate,
+    } = load;
     let batches = events.div_ceil(batch);
     let accepted = Arc::new(AtomicU64::new(0));
     let acc = accepted.clone();

@@ -8,12 +8,14 @@
 //! - `availability`: availability of random variants across locations.
 //! - `fanout`: time from a committed stock change to its arrival at many SSE clients.
 //! - `events`: behavioural events in batches, resolved to profiles (10 % link identifiers).
+//! - `events-floor`: no server: the SQLite writes `events` needs, with resolution free.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
 mod checkout;
 mod client;
 mod events;
+mod events_floor;
 mod fanout;
 mod load;
 mod server;
@@ -97,20 +99,21 @@ enum Scenario {
     },
     /// Behavioural events in batches, resolved to customer profiles.
     Events {
-        #[arg(long, default_value_t = 500_000)]
-        events: u64,
-        #[arg(long, default_value_t = 500)]
-        batch: u64,
-        /// Simulated customers (each with a web id and an app device).
-        #[arg(long, default_value_t = 100_000)]
-        customers: u64,
-        /// Share of events that name both identifiers of a customer (a sign-in).
-        #[arg(long, default_value_t = 0.1)]
-        link_rate: f64,
+        #[command(flatten)]
+        load: events::Load,
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
         #[command(flatten)]
         target: Target,
+    },
+    /// No server: what the SQLite writer must write for `events`, resolution itself free —
+    /// the share of the writes in what one writer can take (SQLite only).
+    EventsFloor {
+        #[command(flatten)]
+        load: events::Load,
+        /// Events resolved per run (the server's resolver runs take 15 000).
+        #[arg(long, default_value_t = 15_000)]
+        run: u64,
     },
     /// Whole orders: a cart with lines, then checkout in one fulfilment mode.
     Checkout {
@@ -213,19 +216,16 @@ fn main() -> anyhow::Result<()> {
                 outcome
             }
             Scenario::Events {
-                events,
-                batch,
-                customers,
-                link_rate,
+                load,
                 concurrency,
                 target,
             } => {
                 let server = server::Server::start(&target).await?;
-                let outcome =
-                    events::run(&server, events, batch, customers, link_rate, concurrency).await;
+                let outcome = events::run(&server, load, concurrency).await;
                 server.stop().await;
                 outcome
             }
+            Scenario::EventsFloor { load, run } => events_floor::run(load, run).await,
             Scenario::Checkout {
                 orders,
                 concurrency,

@@ -8,7 +8,8 @@
 //! are looked up at once, each event is linked ([`crate::customers::link`]), new profiles and
 //! identities are written in key order a hundred rows per statement, and every event gets its
 //! per-profile key. A run writes each page of the identity and key indexes once for many
-//! events, which is what lets one SQLite writer take 100 000 events a second. Whatever needs
+//! events instead of once per batch: those random index pages, written to the WAL at every
+//! commit, are what bounds one SQLite writer (docs/benchmarks.md, `events-floor`). Whatever needs
 //! resolved events catches up first ([`catch_up`]: timeline, segments, exports, profile and
 //! identity reads; linking commands and erasure resolve the tail inside their own command), so
 //! no read through Relais sees an acknowledged event unresolved.
