@@ -62,7 +62,7 @@ error_codes! {
     NotPromisable => ("not_promisable", 422, "The channel's sourcing policy does not allow promising stock from this location for this purpose."),
     IdempotencyKeyReused => ("idempotency_key_reused", 422, "This Idempotency-Key was already used with a different request."),
     InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "The Idempotency-Key header must be 1 to 255 visible ASCII characters."),
-    Unavailable => ("unavailable", 503, "The service is starting or shutting down; retry later."),
+    Unavailable => ("unavailable", 503, "The service cannot serve this now: it is starting or shutting down, or its database is busy or cannot store data (it has been logged); retry later."),
     Internal => ("internal", 500, "An unexpected error; it has been logged."),
 }
 

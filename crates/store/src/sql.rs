@@ -504,8 +504,31 @@ fn sqlite_error(sql: &str, e: rusqlite::Error) -> Error {
             tracing::warn!(error = %e, "database busy");
             return Error::new(ErrorCode::Unavailable, "the database is busy; retry later");
         }
+        if let Some(fault) = sqlite_storage_fault(f.code) {
+            tracing::error!(error = %e, "the database cannot store or read data");
+            return Error::new(ErrorCode::Unavailable, fault);
+        }
     }
     unexpected(sql, &e)
+}
+
+/// A fault of the storage under the database rather than of the command — a full disk, an
+/// I/O error, no memory, a damaged or read-only file: the same command may succeed once an
+/// operator has acted, so it is `unavailable` (retry later), never the request's fault. (It
+/// also keeps the event resolver from setting aside an innocent event: it sets aside only
+/// what fails for a reason of its own.)
+fn sqlite_storage_fault(code: rusqlite::ffi::ErrorCode) -> Option<&'static str> {
+    use rusqlite::ffi::ErrorCode as Sqlite;
+    Some(match code {
+        Sqlite::DiskFull => "the database is full; retry once space is freed",
+        Sqlite::SystemIoFailure => "the database's disk failed to read or write; retry later",
+        Sqlite::OutOfMemory => "the database ran out of memory; retry later",
+        Sqlite::ReadOnly | Sqlite::CannotOpen => "the database file cannot be written; retry later",
+        Sqlite::DatabaseCorrupt | Sqlite::NotADatabase => {
+            "the database file is damaged; an operator must restore it"
+        }
+        _ => return None,
+    })
 }
 
 pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
@@ -535,6 +558,12 @@ pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
             _ => {}
         }
     }
+    if let sqlx::Error::Database(db) = &e
+        && let Some(fault) = db.code().as_deref().and_then(pg_server_fault)
+    {
+        tracing::error!(error = %e, "the database cannot take the command");
+        return Error::new(ErrorCode::Unavailable, fault);
+    }
     if matches!(
         e,
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
@@ -546,6 +575,20 @@ pub(crate) fn pg_error(sql: &str, e: sqlx::Error) -> Error {
         );
     }
     unexpected(sql, &e)
+}
+
+/// The PostgreSQL counterpart of [`sqlite_storage_fault`], by SQLSTATE: insufficient
+/// resources (class 53: disk full, out of memory, too many connections), a lost connection
+/// (class 08), a server shutting down (57P01 – 57P03), an I/O error (58030).
+fn pg_server_fault(sqlstate: &str) -> Option<&'static str> {
+    Some(match sqlstate {
+        "53100" => "the database is full; retry once space is freed",
+        s if s.starts_with("53") => "the database is out of resources; retry later",
+        s if s.starts_with("08") => "the connection to the database was lost; retry later",
+        "57P01" | "57P02" | "57P03" => "the database is restarting; retry later",
+        "58030" => "the database's disk failed to read or write; retry later",
+        _ => return None,
+    })
 }
 
 /// `{head} VALUES ($1, …, $width), (…), … {tail}` for `rows` rows, built once per shape and
@@ -636,5 +679,44 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(check.code, ErrorCode::ValidationFailed);
+    }
+
+    #[tokio::test]
+    async fn a_full_sqlite_database_is_unavailable_not_an_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let mut c = Conn::sqlite(rusqlite::Connection::open(&path).unwrap(), None);
+        c.batch("CREATE TABLE t (v TEXT)").await.unwrap();
+        let pages = c
+            .query_one("PRAGMA page_count", &[])
+            .await
+            .unwrap()
+            .int("page_count")
+            .unwrap();
+        // The file may not grow past its size: the next page it needs fails as a full disk.
+        c.batch(&format!("PRAGMA max_page_count = {pages}"))
+            .await
+            .unwrap();
+        let full = c
+            .execute(
+                "INSERT INTO t (v) VALUES ($1)",
+                params![&"x".repeat(100_000)],
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(full.code, ErrorCode::Unavailable, "{full:?}");
+        assert!(full.message.contains("full"), "{}", full.message);
+    }
+
+    #[test]
+    fn postgres_resource_faults_are_unavailable_and_others_are_not() {
+        assert!(pg_server_fault("53100").unwrap().contains("full"));
+        assert!(pg_server_fault("53300").is_some());
+        assert!(pg_server_fault("08006").is_some());
+        assert!(pg_server_fault("57P01").is_some());
+        // A unique violation, a syntax error, a deadlock: the command's own, not the server's.
+        for own in ["23505", "42601", "40P01"] {
+            assert_eq!(pg_server_fault(own), None, "{own}");
+        }
     }
 }

@@ -1320,6 +1320,106 @@ async fn an_event_that_fails_resolution_is_set_aside_and_the_ones_after_it_resol
     }
 }
 
+#[tokio::test]
+async fn a_full_database_holds_resolution_back_and_sets_no_event_aside() {
+    for t in TestApp::every_backend().await {
+        if t.db.db.backend() != store::Backend::Sqlite {
+            // PostgreSQL resolves events as it stores them: nothing is left behind the log.
+            continue;
+        }
+        setup(&t).await;
+        // Enough new visitors that their profiles cannot fit in the room left in pages.
+        let names: Vec<String> = (0..200).map(|n| format!("full-{n}")).collect();
+        let events: Vec<Value> = names
+            .iter()
+            .map(|n| {
+                event(
+                    "web",
+                    "page_view",
+                    json!([{"kind": "web_anonymous", "value": n}]),
+                )
+            })
+            .collect();
+        let r = t
+            .post("/v1/events", &t.admin, json!({ "events": events }))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+        // The database may not grow (as on a full disk): every resolution run fails.
+        fill_database(&t).await;
+        let held = t.get("/v1/events/resolution?wait=true", &t.admin).await;
+        assert_eq!(
+            held.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            held.body
+        );
+        assert_eq!(held.body["error"]["code"], "unavailable", "{}", held.body);
+        free_space(&t).await;
+        // None of the events is to blame: none is set aside, all still wait.
+        let mut conn = t.db.db.read().await.unwrap();
+        let quarantined = conn
+            .query_one("SELECT COUNT(*) AS n FROM customer_event_quarantine", &[])
+            .await
+            .unwrap();
+        assert_eq!(quarantined.int("n").unwrap(), 0);
+        drop(conn);
+
+        // Space freed: they resolve.
+        let status = t.get("/v1/events/resolution?wait=true", &t.admin).await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        assert_eq!(status.body["pending"], 0, "{}", status.body);
+        assert_eq!(status.body["set_aside"], 0, "{}", status.body);
+        for name in [&names[0], &names[199]] {
+            let found = t
+                .get(
+                    &format!("/v1/customers?identifier=web_anonymous:{name}"),
+                    &t.admin,
+                )
+                .await;
+            let id = found.body["data"][0]["id"].as_str().unwrap().to_owned();
+            assert_eq!(event_count(&t, &id).await, 1, "{name}");
+        }
+    }
+}
+
+/// Lets the SQLite database grow no more, as a full disk would: its free pages are taken by
+/// a ballast row and its size capped where it stands (on the writer's connection).
+async fn fill_database(t: &TestApp) {
+    t.db.db
+        .write(|c| {
+            Box::pin(async move {
+                c.batch(
+                    "CREATE TABLE test_ballast (b BLOB);
+                     INSERT INTO test_ballast
+                     SELECT zeroblob((f.freelist_count + 1) * s.page_size)
+                       FROM pragma_freelist_count() f, pragma_page_size() s;",
+                )
+                .await?;
+                let pages = c
+                    .query_one("PRAGMA page_count", &[])
+                    .await?
+                    .int("page_count")?;
+                c.batch(&format!("PRAGMA max_page_count = {pages}")).await
+            })
+        })
+        .await
+        .unwrap();
+}
+
+/// Undoes [`fill_database`].
+async fn free_space(t: &TestApp) {
+    t.db.db
+        .write(|c| {
+            Box::pin(async move {
+                c.batch("PRAGMA max_page_count = 1073741823; DROP TABLE test_ballast;")
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+}
+
 /// Cuts short the stored identifiers of the event naming `visitor` (as a disk fault or a bug
 /// would), so that it fails resolution; returns its sequence number.
 async fn damage_identifiers(t: &TestApp, visitor: &str) -> i64 {
