@@ -383,7 +383,8 @@ async fn resolve_run(
             actor,
             &mut owners,
         )
-        .await?;
+        .await
+        .map_err(|e| e.with(FAILED_EVENT, event.seq))?;
         merges += resolution.absorbed.len() as u64;
         for gone in resolution.absorbed {
             forward.insert(gone, resolution.customer_id.clone());
@@ -463,14 +464,15 @@ async fn read_tail(conn: &mut Conn, from: i64, limit: i64) -> Result<Vec<TailEve
         .await?;
     let mut tail = Vec::with_capacity(rows.len());
     for row in &rows {
+        let seq = row.int("seq")?;
         let resolved_to = row.text("customer_id")?;
         let identifiers = if resolved_to.is_empty() {
-            rows::json(row, "identifiers")?
+            rows::json(row, "identifiers").map_err(|e| e.with(FAILED_EVENT, seq))?
         } else {
             Vec::new()
         };
         tail.push(TailEvent {
-            seq: row.int("seq")?,
+            seq,
             resolved_to,
             channel: row.text("channel")?,
             identifiers,
@@ -556,7 +558,7 @@ pub async fn set_aside_count(db: &Db) -> Result<i64, Error> {
 /// resolved. Costs one small read when nothing is behind; runs resolution on the writer, a
 /// run per command, until the log's end as it was when called.
 ///
-/// A run that fails is tried again at half its length, down to a single event; an event
+/// A run that fails is tried again shorter ([`shorter_run`]), down to a single event; an event
 /// that fails on its own is set aside ([`set_aside_next`]) and resolution goes on, so one
 /// bad event cannot hold every later one unresolved (and every read that catches up
 /// failing). An unavailable database is not an event's fault: that error is returned and
@@ -577,16 +579,18 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
         {
             Ok(run) => run,
             Err(e) if e.code == ErrorCode::Unavailable => return Err(e),
-            Err(e) if limit > 1 => {
-                tracing::warn!(error = %e, events = limit, "an event resolution run failed; trying a shorter one");
-                limit /= 2;
-                continue;
-            }
-            Err(e) => {
-                upto = set_aside_after(db, upto, e).await?;
-                limit = RESOLVE_RUN;
-                continue;
-            }
+            Err(e) => match shorter_run(upto, limit, failed_event(&e)) {
+                Some(shorter) => {
+                    tracing::warn!(error = %e, events = limit, next = shorter, "an event resolution run failed; trying a shorter one");
+                    limit = shorter;
+                    continue;
+                }
+                None => {
+                    upto = set_aside_after(db, upto, e).await?;
+                    limit = RESOLVE_RUN;
+                    continue;
+                }
+            },
         };
         db.event_tail().resolved(run.events);
         if run.events == 0 {
@@ -600,6 +604,34 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
         db.event_tail().caught_up();
     }
     Ok(())
+}
+
+/// The detail a resolution error carries when one event of the run caused it: its sequence
+/// number.
+const FAILED_EVENT: &str = "event_seq";
+
+fn failed_event(e: &Error) -> Option<i64> {
+    e.details.get(FAILED_EVENT).and_then(|v| v.as_i64())
+}
+
+/// How long the next run is after a run of `limit` events after `upto` failed, naming the
+/// event that failed (`failed_at`) when it knows it; `None` when the run was that one event
+/// alone, which is then set aside. A named event lets the events before it resolve in a run
+/// of their own, then the event alone fails and is set aside: three runs instead of halving
+/// a run of thousands down to one (fourteen failed runs, each holding the writer). Without
+/// a name, or when the named one is not within the run (gaps in sequence numbers), the run
+/// is halved. Always shorter, so the search ends.
+fn shorter_run(upto: i64, limit: i64, failed_at: Option<i64>) -> Option<i64> {
+    if limit <= 1 {
+        return None;
+    }
+    let before_it = failed_at
+        .filter(|seq| *seq > upto)
+        .map(|seq| (seq - upto - 1).max(1));
+    Some(match before_it {
+        Some(events) if events < limit => events,
+        _ => limit / 2,
+    })
 }
 
 /// Sets aside the event after `upto`, which failed resolution alone with `error`; returns
@@ -1065,4 +1097,42 @@ pub async fn count_for(db: &Db, customer_id: &str) -> Result<i64, Error> {
         )
         .await?
         .int("n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorter_run;
+
+    #[test]
+    fn a_named_event_is_set_aside_after_three_runs_not_fourteen() {
+        // Run of 15 000 after event 100 fails at event 7 100.
+        let first = shorter_run(100, 15_000, Some(7_100));
+        assert_eq!(first, Some(6_999), "the events before it, alone");
+        // They resolve; the next run (still 6 999 long) fails at its first event.
+        assert_eq!(shorter_run(7_099, 6_999, Some(7_100)), Some(1));
+        // Alone, it fails again: set aside.
+        assert_eq!(shorter_run(7_099, 1, Some(7_100)), None);
+    }
+
+    #[test]
+    fn without_a_name_runs_are_halved_down_to_one_event() {
+        let mut limit = 15_000;
+        let mut failed_runs = 0;
+        while let Some(next) = shorter_run(0, limit, None) {
+            assert!(next < limit);
+            limit = next;
+            failed_runs += 1;
+        }
+        assert_eq!(limit, 1);
+        assert_eq!(failed_runs, 13);
+    }
+
+    #[test]
+    fn a_name_outside_the_run_never_lengthens_it() {
+        // Behind the cursor, or beyond the run (gaps in sequence numbers): halve.
+        assert_eq!(shorter_run(500, 1_000, Some(400)), Some(500));
+        assert_eq!(shorter_run(500, 1_000, Some(5_000)), Some(500));
+        // A gap made the run reach the named event again at the same length: shorter still.
+        assert_eq!(shorter_run(500, 10, Some(511)), Some(5));
+    }
 }
