@@ -617,8 +617,8 @@ fn failed_event(e: &Error) -> Option<i64> {
 /// How long the next run is after a run of `limit` events after `upto` failed, naming the
 /// event that failed (`failed_at`) when it knows it; `None` when the run was that one event
 /// alone, which is then set aside. A named event lets the events before it resolve in a run
-/// of their own, then the event alone fails and is set aside: three runs instead of halving
-/// a run of thousands down to one (fourteen failed runs, each holding the writer). Without
+/// of their own, then the event alone fails and is set aside: three failed runs instead of
+/// halving a run of thousands down to one (fourteen, each holding the writer). Without
 /// a name, or when the named one is not within the run (gaps in sequence numbers), the run
 /// is halved. Always shorter, so the search ends.
 fn shorter_run(upto: i64, limit: i64, failed_at: Option<i64>) -> Option<i64> {
