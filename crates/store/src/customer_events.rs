@@ -239,10 +239,13 @@ pub struct Tail {
     rules: std::sync::Mutex<ResolutionRules>,
     appended: tokio::sync::Notify,
     unresolved: AtomicU64,
-    /// Held by the one [`catch_up`] running: the others (batches held back by the backlog,
-    /// reads) wait for it, then find little or nothing left, instead of each queueing a run
-    /// that finds the tail already taken.
+    /// Held by the one [`catch_up`] running: the others (reads, commands that link) wait
+    /// for it, then find little or nothing left, instead of each queueing a run that finds
+    /// the tail already taken.
     catching_up: tokio::sync::Mutex<()>,
+    /// Told after every run: batches held back by the backlog ([`hold_back`]) go on as soon
+    /// as it is short enough again.
+    progress: tokio::sync::Notify,
 }
 
 /// Most events acknowledged and not yet resolved before ingestion waits for the resolver:
@@ -271,11 +274,13 @@ impl Tail {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
                 Some(u.saturating_sub(n))
             });
+        self.progress.notify_waiters();
     }
 
     /// Nothing was left to resolve when looked at.
     fn caught_up(&self) {
         self.unresolved.store(0, Ordering::Relaxed);
+        self.progress.notify_waiters();
     }
 
     /// Events appended by this process and not yet resolved (an estimate: a restart starts
@@ -604,6 +609,33 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
         db.event_tail().caught_up();
     }
     Ok(())
+}
+
+/// How long a batch held back by the backlog waits for a run to end before resolving the
+/// tail itself (no resolver running, or one pausing between catch-ups).
+const HOLD_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ingestion's backpressure (SQLite): while more than [`MAX_UNRESOLVED`] acknowledged events
+/// wait for resolution, waits for the resolver's runs to bring the backlog under it — a run
+/// or so, not the whole tail, so a held-back batch waits about one run. When no run ends
+/// for [`HOLD_BACK_PATIENCE`], it catches up itself.
+pub async fn hold_back(db: &Db) -> Result<(), Error> {
+    let tail = db.event_tail();
+    loop {
+        let progress = tail.progress.notified();
+        tokio::pin!(progress);
+        // Registered before the look, so a run that ends in between still wakes it.
+        progress.as_mut().enable();
+        if tail.unresolved() <= MAX_UNRESOLVED {
+            return Ok(());
+        }
+        if tokio::time::timeout(HOLD_BACK_PATIENCE, progress)
+            .await
+            .is_err()
+        {
+            return catch_up(db).await;
+        }
+    }
 }
 
 /// The detail a resolution error carries when one event of the run caused it: its sequence

@@ -303,7 +303,8 @@ async fn ingest(
 }
 
 /// Appends the valid events without resolving them (SQLite; see `ingest`). When resolution
-/// has fallen too far behind, the batch waits for it first, so the tail stays short.
+/// has fallen too far behind, the batch waits for it to catch up under the limit first, so
+/// the tail stays short (`store::customer_events::hold_back`).
 async fn append(
     s: &AppState,
     idempotency: Option<store::IdempotencyKey>,
@@ -311,9 +312,7 @@ async fn append(
     valid: Vec<store::customer_events::ReadyEvent>,
     rejected: Vec<(usize, Error)>,
 ) -> ApiResult<Response> {
-    if s.db.event_tail().unresolved() > store::customer_events::MAX_UNRESOLVED {
-        store::customer_events::catch_up(&s.db).await?;
-    }
+    store::customer_events::hold_back(&s.db).await?;
     let reference = new_id("req");
     let tail = s.db.clone();
     let response =
