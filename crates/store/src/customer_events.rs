@@ -246,6 +246,8 @@ pub struct Tail {
     /// Told after every run: batches held back by the backlog ([`hold_back`]) go on as soon
     /// as it is short enough again.
     progress: tokio::sync::Notify,
+    /// The backlog beyond which ingestion waits; 0 stands for [`MAX_UNRESOLVED`].
+    backlog_limit: AtomicU64,
 }
 
 /// Most events acknowledged and not yet resolved before ingestion waits for the resolver:
@@ -260,6 +262,19 @@ impl Tail {
 
     pub fn rules(&self) -> ResolutionRules {
         *self.rules.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sets the backlog beyond which ingestion waits for resolution ([`MAX_UNRESOLVED`]
+    /// unless set; tests set a small one).
+    pub fn set_backlog_limit(&self, events: u64) {
+        self.backlog_limit.store(events.max(1), Ordering::Relaxed);
+    }
+
+    fn backlog_limit(&self) -> u64 {
+        match self.backlog_limit.load(Ordering::Relaxed) {
+            0 => MAX_UNRESOLVED,
+            set => set,
+        }
     }
 
     /// Counts `n` events appended (after their commit) and wakes the resolver.
@@ -616,7 +631,8 @@ pub async fn catch_up(db: &Db) -> Result<(), Error> {
 const HOLD_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Ingestion's backpressure (SQLite): while more than [`MAX_UNRESOLVED`] acknowledged events
-/// wait for resolution, waits for the resolver's runs to bring the backlog under it — a run
+/// (or the limit set by [`Tail::set_backlog_limit`]) wait for resolution, waits for the
+/// resolver's runs to bring the backlog under it — a run
 /// or so, not the whole tail, so a held-back batch waits about one run. When no run ends
 /// for [`HOLD_BACK_PATIENCE`], it catches up itself.
 pub async fn hold_back(db: &Db) -> Result<(), Error> {
@@ -626,7 +642,7 @@ pub async fn hold_back(db: &Db) -> Result<(), Error> {
         tokio::pin!(progress);
         // Registered before the look, so a run that ends in between still wakes it.
         progress.as_mut().enable();
-        if tail.unresolved() <= MAX_UNRESOLVED {
+        if tail.unresolved() <= tail.backlog_limit() {
             return Ok(());
         }
         if tokio::time::timeout(HOLD_BACK_PATIENCE, progress)

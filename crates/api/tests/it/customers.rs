@@ -1383,6 +1383,64 @@ async fn a_full_database_holds_resolution_back_and_sets_no_event_aside() {
     }
 }
 
+#[tokio::test]
+async fn a_batch_beyond_the_backlog_limit_resolves_the_tail_when_no_resolver_runs() {
+    for t in TestApp::every_backend().await {
+        if t.db.db.backend() != store::Backend::Sqlite {
+            // PostgreSQL resolves events as it stores them: there is no backlog.
+            continue;
+        }
+        setup(&t).await;
+        t.db.db.event_tail().set_backlog_limit(5);
+        let batch = |from: usize| {
+            let events: Vec<Value> = (from..from + 10)
+                .map(|n| {
+                    event(
+                        "web",
+                        "page_view",
+                        json!([{"kind": "web_anonymous", "value": format!("backlog-{n}")}]),
+                    )
+                })
+                .collect();
+            json!({ "events": events })
+        };
+        let first = t.post("/v1/events", &t.admin, batch(0)).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(
+            resolved_upto(&t).await,
+            0,
+            "the first batch waits for nobody"
+        );
+
+        // Ten wait, five may: the next batch waits for a run, none comes (no resolver in
+        // this test), so it resolves the tail itself before it appends.
+        let second = t.post("/v1/events", &t.admin, batch(10)).await;
+        assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+        assert_eq!(
+            resolved_upto(&t).await,
+            10,
+            "the backlog was resolved first"
+        );
+        assert_eq!(t.db.db.event_tail().unresolved(), 10, "its own ten wait");
+    }
+}
+
+/// How far resolution has come, read without catching up.
+async fn resolved_upto(t: &TestApp) -> i64 {
+    t.db.db
+        .read()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT indexed_upto FROM customer_event_index WHERE id = 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .int("indexed_upto")
+        .unwrap()
+}
+
 /// Lets the SQLite database grow no more, as a full disk would: its free pages are taken by
 /// a ballast row and its size capped where it stands (on the writer's connection).
 async fn fill_database(t: &TestApp) {
