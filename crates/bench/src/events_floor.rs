@@ -125,21 +125,17 @@ fn checkpointer(path: &Path, done: Arc<AtomicBool>) -> anyhow::Result<Duration> 
     Ok(busy)
 }
 
-/// `INSERT … VALUES (?, …), …` for `rows` rows of `columns` values.
-fn values_sql(head: &str, columns: usize, rows: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(","));
-    format!("{head} VALUES {}", vec![row; rows].join(","))
-}
-
+/// Inserts `rows` a few per statement, with the store's multi-row statement text.
 fn insert_rows(
     conn: &Connection,
-    head: &str,
+    head: &'static str,
     per_statement: usize,
     rows: &[Vec<Value>],
 ) -> anyhow::Result<()> {
     for chunk in rows.chunks(per_statement) {
         let columns = chunk[0].len();
-        let mut statement = conn.prepare_cached(&values_sql(head, columns, chunk.len()))?;
+        let sql = store::sql::values_rows(head, "", columns, chunk.len());
+        let mut statement = conn.prepare_cached(&sql)?;
         statement.execute(rusqlite::params_from_iter(chunk.iter().flatten()))?;
     }
     Ok(())

@@ -632,9 +632,8 @@ const HOLD_BACK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2
 
 /// Ingestion's backpressure (SQLite): while more than [`MAX_UNRESOLVED`] acknowledged events
 /// (or the limit set by [`Tail::set_backlog_limit`]) wait for resolution, waits for the
-/// resolver's runs to bring the backlog under it — a run
-/// or so, not the whole tail, so a held-back batch waits about one run. When no run ends
-/// for [`HOLD_BACK_PATIENCE`], it catches up itself.
+/// resolver's runs to bring the backlog under it — a run or so, not the whole tail. When no
+/// run ends for [`HOLD_BACK_PATIENCE`], it catches up itself.
 pub async fn hold_back(db: &Db) -> Result<(), Error> {
     let tail = db.event_tail();
     loop {

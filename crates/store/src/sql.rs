@@ -513,7 +513,7 @@ fn sqlite_error(sql: &str, e: rusqlite::Error) -> Error {
 }
 
 /// A fault of the storage under the database rather than of the command — a full disk, an
-/// I/O error, no memory, a damaged or read-only file: the same command may succeed once an
+/// I/O error, no memory, a damaged file, one that cannot be opened: the same command may succeed once an
 /// operator has acted, so it is `unavailable` (retry later), never the request's fault. (It
 /// also keeps the event resolver from setting aside an innocent event: it sets aside only
 /// what fails for a reason of its own.)
@@ -523,7 +523,9 @@ fn sqlite_storage_fault(code: rusqlite::ffi::ErrorCode) -> Option<&'static str> 
         Sqlite::DiskFull => "the database is full; retry once space is freed",
         Sqlite::SystemIoFailure => "the database's disk failed to read or write; retry later",
         Sqlite::OutOfMemory => "the database ran out of memory; retry later",
-        Sqlite::ReadOnly | Sqlite::CannotOpen => "the database file cannot be written; retry later",
+        // Not `ReadOnly`: that is also a write sent to a reader connection (`query_only`),
+        // a bug to report as one.
+        Sqlite::CannotOpen => "the database file cannot be opened; retry later",
         Sqlite::DatabaseCorrupt | Sqlite::NotADatabase => {
             "the database file is damaged; an operator must restore it"
         }
