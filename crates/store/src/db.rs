@@ -125,6 +125,9 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
     } else {
         // Checkpoints run on their own thread (see `start_checkpointer`), not inside a commit.
         pragmas.push_str("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;");
+        // Deleted and overwritten content is zeroed, so an erased person's data does not
+        // linger in free space of the file (erasure, GDPR Art. 17; see `Db::scrub`).
+        pragmas.push_str("PRAGMA secure_delete = ON;");
         // Savepoints keep their undo pages in a statement journal: in memory, not a temp
         // file written for every command. A larger page cache keeps the indexes the writer
         // probes (identities, levels) out of read() calls.
@@ -151,6 +154,25 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
     })?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
+}
+
+/// Checkpoints the whole WAL into the database and truncates it. Readers holding an old
+/// snapshot or a commit in progress make it report busy: it waits and tries again.
+fn truncate_wal(path: &str) -> Result<(), Error> {
+    let conn = open_sqlite(path, false)?;
+    for _ in 0..50 {
+        let busy: i64 = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+            .map_err(|e| Error::new(ErrorCode::Unavailable, format!("cannot checkpoint: {e}")))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(Error::new(
+        ErrorCode::Unavailable,
+        "the WAL could not be truncated: the database stayed busy",
+    ))
 }
 
 fn pg_options(url: &str) -> Result<PgConnectOptions, Error> {
@@ -320,6 +342,37 @@ impl Db {
         Ok(got.then_some(Lease {
             session: Some(session),
         }))
+    }
+
+    /// Removes what a command deleted or blanked from the database's files, once it has
+    /// committed (erasure). SQLite: the WAL, which still holds the pages as they were before,
+    /// is checkpointed and truncated to zero bytes (the file itself zeroes deleted content:
+    /// `secure_delete`). PostgreSQL: `VACUUM` of `tables` on a session of its own, which
+    /// removes the dead row versions (a backup or WAL archive taken before still has them).
+    pub async fn scrub(&self, tables: &[&str]) -> Result<(), Error> {
+        match &self.inner.readers {
+            Readers::Sqlite { path, .. } => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || truncate_wal(&path))
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))?
+            }
+            Readers::Postgres(_) => {
+                let Some(options) = &self.inner.pg_options else {
+                    return Ok(());
+                };
+                let mut session = options
+                    .connect()
+                    .await
+                    .map_err(|e| pg_error("open a session to vacuum", e))?;
+                let statement = format!("VACUUM {}", tables.join(", "));
+                session
+                    .execute(sqlx::AssertSqlSafe(statement))
+                    .await
+                    .map_err(|e| pg_error("vacuum", e))?;
+                Ok(())
+            }
+        }
     }
 
     /// Checks that the database answers (for `/ready`).

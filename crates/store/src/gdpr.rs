@@ -145,6 +145,24 @@ fn contains_pattern(value: &str) -> String {
     p
 }
 
+/// The tables erasure deletes from or blanks: vacuumed after it on PostgreSQL.
+pub const ERASED_TABLES: &[&str] = &[
+    "customers",
+    "customer_identities",
+    "customer_events",
+    "customer_merges",
+    "merge_reviews",
+    "interactions",
+    "customer_event_quarantine",
+    "idempotency_keys",
+];
+
+/// Removes the erased rows' old versions from the database files, once erasure committed
+/// (see [`Db::scrub`]).
+pub async fn scrub_after_erasure(db: &Db) -> Result<(), Error> {
+    db.scrub(ERASED_TABLES).await
+}
+
 /// Erases a person (the active profile `customer_id` stands for). Runs as one command.
 pub async fn erase(
     conn: &mut Conn,
