@@ -58,8 +58,10 @@ pub struct KeyDto {
 pub struct CreatedKey {
     #[serde(flatten)]
     pub key: KeyDto,
-    /// The secret: shown once, never stored in clear.
-    pub token: String,
+    /// The secret: shown once, never stored in clear — also not with the request's
+    /// `Idempotency-Key`: a replay answers `null` here (the key exists; mint another if the
+    /// token was lost).
+    pub token: Option<String>,
 }
 
 super::page_of!(KeyPage, KeyDto);
@@ -129,28 +131,22 @@ async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult
     let actor = w.actor();
     let scopes: Vec<String> = w.body.scopes.iter().map(|s| s.0.clone()).collect();
     let (key, token) = mint_key(&w.body.name, &scopes)?;
+    let first_answer = CreatedKey {
+        key: dto(key.clone()),
+        token: Some(token.clone()),
+    };
+    // What the idempotency record keeps: the key without its token.
     let response =
         s.db.write_once(
             w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::api_keys::create_key(c, &key, &token, &actor)
-                        .await
-                        .map(|_| (key, token))
-                })
-            },
-            |(key, token)| {
-                stored(
-                    201,
-                    &CreatedKey {
-                        key: dto(key),
-                        token,
-                    },
-                )
-            },
+            move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &token, &actor).await.map(|_| key) }),
+            |key| stored(201, &CreatedKey { key: dto(key), token: None }),
         )
         .await?;
-    Ok(reply(response))
+    if response.replayed {
+        return Ok(reply(response));
+    }
+    Ok(reply(stored(201, &first_answer)))
 }
 
 /// Revoke an API key (admin): it stops working at once on this node, within seconds on others.
