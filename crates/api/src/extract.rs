@@ -1,11 +1,9 @@
 //! Request extractors that speak the API's conventions.
 //!
-//! [`Write`] authenticates the caller, checks its scope *before* looking at the body (so a
-//! key without the right gets 403 whatever it sends), validates the `Idempotency-Key` header,
+//! [`Write`] takes the caller the route-access layer authenticated (a key the route table
+//! excludes got 403 before its body was read), validates the `Idempotency-Key` header,
 //! and parses the JSON body strictly (unknown fields and wrong types are 422, broken JSON is
 //! 400, each in the one error shape). [`Q`] does the same for query strings.
-
-use std::marker::PhantomData;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -24,38 +22,14 @@ use crate::state::AppState;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
-/// Who may perform a write.
-pub trait Policy {
-    fn check(principal: &Principal) -> Result<(), ApiError>;
-}
-
-/// Only `admin` keys: catalogue, locations, channels, prices, API keys.
-pub struct AdminOnly;
-
-impl Policy for AdminOnly {
-    fn check(principal: &Principal) -> Result<(), ApiError> {
-        principal.require_admin()
-    }
-}
-
-/// Any valid key; the handler checks what the key may touch (e.g. a store key, its store).
-pub struct AnyKey;
-
-impl Policy for AnyKey {
-    fn check(_principal: &Principal) -> Result<(), ApiError> {
-        Ok(())
-    }
-}
-
 /// A write request: its caller, its parsed body and its idempotency key.
-pub struct Write<T, P = AdminOnly> {
+pub struct Write<T> {
     pub principal: Principal,
     pub body: T,
     pub idempotency: Option<IdempotencyKey>,
-    _policy: PhantomData<P>,
 }
 
-impl<T, P> Write<T, P> {
+impl<T> Write<T> {
     /// The actor recorded in events (the API key id).
     pub fn actor(&self) -> String {
         self.principal.key_id.clone()
@@ -156,17 +130,15 @@ fn request_hash(parts: &Parts, body: &[u8]) -> String {
     kernel::hex::encode(&h.finalize())
 }
 
-impl<T, P> FromRequest<AppState> for Write<T, P>
+impl<T> FromRequest<AppState> for Write<T>
 where
     T: DeserializeOwned + Send,
-    P: Policy + Send,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let principal = Principal::from_request_parts(&mut parts, state).await?;
-        P::check(&principal)?;
         let key = idempotency_key(&parts.headers)?;
         let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
@@ -192,7 +164,6 @@ where
             principal,
             body,
             idempotency,
-            _policy: PhantomData,
         })
     }
 }

@@ -98,6 +98,42 @@ impl HoldTtls {
     }
 }
 
+/// What owns a hold, and so decides its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldOwner {
+    /// Made through `/v1/holds`: the key that made it commits or releases it.
+    Api,
+    /// A cart line's: the cart ends it (line removed, checkout, abandonment).
+    Cart,
+    /// An order's: only the order's transitions end it.
+    Order,
+}
+
+impl HoldOwner {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldOwner::Api => "api",
+            HoldOwner::Cart => "cart",
+            HoldOwner::Order => "order",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<HoldOwner> {
+        [HoldOwner::Api, HoldOwner::Cart, HoldOwner::Order]
+            .into_iter()
+            .find(|o| o.as_str() == text)
+    }
+
+    /// The cart or order that alone may end the hold.
+    pub fn owned_by(self) -> Option<&'static str> {
+        match self {
+            HoldOwner::Api => None,
+            HoldOwner::Cart | HoldOwner::Order => Some(self.as_str()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HoldStatus {
@@ -138,6 +174,11 @@ pub struct Hold {
     pub purpose: HoldPurpose,
     /// What holds the stock: a cart id, an order id, a reservation id.
     pub owner_ref: String,
+    /// Whether a cart or an order owns the hold (it then ends only through them).
+    pub owner: HoldOwner,
+    /// The API key that made it through `/v1/holds` (none for carts' and orders' holds).
+    #[serde(skip)]
+    pub created_by: Option<String>,
     /// The channel the stock was promised on, when a channel asked.
     pub channel: Option<String>,
     pub status: HoldStatus,
@@ -251,6 +292,8 @@ mod tests {
             quantity,
             purpose: HoldPurpose::Cart,
             owner_ref: "cart_1".into(),
+            owner: HoldOwner::Cart,
+            created_by: None,
             channel: None,
             status: HoldStatus::Pending,
             committed_quantity: 0,

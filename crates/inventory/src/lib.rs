@@ -17,6 +17,6 @@ pub mod hold;
 pub mod ledger;
 pub mod sourcing;
 
-pub use hold::{Hold, HoldEnd, HoldPurpose, HoldStatus, HoldTtls};
+pub use hold::{Hold, HoldEnd, HoldOwner, HoldPurpose, HoldStatus, HoldTtls};
 pub use ledger::{Level, LevelSnapshot, MovementKind, atp};
 pub use sourcing::{Fulfilment, SourcingPolicy};

@@ -53,6 +53,7 @@ error_codes! {
     Unauthorized => ("unauthorized", 401, "No valid API key was given (`Authorization: Bearer …`)."),
     Forbidden => ("forbidden", 403, "The API key's scopes do not allow this request."),
     NotFound => ("not_found", 404, "The resource does not exist."),
+    CustomerErased => ("customer_erased", 410, "The customer was erased (GDPR Art. 17): the profile answers `status: erased`, and every sub-resource of it (identities, consents, timeline, orders, export…) answers this."),
     RouteNotFound => ("route_not_found", 404, "No route matches this path."),
     MethodNotAllowed => ("method_not_allowed", 405, "The route exists but not with this method."),
     AlreadyExists => ("already_exists", 409, "A resource with this unique key already exists."),

@@ -6,7 +6,7 @@
 //! Cart changes emit no outbox event: a cart is working state; the order it becomes is
 //! the business fact.
 
-use inventory::HoldPurpose;
+use inventory::{HoldOwner, HoldPurpose};
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::{self, Line};
 
@@ -343,6 +343,7 @@ pub async fn set_line(
                 quantity,
                 purpose: HoldPurpose::Cart,
                 owner_ref: cart_id.to_owned(),
+                owner: HoldOwner::Cart,
                 channel: at.channel.clone(),
                 checked_channel_safety: at.checked_channel_safety,
                 ttl_s: Some(at.ttl_s),
@@ -432,9 +433,12 @@ pub(crate) async fn merge_into(
     }
     let closed = conn
         .execute(
-            "UPDATE carts SET status = 'merged', merged_into = $2, updated_at = $3, version = version + 1
+            // The merged cart was the target's customer's too (it signed in, or its profile
+            // merged): their channels know them by it.
+            "UPDATE carts SET status = 'merged', merged_into = $2, updated_at = $3, version = version + 1,
+                customer_id = COALESCE($5, customer_id)
              WHERE id = $1 AND version = $4 AND status = 'active'",
-            params![&from.id, &target.id, now.to_text(), from.version],
+            params![&from.id, &target.id, now.to_text(), from.version, &target.customer_id],
         )
         .await?;
     if closed != 1 {

@@ -234,6 +234,37 @@ pub async fn create_profile(
     Ok(profile)
 }
 
+/// Notes that the customer signed in on `channel` (once per channel).
+pub async fn note_channel(conn: &mut Conn, customer_id: &str, channel: &str) -> Result<(), Error> {
+    conn.execute(
+        "INSERT INTO customer_channels (customer_id, channel, first_at)
+         SELECT $1, $2, $3 WHERE NOT EXISTS
+             (SELECT 1 FROM customer_channels WHERE customer_id = $1 AND channel = $2)",
+        params![customer_id, channel, Timestamp::now().to_text()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the customer is known on `channel`: an identifier recorded there, a sign-in, a
+/// cart started there or an order placed there.
+pub async fn known_on_channel(conn: &mut Conn, customer_id: &str, channel: &str) -> Result<bool, Error> {
+    let found = conn
+        .query_opt(
+            "SELECT 1 AS known FROM customer_identities WHERE customer_id = $1 AND channel = $2
+             UNION ALL
+             SELECT 1 AS known FROM customer_channels WHERE customer_id = $1 AND channel = $2
+             UNION ALL
+             SELECT 1 AS known FROM carts WHERE customer_id = $1 AND channel = $2
+             UNION ALL
+             SELECT 1 AS known FROM orders WHERE customer_id = $1 AND channel = $2
+             LIMIT 1",
+            params![customer_id, channel],
+        )
+        .await?;
+    Ok(found.is_some())
+}
+
 pub async fn find_profile(conn: &mut Conn, id: &str) -> Result<Option<Profile>, Error> {
     conn.query_opt(
         &format!("SELECT {PROFILE_COLUMNS} FROM customers WHERE id = $1"),
@@ -1099,6 +1130,7 @@ async fn apply_plan(
 /// signs in owns no consent, order or cart yet), probed first in one statement.
 const OWNED_TABLES: &[&str] = &["customer_identities", "customer_event_keys"];
 const SOMETIMES_OWNED: &[&str] = &[
+    "customer_channels",
     "consents",
     "interactions",
     "orders",

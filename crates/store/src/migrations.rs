@@ -61,6 +61,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "event_quarantine",
         include_str!("../migrations/sqlite/0010_event_quarantine.sql"),
     ),
+    (
+        11,
+        "hold_owners",
+        include_str!("../migrations/sqlite/0011_hold_owners.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -112,6 +117,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         10,
         "event_quarantine",
         include_str!("../migrations/postgres/0010_event_quarantine.sql"),
+    ),
+    (
+        11,
+        "hold_owners",
+        include_str!("../migrations/postgres/0011_hold_owners.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use inventory::HoldPurpose;
+use inventory::{HoldOwner, HoldPurpose};
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
 use orders::{FulfilmentMode, OrderState, Transition};
@@ -295,7 +295,7 @@ async fn hold_line(
     if let Some(cart_hold) = &line.cart_hold {
         let adopted = conn
             .execute(
-                "UPDATE holds SET purpose = $2, owner_ref = $3, expires_at = $4
+                "UPDATE holds SET purpose = $2, owner_ref = $3, expires_at = $4, owner_kind = 'order'
                  WHERE id = $1 AND status = 'pending' AND sku = $5 AND location = $6 AND quantity = $7",
                 params![cart_hold, purpose.as_str(), order_id, expires.to_text(), &line.sku, &line.location, line.quantity],
             )
@@ -313,6 +313,7 @@ async fn hold_line(
             quantity: line.quantity,
             purpose,
             owner_ref: order_id.to_owned(),
+            owner: HoldOwner::Order,
             channel: new.hold_channel.clone(),
             checked_channel_safety: line.checked_channel_safety,
             ttl_s: Some(new.hold_ttl_s),
@@ -936,6 +937,8 @@ pub struct OrderFilter {
     pub location: Option<String>,
     pub states: Vec<OrderState>,
     pub mode: Option<FulfilmentMode>,
+    /// Orders placed on this channel.
+    pub channel: Option<String>,
 }
 
 /// Orders by filter, newest first (keyset on the id, which sorts by creation).
@@ -954,6 +957,10 @@ pub async fn list(db: &Db, filter: &OrderFilter, page: &PageRequest) -> Result<P
     if let Some(m) = filter.mode {
         values.push(m.as_str().into());
         sql.push_str(&format!(" AND mode = ${}", values.len()));
+    }
+    if let Some(c) = &filter.channel {
+        values.push(c.into());
+        sql.push_str(&format!(" AND channel = ${}", values.len()));
     }
     if !filter.states.is_empty() {
         let first = values.len() + 1;

@@ -5,7 +5,7 @@
 //! can never oversell, whatever they read before. The movement or the hold change, the level
 //! and the outbox event are written in the same transaction.
 
-use inventory::hold::{self, Hold, HoldEnd, HoldPurpose, HoldStatus};
+use inventory::hold::{self, Hold, HoldEnd, HoldOwner, HoldPurpose, HoldStatus};
 use inventory::ledger::{self, Level, LevelSnapshot, MovementKind};
 use inventory::sourcing::Site;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
@@ -102,6 +102,11 @@ fn hold_from_row(row: &Row) -> Result<Hold, Error> {
         quantity: row.int("quantity")?,
         purpose: HoldPurpose::parse(&purpose).ok_or_else(|| corrupt("purpose", &purpose))?,
         owner_ref: row.text("owner_ref")?,
+        owner: {
+            let owner = row.text("owner_kind")?;
+            HoldOwner::parse(&owner).ok_or_else(|| corrupt("owner_kind", &owner))?
+        },
+        created_by: row.opt_text("created_by")?,
         channel: row.opt_text("channel")?,
         status: HoldStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         committed_quantity: row.int("committed_quantity")?,
@@ -331,6 +336,8 @@ pub struct NewHold {
     pub quantity: i64,
     pub purpose: HoldPurpose,
     pub owner_ref: String,
+    /// A cart's or an order's hold ends only through them; an API hold by its maker.
+    pub owner: HoldOwner,
     /// The channel promising the stock: its sourcing policy must allow the location, and its
     /// channel safety stock is kept back. `None` (staff, back office) skips both.
     pub channel: Option<String>,
@@ -435,6 +442,8 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         quantity: new.quantity,
         purpose: new.purpose,
         owner_ref: new.owner_ref.clone(),
+        owner: new.owner,
+        created_by: (new.owner == HoldOwner::Api).then(|| actor.to_owned()),
         channel: new.channel.clone(),
         status: HoldStatus::Pending,
         committed_quantity: 0,
@@ -443,9 +452,9 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         ended_at: None,
     };
     conn.execute(
-        "INSERT INTO holds (id, sku, location, quantity, purpose, owner_ref, channel, status, committed_quantity, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10)",
-        params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, &h.channel, h.status.as_str(), h.expires_at.to_text(), now.to_text()],
+        "INSERT INTO holds (id, sku, location, quantity, purpose, owner_ref, channel, status, committed_quantity, expires_at, created_at, owner_kind, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12)",
+        params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, &h.channel, h.status.as_str(), h.expires_at.to_text(), now.to_text(), h.owner.as_str(), &h.created_by],
     )
     .await?;
     let snapshot = LevelSnapshot::new(&h.sku, &h.location, after);

@@ -29,7 +29,7 @@ use super::orders::{FulfilmentModeDto, OrderDto, order_dto};
 use super::{EmptyBody, IdempotencyHeader, reply, stored};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{AnyKey, Path, Write};
+use crate::extract::{Path, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -163,7 +163,7 @@ fn to_lines(lines: Vec<LineIn>) -> Vec<Line> {
     responses((status = 201, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_cart(
     State(s): State<AppState>,
-    w: Write<CreateCart, AnyKey>,
+    w: Write<CreateCart>,
 ) -> ApiResult<Response> {
     let b = w.body;
     if let (Some(own), Some(named)) = (w.principal.own_channel(), &b.channel)
@@ -266,7 +266,7 @@ pub struct SetLine {
 async fn set_line(
     State(s): State<AppState>,
     Path((id, sku)): Path<(String, String)>,
-    w: Write<SetLine, AnyKey>,
+    w: Write<SetLine>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     if w.body.quantity != 0 {
@@ -316,7 +316,7 @@ async fn set_line(
 async fn remove_line(
     State(s): State<AppState>,
     Path((id, sku)): Path<(String, String)>,
-    w: Write<EmptyBody, AnyKey>,
+    w: Write<EmptyBody>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     let response =
@@ -347,7 +347,7 @@ pub struct SignIn {
 async fn sign_in(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<SignIn, AnyKey>,
+    w: Write<SignIn>,
 ) -> ApiResult<Response> {
     let customer = w.body.customer_id;
     let response =
@@ -372,7 +372,7 @@ async fn sign_in(
 async fn start_handoff(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<EmptyBody, AnyKey>,
+    w: Write<EmptyBody>,
 ) -> ApiResult<Response> {
     let response =
         s.db.write_once(
@@ -399,7 +399,7 @@ pub struct Claim {
 /// Claim a handed-off cart by its code (once).
 #[utoipa::path(post, path = "/v1/carts/claim", tag = "orders", request_body = Claim, params(IdempotencyHeader),
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn claim(State(s): State<AppState>, w: Write<Claim, AnyKey>) -> ApiResult<Response> {
+async fn claim(State(s): State<AppState>, w: Write<Claim>) -> ApiResult<Response> {
     let Claim { code, customer_id } = w.body;
     let response =
         s.db.write_once(
@@ -421,11 +421,11 @@ async fn claim(State(s): State<AppState>, w: Write<Claim, AnyKey>) -> ApiResult<
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn customer_cart(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CartDto>> {
     let mut conn = s.db.read().await?;
-    let active = store::customers::active_id(&mut conn, &id).await?;
+    let active = app::customers::reach(&mut conn, &p, &id).await?.id;
     let cart = store::carts::active_cart_of(&mut conn, &active)
         .await?
         .ok_or_else(|| {
@@ -499,7 +499,7 @@ pub struct LineChoice {
 async fn checkout(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<Checkout, AnyKey>,
+    w: Write<Checkout>,
 ) -> ApiResult<Response> {
     if let Some(k) = &w.idempotency
         && let Some(first) = s.db.previous_response(k).await?

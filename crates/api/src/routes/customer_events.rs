@@ -16,7 +16,7 @@ use super::customers::{IdentifierIn, parse_identifiers};
 use super::{IdempotencyHeader, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail};
-use crate::extract::{AnyKey, Q, Write, parse_json};
+use crate::extract::{Q, Write, parse_json};
 use crate::state::AppState;
 
 /// Most events in one request.
@@ -210,7 +210,7 @@ pub struct IngestQuery {
 async fn ingest(
     State(s): State<AppState>,
     Q(q): Q<IngestQuery>,
-    w: Write<Box<RawValue>, AnyKey>,
+    w: Write<Box<RawValue>>,
 ) -> ApiResult<Response> {
     let wait = match q.wait.as_deref() {
         None => false,
@@ -497,7 +497,7 @@ pub struct RetriedDto {
 async fn retry_set_aside(
     State(s): State<AppState>,
     axum::extract::Path(seq): axum::extract::Path<i64>,
-    w: Write<super::EmptyBody, AnyKey>,
+    w: Write<super::EmptyBody>,
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;
     // Events before it resolve first: the link then sees their profiles.

@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use customers::consent::{self, ConsentRecord};
-use customers::{Identifier, PhoneRules, Purpose};
+use customers::{Identifier, PhoneRules};
 use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{EmptyBody, IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AnyKey, Path, Q, Write};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -193,7 +193,7 @@ fn optional_name(field: &str, name: Option<String>) -> Result<Option<String>, Er
     security(("bearer" = [])))]
 async fn create_customer(
     State(s): State<AppState>,
-    w: Write<CreateCustomer, AnyKey>,
+    w: Write<CreateCustomer>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     let channel = w
@@ -331,10 +331,12 @@ pub async fn customer_page(
     security(("bearer" = [])))]
 async fn get_customer(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerDto>> {
-    Ok(Json(load_customer(&mut s.db.read().await?, &id).await?))
+    let mut conn = s.db.read().await?;
+    app::customers::reach_profile(&mut conn, &p, &id).await?;
+    Ok(Json(load_customer(&mut conn, &id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -367,12 +369,15 @@ fn optional_change(
 async fn update_customer(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<UpdateCustomer, AnyKey>,
+    w: Write<UpdateCustomer>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     let given = optional_change("given_name", w.body.given_name)?;
     let family = optional_change("family_name", w.body.family_name)?;
     let home = w.body.home_store;
+    let mut conn = s.db.read().await?;
+    app::customers::may_update(&mut conn, &w.principal, &id, home.is_some()).await?;
+    drop(conn);
     let response =
         s.db.write_once(
             w.idempotency,
@@ -453,7 +458,7 @@ impl From<Resolution> for ResolutionDto {
     security(("bearer" = [])))]
 async fn identify(
     State(s): State<AppState>,
-    w: Write<IdentifyRequest, AnyKey>,
+    w: Write<IdentifyRequest>,
 ) -> ApiResult<Response> {
     let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
     let channel = w
@@ -464,7 +469,7 @@ async fn identify(
     run_link(
         &s,
         w.idempotency,
-        w.principal.key_id,
+        w.principal.0.key_id,
         identifiers,
         None,
         channel,
@@ -490,7 +495,7 @@ pub struct AddIdentities {
 async fn add_identities(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<AddIdentities, AnyKey>,
+    w: Write<AddIdentities>,
 ) -> ApiResult<Response> {
     let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
     let channel = w
@@ -498,10 +503,11 @@ async fn add_identities(
         .channel
         .clone()
         .or(w.principal.own_channel().map(str::to_owned));
+    app::customers::reach(&mut s.db.read().await?, &w.principal, &id).await?;
     run_link(
         &s,
         w.idempotency,
-        w.principal.key_id,
+        w.principal.0.key_id,
         identifiers,
         Some(id),
         channel,
@@ -545,7 +551,13 @@ async fn run_link(
                         cause,
                         reference: Some(&reference),
                     };
-                    store::customers::link(c, &link, rules, &actor, &mut Default::default()).await
+                    let resolution =
+                        store::customers::link(c, &link, rules, &actor, &mut Default::default())
+                            .await?;
+                    if let Some(code) = &channel {
+                        store::customers::note_channel(c, &resolution.customer_id, code).await?;
+                    }
+                    Ok(resolution)
                 })
             },
             |r| stored(200, &ResolutionDto::from(r)),
@@ -620,8 +632,9 @@ async fn lineage(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<LineageDto>> {
-    p.require_staff()?;
-    let customer = load_customer(&mut s.db.read().await?, &id).await?;
+    let mut conn = s.db.read().await?;
+    app::customers::reach(&mut conn, &p, &id).await?;
+    let customer = load_customer(&mut conn, &id).await?;
     let merges = store::customers::merge_history(&s.db, &customer.id).await?;
     let reviews = store::customers::reviews_of(&s.db, &customer.id).await?;
     Ok(Json(LineageDto {
@@ -631,34 +644,10 @@ async fn lineage(
     }))
 }
 
-/// Timeline and service history: service and admin keys; a store key for customers of its
-/// home store, or who granted `service_history_sharing`. Answers the active profile's id.
+/// Timeline and service history: the customer rules of `app::access` (the route table
+/// keeps channel keys out). Answers the active profile's id.
 async fn require_history_access(s: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
-    let mut conn = s.db.read().await?;
-    let active = store::customers::active_id(&mut conn, id).await?;
-    if p.is_staff() {
-        return Ok(active);
-    }
-    let Some(own) = p.store_only() else {
-        return Err(forbidden(
-            "the customer history is for service keys and stores",
-        ));
-    };
-    let profile = store::customers::find_profile(&mut conn, &active)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", &active))?;
-    if profile.home_store.as_deref() == Some(own) {
-        return Ok(active);
-    }
-    let records = store::consents::records(&mut conn, &active).await?;
-    // Sharing is granted for every store at once: only records for all channels count.
-    if consent::may_use(&records, Purpose::ServiceHistorySharing, "*").allowed {
-        Ok(active)
-    } else {
-        Err(forbidden(
-            "this customer's history is shared with their home store only (no `service_history_sharing` consent)",
-        ))
-    }
+    Ok(app::customers::reach(&mut s.db.read().await?, p, id).await?.id)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -786,7 +775,7 @@ fn short_text(field: &str, v: &str, max: usize) -> Result<(), Error> {
 async fn record_consent(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<RecordConsent, AnyKey>,
+    w: Write<RecordConsent>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     let b = w.body;
@@ -807,6 +796,7 @@ async fn record_consent(
             "a channel key records consent for its own channel (or for every channel)",
         ));
     }
+    app::customers::reach(&mut s.db.read().await?, &w.principal, &id).await?;
     let response =
         s.db.write_once(
             w.idempotency,
@@ -852,11 +842,11 @@ pub struct ConsentsDto {
     security(("bearer" = [])))]
 async fn list_consents(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConsentsDto>> {
     let mut conn = s.db.read().await?;
-    let active = store::customers::active_id(&mut conn, &id).await?;
+    let active = app::customers::reach(&mut conn, &p, &id).await?.id;
     let records = store::consents::records(&mut conn, &active).await?;
     Ok(Json(ConsentsDto {
         current: consent::current(&records)
@@ -894,12 +884,12 @@ pub struct ConsentDecisionDto {
     security(("bearer" = [])))]
 async fn check_consent(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
     Q(q): Q<CheckQuery>,
 ) -> ApiResult<Json<ConsentDecisionDto>> {
     let mut conn = s.db.read().await?;
-    let active = store::customers::active_id(&mut conn, &id).await?;
+    let active = app::customers::reach(&mut conn, &p, &id).await?.id;
     let records = store::consents::records(&mut conn, &active).await?;
     let d = consent::may_use(&records, q.purpose.into(), &q.channel);
     Ok(Json(ConsentDecisionDto {
@@ -965,7 +955,8 @@ impl From<customers::Interaction> for InteractionDto {
 }
 
 /// Record a service interaction (e-mail, call, chat, store visit, social message). Service and
-/// admin keys anywhere; a store key at its own store, for any customer.
+/// admin keys anywhere; a store key at its own store, for any customer (noting a visit it
+/// handled is not reading the history).
 #[utoipa::path(post, path = "/v1/customers/{id}/interactions", tag = "customers", request_body = RecordInteraction,
     params(("id" = String, Path), IdempotencyHeader),
     responses((status = 201, body = InteractionDto), (status = "4XX", body = ErrorBody)),
@@ -973,7 +964,7 @@ impl From<customers::Interaction> for InteractionDto {
 async fn record_interaction(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<RecordInteraction, AnyKey>,
+    w: Write<RecordInteraction>,
 ) -> ApiResult<Response> {
     let actor = w.actor();
     // Recording is not reading: any store may note a visit or a call it handled, at its own
@@ -1056,7 +1047,7 @@ async fn export(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    p.require_staff()?;
+    app::customers::reach(&mut s.db.read().await?, &p, &id).await?;
     let export = store::gdpr::export(&s.db, &id).await?;
     serde_json::to_value(export)
         .map(Json)
@@ -1085,32 +1076,22 @@ pub struct ErasureDto {
 async fn erase(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<EmptyBody, AnyKey>,
+    w: Write<EmptyBody>,
 ) -> ApiResult<Response> {
-    w.principal.require_staff()?;
-    // As for links: the tail first, in runs of its own; the command resolves the rest.
-    store::customer_events::catch_up(&s.db).await?;
-    let actor = w.actor();
-    let rules = s.resolution;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::gdpr::erase(c, &id, rules, &actor).await }),
-            |e| {
-                stored(
-                    200,
-                    &ErasureDto {
-                        customer_id: e.customer_id,
-                        merged_profiles: e.merged_profiles,
-                        identities_removed: e.identities_removed,
-                        events_pseudonymised: e.events_pseudonymised,
-                        interactions_blanked: e.interactions_blanked,
-                        erased_at: e.erased_at,
-                    },
-                )
+    let response = app::customers::erase(&s.db, id, s.resolution, w.actor(), w.idempotency, |e| {
+        stored(
+            200,
+            &ErasureDto {
+                customer_id: e.customer_id,
+                merged_profiles: e.merged_profiles,
+                identities_removed: e.identities_removed,
+                events_pseudonymised: e.events_pseudonymised,
+                interactions_blanked: e.interactions_blanked,
+                erased_at: e.erased_at,
             },
         )
-        .await?;
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -1212,7 +1193,7 @@ pub struct DecideReview {
 async fn decide_review(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<DecideReview, AnyKey>,
+    w: Write<DecideReview>,
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;
     let actor = w.actor();

@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, PageParams, page_of, reply, stored, wire_enum};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{AnyKey, Path, Q, Write};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -204,13 +204,10 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
     }
 }
 
-fn shows_code(p: &Principal) -> bool {
-    p.store_only().is_none()
-}
-
-/// Whether a store key's store fulfils (part of) the order.
-fn fulfils(o: &Order, store: &str) -> bool {
-    o.location.as_deref() == Some(store) || o.lines.iter().any(|l| l.location == store)
+/// The order as `p` may see it (the pickup code only for staff and the order's channel).
+pub(crate) fn order_for(p: &Principal, o: Order) -> OrderDto {
+    let show = app::orders::shows_pickup_code(p, &o);
+    order_dto(o, show)
 }
 
 /// Read an order.
@@ -221,10 +218,7 @@ async fn get_order(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderDto>> {
-    Ok(Json(order_dto(
-        store::orders::get_order(&s.db, &id).await?,
-        shows_code(&p),
-    )))
+    Ok(Json(order_for(&p, app::orders::reach(&s.db, &p, &id).await?)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -245,10 +239,10 @@ pub struct HistoryStepDto {
     responses((status = 200, body = Vec<HistoryStepDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn order_history(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<HistoryStepDto>>> {
-    store::orders::get_order(&s.db, &id).await?;
+    app::orders::reach(&s.db, &p, &id).await?;
     let steps = store::orders::history(&s.db, &id).await?;
     Ok(Json(
         steps
@@ -295,27 +289,13 @@ pub struct TransitionBody {
 async fn act(
     State(s): State<AppState>,
     Path((id, transition)): Path<(String, TransitionDto)>,
-    w: Write<TransitionBody, AnyKey>,
+    w: Write<TransitionBody>,
 ) -> ApiResult<Response> {
     let t: Transition = transition.into();
-    let order = store::orders::get_order(&s.db, &id).await?;
-    let p = &w.principal;
-    let store_key = p.store_only().map(str::to_owned);
-    match (&store_key, p.own_channel()) {
-        _ if p.is_staff() => {}
-        (Some(code), _) if fulfils(&order, code) => {}
-        (Some(_), _) => {
-            return Err(forbidden("a store key acts on its own store's orders only"));
-        }
-        (None, Some(channel)) if t == Transition::Cancel && channel == order.channel => {}
-        _ => {
-            return Err(forbidden(
-                "a channel key may only cancel its own channel's orders",
-            ));
-        }
-    }
+    let order = app::orders::reach_to_act(&s.db, &w.principal, &id, t).await?;
+    let store_key = w.principal.store_only().map(str::to_owned);
     let actor = w.actor();
-    let show = shows_code(&w.principal);
+    let show = app::orders::shows_pickup_code(&w.principal, &order);
     let b = w.body;
     if b.pickup_code.is_some() && t != Transition::Collect {
         return Err(Error::validation("pickup_code", "only `collect` takes a pickup code").into());
@@ -434,36 +414,20 @@ async fn list_orders(
     p: Principal,
     Q(q): Q<OrderQuery>,
 ) -> ApiResult<Json<OrderPage>> {
-    let location = match (p.store_only(), q.location) {
-        (Some(own), Some(asked)) if own != asked => {
-            return Err(forbidden("a store key lists its own store's orders"));
-        }
-        (Some(own), _) => Some(own.to_owned()),
-        (None, asked) => asked,
-    };
-    if !p.is_staff() && p.store_only().is_none() && q.customer_id.is_none() {
-        return Err(forbidden(
-            "a channel key lists one customer's orders (`customer_id`)",
-        ));
-    }
     let customer_id = match q.customer_id {
         Some(c) => Some(store::customers::active_id(&mut s.db.read().await?, &c).await?),
         None => None,
     };
     let filter = OrderFilter {
         customer_id,
-        location,
+        location: q.location,
         states: parse_states(q.state.as_deref())?,
         mode: q.mode.map(Into::into),
+        channel: None,
     };
     let page = kernel::PageRequest::parse(q.limit, q.cursor.as_deref())?;
-    let show = shows_code(&p);
-    Ok(Json(
-        store::orders::list(&s.db, &filter, &page)
-            .await?
-            .map(|o| order_dto(o, show))
-            .into(),
-    ))
+    let found = app::orders::list(&s.db, &p, filter, &page).await?;
+    Ok(Json(found.map(|o| order_for(&p, o)).into()))
 }
 
 /// A customer's orders from every channel, newest first (a merged profile's included).
@@ -475,30 +439,79 @@ async fn customer_orders(
     Path(id): Path<String>,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<OrderPage>> {
-    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
-    let filter = OrderFilter {
-        customer_id: Some(active),
-        ..OrderFilter::default()
-    };
-    let show = shows_code(&p);
-    Ok(Json(
-        store::orders::list(&s.db, &filter, &q.request()?)
-            .await?
-            .map(|o| order_dto(o, show))
-            .into(),
-    ))
+    let found = app::orders::of_customer(&s.db, &p, &id, &q.request()?).await?;
+    Ok(Json(found.map(|o| order_for(&p, o)).into()))
 }
 
-/// The order behind an e-receipt: the token, or the QR payload as scanned.
+/// What a return needs of an order, and nothing more: no customer, payments or pickup code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptLookupDto {
+    pub order_id: String,
+    pub channel: String,
+    pub mode: FulfilmentModeDto,
+    pub state: OrderStateDto,
+    /// The store that sold it (all modes but ship).
+    pub location: Option<String>,
+    pub currency: String,
+    pub total_minor: i64,
+    /// `line` and `quantity` are what `POST /v1/returns` names; at most `sold − returned`.
+    pub lines: Vec<ReceiptLineDto>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceiptLineDto {
+    pub line: i64,
+    pub sku: String,
+    pub unit_price_minor: i64,
+    pub sold: i64,
+    pub returned: i64,
+}
+
+fn receipt_lookup_dto(o: Order) -> ReceiptLookupDto {
+    ReceiptLookupDto {
+        order_id: o.id,
+        channel: o.channel,
+        mode: o.mode.into(),
+        state: o.state.into(),
+        location: o.location,
+        currency: o.currency.code().to_owned(),
+        total_minor: o.total_minor,
+        lines: o
+            .lines
+            .into_iter()
+            .map(|l| ReceiptLineDto {
+                line: l.line_no,
+                sku: l.sku,
+                unit_price_minor: l.unit_price_minor,
+                sold: l.sold,
+                returned: l.returned,
+            })
+            .collect(),
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+    }
+}
+
+/// The order behind an e-receipt (its token, or the QR payload as scanned), as a store
+/// taking a return needs it: any key holding the receipt may look it up — the documented
+/// exception to the order rules — and gets only the lines, amounts and states. Looked up
+/// by order number instead, the order rules apply.
 #[utoipa::path(get, path = "/v1/receipts/{token}", tag = "orders", params(("token" = String, Path)),
-    responses((status = 200, body = OrderDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ReceiptLookupDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn receipt(
     State(s): State<AppState>,
     p: Principal,
     Path(token): Path<String>,
-) -> ApiResult<Json<OrderDto>> {
+) -> ApiResult<Json<ReceiptLookupDto>> {
     let order = find_by_reference(&s, &token).await?;
-    Ok(Json(order_dto(order, shows_code(&p))))
+    if orders::receipt::token_from_qr(&token).is_none() {
+        app::orders::check(&p, &order)?;
+    }
+    Ok(Json(receipt_lookup_dto(order)))
 }
 
 /// An order by id, e-receipt token or scanned QR payload.
@@ -616,7 +629,7 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
     responses((status = 201, body = ReturnDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn record_return(
     State(s): State<AppState>,
-    w: Write<RecordReturn, AnyKey>,
+    w: Write<RecordReturn>,
 ) -> ApiResult<Response> {
     let p = &w.principal;
     let location = match (p.store_only(), w.body.location.clone()) {
@@ -724,17 +737,17 @@ async fn record_return(
     Ok(reply(response))
 }
 
-/// The returns of an order, oldest first.
+/// The returns of an order, oldest first (a store that took back goods of an order it did
+/// not sell sees the returns it took).
 #[utoipa::path(get, path = "/v1/orders/{id}/returns", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = Vec<ReturnDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn order_returns(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<ReturnDto>>> {
-    store::orders::get_order(&s.db, &id).await?;
     Ok(Json(
-        store::returns::of_order(&s.db, &id)
+        app::orders::returns_of(&s.db, &p, &id)
             .await?
             .into_iter()
             .map(return_dto)
@@ -860,10 +873,10 @@ async fn get_store_credit(
     responses((status = 200, body = Vec<StoreCreditDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn customer_store_credits(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<StoreCreditDto>>> {
-    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id).await?.id;
     let credits = store::credits::of_customer(&s.db, &active).await?;
     Ok(Json(credits.into_iter().map(credit_dto).collect()))
 }

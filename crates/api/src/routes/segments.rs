@@ -13,7 +13,7 @@ use super::customers::{CustomerPage, customer_page};
 use super::{IdempotencyHeader, PageParams, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{AnyKey, Path, Q, Write};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,7 +74,7 @@ impl From<Segment> for SegmentDto {
     security(("bearer" = [])))]
 async fn create_segment(
     State(s): State<AppState>,
-    w: Write<CreateSegment, AnyKey>,
+    w: Write<CreateSegment>,
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;
     let actor = w.actor();
@@ -190,8 +190,7 @@ async fn customer_segments(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerSegmentsDto>> {
-    p.require_staff()?;
-    let active = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id).await?.id;
     let segments = store::segments::segments_of(&s.db, &active).await?;
     Ok(Json(CustomerSegmentsDto {
         customer_id: active,

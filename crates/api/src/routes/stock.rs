@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::{IdempotencyHeader, PageParams, page_of, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{AnyKey, Path, Q, Write};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -302,7 +302,7 @@ impl ChannelView {
     responses((status = 201, body = RecordedMovement), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn record_movement(
     State(s): State<AppState>,
-    w: Write<RecordMovement, AnyKey>,
+    w: Write<RecordMovement>,
 ) -> ApiResult<Response> {
     w.principal.require_stock_keeper(&w.body.location)?;
     let actor = w.actor();
@@ -704,7 +704,7 @@ fn hold_dto(h: Hold) -> HoldDto {
     responses((status = 201, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_hold(
     State(s): State<AppState>,
-    w: Write<CreateHold, AnyKey>,
+    w: Write<CreateHold>,
 ) -> ApiResult<Response> {
     w.principal.require_hold_at(&w.body.location)?;
     let actor = w.actor();
@@ -728,6 +728,7 @@ async fn create_hold(
         quantity: b.quantity,
         purpose,
         owner_ref,
+        owner: inventory::HoldOwner::Api,
         channel,
         checked_channel_safety,
         ttl_s,
@@ -790,9 +791,7 @@ async fn get_hold(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<HoldDto>> {
-    let h = store::stock::get_hold(&s.db, &id).await?;
-    p.require_hold_at(&h.location)?;
-    Ok(Json(hold_dto(h)))
+    Ok(Json(hold_dto(app::holds::get(&s.db, &p, &id).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -813,17 +812,11 @@ async fn end_hold(
     id: String,
     action: HoldAction,
     idem: Option<store::IdempotencyKey>,
-    actor: String,
 ) -> ApiResult<Response> {
-    let h = store::stock::get_hold(&s.db, &id).await?;
-    principal.require_hold_at(&h.location)?;
-    let response =
-        s.db.write_once(
-            idem,
-            move |c| Box::pin(async move { store::stock::end_hold(c, &id, action, &actor).await }),
-            |h| stored(200, &hold_dto(h)),
-        )
-        .await?;
+    let response = app::holds::end(&s.db, principal, id, action, idem, |h| {
+        stored(200, &hold_dto(h))
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -833,16 +826,14 @@ async fn end_hold(
 async fn commit_hold(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<CommitHold, AnyKey>,
+    w: Write<CommitHold>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     end_hold(
         s,
         &w.principal,
         id,
         HoldAction::Commit(w.body.quantity),
         w.idempotency,
-        actor,
     )
     .await
 }
@@ -853,18 +844,9 @@ async fn commit_hold(
 async fn release_hold(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<ReleaseHold, AnyKey>,
+    w: Write<ReleaseHold>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
-    end_hold(
-        s,
-        &w.principal,
-        id,
-        HoldAction::Release,
-        w.idempotency,
-        actor,
-    )
-    .await
+    end_hold(s, &w.principal, id, HoldAction::Release, w.idempotency).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -915,7 +897,7 @@ fn transfer_dto(t: store::stock::Transfer) -> TransferDto {
     responses((status = 201, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn ship_transfer(
     State(s): State<AppState>,
-    w: Write<ShipTransfer, AnyKey>,
+    w: Write<ShipTransfer>,
 ) -> ApiResult<Response> {
     w.principal.require_stock_keeper(&w.body.from_location)?;
     let actor = w.actor();
@@ -968,7 +950,7 @@ pub struct ReceiveTransfer {}
 async fn receive_transfer(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    w: Write<ReceiveTransfer, AnyKey>,
+    w: Write<ReceiveTransfer>,
 ) -> ApiResult<Response> {
     let t = store::stock::get_transfer(&s.db, &id).await?;
     w.principal.require_stock_keeper(&t.to_location)?;

@@ -577,7 +577,7 @@ async fn stores_see_the_service_history_of_their_customers_or_with_consent() {
 }
 
 /// Every text column of every table that contains `needle`, as `table.column`.
-async fn tables_containing(t: &TestApp, needle: &str) -> Vec<String> {
+pub(crate) async fn tables_containing(t: &TestApp, needle: &str) -> Vec<String> {
     let mut conn = t.db.db.read().await.unwrap();
     let columns: Vec<(String, String)> = match t.db.db.backend() {
         store::Backend::Sqlite => {
@@ -695,6 +695,16 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
             .await;
         assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
         assert_eq!(erased.body["identities_removed"], 3);
+        // Nor in the raw SQLite files: deleted content is zeroed and the WAL truncated.
+        if let Some(path) = t.db.url.strip_prefix("sqlite://") {
+            for file in [path.to_owned(), format!("{path}-wal")] {
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                for needle in [email, phone, "Lemoine", "eve-phone"] {
+                    let found = bytes.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
+                    assert_eq!(found, 0, "{file} still holds {needle} {found} times");
+                }
+            }
+        }
         for needle in [email, phone, "Lemoine", "eve-phone"] {
             assert_eq!(
                 tables_containing(&t, needle).await,
@@ -707,12 +717,25 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
         let after = t.get(&format!("/v1/customers/{id}"), &t.admin).await;
         assert_eq!(after.body["status"], "erased");
         assert_eq!(after.body["identities"], json!([]));
-        assert_eq!(
-            t.get(&format!("/v1/customers/{id}/timeline"), &t.service)
-                .await
-                .status,
-            StatusCode::NOT_FOUND
-        );
+        // The profile answers `erased`; every sub-resource answers the same 410, whoever asks.
+        for sub in [
+            "timeline", "export", "consents", "identities", "orders", "store-credits",
+            "cart", "lineage", "interactions", "segments", "consents/check?purpose=analytics&channel=web",
+        ] {
+            let path = format!("/v1/customers/{id}/{sub}");
+            let r = if sub == "identities" {
+                t.post(&path, &t.service, json!({"identifiers": [{"kind": "email", "value": "x@example.fr"}]})).await
+            } else {
+                t.get(&path, &t.service).await
+            };
+            assert_eq!(
+                (r.status, r.code()),
+                (StatusCode::GONE, "customer_erased"),
+                "{}: {sub}: {}",
+                t.name(),
+                r.body
+            );
+        }
         let erasures = t
             .get("/v1/outbox?type=relais.customer.erased", &t.admin)
             .await;

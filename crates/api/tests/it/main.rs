@@ -1,5 +1,6 @@
 //! API tests: the real router driven in-process, on SQLite and (when configured) PostgreSQL.
 
+mod access;
 mod catalogue;
 mod conventions;
 mod customers;

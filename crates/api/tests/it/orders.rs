@@ -9,7 +9,7 @@ use crate::{Reply, TestApp, key, product_body, store_body};
 
 /// Channels web and app, Lyon and Paris, a trail shoe (49.99) in 42 and 43, a jacket
 /// (129.00) in M; stock in Lyon.
-async fn shop(t: &TestApp) {
+pub(crate) async fn shop(t: &TestApp) {
     t.two_stores().await;
     for (code, kind) in [("web", "web"), ("app", "app")] {
         t.created(
@@ -59,7 +59,7 @@ async fn level(t: &TestApp, sku: &str, location: &str, field: &str) -> i64 {
         .map_or(0, |l| l[field].as_i64().unwrap())
 }
 
-async fn atp(t: &TestApp, sku: &str, location: &str) -> i64 {
+pub(crate) async fn atp(t: &TestApp, sku: &str, location: &str) -> i64 {
     level(t, sku, location, "atp").await
 }
 
@@ -68,11 +68,11 @@ async fn on_hand(t: &TestApp, sku: &str, location: &str) -> i64 {
 }
 
 /// A checkout body: click & collect in Lyon, paid by card.
-fn pickup_lyon() -> Value {
+pub(crate) fn pickup_lyon() -> Value {
     json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})
 }
 
-async fn cart(t: &TestApp, key: &str, lines: Value) -> Value {
+pub(crate) async fn cart(t: &TestApp, key: &str, lines: Value) -> Value {
     let r = t.post("/v1/carts", key, json!({"lines": lines})).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     r.body
@@ -83,7 +83,7 @@ async fn checkout(t: &TestApp, key: &str, cart_id: &str, body: Value) -> Reply {
         .await
 }
 
-async fn placed(t: &TestApp, key: &str, lines: Value, body: Value) -> Value {
+pub(crate) async fn placed(t: &TestApp, key: &str, lines: Value, body: Value) -> Value {
     let c = cart(t, key, lines).await;
     let r = checkout(t, key, c["id"].as_str().unwrap(), body).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.name(), r.body);
@@ -99,7 +99,7 @@ async fn act(t: &TestApp, key: &str, order: &Value, transition: &str, body: Valu
     .await
 }
 
-async fn acted(t: &TestApp, key: &str, order: &Value, transition: &str, body: Value) -> Value {
+pub(crate) async fn acted(t: &TestApp, key: &str, order: &Value, transition: &str, body: Value) -> Value {
     let r = act(t, key, order, transition, body).await;
     assert_eq!(
         r.status,
@@ -1222,6 +1222,9 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
         let back = t.post("/v1/returns", &t.store, json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "store_credit"})).await;
         assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
         let credit_id = back.body["store_credit_id"].as_str().unwrap().to_owned();
+        // The customer signs in on the web shop, which then sees their credit.
+        let signed_in = t.post("/v1/customers/identify", &t.web, json!({"identifiers": [{"kind": "email", "value": "lea@example.fr", "verified": true}]})).await;
+        assert_eq!(signed_in.body["customer_id"].as_str(), Some(cid), "{}", signed_in.body);
         let credits = t
             .get(&format!("/v1/customers/{cid}/store-credits"), &t.web)
             .await

@@ -265,7 +265,7 @@ async fn the_demo_serves_a_realistic_retailer() {
             "{base}/v1/orders/{}/returns",
             exchanged["exchange_of"].as_str().unwrap()
         ),
-        &key("store_lyon"),
+        &key("service"),
     )
     .await;
     let returned = &returns.as_array().unwrap()[0];

@@ -175,6 +175,7 @@ async fn run(db: &Db, ops: &[Op]) -> Vec<String> {
                     quantity,
                     purpose: HoldPurpose::Cart,
                     owner_ref: "cart".into(),
+                    owner: inventory::HoldOwner::Cart,
                     channel: None,
                     checked_channel_safety: None,
                     ttl_s: Some(60),

@@ -1,0 +1,46 @@
+//! Holds made and ended through `/v1/holds`: a key reads the holds it made (a store those at
+//! its store), and commits or releases only the holds it made; a hold owned by a cart or an
+//! order ends only through that cart or order ([`access::end_hold`]), so an order never
+//! loses the stock it promised.
+
+use inventory::Hold;
+use kernel::Error;
+use store::stock::HoldAction;
+use store::{Db, IdempotencyKey, StoredResponse};
+
+use crate::access::{self, Principal};
+
+/// The hold `id`, when `p` may see it.
+pub async fn get(db: &Db, p: &Principal, id: &str) -> Result<Hold, Error> {
+    let hold = store::stock::get_hold(db, id).await?;
+    access::see_hold(p, &hold)?;
+    Ok(hold)
+}
+
+/// Commits or releases hold `id` in one command, after checking inside it that `p` may.
+/// `render` makes the stored response (replayed for a retried `Idempotency-Key`).
+pub async fn end(
+    db: &Db,
+    p: &Principal,
+    id: String,
+    action: HoldAction,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Hold) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    let p = p.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let hold = store::stock::find_hold(c, &id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("hold", &id))?;
+                access::see_hold(&p, &hold)?;
+                access::end_hold(&p, &hold)?;
+                store::stock::end_hold(c, &id, action, &p.key_id).await
+            })
+        },
+        render,
+    )
+    .await
+}

@@ -1,0 +1,14 @@
+//! Relais use cases, between storage and the API: one module per use case, and every access
+//! rule ([`access`]).
+//!
+//! A use case takes the acting [`access::Principal`] and a parsed command, decides with the
+//! domain crates, writes through `store` (one command, one transaction), and returns domain
+//! values. The HTTP handlers, the demo, the sweepers and the CLI call these functions; none
+//! of them decides who may do what on its own.
+
+pub mod access;
+pub mod customers;
+pub mod holds;
+pub mod orders;
+
+pub use access::{Principal, Scope};
