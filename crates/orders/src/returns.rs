@@ -106,8 +106,14 @@ pub fn check_window(since: Timestamp, now: Timestamp, window_days: i64) -> Resul
 
 /// The refund for `quantity` units of `line`, or why they cannot come back.
 pub fn value_of_return(line: &ReturnableLine, quantity: i64) -> Result<i64, Error> {
-    if quantity <= 0 {
-        return Err(Error::validation("quantity", "return at least one unit"));
+    // No order line holds more than a cart line may: beyond that it is bad input, not a
+    // conflict with what was bought.
+    if !(1..=crate::cart::MAX_QUANTITY).contains(&quantity) {
+        return Err(Error::validation(
+            "quantity",
+            format!("return 1 to {} units of a line", crate::cart::MAX_QUANTITY),
+        )
+        .with("value", quantity));
     }
     if quantity > line.returnable() {
         return Err(Error::new(

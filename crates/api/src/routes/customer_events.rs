@@ -496,7 +496,7 @@ pub struct RetriedDto {
     security(("bearer" = [])))]
 async fn retry_set_aside(
     State(s): State<AppState>,
-    axum::extract::Path(seq): axum::extract::Path<i64>,
+    crate::extract::Path(seq): crate::extract::Path<i64>,
     w: Write<super::EmptyBody>,
 ) -> ApiResult<Response> {
     w.principal.require_staff()?;

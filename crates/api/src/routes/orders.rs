@@ -376,6 +376,7 @@ pub async fn pass_refunds<P: PaymentProvider>(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     /// A store's queue. A store key always sees its own.
     pub location: Option<String>,
@@ -757,6 +758,7 @@ async fn order_returns(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// Start (inclusive), RFC 3339; default 30 days ago.
     #[param(value_type = Option<String>, format = DateTime)]

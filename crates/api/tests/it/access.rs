@@ -401,3 +401,45 @@ async fn debug_logs_name_the_route_never_the_query_string() {
     assert!(log.contains("route=\"/v1/customers\""), "{log}");
     assert!(!log.contains("secret.person"), "{log}");
 }
+
+#[tokio::test]
+async fn extreme_quantities_are_refused_as_invalid_and_change_nothing() {
+    for t in TestApp::every_backend().await {
+        let w = world(&t).await;
+        let order = w.order["id"].as_str().unwrap();
+        let events = t.events().await;
+        for q in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
+            let cases = [
+                ("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "adjustment", "quantity": q, "reason": "x"})),
+                ("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": q, "reason": "x"})),
+                ("/v1/holds", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": q, "purpose": "reserve", "owner_ref": "x"})),
+                ("/v1/transfers", json!({"sku": "TR-42", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": q})),
+                ("/v1/carts", json!({"lines": [{"sku": "TR-42", "quantity": q}]})),
+                ("/v1/returns", json!({"order": order, "location": "LYS-BELLECOUR", "lines": [{"line": 1, "quantity": q, "condition": "resellable"}], "refund": "original_payment"})),
+            ];
+            for (path, body) in cases {
+                if q == -1 && body["kind"] == "adjustment" {
+                    continue;
+                }
+                let r = t.post(path, &t.admin, body).await;
+                assert!(
+                    r.status == StatusCode::UNPROCESSABLE_ENTITY,
+                    "{}: {path} with quantity {q}: {} {}",
+                    t.name(),
+                    r.status,
+                    r.body
+                );
+            }
+        }
+        assert_eq!(t.events().await, events, "{}", t.name());
+    }
+}
+
+#[tokio::test]
+async fn a_path_parameter_that_does_not_parse_gets_the_json_error_shape() {
+    let t = TestApp::on(testkit::sqlite().await).await;
+    for (path, key) in [("/v1/events/set-aside/abc/retry", &t.service), ("/v1/orders/x/fly", &t.admin)] {
+        let r = t.post(path, key, json!({})).await;
+        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_path"), "{path}: {}", r.body);
+    }
+}
