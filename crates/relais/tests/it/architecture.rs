@@ -144,3 +144,211 @@ fn the_access_table_in_architecture_md_is_the_one_enforced() {
         "ARCHITECTURE.md's access table is out of date; paste this:\n{table}"
     );
 }
+
+/// Production functions of more than this many lines (signature to closing brace) must be
+/// named in [`LONG_FUNCTIONS`].
+const MAX_FUNCTION_LINES: usize = 70;
+
+/// Functions longer than [`MAX_FUNCTION_LINES`] today. This list only shrinks: a function
+/// that becomes short must leave it, and no new one may join.
+const LONG_FUNCTIONS: &[&str] = &[
+    "api/src/routes/carts.rs::checkout",
+    "api/src/routes/carts.rs::plan_fulfilment",
+    "api/src/routes/carts.rs::plan_order",
+    "api/src/routes/customer_events.rs::ingest",
+    "api/src/routes/orders.rs::record_return",
+    "api/src/routes/stock.rs::variant_availability",
+    "bench/src/checkout.rs::run",
+    "bench/src/events.rs::run",
+    "bench/src/events_floor.rs::write_run",
+    "bench/src/fanout.rs::fanout",
+    "bench/src/load.rs::drive_observed",
+    "bench/src/main.rs::main",
+    "orders/src/routing.rs::route",
+    "relais/src/cli.rs::run",
+    "relais/src/demo.rs::seed",
+    "relais/src/demo_customers.rs::consents",
+    "relais/src/demo_customers.rs::one_customer",
+    "relais/src/demo_orders.rs::one_order",
+    "relais/src/import.rs::import_rows",
+    "store/src/customer_events.rs::ingest",
+    "store/src/customer_events.rs::resolve_run",
+    "store/src/customers.rs::link",
+    "store/src/customers.rs::merge",
+    "store/src/gdpr.rs::erase",
+    "store/src/orders.rs::place",
+    "store/src/orders.rs::purchase",
+    "store/src/orders.rs::transition",
+    "store/src/returns.rs::record",
+    "store/src/stock.rs::create_hold",
+    "store/src/stock.rs::record_movement_once",
+];
+
+/// `(file, function, lines)` of every production function, found by matching braces
+/// (string and char literals skipped); `#[cfg(test)]` modules end a file's production code.
+fn production_functions() -> Vec<(String, String, usize)> {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut found = Vec::new();
+    let mut todo: Vec<_> = std::fs::read_dir(&crates)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("src"))
+        .collect();
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && path.file_name().unwrap() != "tests.rs" {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let name = path.strip_prefix(&crates).unwrap().display().to_string();
+                for (function, lines) in functions_in(&text) {
+                    found.push((name.clone(), function, lines));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The braces of a line, outside string and char literals.
+fn braces(line: &str) -> (usize, usize) {
+    let (mut open, mut close, mut in_str, mut chars) = (0, 0, false, line.chars().peekable());
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_str => {
+                chars.next();
+            }
+            '"' => in_str = !in_str,
+            '\'' if !in_str => {
+                // A char literal ('{'), not a lifetime ('a): skip to its closing quote.
+                let rest: String = chars.clone().take(3).collect();
+                if rest.chars().nth(1) == Some('\'') || rest.starts_with('\\') {
+                    for n in chars.by_ref() {
+                        if n == '\'' {
+                            break;
+                        }
+                    }
+                }
+            }
+            '/' if !in_str && chars.peek() == Some(&'/') => break,
+            '{' if !in_str => open += 1,
+            '}' if !in_str => close += 1,
+            _ => {}
+        }
+    }
+    (open, close)
+}
+
+fn functions_in(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().take_while(|l| l.trim() != "#[cfg(test)]").collect();
+    let mut out = Vec::new();
+    for (start, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(at) = trimmed.find("fn ") else { continue };
+        let head = &trimmed[..at];
+        if !(head.is_empty() || head.ends_with("pub ") || head.ends_with("async ") || head.ends_with("const ") || head.ends_with(") ")) {
+            continue;
+        }
+        let name: String = trimmed[at + 3..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let mut depth = 0usize;
+        let mut opened = false;
+        for (i, l) in lines[start..].iter().enumerate() {
+            let (open, close) = braces(l);
+            if !opened && open == 0 && l.trim_end().ends_with(';') {
+                break; // a declaration without a body
+            }
+            opened |= open > 0;
+            depth = (depth + open).saturating_sub(close);
+            if opened && depth == 0 {
+                out.push((name.clone(), i + 1));
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn production_functions_stay_short() {
+    let functions = production_functions();
+    assert!(functions.len() > 500, "the scan finds the functions ({})", functions.len());
+    let long: Vec<String> = functions
+        .iter()
+        .filter(|(_, _, lines)| *lines > MAX_FUNCTION_LINES)
+        .map(|(file, name, _)| format!("{file}::{name}"))
+        .collect();
+    let report: Vec<String> = functions
+        .iter()
+        .filter(|(_, _, lines)| *lines > MAX_FUNCTION_LINES)
+        .map(|(file, name, lines)| format!("{file}::{name} ({lines} lines)"))
+        .collect();
+    for f in &long {
+        assert!(
+            LONG_FUNCTIONS.contains(&f.as_str()),
+            "{f} is over {MAX_FUNCTION_LINES} lines: split it (every long one: {report:#?})"
+        );
+    }
+    for f in LONG_FUNCTIONS {
+        assert!(long.iter().any(|l| l == f), "{f} is short now (or gone): remove it from LONG_FUNCTIONS");
+    }
+}
+
+#[test]
+fn the_function_scan_measures_what_it_should() {
+    let text = "pub async fn a(x: u8) -> String {\n    let s = \"}{\";\n    if x > 0 { '}' } else { '{' };\n    s.into()\n}\nfn decl();\nfn b() {}\n";
+    assert_eq!(functions_in(text), [("a".to_owned(), 5), ("b".to_owned(), 1)]);
+}
+
+/// Commands `api` still hands to the writer itself, per route file, instead of calling a use
+/// case of `app`. This list only shrinks: every write goes through `app` in the end.
+const API_DIRECT_WRITES: &[(&str, usize)] = &[
+    ("carts.rs", 7),
+    ("catalog.rs", 4),
+    ("channels.rs", 2),
+    ("customer_events.rs", 3),
+    ("customers.rs", 6),
+    ("keys.rs", 2),
+    ("locations.rs", 2),
+    ("orders.rs", 3),
+    ("prices.rs", 3),
+    ("segments.rs", 1),
+    ("stock.rs", 5),
+];
+
+#[test]
+fn api_writes_only_through_app() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src");
+    let mut files = vec![src.clone()];
+    let mut seen = Vec::new();
+    while let Some(dir) = files.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let writes = ["db.write_once(", "db.write(", "write_with_refunds("]
+                .iter()
+                .map(|w| text.matches(w).count())
+                .sum::<usize>();
+            let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+            let allowed = API_DIRECT_WRITES
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map_or(0, |(_, n)| *n);
+            assert!(
+                writes <= allowed,
+                "api/{name} hands {writes} commands to the writer itself (at most {allowed}): call a use case of `app`"
+            );
+            if writes > 0 || allowed > 0 {
+                seen.push((name, writes));
+            }
+        }
+    }
+    for (file, allowed) in API_DIRECT_WRITES {
+        let now = seen.iter().find(|(f, _)| f == file).map_or(0, |(_, n)| *n);
+        assert_eq!(now, *allowed, "api/{file}: {now} direct writes now; lower API_DIRECT_WRITES to match");
+    }
+}
