@@ -69,7 +69,8 @@ async fn method_not_allowed() -> error::ApiError {
 
 /// The complete application: routes, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, mut doc) = routes().split_for_parts();
+    openapi::name_errors(&mut doc);
     let request_id = HeaderName::from_static("x-request-id");
     router
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))

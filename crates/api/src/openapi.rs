@@ -65,3 +65,82 @@ impl Modify for Conventions {
 pub fn base() -> utoipa::openapi::OpenApi {
     Base::openapi()
 }
+
+/// Names, on every operation, the error codes it may answer, grouped by status, in place of
+/// the handlers' generic `4XX` (the codes follow from the route's shape: path parameters may
+/// be malformed or name nothing, a body may be refused, a write may conflict…).
+pub fn name_errors(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            ("GET", item.get.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+        ];
+        for (method, op) in operations {
+            let Some(op) = op else { continue };
+            let Some(utoipa::openapi::RefOr::T(generic)) = op.responses.responses.remove("4XX")
+            else {
+                continue;
+            };
+            for (status, codes) in by_status(&error_codes(path, method, op)) {
+                let mut response = generic.clone();
+                response.description = codes
+                    .iter()
+                    .map(|c| format!("`{}`: {}", c.as_str(), c.description()))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                op.responses
+                    .responses
+                    .insert(status.to_string(), utoipa::openapi::RefOr::T(response));
+            }
+        }
+    }
+}
+
+fn error_codes(path: &str, method: &str, op: &utoipa::openapi::path::Operation) -> Vec<kernel::ErrorCode> {
+    if app::access::PUBLIC.contains(&path) {
+        return vec![kernel::ErrorCode::Unavailable];
+    }
+    use kernel::ErrorCode as E;
+    use utoipa::openapi::path::ParameterIn;
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let has = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+    // Forbidden also where every role may call the route: a key may name a channel or a
+    // store that is not its own.
+    let mut codes = vec![E::Unauthorized, E::Forbidden, E::Unavailable];
+    if has(ParameterIn::Path) {
+        codes.extend([E::InvalidPath, E::NotFound, E::ValidationFailed]);
+    }
+    if has(ParameterIn::Query) {
+        codes.extend([E::InvalidQuery, E::ValidationFailed, E::UnknownReference, E::NotFound]);
+        if params.iter().any(|p| p.name == "cursor") {
+            codes.push(E::InvalidCursor);
+        }
+    }
+    if path.starts_with("/v1/customers/{id}") || path == "/v1/customers" {
+        codes.push(E::CustomerErased);
+    }
+    if method != "GET" {
+        codes.extend([
+            E::MalformedJson, E::InvalidBody, E::ValidationFailed, E::UnknownReference,
+            E::UnsupportedMediaType, E::PayloadTooLarge, E::InvalidIdempotencyKey,
+            E::IdempotencyKeyReused, E::Conflict, E::AlreadyExists, E::InsufficientStock,
+            E::NotPromisable, E::NotFound,
+        ]);
+    }
+    if path.ends_with("/checkout") || path == "/v1/returns" || path.starts_with("/v1/orders/") {
+        codes.push(E::PaymentDeclined);
+    }
+    codes
+}
+
+/// Codes grouped by their HTTP status, each once, in table order.
+fn by_status(codes: &[kernel::ErrorCode]) -> std::collections::BTreeMap<u16, Vec<kernel::ErrorCode>> {
+    let mut out: std::collections::BTreeMap<u16, Vec<kernel::ErrorCode>> = Default::default();
+    for code in kernel::ErrorCode::ALL.iter().filter(|c| codes.contains(c)) {
+        out.entry(code.http_status()).or_default().push(*code);
+    }
+    out
+}

@@ -369,39 +369,6 @@ async fn a_key_minted_with_an_idempotency_key_leaves_no_token_in_clear() {
     }
 }
 
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[tokio::test]
-async fn debug_logs_name_the_route_never_the_query_string() {
-    let sink = Captured::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let t = TestApp::on(testkit::sqlite().await).await;
-    let found = t.get("/v1/customers?identifier=email:secret.person@example.fr", &t.service).await;
-    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
-    let log = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("route=\"/v1/customers\""), "{log}");
-    assert!(!log.contains("secret.person"), "{log}");
-}
-
 #[tokio::test]
 async fn extreme_quantities_are_refused_as_invalid_and_change_nothing() {
     for t in TestApp::every_backend().await {

@@ -34,9 +34,10 @@ async fn the_demo_serves_a_realistic_retailer() {
             "--keys-file",
         ])
         .arg(&keys_file)
-        .env("RELAIS_LOG", "warn")
+        // Request spans at debug: the log must name routes, never identifiers.
+        .env("RELAIS_LOG", "warn,tower_http=debug,api=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.log")).unwrap()))
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -278,8 +279,19 @@ async fn the_demo_serves_a_realistic_retailer() {
         "returned in another store"
     );
 
+    let (status, _) = get(
+        &client,
+        &format!("{base}/v1/customers?identifier=email:secret.person@example.fr"),
+        &key("service"),
+    )
+    .await;
+    assert_eq!(status, 200);
+
     child.kill().unwrap();
     child.wait().unwrap();
+    let log = without_colours(&std::fs::read_to_string(dir.path().join("stderr.log")).unwrap());
+    assert!(log.contains("route=\"/v1/customers\""), "{log}");
+    assert!(!log.contains("secret.person"), "the log holds an identifier");
     let mut out = String::new();
     child
         .stdout
@@ -292,4 +304,22 @@ async fn the_demo_serves_a_realistic_retailer() {
         out.contains(&key("admin")) && out.contains(&key("store_lyon")),
         "{out}"
     );
+}
+
+/// The text of a log without its ANSI colour sequences.
+fn without_colours(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for n in chars.by_ref() {
+                if n == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
