@@ -5,10 +5,36 @@
 
 use inventory::Hold;
 use kernel::Error;
-use store::stock::HoldAction;
+use store::stock::{HoldAction, NewHold};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::{self, Principal};
+
+/// Claims stock through `/v1/holds`: a store key at its own store, others anywhere (a
+/// channel key as its own channel, whose sourcing policy and safety stock apply). The hold is
+/// the key's: it alone (or an admin) commits or releases it.
+pub async fn create(
+    db: &Db,
+    p: &Principal,
+    mut new: NewHold,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Hold) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    p.require_hold_at(&new.location)?;
+    new.channel = access::promising_channel(p, new.channel)?;
+    new.owner = inventory::HoldOwner::Api;
+    new.owner_ref = new.owner_ref.trim().to_owned();
+    if new.owner_ref.is_empty() || new.owner_ref.chars().count() > 200 {
+        return Err(Error::validation("owner_ref", "owner_ref is 1 to 200 characters"));
+    }
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| Box::pin(async move { store::stock::create_hold(c, &new, &actor).await }),
+        render,
+    )
+    .await
+}
 
 /// The hold `id`, when `p` may see it.
 pub async fn get(db: &Db, p: &Principal, id: &str) -> Result<Hold, Error> {

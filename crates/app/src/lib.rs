@@ -10,5 +10,6 @@ pub mod access;
 pub mod customers;
 pub mod holds;
 pub mod orders;
+pub mod stock;
 
 pub use access::{Principal, Scope};

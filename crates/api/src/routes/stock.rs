@@ -241,7 +241,7 @@ impl ChannelView {
         channel: Option<String>,
         fulfilment: Option<FulfilmentDto>,
     ) -> ApiResult<Option<ChannelView>> {
-        let Some(channel) = promising_channel(p, channel)? else {
+        let Some(channel) = app::access::promising_channel(p, channel)? else {
             if fulfilment.is_some() {
                 return Err(kernel::Error::new(
                     kernel::ErrorCode::InvalidQuery,
@@ -304,8 +304,6 @@ async fn record_movement(
     State(s): State<AppState>,
     w: Write<RecordMovement>,
 ) -> ApiResult<Response> {
-    w.principal.require_stock_keeper(&w.body.location)?;
-    let actor = w.actor();
     let principal = w.principal.clone();
     let b = w.body;
     let new = NewMovement {
@@ -320,22 +318,11 @@ async fn record_movement(
         reason: b.reason,
         reference: b.reference,
     };
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::stock::record_movement(c, &new, &actor).await }),
-            move |(m, level)| {
-                let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
-                stored(
-                    201,
-                    &RecordedMovement {
-                        movement: movement_dto(m),
-                        level,
-                    },
-                )
-            },
-        )
-        .await?;
+    let response = app::stock::record_movement(&s.db, &w.principal, new, w.idempotency, move |(m, level)| {
+        let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
+        stored(201, &RecordedMovement { movement: movement_dto(m), level })
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -360,14 +347,13 @@ async fn list_movements(
     p: Principal,
     Q(q): Q<MovementQuery>,
 ) -> ApiResult<Json<MovementPage>> {
-    p.require_stock_keeper(&q.location)?;
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor,
     }
     .request()?;
     Ok(Json(
-        store::stock::movements(&s.db, &q.sku, &q.location, &page)
+        app::stock::movements(&s.db, &p, &q.sku, &q.location, &page)
             .await?
             .map(movement_dto)
             .into(),
@@ -391,22 +377,12 @@ async fn set_safety(
     Path((code, sku)): Path<(String, String)>,
     w: Write<SetSafety>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let principal = w.principal.clone();
     let quantity = w.body.quantity;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::stock::set_safety(c, &sku, &code, quantity, &actor)
-                        .await
-                        .map(|l| (sku, code, l))
-                })
-            },
-            move |(sku, code, level)| stored(200, &level_dto(&principal, sku, code, level)),
-        )
-        .await?;
+    let response = app::stock::set_safety(&s.db, &w.principal, sku, code, quantity, w.idempotency, move |(sku, code, level)| {
+        stored(200, &level_dto(&principal, sku, code, level))
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -706,18 +682,10 @@ async fn create_hold(
     State(s): State<AppState>,
     w: Write<CreateHold>,
 ) -> ApiResult<Response> {
-    w.principal.require_hold_at(&w.body.location)?;
-    let actor = w.actor();
     let b = w.body;
-    let owner_ref = b.owner_ref.trim().to_owned();
-    if owner_ref.is_empty() || owner_ref.chars().count() > 200 {
-        return Err(
-            kernel::Error::validation("owner_ref", "owner_ref is 1 to 200 characters").into(),
-        );
-    }
-    let channel = promising_channel(&w.principal, b.channel)?;
+    // The channel's policy is checked here from the reference cache, off the single writer.
+    let channel = app::access::promising_channel(&w.principal, b.channel)?;
     let purpose: HoldPurpose = b.purpose.into();
-    let ttl_s = Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose)));
     let checked_channel_safety = match &channel {
         Some(c) => cached_channel_safety(&s, c, &b.location, purpose).await,
         None => None,
@@ -727,19 +695,16 @@ async fn create_hold(
         location: b.location,
         quantity: b.quantity,
         purpose,
-        owner_ref,
+        owner_ref: b.owner_ref,
         owner: inventory::HoldOwner::Api,
         channel,
         checked_channel_safety,
-        ttl_s,
+        ttl_s: Some(b.ttl_s.unwrap_or_else(|| s.hold_ttls.for_purpose(purpose))),
     };
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::stock::create_hold(c, &new, &actor).await }),
-            |h| stored(201, &hold_dto(h)),
-        )
-        .await?;
+    let response = app::holds::create(&s.db, &w.principal, new, w.idempotency, |h| {
+        stored(201, &hold_dto(h))
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -765,22 +730,6 @@ pub(crate) async fn cached_channel_safety(
         active: place.active,
     };
     effective.policy.check_hold(channel, site, purpose).ok()
-}
-
-/// The channel a request speaks for: the one it names, else the key's own. A channel key
-/// may only speak for its own channel.
-pub(crate) fn promising_channel(
-    p: &Principal,
-    named: Option<String>,
-) -> Result<Option<String>, crate::error::ApiError> {
-    match (named, p.own_channel()) {
-        (Some(named), Some(own)) if named != own => Err(crate::error::ApiError::new(
-            kernel::ErrorCode::Forbidden,
-            format!("this key speaks for channel `{own}`, not `{named}`"),
-        )),
-        (Some(named), _) => Ok(Some(named)),
-        (None, own) => Ok(own.map(str::to_owned)),
-    }
 }
 
 /// Get a hold.
@@ -820,7 +769,9 @@ async fn end_hold(
     Ok(reply(response))
 }
 
-/// Commit a hold: the units become a sale; a partial commit releases the rest.
+/// Commit a hold: the units become a sale; a partial commit releases the rest. Only the key
+/// that made the hold (or an admin key) may; a cart's or an order's hold ends through that
+/// cart or order (409 `conflict`).
 #[utoipa::path(post, path = "/v1/holds/{id}/commit", tag = "stock", request_body = CommitHold, params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn commit_hold(
@@ -838,7 +789,8 @@ async fn commit_hold(
     .await
 }
 
-/// Release a hold: its units are available again.
+/// Release a hold: its units are available again. Only the key that made the hold (or an
+/// admin key) may; a cart's or an order's hold ends through that cart or order (409).
 #[utoipa::path(post, path = "/v1/holds/{id}/release", tag = "stock", request_body = ReleaseHold, params(("id" = String, Path), IdempotencyHeader),
     responses((status = 200, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn release_hold(
@@ -899,29 +851,18 @@ async fn ship_transfer(
     State(s): State<AppState>,
     w: Write<ShipTransfer>,
 ) -> ApiResult<Response> {
-    w.principal.require_stock_keeper(&w.body.from_location)?;
-    let actor = w.actor();
     let b = w.body;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::stock::ship_transfer(
-                        c,
-                        &b.sku,
-                        &b.from_location,
-                        &b.to_location,
-                        b.quantity,
-                        b.reference,
-                        &actor,
-                    )
-                    .await
-                })
-            },
-            |t| stored(201, &transfer_dto(t)),
-        )
-        .await?;
+    let shipped = app::stock::ShipTransfer {
+        sku: b.sku,
+        from_location: b.from_location,
+        to_location: b.to_location,
+        quantity: b.quantity,
+        reference: b.reference,
+    };
+    let response = app::stock::ship_transfer(&s.db, &w.principal, shipped, w.idempotency, |t| {
+        stored(201, &transfer_dto(t))
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -933,11 +874,7 @@ async fn get_transfer(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TransferDto>> {
-    let t = store::stock::get_transfer(&s.db, &id).await?;
-    if p.require_stock_keeper(&t.from_location).is_err() {
-        p.require_stock_keeper(&t.to_location)?;
-    }
-    Ok(Json(transfer_dto(t)))
+    Ok(Json(transfer_dto(app::stock::transfer(&s.db, &p, &id).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -952,15 +889,9 @@ async fn receive_transfer(
     Path(id): Path<String>,
     w: Write<ReceiveTransfer>,
 ) -> ApiResult<Response> {
-    let t = store::stock::get_transfer(&s.db, &id).await?;
-    w.principal.require_stock_keeper(&t.to_location)?;
-    let actor = w.actor();
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::stock::receive_transfer(c, &id, &actor).await }),
-            |t| stored(200, &transfer_dto(t)),
-        )
-        .await?;
+    let response = app::stock::receive_transfer(&s.db, &w.principal, id, w.idempotency, |t| {
+        stored(200, &transfer_dto(t))
+    })
+    .await?;
     Ok(reply(response))
 }

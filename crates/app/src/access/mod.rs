@@ -461,6 +461,18 @@ pub fn shows_pickup_code(p: &Principal, order_channel: &str) -> bool {
     p.is_staff() || (p.stores().next().is_none() && p.channels().any(|c| c == order_channel))
 }
 
+/// The channel a request speaks for: the one it names, else the key's own. A channel key
+/// speaks for its own channel only.
+pub fn promising_channel(p: &Principal, named: Option<String>) -> Result<Option<String>, Error> {
+    match (named, p.own_channel()) {
+        (Some(named), Some(own)) if named != own => Err(forbidden(format!(
+            "this key speaks for channel `{own}`, not `{named}`"
+        ))),
+        (Some(named), _) => Ok(Some(named)),
+        (None, own) => Ok(own.map(str::to_owned)),
+    }
+}
+
 /// Who may see a hold: staff; the key that made it; a store key at its own store.
 pub fn see_hold(p: &Principal, hold: &inventory::Hold) -> Result<(), Error> {
     if p.is_staff()

@@ -313,7 +313,6 @@ const API_DIRECT_WRITES: &[(&str, usize)] = &[
     ("orders.rs", 3),
     ("prices.rs", 3),
     ("segments.rs", 1),
-    ("stock.rs", 5),
 ];
 
 #[test]
