@@ -2,8 +2,9 @@
 //! ([`access::order`]). A store key sees the orders its store sells or fulfils, a channel
 //! key its own channel's, staff every order.
 
-use kernel::{Error, PageRequest};
+use kernel::{Error, PageRequest, Timestamp};
 use orders::fulfilment::Transition;
+use orders::payment::PaymentProvider;
 use store::Db;
 use store::orders::{Order, OrderFilter};
 
@@ -125,4 +126,118 @@ pub async fn returns_of(
             }
         }
     }
+}
+
+/// Runs a command that may owe refunds (a cancellation, a no-show, a return), then passes
+/// them to the payment provider once the command is durable — never before, and only the
+/// first time (a replayed response owes nothing).
+pub async fn write_with_refunds<T, F, R, P>(
+    db: &Db,
+    payments: &P,
+    idempotency: Option<store::IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<store::StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(
+            &'c mut store::Conn,
+        ) -> store::BoxFut<'c, Result<(T, Vec<store::orders::ProviderRefund>), Error>>
+        + Send
+        + 'static,
+    R: FnOnce(T) -> store::StoredResponse + Send + 'static,
+    P: PaymentProvider,
+{
+    let owed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let due = owed.clone();
+    let response = db
+        .write_once(idempotency, command, move |(value, refunds)| {
+            *due.lock().unwrap_or_else(|e| e.into_inner()) = refunds;
+            render(value)
+        })
+        .await?;
+    let refunds = std::mem::take(&mut *owed.lock().unwrap_or_else(|e| e.into_inner()));
+    pass_refunds(payments, refunds).await;
+    Ok(response)
+}
+
+/// Passes committed refunds to the payment provider. A failure is logged for follow-up:
+/// the refund is recorded and its event emitted, so it is never lost.
+pub async fn pass_refunds<P: PaymentProvider>(
+    provider: &P,
+    refunds: Vec<store::orders::ProviderRefund>,
+) {
+    for r in refunds {
+        if let Err(e) = provider.refund(&r.provider_ref, r.amount_minor).await {
+            tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
+        }
+    }
+}
+
+/// What a transition carries besides its name.
+#[derive(Debug, Clone, Default)]
+pub struct TransitionRequest {
+    /// `collect`: the code the customer shows.
+    pub pickup_code: Option<String>,
+    /// `purchase`: units bought per line number; lines not named are declined.
+    pub purchase: Option<Vec<(i64, i64)>>,
+    /// Days a ready pickup waits before it is a no-show (the retailer's rule).
+    pub pickup_days: i64,
+}
+
+/// Moves order `id` by `transition` in one command, with its stock and money effects, when
+/// `p` may; refunds owed go to the provider once durable.
+pub async fn transition<P: PaymentProvider>(
+    db: &Db,
+    payments: &P,
+    p: &Principal,
+    id: String,
+    transition: Transition,
+    req: TransitionRequest,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(Order) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    if req.pickup_code.is_some() && transition != Transition::Collect {
+        return Err(Error::validation("pickup_code", "only `collect` takes a pickup code"));
+    }
+    if req.purchase.is_some() && transition != Transition::Purchase {
+        return Err(Error::validation("lines", "only `purchase` takes lines"));
+    }
+    reach_to_act(db, p, &id, transition).await?;
+    let input = store::orders::TransitionInput {
+        pickup_code: req.pickup_code,
+        purchase: req.purchase,
+        pickup_days: req.pickup_days,
+        location: p.store_only().map(str::to_owned),
+    };
+    let actor = p.key_id.clone();
+    write_with_refunds(
+        db,
+        payments,
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                store::orders::transition(c, &id, transition, &input, &actor, Timestamp::now())
+                    .await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Orders past their deadline lapse (a pickup not collected is a no-show, a reservation not
+/// bought expires), up to `limit` per command; their refunds go to the provider. Returns how
+/// many lapsed.
+pub async fn sweep_due<P: PaymentProvider>(
+    db: &Db,
+    payments: &P,
+    now: Timestamp,
+    limit: i64,
+) -> Result<usize, Error> {
+    let (lapsed, refunds) = db
+        .write(move |c| Box::pin(store::orders::sweep_due(c, now, limit)))
+        .await?;
+    pass_refunds(payments, refunds).await;
+    Ok(lapsed)
 }

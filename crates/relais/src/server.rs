@@ -205,16 +205,11 @@ fn start_order_sweeper<P: orders::payment::PaymentProvider + 'static>(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let now = Timestamp::now();
-            match db
-                .write(move |c| Box::pin(store::orders::sweep_due(c, now, BATCH)))
-                .await
-            {
-                Ok((lapsed, refunds)) => {
+            match app::orders::sweep_due(&db, provider.as_ref(), Timestamp::now(), BATCH).await {
+                Ok(lapsed) => {
                     if lapsed > 0 {
                         tracing::info!(lapsed, "orders past their deadline lapsed");
                     }
-                    api::routes::orders::pass_refunds(provider.as_ref(), refunds).await;
                 }
                 Err(e) => tracing::warn!(error = %e, "order sweep failed; will retry"),
             }

@@ -12,10 +12,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use kernel::{Error, ErrorCode, Timestamp};
-use orders::payment::PaymentProvider;
 use orders::{FulfilmentMode, OrderState, Transition};
 use serde::{Deserialize, Serialize};
-use store::orders::{Order, OrderFilter, TransitionInput};
+use store::orders::{Order, OrderFilter};
 use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -291,87 +290,29 @@ async fn act(
     Path((id, transition)): Path<(String, TransitionDto)>,
     w: Write<TransitionBody>,
 ) -> ApiResult<Response> {
-    let t: Transition = transition.into();
-    let order = app::orders::reach_to_act(&s.db, &w.principal, &id, t).await?;
-    let store_key = w.principal.store_only().map(str::to_owned);
-    let actor = w.actor();
-    let show = app::orders::shows_pickup_code(&w.principal, &order);
     let b = w.body;
-    if b.pickup_code.is_some() && t != Transition::Collect {
-        return Err(Error::validation("pickup_code", "only `collect` takes a pickup code").into());
-    }
-    if b.lines.is_some() && t != Transition::Purchase {
-        return Err(Error::validation("lines", "only `purchase` takes lines").into());
-    }
-    let input = TransitionInput {
+    let request = app::orders::TransitionRequest {
         pickup_code: b.pickup_code,
-        purchase: b
-            .lines
-            .map(|ls| ls.into_iter().map(|l| (l.line, l.quantity)).collect()),
+        purchase: b.lines.map(|ls| ls.into_iter().map(|l| (l.line, l.quantity)).collect()),
         pickup_days: s.order_rules.pickup_days,
-        location: store_key,
     };
-    let response = write_with_refunds(
-        &s,
+    let principal = w.principal.clone();
+    let response = app::orders::transition(
+        &s.db,
+        s.payments.as_ref(),
+        &w.principal,
+        id,
+        transition.into(),
+        request,
         w.idempotency,
-        move |c| {
-            Box::pin(async move {
-                store::orders::transition(c, &id, t, &input, &actor, Timestamp::now()).await
-            })
-        },
         move |order| {
             metrics::counter!("relais_order_transitions_total", "to" => order.state.as_str())
                 .increment(1);
-            stored(200, &order_dto(order, show))
+            stored(200, &order_for(&principal, order))
         },
     )
     .await?;
     Ok(reply(response))
-}
-
-/// Runs a command that may owe refunds (a cancellation, a no-show, a return), then passes
-/// them to the payment provider once the command is durable — never before, and only the
-/// first time (a replayed response owes nothing).
-async fn write_with_refunds<T, F, R>(
-    s: &AppState,
-    idempotency: Option<store::IdempotencyKey>,
-    command: F,
-    render: R,
-) -> Result<store::StoredResponse, Error>
-where
-    T: Send + 'static,
-    F: for<'c> FnOnce(
-            &'c mut store::Conn,
-        )
-            -> store::BoxFut<'c, Result<(T, Vec<store::orders::ProviderRefund>), Error>>
-        + Send
-        + 'static,
-    R: FnOnce(T) -> store::StoredResponse + Send + 'static,
-{
-    let owed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let due = owed.clone();
-    let response =
-        s.db.write_once(idempotency, command, move |(value, refunds)| {
-            *due.lock().unwrap_or_else(|e| e.into_inner()) = refunds;
-            render(value)
-        })
-        .await?;
-    let refunds = std::mem::take(&mut *owed.lock().unwrap_or_else(|e| e.into_inner()));
-    pass_refunds(s.payments.as_ref(), refunds).await;
-    Ok(response)
-}
-
-/// Passes committed refunds to the payment provider. A failure is logged for follow-up:
-/// the refund is recorded and its event emitted, so it is never lost.
-pub async fn pass_refunds<P: PaymentProvider>(
-    provider: &P,
-    refunds: Vec<store::orders::ProviderRefund>,
-) {
-    for r in refunds {
-        if let Err(e) = provider.refund(&r.provider_ref, r.amount_minor).await {
-            tracing::error!(error = %e, reference = %r.provider_ref, "provider refund failed");
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -726,8 +667,9 @@ async fn record_return(
         exchange,
         window_days: s.order_rules.return_window_days,
     };
-    let response = write_with_refunds(
-        &s,
+    let response = app::orders::write_with_refunds(
+        &s.db,
+        s.payments.as_ref(),
         w.idempotency,
         move |c| {
             Box::pin(async move { store::returns::record(c, &new, &actor, Timestamp::now()).await })

@@ -310,7 +310,7 @@ const API_DIRECT_WRITES: &[(&str, usize)] = &[
     ("customers.rs", 6),
     ("keys.rs", 2),
     ("locations.rs", 2),
-    ("orders.rs", 3),
+    ("orders.rs", 1),
     ("prices.rs", 3),
     ("segments.rs", 1),
 ];
