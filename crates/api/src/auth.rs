@@ -79,7 +79,24 @@ impl KeyCache {
     }
 }
 
-async fn authenticate(state: &AppState, token: &str) -> Result<Option<app::Principal>, Error> {
+/// What authentication needs: the database and the key cache. Cheap to clone (two `Arc`s),
+/// which matters: a middleware's state is cloned for every request.
+#[derive(Clone)]
+pub struct Door {
+    db: store::Db,
+    keys: std::sync::Arc<KeyCache>,
+}
+
+impl Door {
+    pub fn of(state: &AppState) -> Door {
+        Door {
+            db: state.db.clone(),
+            keys: state.keys.clone(),
+        }
+    }
+}
+
+async fn authenticate(state: &Door, token: &str) -> Result<Option<app::Principal>, Error> {
     let hash = store::api_keys::hash_token(token);
     if let Some(cached) = state.keys.get(&hash) {
         return Ok(cached);
@@ -100,7 +117,7 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Option<app::Princ
 }
 
 /// The key a request carries, authenticated.
-async fn caller(parts: &Parts, state: &AppState) -> Result<app::Principal, ApiError> {
+async fn caller(parts: &Parts, state: &Door) -> Result<app::Principal, ApiError> {
     let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
     let header = parts
         .headers
@@ -128,7 +145,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(found) = parts.extensions.get::<app::Principal>() {
             return Ok(Principal(found.clone()));
         }
-        caller(parts, state).await.map(Principal)
+        caller(parts, &Door::of(state)).await.map(Principal)
     }
 }
 
@@ -137,7 +154,7 @@ impl FromRequestParts<AppState> for Principal {
 /// (`app::access::ROUTES`). A route missing from the table is left to its handler's own
 /// checks; the route × role test fails on it.
 pub async fn enforce_route_access(
-    State(state): State<AppState>,
+    State(state): State<Door>,
     request: Request,
     next: Next,
 ) -> Response {

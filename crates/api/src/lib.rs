@@ -76,12 +76,13 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Middleware state is cloned for every request: each takes only what it needs.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.db.clone(),
             routes::customer_events::resolved_reads,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            auth::Door::of(&state),
             auth::enforce_route_access,
         ))
         .layer(axum::middleware::from_fn(metrics::track))

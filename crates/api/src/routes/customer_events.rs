@@ -531,7 +531,7 @@ async fn retry_set_aside(
 /// Reads of profiles, identities, histories and reviews see every acknowledged event
 /// resolved: the log's tail is resolved first (one small read when nothing waits).
 pub async fn resolved_reads(
-    State(s): State<AppState>,
+    State(db): State<store::Db>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -539,7 +539,7 @@ pub async fn resolved_reads(
     let reads_profiles = path.starts_with("/v1/customers") || path.starts_with("/v1/merge-reviews");
     if request.method() == axum::http::Method::GET
         && reads_profiles
-        && let Err(e) = store::customer_events::catch_up(&s.db).await
+        && let Err(e) = store::customer_events::catch_up(&db).await
     {
         return ApiError(e).into_response();
     }
