@@ -22,6 +22,8 @@ use std::collections::BTreeSet;
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::{Identifier, IdentityKind};
+
 /// What the planner needs to know about a profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileSummary {
@@ -53,6 +55,42 @@ impl ProfileSummary {
             None
         }
     }
+}
+
+/// Whether identifiers new to Relais (`(identifier, verified)`) could name another person
+/// than a profile: only a verified e-mail or a loyalty card can. Lets storage skip reading
+/// the profile's summary for everything else.
+pub fn could_name_another_person(unknown: &[&(Identifier, bool)]) -> bool {
+    unknown.iter().any(|(id, verified)| {
+        (*verified && id.kind == IdentityKind::Email) || id.kind == IdentityKind::LoyaltyCard
+    })
+}
+
+/// Whether identifiers new to Relais, named together with the profile summarised by `held`,
+/// belong to another person: the guard rail between two profiles ([`ProfileSummary`]'s
+/// conflict: two verified e-mails, two loyalty cards), applied to the newcomers as if they
+/// were a profile of their own — one rule, in one place.
+pub fn names_another_person(
+    held: &ProfileSummary,
+    unknown: &[&(Identifier, bool)],
+) -> Option<ReviewReason> {
+    let newcomer = ProfileSummary {
+        id: String::new(),
+        created_at: held.created_at,
+        verified_emails: unknown
+            .iter()
+            .filter(|(id, verified)| *verified && id.kind == IdentityKind::Email)
+            .map(|(id, _)| id.value.clone())
+            .collect(),
+        loyalty_cards: unknown
+            .iter()
+            .filter(|(id, _)| id.kind == IdentityKind::LoyaltyCard)
+            .map(|(id, _)| id.value.clone())
+            .collect(),
+        identity_count: 0,
+    };
+    // The identity cap is the link's own business (it counts what is attached), not this rail's.
+    held.conflict(&newcomer, usize::MAX)
 }
 
 /// Why a pair of profiles waits for a person to decide.
@@ -126,6 +164,36 @@ pub fn plan_link(mut profiles: Vec<ProfileSummary>, cap: usize) -> Option<LinkPl
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn newcomers_name_another_person_by_the_same_rail_as_profiles() {
+        let held = |emails: &[&str], cards: &[&str]| ProfileSummary {
+            id: "cus_1".into(),
+            created_at: Timestamp::from_unix_ms(0),
+            verified_emails: emails.iter().map(|e| e.to_string()).collect(),
+            loyalty_cards: cards.iter().map(|c| c.to_string()).collect(),
+            identity_count: 3,
+        };
+        let id = |kind, value: &str| Identifier { kind, value: value.into() };
+        let email = (id(IdentityKind::Email, "b@example.fr"), true);
+        let unverified = (id(IdentityKind::Email, "c@example.fr"), false);
+        let card = (id(IdentityKind::LoyaltyCard, "ELS2"), false);
+        let device = (id(IdentityKind::AppDevice, "d1"), false);
+        let cases = [
+            (held(&["a@example.fr"], &[]), vec![&email], Some(ReviewReason::DifferentVerifiedEmails)),
+            (held(&[], &[]), vec![&email], None),
+            (held(&["a@example.fr"], &[]), vec![&unverified], None),
+            (held(&[], &["ELS1"]), vec![&card], Some(ReviewReason::DifferentLoyaltyCards)),
+            (held(&["a@example.fr"], &["ELS1"]), vec![&device], None),
+        ];
+        for (profile, unknown, expected) in cases {
+            assert_eq!(names_another_person(&profile, &unknown), expected, "{unknown:?}");
+            if expected.is_some() {
+                assert!(could_name_another_person(&unknown));
+            }
+        }
+        assert!(!could_name_another_person(&[&device, &unverified]));
+    }
     use crate::identity::{Identifier, IdentityKind};
     use proptest::prelude::*;
     use std::collections::BTreeMap;

@@ -1032,24 +1032,12 @@ async fn second_person(
     unknown: &[&(Identifier, bool)],
     owners: &mut Owners,
 ) -> Result<Option<ReviewReason>, Error> {
-    let new_email = unknown
-        .iter()
-        .any(|(id, verified)| *verified && id.kind == IdentityKind::Email);
-    let new_card = unknown
-        .iter()
-        .any(|(id, _)| id.kind == IdentityKind::LoyaltyCard);
-    if !new_email && !new_card {
+    if !customers::merge::could_name_another_person(unknown) {
         return Ok(None);
     }
     owners.flush(conn).await?;
     let held = summary(conn, customer_id).await?;
-    Ok(if new_email && !held.verified_emails.is_empty() {
-        Some(ReviewReason::DifferentVerifiedEmails)
-    } else if new_card && !held.loyalty_cards.is_empty() {
-        Some(ReviewReason::DifferentLoyaltyCards)
-    } else {
-        None
-    })
+    Ok(customers::merge::names_another_person(&held, unknown))
 }
 
 #[allow(clippy::too_many_arguments)]
