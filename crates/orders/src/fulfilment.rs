@@ -135,6 +135,19 @@ impl Transition {
 }
 
 impl FulfilmentMode {
+    /// The purpose an order's holds carry: a counter or till order is held like a pickup
+    /// (its lifetime and the sourcing rules that apply follow from it).
+    pub fn hold_purpose(self) -> inventory::HoldPurpose {
+        use inventory::HoldPurpose;
+        match self {
+            FulfilmentMode::Ship => HoldPurpose::Ship,
+            FulfilmentMode::Reserve => HoldPurpose::Reserve,
+            FulfilmentMode::Pickup | FulfilmentMode::Counter | FulfilmentMode::CarryOut => {
+                HoldPurpose::Pickup
+            }
+        }
+    }
+
     pub fn parse(text: &str) -> Option<FulfilmentMode> {
         FulfilmentMode::ALL.into_iter().find(|m| m.as_str() == text)
     }
@@ -302,6 +315,20 @@ impl From<InvalidTransition> for kernel::Error {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn kiosk_and_till_orders_are_held_like_pickups() {
+        use inventory::HoldPurpose;
+        for (mode, purpose) in [
+            (FulfilmentMode::Ship, HoldPurpose::Ship),
+            (FulfilmentMode::Reserve, HoldPurpose::Reserve),
+            (FulfilmentMode::Pickup, HoldPurpose::Pickup),
+            (FulfilmentMode::Counter, HoldPurpose::Pickup),
+            (FulfilmentMode::CarryOut, HoldPurpose::Pickup),
+        ] {
+            assert_eq!(mode.hold_purpose(), purpose, "{mode:?}");
+        }
+    }
 
     fn reachable(mode: FulfilmentMode) -> BTreeSet<OrderState> {
         let mut seen = BTreeSet::from([mode.initial()]);

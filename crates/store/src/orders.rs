@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use inventory::{HoldOwner, HoldPurpose};
+use inventory::HoldOwner;
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
 use orders::{FulfilmentMode, OrderState, Transition};
@@ -146,17 +146,6 @@ pub struct NewOrder {
     pub exchange_of: Option<String>,
 }
 
-/// The purpose an order's holds carry: a counter or till order is held like a pickup.
-pub fn hold_purpose(mode: FulfilmentMode) -> HoldPurpose {
-    match mode {
-        FulfilmentMode::Ship => HoldPurpose::Ship,
-        FulfilmentMode::Reserve => HoldPurpose::Reserve,
-        FulfilmentMode::Pickup | FulfilmentMode::Counter | FulfilmentMode::CarryOut => {
-            HoldPurpose::Pickup
-        }
-    }
-}
-
 /// Places an order: the cart closes, every line's stock is held (a cart hold is adopted when
 /// it covers the line), payments are recorded, a POS sale is committed at once, and
 /// `relais.order.placed` is emitted. Any refusal rolls the whole command back.
@@ -290,7 +279,7 @@ async fn hold_line(
     line: &NewOrderLine,
     actor: &str,
 ) -> Result<String, Error> {
-    let purpose = hold_purpose(new.mode);
+    let purpose = new.mode.hold_purpose();
     let expires = Timestamp::from_unix_ms(Timestamp::now().unix_ms() + new.hold_ttl_s * 1000);
     if let Some(cart_hold) = &line.cart_hold {
         let adopted = conn
