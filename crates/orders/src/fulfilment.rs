@@ -1,5 +1,6 @@
 //! Fulfilment modes and their exhaustive state machines.
 
+use kernel::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 /// How an order (or a line of it) reaches the customer.
@@ -134,7 +135,54 @@ impl Transition {
     ];
 }
 
+/// What a transition does besides changing the state: to the order's stock (its holds) and
+/// money (its payments). Storage applies it in the transition's command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The state alone changes.
+    None,
+    /// A pickup becomes collectable: a pickup code is issued, with a collect-by deadline.
+    IssuePickupCode,
+    /// The customer's code is checked, then every line is handed over (holds committed).
+    CheckCodeThenHandOver,
+    /// Every line leaves (shipped, handed over at a counter): holds committed.
+    HandOver,
+    /// A reservation is bought at the till: the named lines are sold and paid, the rest
+    /// released.
+    Purchase,
+    /// The order ends unfulfilled: holds released, what was paid refunded.
+    ReleaseAndRefund,
+}
+
+/// A pickup code as the customer shows it matches the order's: the same code, once typed
+/// codes are normalised (the caller normalises), and never when the order has none yet.
+pub fn check_pickup_code(typed: Option<&str>, expected: Option<&str>) -> Result<(), Error> {
+    match (typed, expected) {
+        (Some(t), Some(e)) if t == e => Ok(()),
+        _ => Err(Error::new(
+            ErrorCode::Conflict,
+            "the pickup code does not match this order",
+        )
+        .with("field", "pickup_code")),
+    }
+}
+
 impl FulfilmentMode {
+    /// The effect of `t` on an order of this mode (the state machine decides whether `t` is
+    /// allowed at all).
+    pub fn effect(self, t: Transition) -> Effect {
+        match t {
+            Transition::MarkReady if self == FulfilmentMode::Pickup => Effect::IssuePickupCode,
+            Transition::Collect => Effect::CheckCodeThenHandOver,
+            Transition::Ship | Transition::HandOver => Effect::HandOver,
+            Transition::Purchase => Effect::Purchase,
+            Transition::NoShow | Transition::Expire | Transition::Cancel => {
+                Effect::ReleaseAndRefund
+            }
+            _ => Effect::None,
+        }
+    }
+
     /// The purpose an order's holds carry: a counter or till order is held like a pickup
     /// (its lifetime and the sourcing rules that apply follow from it).
     pub fn hold_purpose(self) -> inventory::HoldPurpose {
@@ -315,6 +363,26 @@ impl From<InvalidTransition> for kernel::Error {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn transitions_have_one_effect_on_stock_and_money() {
+        use FulfilmentMode::*;
+        for mode in [Ship, Pickup, Reserve, Counter, CarryOut] {
+            assert_eq!(mode.effect(Transition::Cancel), Effect::ReleaseAndRefund);
+            assert_eq!(mode.effect(Transition::StartPreparing), Effect::None);
+        }
+        assert_eq!(Pickup.effect(Transition::MarkReady), Effect::IssuePickupCode);
+        assert_eq!(Counter.effect(Transition::MarkReady), Effect::None);
+        assert_eq!(Pickup.effect(Transition::NoShow), Effect::ReleaseAndRefund);
+        assert_eq!(Reserve.effect(Transition::Expire), Effect::ReleaseAndRefund);
+        assert_eq!(Reserve.effect(Transition::Purchase), Effect::Purchase);
+        assert_eq!(Pickup.effect(Transition::Collect), Effect::CheckCodeThenHandOver);
+        assert_eq!(Ship.effect(Transition::Ship), Effect::HandOver);
+        assert!(check_pickup_code(Some("042137"), Some("042137")).is_ok());
+        for (typed, expected) in [(Some("1"), Some("2")), (None, Some("2")), (Some("1"), None), (None, None)] {
+            assert_eq!(check_pickup_code(typed, expected).unwrap_err().code, ErrorCode::Conflict);
+        }
+    }
 
     #[test]
     fn kiosk_and_till_orders_are_held_like_pickups() {

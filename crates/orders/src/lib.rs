@@ -27,4 +27,4 @@ pub mod receipt;
 pub mod returns;
 pub mod routing;
 
-pub use fulfilment::{FulfilmentMode, InvalidTransition, OrderState, Transition};
+pub use fulfilment::{Effect, FulfilmentMode, InvalidTransition, OrderState, Transition};

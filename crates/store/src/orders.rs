@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use inventory::HoldOwner;
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
-use orders::{FulfilmentMode, OrderState, Transition};
+use orders::{Effect, FulfilmentMode, OrderState, Transition};
 use serde::Serialize;
 use serde_json::json;
 
@@ -435,8 +435,8 @@ pub async fn transition(
     }
     let mut refunds = Vec::new();
     let mut data = json!({});
-    match t {
-        Transition::MarkReady if order.mode == FulfilmentMode::Pickup => {
+    match order.mode.effect(t) {
+        Effect::IssuePickupCode => {
             let code = pickup_code();
             let deadline = Timestamp::from_unix_ms(now.unix_ms() + input.pickup_days * 86_400_000);
             conn.execute(
@@ -446,26 +446,20 @@ pub async fn transition(
             .await?;
             data = json!({"pickup_code": code, "collect_by": deadline.to_text()});
         }
-        Transition::Collect => {
+        Effect::CheckCodeThenHandOver => {
             let typed = input
                 .pickup_code
                 .as_deref()
                 .map(orders::cart::normalise_code);
-            if typed.is_none() || typed != order.pickup_code {
-                return Err(Error::new(
-                    ErrorCode::Conflict,
-                    "the pickup code does not match this order",
-                )
-                .with("field", "pickup_code"));
-            }
+            orders::fulfilment::check_pickup_code(typed.as_deref(), order.pickup_code.as_deref())?;
             hand_over_all(conn, &order, actor).await?;
         }
-        Transition::Ship | Transition::HandOver => hand_over_all(conn, &order, actor).await?,
-        Transition::Purchase => {
+        Effect::HandOver => hand_over_all(conn, &order, actor).await?,
+        Effect::Purchase => {
             let paid = purchase(conn, &order, input.purchase.as_deref(), actor, now).await?;
             data = json!({"paid_in_store_minor": paid});
         }
-        Transition::NoShow | Transition::Expire | Transition::Cancel => {
+        Effect::ReleaseAndRefund => {
             for line in &order.lines {
                 if let Some(h) = &line.hold_id {
                     crate::carts::release_if_pending(conn, h, actor).await?;
@@ -475,7 +469,7 @@ pub async fn transition(
             let refunded: i64 = refunds.iter().map(|r| r.amount_minor).sum();
             data = json!({"refunded_minor": refunded});
         }
-        _ => {}
+        Effect::None => {}
     }
     if order.mode.is_final(to) {
         conn.execute(
