@@ -128,7 +128,7 @@ fn new_cart_id() -> String {
 pub async fn create_cart(conn: &mut Conn, new: &NewCart, now: Timestamp) -> Result<Cart, Error> {
     cart::validate_lines(&new.lines)?;
     if let Some(customer) = &new.customer_id {
-        let customer = crate::customers::active_id(conn, customer).await?;
+        let customer = crate::profiles::active_id(conn, customer).await?;
         if let Some(existing) = active_cart_of(conn, &customer).await? {
             let merged = cart::merge(&existing.plain_lines(), &new.lines);
             write_lines(conn, &existing, &merged, now).await?;
@@ -371,7 +371,7 @@ pub async fn attach_customer(
 ) -> Result<Cart, Error> {
     let cart = get_in(conn, cart_id).await?;
     cart.require_active()?;
-    let customer = crate::customers::active_id(conn, customer_id).await?;
+    let customer = crate::profiles::active_id(conn, customer_id).await?;
     if cart.customer_id.as_deref() == Some(customer.as_str()) {
         return Ok(cart);
     }

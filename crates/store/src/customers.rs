@@ -21,6 +21,8 @@ use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
 use crate::sql::{Conn, Row, Value, corrupt};
+pub use crate::profiles::{active_id, find_profile, get_profile};
+use crate::profiles::{PROFILE_COLUMNS, profile_from_row};
 use crate::{Db, events, params, rows};
 
 /// Settings of identity resolution.
@@ -118,23 +120,6 @@ struct MergeEvent<'a> {
     reference: Option<&'a str>,
     identifier_kinds: Vec<&'static str>,
     at: Timestamp,
-}
-
-const PROFILE_COLUMNS: &str =
-    "id, status, merged_into, given_name, family_name, home_store, created_at, updated_at";
-
-pub(crate) fn profile_from_row(row: &Row) -> Result<Profile, Error> {
-    let status = row.text("status")?;
-    Ok(Profile {
-        id: row.text("id")?,
-        status: ProfileStatus::parse(&status).ok_or_else(|| corrupt("status", &status))?,
-        merged_into: row.opt_text("merged_into")?,
-        given_name: row.opt_text("given_name")?,
-        family_name: row.opt_text("family_name")?,
-        home_store: row.opt_text("home_store")?,
-        created_at: rows::timestamp(row, "created_at")?,
-        updated_at: rows::timestamp(row, "updated_at")?,
-    })
 }
 
 pub(crate) fn identity_from_row(row: &Row) -> Result<customers::Identity, Error> {
@@ -263,37 +248,6 @@ pub async fn known_on_channel(conn: &mut Conn, customer_id: &str, channel: &str)
         )
         .await?;
     Ok(found.is_some())
-}
-
-pub async fn find_profile(conn: &mut Conn, id: &str) -> Result<Option<Profile>, Error> {
-    conn.query_opt(
-        &format!("SELECT {PROFILE_COLUMNS} FROM customers WHERE id = $1"),
-        params![id],
-    )
-    .await?
-    .as_ref()
-    .map(profile_from_row)
-    .transpose()
-}
-
-pub async fn get_profile(db: &Db, id: &str) -> Result<Profile, Error> {
-    find_profile(&mut db.read().await?, id)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", id))
-}
-
-/// The active profile `id` stands for: itself, or the survivor it was merged into. Erased and
-/// unknown profiles are not found.
-pub async fn active_id(conn: &mut Conn, id: &str) -> Result<String, Error> {
-    let profile = find_profile(conn, id)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", id))?;
-    match (profile.status, profile.merged_into) {
-        (ProfileStatus::Active, _) => Ok(profile.id),
-        // Merges keep forwarding one hop deep (see `merge`).
-        (ProfileStatus::Merged, Some(survivor)) => Ok(survivor),
-        _ => Err(Error::not_found("customer", id).with("status", profile.status.as_str())),
-    }
 }
 
 /// Changes names and home store; `None` leaves a field, `Some(None)` clears it.

@@ -16,6 +16,7 @@ pub mod consents;
 pub mod credits;
 pub mod customer_events;
 pub mod customers;
+pub mod profiles;
 mod db;
 pub mod events;
 pub mod feed;

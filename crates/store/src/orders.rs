@@ -181,7 +181,7 @@ pub async fn place(
         (None, _) => (None, None),
     };
     let customer = match &new.customer_id {
-        Some(c) => Some(crate::customers::active_id(conn, c).await?),
+        Some(c) => Some(crate::profiles::active_id(conn, c).await?),
         None => None,
     };
     let receipt = orders::receipt::new_token();

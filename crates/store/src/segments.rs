@@ -160,7 +160,7 @@ pub async fn members(db: &Db, rule: &Rule, page: &PageRequest) -> Result<Page<Pr
     let found = db.read().await?.query(&sql, &params).await?;
     let profiles = found
         .iter()
-        .map(crate::customers::profile_from_row)
+        .map(crate::profiles::profile_from_row)
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(profiles, page, |p| p.id.clone()))
 }
