@@ -6,9 +6,6 @@
 //! table of `app::access` before any handler reads the request; the rules about which
 //! resources a key may touch live in `app` too, next to the use cases.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -20,6 +17,7 @@ use kernel::{Error, ErrorCode};
 pub use app::access::Scope;
 
 use crate::error::ApiError;
+use crate::key_cache::KeyCache;
 use crate::state::AppState;
 
 /// The caller of a request, as an extractor: the key found by the route-access layer
@@ -38,45 +36,6 @@ impl std::ops::Deref for Principal {
 
 pub(crate) fn forbidden(message: &str) -> ApiError {
     ApiError::new(ErrorCode::Forbidden, message)
-}
-
-/// Recently seen tokens, so that most requests cost no database read. Revocation is seen
-/// at once on the node that revoked, and within [`CACHE_TTL`] on the others.
-#[derive(Default)]
-pub struct KeyCache {
-    entries: Mutex<HashMap<String, (Option<app::Principal>, Instant)>>,
-}
-
-pub const CACHE_TTL: Duration = Duration::from_secs(10);
-const NEGATIVE_TTL: Duration = Duration::from_secs(2);
-const CACHE_MAX: usize = 10_000;
-
-impl KeyCache {
-    fn get(&self, token_hash: &str) -> Option<Option<app::Principal>> {
-        let entries = self.entries.lock().ok()?;
-        let (principal, at) = entries.get(token_hash)?;
-        let ttl = if principal.is_some() {
-            CACHE_TTL
-        } else {
-            NEGATIVE_TTL
-        };
-        (at.elapsed() < ttl).then(|| principal.clone())
-    }
-
-    fn put(&self, token_hash: String, principal: Option<app::Principal>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CACHE_MAX {
-                entries.clear();
-            }
-            entries.insert(token_hash, (principal, Instant::now()));
-        }
-    }
-
-    pub fn clear(&self) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.clear();
-        }
-    }
 }
 
 /// What authentication needs: the database and the key cache. Cheap to clone (two `Arc`s),

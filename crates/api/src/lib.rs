@@ -15,6 +15,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod key_cache;
 pub mod live;
 pub mod metrics;
 pub mod openapi;

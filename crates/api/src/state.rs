@@ -7,7 +7,7 @@ use kernel::Currency;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::Db;
 
-use crate::auth::KeyCache;
+use crate::key_cache::KeyCache;
 
 #[derive(Clone)]
 pub struct AppState {
