@@ -122,3 +122,240 @@ pub async fn erase(
     }
     Ok(response)
 }
+
+/// A profile with its identifiers, as the use cases answer it.
+pub type ProfileView = (Profile, Vec<customers::Identity>);
+
+async fn view(c: &mut Conn, id: &str) -> Result<ProfileView, Error> {
+    let profile = store::customers::find_profile(c, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))?;
+    let identities = store::customers::identities(c, &profile.id).await?;
+    Ok((profile, identities))
+}
+
+/// Creates a profile with its identifiers (any key: a channel signs its customers up, a
+/// store or an agent registers one), recorded as seen on `channel`.
+pub async fn create(
+    db: &store::Db,
+    p: &Principal,
+    fields: store::customers::NewProfile,
+    identifiers: Vec<(customers::Identifier, bool)>,
+    channel: Option<String>,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(ProfileView) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    let channel = access::promising_channel(p, channel)?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let created = store::customers::create_profile(
+                    c,
+                    &fields,
+                    &identifiers,
+                    channel.as_deref(),
+                    &actor,
+                )
+                .await?;
+                view(c, &created.id).await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Changes names or the home store of a profile `p` may see (only staff and channels move
+/// the home store).
+#[allow(clippy::too_many_arguments)]
+pub async fn update(
+    db: &store::Db,
+    p: &Principal,
+    id: String,
+    given_name: Option<Option<String>>,
+    family_name: Option<Option<String>>,
+    home_store: Option<Option<String>>,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(ProfileView) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    may_update(&mut db.read().await?, p, &id, home_store.is_some()).await?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let changed = store::customers::update_profile(
+                    c,
+                    &id,
+                    given_name,
+                    family_name,
+                    home_store,
+                    &actor,
+                )
+                .await?;
+                view(c, &changed.id).await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Decides a merge review, once (the route is for staff).
+pub async fn decide_review(
+    db: &store::Db,
+    p: &Principal,
+    id: String,
+    merge: bool,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(store::customers::MergeReview) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    p.require_staff()?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move { store::customers::decide_review(c, &id, merge, &actor).await })
+        },
+        render,
+    )
+    .await
+}
+
+/// Identifiers that belong together, to link (a sign-in, an agent's "same person").
+pub struct LinkRequest {
+    pub identifiers: Vec<(customers::Identifier, bool)>,
+    /// The profile they must join, when the caller names one (it must be able to see it).
+    pub anchor: Option<String>,
+    /// The channel the customer signed in on; a channel key's own by default.
+    pub channel: Option<String>,
+    pub cause: store::customers::LinkCause,
+}
+
+/// Links identifiers by the survivor rule and the guard rails, in one command, after the
+/// event log's tail (log order): the profile is then known on the channel.
+pub async fn link(
+    db: &store::Db,
+    p: &Principal,
+    rules: store::customers::ResolutionRules,
+    req: LinkRequest,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(store::customers::Resolution) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    if let Some(anchor) = &req.anchor {
+        reach(&mut db.read().await?, p, anchor).await?;
+    }
+    let channel = access::promising_channel(p, req.channel)?;
+    // The tail is resolved in runs of its own first (an event that fails there is set
+    // aside); the command then resolves only what arrives meanwhile.
+    store::customer_events::catch_up(db).await?;
+    let actor = p.key_id.clone();
+    let reference = kernel::id::new_id("req");
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                if let Some(code) = &channel
+                    && store::channels::find_channel(&mut *c, code).await?.is_none()
+                {
+                    return Err(Error::unknown_reference("channel", "channel", code));
+                }
+                store::customer_events::resolve_all(c, rules).await?;
+                let link = store::customers::Link {
+                    identifiers: &req.identifiers,
+                    anchor: req.anchor.as_deref(),
+                    channel: channel.as_deref(),
+                    cause: req.cause,
+                    reference: Some(&reference),
+                };
+                let resolution =
+                    store::customers::link(c, &link, rules, &actor, &mut Default::default())
+                        .await?;
+                if let Some(code) = &channel {
+                    store::customers::note_channel(c, &resolution.customer_id, code).await?;
+                }
+                Ok(resolution)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Appends a consent record for a profile `p` may see; a channel key records consent for
+/// its own channel (or for every channel). The record's id, customer and time are set here.
+pub async fn record_consent(
+    db: &store::Db,
+    p: &Principal,
+    id: String,
+    mut record: customers::ConsentRecord,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(customers::ConsentRecord) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    if let Some(own) = p.own_channel()
+        && record.channel.as_deref().is_some_and(|c| c != own)
+    {
+        return Err(access::forbidden(
+            "a channel key records consent for its own channel (or for every channel)",
+        ));
+    }
+    reach(&mut db.read().await?, p, &id).await?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                record.id = kernel::id::new_id("cns");
+                record.customer_id = store::customers::active_id(c, &id).await?;
+                record.recorded_at = kernel::Timestamp::now();
+                store::consents::record(c, &record, &actor).await?;
+                Ok(record)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Records a service interaction: staff anywhere, a store key at its own store for any
+/// customer (noting a visit it handled is not reading the history).
+pub async fn record_interaction(
+    db: &store::Db,
+    p: &Principal,
+    id: &str,
+    mut interaction: customers::Interaction,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(customers::Interaction) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    let own_store = p.store_only().map(str::to_owned);
+    if !p.is_staff() && own_store.is_none() {
+        return Err(access::forbidden(
+            "service interactions are recorded by service, store and admin keys",
+        ));
+    }
+    if let Some(own) = own_store {
+        match &interaction.location_code {
+            Some(code) if *code != own => {
+                return Err(access::forbidden(
+                    "a store key records interactions at its own store",
+                ));
+            }
+            _ => interaction.location_code = Some(own),
+        }
+    }
+    interaction.customer_id = store::customers::active_id(&mut db.read().await?, id).await?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                store::interactions::record(c, &interaction, &actor).await?;
+                Ok(interaction)
+            })
+        },
+        render,
+    )
+    .await
+}

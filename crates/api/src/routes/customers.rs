@@ -1,13 +1,10 @@
 //! `/v1/customers`: profiles, identities and merges, consent, service history, timeline and
 //! the GDPR rights; `/v1/merge-reviews`: pairs the guard rails kept apart.
 //!
-//! Who sees what: every key may create, identify and read a profile by id and its consents
-//! (a channel signs its customers in and records their choices); looking a profile up by an
-//! identifier is for staff (service, store and admin keys). The timeline and the service
-//! history are for `service` and `admin` keys, and for a store key when the customer's home
-//! store is that store, or the customer granted `service_history_sharing`. Lists of profiles
-//! and reviews are for `service` and `admin` (a store key lists its home-store customers);
-//! export and erasure for `service` and `admin`.
+//! Who sees what is decided by `app` (`app::access::customer`): staff see every profile; a
+//! store key its home-store customers and those who share their history with every store;
+//! a channel key the customers known on it. An erased profile answers `status: erased`, its
+//! sub-resources 410 `customer_erased`. The handlers parse, call `app`, render.
 
 use axum::Json;
 use axum::extract::State;
@@ -17,7 +14,7 @@ use customers::{Identifier, PhoneRules};
 use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
-use store::customers::{Link, LinkCause, MergeRecord, MergeReview, NewProfile, Resolution};
+use store::customers::{LinkCause, MergeRecord, MergeReview, NewProfile, Resolution};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -195,12 +192,6 @@ async fn create_customer(
     State(s): State<AppState>,
     w: Write<CreateCustomer>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
-    let channel = w
-        .body
-        .channel
-        .clone()
-        .or(w.principal.own_channel().map(str::to_owned));
     let b = w.body;
     let identifiers = parse_identifiers("identifiers", &b.identifiers, &s.phones, 10)?;
     let fields = NewProfile {
@@ -208,25 +199,16 @@ async fn create_customer(
         family_name: optional_name("family_name", b.family_name)?,
         home_store: b.home_store,
     };
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let p = store::customers::create_profile(
-                        c,
-                        &fields,
-                        &identifiers,
-                        channel.as_deref(),
-                        &actor,
-                    )
-                    .await?;
-                    load_customer(c, &p.id).await
-                })
-            },
-            |dto| stored(201, &dto),
-        )
-        .await?;
+    let response = app::customers::create(
+        &s.db,
+        &w.principal,
+        fields,
+        identifiers,
+        b.channel,
+        w.idempotency,
+        |(p, identities)| stored(201, &customer_dto(p, identities)),
+    )
+    .await?;
     Ok(reply(response))
 }
 
@@ -371,26 +353,19 @@ async fn update_customer(
     Path(id): Path<String>,
     w: Write<UpdateCustomer>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let given = optional_change("given_name", w.body.given_name)?;
     let family = optional_change("family_name", w.body.family_name)?;
-    let home = w.body.home_store;
-    let mut conn = s.db.read().await?;
-    app::customers::may_update(&mut conn, &w.principal, &id, home.is_some()).await?;
-    drop(conn);
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let p = store::customers::update_profile(c, &id, given, family, home, &actor)
-                        .await?;
-                    load_customer(c, &p.id).await
-                })
-            },
-            |dto| stored(200, &dto),
-        )
-        .await?;
+    let response = app::customers::update(
+        &s.db,
+        &w.principal,
+        id,
+        given,
+        family,
+        w.body.home_store,
+        w.idempotency,
+        |(p, identities)| stored(200, &customer_dto(p, identities)),
+    )
+    .await?;
     Ok(reply(response))
 }
 
@@ -460,22 +435,13 @@ async fn identify(
     State(s): State<AppState>,
     w: Write<IdentifyRequest>,
 ) -> ApiResult<Response> {
-    let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
-    let channel = w
-        .body
-        .channel
-        .clone()
-        .or(w.principal.own_channel().map(str::to_owned));
-    run_link(
-        &s,
-        w.idempotency,
-        w.principal.0.key_id,
-        identifiers,
-        None,
-        channel,
-        LinkCause::SignIn,
-    )
-    .await
+    let request = app::customers::LinkRequest {
+        identifiers: parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?,
+        anchor: None,
+        channel: w.body.channel,
+        cause: LinkCause::SignIn,
+    };
+    link(&s, &w.principal, request, w.idempotency).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -497,72 +463,25 @@ async fn add_identities(
     Path(id): Path<String>,
     w: Write<AddIdentities>,
 ) -> ApiResult<Response> {
-    let identifiers = parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?;
-    let channel = w
-        .body
-        .channel
-        .clone()
-        .or(w.principal.own_channel().map(str::to_owned));
-    app::customers::reach(&mut s.db.read().await?, &w.principal, &id).await?;
-    run_link(
-        &s,
-        w.idempotency,
-        w.principal.0.key_id,
-        identifiers,
-        Some(id),
-        channel,
-        LinkCause::Manual,
-    )
-    .await
+    let request = app::customers::LinkRequest {
+        identifiers: parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?,
+        anchor: Some(id),
+        channel: w.body.channel,
+        cause: LinkCause::Manual,
+    };
+    link(&s, &w.principal, request, w.idempotency).await
 }
 
-async fn run_link(
+async fn link(
     s: &AppState,
+    p: &Principal,
+    request: app::customers::LinkRequest,
     idempotency: Option<store::IdempotencyKey>,
-    actor: String,
-    identifiers: Vec<(Identifier, bool)>,
-    anchor: Option<String>,
-    channel: Option<String>,
-    cause: LinkCause,
 ) -> ApiResult<Response> {
-    // The tail is resolved in runs of its own first (an event that fails there is set
-    // aside); the command then resolves only what arrives meanwhile.
-    store::customer_events::catch_up(&s.db).await?;
-    let rules = s.resolution;
-    let reference = new_id("req");
-    let response =
-        s.db.write_once(
-            idempotency,
-            move |c| {
-                Box::pin(async move {
-                    if let Some(code) = &channel
-                        && store::channels::find_channel(&mut *c, code)
-                            .await?
-                            .is_none()
-                    {
-                        return Err(Error::unknown_reference("channel", "channel", code));
-                    }
-                    // Events acknowledged before this link are resolved first (log order).
-                    store::customer_events::resolve_all(c, rules).await?;
-                    let link = Link {
-                        identifiers: &identifiers,
-                        anchor: anchor.as_deref(),
-                        channel: channel.as_deref(),
-                        cause,
-                        reference: Some(&reference),
-                    };
-                    let resolution =
-                        store::customers::link(c, &link, rules, &actor, &mut Default::default())
-                            .await?;
-                    if let Some(code) = &channel {
-                        store::customers::note_channel(c, &resolution.customer_id, code).await?;
-                    }
-                    Ok(resolution)
-                })
-            },
-            |r| stored(200, &ResolutionDto::from(r)),
-        )
-        .await?;
+    let response = app::customers::link(&s.db, p, s.resolution, request, idempotency, |r| {
+        stored(200, &ResolutionDto::from(r))
+    })
+    .await?;
     Ok(reply(response))
 }
 
@@ -777,7 +696,6 @@ async fn record_consent(
     Path(id): Path<String>,
     w: Write<RecordConsent>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     short_text("notice_version", &b.notice_version, 40)?;
     for (field, v) in [
@@ -788,42 +706,25 @@ async fn record_consent(
             short_text(field, v, 128)?;
         }
     }
-    // A channel key records what its own customers said on its own channel.
-    if let Some(own) = w.principal.own_channel()
-        && b.channel.as_deref().is_some_and(|c| c != own)
-    {
-        return Err(forbidden(
-            "a channel key records consent for its own channel (or for every channel)",
-        ));
-    }
-    app::customers::reach(&mut s.db.read().await?, &w.principal, &id).await?;
+    let record = ConsentRecord {
+        id: String::new(),
+        customer_id: String::new(),
+        purpose: b.purpose.into(),
+        status: b.status.into(),
+        channel: b.channel,
+        method: b.method.into(),
+        location_code: b.location_code,
+        notice_version: b.notice_version,
+        evidence: customers::Evidence {
+            request_id: b.evidence.request_id,
+            staff_id: b.evidence.staff_id,
+        },
+        recorded_at: Timestamp::now(),
+    };
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let customer_id = store::customers::active_id(c, &id).await?;
-                    let record = ConsentRecord {
-                        id: new_id("cns"),
-                        customer_id,
-                        purpose: b.purpose.into(),
-                        status: b.status.into(),
-                        channel: b.channel,
-                        method: b.method.into(),
-                        location_code: b.location_code,
-                        notice_version: b.notice_version,
-                        evidence: customers::Evidence {
-                            request_id: b.evidence.request_id,
-                            staff_id: b.evidence.staff_id,
-                        },
-                        recorded_at: Timestamp::now(),
-                    };
-                    store::consents::record(c, &record, &actor).await?;
-                    Ok(record)
-                })
-            },
-            |r| stored(201, &ConsentDto::from(&r)),
-        )
+        app::customers::record_consent(&s.db, &w.principal, id, record, w.idempotency, |r| {
+            stored(201, &ConsentDto::from(&r))
+        })
         .await?;
     Ok(reply(response))
 }
@@ -966,27 +867,7 @@ async fn record_interaction(
     Path(id): Path<String>,
     w: Write<RecordInteraction>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
-    // Recording is not reading: any store may note a visit or a call it handled, at its own
-    // store; it reads the history back only under the rules of `require_history_access`.
-    let own_store = w.principal.store_only().map(str::to_owned);
-    if !w.principal.is_staff() && own_store.is_none() {
-        return Err(forbidden(
-            "service interactions are recorded by service, store and admin keys",
-        ));
-    }
-    let mut b = w.body;
-    if let Some(own) = &own_store {
-        match &b.location_code {
-            Some(code) if code != own => {
-                return Err(forbidden(
-                    "a store key records interactions at its own store",
-                ));
-            }
-            _ => b.location_code = Some(own.clone()),
-        }
-    }
-    let customer_id = store::customers::active_id(&mut s.db.read().await?, &id).await?;
+    let b = w.body;
     let summary = customers::interaction::validate_summary(&b.summary)?;
     customers::interaction::validate_references(&b.references)?;
     if let Some(agent) = &b.agent {
@@ -995,7 +876,7 @@ async fn record_interaction(
     let now = Timestamp::now();
     let interaction = customers::Interaction {
         id: new_id("int"),
-        customer_id,
+        customer_id: String::new(),
         medium: b.medium.into(),
         direction: b.direction.into(),
         summary,
@@ -1006,16 +887,9 @@ async fn record_interaction(
         recorded_at: now,
     };
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::interactions::record(c, &interaction, &actor).await?;
-                    Ok(interaction)
-                })
-            },
-            |i| stored(201, &InteractionDto::from(i)),
-        )
+        app::customers::record_interaction(&s.db, &w.principal, &id, interaction, w.idempotency, |i| {
+            stored(201, &InteractionDto::from(i))
+        })
         .await?;
     Ok(reply(response))
 }
@@ -1195,19 +1069,10 @@ async fn decide_review(
     Path(id): Path<String>,
     w: Write<DecideReview>,
 ) -> ApiResult<Response> {
-    w.principal.require_staff()?;
-    let actor = w.actor();
     let merge = w.body.decision == ReviewDecisionDto::Merge;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(
-                    async move { store::customers::decide_review(c, &id, merge, &actor).await },
-                )
-            },
-            |r| stored(200, &ReviewDto::from(r)),
-        )
-        .await?;
+    let response = app::customers::decide_review(&s.db, &w.principal, id, merge, w.idempotency, |r| {
+        stored(200, &ReviewDto::from(r))
+    })
+    .await?;
     Ok(reply(response))
 }

@@ -2,11 +2,11 @@
 //! transition), store queues, customers' order histories, e-receipts, returns anywhere and
 //! the franchise owners' report.
 //!
-//! Who acts: a store key works its own store's queue (orders it fulfils; a ship order when
-//! one of its lines leaves from that store); a channel key may cancel its own channel's
-//! orders; service and admin keys do everything. Any key reads an order by id or e-receipt
-//! token (returns are taken in any store). The pickup code is shown to the customer's
-//! channels and to staff, never to a store key — the counter must be shown it.
+//! Who reads and moves which order is decided by `app` (`app::access::order`): a store key
+//! the orders its store sells or fulfils, a channel key its own channel's (and cancels
+//! them), staff every order. The e-receipt look-up is the exception: any key holding the
+//! receipt gets what a return needs. The pickup code is shown to the order's channel and to
+//! staff, never to a store key — the counter must be shown it.
 
 use axum::Json;
 use axum::extract::State;

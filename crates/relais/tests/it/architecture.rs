@@ -307,7 +307,6 @@ const API_DIRECT_WRITES: &[(&str, usize)] = &[
     ("catalog.rs", 4),
     ("channels.rs", 2),
     ("customer_events.rs", 3),
-    ("customers.rs", 6),
     ("keys.rs", 2),
     ("locations.rs", 2),
     ("orders.rs", 1),
