@@ -9,6 +9,7 @@
 pub mod access;
 pub mod customers;
 pub mod holds;
+pub mod keys;
 pub mod orders;
 pub mod stock;
 

@@ -103,11 +103,12 @@ pub async fn create_key(
     scopes: &[String],
     actor: &str,
 ) -> anyhow::Result<String> {
-    let (key, token) = api::routes::keys::mint_key(name, scopes)?;
-    let actor = actor.to_owned();
-    let t = token.clone();
-    db.write(move |c| {
-        Box::pin(async move { store::api_keys::create_key(c, &key, &t, &actor).await })
+    let (_, _, token) = app::keys::create(db, actor, name, scopes, None, |_| {
+        store::StoredResponse {
+            status: 201,
+            body: String::new(),
+            replayed: false,
+        }
     })
     .await?;
     Ok(token)

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{IdempotencyHeader, PageParams, reply, stored};
-use crate::auth::{Principal, Scope};
+use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
@@ -77,37 +77,6 @@ fn dto(k: ApiKey) -> KeyDto {
     }
 }
 
-/// Validates the name and scopes and mints a token; returns the key to store and its token.
-pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::validation(
-            "name",
-            "name must be 1 to 100 characters, without control characters",
-        ));
-    }
-    if scopes.is_empty() {
-        return Err(Error::validation(
-            "scopes",
-            "a key needs at least one scope",
-        ));
-    }
-    let scopes = scopes
-        .iter()
-        .map(|s| Scope::parse(s).map(|s| s.to_text()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let token = format!("rls_{}", kernel::id::new_secret_hex());
-    let key = ApiKey {
-        id: kernel::id::new_id("key"),
-        name: name.to_owned(),
-        prefix: token[..12].to_owned(),
-        scopes,
-        created_at: Timestamp::now(),
-        revoked_at: None,
-    };
-    Ok((key, token))
-}
-
 /// List API keys (admin). Tokens are never shown again.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "access", params(PageParams),
     responses((status = 200, body = KeyPage), (status = "4XX", body = ErrorBody)),
@@ -128,25 +97,17 @@ async fn list_keys(
     responses((status = 201, body = CreatedKey), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult<Response> {
-    let actor = w.actor();
     let scopes: Vec<String> = w.body.scopes.iter().map(|s| s.0.clone()).collect();
-    let (key, token) = mint_key(&w.body.name, &scopes)?;
-    let first_answer = CreatedKey {
-        key: dto(key.clone()),
-        token: Some(token.clone()),
-    };
     // What the idempotency record keeps: the key without its token.
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::api_keys::create_key(c, &key, &token, &actor).await.map(|_| key) }),
-            |key| stored(201, &CreatedKey { key: dto(key), token: None }),
-        )
+    let (response, key, token) =
+        app::keys::create(&s.db, &w.actor(), &w.body.name, &scopes, w.idempotency, |key| {
+            stored(201, &CreatedKey { key: dto(key), token: None })
+        })
         .await?;
     if response.replayed {
         return Ok(reply(response));
     }
-    Ok(reply(stored(201, &first_answer)))
+    Ok(reply(stored(201, &CreatedKey { key: dto(key), token: Some(token) })))
 }
 
 /// Revoke an API key (admin): it stops working at once on this node, within seconds on others.
@@ -161,40 +122,15 @@ async fn revoke_key(
     if !w.body.is_empty() {
         return Err(Error::new(ErrorCode::InvalidBody, "DELETE takes no body").into());
     }
-    let actor = w.actor();
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| Box::pin(async move { store::api_keys::revoke_key(c, &id, &actor).await }),
-            |()| store::StoredResponse {
-                status: 204,
-                body: String::new(),
-                replayed: false,
-            },
-        )
-        .await?;
+    let response = app::keys::revoke(&s.db, &w.principal, id, w.idempotency, |()| {
+        store::StoredResponse {
+            status: 204,
+            body: String::new(),
+            replayed: false,
+        }
+    })
+    .await?;
     s.keys.clear();
     Ok(reply(response))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minted_keys_are_validated_and_secret() {
-        let (key, token) = mint_key(" POS Lyon ", &["store:LYS-BELLECOUR".into()]).unwrap();
-        assert_eq!(key.name, "POS Lyon");
-        assert!(token.starts_with("rls_") && token.len() == 68 && token.starts_with(&key.prefix));
-        assert_ne!(mint_key("x", &["admin".into()]).unwrap().1, token);
-        for (name, scopes) in [
-            ("", vec!["admin"]),
-            ("x\u{9b}", vec!["admin"]),
-            ("x", vec![]),
-            ("x", vec!["root"]),
-        ] {
-            let scopes: Vec<String> = scopes.into_iter().map(String::from).collect();
-            assert!(mint_key(name, &scopes).is_err(), "{name:?} {scopes:?}");
-        }
-    }
-}

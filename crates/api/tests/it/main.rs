@@ -46,7 +46,7 @@ impl Reply {
 }
 
 pub async fn key(db: &store::Db, scope: &str) -> String {
-    let (k, token) = api::routes::keys::mint_key("test", &[scope.to_string()]).unwrap();
+    let (k, token) = app::keys::mint_key("test", &[scope.to_string()]).unwrap();
     let t = token.clone();
     db.write(move |c| {
         Box::pin(async move { store::api_keys::create_key(c, &k, &t, "test").await })

@@ -307,7 +307,6 @@ const API_DIRECT_WRITES: &[(&str, usize)] = &[
     ("catalog.rs", 4),
     ("channels.rs", 2),
     ("customer_events.rs", 3),
-    ("keys.rs", 2),
     ("locations.rs", 2),
     ("orders.rs", 1),
     ("prices.rs", 3),
