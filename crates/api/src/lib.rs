@@ -20,7 +20,7 @@ pub mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod read_cache;
-pub mod reference;
+pub use app::reference;
 pub mod routes;
 pub mod state;
 

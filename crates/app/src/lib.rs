@@ -11,6 +11,7 @@ pub mod customers;
 pub mod holds;
 pub mod keys;
 pub mod orders;
+pub mod reference;
 pub mod stock;
 
 pub use access::{Principal, Scope};

@@ -719,7 +719,7 @@ async fn plan_order(
         // The policy check is made here from the reference cache, off the single writer.
         let checked_channel_safety = match &channel {
             Some(c) => {
-                super::stock::cached_channel_safety(s, c, &at, mode.hold_purpose())
+                s.reference.hold_safety(c, &at, mode.hold_purpose())
                     .await
             }
             None => None,

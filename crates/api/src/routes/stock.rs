@@ -687,7 +687,7 @@ async fn create_hold(
     let channel = app::access::promising_channel(&w.principal, b.channel)?;
     let purpose: HoldPurpose = b.purpose.into();
     let checked_channel_safety = match &channel {
-        Some(c) => cached_channel_safety(&s, c, &b.location, purpose).await,
+        Some(c) => s.reference.hold_safety(c, &b.location, purpose).await,
         None => None,
     };
     let new = NewHold {
@@ -706,30 +706,6 @@ async fn create_hold(
     })
     .await?;
     Ok(reply(response))
-}
-
-/// The channel's safety stock at `location` when the cached policy allows the hold. The
-/// single writer is the engine's bottleneck, so the policy check is done here, from the
-/// reference cache (a policy changed through another node applies within its 2 s lifetime);
-/// when the cache cannot say yes — unknown channel or location, not allowed — the command
-/// checks inside its transaction and gives the authoritative answer (and an idempotent
-/// replay still finds its first response).
-pub(crate) async fn cached_channel_safety(
-    s: &AppState,
-    channel: &str,
-    location: &str,
-    purpose: HoldPurpose,
-) -> Option<i64> {
-    let effective = s.reference.policy(channel).await.ok()?;
-    let locations = s.reference.locations().await.ok()?;
-    let place = locations.get(location)?;
-    let site = Site {
-        code: &place.code,
-        kind: place.kind,
-        capabilities: &place.capabilities,
-        active: place.active,
-    };
-    effective.policy.check_hold(channel, site, purpose).ok()
 }
 
 /// Get a hold.

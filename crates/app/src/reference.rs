@@ -36,6 +36,28 @@ fn fresh<T>(entry: Option<&Stamped<T>>) -> Option<Arc<T>> {
 }
 
 impl Reference {
+    /// The channel's safety stock at `location` when the cached policy allows a hold for
+    /// `purpose` there; `None` when the cache cannot say yes (unknown channel or location,
+    /// not allowed) — the write command then checks with authority. The single writer is the
+    /// engine's bottleneck, so the common case is decided here, off it.
+    pub async fn hold_safety(
+        &self,
+        channel: &str,
+        location: &str,
+        purpose: inventory::HoldPurpose,
+    ) -> Option<i64> {
+        let effective = self.policy(channel).await.ok()?;
+        let locations = self.locations().await.ok()?;
+        let place = locations.get(location)?;
+        let site = inventory::sourcing::Site {
+            code: &place.code,
+            kind: place.kind,
+            capabilities: &place.capabilities,
+            active: place.active,
+        };
+        effective.policy.check_hold(channel, site, purpose).ok()
+    }
+
     pub fn new(db: Db) -> Reference {
         Reference {
             db,
