@@ -7,6 +7,7 @@
 //! of them decides who may do what on its own.
 
 pub mod access;
+pub mod checkout;
 pub mod customers;
 pub mod holds;
 pub mod keys;

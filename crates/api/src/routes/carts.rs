@@ -13,19 +13,14 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
-use catalog::location::Capability;
 use kernel::{Currency, Error, ErrorCode, Timestamp};
-use orders::FulfilmentMode;
 use orders::cart::Line;
-use orders::payment::{Authorisation, PaymentMethod, PaymentProvider};
-use orders::routing::{Candidate, route};
 use serde::{Deserialize, Serialize};
 use store::carts::{Cart, HoldAt, NewCart};
-use store::orders::{NewOrder, NewOrderLine, NewPayment};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::orders::{FulfilmentModeDto, OrderDto, order_dto};
+use super::orders::{FulfilmentModeDto, OrderDto, order_for};
 use super::{EmptyBody, IdempotencyHeader, reply, stored};
 use crate::auth::{Principal, forbidden};
 use crate::error::{ApiResult, ErrorBody};
@@ -161,10 +156,7 @@ fn to_lines(lines: Vec<LineIn>) -> Vec<Line> {
 /// Start a cart (or add to the signed-in customer's active cart).
 #[utoipa::path(post, path = "/v1/carts", tag = "orders", request_body = CreateCart, params(IdempotencyHeader),
     responses((status = 201, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn create_cart(
-    State(s): State<AppState>,
-    w: Write<CreateCart>,
-) -> ApiResult<Response> {
+async fn create_cart(State(s): State<AppState>, w: Write<CreateCart>) -> ApiResult<Response> {
     let b = w.body;
     if let (Some(own), Some(named)) = (w.principal.own_channel(), &b.channel)
         && own != named
@@ -223,18 +215,6 @@ pub(crate) async fn speaking_channel(
     ))
 }
 
-/// The channel's current prices of a cart's lines.
-async fn cart_prices(s: &AppState, cart: &Cart) -> Result<BTreeMap<String, i64>, Error> {
-    let skus: Vec<String> = cart.lines.iter().map(|l| l.sku.clone()).collect();
-    Ok(
-        store::prices::channel_prices(&s.db, &cart.channel, cart.currency, &skus)
-            .await?
-            .into_iter()
-            .map(|(sku, p)| (sku, p.amount_minor))
-            .collect(),
-    )
-}
-
 /// Read a cart with its lines priced at its channel's price now.
 #[utoipa::path(get, path = "/v1/carts/{id}", tag = "orders", params(("id" = String, Path)),
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
@@ -244,7 +224,7 @@ async fn get_cart(
     Path(id): Path<String>,
 ) -> ApiResult<Json<CartDto>> {
     let cart = store::carts::get_cart(&s.db, &id).await?;
-    let prices = cart_prices(&s, &cart).await?;
+    let prices = app::checkout::cart_prices(&s.db, &cart).await?;
     Ok(Json(cart_dto(cart, Some(&prices))))
 }
 
@@ -433,7 +413,7 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let prices = cart_prices(&s, &cart).await?;
+    let prices = app::checkout::cart_prices(&s.db, &cart).await?;
     Ok(Json(cart_dto(cart, Some(&prices))))
 }
 
@@ -501,536 +481,57 @@ async fn checkout(
     Path(id): Path<String>,
     w: Write<Checkout>,
 ) -> ApiResult<Response> {
-    if let Some(k) = &w.idempotency
-        && let Some(first) = s.db.previous_response(k).await?
-    {
-        return Ok(reply(first));
-    }
-    let actor = w.actor();
-    let principal = w.principal;
     let b = w.body;
-    let mode: FulfilmentMode = b.mode.into();
-    let cart = store::carts::get_cart(&s.db, &id).await?;
-    if cart.status != store::carts::CartStatus::Active {
-        return Err(Error::new(
-            ErrorCode::Conflict,
-            format!("the cart is {}, not active", cart.status.as_str()),
-        )
-        .with("order_id", cart.order_id.clone())
-        .into());
-    }
-    if cart.lines.is_empty() {
-        return Err(Error::validation("lines", "the cart is empty").into());
-    }
-    let prices = cart_prices(&s, &cart).await?;
-    if let Some(missing) = cart.lines.iter().find(|l| !prices.contains_key(&l.sku)) {
-        return Err(Error::validation(
-            "lines",
-            format!(
-                "`{}` has no {} price; it cannot be sold",
-                missing.sku,
-                cart.currency.code()
-            ),
-        )
-        .with("sku", missing.sku.clone())
-        .into());
-    }
-    let parts = split_by_fulfilment(&cart, mode, b.location.as_deref(), b.lines.as_deref())?;
-    let customer_id = b.customer_id.clone().or(cart.customer_id.clone());
-    // A cart line's hold goes with the first allocation of its SKU: adopted when it holds
-    // exactly those units there, released otherwise (never left to expire on its own).
-    let mut cart_holds: BTreeMap<String, String> = cart
-        .lines
-        .iter()
-        .filter_map(|l| l.hold_id.clone().map(|h| (l.sku.clone(), h)))
-        .collect();
-    let mut orders = Vec::with_capacity(parts.len());
-    let mut charges: Vec<String> = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
-        let planned = plan_order(
-            &s,
-            &principal,
-            &cart,
-            part,
-            &b,
-            &prices,
-            &mut cart_holds,
-            customer_id.clone(),
-            i == 0,
-            parts.len() == 1,
-        )
-        .await;
-        // A refusal after a charge voids what was charged for the earlier parts.
-        let planned = match planned {
-            Ok(p) => p,
-            Err(e) => {
-                void_all(&s, &charges).await;
-                return Err(e);
+    let request = app::checkout::CheckoutRequest {
+        mode: b.mode.into(),
+        location: b.location,
+        payment: b.payment.map(|p| app::checkout::PaymentChoice {
+            method: p.method,
+            token: p.token,
+            store_credit_id: p.store_credit_id,
+        }),
+        ship_to: b.ship_to.map(|t| app::checkout::ShipTo {
+            latitude: t.latitude,
+            longitude: t.longitude,
+        }),
+        customer_id: b.customer_id,
+        lines: b.lines.map(|ls| {
+            ls.into_iter()
+                .map(|l| app::checkout::LineChoice {
+                    sku: l.sku,
+                    mode: l.mode.into(),
+                    location: l.location,
+                })
+                .collect()
+        }),
+    };
+    let cx = app::checkout::Context {
+        db: &s.db,
+        reference: &s.reference,
+        payments: s.payments.as_ref(),
+        hold_ttls: s.hold_ttls,
+    };
+    let principal = w.principal.clone();
+    let response = app::checkout::checkout(
+        &cx,
+        &w.principal,
+        &id,
+        request,
+        w.idempotency,
+        move |placed| {
+            // Counted as the response is made (a replay is not counted again).
+            for o in &placed {
+                metrics::counter!("relais_orders_placed_total", "mode" => o.mode.as_str())
+                    .increment(1);
             }
-        };
-        charges.extend(
-            planned
-                .payments
-                .iter()
-                .filter(|p| p.method == PaymentMethod::Provider)
-                .filter_map(|p| p.provider_ref.clone()),
-        );
-        orders.push(planned);
-    }
-    let now = Timestamp::now();
-    let can_see_code = principal.store_only().is_none();
-    let placed =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::orders::place_all(c, &orders, &actor, now).await })
-            },
-            move |placed| {
-                // Counted as the response is made (a replay is not counted again).
-                for o in &placed {
-                    metrics::counter!("relais_orders_placed_total", "mode" => o.mode.as_str())
-                        .increment(1);
-                }
-                let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
-                let first = placed.into_iter().next();
-                let mut dto = first.map(|o| order_dto(o, can_see_code));
-                if let Some(d) = dto.as_mut() {
-                    d.companion_orders = companions;
-                }
-                stored(201, &dto)
-            },
-        )
-        .await;
-    if placed.is_err() {
-        // The charges must not outlive orders that were not placed.
-        void_all(&s, &charges).await;
-    }
-    Ok(reply(placed?))
-}
-
-/// Voids provider authorisations (orders that were not placed).
-async fn void_all(s: &AppState, references: &[String]) {
-    for reference in references {
-        if let Err(e) = s.payments.void(reference).await {
-            tracing::error!(error = %e, %reference, "could not void an authorisation");
-        }
-    }
-}
-
-/// One order of a checkout: the lines fulfilled one way, at one store (or shipped).
-#[derive(Debug, Clone)]
-struct Part {
-    mode: FulfilmentMode,
-    location: Option<String>,
-    lines: Vec<store::carts::CartLine>,
-}
-
-/// Splits the cart by fulfilment: every line takes the checkout's mode and store unless
-/// `choices` names another for its SKU; lines with the same mode and store form one order.
-fn split_by_fulfilment(
-    cart: &Cart,
-    mode: FulfilmentMode,
-    location: Option<&str>,
-    choices: Option<&[LineChoice]>,
-) -> Result<Vec<Part>, Error> {
-    let choices = choices.unwrap_or_default();
-    for (i, c) in choices.iter().enumerate() {
-        if !cart.lines.iter().any(|l| l.sku == c.sku) {
-            return Err(Error::validation(
-                &format!("lines[{i}].sku"),
-                format!("`{}` is not in the cart", c.sku),
-            ));
-        }
-        if choices[..i].iter().any(|d| d.sku == c.sku) {
-            return Err(Error::validation(
-                &format!("lines[{i}].sku"),
-                format!("`{}` is named twice", c.sku),
-            ));
-        }
-    }
-    let mut parts: Vec<Part> = Vec::new();
-    for line in &cart.lines {
-        let (m, at) = match choices.iter().find(|c| c.sku == line.sku) {
-            Some(c) => (c.mode.into(), c.location.clone()),
-            None => (mode, location.map(str::to_owned)),
-        };
-        match parts.iter_mut().find(|p| p.mode == m && p.location == at) {
-            Some(p) => p.lines.push(line.clone()),
-            None => parts.push(Part {
-                mode: m,
-                location: at,
-                lines: vec![line.clone()],
-            }),
-        }
-    }
-    Ok(parts)
-}
-
-/// Plans one part of a checkout: where its lines are held, its price, its payment (charged
-/// now for paid modes).
-#[allow(clippy::too_many_arguments)]
-async fn plan_order(
-    s: &AppState,
-    principal: &Principal,
-    cart: &Cart,
-    part: &Part,
-    b: &Checkout,
-    prices: &BTreeMap<String, i64>,
-    cart_holds: &mut BTreeMap<String, String>,
-    customer_id: Option<String>,
-    first: bool,
-    alone: bool,
-) -> Result<NewOrder, crate::error::ApiError> {
-    let mode = part.mode;
-    let total = orders::cart::total(part.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
-    let (location, allocations, routing) = plan_fulfilment(
-        s,
-        principal,
-        mode,
-        part.location.as_deref(),
-        b.ship_to.as_ref(),
-        &part.lines,
+            let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
+            let mut dto = placed.into_iter().next().map(|o| order_for(&principal, o));
+            if let Some(d) = dto.as_mut() {
+                d.companion_orders = companions;
+            }
+            stored(201, &dto)
+        },
     )
     .await?;
-    // In a split basket the payment is for the paid parts; a reservation part takes none,
-    // and store credit pays toward the first part only (one spend per credit and checkout).
-    let payment_in = match (mode, alone) {
-        (FulfilmentMode::Reserve, false) => None,
-        _ => b.payment.clone().map(|mut p| {
-            if !first {
-                p.store_credit_id = None;
-            }
-            p
-        }),
-    };
-    let payment = take_payment(s, mode, payment_in, cart.currency, total).await?;
-    let now = Timestamp::now();
-    let deadline_at = (mode == FulfilmentMode::Reserve)
-        .then(|| Timestamp::from_unix_ms(now.unix_ms() + s.hold_ttls.reserve_s * 1000));
-    let hold_ttl_s = match mode {
-        // Past the reservation's deadline: the order sweep, not the hold sweep, ends it.
-        FulfilmentMode::Reserve => s.hold_ttls.reserve_s + 3600,
-        _ => inventory::hold::MAX_TTL_S,
-    };
-    let channel = principal.own_channel().map(str::to_owned);
-    let mut lines = Vec::with_capacity(allocations.len());
-    for (sku, quantity, at) in allocations {
-        let cart_hold = cart_holds.remove(&sku);
-        // The policy check is made here from the reference cache, off the single writer.
-        let checked_channel_safety = match &channel {
-            Some(c) => {
-                s.reference.hold_safety(c, &at, mode.hold_purpose())
-                    .await
-            }
-            None => None,
-        };
-        lines.push(NewOrderLine {
-            unit_price_minor: prices[&sku],
-            sku,
-            quantity,
-            location: at,
-            cart_hold,
-            checked_channel_safety,
-        });
-    }
-    let owner = match &location {
-        Some(code) => s
-            .reference
-            .locations()
-            .await?
-            .get(code)
-            .map(|l| l.owner.clone()),
-        None => None,
-    };
-    Ok(NewOrder {
-        customer_id,
-        cart: Some(store::orders::FromCart {
-            id: cart.id.clone(),
-            version: cart.version,
-            close: first,
-        }),
-        channel: channel.clone().unwrap_or_else(|| cart.channel.clone()),
-        hold_channel: channel,
-        mode,
-        owner,
-        location,
-        currency: cart.currency,
-        lines,
-        payments: payment,
-        deadline_at,
-        hold_ttl_s,
-        routing,
-        exchange_of: None,
-    })
-}
-
-/// Where each line is fulfilled: `(sku, quantity, location)` per allocation, the order's
-/// store (all modes but ship), and the ship-from explanation.
-async fn plan_fulfilment(
-    s: &AppState,
-    principal: &Principal,
-    mode: FulfilmentMode,
-    location: Option<&str>,
-    ship_to: Option<&ShipTo>,
-    cart_lines: &[store::carts::CartLine],
-) -> Result<
-    (
-        Option<String>,
-        Vec<(String, i64, String)>,
-        Option<serde_json::Value>,
-    ),
-    crate::error::ApiError,
-> {
-    let locations = s.reference.locations().await?;
-    if mode == FulfilmentMode::Ship {
-        if location.is_some() {
-            return Err(Error::validation(
-                "location",
-                "a ship order is routed; do not name a store",
-            )
-            .into());
-        }
-        let wanted: BTreeMap<String, i64> = cart_lines
-            .iter()
-            .map(|l| (l.sku.clone(), l.quantity))
-            .collect();
-        let candidates = ship_candidates(s, principal, &wanted, ship_to, &locations).await?;
-        let routing = route(&wanted, &candidates).map_err(|u| {
-            Error::new(
-                ErrorCode::InsufficientStock,
-                "no set of locations can ship every item",
-            )
-            .with("missing", serde_json::json!(u.missing))
-        })?;
-        let allocations = routing
-            .allocations
-            .iter()
-            .map(|a| (a.sku.clone(), a.quantity, a.location.clone()))
-            .collect();
-        return Ok((None, allocations, Some(serde_json::json!(routing))));
-    }
-    let code = match location {
-        Some(code) => code.to_owned(),
-        None => bound_store(s, principal).await?.ok_or_else(|| {
-            Error::validation(
-                "location",
-                format!("a {} order names its store", mode.as_str()),
-            )
-        })?,
-    };
-    let place = locations
-        .get(&code)
-        .ok_or_else(|| Error::unknown_reference("location", "location", &code))?;
-    let needed = match mode {
-        FulfilmentMode::Pickup => Some(Capability::Pickup),
-        FulfilmentMode::Reserve => Some(Capability::Reserve),
-        _ => None,
-    };
-    if let Some(cap) = needed
-        && !place.capabilities.contains(&cap)
-    {
-        return Err(Error::validation(
-            "location",
-            format!("{code} does not offer {}", mode.as_str()),
-        )
-        .into());
-    }
-    // Only kiosk and till orders need to know where the key stands (a lookup for channel keys).
-    if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
-        && !principal.can_access_store(&code)
-        && bound_store(s, principal).await?.as_deref() != Some(code.as_str())
-    {
-        return Err(forbidden(
-            "kiosk and till orders are placed with the store's key or a channel bound to the store",
-        ));
-    }
-    if !place.active {
-        return Err(Error::validation("location", format!("{code} is closed")).into());
-    }
-    let allocations = cart_lines
-        .iter()
-        .map(|l| (l.sku.clone(), l.quantity, code.clone()))
-        .collect();
-    Ok((Some(code), allocations, None))
-}
-
-/// The store a key works at: a store key's store, or the store its channel is bound to (a
-/// kiosk's, a till's).
-async fn bound_store(s: &AppState, principal: &Principal) -> Result<Option<String>, Error> {
-    if let Some(store) = principal.store_only() {
-        return Ok(Some(store.to_owned()));
-    }
-    let Some(channel) = principal.own_channel() else {
-        return Ok(None);
-    };
-    let found = store::channels::find_channel(&mut s.db.read().await?, channel).await?;
-    Ok(found.and_then(|c| c.location_code))
-}
-
-/// Locations that may ship, with what each can promise of the wanted SKUs.
-async fn ship_candidates(
-    s: &AppState,
-    principal: &Principal,
-    wanted: &BTreeMap<String, i64>,
-    ship_to: Option<&ShipTo>,
-    locations: &std::collections::HashMap<String, catalog::Location>,
-) -> Result<Vec<Candidate>, Error> {
-    let policy = match principal.own_channel() {
-        Some(c) => Some(s.reference.policy(c).await?),
-        None => None,
-    };
-    let to = ship_to.map(|t| catalog::location::Coordinates {
-        latitude: t.latitude,
-        longitude: t.longitude,
-    });
-    let mut by_location: BTreeMap<String, Candidate> = BTreeMap::new();
-    for sku in wanted.keys() {
-        for stock in store::stock::variant_stock(&s.db, sku).await? {
-            let Some(place) = locations.get(&stock.location) else {
-                continue;
-            };
-            if !place.active || !place.capabilities.contains(&Capability::ShipFrom) {
-                continue;
-            }
-            let mut safety = 0;
-            if let (Some(p), Some(channel)) = (&policy, principal.own_channel()) {
-                let site = inventory::sourcing::Site {
-                    code: &place.code,
-                    kind: place.kind,
-                    capabilities: &place.capabilities,
-                    active: place.active,
-                };
-                match p
-                    .policy
-                    .check_hold(channel, site, inventory::HoldPurpose::Ship)
-                {
-                    Ok(channel_safety) => safety = channel_safety,
-                    Err(_) => continue,
-                }
-            }
-            let atp = (stock.level.atp() - safety).max(0);
-            let c = by_location
-                .entry(place.code.clone())
-                .or_insert_with(|| Candidate {
-                    code: place.code.clone(),
-                    is_warehouse: place.kind == catalog::location::LocationKind::Warehouse,
-                    distance_km: to.as_ref().map(|t| place.coordinates.distance_km(t)),
-                    atp: BTreeMap::new(),
-                });
-            c.atp.insert(sku.clone(), atp);
-        }
-    }
-    Ok(by_location.into_values().collect())
-}
-
-/// Charges a paid mode through the provider; a reservation pays nothing now; a POS sale is
-/// recorded as paid at the till unless it names a card.
-async fn take_payment(
-    s: &AppState,
-    mode: FulfilmentMode,
-    payment: Option<PaymentIn>,
-    currency: Currency,
-    total: i64,
-) -> Result<Vec<NewPayment>, Error> {
-    if mode == FulfilmentMode::Reserve {
-        if payment.is_some() {
-            return Err(Error::validation(
-                "payment",
-                "a reservation is paid at the till, not now",
-            ));
-        }
-        return Ok(vec![]);
-    }
-    let mut payment = payment.unwrap_or(PaymentIn {
-        method: None,
-        token: None,
-        store_credit_id: None,
-    });
-    let mut taken = Vec::new();
-    let mut total = total;
-    if let Some(credit_id) = payment.store_credit_id.take() {
-        // What the credit holds now; the command spends it with a conditional write, so a
-        // credit spent meanwhile refuses the order (and voids the card part).
-        let credit = store::credits::find(&mut s.db.read().await?, &credit_id)
-            .await?
-            .ok_or_else(|| {
-                Error::unknown_reference("payment.store_credit_id", "store credit", &credit_id)
-            })?;
-        let part = credit.balance_minor.min(total);
-        if part > 0 {
-            taken.push(NewPayment {
-                method: PaymentMethod::StoreCredit,
-                amount_minor: part,
-                provider_ref: Some(credit_id),
-            });
-            total -= part;
-        }
-        if total == 0 {
-            return Ok(taken);
-        }
-    }
-    let rest = take_rest(s, mode, payment, currency, total).await?;
-    taken.extend(rest);
-    Ok(taken)
-}
-
-/// The part of a payment not covered by store credit: card through the provider, or the
-/// till for a POS sale.
-async fn take_rest(
-    s: &AppState,
-    mode: FulfilmentMode,
-    payment: PaymentIn,
-    currency: Currency,
-    total: i64,
-) -> Result<Option<NewPayment>, Error> {
-    let method = match payment.method.as_deref() {
-        None if mode == FulfilmentMode::CarryOut && payment.token.is_none() => {
-            PaymentMethod::PayInStore
-        }
-        None | Some("provider") => PaymentMethod::Provider,
-        Some("pay_in_store") if mode == FulfilmentMode::CarryOut => PaymentMethod::PayInStore,
-        Some(other) => {
-            return Err(Error::validation(
-                "payment.method",
-                format!(
-                    "`{other}` is not a payment method for a {} order",
-                    mode.as_str()
-                ),
-            ));
-        }
-    };
-    if total == 0 {
-        return Ok(None);
-    }
-    if method == PaymentMethod::PayInStore {
-        return Ok(Some(NewPayment {
-            method,
-            amount_minor: total,
-            provider_ref: None,
-        }));
-    }
-    let token = payment
-        .token
-        .filter(|t| !t.trim().is_empty() && t.len() <= 200)
-        .ok_or_else(|| {
-            Error::validation("payment.token", "a card payment needs the provider's token")
-        })?;
-    match s.payments.authorise(&token, &currency, total).await? {
-        Authorisation::Approved { reference } => {
-            s.payments.capture(&reference, total).await?;
-            Ok(Some(NewPayment {
-                method,
-                amount_minor: total,
-                provider_ref: Some(reference),
-            }))
-        }
-        Authorisation::Declined { reason } => {
-            metrics::counter!("relais_payments_declined_total").increment(1);
-            Err(Error::new(
-                ErrorCode::PaymentDeclined,
-                format!("the payment was declined: {reason}"),
-            )
-            .with("reason", reason))
-        }
-    }
+    Ok(reply(response))
 }

@@ -99,7 +99,13 @@ async fn act(t: &TestApp, key: &str, order: &Value, transition: &str, body: Valu
     .await
 }
 
-pub(crate) async fn acted(t: &TestApp, key: &str, order: &Value, transition: &str, body: Value) -> Value {
+pub(crate) async fn acted(
+    t: &TestApp,
+    key: &str,
+    order: &Value,
+    transition: &str,
+    body: Value,
+) -> Value {
     let r = act(t, key, order, transition, body).await;
     assert_eq!(
         r.status,
@@ -1224,7 +1230,12 @@ async fn store_credit_from_a_return_pays_a_later_order_once() {
         let credit_id = back.body["store_credit_id"].as_str().unwrap().to_owned();
         // The customer signs in on the web shop, which then sees their credit.
         let signed_in = t.post("/v1/customers/identify", &t.web, json!({"identifiers": [{"kind": "email", "value": "lea@example.fr", "verified": true}]})).await;
-        assert_eq!(signed_in.body["customer_id"].as_str(), Some(cid), "{}", signed_in.body);
+        assert_eq!(
+            signed_in.body["customer_id"].as_str(),
+            Some(cid),
+            "{}",
+            signed_in.body
+        );
         let credits = t
             .get(&format!("/v1/customers/{cid}/store-credits"), &t.web)
             .await
@@ -1323,4 +1334,58 @@ async fn pickup_paid_with_credit(t: &TestApp, customer: &Value, sku: &str, credi
         json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa", "store_credit_id": credit}}),
     )
     .await
+}
+
+/// Checkout is a use case of `app`: driven here without HTTP, on a cart the web made.
+#[tokio::test]
+async fn checkout_runs_without_http() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let basket = cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 2}])).await;
+        let web = app::Principal {
+            key_id: "key_web".into(),
+            scopes: vec![app::Scope::Channel("web".into())],
+        };
+        let reference = app::reference::Reference::new(t.db.db.clone());
+        let payments = orders::payment::TestProvider::default();
+        let cx = app::checkout::Context {
+            db: &t.db.db,
+            reference: &reference,
+            payments: &payments,
+            hold_ttls: inventory::HoldTtls::default(),
+        };
+        let request = app::checkout::CheckoutRequest {
+            mode: orders::FulfilmentMode::Pickup,
+            location: Some("LYS-BELLECOUR".into()),
+            payment: Some(app::checkout::PaymentChoice {
+                method: None,
+                token: Some("tok_visa".into()),
+                store_credit_id: None,
+            }),
+            ship_to: None,
+            customer_id: None,
+            lines: None,
+        };
+        let placed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = placed.clone();
+        let id = basket["id"].as_str().unwrap();
+        app::checkout::checkout(&cx, &web, id, request, None, move |orders| {
+            *seen.lock().unwrap() = orders;
+            store::StoredResponse {
+                status: 201,
+                body: String::new(),
+                replayed: false,
+            }
+        })
+        .await
+        .unwrap();
+        let orders = placed.lock().unwrap().clone();
+        assert_eq!(orders.len(), 1, "{}", t.name());
+        assert_eq!(
+            (orders[0].channel.as_str(), orders[0].total_minor),
+            ("web", 2 * 4999)
+        );
+        assert_eq!(atp(&t, "TR-42", "LYS-BELLECOUR").await, 1);
+        balanced(&t).await;
+    }
 }
