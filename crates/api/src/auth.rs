@@ -6,7 +6,6 @@
 //! table of `app::access` before any handler reads the request; the rules about which
 //! resources a key may touch live in `app` too, next to the use cases.
 
-
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -117,11 +116,17 @@ pub async fn enforce_route_access(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(path) = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned())
+    let Some(path) = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
     else {
         return next.run(request).await;
     };
-    if app::access::PUBLIC.contains(&path.as_str()) || path.starts_with("/docs") || path == "/openapi.json" {
+    if app::access::PUBLIC.contains(&path.as_str())
+        || path.starts_with("/docs")
+        || path == "/openapi.json"
+    {
         return next.run(request).await;
     }
     // No row: a method the route does not take (405 follows), or a route missing from the
@@ -140,4 +145,3 @@ pub async fn enforce_route_access(
     parts.extensions.insert(principal);
     next.run(Request::from_parts(parts, body)).await
 }
-

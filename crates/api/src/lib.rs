@@ -89,16 +89,22 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            // The route template, never the URI: query strings and paths carry identifiers
-            // (`?identifier=email:…`, receipt tokens) that logs must not keep.
-            let route = req
-                .extensions()
-                .get::<axum::extract::MatchedPath>()
-                .map_or("unmatched", |m| m.as_str());
-            tracing::debug_span!("request", method = %req.method(), route, request_id = id)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                // The route template, never the URI: query strings and paths carry identifiers
+                // (`?identifier=email:…`, receipt tokens) that logs must not keep.
+                let route = req
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |m| m.as_str());
+                tracing::debug_span!("request", method = %req.method(), route, request_id = id)
+            }),
+        )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }

@@ -99,7 +99,11 @@ pub fn name_errors(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-fn error_codes(path: &str, method: &str, op: &utoipa::openapi::path::Operation) -> Vec<kernel::ErrorCode> {
+fn error_codes(
+    path: &str,
+    method: &str,
+    op: &utoipa::openapi::path::Operation,
+) -> Vec<kernel::ErrorCode> {
     if app::access::PUBLIC.contains(&path) {
         return vec![kernel::ErrorCode::Unavailable];
     }
@@ -114,7 +118,12 @@ fn error_codes(path: &str, method: &str, op: &utoipa::openapi::path::Operation) 
         codes.extend([E::InvalidPath, E::NotFound, E::ValidationFailed]);
     }
     if has(ParameterIn::Query) {
-        codes.extend([E::InvalidQuery, E::ValidationFailed, E::UnknownReference, E::NotFound]);
+        codes.extend([
+            E::InvalidQuery,
+            E::ValidationFailed,
+            E::UnknownReference,
+            E::NotFound,
+        ]);
         if params.iter().any(|p| p.name == "cursor") {
             codes.push(E::InvalidCursor);
         }
@@ -124,10 +133,19 @@ fn error_codes(path: &str, method: &str, op: &utoipa::openapi::path::Operation) 
     }
     if method != "GET" {
         codes.extend([
-            E::MalformedJson, E::InvalidBody, E::ValidationFailed, E::UnknownReference,
-            E::UnsupportedMediaType, E::PayloadTooLarge, E::InvalidIdempotencyKey,
-            E::IdempotencyKeyReused, E::Conflict, E::AlreadyExists, E::InsufficientStock,
-            E::NotPromisable, E::NotFound,
+            E::MalformedJson,
+            E::InvalidBody,
+            E::ValidationFailed,
+            E::UnknownReference,
+            E::UnsupportedMediaType,
+            E::PayloadTooLarge,
+            E::InvalidIdempotencyKey,
+            E::IdempotencyKeyReused,
+            E::Conflict,
+            E::AlreadyExists,
+            E::InsufficientStock,
+            E::NotPromisable,
+            E::NotFound,
         ]);
     }
     if path.ends_with("/checkout") || path == "/v1/returns" || path.starts_with("/v1/orders/") {
@@ -137,7 +155,9 @@ fn error_codes(path: &str, method: &str, op: &utoipa::openapi::path::Operation) 
 }
 
 /// Codes grouped by their HTTP status, each once, in table order.
-fn by_status(codes: &[kernel::ErrorCode]) -> std::collections::BTreeMap<u16, Vec<kernel::ErrorCode>> {
+fn by_status(
+    codes: &[kernel::ErrorCode],
+) -> std::collections::BTreeMap<u16, Vec<kernel::ErrorCode>> {
     let mut out: std::collections::BTreeMap<u16, Vec<kernel::ErrorCode>> = Default::default();
     for code in kernel::ErrorCode::ALL.iter().filter(|c| codes.contains(c)) {
         out.entry(code.http_status()).or_default().push(*code);

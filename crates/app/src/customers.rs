@@ -60,7 +60,11 @@ pub async fn check(conn: &mut Conn, p: &Principal, profile: &Profile) -> Result<
     access::customer(p, &facts)
 }
 
-async fn facts_for(conn: &mut Conn, p: &Principal, profile: &Profile) -> Result<CustomerFacts, Error> {
+async fn facts_for(
+    conn: &mut Conn,
+    p: &Principal,
+    profile: &Profile,
+) -> Result<CustomerFacts, Error> {
     let mut facts = CustomerFacts {
         home_store: profile.home_store.clone(),
         ..CustomerFacts::default()
@@ -258,7 +262,9 @@ pub async fn link(
         move |c| {
             Box::pin(async move {
                 if let Some(code) = &channel
-                    && store::channels::find_channel(&mut *c, code).await?.is_none()
+                    && store::channels::find_channel(&mut *c, code)
+                        .await?
+                        .is_none()
                 {
                     return Err(Error::unknown_reference("channel", "channel", code));
                 }

@@ -25,7 +25,10 @@ pub async fn create(
     new.owner = inventory::HoldOwner::Api;
     new.owner_ref = new.owner_ref.trim().to_owned();
     if new.owner_ref.is_empty() || new.owner_ref.chars().count() > 200 {
-        return Err(Error::validation("owner_ref", "owner_ref is 1 to 200 characters"));
+        return Err(Error::validation(
+            "owner_ref",
+            "owner_ref is 1 to 200 characters",
+        ));
     }
     let actor = p.key_id.clone();
     db.write_once(

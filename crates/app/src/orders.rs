@@ -63,7 +63,9 @@ pub async fn list(
         if let Some(own) = p.store_only() {
             match &filter.location {
                 Some(asked) if asked != own => {
-                    return Err(access::forbidden("a store key lists its own store's orders"));
+                    return Err(access::forbidden(
+                        "a store key lists its own store's orders",
+                    ));
                 }
                 _ => filter.location = Some(own.to_owned()),
             }
@@ -142,7 +144,8 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(
             &'c mut store::Conn,
-        ) -> store::BoxFut<'c, Result<(T, Vec<store::orders::ProviderRefund>), Error>>
+        )
+            -> store::BoxFut<'c, Result<(T, Vec<store::orders::ProviderRefund>), Error>>
         + Send
         + 'static,
     R: FnOnce(T) -> store::StoredResponse + Send + 'static,
@@ -198,7 +201,10 @@ pub async fn transition<P: PaymentProvider>(
     render: impl FnOnce(Order) -> store::StoredResponse + Send + 'static,
 ) -> Result<store::StoredResponse, Error> {
     if req.pickup_code.is_some() && transition != Transition::Collect {
-        return Err(Error::validation("pickup_code", "only `collect` takes a pickup code"));
+        return Err(Error::validation(
+            "pickup_code",
+            "only `collect` takes a pickup code",
+        ));
     }
     if req.purchase.is_some() && transition != Transition::Purchase {
         return Err(Error::validation("lines", "only `purchase` takes lines"));

@@ -174,20 +174,35 @@ mod tests {
             loyalty_cards: cards.iter().map(|c| c.to_string()).collect(),
             identity_count: 3,
         };
-        let id = |kind, value: &str| Identifier { kind, value: value.into() };
+        let id = |kind, value: &str| Identifier {
+            kind,
+            value: value.into(),
+        };
         let email = (id(IdentityKind::Email, "b@example.fr"), true);
         let unverified = (id(IdentityKind::Email, "c@example.fr"), false);
         let card = (id(IdentityKind::LoyaltyCard, "ELS2"), false);
         let device = (id(IdentityKind::AppDevice, "d1"), false);
         let cases = [
-            (held(&["a@example.fr"], &[]), vec![&email], Some(ReviewReason::DifferentVerifiedEmails)),
+            (
+                held(&["a@example.fr"], &[]),
+                vec![&email],
+                Some(ReviewReason::DifferentVerifiedEmails),
+            ),
             (held(&[], &[]), vec![&email], None),
             (held(&["a@example.fr"], &[]), vec![&unverified], None),
-            (held(&[], &["ELS1"]), vec![&card], Some(ReviewReason::DifferentLoyaltyCards)),
+            (
+                held(&[], &["ELS1"]),
+                vec![&card],
+                Some(ReviewReason::DifferentLoyaltyCards),
+            ),
             (held(&["a@example.fr"], &["ELS1"]), vec![&device], None),
         ];
         for (profile, unknown, expected) in cases {
-            assert_eq!(names_another_person(&profile, &unknown), expected, "{unknown:?}");
+            assert_eq!(
+                names_another_person(&profile, &unknown),
+                expected,
+                "{unknown:?}"
+            );
             if expected.is_some() {
                 assert!(could_name_another_person(&unknown));
             }

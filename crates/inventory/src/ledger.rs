@@ -136,7 +136,9 @@ pub fn delta(kind: MovementKind, quantity: i64, on_hand: i64) -> Result<i64, Err
         }
         MovementKind::Sale | MovementKind::TransferOut => positive(quantity).map(|q| -q),
         // Not `abs()`: it overflows on i64::MIN.
-        MovementKind::Adjustment if quantity != 0 && (-MAX..=MAX).contains(&quantity) => Ok(quantity),
+        MovementKind::Adjustment if quantity != 0 && (-MAX..=MAX).contains(&quantity) => {
+            Ok(quantity)
+        }
         MovementKind::Adjustment => Err(Error::validation(
             "quantity",
             "an adjustment is a non-zero signed quantity",
@@ -193,7 +195,12 @@ mod tests {
         assert!(delta(MovementKind::Adjustment, 0, 0).is_err());
         assert!(delta(MovementKind::Count, -1, 0).is_err());
         for extreme in [i64::MIN, i64::MIN + 1, i64::MAX] {
-            for kind in [MovementKind::Receipt, MovementKind::Sale, MovementKind::Adjustment, MovementKind::Count] {
+            for kind in [
+                MovementKind::Receipt,
+                MovementKind::Sale,
+                MovementKind::Adjustment,
+                MovementKind::Count,
+            ] {
                 assert_eq!(
                     delta(kind, extreme, 0).unwrap_err().code,
                     kernel::ErrorCode::ValidationFailed,

@@ -371,16 +371,30 @@ mod tests {
             assert_eq!(mode.effect(Transition::Cancel), Effect::ReleaseAndRefund);
             assert_eq!(mode.effect(Transition::StartPreparing), Effect::None);
         }
-        assert_eq!(Pickup.effect(Transition::MarkReady), Effect::IssuePickupCode);
+        assert_eq!(
+            Pickup.effect(Transition::MarkReady),
+            Effect::IssuePickupCode
+        );
         assert_eq!(Counter.effect(Transition::MarkReady), Effect::None);
         assert_eq!(Pickup.effect(Transition::NoShow), Effect::ReleaseAndRefund);
         assert_eq!(Reserve.effect(Transition::Expire), Effect::ReleaseAndRefund);
         assert_eq!(Reserve.effect(Transition::Purchase), Effect::Purchase);
-        assert_eq!(Pickup.effect(Transition::Collect), Effect::CheckCodeThenHandOver);
+        assert_eq!(
+            Pickup.effect(Transition::Collect),
+            Effect::CheckCodeThenHandOver
+        );
         assert_eq!(Ship.effect(Transition::Ship), Effect::HandOver);
         assert!(check_pickup_code(Some("042137"), Some("042137")).is_ok());
-        for (typed, expected) in [(Some("1"), Some("2")), (None, Some("2")), (Some("1"), None), (None, None)] {
-            assert_eq!(check_pickup_code(typed, expected).unwrap_err().code, ErrorCode::Conflict);
+        for (typed, expected) in [
+            (Some("1"), Some("2")),
+            (None, Some("2")),
+            (Some("1"), None),
+            (None, None),
+        ] {
+            assert_eq!(
+                check_pickup_code(typed, expected).unwrap_err().code,
+                ErrorCode::Conflict
+            );
         }
     }
 

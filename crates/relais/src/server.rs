@@ -103,14 +103,13 @@ pub async fn create_key(
     scopes: &[String],
     actor: &str,
 ) -> anyhow::Result<String> {
-    let (_, _, token) = app::keys::create(db, actor, name, scopes, None, |_| {
-        store::StoredResponse {
+    let (_, _, token) =
+        app::keys::create(db, actor, name, scopes, None, |_| store::StoredResponse {
             status: 201,
             body: String::new(),
             replayed: false,
-        }
-    })
-    .await?;
+        })
+        .await?;
     Ok(token)
 }
 

@@ -20,9 +20,9 @@ use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
 use serde::Serialize;
 
-use crate::sql::{Conn, Row, Value, corrupt};
-pub use crate::profiles::{active_id, find_profile, get_profile};
 use crate::profiles::{PROFILE_COLUMNS, profile_from_row};
+pub use crate::profiles::{active_id, find_profile, get_profile};
+use crate::sql::{Conn, Row, Value, corrupt};
 use crate::{Db, events, params, rows};
 
 /// Settings of identity resolution.
@@ -233,7 +233,11 @@ pub async fn note_channel(conn: &mut Conn, customer_id: &str, channel: &str) -> 
 
 /// Whether the customer is known on `channel`: an identifier recorded there, a sign-in, a
 /// cart started there or an order placed there.
-pub async fn known_on_channel(conn: &mut Conn, customer_id: &str, channel: &str) -> Result<bool, Error> {
+pub async fn known_on_channel(
+    conn: &mut Conn,
+    customer_id: &str,
+    channel: &str,
+) -> Result<bool, Error> {
     let found = conn
         .query_opt(
             "SELECT 1 AS known FROM customer_identities WHERE customer_id = $1 AND channel = $2

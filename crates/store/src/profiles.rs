@@ -55,4 +55,3 @@ pub async fn active_id(conn: &mut Conn, id: &str) -> Result<String, Error> {
         _ => Err(Error::not_found("customer", id).with("status", profile.status.as_str())),
     }
 }
-

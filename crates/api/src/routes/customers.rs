@@ -431,10 +431,7 @@ impl From<Resolution> for ResolutionDto {
     params(IdempotencyHeader),
     responses((status = 200, body = ResolutionDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn identify(
-    State(s): State<AppState>,
-    w: Write<IdentifyRequest>,
-) -> ApiResult<Response> {
+async fn identify(State(s): State<AppState>, w: Write<IdentifyRequest>) -> ApiResult<Response> {
     let request = app::customers::LinkRequest {
         identifiers: parse_identifiers("identifiers", &w.body.identifiers, &s.phones, 10)?,
         anchor: None,
@@ -566,7 +563,9 @@ async fn lineage(
 /// Timeline and service history: the customer rules of `app::access` (the route table
 /// keeps channel keys out). Answers the active profile's id.
 async fn require_history_access(s: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
-    Ok(app::customers::reach(&mut s.db.read().await?, p, id).await?.id)
+    Ok(app::customers::reach(&mut s.db.read().await?, p, id)
+        .await?
+        .id)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -886,11 +885,15 @@ async fn record_interaction(
         occurred_at: b.occurred_at.unwrap_or(now),
         recorded_at: now,
     };
-    let response =
-        app::customers::record_interaction(&s.db, &w.principal, &id, interaction, w.idempotency, |i| {
-            stored(201, &InteractionDto::from(i))
-        })
-        .await?;
+    let response = app::customers::record_interaction(
+        &s.db,
+        &w.principal,
+        &id,
+        interaction,
+        w.idempotency,
+        |i| stored(201, &InteractionDto::from(i)),
+    )
+    .await?;
     Ok(reply(response))
 }
 
@@ -1070,9 +1073,10 @@ async fn decide_review(
     w: Write<DecideReview>,
 ) -> ApiResult<Response> {
     let merge = w.body.decision == ReviewDecisionDto::Merge;
-    let response = app::customers::decide_review(&s.db, &w.principal, id, merge, w.idempotency, |r| {
-        stored(200, &ReviewDto::from(r))
-    })
-    .await?;
+    let response =
+        app::customers::decide_review(&s.db, &w.principal, id, merge, w.idempotency, |r| {
+            stored(200, &ReviewDto::from(r))
+        })
+        .await?;
     Ok(reply(response))
 }

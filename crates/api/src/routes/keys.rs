@@ -99,15 +99,33 @@ async fn list_keys(
 async fn create_key(State(s): State<AppState>, w: Write<CreateKey>) -> ApiResult<Response> {
     let scopes: Vec<String> = w.body.scopes.iter().map(|s| s.0.clone()).collect();
     // What the idempotency record keeps: the key without its token.
-    let (response, key, token) =
-        app::keys::create(&s.db, &w.actor(), &w.body.name, &scopes, w.idempotency, |key| {
-            stored(201, &CreatedKey { key: dto(key), token: None })
-        })
-        .await?;
+    let (response, key, token) = app::keys::create(
+        &s.db,
+        &w.actor(),
+        &w.body.name,
+        &scopes,
+        w.idempotency,
+        |key| {
+            stored(
+                201,
+                &CreatedKey {
+                    key: dto(key),
+                    token: None,
+                },
+            )
+        },
+    )
+    .await?;
     if response.replayed {
         return Ok(reply(response));
     }
-    Ok(reply(stored(201, &CreatedKey { key: dto(key), token: Some(token) })))
+    Ok(reply(stored(
+        201,
+        &CreatedKey {
+            key: dto(key),
+            token: Some(token),
+        },
+    )))
 }
 
 /// Revoke an API key (admin): it stops working at once on this node, within seconds on others.
@@ -133,4 +151,3 @@ async fn revoke_key(
     s.keys.clear();
     Ok(reply(response))
 }
-

@@ -217,7 +217,10 @@ async fn get_order(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderDto>> {
-    Ok(Json(order_for(&p, app::orders::reach(&s.db, &p, &id).await?)))
+    Ok(Json(order_for(
+        &p,
+        app::orders::reach(&s.db, &p, &id).await?,
+    )))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -293,7 +296,9 @@ async fn act(
     let b = w.body;
     let request = app::orders::TransitionRequest {
         pickup_code: b.pickup_code,
-        purchase: b.lines.map(|ls| ls.into_iter().map(|l| (l.line, l.quantity)).collect()),
+        purchase: b
+            .lines
+            .map(|ls| ls.into_iter().map(|l| (l.line, l.quantity)).collect()),
         pickup_days: s.order_rules.pickup_days,
     };
     let principal = w.principal.clone();
@@ -569,10 +574,7 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
 /// new sale in the same transaction; the difference is refunded or paid at the till).
 #[utoipa::path(post, path = "/v1/returns", tag = "orders", request_body = RecordReturn, params(IdempotencyHeader),
     responses((status = 201, body = ReturnDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn record_return(
-    State(s): State<AppState>,
-    w: Write<RecordReturn>,
-) -> ApiResult<Response> {
+async fn record_return(State(s): State<AppState>, w: Write<RecordReturn>) -> ApiResult<Response> {
     let p = &w.principal;
     let location = match (p.store_only(), w.body.location.clone()) {
         (Some(own), Some(asked)) if own != asked => {
@@ -820,7 +822,9 @@ async fn customer_store_credits(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<StoreCreditDto>>> {
-    let active = app::customers::reach(&mut s.db.read().await?, &p, &id).await?.id;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id)
+        .await?
+        .id;
     let credits = store::credits::of_customer(&s.db, &active).await?;
     Ok(Json(credits.into_iter().map(credit_dto).collect()))
 }

@@ -72,10 +72,7 @@ impl From<Segment> for SegmentDto {
     params(IdempotencyHeader),
     responses((status = 201, body = SegmentDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_segment(
-    State(s): State<AppState>,
-    w: Write<CreateSegment>,
-) -> ApiResult<Response> {
+async fn create_segment(State(s): State<AppState>, w: Write<CreateSegment>) -> ApiResult<Response> {
     w.principal.require_staff()?;
     let actor = w.actor();
     let b = w.body;
@@ -190,7 +187,9 @@ async fn customer_segments(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<CustomerSegmentsDto>> {
-    let active = app::customers::reach(&mut s.db.read().await?, &p, &id).await?.id;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id)
+        .await?
+        .id;
     let segments = store::segments::segments_of(&s.db, &active).await?;
     Ok(Json(CustomerSegmentsDto {
         customer_id: active,

@@ -318,10 +318,22 @@ async fn record_movement(
         reason: b.reason,
         reference: b.reference,
     };
-    let response = app::stock::record_movement(&s.db, &w.principal, new, w.idempotency, move |(m, level)| {
-        let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
-        stored(201, &RecordedMovement { movement: movement_dto(m), level })
-    })
+    let response = app::stock::record_movement(
+        &s.db,
+        &w.principal,
+        new,
+        w.idempotency,
+        move |(m, level)| {
+            let level = level_dto(&principal, m.sku.clone(), m.location.clone(), level);
+            stored(
+                201,
+                &RecordedMovement {
+                    movement: movement_dto(m),
+                    level,
+                },
+            )
+        },
+    )
     .await?;
     Ok(reply(response))
 }
@@ -379,9 +391,15 @@ async fn set_safety(
 ) -> ApiResult<Response> {
     let principal = w.principal.clone();
     let quantity = w.body.quantity;
-    let response = app::stock::set_safety(&s.db, &w.principal, sku, code, quantity, w.idempotency, move |(sku, code, level)| {
-        stored(200, &level_dto(&principal, sku, code, level))
-    })
+    let response = app::stock::set_safety(
+        &s.db,
+        &w.principal,
+        sku,
+        code,
+        quantity,
+        w.idempotency,
+        move |(sku, code, level)| stored(200, &level_dto(&principal, sku, code, level)),
+    )
     .await?;
     Ok(reply(response))
 }
@@ -678,10 +696,7 @@ fn hold_dto(h: Hold) -> HoldDto {
 /// the quantity available) when ATP cannot cover it — never oversold, whatever the concurrency.
 #[utoipa::path(post, path = "/v1/holds", tag = "stock", request_body = CreateHold, params(IdempotencyHeader),
     responses((status = 201, body = HoldDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn create_hold(
-    State(s): State<AppState>,
-    w: Write<CreateHold>,
-) -> ApiResult<Response> {
+async fn create_hold(State(s): State<AppState>, w: Write<CreateHold>) -> ApiResult<Response> {
     let b = w.body;
     // The channel's policy is checked here from the reference cache, off the single writer.
     let channel = app::access::promising_channel(&w.principal, b.channel)?;
@@ -823,10 +838,7 @@ fn transfer_dto(t: store::stock::Transfer) -> TransferDto {
 /// now and is in transit — shown at the destination, never promised — until received.
 #[utoipa::path(post, path = "/v1/transfers", tag = "stock", request_body = ShipTransfer, params(IdempotencyHeader),
     responses((status = 201, body = TransferDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn ship_transfer(
-    State(s): State<AppState>,
-    w: Write<ShipTransfer>,
-) -> ApiResult<Response> {
+async fn ship_transfer(State(s): State<AppState>, w: Write<ShipTransfer>) -> ApiResult<Response> {
     let b = w.body;
     let shipped = app::stock::ShipTransfer {
         sku: b.sku,
@@ -850,7 +862,9 @@ async fn get_transfer(
     p: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TransferDto>> {
-    Ok(Json(transfer_dto(app::stock::transfer(&s.db, &p, &id).await?)))
+    Ok(Json(transfer_dto(
+        app::stock::transfer(&s.db, &p, &id).await?,
+    )))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -62,7 +62,12 @@ async fn stream_head(t: &TestApp, path: &str, key: Option<&str>) -> Reply {
     if let Some(k) = key {
         req = req.header("authorization", format!("Bearer {k}"));
     }
-    let response = t.app.clone().oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let response = t
+        .app
+        .clone()
+        .oneshot(req.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let body = if status.is_success() {
@@ -71,7 +76,11 @@ async fn stream_head(t: &TestApp, path: &str, key: Option<&str>) -> Reply {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     };
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 #[tokio::test]
@@ -82,14 +91,22 @@ async fn every_route_has_a_row_and_every_role_gets_what_the_table_says() {
         for (method, path) in &ops {
             if PUBLIC.contains(&path.as_str()) {
                 let r = call(&t, method, path, None).await;
-                assert!(r.status.is_success(), "{method} {path} is public: {}", r.status);
+                assert!(
+                    r.status.is_success(),
+                    "{method} {path} is public: {}",
+                    r.status
+                );
                 continue;
             }
             let rule = app::access::route(method, path)
                 .unwrap_or_else(|| panic!("{method} {path} has no row in app::access::ROUTES"));
             let uri = concrete(path);
             let anonymous = call(&t, method, &uri, None).await;
-            assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{method} {path} without a key");
+            assert_eq!(
+                anonymous.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} without a key"
+            );
             let roles = [
                 (Role::Admin, &t.admin),
                 (Role::Channel, &t.web),
@@ -99,7 +116,8 @@ async fn every_route_has_a_row_and_every_role_gets_what_the_table_says() {
             ];
             for (role, k) in roles {
                 let r = call(&t, method, &uri, Some(k)).await;
-                let at_the_door = r.status == StatusCode::FORBIDDEN && r.body["error"]["details"]["route"].is_string();
+                let at_the_door = r.status == StatusCode::FORBIDDEN
+                    && r.body["error"]["details"]["route"].is_string();
                 let refused = matches!(r.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
                 let reach = rule.reach(role);
                 let ok = match reach {
@@ -151,11 +169,19 @@ async fn world(t: &TestApp) -> World {
         .unwrap()
         .to_owned();
     let basket = t
-        .post("/v1/carts", &t.web, json!({"customer_id": customer, "lines": [{"sku": "TR-42", "quantity": 1}]}))
+        .post(
+            "/v1/carts",
+            &t.web,
+            json!({"customer_id": customer, "lines": [{"sku": "TR-42", "quantity": 1}]}),
+        )
         .await
         .body;
     let order = t
-        .post(&format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap()), &t.web, pickup_lyon())
+        .post(
+            &format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap()),
+            &t.web,
+            pickup_lyon(),
+        )
         .await
         .body;
     let order_hold = order["lines"][0]["hold_id"].as_str().unwrap().to_owned();
@@ -180,7 +206,14 @@ async fn world(t: &TestApp) -> World {
 }
 
 /// One try at something that is not the key's own: (route row, role, key, path, body).
-type Case<'a> = (&'static str, &'static str, Role, &'a str, String, Option<Value>);
+type Case<'a> = (
+    &'static str,
+    &'static str,
+    Role,
+    &'a str,
+    String,
+    Option<Value>,
+);
 
 fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
     let c = &w.customer;
@@ -201,13 +234,38 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
     for (role, k) in [(Role::Store, paris), (Role::Channel, app)] {
         for (m, row, sub, body) in [
             ("GET", "/v1/customers/{id}", "", None),
-            ("PATCH", "/v1/customers/{id}", "", Some(json!({"given_name": "X"}))),
-            ("POST", "/v1/customers/{id}/identities", "/identities", Some(identity.clone())),
+            (
+                "PATCH",
+                "/v1/customers/{id}",
+                "",
+                Some(json!({"given_name": "X"})),
+            ),
+            (
+                "POST",
+                "/v1/customers/{id}/identities",
+                "/identities",
+                Some(identity.clone()),
+            ),
             ("GET", "/v1/customers/{id}/consents", "/consents", None),
-            ("POST", "/v1/customers/{id}/consents", "/consents", Some(consent.clone())),
-            ("GET", "/v1/customers/{id}/consents/check", "/consents/check?purpose=analytics&channel=web", None),
+            (
+                "POST",
+                "/v1/customers/{id}/consents",
+                "/consents",
+                Some(consent.clone()),
+            ),
+            (
+                "GET",
+                "/v1/customers/{id}/consents/check",
+                "/consents/check?purpose=analytics&channel=web",
+                None,
+            ),
             ("GET", "/v1/customers/{id}/orders", "/orders", None),
-            ("GET", "/v1/customers/{id}/store-credits", "/store-credits", None),
+            (
+                "GET",
+                "/v1/customers/{id}/store-credits",
+                "/store-credits",
+                None,
+            ),
             ("GET", "/v1/customers/{id}/cart", "/cart", None),
         ] {
             cases.push((m, row, role, k, format!("/v1/customers/{c}{sub}"), body));
@@ -232,27 +290,120 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
             cases.push((m, row, role, k, format!("/v1/holds/{}{sub}", w.hold), body));
         }
     }
-    for (m, row, sub) in [("POST", "/v1/holds/{id}/commit", "/commit"), ("POST", "/v1/holds/{id}/release", "/release")] {
-        cases.push((m, row, Role::Service, service, format!("/v1/holds/{}{sub}", w.hold), Some(json!({}))));
+    for (m, row, sub) in [
+        ("POST", "/v1/holds/{id}/commit", "/commit"),
+        ("POST", "/v1/holds/{id}/release", "/release"),
+    ] {
+        cases.push((
+            m,
+            row,
+            Role::Service,
+            service,
+            format!("/v1/holds/{}{sub}", w.hold),
+            Some(json!({})),
+        ));
     }
     // The order's own hold ends through the order, whoever asks.
     for k in [web, lyon, service] {
-        let role = if k == lyon { Role::Store } else if k == web { Role::Channel } else { Role::Service };
-        cases.push(("POST", "/v1/holds/{id}/release", role, k, format!("/v1/holds/{}/release", w.order_hold), Some(json!({}))));
+        let role = if k == lyon {
+            Role::Store
+        } else if k == web {
+            Role::Channel
+        } else {
+            Role::Service
+        };
+        cases.push((
+            "POST",
+            "/v1/holds/{id}/release",
+            role,
+            k,
+            format!("/v1/holds/{}/release", w.order_hold),
+            Some(json!({})),
+        ));
     }
-    cases.push(("GET", "/v1/customers/{id}/timeline", Role::Store, paris, format!("/v1/customers/{c}/timeline"), None));
-    cases.push(("GET", "/v1/customers/{id}/interactions", Role::Store, paris, format!("/v1/customers/{c}/interactions"), None));
-    cases.push(("GET", "/v1/customers", Role::Store, paris, "/v1/customers?home_store=LYS-BELLECOUR".into(), None));
-    cases.push(("GET", "/v1/orders", Role::Store, paris, "/v1/orders?location=LYS-BELLECOUR".into(), None));
-    cases.push(("GET", "/v1/orders", Role::Channel, app, "/v1/orders".into(), None));
-    cases.push(("PATCH", "/v1/customers/{id}", Role::Store, lyon, format!("/v1/customers/{c}"), Some(json!({"home_store": "LYS-BELLECOUR"}))));
+    cases.push((
+        "GET",
+        "/v1/customers/{id}/timeline",
+        Role::Store,
+        paris,
+        format!("/v1/customers/{c}/timeline"),
+        None,
+    ));
+    cases.push((
+        "GET",
+        "/v1/customers/{id}/interactions",
+        Role::Store,
+        paris,
+        format!("/v1/customers/{c}/interactions"),
+        None,
+    ));
+    cases.push((
+        "GET",
+        "/v1/customers",
+        Role::Store,
+        paris,
+        "/v1/customers?home_store=LYS-BELLECOUR".into(),
+        None,
+    ));
+    cases.push((
+        "GET",
+        "/v1/orders",
+        Role::Store,
+        paris,
+        "/v1/orders?location=LYS-BELLECOUR".into(),
+        None,
+    ));
+    cases.push((
+        "GET",
+        "/v1/orders",
+        Role::Channel,
+        app,
+        "/v1/orders".into(),
+        None,
+    ));
+    cases.push((
+        "PATCH",
+        "/v1/customers/{id}",
+        Role::Store,
+        lyon,
+        format!("/v1/customers/{c}"),
+        Some(json!({"home_store": "LYS-BELLECOUR"})),
+    ));
     let lyon_stock = json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 5, "reason": "x"});
-    cases.push(("POST", "/v1/stock/movements", Role::Store, paris, "/v1/stock/movements".into(), Some(lyon_stock)));
-    cases.push(("GET", "/v1/stock/movements", Role::Store, paris, "/v1/stock/movements?sku=TR-42&location=LYS-BELLECOUR".into(), None));
+    cases.push((
+        "POST",
+        "/v1/stock/movements",
+        Role::Store,
+        paris,
+        "/v1/stock/movements".into(),
+        Some(lyon_stock),
+    ));
+    cases.push((
+        "GET",
+        "/v1/stock/movements",
+        Role::Store,
+        paris,
+        "/v1/stock/movements?sku=TR-42&location=LYS-BELLECOUR".into(),
+        None,
+    ));
     cases.push(("POST", "/v1/holds", Role::Store, paris, "/v1/holds".into(), Some(json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "reserve", "owner_ref": "x"}))));
     cases.push(("POST", "/v1/transfers", Role::Store, paris, "/v1/transfers".into(), Some(json!({"sku": "TR-42", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": 1}))));
-    cases.push(("GET", "/v1/transfers/{id}", Role::Store, bordeaux, format!("/v1/transfers/{}", w.transfer), None));
-    cases.push(("POST", "/v1/transfers/{id}/receive", Role::Store, lyon, format!("/v1/transfers/{}/receive", w.transfer), Some(json!({}))));
+    cases.push((
+        "GET",
+        "/v1/transfers/{id}",
+        Role::Store,
+        bordeaux,
+        format!("/v1/transfers/{}", w.transfer),
+        None,
+    ));
+    cases.push((
+        "POST",
+        "/v1/transfers/{id}/receive",
+        Role::Store,
+        lyon,
+        format!("/v1/transfers/{}/receive", w.transfer),
+        Some(json!({})),
+    ));
     cases.push(("POST", "/v1/returns", Role::Store, paris, "/v1/returns".into(), Some(json!({"order": o, "location": "LYS-BELLECOUR", "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"}))));
     cases
 }
@@ -267,7 +418,9 @@ async fn no_key_reaches_what_is_not_its_own_and_nothing_changes() {
             for role in [Role::Channel, Role::Store, Role::Service] {
                 if row.reach(role) == Reach::Own {
                     assert!(
-                        cases.iter().any(|c| c.2 == role && c.1 == row.path && c.0 == row.method),
+                        cases
+                            .iter()
+                            .any(|c| c.2 == role && c.1 == row.path && c.0 == row.method),
                         "no case tries {} {} as {role:?} on something not its own",
                         row.method,
                         row.path
@@ -275,36 +428,94 @@ async fn no_key_reaches_what_is_not_its_own_and_nothing_changes() {
                 }
             }
         }
-        let before = (atp(&t, "TR-42", "LYS-BELLECOUR").await, atp(&t, "JK-M", "LYS-BELLECOUR").await);
+        let before = (
+            atp(&t, "TR-42", "LYS-BELLECOUR").await,
+            atp(&t, "JK-M", "LYS-BELLECOUR").await,
+        );
         let events = t.events().await;
         for (m, row, role, k, path, body) in &cases {
-            let r = t.send(Method::from_bytes(m.as_bytes()).unwrap(), path, k, body.clone(), None).await;
+            let r = t
+                .send(
+                    Method::from_bytes(m.as_bytes()).unwrap(),
+                    path,
+                    k,
+                    body.clone(),
+                    None,
+                )
+                .await;
             let listed_nothing = r.status == StatusCode::OK
-                && r.body["data"].as_array().is_some_and(|d| d.iter().all(|o| o["id"] != w.order["id"]));
+                && r.body["data"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().all(|o| o["id"] != w.order["id"]));
             assert!(
-                matches!(r.status, StatusCode::FORBIDDEN | StatusCode::CONFLICT) || (m == &"GET" && listed_nothing && path == "/v1/orders"),
+                matches!(r.status, StatusCode::FORBIDDEN | StatusCode::CONFLICT)
+                    || (m == &"GET" && listed_nothing && path == "/v1/orders"),
                 "{}: {m} {path} as {role:?} ({row}) should be refused: {} {}",
                 t.name(),
                 r.status,
                 r.body
             );
         }
-        assert_eq!(before, (atp(&t, "TR-42", "LYS-BELLECOUR").await, atp(&t, "JK-M", "LYS-BELLECOUR").await));
-        assert_eq!(t.events().await, events, "{}: a refused request wrote an event", t.name());
-        let profile = t.get(&format!("/v1/customers/{}", w.customer), &t.admin).await.body;
-        assert_eq!((profile["given_name"].clone(), profile["home_store"].as_str()), (Value::Null, Some("LYS-BELLECOUR")));
+        assert_eq!(
+            before,
+            (
+                atp(&t, "TR-42", "LYS-BELLECOUR").await,
+                atp(&t, "JK-M", "LYS-BELLECOUR").await
+            )
+        );
+        assert_eq!(
+            t.events().await,
+            events,
+            "{}: a refused request wrote an event",
+            t.name()
+        );
+        let profile = t
+            .get(&format!("/v1/customers/{}", w.customer), &t.admin)
+            .await
+            .body;
+        assert_eq!(
+            (
+                profile["given_name"].clone(),
+                profile["home_store"].as_str()
+            ),
+            (Value::Null, Some("LYS-BELLECOUR"))
+        );
         // The order still holds its unit, and is collected with its code.
         let ready = {
             acted(&t, &t.store, &w.order, "start_preparing", json!({})).await;
             acted(&t, &t.store, &w.order, "mark_ready", json!({})).await
         };
-        assert_eq!(ready["pickup_code"], Value::Null, "a store never sees the pickup code");
-        let code = t.get(&format!("/v1/orders/{}", w.order["id"].as_str().unwrap()), &t.web).await.body["pickup_code"].clone();
-        assert!(code.is_string(), "{}: the web sees its own order's code", t.name());
-        let collected = acted(&t, &t.store, &w.order, "collect", json!({"pickup_code": code})).await;
+        assert_eq!(
+            ready["pickup_code"],
+            Value::Null,
+            "a store never sees the pickup code"
+        );
+        let code = t
+            .get(
+                &format!("/v1/orders/{}", w.order["id"].as_str().unwrap()),
+                &t.web,
+            )
+            .await
+            .body["pickup_code"]
+            .clone();
+        assert!(
+            code.is_string(),
+            "{}: the web sees its own order's code",
+            t.name()
+        );
+        let collected = acted(
+            &t,
+            &t.store,
+            &w.order,
+            "collect",
+            json!({"pickup_code": code}),
+        )
+        .await;
         assert_eq!(collected["state"], "collected");
         // Each key still ends the hold it made.
-        let released = t.post(&format!("/v1/holds/{}/release", w.hold), &t.web, json!({})).await;
+        let released = t
+            .post(&format!("/v1/holds/{}/release", w.hold), &t.web, json!({}))
+            .await;
         assert_eq!(released.status, StatusCode::OK, "{}", released.body);
     }
 }
@@ -330,7 +541,12 @@ async fn a_store_sees_a_customer_of_its_own_or_sharing_and_a_channel_one_it_know
         // The app knows her once she signs in there; it lists her app orders only.
         t.post("/v1/customers/identify", &w.app, json!({"identifiers": [{"kind": "email", "value": "lea@example.fr", "verified": true}]})).await;
         let orders = t.get(&format!("/v1/customers/{c}/orders"), &w.app).await;
-        assert_eq!((orders.status, orders.body["data"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{}", orders.body);
+        assert_eq!(
+            (orders.status, orders.body["data"].as_array().map(Vec::len)),
+            (StatusCode::OK, Some(0)),
+            "{}",
+            orders.body
+        );
         let on_web = t.get(&format!("/v1/customers/{c}/orders"), &t.web).await;
         assert_eq!(on_web.body["data"].as_array().map(Vec::len), Some(1));
         // The e-receipt is the exception: any key looks it up, and learns only what a return needs.
@@ -338,11 +554,20 @@ async fn a_store_sees_a_customer_of_its_own_or_sharing_and_a_channel_one_it_know
         let receipt = t.get(&format!("/v1/receipts/{token}"), &w.paris).await;
         assert_eq!(receipt.status, StatusCode::OK, "{}", receipt.body);
         for private in ["customer_id", "pickup_code", "payments", "receipt"] {
-            assert!(receipt.body.get(private).is_none(), "{private}: {}", receipt.body);
+            assert!(
+                receipt.body.get(private).is_none(),
+                "{private}: {}",
+                receipt.body
+            );
         }
         assert_eq!(receipt.body["lines"][0]["sold"], 0);
         // By order number, the order rules apply.
-        let by_number = t.get(&format!("/v1/receipts/{}", w.order["id"].as_str().unwrap()), &w.paris).await;
+        let by_number = t
+            .get(
+                &format!("/v1/receipts/{}", w.order["id"].as_str().unwrap()),
+                &w.paris,
+            )
+            .await;
         assert_eq!(by_number.status, StatusCode::FORBIDDEN);
     }
 }
@@ -351,15 +576,34 @@ async fn a_store_sees_a_customer_of_its_own_or_sharing_and_a_channel_one_it_know
 async fn a_key_minted_with_an_idempotency_key_leaves_no_token_in_clear() {
     for t in TestApp::every_backend().await {
         let body = json!({"name": "Till Lyon", "scopes": ["store:LYS-BELLECOUR"]});
-        let first = t.send(Method::POST, "/v1/api-keys", &t.admin, Some(body.clone()), Some("mint-1")).await;
+        let first = t
+            .send(
+                Method::POST,
+                "/v1/api-keys",
+                &t.admin,
+                Some(body.clone()),
+                Some("mint-1"),
+            )
+            .await;
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
         let token = first.body["token"].as_str().unwrap().to_owned();
         assert_eq!(t.get("/v1/products", &token).await.status, StatusCode::OK);
         // A retry says the key exists and cannot show its token again.
-        let again = t.send(Method::POST, "/v1/api-keys", &t.admin, Some(body), Some("mint-1")).await;
+        let again = t
+            .send(
+                Method::POST,
+                "/v1/api-keys",
+                &t.admin,
+                Some(body),
+                Some("mint-1"),
+            )
+            .await;
         assert_eq!(again.status, StatusCode::CREATED);
         assert_eq!(again.headers["idempotent-replayed"], "true");
-        assert_eq!((again.body["id"].clone(), again.body["token"].clone()), (first.body["id"].clone(), Value::Null));
+        assert_eq!(
+            (again.body["id"].clone(), again.body["token"].clone()),
+            (first.body["id"].clone(), Value::Null)
+        );
         assert_eq!(
             crate::customers::tables_containing(&t, &token[4..]).await,
             Vec::<String>::new(),
@@ -377,12 +621,30 @@ async fn extreme_quantities_are_refused_as_invalid_and_change_nothing() {
         let events = t.events().await;
         for q in [i64::MIN, i64::MIN + 1, -1, 0, i64::MAX] {
             let cases = [
-                ("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "adjustment", "quantity": q, "reason": "x"})),
-                ("/v1/stock/movements", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": q, "reason": "x"})),
-                ("/v1/holds", json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": q, "purpose": "reserve", "owner_ref": "x"})),
-                ("/v1/transfers", json!({"sku": "TR-42", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": q})),
-                ("/v1/carts", json!({"lines": [{"sku": "TR-42", "quantity": q}]})),
-                ("/v1/returns", json!({"order": order, "location": "LYS-BELLECOUR", "lines": [{"line": 1, "quantity": q, "condition": "resellable"}], "refund": "original_payment"})),
+                (
+                    "/v1/stock/movements",
+                    json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "adjustment", "quantity": q, "reason": "x"}),
+                ),
+                (
+                    "/v1/stock/movements",
+                    json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": q, "reason": "x"}),
+                ),
+                (
+                    "/v1/holds",
+                    json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": q, "purpose": "reserve", "owner_ref": "x"}),
+                ),
+                (
+                    "/v1/transfers",
+                    json!({"sku": "TR-42", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": q}),
+                ),
+                (
+                    "/v1/carts",
+                    json!({"lines": [{"sku": "TR-42", "quantity": q}]}),
+                ),
+                (
+                    "/v1/returns",
+                    json!({"order": order, "location": "LYS-BELLECOUR", "lines": [{"line": 1, "quantity": q, "condition": "resellable"}], "refund": "original_payment"}),
+                ),
             ];
             for (path, body) in cases {
                 if q == -1 && body["kind"] == "adjustment" {
@@ -405,8 +667,16 @@ async fn extreme_quantities_are_refused_as_invalid_and_change_nothing() {
 #[tokio::test]
 async fn a_path_parameter_that_does_not_parse_gets_the_json_error_shape() {
     let t = TestApp::on(testkit::sqlite().await).await;
-    for (path, key) in [("/v1/events/set-aside/abc/retry", &t.service), ("/v1/orders/x/fly", &t.admin)] {
+    for (path, key) in [
+        ("/v1/events/set-aside/abc/retry", &t.service),
+        ("/v1/orders/x/fly", &t.admin),
+    ] {
         let r = t.post(path, key, json!({})).await;
-        assert_eq!((r.status, r.code()), (StatusCode::BAD_REQUEST, "invalid_path"), "{path}: {}", r.body);
+        assert_eq!(
+            (r.status, r.code()),
+            (StatusCode::BAD_REQUEST, "invalid_path"),
+            "{path}: {}",
+            r.body
+        );
     }
 }

@@ -700,7 +700,10 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
             for file in [path.to_owned(), format!("{path}-wal")] {
                 let bytes = std::fs::read(&file).unwrap_or_default();
                 for needle in [email, phone, "Lemoine", "eve-phone"] {
-                    let found = bytes.windows(needle.len()).filter(|w| *w == needle.as_bytes()).count();
+                    let found = bytes
+                        .windows(needle.len())
+                        .filter(|w| *w == needle.as_bytes())
+                        .count();
                     assert_eq!(found, 0, "{file} still holds {needle} {found} times");
                 }
             }
@@ -719,12 +722,26 @@ async fn erasure_leaves_no_email_or_phone_anywhere_and_ledgers_unchanged() {
         assert_eq!(after.body["identities"], json!([]));
         // The profile answers `erased`; every sub-resource answers the same 410, whoever asks.
         for sub in [
-            "timeline", "export", "consents", "identities", "orders", "store-credits",
-            "cart", "lineage", "interactions", "segments", "consents/check?purpose=analytics&channel=web",
+            "timeline",
+            "export",
+            "consents",
+            "identities",
+            "orders",
+            "store-credits",
+            "cart",
+            "lineage",
+            "interactions",
+            "segments",
+            "consents/check?purpose=analytics&channel=web",
         ] {
             let path = format!("/v1/customers/{id}/{sub}");
             let r = if sub == "identities" {
-                t.post(&path, &t.service, json!({"identifiers": [{"kind": "email", "value": "x@example.fr"}]})).await
+                t.post(
+                    &path,
+                    &t.service,
+                    json!({"identifiers": [{"kind": "email", "value": "x@example.fr"}]}),
+                )
+                .await
             } else {
                 t.get(&path, &t.service).await
             };

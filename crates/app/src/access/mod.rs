@@ -221,8 +221,20 @@ pub const PUBLIC: &[&str] = &["/health", "/ready", "/metrics"];
 
 use Reach::{No, Own, Yes};
 
-const fn r(method: &'static str, path: &'static str, channel: Reach, store: Reach, service: Reach) -> RouteRule {
-    RouteRule { method, path, channel, store, service }
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    channel: Reach,
+    store: Reach,
+    service: Reach,
+) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        channel,
+        store,
+        service,
+    }
 }
 
 /// Every authenticated route: channel, store, service (admin: always).
@@ -338,7 +350,8 @@ pub fn markdown_table() -> String {
             None => groups.push((reach, vec![route])),
         }
     }
-    let mut out = String::from("| channel | store | service | routes (admin: all) |\n|---|---|---|---|\n");
+    let mut out =
+        String::from("| channel | store | service | routes (admin: all) |\n|---|---|---|---|\n");
     for ((channel, store, service), routes) in groups {
         out.push_str(&format!(
             "| {} | {} | {} | {} |\n",
@@ -391,9 +404,8 @@ pub struct CustomerFacts {
 pub fn customer(p: &Principal, facts: &CustomerFacts) -> Result<(), Error> {
     if p.is_staff()
         || (facts.known_on_channel && p.channels().next().is_some())
-        || p.stores().any(|s| {
-            facts.shares_history || facts.home_store.as_deref() == Some(s)
-        })
+        || p.stores()
+            .any(|s| facts.shares_history || facts.home_store.as_deref() == Some(s))
     {
         return Ok(());
     }
@@ -408,7 +420,9 @@ pub fn move_home_store(p: &Principal) -> Result<(), Error> {
     if p.is_staff() || p.channels().next().is_some() {
         Ok(())
     } else {
-        Err(forbidden("a store key cannot change a customer's home store"))
+        Err(forbidden(
+            "a store key cannot change a customer's home store",
+        ))
     }
 }
 
@@ -431,8 +445,7 @@ impl OrderFacts<'_> {
 /// Reading an order, its history and returns: staff; a store key when its store sells or
 /// fulfils it; a channel key when it was placed on its channel.
 pub fn order(p: &Principal, o: &OrderFacts) -> Result<(), Error> {
-    if p.is_staff() || p.stores().any(|s| o.involves(s)) || p.channels().any(|c| c == o.channel)
-    {
+    if p.is_staff() || p.stores().any(|s| o.involves(s)) || p.channels().any(|c| c == o.channel) {
         return Ok(());
     }
     Err(forbidden(
@@ -452,7 +465,9 @@ pub fn act_on_order(p: &Principal, o: &OrderFacts, cancel: bool) -> Result<(), E
     if cancel && p.channels().any(|c| c == o.channel) {
         return Ok(());
     }
-    Err(forbidden("a channel key may only cancel its own channel's orders"))
+    Err(forbidden(
+        "a channel key may only cancel its own channel's orders",
+    ))
 }
 
 /// The pickup code is shown to staff and to the channel the order was placed on (its
@@ -481,7 +496,9 @@ pub fn see_hold(p: &Principal, hold: &inventory::Hold) -> Result<(), Error> {
     {
         return Ok(());
     }
-    Err(forbidden("a key sees the holds it made, a store those at its store"))
+    Err(forbidden(
+        "a key sees the holds it made, a store those at its store",
+    ))
 }
 
 /// Ending a hold through `/v1/holds`: a hold owned by a cart or an order ends only through
@@ -502,7 +519,9 @@ pub fn end_hold(p: &Principal, hold: &inventory::Hold) -> Result<(), Error> {
     if p.is_admin() || hold.created_by.as_deref() == Some(p.key_id.as_str()) {
         return Ok(());
     }
-    Err(forbidden("a key commits or releases only the holds it made"))
+    Err(forbidden(
+        "a key commits or releases only the holds it made",
+    ))
 }
 
 #[cfg(test)]

@@ -27,7 +27,11 @@ fn store_keys_are_confined() {
     assert!(!p.is_staff() && p.require_staff().is_err() && p.require_admin().is_err());
     let agent = key(&["service", "store:LYS"]);
     assert!(agent.is_staff());
-    assert_eq!(agent.store_only(), None, "staff are not confined to a store");
+    assert_eq!(
+        agent.store_only(),
+        None,
+        "staff are not confined to a store"
+    );
     let web = key(&["channel:web"]);
     assert_eq!(web.own_channel(), Some("web"));
     assert!(!web.can_access_store("LYS"));
@@ -160,7 +164,12 @@ fn hold(owner: HoldOwner, created_by: Option<&str>) -> Hold {
 #[test]
 fn holds_end_through_their_owner_or_by_their_maker() {
     let order_hold = hold(HoldOwner::Order, None);
-    for scopes in [&["admin"][..], &["channel:web"], &["store:LYS"], &["service"]] {
+    for scopes in [
+        &["admin"][..],
+        &["channel:web"],
+        &["store:LYS"],
+        &["service"],
+    ] {
         let refused = end_hold(&key(scopes), &order_hold).unwrap_err();
         assert_eq!(refused.code, ErrorCode::Conflict, "{scopes:?}");
     }

@@ -37,7 +37,9 @@ async fn the_demo_serves_a_realistic_retailer() {
         // Request spans at debug: the log must name routes, never identifiers.
         .env("RELAIS_LOG", "warn,tower_http=debug,api=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("stderr.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("stderr.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -291,7 +293,10 @@ async fn the_demo_serves_a_realistic_retailer() {
     child.wait().unwrap();
     let log = without_colours(&std::fs::read_to_string(dir.path().join("stderr.log")).unwrap());
     assert!(log.contains("route=\"/v1/customers\""), "{log}");
-    assert!(!log.contains("secret.person"), "the log holds an identifier");
+    assert!(
+        !log.contains("secret.person"),
+        "the log holds an identifier"
+    );
     let mut out = String::new();
     child
         .stdout
