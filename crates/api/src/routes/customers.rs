@@ -355,6 +355,10 @@ async fn update_customer(
 ) -> ApiResult<Response> {
     let given = optional_change("given_name", w.body.given_name)?;
     let family = optional_change("family_name", w.body.family_name)?;
+    // Bad input is refused before anything is looked up (the customer may be gone).
+    if let Some(Some(code)) = &w.body.home_store {
+        catalog::location::validate_location_code("home_store", code)?;
+    }
     let response = app::customers::update(
         &s.db,
         &w.principal,
@@ -597,8 +601,10 @@ async fn timeline(
     Path(id): Path<String>,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<TimelinePage>> {
+    // Bad input is refused before anything is looked up.
+    let page = q.request()?;
     let active = require_history_access(&s, &p, &id).await?;
-    let found = store::customer_events::timeline(&s.db, &active, &q.request()?).await?;
+    let found = store::customer_events::timeline(&s.db, &active, &page).await?;
     Ok(Json(
         found
             .map(|e| TimelineEntryDto {
@@ -908,8 +914,9 @@ async fn list_interactions(
     Path(id): Path<String>,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<InteractionPage>> {
+    let page = q.request()?;
     let active = require_history_access(&s, &p, &id).await?;
-    let found = store::interactions::list(&s.db, &active, &q.request()?).await?;
+    let found = store::interactions::list(&s.db, &active, &page).await?;
     Ok(Json(found.map(InteractionDto::from).into()))
 }
 
