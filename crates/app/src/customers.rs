@@ -365,3 +365,28 @@ pub async fn record_interaction(
     )
     .await
 }
+
+/// Resolves an event the resolver set aside again, once its row is mended (the route is for
+/// staff): the events before it resolve first, so the link sees their profiles.
+pub async fn retry_set_aside(
+    db: &store::Db,
+    p: &Principal,
+    seq: i64,
+    rules: store::customers::ResolutionRules,
+    idempotency: Option<store::IdempotencyKey>,
+    render: impl FnOnce(store::customer_events::Retried) -> store::StoredResponse + Send + 'static,
+) -> Result<store::StoredResponse, Error> {
+    p.require_staff()?;
+    store::customer_events::catch_up(db).await?;
+    let actor = p.key_id.clone();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(
+                async move { store::customer_events::retry_set_aside(c, seq, rules, &actor).await },
+            )
+        },
+        render,
+    )
+    .await
+}

@@ -13,6 +13,7 @@ pub mod holds;
 pub mod keys;
 pub mod orders;
 pub mod reference;
+pub mod segments;
 pub mod stock;
 
 pub use access::{Principal, Scope};

@@ -499,32 +499,25 @@ async fn retry_set_aside(
     crate::extract::Path(seq): crate::extract::Path<i64>,
     w: Write<super::EmptyBody>,
 ) -> ApiResult<Response> {
-    w.principal.require_staff()?;
-    // Events before it resolve first: the link then sees their profiles.
-    store::customer_events::catch_up(&s.db).await?;
-    let actor = w.actor();
-    let rules = s.resolution;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::customer_events::retry_set_aside(c, seq, rules, &actor).await
-                })
-            },
-            |r| {
-                stored(
-                    200,
-                    &RetriedDto {
-                        seq: r.seq,
-                        customer_id: r.customer_id,
-                        created: r.created,
-                        merges: r.merges,
-                    },
-                )
-            },
-        )
-        .await?;
+    let response = app::customers::retry_set_aside(
+        &s.db,
+        &w.principal,
+        seq,
+        s.resolution,
+        w.idempotency,
+        |r| {
+            stored(
+                200,
+                &RetriedDto {
+                    seq: r.seq,
+                    customer_id: r.customer_id,
+                    created: r.created,
+                    merges: r.merges,
+                },
+            )
+        },
+    )
+    .await?;
     Ok(reply(response))
 }
 

@@ -73,8 +73,6 @@ impl From<Segment> for SegmentDto {
     responses((status = 201, body = SegmentDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_segment(State(s): State<AppState>, w: Write<CreateSegment>) -> ApiResult<Response> {
-    w.principal.require_staff()?;
-    let actor = w.actor();
     let b = w.body;
     let code = kernel::text::code(
         "code",
@@ -90,7 +88,6 @@ async fn create_segment(State(s): State<AppState>, w: Write<CreateSegment>) -> A
         kernel::Error::new(kernel::ErrorCode::InvalidBody, format!("rule: {e}"))
             .with("field", "rule")
     })?;
-    rule.validate("rule")?;
     let now = Timestamp::now();
     let segment = Segment {
         code,
@@ -99,18 +96,10 @@ async fn create_segment(State(s): State<AppState>, w: Write<CreateSegment>) -> A
         created_at: now,
         updated_at: now,
     };
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::segments::create(c, &segment, &actor).await?;
-                    Ok(segment)
-                })
-            },
-            |seg| stored(201, &SegmentDto::from(seg)),
-        )
-        .await?;
+    let response = app::segments::create(&s.db, &w.principal, segment, w.idempotency, |seg| {
+        stored(201, &SegmentDto::from(seg))
+    })
+    .await?;
     Ok(reply(response))
 }
 

@@ -334,11 +334,10 @@ const API_DIRECT_WRITES: &[(&str, usize)] = &[
     ("carts.rs", 6),
     ("catalog.rs", 4),
     ("channels.rs", 2),
-    ("customer_events.rs", 3),
+    ("customer_events.rs", 2),
     ("locations.rs", 2),
     ("orders.rs", 1),
     ("prices.rs", 3),
-    ("segments.rs", 1),
 ];
 
 #[test]
