@@ -128,7 +128,7 @@ pub(crate) fn open_sqlite(path: &str, reader: bool) -> Result<rusqlite::Connecti
         // Deleted and overwritten content is zeroed inside the pages written anyway, so an
         // erased person's data does not linger in free space of the file (GDPR Art. 17; see
         // `Db::scrub`; the erasure test greps the raw files). FAST, not ON: ON also rewrites
-        // every freed page, +22 % server CPU per checkout against +10 % (docs/benchmarks.md).
+        // every freed page (+22 % server CPU per checkout; FAST ≈ +5 %, docs/benchmarks.md).
         pragmas.push_str("PRAGMA secure_delete = FAST;");
         // Savepoints keep their undo pages in a statement journal: in memory, not a temp
         // file written for every command. A larger page cache keeps the indexes the writer
