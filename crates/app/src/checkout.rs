@@ -241,7 +241,7 @@ fn split_by_fulfilment(
     let mut parts: Vec<Part> = Vec::new();
     for line in &cart.lines {
         let (m, at) = match choices.iter().find(|c| c.sku == line.sku) {
-            Some(c) => (c.mode.into(), c.location.clone()),
+            Some(c) => (c.mode, c.location.clone()),
             None => (mode, location.map(str::to_owned)),
         };
         match parts.iter_mut().find(|p| p.mode == m && p.location == at) {
@@ -374,8 +374,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
             return Err(Error::validation(
                 "location",
                 "a ship order is routed; do not name a store",
-            )
-            .into());
+            ));
         }
         let wanted: BTreeMap<String, i64> = cart_lines
             .iter()
@@ -419,8 +418,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
         return Err(Error::validation(
             "location",
             format!("{code} does not offer {}", mode.as_str()),
-        )
-        .into());
+        ));
     }
     // Only kiosk and till orders need to know where the key stands (a lookup for channel keys).
     if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
@@ -432,7 +430,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
         ));
     }
     if !place.active {
-        return Err(Error::validation("location", format!("{code} is closed")).into());
+        return Err(Error::validation("location", format!("{code} is closed")));
     }
     let allocations = cart_lines
         .iter()

@@ -190,6 +190,7 @@ pub struct TransitionRequest {
 
 /// Moves order `id` by `transition` in one command, with its stock and money effects, when
 /// `p` may; refunds owed go to the provider once durable.
+#[allow(clippy::too_many_arguments)]
 pub async fn transition<P: PaymentProvider>(
     db: &Db,
     payments: &P,
