@@ -66,7 +66,7 @@ pub async fn end(
                     .ok_or_else(|| Error::not_found("hold", &id))?;
                 access::see_hold(&p, &hold)?;
                 access::end_hold(&p, &hold)?;
-                store::stock::end_hold(c, &id, action, &p.key_id).await
+                store::stock::end_found_hold(c, hold, action, &p.key_id).await
             })
         },
         render,

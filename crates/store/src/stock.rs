@@ -494,9 +494,21 @@ pub async fn end_hold(
     action: HoldAction,
     actor: &str,
 ) -> Result<Hold, Error> {
-    let mut h = find_hold(conn, id)
+    let h = find_hold(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("hold", id))?;
+    end_found_hold(conn, h, action, actor).await
+}
+
+/// Ends a hold read in this command (a caller that decided on it first need not read it
+/// twice); the status change is still conditional on it being pending.
+pub async fn end_found_hold(
+    conn: &mut Conn,
+    mut h: Hold,
+    action: HoldAction,
+    actor: &str,
+) -> Result<Hold, Error> {
+    let id = h.id.clone();
     let now = Timestamp::now();
     let end: HoldEnd = match action {
         HoldAction::Commit(q) => hold::commit(&h, q, now)?,
@@ -507,11 +519,12 @@ pub async fn end_hold(
     let ended = conn
         .execute(
             "UPDATE holds SET status = $2, committed_quantity = $3, ended_at = $4 WHERE id = $1 AND status = 'pending'",
-            params![id, end.status.as_str(), end.sold, now.to_text()],
+            params![&id, end.status.as_str(), end.sold, now.to_text()],
         )
         .await?;
     if ended != 1 {
-        return Err(Error::new(ErrorCode::Conflict, "the hold ended meanwhile").with("hold_id", id));
+        return Err(Error::new(ErrorCode::Conflict, "the hold ended meanwhile")
+            .with("hold_id", id.as_str()));
     }
     let after = conn
         .query_one(
