@@ -11,19 +11,6 @@ use store::Conn;
 
 use crate::access::{self, CustomerFacts, Principal};
 
-/// The profile `id` names, followed to its survivor when merged.
-async fn active_profile(conn: &mut Conn, id: &str) -> Result<Profile, Error> {
-    let profile = store::customers::find_profile(conn, id)
-        .await?
-        .ok_or_else(|| Error::not_found("customer", id))?;
-    match (profile.status, &profile.merged_into) {
-        (ProfileStatus::Merged, Some(survivor)) => store::customers::find_profile(conn, survivor)
-            .await?
-            .ok_or_else(|| Error::not_found("customer", survivor)),
-        _ => Ok(profile),
-    }
-}
-
 fn erased(id: &str) -> Error {
     Error::new(
         ErrorCode::CustomerErased,
@@ -34,7 +21,7 @@ fn erased(id: &str) -> Error {
 
 /// The active profile behind `id`, when `p` may see it: for every sub-resource of a customer.
 pub async fn reach(conn: &mut Conn, p: &Principal, id: &str) -> Result<Profile, Error> {
-    let profile = active_profile(conn, id).await?;
+    let profile = store::profiles::followed(conn, id).await?;
     if profile.status == ProfileStatus::Erased {
         return Err(erased(&profile.id));
     }
@@ -44,7 +31,7 @@ pub async fn reach(conn: &mut Conn, p: &Principal, id: &str) -> Result<Profile, 
 
 /// The profile itself: an erased one is shown as erased to any key that may call the route.
 pub async fn reach_profile(conn: &mut Conn, p: &Principal, id: &str) -> Result<(), Error> {
-    let profile = active_profile(conn, id).await?;
+    let profile = store::profiles::followed(conn, id).await?;
     if profile.status == ProfileStatus::Erased {
         return Ok(());
     }

@@ -42,6 +42,20 @@ pub async fn get_profile(db: &Db, id: &str) -> Result<Profile, Error> {
         .ok_or_else(|| Error::not_found("customer", id))
 }
 
+/// The profile `id` stands for, read whole: the survivor of a merged one (merges forward one
+/// hop), itself otherwise — an erased one included, for callers that answer it as such.
+pub async fn followed(conn: &mut Conn, id: &str) -> Result<Profile, Error> {
+    let profile = find_profile(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("customer", id))?;
+    match (profile.status, &profile.merged_into) {
+        (ProfileStatus::Merged, Some(survivor)) => find_profile(conn, survivor)
+            .await?
+            .ok_or_else(|| Error::not_found("customer", survivor)),
+        _ => Ok(profile),
+    }
+}
+
 /// The active profile `id` stands for: itself, or the survivor it was merged into. Erased and
 /// unknown profiles are not found.
 pub async fn active_id(conn: &mut Conn, id: &str) -> Result<String, Error> {
