@@ -22,7 +22,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::orders::{FulfilmentModeDto, OrderDto, order_for};
 use super::{EmptyBody, IdempotencyHeader, reply, stored};
-use crate::auth::{Principal, forbidden};
+use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Write};
 use crate::state::AppState;
@@ -158,12 +158,8 @@ fn to_lines(lines: Vec<LineIn>) -> Vec<Line> {
     responses((status = 201, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_cart(State(s): State<AppState>, w: Write<CreateCart>) -> ApiResult<Response> {
     let b = w.body;
-    if let (Some(own), Some(named)) = (w.principal.own_channel(), &b.channel)
-        && own != named
-    {
-        return Err(forbidden("a channel key starts carts on its own channel"));
-    }
-    let channel = speaking_channel(&s, &w.principal, b.channel).await?;
+    let named = app::access::promising_channel(&w.principal, b.channel)?;
+    let channel = speaking_channel(&s, &w.principal, named).await?;
     let currency = match b.currency {
         Some(c) => Currency::parse(&c).map_err(|e| Error::validation("currency", e))?,
         None => s.default_currency,

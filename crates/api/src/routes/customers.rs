@@ -564,14 +564,6 @@ async fn lineage(
     }))
 }
 
-/// Timeline and service history: the customer rules of `app::access` (the route table
-/// keeps channel keys out). Answers the active profile's id.
-async fn require_history_access(s: &AppState, p: &Principal, id: &str) -> Result<String, ApiError> {
-    Ok(app::customers::reach(&mut s.db.read().await?, p, id)
-        .await?
-        .id)
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntryDto {
     /// `event`, `consent`, `interaction` or `merge`.
@@ -603,7 +595,9 @@ async fn timeline(
 ) -> ApiResult<Json<TimelinePage>> {
     // Bad input is refused before anything is looked up.
     let page = q.request()?;
-    let active = require_history_access(&s, &p, &id).await?;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id)
+        .await?
+        .id;
     let found = store::customer_events::timeline(&s.db, &active, &page).await?;
     Ok(Json(
         found
@@ -915,7 +909,9 @@ async fn list_interactions(
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<InteractionPage>> {
     let page = q.request()?;
-    let active = require_history_access(&s, &p, &id).await?;
+    let active = app::customers::reach(&mut s.db.read().await?, &p, &id)
+        .await?
+        .id;
     let found = store::interactions::list(&s.db, &active, &page).await?;
     Ok(Json(found.map(InteractionDto::from).into()))
 }
