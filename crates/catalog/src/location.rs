@@ -11,7 +11,19 @@ use serde::{Deserialize, Serialize};
 
 use kernel::text::{bounded, code, optional};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum LocationKind {
     Store,
@@ -39,7 +51,19 @@ impl LocationKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Click & collect orders are picked up here.
@@ -74,20 +98,20 @@ impl Capability {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerKind {
     Company,
     Franchisee,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Owner {
     pub kind: OwnerKind,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Address {
     pub line1: String,
     pub line2: Option<String>,
@@ -97,7 +121,7 @@ pub struct Address {
     pub country: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Coordinates {
     pub latitude: f64,
     pub longitude: f64,
@@ -133,7 +157,9 @@ impl Coordinates {
 
 /// One opening period in local time, minutes since midnight, `opens < closes`.
 /// Serialised as `{"opens": "09:30", "closes": "19:00"}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(into = "TimeRangeText", try_from = "TimeRangeText")]
 pub struct TimeRange {
     pub opens_min: u16,
@@ -167,7 +193,7 @@ impl TimeRange {
 }
 
 /// The text form of a [`TimeRange`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeRangeText {
     pub opens: String,
     pub closes: String,
@@ -205,7 +231,7 @@ fn format_hhmm(minutes: u16) -> String {
 }
 
 /// Weekly opening hours in local time; a day absent from the map is closed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpeningHours {
     /// Keys `mon` … `sun`.
     pub weekly: BTreeMap<String, Vec<TimeRange>>,
@@ -295,7 +321,7 @@ fn validate_lead(field: &str, minutes: i64) -> Result<i64, Error> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Location {
     pub code: String,
     pub name: String,

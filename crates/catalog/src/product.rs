@@ -18,7 +18,7 @@ pub const MAX_VARIANTS: usize = 200;
 pub const MAX_ATTRIBUTES: usize = 50;
 pub const MAX_IMAGES: usize = 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProductStatus {
     /// On sale on every channel.
@@ -44,7 +44,7 @@ impl ProductStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Image {
     pub url: String,
     pub alt: String,
@@ -69,7 +69,7 @@ pub struct NewProduct {
     pub variants: Vec<NewVariant>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Variant {
     pub sku: String,
     pub product_id: String,
@@ -81,7 +81,7 @@ pub struct Variant {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Product {
     pub id: String,
     pub title: String,

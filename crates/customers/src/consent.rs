@@ -12,7 +12,19 @@ use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What personal data may be used for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Purpose {
     EmailMarketing,
@@ -54,7 +66,7 @@ impl Purpose {
 }
 
 /// The answer a record gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentStatus {
     Granted,
@@ -83,7 +95,7 @@ impl ConsentStatus {
 }
 
 /// How the answer was collected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CollectionMethod {
     WebForm,
@@ -129,14 +141,14 @@ impl CollectionMethod {
 }
 
 /// Proof of the answer: the request that carried it, the associate who took it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Evidence {
     pub request_id: Option<String>,
     pub staff_id: Option<String>,
 }
 
 /// One consent record, as appended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsentRecord {
     pub id: String,
     pub customer_id: String,

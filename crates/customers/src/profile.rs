@@ -7,7 +7,7 @@ use crate::identity::Identifier;
 
 /// A profile's life: active; merged into another (kept as a forwarding address); erased (no
 /// personal data left, the id kept so ledgers and orders stay consistent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProfileStatus {
     Active,

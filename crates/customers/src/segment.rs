@@ -18,7 +18,7 @@ pub const MAX_CONDITIONS: usize = 32;
 pub const MAX_DEPTH: usize = 4;
 
 /// A segment rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rule {
     /// Every sub-rule holds.
@@ -39,7 +39,7 @@ pub enum Rule {
     Consent(ConsentCondition),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventCount {
     /// Only events of this type.
@@ -58,7 +58,7 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentCondition {
     pub purpose: Purpose,
@@ -136,7 +136,7 @@ fn check_days(field: &str, days: u32) -> Result<(), Error> {
 }
 
 /// A saved segment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Segment {
     pub code: String,
     pub name: String,

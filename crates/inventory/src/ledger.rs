@@ -1,10 +1,10 @@
 //! Stock movements and the level they add up to.
 
-use kernel::{Error, ErrorCode};
+use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// Why stock moved. The sign of the quantity follows from the kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MovementKind {
     /// Goods arrived (+).
@@ -80,8 +80,23 @@ pub fn availability_label(atp: i64, limited_at: i64) -> &'static str {
     }
 }
 
+/// A recorded movement: one signed change to the on-hand of a SKU at a location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Movement {
+    pub seq: i64,
+    pub id: String,
+    pub sku: String,
+    pub location: String,
+    pub kind: MovementKind,
+    pub delta: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
 /// A level after a change, as events carry it (`data.availability`) to the live feeds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LevelSnapshot {
     pub sku: String,
     pub location: String,

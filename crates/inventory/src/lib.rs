@@ -16,7 +16,9 @@
 pub mod hold;
 pub mod ledger;
 pub mod sourcing;
+pub mod transfer;
 
 pub use hold::{Hold, HoldEnd, HoldOwner, HoldPurpose, HoldStatus, HoldTtls};
-pub use ledger::{Level, LevelSnapshot, MovementKind, atp};
+pub use ledger::{Level, LevelSnapshot, Movement, MovementKind, atp};
 pub use sourcing::{Fulfilment, SourcingPolicy};
+pub use transfer::Transfer;

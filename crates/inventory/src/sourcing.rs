@@ -22,7 +22,19 @@ use crate::hold::HoldPurpose;
 use crate::ledger::Level;
 
 /// How the customer gets the goods; each has its own sourcing rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Fulfilment {
     /// Home delivery from a location that ships.
@@ -69,7 +81,7 @@ impl Fulfilment {
 }
 
 /// Where one fulfilment may be sourced from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourcingRule {
     /// Kinds of location allowed (each must also offer the fulfilment's capability).
     pub location_kinds: BTreeSet<LocationKind>,
@@ -88,7 +100,7 @@ impl SourcingRule {
 }
 
 /// A channel's sourcing policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SourcingPolicy {
     /// Per fulfilment; a fulfilment without a rule is not offered on the channel.
     pub rules: BTreeMap<Fulfilment, SourcingRule>,

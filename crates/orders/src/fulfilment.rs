@@ -4,7 +4,19 @@ use kernel::{Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 /// How an order (or a line of it) reaches the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum FulfilmentMode {
     /// Delivered from the best location with stock.
@@ -20,7 +32,19 @@ pub enum FulfilmentMode {
 }
 
 /// Where an order stands. Each mode uses some of these states (see [`FulfilmentMode::states`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Accepted: stock held, payment authorised (reserve: nothing to pay yet).
@@ -318,12 +342,6 @@ impl FulfilmentMode {
                 attempted: transition,
                 allowed: self.allowed(state),
             })
-    }
-
-    /// The event a transition to `state` emits: `relais.order.<state>` (so reaching
-    /// `ready_for_pickup` emits `relais.order.ready_for_pickup`).
-    pub fn event_type(state: OrderState) -> String {
-        format!("relais.order.{}", state.as_str())
     }
 
     /// A state no transition leaves.

@@ -28,3 +28,5 @@ pub mod returns;
 pub mod routing;
 
 pub use fulfilment::{Effect, FulfilmentMode, InvalidTransition, OrderState, Transition};
+pub use payment::PaymentMethod;
+pub use returns::{Condition, RefundMethod, ReturnedLine};

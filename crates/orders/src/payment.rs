@@ -13,7 +13,7 @@ use kernel::{Currency, Error, ErrorCode};
 use serde::Serialize;
 
 /// How the customer pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentMethod {
     /// Through the payment provider (card, wallet…).

@@ -16,7 +16,7 @@ use serde::Serialize;
 pub const DEFAULT_WINDOW_DAYS: i64 = 30;
 
 /// What happens to a returned unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Condition {
     /// Back on the shelf of the receiving location.
@@ -25,8 +25,18 @@ pub enum Condition {
     Damaged,
 }
 
+/// Units of one order line that came back, and what they were worth.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct ReturnedLine {
+    pub line_no: i64,
+    pub sku: String,
+    pub quantity: i64,
+    pub condition: Condition,
+    pub amount_minor: i64,
+}
+
 /// How the customer is paid back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundMethod {
     /// To the payment the order was paid with.

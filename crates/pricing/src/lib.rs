@@ -12,7 +12,7 @@ use serde::Serialize;
 /// Upper bound on a unit price, to catch unit mistakes (10 billion in major units for EUR).
 pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct BasePrice {
     pub sku: String,
     pub currency: Currency,
@@ -20,7 +20,7 @@ pub struct BasePrice {
     pub updated_at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct PriceOverride {
     pub sku: String,
     pub currency: Currency,

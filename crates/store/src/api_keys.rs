@@ -4,6 +4,8 @@
 //! needed): knowing the hash does not help to find the token.
 
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
+use outbox::payloads::{KeyCreated, KeyRevoked};
 use sha2::{Digest, Sha256};
 
 use crate::rows;
@@ -54,7 +56,14 @@ pub async fn create_key(
         params![&key.id, &key.name, hash_token(token), &key.prefix, key.scopes.join(" "), key.created_at.to_text()],
     )
     .await?;
-    events::emit(conn, "relais.api_key.created", &key.id, actor, key).await
+    let created = KeyCreated {
+        id: key.id.clone(),
+        name: key.name.clone(),
+        prefix: key.prefix.clone(),
+        scopes: key.scopes.clone(),
+        created_at: key.created_at,
+    };
+    events::emit(conn, Event::ApiKeyCreated(&created), &key.id, actor).await
 }
 
 /// The live (not revoked) key for `token`.
@@ -100,12 +109,6 @@ pub async fn revoke_key(conn: &mut Conn, id: &str, actor: &str) -> Result<(), Er
             None => Error::not_found("api key", id),
         });
     }
-    events::emit(
-        conn,
-        "relais.api_key.revoked",
-        id,
-        actor,
-        serde_json::json!({ "id": id }),
-    )
-    .await
+    let revoked = KeyRevoked { id: id.to_owned() };
+    events::emit(conn, Event::ApiKeyRevoked(&revoked), id, actor).await
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use catalog::{NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch};
 use kernel::error::field_path;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
 
 use crate::rows::{self, to_json};
 use crate::sql::{Conn, Row, Value, corrupt, placeholders};
@@ -125,7 +126,7 @@ pub async fn create_product(conn: &mut Conn, p: &Product, actor: &str) -> Result
     for (i, v) in p.variants.iter().enumerate() {
         insert_variant(&mut *conn, v, i as i64, &format!("variants[{i}]")).await?;
     }
-    events::emit(conn, "relais.product.created", &p.id, actor, p).await
+    events::emit(conn, Event::ProductCreated(p), &p.id, actor).await
 }
 
 async fn variants_of(conn: &mut Conn, product_ids: &[String]) -> Result<Vec<Variant>, Error> {
@@ -250,7 +251,7 @@ pub async fn update_product(
         )
         .with("id", id));
     }
-    events::emit(conn, "relais.product.updated", id, actor, &product).await?;
+    events::emit(conn, Event::ProductUpdated(&product), id, actor).await?;
     Ok(product)
 }
 
@@ -286,14 +287,7 @@ pub async fn add_variant(
     // The request body is the variant itself: its fields have no prefix.
     let variant = new.validate("", product_id, &product.title, Timestamp::now())?;
     insert_variant(&mut *conn, &variant, product.variants.len() as i64, "").await?;
-    events::emit(
-        conn,
-        "relais.variant.created",
-        &variant.sku,
-        actor,
-        &variant,
-    )
-    .await?;
+    events::emit(conn, Event::VariantCreated(&variant), &variant.sku, actor).await?;
     Ok(variant)
 }
 
@@ -378,7 +372,7 @@ pub async fn update_variant(
         params![gtin_value(&variant), &variant.title, to_json(&variant.attributes), variant.status.as_str(), variant.updated_at.to_text(), sku],
     )
     .await?;
-    events::emit(conn, "relais.variant.updated", sku, actor, &variant).await?;
+    events::emit(conn, Event::VariantUpdated(&variant), sku, actor).await?;
     Ok(variant)
 }
 

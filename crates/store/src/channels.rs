@@ -2,6 +2,7 @@
 
 use catalog::{Channel, ChannelKind, LocationKind};
 use kernel::{Error, ErrorCode, Page, PageRequest};
+use outbox::Event;
 
 use crate::rows;
 use crate::sql::{Conn, Row, corrupt};
@@ -36,7 +37,7 @@ pub async fn create_channel(conn: &mut Conn, c: &Channel, actor: &str) -> Result
     )
     .await
     .map_err(|e| if e.code == ErrorCode::AlreadyExists { Error::already_exists("channel", &c.code).with("field", "code") } else { e })?;
-    events::emit(conn, "relais.channel.created", &c.code, actor, c).await
+    events::emit(conn, Event::ChannelCreated(c), &c.code, actor).await
 }
 
 pub async fn find_channel(conn: &mut Conn, code: &str) -> Result<Option<Channel>, Error> {

@@ -3,6 +3,7 @@
 
 use customers::{CollectionMethod, ConsentRecord, ConsentStatus, Evidence, Purpose};
 use kernel::Error;
+use outbox::Event;
 
 use crate::sql::{Conn, Row, corrupt};
 use crate::{events, params, rows};
@@ -64,12 +65,7 @@ pub async fn record(conn: &mut Conn, r: &ConsentRecord, actor: &str) -> Result<(
         ],
     )
     .await?;
-    let kind = match r.status {
-        ConsentStatus::Granted => "relais.consent.granted",
-        ConsentStatus::Denied => "relais.consent.denied",
-        ConsentStatus::Withdrawn => "relais.consent.withdrawn",
-    };
-    events::emit(conn, kind, &r.customer_id, actor, r).await
+    events::emit(conn, Event::consent(r), &r.customer_id, actor).await
 }
 
 /// A profile's records in the order they were appended.

@@ -7,8 +7,9 @@
 //! through profile merges); a credit issued without a customer is a bearer voucher.
 
 use kernel::{Currency, Error, ErrorCode, Timestamp};
+use outbox::Event;
+use outbox::payloads::CreditMoved;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::sql::{Conn, Row};
 use crate::{Db, events, params, rows};
@@ -105,14 +106,13 @@ pub async fn spend(
             .with("store_credit_id", id)
             .with("balance_minor", credit.balance_minor));
     }
-    events::emit(
-        conn,
-        "relais.store_credit.spent",
-        id,
-        actor,
-        json!({"store_credit_id": id, "order_id": order_id, "amount_minor": amount, "currency": currency.code()}),
-    )
-    .await
+    let spent = CreditMoved {
+        store_credit_id: id.to_owned(),
+        order_id: order_id.to_owned(),
+        amount_minor: amount,
+        currency,
+    };
+    events::emit(conn, Event::StoreCreditSpent(&spent), id, actor).await
 }
 
 /// Gives `amount` back to a credit (the order it paid for was cancelled or returned).
@@ -124,22 +124,18 @@ pub async fn give_back(
     actor: &str,
 ) -> Result<(), Error> {
     let credited = conn
-        .execute(
-            "UPDATE store_credits SET balance_minor = balance_minor + $2 WHERE id = $1",
+        .query_opt(
+            "UPDATE store_credits SET balance_minor = balance_minor + $2 WHERE id = $1 RETURNING currency",
             params![id, amount],
         )
-        .await?;
-    if credited != 1 {
-        return Err(Error::internal(format!(
-            "store credit {id} of a payment is missing"
-        )));
-    }
-    events::emit(
-        conn,
-        "relais.store_credit.credited",
-        id,
-        actor,
-        json!({"store_credit_id": id, "order_id": order_id, "amount_minor": amount}),
-    )
-    .await
+        .await?
+        .ok_or_else(|| Error::internal(format!("store credit {id} of a payment is missing")))?;
+    let currency = rows::currency(&credited, "currency")?;
+    let credited = CreditMoved {
+        store_credit_id: id.to_owned(),
+        order_id: order_id.to_owned(),
+        amount_minor: amount,
+        currency,
+    };
+    events::emit(conn, Event::StoreCreditCredited(&credited), id, actor).await
 }

@@ -31,6 +31,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use customers::CustomerEvent;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
+use outbox::payloads::{BatchResolution, EventSetAside, EventsIngested, EventsResolved};
 use serde::Serialize;
 
 use crate::customers::{Link, LinkCause, Owners, OwnersRead, Resolution, ResolutionRules, link};
@@ -51,19 +53,6 @@ pub struct Ingested {
 pub struct BatchOutcome {
     pub stored: Vec<Ingested>,
     pub rejected: Vec<(usize, Error)>,
-}
-
-#[derive(Serialize)]
-struct BatchSummary {
-    /// `done`: the batch's events were resolved to profiles as they were stored.
-    resolution: &'static str,
-    accepted: usize,
-    rejected: usize,
-    profiles_created: usize,
-    /// The profiles the batch created (ids only), in place of one `relais.customer.created`
-    /// per new visitor. A profile created and merged away within the batch is listed too.
-    created: Vec<String>,
-    merges: usize,
 }
 
 /// An event ready to be written: its JSON and time columns are rendered when it is made, by
@@ -168,20 +157,20 @@ pub async fn ingest(
     insert_rows(conn, &rows, &received).await?;
     if !outcome.stored.is_empty() {
         let created = owners.take_created();
-        let summary = BatchSummary {
-            resolution: "done",
+        let summary = EventsIngested {
+            resolution: BatchResolution::Done,
             accepted: outcome.stored.len(),
             rejected: outcome.rejected.len(),
-            profiles_created: created.len(),
-            created,
-            merges: outcome.stored.iter().map(|s| s.absorbed.len()).sum(),
+            profiles_created: Some(created.len()),
+            created: Some(created),
+            merges: Some(outcome.stored.iter().map(|s| s.absorbed.len()).sum()),
         };
+        let subject = reference.unwrap_or("batch");
         events::emit(
             conn,
-            "relais.customer.events_ingested",
-            reference.unwrap_or("batch"),
+            Event::CustomerEventsIngested(&summary),
+            subject,
             actor,
-            &summary,
         )
         .await?;
     }
@@ -330,17 +319,6 @@ const RESOLVE_RUN: i64 = 15_000;
 /// Event keys per INSERT (2 values a row).
 const KEY_CHUNK: usize = 250;
 
-#[derive(Serialize)]
-struct RunSummary {
-    events: u64,
-    /// The last sequence number resolved.
-    upto: i64,
-    profiles_created: usize,
-    /// The profiles created (ids only), in place of one `relais.customer.created` each.
-    created: Vec<String>,
-    merges: u64,
-}
-
 /// One event of the tail, as the resolver reads it.
 struct TailEvent {
     seq: i64,
@@ -439,19 +417,19 @@ async fn resolve_run(
         upto,
     };
     if !keys.is_empty() {
-        let summary = RunSummary {
+        let summary = EventsResolved {
             events: keys.len() as u64,
             upto,
             profiles_created: created.len(),
             created,
             merges,
         };
+        let subject = format!("events:{upto}");
         events::emit(
             conn,
-            "relais.customer.events_resolved",
-            &format!("events:{upto}"),
+            Event::CustomerEventsResolved(&summary),
+            &subject,
             actor,
-            &summary,
         )
         .await?;
     }
@@ -730,23 +708,17 @@ pub async fn set_aside_next(
     )
     .await?;
     metrics::counter!("relais_customer_events_set_aside_total").increment(1);
-    #[derive(Serialize)]
-    struct SetAside<'a> {
-        seq: i64,
-        code: &'a str,
-        message: &'a str,
-    }
-    let event = SetAside {
+    let set_aside = EventSetAside {
         seq,
-        code: error.code.as_str(),
-        message: &error.message,
+        code: error.code.as_str().to_owned(),
+        message: error.message.clone(),
     };
+    let subject = format!("event:{seq}");
     events::emit(
         conn,
-        "relais.customer.event_set_aside",
-        &format!("event:{seq}"),
+        Event::CustomerEventSetAside(&set_aside),
+        &subject,
         RESOLVER,
-        &event,
     )
     .await?;
     Ok(Some(seq))
@@ -797,13 +769,7 @@ pub async fn set_aside(db: &Db, page: &PageRequest) -> Result<Page<SetAsideEvent
 }
 
 /// What resolving a set-aside event again did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Retried {
-    pub seq: i64,
-    pub customer_id: String,
-    pub created: bool,
-    pub merges: usize,
-}
+pub use outbox::payloads::EventRetried as Retried;
 
 /// Resolves an event the resolver set aside, now — once its row is repaired, or when what
 /// failed did not last. It is linked like any event (out of log order: the survivor rule
@@ -838,14 +804,8 @@ pub async fn retry_set_aside(
         params![seq],
     )
     .await?;
-    events::emit(
-        conn,
-        "relais.customer.event_retried",
-        &format!("event:{seq}"),
-        actor,
-        &retried,
-    )
-    .await?;
+    let subject = format!("event:{seq}");
+    events::emit(conn, Event::CustomerEventRetried(&retried), &subject, actor).await?;
     Ok(retried)
 }
 
@@ -913,14 +873,6 @@ pub struct Appended {
     pub rejected: Vec<(usize, Error)>,
 }
 
-#[derive(Serialize)]
-struct PendingSummary {
-    /// `pending`: the events are durable; `relais.customer.events_resolved` follows.
-    resolution: &'static str,
-    accepted: usize,
-    rejected: usize,
-}
-
 /// Stores `events` durably without resolving them (SQLite): they are appended to the log and
 /// resolved behind it ([`resolve_tail`]), in runs, by the resolver and by any read or link
 /// that needs them. An event whose channel or store does not exist is refused by its index.
@@ -949,17 +901,20 @@ pub async fn append(
     }
     insert_rows(conn, &rows, &Timestamp::now().to_text()).await?;
     if !rows.is_empty() {
-        let summary = PendingSummary {
-            resolution: "pending",
+        let summary = EventsIngested {
+            resolution: BatchResolution::Pending,
             accepted: rows.len(),
             rejected: outcome.rejected.len(),
+            profiles_created: None,
+            created: None,
+            merges: None,
         };
+        let subject = reference.unwrap_or("batch");
         events::emit(
             conn,
-            "relais.customer.events_ingested",
-            reference.unwrap_or("batch"),
+            Event::CustomerEventsIngested(&summary),
+            subject,
             actor,
-            &summary,
         )
         .await?;
     }

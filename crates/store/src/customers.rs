@@ -18,6 +18,8 @@ use customers::{
 };
 use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
+use outbox::payloads::{Merged, ProfileChanged, ReviewChanged};
 use serde::Serialize;
 
 use crate::profiles::{PROFILE_COLUMNS, profile_from_row};
@@ -90,36 +92,13 @@ pub struct Resolution {
 /// What profile events carry: no names, no identifiers. Events travel to other systems and
 /// stay in the outbox; personal data stays in tables that erasure can reach, and consumers
 /// read the profile through the API.
-#[derive(Serialize)]
-struct ProfileEvent<'a> {
-    id: &'a str,
-    status: &'a str,
-    home_store: Option<&'a str>,
-    updated_at: Timestamp,
-}
-
-impl<'a> ProfileEvent<'a> {
-    fn of(p: &'a Profile) -> Self {
-        ProfileEvent {
-            id: &p.id,
-            status: p.status.as_str(),
-            home_store: p.home_store.as_deref(),
-            updated_at: p.updated_at,
-        }
+fn profile_changed(p: &Profile) -> ProfileChanged {
+    ProfileChanged {
+        id: p.id.clone(),
+        status: p.status,
+        home_store: p.home_store.clone(),
+        updated_at: p.updated_at,
     }
-}
-
-/// What merge events carry: the profiles, the cause and the kinds of identifiers that linked
-/// them, never their values.
-#[derive(Serialize)]
-struct MergeEvent<'a> {
-    id: &'a str,
-    survivor_id: &'a str,
-    absorbed_id: &'a str,
-    cause: &'a str,
-    reference: Option<&'a str>,
-    identifier_kinds: Vec<&'static str>,
-    at: Timestamp,
 }
 
 pub(crate) fn identity_from_row(row: &Row) -> Result<customers::Identity, Error> {
@@ -176,14 +155,8 @@ async fn insert_profile(
         params![&profile.id, &profile.given_name, &profile.family_name, &profile.home_store, now.to_text()],
     )
     .await?;
-    events::emit(
-        conn,
-        "relais.customer.created",
-        &profile.id,
-        actor,
-        ProfileEvent::of(&profile),
-    )
-    .await?;
+    let created = profile_changed(&profile);
+    events::emit(conn, Event::CustomerCreated(&created), &profile.id, actor).await?;
     Ok(profile)
 }
 
@@ -298,14 +271,8 @@ pub async fn update_profile(
     let profile = find_profile(conn, &id)
         .await?
         .ok_or_else(|| Error::not_found("customer", &id))?;
-    events::emit(
-        conn,
-        "relais.customer.updated",
-        &id,
-        actor,
-        ProfileEvent::of(&profile),
-    )
-    .await?;
+    let updated = profile_changed(&profile);
+    events::emit(conn, Event::CustomerUpdated(&updated), &id, actor).await?;
     Ok(profile)
 }
 
@@ -1195,16 +1162,17 @@ async fn merge(
         ],
     )
     .await?;
-    let event = MergeEvent {
-        id: &record.id,
-        survivor_id: survivor,
-        absorbed_id: absorbed,
-        cause: &record.cause,
-        reference,
-        identifier_kinds: record.identifiers.iter().map(|i| i.kind.as_str()).collect(),
+    // The kinds of the identifiers that linked them, never their values.
+    let merged = Merged {
+        id: record.id,
+        survivor_id: survivor.to_owned(),
+        absorbed_id: absorbed.to_owned(),
+        cause: record.cause,
+        reference: reference.map(str::to_owned),
+        identifier_kinds: record.identifiers.iter().map(|i| i.kind).collect(),
         at: now,
     };
-    events::emit(conn, "relais.customer.merged", survivor, actor, event).await
+    events::emit(conn, Event::CustomerMerged(&merged), survivor, actor).await
 }
 
 /// Whether either profile is part of an open merge review.
@@ -1340,24 +1308,13 @@ pub struct MergeReview {
 }
 
 /// What review events carry: the pair and the reason, not the identifiers.
-#[derive(Serialize)]
-struct ReviewEvent<'a> {
-    id: &'a str,
-    customer_a: &'a str,
-    customer_b: &'a str,
-    reason: ReviewReason,
-    status: &'a str,
-}
-
-impl<'a> ReviewEvent<'a> {
-    fn of(r: &'a MergeReview) -> Self {
-        ReviewEvent {
-            id: &r.id,
-            customer_a: &r.customer_a,
-            customer_b: &r.customer_b,
-            reason: r.reason,
-            status: &r.status,
-        }
+fn review_changed(r: &MergeReview) -> ReviewChanged {
+    ReviewChanged {
+        id: r.id.clone(),
+        customer_a: r.customer_a.clone(),
+        customer_b: r.customer_b.clone(),
+        reason: r.reason,
+        status: r.status.clone(),
     }
 }
 
@@ -1402,14 +1359,8 @@ async fn flag_for_review(
         let review = find_review(conn, &id)
             .await?
             .ok_or_else(|| Error::internal("review vanished"))?;
-        events::emit(
-            conn,
-            "relais.customer.merge_flagged",
-            a,
-            actor,
-            ReviewEvent::of(&review),
-        )
-        .await?;
+        let flagged = review_changed(&review);
+        events::emit(conn, Event::CustomerMergeFlagged(&flagged), a, actor).await?;
     }
     Ok(())
 }
@@ -1491,12 +1442,12 @@ pub async fn decide_review(
         )
         .await?;
     } else {
+        let dismissed = review_changed(&review);
         events::emit(
             conn,
-            "relais.customer.merge_dismissed",
+            Event::CustomerMergeDismissed(&dismissed),
             &review.customer_a,
             actor,
-            ReviewEvent::of(&review),
         )
         .await?;
     }

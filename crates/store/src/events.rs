@@ -1,7 +1,7 @@
 //! The outbox: events written in the same transaction as the change they describe.
 
 use kernel::{Error, Page, PageRequest};
-use outbox::CloudEvent;
+use outbox::{CloudEvent, Event};
 
 use crate::sql::Conn;
 use crate::{Db, params, rows};
@@ -22,16 +22,16 @@ pub async fn append(conn: &mut Conn, event: &CloudEvent) -> Result<(), Error> {
     Ok(())
 }
 
-/// Builds and appends an event in one call.
+/// Builds the envelope of `event` (a type of the catalogue, with its payload) and appends it.
 pub async fn emit(
     conn: &mut Conn,
-    kind: &str,
+    event: Event<'_>,
     subject: &str,
     actor: &str,
-    data: impl serde::Serialize,
 ) -> Result<(), Error> {
-    let data = serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))?;
-    append(conn, &CloudEvent::new(kind, subject, actor, data)).await
+    let envelope =
+        CloudEvent::of(&event, subject, actor).map_err(|e| Error::internal(e.to_string()))?;
+    append(conn, &envelope).await
 }
 
 /// A stored event with its position in the outbox.

@@ -120,16 +120,8 @@ async fn merged_into(conn: &mut Conn, id: &str) -> Result<Vec<String>, Error> {
     .collect()
 }
 
-/// What an erasure did.
-#[derive(Debug, Clone, Serialize)]
-pub struct Erasure {
-    pub customer_id: String,
-    pub merged_profiles: Vec<String>,
-    pub identities_removed: u64,
-    pub events_pseudonymised: u64,
-    pub interactions_blanked: u64,
-    pub erased_at: Timestamp,
-}
+/// What an erasure did (also the payload of `relais.customer.erased`).
+pub use outbox::payloads::Erased as Erasure;
 
 /// `LIKE` pattern matching `value` anywhere, with `%`, `_` and `\` taken literally.
 fn contains_pattern(value: &str) -> String {
@@ -268,7 +260,7 @@ pub async fn erase(
         interactions_blanked,
         erased_at: now,
     };
-    events::emit(conn, "relais.customer.erased", &id, actor, &erasure).await?;
+    events::emit(conn, outbox::Event::CustomerErased(&erasure), &id, actor).await?;
     Ok(erasure)
 }
 

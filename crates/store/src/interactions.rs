@@ -2,6 +2,8 @@
 
 use customers::{Direction, Interaction, InteractionMedium};
 use kernel::{Error, Page, PageRequest};
+use outbox::Event;
+use outbox::payloads::InteractionRecorded;
 
 use crate::sql::{Conn, Row, corrupt};
 use crate::{Db, events, params, rows};
@@ -52,18 +54,17 @@ pub async fn record(conn: &mut Conn, i: &Interaction, actor: &str) -> Result<(),
     )
     .await?;
     // The summary is personal data: the event names the interaction, consumers read it here.
-    let event = serde_json::json!({
-        "id": i.id, "customer_id": i.customer_id, "medium": i.medium, "direction": i.direction,
-        "location_code": i.location_code, "references": i.references, "occurred_at": i.occurred_at,
-    });
-    events::emit(
-        conn,
-        "relais.customer.interaction_recorded",
-        &i.customer_id,
-        actor,
-        event,
-    )
-    .await
+    let recorded = InteractionRecorded {
+        id: i.id.clone(),
+        customer_id: i.customer_id.clone(),
+        medium: i.medium,
+        direction: i.direction,
+        location_code: i.location_code.clone(),
+        references: i.references.clone(),
+        occurred_at: i.occurred_at,
+    };
+    let event = Event::CustomerInteractionRecorded(&recorded);
+    events::emit(conn, event, &i.customer_id, actor).await
 }
 
 /// A profile's interactions, newest first (cursor: the last id; ids sort by creation).

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use catalog::{Capability, Coordinates, Location, LocationKind, LocationPatch, Owner, OwnerKind};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
 
 use crate::catalog::check_version;
 use crate::rows::{self, to_json};
@@ -98,7 +99,7 @@ pub async fn create_location(conn: &mut Conn, l: &Location, actor: &str) -> Resu
             e
         }
     })?;
-    events::emit(conn, "relais.location.created", &l.code, actor, l).await
+    events::emit(conn, Event::LocationCreated(l), &l.code, actor).await
 }
 
 pub async fn find_location(conn: &mut Conn, code: &str) -> Result<Option<Location>, Error> {
@@ -149,7 +150,7 @@ pub async fn update_location(
             "the location changed meanwhile; read it again",
         ));
     }
-    events::emit(conn, "relais.location.updated", code, actor, &l).await?;
+    events::emit(conn, Event::LocationUpdated(&l), code, actor).await?;
     Ok(l)
 }
 

@@ -14,8 +14,9 @@ use inventory::HoldOwner;
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
 use orders::payment::{Payment, PaymentMethod};
 use orders::{Effect, FulfilmentMode, OrderState, Transition};
+use outbox::Event;
+use outbox::payloads::{OrderLineSummary, OrderMoved, OrderSummary, PaymentRefunded};
 use serde::Serialize;
-use serde_json::json;
 
 use crate::sql::{Conn, Row, Value, corrupt};
 use crate::stock::{self, HoldAction, NewHold};
@@ -251,7 +252,7 @@ pub async fn place(
         updated_at: now,
         version: 1,
     };
-    events::emit(conn, "relais.order.placed", &id, actor, summary(&order)).await?;
+    events::emit(conn, Event::OrderPlaced(&summary(&order)), &id, actor).await?;
     Ok(order)
 }
 
@@ -434,7 +435,7 @@ pub async fn transition(
         );
     }
     let mut refunds = Vec::new();
-    let mut data = json!({});
+    let (mut paid_in_store, mut refunded, mut pickup) = (None, None, None);
     match order.mode.effect(t) {
         Effect::IssuePickupCode => {
             let code = pickup_code();
@@ -444,7 +445,7 @@ pub async fn transition(
                 params![id, &code, deadline.to_text()],
             )
             .await?;
-            data = json!({"pickup_code": code, "collect_by": deadline.to_text()});
+            pickup = Some((code, deadline));
         }
         Effect::CheckCodeThenHandOver => {
             let typed = input
@@ -457,7 +458,7 @@ pub async fn transition(
         Effect::HandOver => hand_over_all(conn, &order, actor).await?,
         Effect::Purchase => {
             let paid = purchase(conn, &order, input.purchase.as_deref(), actor, now).await?;
-            data = json!({"paid_in_store_minor": paid});
+            paid_in_store = Some(paid);
         }
         Effect::ReleaseAndRefund => {
             for line in &order.lines {
@@ -466,8 +467,7 @@ pub async fn transition(
                 }
             }
             refunds = refund_all(conn, &order, actor).await?;
-            let refunded: i64 = refunds.iter().map(|r| r.amount_minor).sum();
-            data = json!({"refunded_minor": refunded});
+            refunded = Some(refunds.iter().map(|r| r.amount_minor).sum());
         }
         Effect::None => {}
     }
@@ -485,13 +485,17 @@ pub async fn transition(
     )
     .await?;
     let after = get_in(conn, id).await?;
-    let mut payload =
-        serde_json::to_value(summary(&after)).map_err(|e| Error::internal(e.to_string()))?;
-    if let (Some(p), Some(extra)) = (payload.as_object_mut(), data.as_object()) {
-        p.extend(extra.clone());
-        p.insert("from_state".into(), json!(order.state.as_str()));
-    }
-    events::emit(conn, &FulfilmentMode::event_type(to), id, actor, payload).await?;
+    let moved = OrderMoved {
+        order: summary(&after),
+        from_state: order.state,
+        collect_by: pickup.as_ref().map(|(_, by)| *by),
+        pickup_code: pickup.map(|(code, _)| code),
+        paid_in_store_minor: paid_in_store,
+        refunded_minor: refunded,
+    };
+    let event = Event::order_reached(to, &moved)
+        .ok_or_else(|| Error::internal(format!("no transition leads to {}", to.as_str())))?;
+    events::emit(conn, event, id, actor).await?;
     Ok((after, refunds))
 }
 
@@ -654,14 +658,14 @@ async fn refund_payment(
     {
         crate::credits::give_back(conn, &credit, amount, order_id, actor).await?;
     }
-    events::emit(
-        conn,
-        "relais.payment.refunded",
-        order_id,
-        actor,
-        json!({"order_id": order_id, "payment_id": payment_id, "method": method, "amount_minor": amount, "currency": row.text("currency")?}),
-    )
-    .await?;
+    let refunded = PaymentRefunded {
+        order_id: order_id.to_owned(),
+        payment_id: payment_id.to_owned(),
+        method: PaymentMethod::parse(&method).ok_or_else(|| corrupt("method", &method))?,
+        amount_minor: amount,
+        currency: rows::currency(&row, "currency")?,
+    };
+    events::emit(conn, Event::PaymentRefunded(&refunded), order_id, actor).await?;
     Ok(row
         .opt_text("provider_ref")?
         .filter(|_| method == PaymentMethod::Provider.as_str())
@@ -721,19 +725,29 @@ pub async fn sweep_due(
 
 /// What order events carry: ids, mode, state, places and amounts — never a name or an
 /// identifier value (those stay where erasure reaches them).
-fn summary(o: &Order) -> serde_json::Value {
-    json!({
-        "order_id": o.id,
-        "customer_id": o.customer_id,
-        "channel": o.channel,
-        "mode": o.mode.as_str(),
-        "state": o.state.as_str(),
-        "location": o.location,
-        "owner_name": o.owner_name,
-        "currency": o.currency.code(),
-        "total_minor": o.total_minor,
-        "lines": o.lines.iter().map(|l| json!({"line": l.line_no, "sku": l.sku, "quantity": l.quantity, "location": l.location})).collect::<Vec<_>>(),
-    })
+/// An order as its events carry it (no pickup code, no payments).
+fn summary(o: &Order) -> OrderSummary {
+    OrderSummary {
+        order_id: o.id.clone(),
+        customer_id: o.customer_id.clone(),
+        channel: o.channel.clone(),
+        mode: o.mode,
+        state: o.state,
+        location: o.location.clone(),
+        owner_name: o.owner_name.clone(),
+        currency: o.currency,
+        total_minor: o.total_minor,
+        lines: o
+            .lines
+            .iter()
+            .map(|l| OrderLineSummary {
+                line: l.line_no,
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+                location: l.location.clone(),
+            })
+            .collect(),
+    }
 }
 
 fn line_from_row(r: &Row) -> Result<OrderLine, Error> {

@@ -1,8 +1,9 @@
 //! Base prices and channel overrides in SQL, and the price a channel charges.
 
 use kernel::{Currency, Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
+use outbox::payloads::OverrideRemoved;
 use pricing::{BasePrice, ChannelPrice, PriceOverride};
-use serde::Serialize;
 
 use crate::rows;
 use crate::sql::{Conn, Row};
@@ -39,7 +40,7 @@ pub async fn set_base_price(conn: &mut Conn, price: &BasePrice, actor: &str) -> 
     )
     .await
     .map_err(|e| if e.code == ErrorCode::UnknownReference { Error::not_found("variant", &price.sku) } else { e })?;
-    events::emit(conn, "relais.price.set", &price.sku, actor, price).await
+    events::emit(conn, Event::PriceSet(price), &price.sku, actor).await
 }
 
 /// Sets a channel override; the variant needs a base price in that currency first.
@@ -71,7 +72,7 @@ pub async fn set_override(conn: &mut Conn, o: &PriceOverride, actor: &str) -> Re
             e
         }
     })?;
-    events::emit(conn, "relais.price.override_set", &o.sku, actor, o).await
+    events::emit(conn, Event::PriceOverrideSet(o), &o.sku, actor).await
 }
 
 /// Removes a channel override; that channel then charges the base price again.
@@ -94,24 +95,12 @@ pub async fn remove_override(
             &format!("{sku}/{currency}/{channel}"),
         ));
     }
-    #[derive(Serialize)]
-    struct Removed<'a> {
-        sku: &'a str,
-        currency: &'a str,
-        channel: &'a str,
-    }
-    events::emit(
-        conn,
-        "relais.price.override_removed",
-        sku,
-        actor,
-        Removed {
-            sku,
-            currency: currency.code(),
-            channel,
-        },
-    )
-    .await
+    let removed = OverrideRemoved {
+        sku: sku.to_owned(),
+        currency,
+        channel: channel.to_owned(),
+    };
+    events::emit(conn, Event::PriceOverrideRemoved(&removed), sku, actor).await
 }
 
 /// The base prices of a variant, one per currency.

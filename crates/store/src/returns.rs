@@ -14,8 +14,9 @@ use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::FulfilmentMode;
 use orders::payment::PaymentMethod;
 use orders::returns::{self, Condition, RefundMethod, ReturnableLine};
+use outbox::Event;
+use outbox::payloads::OrderReturned;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::orders::{NewOrder, NewOrderLine, NewPayment, Order, ProviderRefund};
 use crate::sql::{Conn, corrupt};
@@ -50,14 +51,7 @@ pub struct NewReturn {
     pub window_days: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ReturnedLine {
-    pub line_no: i64,
-    pub sku: String,
-    pub quantity: i64,
-    pub condition: Condition,
-    pub amount_minor: i64,
-}
+pub use orders::returns::ReturnedLine;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Return {
@@ -251,19 +245,20 @@ pub async fn record(
         }
     }
     insert(conn, &r).await?;
-    events::emit(
-        conn,
-        "relais.order.returned",
-        &order.id,
-        actor,
-        json!({
-            "return_id": r.id, "order_id": r.order_id, "location": r.location, "by_mail": r.by_mail,
-            "method": r.method.as_str(), "value_minor": r.value_minor, "refund_minor": r.refund_minor,
-            "paid_minor": r.paid_minor, "currency": r.currency.code(), "exchange_order": r.exchange_order,
-            "lines": r.lines,
-        }),
-    )
-    .await?;
+    let returned = OrderReturned {
+        return_id: r.id.clone(),
+        order_id: r.order_id.clone(),
+        location: r.location.clone(),
+        by_mail: r.by_mail,
+        method: r.method,
+        value_minor: r.value_minor,
+        refund_minor: r.refund_minor,
+        paid_minor: r.paid_minor,
+        currency: r.currency,
+        exchange_order: r.exchange_order.clone(),
+        lines: r.lines.clone(),
+    };
+    events::emit(conn, Event::OrderReturned(&returned), &order.id, actor).await?;
     Ok((r, refunds))
 }
 

@@ -5,6 +5,7 @@
 use customers::Profile;
 use customers::segment::{Rule, Segment};
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
 
 use crate::sql::{Conn, Row, Value};
 use crate::{Db, events, params, rows};
@@ -32,7 +33,7 @@ pub async fn create(conn: &mut Conn, s: &Segment, actor: &str) -> Result<(), Err
             e
         }
     })?;
-    events::emit(conn, "relais.segment.created", &s.code, actor, s).await
+    events::emit(conn, Event::SegmentCreated(s), &s.code, actor).await
 }
 
 pub async fn get(db: &Db, code: &str) -> Result<Segment, Error> {

@@ -3,6 +3,8 @@
 use catalog::Channel;
 use inventory::SourcingPolicy;
 use kernel::{Error, Timestamp};
+use outbox::Event;
+use outbox::payloads::SourcingSet;
 
 use crate::rows;
 use crate::sql::Conn;
@@ -66,17 +68,14 @@ pub async fn set_policy(
         params![channel, rows::to_json(&policy), Timestamp::now().to_text()],
     )
     .await?;
-    events::emit(
-        conn,
-        "relais.channel.sourcing_set",
-        channel,
-        actor,
-        serde_json::json!({"channel": channel, "policy": &policy}),
-    )
-    .await?;
+    let set = SourcingSet {
+        channel: channel.to_owned(),
+        policy,
+    };
+    events::emit(conn, Event::ChannelSourcingSet(&set), channel, actor).await?;
     Ok(EffectivePolicy {
         channel: found,
-        policy,
+        policy: set.policy,
         is_default: false,
     })
 }

@@ -9,6 +9,8 @@ use inventory::hold::{self, Hold, HoldEnd, HoldOwner, HoldPurpose, HoldStatus};
 use inventory::ledger::{self, Level, LevelSnapshot, MovementKind};
 use inventory::sourcing::Site;
 use kernel::{Error, ErrorCode, Page, PageRequest, Timestamp};
+use outbox::Event;
+use outbox::payloads::{HoldChanged, SafetySet, StockMoved};
 use serde::Serialize;
 
 use crate::rows;
@@ -29,20 +31,7 @@ pub struct NewMovement {
     pub client_key: Option<String>,
 }
 
-/// A recorded movement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Movement {
-    pub seq: i64,
-    pub id: String,
-    pub sku: String,
-    pub location: String,
-    pub kind: MovementKind,
-    pub delta: i64,
-    pub reason: String,
-    pub reference: Option<String>,
-    pub actor: String,
-    pub at: Timestamp,
-}
+pub use inventory::Movement;
 
 /// A level with what it belongs to, for lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,23 +103,6 @@ fn hold_from_row(row: &Row) -> Result<Hold, Error> {
         created_at: rows::timestamp(row, "created_at")?,
         ended_at: rows::opt_timestamp(row, "ended_at")?,
     })
-}
-
-/// Emits an event whose data also carries the level after the change
-/// (`data.availability`), which the live availability feeds follow.
-async fn emit_with_level(
-    conn: &mut Conn,
-    kind: &str,
-    subject: &str,
-    actor: &str,
-    data: impl Serialize,
-    snapshot: LevelSnapshot,
-) -> Result<(), Error> {
-    let mut data = serde_json::to_value(data).map_err(|e| Error::internal(e.to_string()))?;
-    if let Some(object) = data.as_object_mut() {
-        object.insert("availability".into(), serde_json::json!(snapshot));
-    }
-    events::emit(conn, kind, subject, actor, data).await
 }
 
 pub async fn find_level(
@@ -286,16 +258,15 @@ pub async fn record_movement_once(
         on_hand: before.on_hand + delta,
         ..before
     };
-    emit_with_level(
-        conn,
-        "relais.stock.moved",
-        &movement.sku,
-        actor,
-        serde_json::json!({"movement": &movement}),
-        LevelSnapshot::new(&movement.sku, &movement.location, level),
-    )
-    .await?;
-    Ok((movement, level, false))
+    // Stock events carry the level after the change (`data.availability`): the live
+    // availability feeds follow it.
+    let moved = StockMoved {
+        availability: LevelSnapshot::new(&movement.sku, &movement.location, level),
+        movement,
+    };
+    let subject = &moved.movement.sku;
+    events::emit(conn, Event::StockMoved(&moved), subject, actor).await?;
+    Ok((moved.movement, level, false))
 }
 
 /// Sets the safety stock kept out of ATP at a location.
@@ -316,15 +287,13 @@ pub async fn set_safety(
     )
     .await?;
     let level = find_level(conn, sku, location).await?.unwrap_or_default();
-    emit_with_level(
-        conn,
-        "relais.stock.safety_set",
-        sku,
-        actor,
-        serde_json::json!({"sku": sku, "location": location, "safety": safety}),
-        LevelSnapshot::new(sku, location, level),
-    )
-    .await?;
+    let set = SafetySet {
+        sku: sku.to_owned(),
+        location: location.to_owned(),
+        safety,
+        availability: LevelSnapshot::new(sku, location, level),
+    };
+    events::emit(conn, Event::StockSafetySet(&set), sku, actor).await?;
     Ok(level)
 }
 
@@ -457,9 +426,12 @@ pub async fn create_hold(conn: &mut Conn, new: &NewHold, actor: &str) -> Result<
         params![&h.id, &h.sku, &h.location, h.quantity, h.purpose.as_str(), &h.owner_ref, &h.channel, h.status.as_str(), h.expires_at.to_text(), now.to_text(), h.owner.as_str(), &h.created_by],
     )
     .await?;
-    let snapshot = LevelSnapshot::new(&h.sku, &h.location, after);
-    emit_with_level(conn, "relais.hold.created", &h.id, actor, &h, snapshot).await?;
-    Ok(h)
+    let created = HoldChanged {
+        availability: LevelSnapshot::new(&h.sku, &h.location, after),
+        hold: h,
+    };
+    events::emit(conn, Event::HoldCreated(&created), &created.hold.id, actor).await?;
+    Ok(created.hold)
 }
 
 pub async fn find_hold(conn: &mut Conn, id: &str) -> Result<Option<Hold>, Error> {
@@ -552,10 +524,14 @@ pub async fn end_found_hold(
     h.status = end.status;
     h.committed_quantity = end.sold;
     h.ended_at = Some(now);
-    let kind = format!("relais.hold.{}", end.status.as_str());
-    let snapshot = LevelSnapshot::new(&h.sku, &h.location, after);
-    emit_with_level(conn, &kind, &h.id, actor, &h, snapshot).await?;
-    Ok(h)
+    let ended = HoldChanged {
+        availability: LevelSnapshot::new(&h.sku, &h.location, after),
+        hold: h,
+    };
+    let event = Event::hold_ended(end.status, &ended)
+        .ok_or_else(|| Error::internal("a hold ended as pending"))?;
+    events::emit(conn, event, &ended.hold.id, actor).await?;
+    Ok(ended.hold)
 }
 
 /// Expires up to `limit` pending holds whose deadline has passed; returns how many.
@@ -692,20 +668,7 @@ pub async fn unbalanced(db: &Db) -> Result<Vec<String>, Error> {
     Ok(wrong)
 }
 
-/// A transfer between two locations.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Transfer {
-    pub id: String,
-    pub sku: String,
-    pub from_location: String,
-    pub to_location: String,
-    pub quantity: i64,
-    /// `in_transit`, then `received`.
-    pub status: String,
-    pub reference: Option<String>,
-    pub created_at: Timestamp,
-    pub received_at: Option<Timestamp>,
-}
+pub use inventory::Transfer;
 
 fn transfer_from_row(row: &Row) -> Result<Transfer, Error> {
     Ok(Transfer {
@@ -785,7 +748,7 @@ pub async fn ship_transfer(
         params![&t.id, &t.sku, &t.from_location, &t.to_location, t.quantity, &t.status, &t.reference, t.created_at.to_text()],
     )
     .await?;
-    events::emit(conn, "relais.transfer.shipped", &t.id, actor, &t).await?;
+    events::emit(conn, Event::TransferShipped(&t), &t.id, actor).await?;
     Ok(t)
 }
 
@@ -817,6 +780,6 @@ pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<
     record_movement(conn, &inbound, actor).await?;
     t.status = "received".into();
     t.received_at = Some(now);
-    events::emit(conn, "relais.transfer.received", &t.id, actor, &t).await?;
+    events::emit(conn, Event::TransferReceived(&t), &t.id, actor).await?;
     Ok(t)
 }

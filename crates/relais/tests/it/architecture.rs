@@ -182,7 +182,6 @@ const LONG_FUNCTIONS: &[&str] = &[
     "store/src/orders.rs::transition",
     "store/src/returns.rs::record",
     "store/src/stock.rs::create_hold",
-    "store/src/stock.rs::record_movement_once",
 ];
 
 /// `(file, function, lines)` of every production function, found by matching braces
