@@ -4,6 +4,12 @@
 //! Each PostgreSQL test gets its own database (`relais_t_<random>`), created from the admin
 //! URL and dropped when the test ends, so tests run in parallel without seeing each other.
 //! `relais-bench` uses the same helpers for its fresh benchmark databases.
+//!
+//! With the feature `check-events` (the test suites turn it on), dropping a database first checks every event in
+//! its outbox against the event catalogue ([`events`]).
+
+#[cfg(feature = "check-events")]
+pub mod events;
 
 use sqlx::{Connection, Executor, PgConnection};
 use store::{Backend, Db, DbOptions};
@@ -124,6 +130,10 @@ fn uuid_like() -> String {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        #[cfg(feature = "check-events")]
+        if !std::thread::panicking() {
+            events::assert_outbox_matches_catalogue(&self.url);
+        }
         let Some((admin, name)) = self.postgres.take() else {
             return;
         };

@@ -291,6 +291,15 @@ async fn the_demo_serves_a_realistic_retailer() {
 
     child.kill().unwrap();
     child.wait().unwrap();
+    // Every event of the demo's history (catalogue, stock, orders, customers) matches the
+    // event catalogue.
+    let url = format!("sqlite://{}/demo.db", dir.path().display());
+    let db = store::Db::connect(&url, store::DbOptions::default())
+        .await
+        .unwrap();
+    let (read, problems) = testkit::events::outbox_problems(&db).await.unwrap();
+    assert!(read > 100, "the demo emitted {read} events");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
     let log = without_colours(&std::fs::read_to_string(dir.path().join("stderr.log")).unwrap());
     assert!(log.contains("route=\"/v1/customers\""), "{log}");
     assert!(
