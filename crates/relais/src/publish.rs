@@ -11,13 +11,16 @@
 //! Subjects, with the default prefix `relais`:
 //! - `relais.events.<type>`: every CloudEvent, e.g. `relais.events.hold.created` for
 //!   `relais.hold.created`; the payload is the event as stored.
-//! - `relais.availability.<location>.<sku>`: each ATP change (the SSE stream's payload).
-//!   SKUs may contain `.`, which NATS uses between tokens, so it is written `:` here.
+//! - `relais.availability.<location>.<sku>`: each ATP change, as a CloudEvent of type
+//!   `relais.availability.changed` (see `docs/events.md`). SKUs may contain `.`, which NATS
+//!   uses between tokens, so it is written `:` here.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use async_nats::jetstream::{self, stream};
+use outbox::payloads::AvailabilityChanged;
+use outbox::{CloudEvent, Event};
 use store::Db;
 use store::feed::{FeedRow, Position};
 
@@ -156,7 +159,7 @@ async fn publish_batch(
 
 /// The messages one outbox row becomes: the event, and its ATP change if it has one.
 fn messages(settings: &NatsSettings, row: &FeedRow) -> Vec<(String, String, String)> {
-    let id = event_id(row);
+    let (id, actor) = event_id(row);
     let mut out = vec![(
         settings.event_subject(&row.kind),
         id.clone(),
@@ -164,37 +167,52 @@ fn messages(settings: &NatsSettings, row: &FeedRow) -> Vec<(String, String, Stri
     )];
     if let Some(change) = api::live::change_of(row) {
         let level = &change.level;
-        // The SSE stream's event, with the books: NATS consumers are back-office systems.
-        let payload = api::routes::stream::AvailabilityEvent {
-            seq: change.seq,
-            sku: level.sku.clone(),
-            location: level.location.clone(),
-            atp: level.atp,
-            on_hand: Some(level.on_hand),
-            held: Some(level.held),
-            safety: Some(level.safety),
-            channel: None,
-            cause: change.cause.clone(),
-            at: change.at,
-        };
+        let subject = settings.availability_subject(&level.location, &level.sku);
         out.push((
-            settings.availability_subject(&level.location, &level.sku),
+            subject,
             format!("{id}:availability"),
-            serde_json::to_string(&payload).unwrap_or_default(),
+            availability_event(&change, &id, &actor),
         ));
     }
     out
 }
 
-/// The CloudEvent id (stable, unique): JetStream de-duplicates on it.
-fn event_id(row: &FeedRow) -> String {
+/// An ATP change as a CloudEvent (`relais.availability.changed`), with the books: NATS
+/// consumers are back-office systems. Its id derives from the cause's, so a replay is a repeat.
+fn availability_event(change: &api::live::Change, cause_id: &str, actor: &str) -> String {
+    let level = &change.level;
+    let changed = AvailabilityChanged {
+        seq: change.seq,
+        sku: level.sku.clone(),
+        location: level.location.clone(),
+        atp: level.atp,
+        on_hand: level.on_hand,
+        held: level.held,
+        safety: level.safety,
+        cause: change.cause.clone(),
+        at: change.at,
+    };
+    let subject = format!("{}/{}", level.location, level.sku);
+    match CloudEvent::of(&Event::AvailabilityChanged(&changed), &subject, actor) {
+        Ok(mut e) => {
+            e.id = format!("{cause_id}:availability");
+            e.time = change.at;
+            serde_json::to_string(&e).unwrap_or_default()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The CloudEvent id (stable, unique: JetStream de-duplicates on it) and actor of a row.
+fn event_id(row: &FeedRow) -> (String, String) {
     #[derive(serde::Deserialize)]
     struct Id {
         id: String,
+        actor: String,
     }
     serde_json::from_str::<Id>(&row.envelope)
-        .map(|e| e.id)
-        .unwrap_or_else(|_| format!("seq-{}", row.position.seq))
+        .map(|e| (e.id, e.actor))
+        .unwrap_or_else(|_| (format!("seq-{}", row.position.seq), "system".to_owned()))
 }
 
 /// Where the publisher has got to (for tests and operators).

@@ -143,9 +143,16 @@ async fn events_and_availability_reach_jetstream_once() {
         eventually("the hold's ATP change", || async {
             last_on(&js, &nats.stream, &availability)
                 .await
-                .is_some_and(|v| v["atp"] == 7)
+                .is_some_and(|v| v["data"]["atp"] == 7)
         })
         .await;
+        // An ATP change is a CloudEvent of the catalogue too.
+        let change = last_on(&js, &nats.stream, &availability).await.unwrap();
+        let change: outbox::CloudEvent = serde_json::from_value(change).unwrap();
+        assert_eq!(change.kind, "relais.availability.changed");
+        assert_eq!(change.subject, "LYS-BELLECOUR/TR.42");
+        assert_eq!(change.data["cause"], "relais.hold.created");
+        assert_eq!(testkit::events::problems_of(&change), Vec::<String>::new());
         let created = last_on(&js, &nats.stream, &format!("{tag}.events.hold.created"))
             .await
             .expect("the hold event");
@@ -165,7 +172,7 @@ async fn events_and_availability_reach_jetstream_once() {
         eventually("the change after the restart", || async {
             last_on(&js, &nats.stream, &availability)
                 .await
-                .is_some_and(|v| v["atp"] == 8)
+                .is_some_and(|v| v["data"]["atp"] == 8)
         })
         .await;
         // One event and one ATP change more: the replayed history added nothing.
