@@ -1,4 +1,5 @@
-//! `/v1/outbox`: the outbox, readable by admins (CloudEvents 1.0, in commit order per node).
+//! `/v1/outbox`: the outbox, readable by admins (CloudEvents 1.0, in commit order per node);
+//! `/v1/event-types`: the event catalogue, with the JSON Schema of each type's `data`.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,11 +10,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::PageParams;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::Q;
+use crate::extract::{Path, Q};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_events))
+    OpenApiRouter::new()
+        .routes(routes!(list_events))
+        .routes(routes!(list_event_types))
+        .routes(routes!(get_event_type))
 }
 
 /// A CloudEvents 1.0 event (structured JSON mode) and its outbox position.
@@ -31,6 +35,9 @@ pub struct EventDto {
     #[schema(format = DateTime)]
     pub time: String,
     pub datacontenttype: String,
+    /// The schema of `data` (see `GET /v1/event-types/{type}`); absent on older events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataschema: Option<String>,
     /// Who made the change (an API key id).
     pub actor: String,
     #[schema(value_type = Object)]
@@ -83,9 +90,59 @@ async fn list_events(
                 subject: e.event.subject,
                 time: e.event.time.to_text(),
                 datacontenttype: e.event.datacontenttype,
+                dataschema: e.event.dataschema,
                 actor: e.event.actor,
                 data: e.event.data,
             })
             .into(),
     ))
+}
+
+/// One type of the event catalogue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventTypeDto {
+    #[serde(rename = "type")]
+    #[schema(example = "relais.order.ready_for_pickup")]
+    pub kind: String,
+    pub description: String,
+    /// What the envelope's `subject` holds.
+    pub subject: String,
+    pub version: u32,
+    /// The envelopes' `dataschema`, also the `$id` of the schema.
+    pub dataschema: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventTypeList {
+    pub data: Vec<EventTypeDto>,
+}
+
+/// The event catalogue: every type Relais emits (also `docs/events.md`).
+#[utoipa::path(get, path = "/v1/event-types", tag = "outbox",
+    responses((status = 200, body = EventTypeList), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_event_types() -> Json<EventTypeList> {
+    let data = outbox::TYPES
+        .iter()
+        .map(|t| EventTypeDto {
+            kind: t.kind.to_owned(),
+            description: t.description(),
+            subject: t.subject.to_owned(),
+            version: outbox::catalogue::SCHEMA_VERSION,
+            dataschema: t.dataschema(),
+        })
+        .collect();
+    Json(EventTypeList { data })
+}
+
+/// The JSON Schema (draft 2020-12) of one event type's `data`.
+#[utoipa::path(get, path = "/v1/event-types/{type}", tag = "outbox",
+    params(("type" = String, Path, description = "An event type, e.g. `relais.hold.created`.")),
+    responses((status = 200, description = "A JSON Schema", body = Object),
+        (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_event_type(Path(kind): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+    let found = outbox::catalogue::find(&kind)
+        .ok_or_else(|| kernel::Error::not_found("event type", &kind))?;
+    Ok(Json(found.schema()))
 }

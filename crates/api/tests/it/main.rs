@@ -4,6 +4,7 @@ mod access;
 mod catalogue;
 mod conventions;
 mod customers;
+mod events;
 mod locations;
 mod orders;
 mod prices;

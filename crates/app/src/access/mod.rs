@@ -245,6 +245,9 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/api-keys", No, No, No),
     r("DELETE", "/v1/api-keys/{id}", No, No, No),
     r("GET", "/v1/outbox", No, No, No),
+    // The event catalogue is documentation: every key reads it.
+    r("GET", "/v1/event-types", Yes, Yes, Yes),
+    r("GET", "/v1/event-types/{type}", Yes, Yes, Yes),
     r("GET", "/v1/reports/price-parity", No, No, No),
     // Catalogue, locations, channels and prices: everyone reads, admin writes.
     r("GET", "/v1/categories", Yes, Yes, Yes),
