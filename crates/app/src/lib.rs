@@ -7,11 +7,16 @@
 //! of them decides who may do what on its own.
 
 pub mod access;
+pub mod catalog;
+pub mod channels;
 pub mod checkout;
+mod command;
 pub mod customers;
 pub mod holds;
 pub mod keys;
+pub mod locations;
 pub mod orders;
+pub mod prices;
 pub mod reference;
 pub mod segments;
 pub mod stock;

@@ -66,6 +66,11 @@ impl Reference {
         }
     }
 
+    /// The database the cache reads.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Every location (active or not), by code.
     pub async fn locations(&self) -> Result<Arc<HashMap<String, Location>>, Error> {
         if let Some(hit) = fresh(self.lock_locations().as_ref()) {

@@ -9,7 +9,6 @@ use catalog::{
     Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch,
 };
 use kernel::Timestamp;
-use kernel::id::new_id;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -334,21 +333,10 @@ async fn list_products(
     responses((status = 201, body = ProductDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_product(State(s): State<AppState>, w: Write<CreateProduct>) -> ApiResult<Response> {
-    let actor = w.actor();
-    let product = NewProduct::from(w.body).validate(new_id("prd"), Timestamp::now())?;
+    let new = NewProduct::from(w.body);
+    let render = |p| stored(201, &ProductDto::from(p));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::catalog::create_product(c, &product, &actor)
-                        .await
-                        .map(|_| product)
-                })
-            },
-            |p| stored(201, &ProductDto::from(p)),
-        )
-        .await?;
+        app::catalog::create_product(&s.db, &w.principal, new, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -374,7 +362,6 @@ async fn update_product(
     Path(id): Path<String>,
     w: Write<PatchProduct>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     let expected = b.expected_version;
     let patch = ProductPatch {
@@ -388,17 +375,17 @@ async fn update_product(
             .map(|i| i.into_iter().map(image_from_dto).collect()),
         status: b.status.map(Into::into),
     };
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::catalog::update_product(c, &id, &patch, expected, &actor).await
-                })
-            },
-            |p| stored(200, &ProductDto::from(p)),
-        )
-        .await?;
+    let render = |p| stored(200, &ProductDto::from(p));
+    let response = app::catalog::update_product(
+        &s.db,
+        &w.principal,
+        id,
+        patch,
+        expected,
+        w.idempotency,
+        render,
+    )
+    .await?;
     Ok(reply(response))
 }
 
@@ -412,17 +399,10 @@ async fn add_variant(
     Path(id): Path<String>,
     w: Write<CreateVariant>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let new = NewVariant::from(w.body);
+    let render = |v| stored(201, &VariantDto::from(v));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::catalog::add_variant(c, &id, &new, &actor).await })
-            },
-            |v| stored(201, &VariantDto::from(v)),
-        )
-        .await?;
+        app::catalog::add_variant(&s.db, &w.principal, id, new, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -497,7 +477,6 @@ async fn update_variant(
     Path(sku): Path<String>,
     w: Write<PatchVariant>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     let patch = VariantPatch {
         gtin: b.gtin,
@@ -505,17 +484,10 @@ async fn update_variant(
         attributes: b.attributes,
         status: b.status.map(Into::into),
     };
+    let render = |v| stored(200, &VariantDto::from(v));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(
-                    async move { store::catalog::update_variant(c, &sku, &patch, &actor).await },
-                )
-            },
-            |v| stored(200, &VariantDto::from(v)),
-        )
-        .await?;
+        app::catalog::update_variant(&s.db, &w.principal, sku, patch, w.idempotency, render)
+            .await?;
     Ok(reply(response))
 }
 

@@ -117,30 +117,16 @@ async fn list_channels(
     responses((status = 201, body = ChannelDto), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn create_channel(State(s): State<AppState>, w: Write<CreateChannel>) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
-    let channel = NewChannel {
+    let new = NewChannel {
         code: b.code,
         kind: b.kind.into(),
         name: b.name,
         location_code: b.location_code,
-    }
-    .validate(Timestamp::now())?;
+    };
+    let render = |c| stored(201, &ChannelDto::from(c));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::channels::create_channel(c, &channel, &actor)
-                        .await
-                        .map(|_| channel)
-                })
-            },
-            |c| stored(201, &ChannelDto::from(c)),
-        )
-        .await?;
-    // Channel views cache locations and policies: this node sees its own change at once.
-    s.reference.invalidate();
+        app::channels::create(&s.reference, &w.principal, new, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -286,18 +272,16 @@ async fn set_sourcing(
     Path(code): Path<String>,
     w: Write<SetSourcing>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let policy = policy_from(w.body);
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::sourcing::set_policy(c, &code, policy, &actor).await })
-            },
-            |e| stored(200, &sourcing_dto(e)),
-        )
-        .await?;
-    // Channel views cache locations and policies: this node sees its own change at once.
-    s.reference.invalidate();
+    let render = |e| stored(200, &sourcing_dto(e));
+    let response = app::channels::set_sourcing(
+        &s.reference,
+        &w.principal,
+        code,
+        policy,
+        w.idempotency,
+        render,
+    )
+    .await?;
     Ok(reply(response))
 }

@@ -501,7 +501,6 @@ async fn create_location(
     State(s): State<AppState>,
     w: Write<CreateLocation>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     let new = NewLocation {
         code: b.code,
@@ -517,22 +516,9 @@ async fn create_location(
         email: b.email,
         pickup_lead_min: b.pickup_lead_min,
     };
-    let location = new.validate(Timestamp::now())?;
+    let render = |l| stored(201, &location_dto(l, None, Timestamp::now()));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::locations::create_location(c, &location, &actor)
-                        .await
-                        .map(|_| location)
-                })
-            },
-            |l| stored(201, &location_dto(l, None, Timestamp::now())),
-        )
-        .await?;
-    // Channel views cache locations and policies: this node sees its own change at once.
-    s.reference.invalidate();
+        app::locations::create(&s.reference, &w.principal, new, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -559,7 +545,6 @@ async fn update_location(
     Path(code): Path<String>,
     w: Write<PatchLocation>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     let expected = b.expected_version;
     let patch = LocationPatch {
@@ -577,18 +562,9 @@ async fn update_location(
         pickup_lead_min: b.pickup_lead_min,
         active: b.active,
     };
+    let render = |l| stored(200, &location_dto(l, None, Timestamp::now()));
+    let change = (code, patch, expected);
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::locations::update_location(c, &code, &patch, expected, &actor).await
-                })
-            },
-            |l| stored(200, &location_dto(l, None, Timestamp::now())),
-        )
-        .await?;
-    // Channel views cache locations and policies: this node sees its own change at once.
-    s.reference.invalidate();
+        app::locations::update(&s.reference, &w.principal, change, w.idempotency, render).await?;
     Ok(reply(response))
 }

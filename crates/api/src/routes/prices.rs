@@ -202,26 +202,15 @@ async fn set_base_price(
     Path((sku, code)): Path<(String, String)>,
     w: Write<SetPrice>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let price = BasePrice {
         currency: currency("currency", &code)?,
-        amount_minor: pricing::validate_amount("amount_minor", w.body.amount_minor)?,
+        amount_minor: w.body.amount_minor,
         sku,
         updated_at: Timestamp::now(),
     };
+    let render = |p| stored(200, &base_dto(p));
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::prices::set_base_price(c, &price, &actor)
-                        .await
-                        .map(|_| price)
-                })
-            },
-            |p| stored(200, &base_dto(p)),
-        )
-        .await?;
+        app::prices::set_base_price(&s.db, &w.principal, price, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -235,7 +224,6 @@ async fn set_override(
     Path((sku, code, channel)): Path<(String, String, String)>,
     w: Write<SetOverride>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
     let b = w.body;
     let o = PriceOverride {
         sku,
@@ -246,17 +234,9 @@ async fn set_override(
         starts_at: b.starts_at,
         ends_at: b.ends_at,
         updated_at: Timestamp::now(),
-    }
-    .validate()?;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::prices::set_override(c, &o, &actor).await.map(|_| o) })
-            },
-            |o| stored(200, &override_dto(o)),
-        )
-        .await?;
+    };
+    let render = |o| stored(200, &override_dto(o));
+    let response = app::prices::set_override(&s.db, &w.principal, o, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -273,23 +253,14 @@ async fn remove_override(
     if !w.body.is_empty() {
         return Err(Error::new(ErrorCode::InvalidBody, "DELETE takes no body").into());
     }
-    let actor = w.actor();
-    let cur = currency("currency", &code)?;
+    let target = (sku, currency("currency", &code)?, channel);
+    let render = |()| store::StoredResponse {
+        status: 204,
+        body: String::new(),
+        replayed: false,
+    };
     let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::prices::remove_override(c, &sku, cur, &channel, &actor).await
-                })
-            },
-            |()| store::StoredResponse {
-                status: 204,
-                body: String::new(),
-                replayed: false,
-            },
-        )
-        .await?;
+        app::prices::remove_override(&s.db, &w.principal, target, w.idempotency, render).await?;
     Ok(reply(response))
 }
 

@@ -1,0 +1,26 @@
+//! The shape every admin write shares: the admin scope checked, then one command run once
+//! under its idempotency key, its answer rendered for the idempotency record.
+
+use kernel::Error;
+use store::{BoxFut, Conn, Db, IdempotencyKey, StoredResponse};
+
+use crate::access::Principal;
+
+/// Runs `command` (given the connection and the actor's key id) as an admin command.
+pub(crate) async fn as_admin<T, F, R>(
+    db: &Db,
+    p: &Principal,
+    idempotency: Option<IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn, String) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    R: FnOnce(T) -> StoredResponse + Send + 'static,
+{
+    p.require_admin()?;
+    let actor = p.key_id.clone();
+    db.write_once(idempotency, move |c| command(c, actor), render)
+        .await
+}
