@@ -15,12 +15,12 @@ use kernel::{Error, ErrorCode, Timestamp};
 use orders::{FulfilmentMode, OrderState, Transition};
 use serde::{Deserialize, Serialize};
 use store::orders::{Order, OrderFilter};
-use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
+use store::returns::ReturnLineIn;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{IdempotencyHeader, PageParams, page_of, reply, stored, wire_enum};
-use crate::auth::{Principal, forbidden};
+use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
@@ -454,7 +454,7 @@ async fn receipt(
     p: Principal,
     Path(token): Path<String>,
 ) -> ApiResult<Json<ReceiptLookupDto>> {
-    let order = find_by_reference(&s, &token).await?;
+    let order = app::returns::find_by_reference(&s.db, &token).await?;
     if orders::receipt::token_from_qr(&token).is_none() {
         app::orders::check(&p, &order)?;
     }
@@ -462,18 +462,6 @@ async fn receipt(
 }
 
 /// An order by id, e-receipt token or scanned QR payload.
-async fn find_by_reference(s: &AppState, reference: &str) -> Result<Order, Error> {
-    let mut conn = s.db.read().await?;
-    let found = match orders::receipt::token_from_qr(reference) {
-        Some(token) => store::orders::find_by_receipt(&mut conn, &token).await?,
-        None => store::orders::find_order(&mut conn, reference.trim()).await?,
-    };
-    found.ok_or_else(|| {
-        Error::new(ErrorCode::NotFound, "no order has this number or receipt")
-            .with("reference", reference)
-    })
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReturnLineBody {
@@ -575,86 +563,10 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
 #[utoipa::path(post, path = "/v1/returns", tag = "orders", request_body = RecordReturn, params(IdempotencyHeader),
     responses((status = 201, body = ReturnDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn record_return(State(s): State<AppState>, w: Write<RecordReturn>) -> ApiResult<Response> {
-    let p = &w.principal;
-    let location = match (p.store_only(), w.body.location.clone()) {
-        (Some(own), Some(asked)) if own != asked => {
-            return Err(forbidden("a store key takes returns at its own store"));
-        }
-        (Some(own), _) => own.to_owned(),
-        (None, Some(asked)) if p.is_staff() => asked,
-        (None, None) if p.is_staff() => {
-            return Err(Error::validation("location", "name the receiving location").into());
-        }
-        _ => {
-            return Err(forbidden(
-                "returns are taken by stores and customer service",
-            ));
-        }
-    };
-    let actor = w.actor();
     let b = w.body;
-    let order = find_by_reference(&s, &b.order).await?;
-    let exchange = match (b.refund, b.exchange_lines) {
-        (RefundMethodDto::Exchange, Some(lines)) if !lines.is_empty() => {
-            let as_cart: Vec<orders::cart::Line> = lines
-                .into_iter()
-                .map(|l| orders::cart::Line {
-                    sku: l.sku,
-                    quantity: l.quantity,
-                })
-                .collect();
-            orders::cart::validate_lines(&as_cart)?;
-            let skus: Vec<String> = as_cart.iter().map(|l| l.sku.clone()).collect();
-            let prices =
-                store::prices::channel_prices(&s.db, &order.channel, order.currency, &skus).await?;
-            let lines = as_cart
-                .into_iter()
-                .map(|l| {
-                    let price = prices.get(&l.sku).ok_or_else(|| {
-                        Error::validation(
-                            "exchange_lines",
-                            format!("`{}` has no {} price", l.sku, order.currency.code()),
-                        )
-                    })?;
-                    Ok(store::orders::NewOrderLine {
-                        unit_price_minor: price.amount_minor,
-                        sku: l.sku,
-                        quantity: l.quantity,
-                        location: location.clone(),
-                        cart_hold: None,
-                        checked_channel_safety: None,
-                    })
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            Some(ExchangeSale { lines })
-        }
-        (RefundMethodDto::Exchange, _) => {
-            return Err(Error::validation(
-                "exchange_lines",
-                "an exchange names the goods taken instead",
-            )
-            .into());
-        }
-        (_, Some(_)) => {
-            return Err(Error::validation(
-                "exchange_lines",
-                "only an exchange takes exchange lines",
-            )
-            .into());
-        }
-        (_, None) => None,
-    };
-    // An exchange sale is the receiving store's: its till's channel when it has one.
-    let exchange_channel = match &exchange {
-        Some(_) => store::channels::till_of(&mut s.db.read().await?, &location)
-            .await?
-            .unwrap_or_else(|| order.channel.clone()),
-        None => order.channel.clone(),
-    };
-    let new = NewReturn {
-        exchange_channel,
-        order_id: order.id,
-        location,
+    let req = app::returns::ReturnRequest {
+        order: b.order,
+        location: b.location,
         by_mail: b.by_mail,
         lines: b
             .lines
@@ -666,17 +578,26 @@ async fn record_return(State(s): State<AppState>, w: Write<RecordReturn>) -> Api
             })
             .collect(),
         method: b.refund.into(),
-        exchange,
-        window_days: s.order_rules.return_window_days,
+        exchange_lines: b.exchange_lines.map(|lines| {
+            lines
+                .into_iter()
+                .map(|l| orders::cart::Line {
+                    sku: l.sku,
+                    quantity: l.quantity,
+                })
+                .collect()
+        }),
     };
-    let response = app::orders::write_with_refunds(
+    let window = s.order_rules.return_window_days;
+    let render = |r| stored(201, &return_dto(r));
+    let payments = s.payments.as_ref();
+    let response = app::returns::record(
         &s.db,
-        s.payments.as_ref(),
+        payments,
+        &w.principal,
+        (req, window),
         w.idempotency,
-        move |c| {
-            Box::pin(async move { store::returns::record(c, &new, &actor, Timestamp::now()).await })
-        },
-        |r| stored(201, &return_dto(r)),
+        render,
     )
     .await?;
     Ok(reply(response))

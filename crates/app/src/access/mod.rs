@@ -341,6 +341,24 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
 ];
 
+/// Where a return is received: a store key takes returns at its own store only; staff name
+/// the receiving location; channels take none.
+pub fn return_location(p: &Principal, asked: Option<&str>) -> Result<String, Error> {
+    match (p.store_only(), asked) {
+        (Some(own), Some(asked)) if own != asked => {
+            Err(forbidden("a store key takes returns at its own store"))
+        }
+        (Some(own), _) => Ok(own.to_owned()),
+        (None, Some(asked)) if p.is_staff() => Ok(asked.to_owned()),
+        (None, None) if p.is_staff() => {
+            Err(Error::validation("location", "name the receiving location"))
+        }
+        _ => Err(forbidden(
+            "returns are taken by stores and customer service",
+        )),
+    }
+}
+
 /// The route table as ARCHITECTURE.md shows it (a test keeps the two the same): one row per
 /// combination of reaches, with the routes that have it, in table order.
 pub fn markdown_table() -> String {

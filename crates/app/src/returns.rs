@@ -1,0 +1,137 @@
+//! Returns and exchanges: goods taken back in any store that takes returns, or by mail, from
+//! an order number or an e-receipt; refunded to the original payment, as store credit, or as
+//! an exchange (a new sale in the same command).
+
+use kernel::{Currency, Error, ErrorCode, Timestamp};
+use orders::RefundMethod;
+use orders::cart::Line;
+use orders::payment::PaymentProvider;
+use store::orders::{NewOrderLine, Order};
+use store::returns::{ExchangeSale, NewReturn, Return, ReturnLineIn};
+use store::{Db, IdempotencyKey, StoredResponse};
+
+use crate::access::{self, Principal};
+
+/// A return, as parsed from a request.
+#[derive(Debug, Clone)]
+pub struct ReturnRequest {
+    /// The order number, or a receipt token or its QR payload.
+    pub order: String,
+    /// The receiving location (a store key takes returns at its own store).
+    pub location: Option<String>,
+    pub by_mail: bool,
+    pub lines: Vec<ReturnLineIn>,
+    pub method: RefundMethod,
+    /// An exchange's new goods, priced at the order's channel price.
+    pub exchange_lines: Option<Vec<Line>>,
+}
+
+/// The order a number or an e-receipt (token or QR payload) names.
+pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Order, Error> {
+    let mut conn = db.read().await?;
+    let found = match orders::receipt::token_from_qr(reference) {
+        Some(token) => store::orders::find_by_receipt(&mut conn, &token).await?,
+        None => store::orders::find_order(&mut conn, reference.trim()).await?,
+    };
+    found.ok_or_else(|| {
+        Error::new(ErrorCode::NotFound, "no order has this number or receipt")
+            .with("reference", reference)
+    })
+}
+
+/// Records a return within `window_days` of the hand-over; provider refunds are made after
+/// the commit (see [`crate::orders::write_with_refunds`]).
+pub async fn record<P: PaymentProvider>(
+    db: &Db,
+    payments: &P,
+    p: &Principal,
+    (req, window_days): (ReturnRequest, i64),
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Return) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    let location = access::return_location(p, req.location.as_deref())?;
+    let order = find_by_reference(db, &req.order).await?;
+    let exchange = exchange_sale(db, &order, req.method, req.exchange_lines, &location).await?;
+    // An exchange sale is the receiving store's: its till's channel when it has one.
+    let exchange_channel = match &exchange {
+        Some(_) => store::channels::till_of(&mut db.read().await?, &location)
+            .await?
+            .unwrap_or_else(|| order.channel.clone()),
+        None => order.channel.clone(),
+    };
+    let new = NewReturn {
+        exchange_channel,
+        order_id: order.id,
+        location,
+        by_mail: req.by_mail,
+        lines: req.lines,
+        method: req.method,
+        exchange,
+        window_days,
+    };
+    let actor = p.key_id.clone();
+    crate::orders::write_with_refunds(
+        db,
+        payments,
+        idempotency,
+        move |c| {
+            Box::pin(async move { store::returns::record(c, &new, &actor, Timestamp::now()).await })
+        },
+        render,
+    )
+    .await
+}
+
+/// The new sale of an exchange, priced at the order's channel price; only an exchange takes
+/// (and needs) exchange lines.
+async fn exchange_sale(
+    db: &Db,
+    order: &Order,
+    method: RefundMethod,
+    lines: Option<Vec<Line>>,
+    location: &str,
+) -> Result<Option<ExchangeSale>, Error> {
+    let lines = match (method, lines) {
+        (RefundMethod::Exchange, Some(lines)) if !lines.is_empty() => lines,
+        (RefundMethod::Exchange, _) => {
+            return Err(Error::validation(
+                "exchange_lines",
+                "an exchange names the goods taken instead",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(Error::validation(
+                "exchange_lines",
+                "only an exchange takes exchange lines",
+            ));
+        }
+        (_, None) => return Ok(None),
+    };
+    orders::cart::validate_lines(&lines)?;
+    let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
+    let prices = store::prices::channel_prices(db, &order.channel, order.currency, &skus).await?;
+    let priced = lines
+        .into_iter()
+        .map(|l| {
+            let price = prices
+                .get(&l.sku)
+                .ok_or_else(|| no_price(&l.sku, order.currency))?;
+            Ok(NewOrderLine {
+                unit_price_minor: price.amount_minor,
+                sku: l.sku,
+                quantity: l.quantity,
+                location: location.to_owned(),
+                cart_hold: None,
+                checked_channel_safety: None,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Some(ExchangeSale { lines: priced }))
+}
+
+fn no_price(sku: &str, currency: Currency) -> Error {
+    Error::validation(
+        "exchange_lines",
+        format!("`{sku}` has no {} price", currency.code()),
+    )
+}
