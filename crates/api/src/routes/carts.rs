@@ -16,7 +16,7 @@ use axum::response::Response;
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::Line;
 use serde::{Deserialize, Serialize};
-use store::carts::{Cart, HoldAt, NewCart};
+use store::carts::Cart;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -158,57 +158,19 @@ fn to_lines(lines: Vec<LineIn>) -> Vec<Line> {
     responses((status = 201, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn create_cart(State(s): State<AppState>, w: Write<CreateCart>) -> ApiResult<Response> {
     let b = w.body;
-    let named = app::access::promising_channel(&w.principal, b.channel)?;
-    let channel = speaking_channel(&s, &w.principal, named).await?;
     let currency = match b.currency {
         Some(c) => Currency::parse(&c).map_err(|e| Error::validation("currency", e))?,
         None => s.default_currency,
     };
-    let new = NewCart {
+    let req = app::carts::CartRequest {
         customer_id: b.customer_id,
-        channel,
+        channel: b.channel,
         currency,
         lines: to_lines(b.lines),
     };
-    orders::cart::validate_lines(&new.lines)?;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::carts::create_cart(c, &new, Timestamp::now()).await })
-            },
-            |cart| stored(201, &cart_dto(cart, None)),
-        )
-        .await?;
+    let render = |cart| stored(201, &cart_dto(cart, None));
+    let response = app::carts::create(&s.db, &w.principal, req, w.idempotency, render).await?;
     Ok(reply(response))
-}
-
-/// The channel a request speaks for: the one it names (which must exist), else the key's
-/// own channel, else — for a store key — the store's till (its `pos` channel, or any channel
-/// bound to the store).
-pub(crate) async fn speaking_channel(
-    s: &AppState,
-    p: &Principal,
-    named: Option<String>,
-) -> Result<String, Error> {
-    if let Some(code) = named {
-        return store::channels::find_channel(&mut s.db.read().await?, &code)
-            .await?
-            .map(|c| c.code)
-            .ok_or_else(|| Error::unknown_reference("channel", "channel", &code));
-    }
-    if let Some(own) = p.own_channel() {
-        return Ok(own.to_owned());
-    }
-    if let Some(store) = p.store_only()
-        && let Some(till) = store::channels::till_of(&mut s.db.read().await?, store).await?
-    {
-        return Ok(till);
-    }
-    Err(Error::validation(
-        "channel",
-        "name the channel the cart is started on",
-    ))
 }
 
 /// Read a cart with its lines priced at its channel's price now.
@@ -241,47 +203,18 @@ pub struct SetLine {
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn set_line(
     State(s): State<AppState>,
-    Path((id, sku)): Path<(String, String)>,
+    Path((cart_id, sku)): Path<(String, String)>,
     w: Write<SetLine>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
-    if w.body.quantity != 0 {
-        orders::cart::validate_quantity("quantity", w.body.quantity)?;
-    }
-    let hold = match w.body.hold_at {
-        Some(location) => {
-            w.principal.require_hold_at(&location)?;
-            let channel = w.principal.own_channel().map(str::to_owned);
-            Some(HoldAt {
-                location,
-                channel,
-                checked_channel_safety: None,
-                ttl_s: s.hold_ttls.cart_s,
-            })
-        }
-        None => None,
+    let change = app::carts::LineChange {
+        cart_id,
+        sku,
+        quantity: w.body.quantity,
+        hold_at: w.body.hold_at,
+        hold_ttl_s: s.hold_ttls.cart_s,
     };
-    let quantity = w.body.quantity;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::carts::set_line(
-                        c,
-                        &id,
-                        &sku,
-                        quantity,
-                        hold.as_ref(),
-                        &actor,
-                        Timestamp::now(),
-                    )
-                    .await
-                })
-            },
-            |cart| stored(200, &cart_dto(cart, None)),
-        )
-        .await?;
+    let render = |cart| stored(200, &cart_dto(cart, None));
+    let response = app::carts::set_line(&s.db, &w.principal, change, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -291,21 +224,18 @@ async fn set_line(
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn remove_line(
     State(s): State<AppState>,
-    Path((id, sku)): Path<(String, String)>,
+    Path((cart_id, sku)): Path<(String, String)>,
     w: Write<EmptyBody>,
 ) -> ApiResult<Response> {
-    let actor = w.actor();
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::carts::set_line(c, &id, &sku, 0, None, &actor, Timestamp::now()).await
-                })
-            },
-            |cart| stored(200, &cart_dto(cart, None)),
-        )
-        .await?;
+    let change = app::carts::LineChange {
+        cart_id,
+        sku,
+        quantity: 0,
+        hold_at: None,
+        hold_ttl_s: s.hold_ttls.cart_s,
+    };
+    let render = |cart| stored(200, &cart_dto(cart, None));
+    let response = app::carts::set_line(&s.db, &w.principal, change, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -325,18 +255,9 @@ async fn sign_in(
     Path(id): Path<String>,
     w: Write<SignIn>,
 ) -> ApiResult<Response> {
+    let render = |cart| stored(200, &cart_dto(cart, None));
     let customer = w.body.customer_id;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::carts::attach_customer(c, &id, &customer, Timestamp::now()).await
-                })
-            },
-            |cart| stored(200, &cart_dto(cart, None)),
-        )
-        .await?;
+    let response = app::carts::sign_in(&s.db, id, customer, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -350,15 +271,8 @@ async fn start_handoff(
     Path(id): Path<String>,
     w: Write<EmptyBody>,
 ) -> ApiResult<Response> {
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move { store::carts::start_handoff(c, &id, Timestamp::now()).await })
-            },
-            |cart| stored(200, &cart_dto(cart, None)),
-        )
-        .await?;
+    let render = |cart| stored(200, &cart_dto(cart, None));
+    let response = app::carts::start_handoff(&s.db, id, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -377,18 +291,8 @@ pub struct Claim {
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn claim(State(s): State<AppState>, w: Write<Claim>) -> ApiResult<Response> {
     let Claim { code, customer_id } = w.body;
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    store::carts::claim_handoff(c, &code, customer_id.as_deref(), Timestamp::now())
-                        .await
-                })
-            },
-            |cart| stored(200, &cart_dto(cart, None)),
-        )
-        .await?;
+    let render = |cart| stored(200, &cart_dto(cart, None));
+    let response = app::carts::claim(&s.db, code, customer_id, w.idempotency, render).await?;
     Ok(reply(response))
 }
 

@@ -1,0 +1,189 @@
+//! Carts: started on a channel (or by a store's till), lines set with an optional stock
+//! hold, signed in to a customer (joining their active cart), handed from a kiosk or till to
+//! a phone by a short code. Checkout is [`crate::checkout`].
+
+use kernel::{Currency, Error, Timestamp};
+use orders::cart::Line;
+use store::carts::{Cart, HoldAt, NewCart};
+use store::{Db, IdempotencyKey, StoredResponse};
+
+use crate::access::{self, Principal};
+
+/// A cart to start, as parsed from a request.
+#[derive(Debug, Clone)]
+pub struct CartRequest {
+    pub customer_id: Option<String>,
+    /// The channel it is started on; a channel key's own channel, or a store's till, when
+    /// absent.
+    pub channel: Option<String>,
+    pub currency: Currency,
+    pub lines: Vec<Line>,
+}
+
+/// One line to set: `quantity` 0 removes it; `hold_at` holds its units at a location for
+/// `hold_ttl_s` seconds.
+#[derive(Debug, Clone)]
+pub struct LineChange {
+    pub cart_id: String,
+    pub sku: String,
+    pub quantity: i64,
+    pub hold_at: Option<String>,
+    pub hold_ttl_s: i64,
+}
+
+/// Starts a cart (or adds to the signed-in customer's active cart).
+pub async fn create(
+    db: &Db,
+    p: &Principal,
+    req: CartRequest,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    let named = access::promising_channel(p, req.channel)?;
+    let channel = speaking_channel(db, p, named).await?;
+    orders::cart::validate_lines(&req.lines)?;
+    let new = NewCart {
+        customer_id: req.customer_id,
+        channel,
+        currency: req.currency,
+        lines: req.lines,
+    };
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move { store::carts::create_cart(c, &new, Timestamp::now()).await })
+        },
+        render,
+    )
+    .await
+}
+
+/// The channel a request speaks for: the one it names (which must exist), else the key's
+/// own channel, else — for a store key — the store's till (its `pos` channel, or any channel
+/// bound to the store).
+async fn speaking_channel(db: &Db, p: &Principal, named: Option<String>) -> Result<String, Error> {
+    if let Some(code) = named {
+        return store::channels::find_channel(&mut db.read().await?, &code)
+            .await?
+            .map(|c| c.code)
+            .ok_or_else(|| Error::unknown_reference("channel", "channel", &code));
+    }
+    if let Some(own) = p.own_channel() {
+        return Ok(own.to_owned());
+    }
+    if let Some(store) = p.store_only()
+        && let Some(till) = store::channels::till_of(&mut db.read().await?, store).await?
+    {
+        return Ok(till);
+    }
+    Err(Error::validation(
+        "channel",
+        "name the channel the cart is started on",
+    ))
+}
+
+/// Sets a line's quantity, holding its units where asked (a store key holds at its own
+/// store only; a channel's hold is promised on its channel).
+pub async fn set_line(
+    db: &Db,
+    p: &Principal,
+    change: LineChange,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    if change.quantity != 0 {
+        orders::cart::validate_quantity("quantity", change.quantity)?;
+    }
+    let hold = match change.hold_at {
+        Some(location) => {
+            p.require_hold_at(&location)?;
+            Some(HoldAt {
+                location,
+                channel: p.own_channel().map(str::to_owned),
+                checked_channel_safety: None,
+                ttl_s: change.hold_ttl_s,
+            })
+        }
+        None => None,
+    };
+    let actor = p.key_id.clone();
+    let LineChange {
+        cart_id,
+        sku,
+        quantity,
+        ..
+    } = change;
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let now = Timestamp::now();
+                store::carts::set_line(c, &cart_id, &sku, quantity, hold.as_ref(), &actor, now)
+                    .await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Signs a cart in: it becomes the customer's cart, or joins their active cart (a SKU in
+/// both keeps the larger quantity). Answers the customer's cart.
+pub async fn sign_in(
+    db: &Db,
+    cart_id: String,
+    customer_id: String,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                store::carts::attach_customer(c, &cart_id, &customer_id, Timestamp::now()).await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Gives the cart a six-character code, valid 10 minutes, that a phone claims it with.
+pub async fn start_handoff(
+    db: &Db,
+    cart_id: String,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(
+                async move { store::carts::start_handoff(c, &cart_id, Timestamp::now()).await },
+            )
+        },
+        render,
+    )
+    .await
+}
+
+/// Claims a handed-off cart by its code, once; signs it in when a customer is named.
+pub async fn claim(
+    db: &Db,
+    code: String,
+    customer_id: Option<String>,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let now = Timestamp::now();
+                store::carts::claim_handoff(c, &code, customer_id.as_deref(), now).await
+            })
+        },
+        render,
+    )
+    .await
+}
