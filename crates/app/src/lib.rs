@@ -13,6 +13,7 @@ pub mod channels;
 pub mod checkout;
 mod command;
 pub mod customers;
+pub mod events;
 pub mod holds;
 pub mod keys;
 pub mod locations;

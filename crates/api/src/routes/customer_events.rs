@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use customers::CustomerEvent;
-use kernel::id::new_id;
 use kernel::{Error, ErrorCode, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -146,24 +145,7 @@ fn to_event(
     e: EventIn,
     now: Timestamp,
 ) -> Result<CustomerEvent, Error> {
-    let own = p.own_channel();
-    let channel = match (e.channel, own) {
-        (Some(c), Some(own)) if c != own => {
-            return Err(Error::new(
-                ErrorCode::Forbidden,
-                "a channel key sends events of its own channel only",
-            )
-            .with("field", "channel"));
-        }
-        (Some(c), _) => c,
-        (None, Some(own)) => own.to_owned(),
-        (None, None) => {
-            return Err(Error::validation(
-                "channel",
-                "name the channel of the event",
-            ));
-        }
-    };
+    let channel = app::access::event_channel(p, e.channel)?;
     let identifiers = parse_identifiers(
         "identifiers",
         &e.identifiers,
@@ -232,136 +214,67 @@ async fn ingest(
             Err(e) => rejected.push((index, e)),
         }
     }
-    if s.db.backend() == store::Backend::Sqlite && !wait {
-        return append(
-            &s,
-            w.idempotency,
-            w.principal.key_id.clone(),
-            valid,
-            rejected,
-        )
-        .await;
-    }
-    // The tail is resolved in runs of its own first (an event that fails there is set
-    // aside); the command then resolves only what arrives meanwhile. Owners are read here,
-    // off the writer; the command re-reads only what changed since.
-    store::customer_events::catch_up(&s.db).await?;
-    let ahead = store::customer_events::read_owners_ahead(&s.db, &valid).await?;
-    let actor = w.principal.key_id.clone();
-    let rules = s.resolution;
-    let reference = new_id("req");
-    let response =
-        s.db.write_once(
-            w.idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let mut outcome = store::customer_events::ingest(
-                        c,
-                        &valid,
-                        ahead,
-                        rules,
-                        Some(&reference),
-                        &actor,
-                    )
-                    .await?;
-                    outcome.rejected.extend(rejected);
-                    outcome.rejected.sort_by_key(|(i, _)| *i);
-                    if outcome.stored.is_empty() {
-                        return Err(nothing_valid(&outcome.rejected));
-                    }
-                    Ok(outcome)
-                })
-            },
-            |o| {
-                // Counted as the response is made, inside the command (a replay is not counted
-                // again; a batch whose commit then fails, rare, is).
-                count_batch(o.stored.len(), o.rejected.len());
-                let merges = o.stored.iter().map(|i| i.absorbed.len()).sum::<usize>();
-                metrics::counter!("relais_customer_merges_total").increment(merges as u64);
-                stored(
-                    200,
-                    &IngestDto {
-                        accepted: o.stored.len(),
-                        resolution: "done",
-                        profiles_created: Some(o.stored.iter().filter(|i| i.created).count()),
-                        merges: Some(merges),
-                        stored: o
-                            .stored
-                            .into_iter()
-                            .map(|i| StoredEventDto {
-                                index: i.index,
-                                customer_id: Some(i.customer_id),
-                            })
-                            .collect(),
-                        rejected: rejected_dtos(o.rejected),
-                    },
-                )
-            },
-        )
-        .await?;
+    let batch = app::events::Batch {
+        valid,
+        rejected,
+        wait_resolved: wait,
+    };
+    let response = app::events::ingest(
+        &s.db,
+        s.resolution,
+        &w.principal,
+        batch,
+        w.idempotency,
+        render_ingested,
+    )
+    .await?;
     Ok(reply(response))
 }
 
-/// Appends the valid events without resolving them (SQLite; see `ingest`). When resolution
-/// has fallen too far behind, the batch waits for it to catch up under the limit first, so
-/// the tail stays short (`store::customer_events::hold_back`).
-async fn append(
-    s: &AppState,
-    idempotency: Option<store::IdempotencyKey>,
-    actor: String,
-    valid: Vec<store::customer_events::ReadyEvent>,
-    rejected: Vec<(usize, Error)>,
-) -> ApiResult<Response> {
-    store::customer_events::hold_back(&s.db).await?;
-    let reference = new_id("req");
-    let tail = s.db.clone();
-    let response =
-        s.db.write_once(
-            idempotency,
-            move |c| {
-                Box::pin(async move {
-                    let mut outcome =
-                        store::customer_events::append(c, &valid, Some(&reference), &actor).await?;
-                    outcome.rejected.extend(rejected);
-                    outcome.rejected.sort_by_key(|(i, _)| *i);
-                    if outcome.stored.is_empty() {
-                        return Err(nothing_valid(&outcome.rejected));
-                    }
-                    Ok(outcome)
-                })
-            },
-            move |o| {
-                count_batch(o.stored.len(), o.rejected.len());
-                // Counted before the commit is known; the estimate only paces ingestion.
-                tail.event_tail().appended(o.stored.len() as u64);
-                stored(
-                    200,
-                    &IngestDto {
-                        accepted: o.stored.len(),
-                        resolution: "pending",
-                        profiles_created: None,
-                        merges: None,
-                        stored: o
-                            .stored
-                            .into_iter()
-                            .map(|index| StoredEventDto {
-                                index,
-                                customer_id: None,
-                            })
-                            .collect(),
-                        rejected: rejected_dtos(o.rejected),
-                    },
-                )
-            },
-        )
-        .await?;
-    Ok(reply(response))
-}
-
-/// Nothing stored: the request is refused as a whole (and writes nothing).
-fn nothing_valid(rejected: &[(usize, Error)]) -> Error {
-    Error::validation("events", "no event of the request is valid")
-        .with("rejected", rejected_json(rejected))
+/// The answer to a batch. Counted as the response is made, inside the command (a replay is
+/// not counted again; a batch whose commit then fails, rare, is).
+fn render_ingested(ingested: app::events::Ingested) -> store::StoredResponse {
+    let dto = match ingested {
+        app::events::Ingested::Resolved(o) => {
+            count_batch(o.stored.len(), o.rejected.len());
+            let merges = o.stored.iter().map(|i| i.absorbed.len()).sum::<usize>();
+            metrics::counter!("relais_customer_merges_total").increment(merges as u64);
+            IngestDto {
+                accepted: o.stored.len(),
+                resolution: "done",
+                profiles_created: Some(o.stored.iter().filter(|i| i.created).count()),
+                merges: Some(merges),
+                stored: o
+                    .stored
+                    .into_iter()
+                    .map(|i| StoredEventDto {
+                        index: i.index,
+                        customer_id: Some(i.customer_id),
+                    })
+                    .collect(),
+                rejected: rejected_dtos(o.rejected),
+            }
+        }
+        app::events::Ingested::Pending(o) => {
+            count_batch(o.stored.len(), o.rejected.len());
+            IngestDto {
+                accepted: o.stored.len(),
+                resolution: "pending",
+                profiles_created: None,
+                merges: None,
+                stored: o
+                    .stored
+                    .into_iter()
+                    .map(|index| StoredEventDto {
+                        index,
+                        customer_id: None,
+                    })
+                    .collect(),
+                rejected: rejected_dtos(o.rejected),
+            }
+        }
+    };
+    stored(200, &dto)
 }
 
 fn count_batch(stored: usize, rejected: usize) {
@@ -537,18 +450,4 @@ pub async fn resolved_reads(
         return ApiError(e).into_response();
     }
     next.run(request).await
-}
-
-fn rejected_json(rejected: &[(usize, Error)]) -> serde_json::Value {
-    serde_json::Value::Array(
-        rejected
-            .iter()
-            .map(|(index, e)| {
-                serde_json::json!({
-                    "index": index,
-                    "error": { "code": e.code, "message": e.message, "details": e.details },
-                })
-            })
-            .collect(),
-    )
 }

@@ -341,6 +341,23 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
 ];
 
+/// The channel a behavioural event is recorded on: a channel key sends its own channel's
+/// events only; other keys name it.
+pub fn event_channel(p: &Principal, named: Option<String>) -> Result<String, Error> {
+    match (named, p.own_channel()) {
+        (Some(c), Some(own)) if c != own => Err(forbidden(
+            "a channel key sends events of its own channel only",
+        )
+        .with("field", "channel")),
+        (Some(c), _) => Ok(c),
+        (None, Some(own)) => Ok(own.to_owned()),
+        (None, None) => Err(Error::validation(
+            "channel",
+            "name the channel of the event",
+        )),
+    }
+}
+
 /// Where a return is received: a store key takes returns at its own store only; staff name
 /// the receiving location; channels take none.
 pub fn return_location(p: &Principal, asked: Option<&str>) -> Result<String, Error> {
