@@ -22,11 +22,13 @@
 
 pub mod cart;
 pub mod fulfilment;
+pub mod order;
 pub mod payment;
 pub mod receipt;
 pub mod returns;
 pub mod routing;
 
 pub use fulfilment::{Effect, FulfilmentMode, InvalidTransition, OrderState, Transition};
+pub use order::{Order, OrderLine};
 pub use payment::PaymentMethod;
 pub use returns::{Condition, RefundMethod, ReturnedLine};

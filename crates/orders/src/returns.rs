@@ -9,7 +9,7 @@
 //! price paid for the units; an exchange sets that value against a new sale and settles
 //! the difference either way.
 
-use kernel::{Error, ErrorCode, Timestamp};
+use kernel::{Currency, Error, ErrorCode, Timestamp};
 use serde::Serialize;
 
 /// The default return window.
@@ -33,6 +33,28 @@ pub struct ReturnedLine {
     pub quantity: i64,
     pub condition: Condition,
     pub amount_minor: i64,
+}
+
+/// A return as recorded: what came back where, and how it was settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Return {
+    pub id: String,
+    pub order_id: String,
+    pub location: String,
+    pub by_mail: bool,
+    pub method: RefundMethod,
+    /// What the returned goods are worth (the prices paid).
+    pub value_minor: i64,
+    /// Given back to the original payments.
+    pub refund_minor: i64,
+    /// Paid by the customer on top (an exchange for dearer goods).
+    pub paid_minor: i64,
+    pub currency: Currency,
+    pub exchange_order: Option<String>,
+    pub store_credit_id: Option<String>,
+    pub lines: Vec<ReturnedLine>,
+    pub actor: String,
+    pub created_at: Timestamp,
 }
 
 /// How the customer is paid back.

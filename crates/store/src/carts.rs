@@ -9,93 +9,11 @@
 use inventory::{HoldOwner, HoldPurpose};
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::{self, Line};
+pub use orders::cart::{Cart, CartLine, CartStatus};
 
 use crate::sql::Conn;
 use crate::stock::{self, HoldAction, NewHold};
 use crate::{Db, params, rows};
-
-/// Where a cart is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CartStatus {
-    /// Being filled.
-    Active,
-    /// Joined the customer's cart at sign-in (`merged_into`).
-    Merged,
-    /// Became an order (`order_id`).
-    Ordered,
-}
-
-impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CartStatus::Active => "active",
-            CartStatus::Merged => "merged",
-            CartStatus::Ordered => "ordered",
-        }
-    }
-
-    fn parse(text: &str) -> Option<CartStatus> {
-        [CartStatus::Active, CartStatus::Merged, CartStatus::Ordered]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
-/// A line and the stock it holds, if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CartLine {
-    pub sku: String,
-    pub quantity: i64,
-    pub hold_id: Option<String>,
-    pub hold_location: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Cart {
-    pub id: String,
-    pub customer_id: Option<String>,
-    pub channel: String,
-    pub currency: Currency,
-    pub status: CartStatus,
-    pub merged_into: Option<String>,
-    pub order_id: Option<String>,
-    pub handoff_code: Option<String>,
-    pub handoff_expires_at: Option<Timestamp>,
-    pub lines: Vec<CartLine>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub version: i64,
-}
-
-impl Cart {
-    pub fn plain_lines(&self) -> Vec<Line> {
-        self.lines
-            .iter()
-            .map(|l| Line {
-                sku: l.sku.clone(),
-                quantity: l.quantity,
-            })
-            .collect()
-    }
-
-    fn require_active(&self) -> Result<(), Error> {
-        if self.status == CartStatus::Active {
-            return Ok(());
-        }
-        let mut e = Error::new(
-            ErrorCode::Conflict,
-            format!("the cart is {}, not active", self.status.as_str()),
-        )
-        .with("status", self.status.as_str());
-        if let Some(into) = &self.merged_into {
-            e = e.with("merged_into", into.clone());
-        }
-        if let Some(order) = &self.order_id {
-            e = e.with("order_id", order.clone());
-        }
-        Err(e)
-    }
-}
 
 /// A cart to start.
 #[derive(Debug, Clone)]

@@ -10,13 +10,12 @@
 
 use catalog::location::Capability;
 use inventory::ledger::MovementKind;
-use kernel::{Currency, Error, ErrorCode, Timestamp};
+use kernel::{Error, ErrorCode, Timestamp};
 use orders::FulfilmentMode;
 use orders::payment::PaymentMethod;
 use orders::returns::{self, Condition, RefundMethod, ReturnableLine};
 use outbox::Event;
 use outbox::payloads::OrderReturned;
-use serde::Serialize;
 
 use crate::orders::{NewOrder, NewOrderLine, NewPayment, Order, ProviderRefund};
 use crate::sql::{Conn, corrupt};
@@ -53,26 +52,7 @@ pub struct NewReturn {
 
 pub use orders::returns::ReturnedLine;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Return {
-    pub id: String,
-    pub order_id: String,
-    pub location: String,
-    pub by_mail: bool,
-    pub method: RefundMethod,
-    /// What the returned goods are worth (the prices paid).
-    pub value_minor: i64,
-    /// Given back to the original payments.
-    pub refund_minor: i64,
-    /// Paid by the customer on top (an exchange for dearer goods).
-    pub paid_minor: i64,
-    pub currency: Currency,
-    pub exchange_order: Option<String>,
-    pub store_credit_id: Option<String>,
-    pub lines: Vec<ReturnedLine>,
-    pub actor: String,
-    pub created_at: Timestamp,
-}
+pub use orders::returns::Return;
 
 /// When the customer got the goods: the last hand-over in the order's history, else the
 /// order's date (a POS sale).
