@@ -33,10 +33,6 @@ impl std::ops::Deref for Principal {
     }
 }
 
-pub(crate) fn forbidden(message: &str) -> ApiError {
-    ApiError::new(ErrorCode::Forbidden, message)
-}
-
 /// What authentication needs: the database and the key cache. Cheap to clone (two `Arc`s),
 /// which matters: a middleware's state is cloned for every request.
 #[derive(Clone)]

@@ -19,6 +19,30 @@ fn erased(id: &str) -> Error {
     .with("customer_id", id.to_owned())
 }
 
+/// The profile an identifier belongs to, if any (staff and stores only).
+pub async fn look_up(
+    conn: &mut Conn,
+    p: &Principal,
+    id: &customers::Identifier,
+) -> Result<Option<String>, Error> {
+    access::may_look_up_customers(p)?;
+    Ok(store::customers::owner_of(conn, id)
+        .await?
+        .map(|(owner, _)| owner))
+}
+
+/// Profiles, of one home store or all, in id order (see
+/// [`access::customer_list_home_store`]).
+pub async fn list(
+    db: &store::Db,
+    p: &Principal,
+    home_store: Option<&str>,
+    page: &kernel::PageRequest,
+) -> Result<kernel::Page<Profile>, Error> {
+    let home_store = access::customer_list_home_store(p, home_store)?;
+    store::customers::list_profiles(db, home_store.as_deref(), page).await
+}
+
 /// The active profile behind `id`, when `p` may see it: for every sub-resource of a customer.
 pub async fn reach(conn: &mut Conn, p: &Principal, id: &str) -> Result<Profile, Error> {
     let profile = store::profiles::followed(conn, id).await?;

@@ -106,3 +106,13 @@ mod tests {
         }
     }
 }
+
+/// The keys, newest first (admin); tokens are never shown again.
+pub async fn list(
+    db: &Db,
+    p: &crate::Principal,
+    page: &kernel::PageRequest,
+) -> Result<kernel::Page<ApiKey>, Error> {
+    p.require_admin()?;
+    store::api_keys::list_keys(db, page).await
+}

@@ -20,6 +20,7 @@ pub mod locations;
 pub mod orders;
 pub mod prices;
 pub mod reference;
+pub mod reports;
 pub mod returns;
 pub mod segments;
 pub mod stock;

@@ -1,7 +1,8 @@
 //! Segments: rule-based groups of customers, defined by staff and evaluated when asked.
 
+use customers::Profile;
 use customers::segment::Segment;
-use kernel::Error;
+use kernel::{Error, Page, PageRequest};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
@@ -28,4 +29,30 @@ pub async fn create(
         render,
     )
     .await
+}
+
+/// The segments (staff).
+pub async fn list(db: &Db, p: &Principal, page: &PageRequest) -> Result<Page<Segment>, Error> {
+    p.require_staff()?;
+    store::segments::list(db, page).await
+}
+
+/// A segment and how many customers are members now (staff).
+pub async fn get_with_count(db: &Db, p: &Principal, code: &str) -> Result<(Segment, i64), Error> {
+    p.require_staff()?;
+    let segment = store::segments::get(db, code).await?;
+    let members = store::segments::count(db, &segment.rule).await?;
+    Ok((segment, members))
+}
+
+/// A segment's members now, in id order (staff).
+pub async fn members(
+    db: &Db,
+    p: &Principal,
+    code: &str,
+    page: &PageRequest,
+) -> Result<Page<Profile>, Error> {
+    p.require_staff()?;
+    let segment = store::segments::get(db, code).await?;
+    store::segments::members(db, &segment.rule, page).await
 }

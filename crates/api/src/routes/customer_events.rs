@@ -381,8 +381,7 @@ async fn set_aside(
     p: Principal,
     Q(q): Q<super::PageParams>,
 ) -> ApiResult<axum::Json<SetAsidePage>> {
-    p.require_staff()?;
-    let found = store::customer_events::set_aside(&s.db, &q.request()?).await?;
+    let found = app::reports::set_aside_events(&s.db, &p, &q.request()?).await?;
     Ok(axum::Json(found.map(SetAsideEventDto::from).into()))
 }
 

@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{EmptyBody, IdempotencyHeader, PageParams, present, reply, stored, wire_enum};
-use crate::auth::{Principal, forbidden};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
@@ -259,16 +259,9 @@ async fn list_customers(
     .request()?;
     let mut conn = s.db.read().await?;
     if let Some(text) = &q.identifier {
-        // Looking people up is for the retailer's staff; a front-end learns its customer's
-        // profile from `identify`, and must not be able to probe who is a customer.
-        if !(p.is_staff() || p.store_only().is_some()) {
-            return Err(forbidden(
-                "looking customers up is for service, store and admin keys",
-            ));
-        }
         let id = parse_lookup(text, &s.phones)?;
         let mut data = Vec::new();
-        if let Some((owner, _)) = store::customers::owner_of(&mut conn, &id).await? {
+        if let Some(owner) = app::customers::look_up(&mut conn, &p, &id).await? {
             data.push(load_customer(&mut conn, &owner).await?);
         }
         return Ok(Json(CustomerPage {
@@ -276,17 +269,7 @@ async fn list_customers(
             next_cursor: None,
         }));
     }
-    let home_store = match (&q.home_store, p.store_only()) {
-        (_, None) if p.is_staff() => q.home_store.clone(),
-        (Some(asked), Some(own)) if asked == own => Some(own.to_owned()),
-        (None, Some(own)) => Some(own.to_owned()),
-        _ => {
-            return Err(forbidden(
-                "lists of customers are for service and admin keys, and for a store key over its home-store customers",
-            ));
-        }
-    };
-    let found = store::customers::list_profiles(&s.db, home_store.as_deref(), &page).await?;
+    let found = app::customers::list(&s.db, &p, q.home_store.as_deref(), &page).await?;
     Ok(Json(customer_page(&mut conn, found).await?))
 }
 
@@ -1031,7 +1014,6 @@ async fn list_reviews(
     p: Principal,
     Q(q): Q<ReviewQuery>,
 ) -> ApiResult<Json<ReviewPage>> {
-    p.require_staff()?;
     let status = q.status.as_deref().unwrap_or("open");
     if !["open", "merged", "dismissed"].contains(&status) {
         return Err(ApiError(
@@ -1047,7 +1029,7 @@ async fn list_reviews(
         cursor: q.cursor,
     }
     .request()?;
-    let found = store::customers::list_reviews(&s.db, status, &page).await?;
+    let found = app::reports::merge_reviews(&s.db, &p, status, &page).await?;
     Ok(Json(found.map(ReviewDto::from).into()))
 }
 

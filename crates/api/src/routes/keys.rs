@@ -86,8 +86,7 @@ async fn list_keys(
     p: Principal,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<KeyPage>> {
-    p.require_admin()?;
-    let found = store::api_keys::list_keys(&s.db, &q.request()?).await?;
+    let found = app::keys::list(&s.db, &p, &q.request()?).await?;
     Ok(Json(found.map(dto).into()))
 }
 

@@ -72,13 +72,13 @@ async fn list_events(
     p: Principal,
     Q(q): Q<EventQuery>,
 ) -> ApiResult<Json<EventPage>> {
-    p.require_admin()?;
     let page = PageParams {
         limit: q.limit,
         cursor: q.cursor,
     }
     .request()?;
-    let found = store::events::list(&s.db, q.kind.as_deref(), q.subject.as_deref(), &page).await?;
+    let filter = (q.kind.as_deref(), q.subject.as_deref());
+    let found = app::reports::outbox(&s.db, &p, filter, &page).await?;
     Ok(Json(
         found
             .map(|e| EventDto {

@@ -349,9 +349,7 @@ async fn parity_report(
     p: Principal,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<ParityPage>> {
-    p.require_admin()?;
-    let page = q.request()?;
-    let found = store::prices::parity_report(&s.db, &page).await?;
+    let found = app::reports::price_parity(&s.db, &p, &q.request()?).await?;
     Ok(Json(
         found
             .map(|l| {

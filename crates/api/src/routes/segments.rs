@@ -112,8 +112,7 @@ async fn list_segments(
     p: Principal,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<SegmentPage>> {
-    p.require_staff()?;
-    let found = store::segments::list(&s.db, &q.request()?).await?;
+    let found = app::segments::list(&s.db, &p, &q.request()?).await?;
     Ok(Json(found.map(SegmentDto::from).into()))
 }
 
@@ -134,9 +133,7 @@ async fn get_segment(
     p: Principal,
     Path(code): Path<String>,
 ) -> ApiResult<Json<SegmentWithCount>> {
-    p.require_staff()?;
-    let segment = store::segments::get(&s.db, &code).await?;
-    let members = store::segments::count(&s.db, &segment.rule).await?;
+    let (segment, members) = app::segments::get_with_count(&s.db, &p, &code).await?;
     Ok(Json(SegmentWithCount {
         segment: segment.into(),
         members,
@@ -154,9 +151,7 @@ async fn members(
     Path(code): Path<String>,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<CustomerPage>> {
-    p.require_staff()?;
-    let segment = store::segments::get(&s.db, &code).await?;
-    let found = store::segments::members(&s.db, &segment.rule, &q.request()?).await?;
+    let found = app::segments::members(&s.db, &p, &code, &q.request()?).await?;
     let page = customer_page(&mut s.db.read().await?, found).await?;
     Ok(Json(page))
 }

@@ -341,6 +341,33 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
 ];
 
+/// Looking people up by an identifier is for staff and stores: a front-end learns its own
+/// customer's profile from `identify`, and must not be able to probe who is a customer.
+pub fn may_look_up_customers(p: &Principal) -> Result<(), Error> {
+    if p.is_staff() || p.store_only().is_some() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "looking customers up is for service, store and admin keys",
+        ))
+    }
+}
+
+/// Whose customers a list shows: staff any home store (or all), a store key its own.
+pub fn customer_list_home_store(
+    p: &Principal,
+    asked: Option<&str>,
+) -> Result<Option<String>, Error> {
+    match (asked, p.store_only()) {
+        (_, None) if p.is_staff() => Ok(asked.map(str::to_owned)),
+        (Some(asked), Some(own)) if asked == own => Ok(Some(own.to_owned())),
+        (None, Some(own)) => Ok(Some(own.to_owned())),
+        _ => Err(forbidden(
+            "lists of customers are for service and admin keys, and for a store key over its home-store customers",
+        )),
+    }
+}
+
 /// The channel a behavioural event is recorded on: a channel key sends its own channel's
 /// events only; other keys name it.
 pub fn event_channel(p: &Principal, named: Option<String>) -> Result<String, Error> {

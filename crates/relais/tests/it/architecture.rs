@@ -325,6 +325,32 @@ fn the_function_scan_measures_what_it_should() {
     );
 }
 
+/// Route handlers decide no access: the door applies the route table and `app` the rules
+/// about whose order, customer or hold it is. A handler that checks a scope itself is a
+/// second place where access is decided.
+#[test]
+fn handlers_decide_no_access() {
+    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/routes");
+    for entry in std::fs::read_dir(&routes).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for decision in [
+            "require_staff(",
+            "require_admin(",
+            "forbidden(",
+            ".is_staff()",
+            ".is_admin()",
+            ".store_only()",
+        ] {
+            assert!(
+                !text.contains(decision),
+                "{} decides access itself (`{decision}`): move the rule to app",
+                path.display()
+            );
+        }
+    }
+}
+
 /// `api` hands no command to the writer: every write is a use case of `app`, which decides
 /// who may make it. Test code (`tests/`) is not scanned.
 #[test]

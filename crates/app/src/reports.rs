@@ -1,0 +1,63 @@
+//! Staff reports and the outbox: what the back office reads across customers, stores and
+//! channels.
+
+use kernel::{Error, Page, PageRequest, Timestamp};
+use store::Db;
+use store::events::StoredEvent;
+use store::orders::OwnerLine;
+use store::prices::ParityLine;
+
+use crate::access::Principal;
+
+/// An owner's (a franchisee's) orders between two instants, newest first (staff).
+pub async fn owner_orders(
+    db: &Db,
+    p: &Principal,
+    (owner, from, to, online_only): (&str, Timestamp, Timestamp, bool),
+    page: &PageRequest,
+) -> Result<Page<OwnerLine>, Error> {
+    p.require_staff()?;
+    store::orders::owner_report(db, owner, from, to, online_only, page).await
+}
+
+/// Every channel override with its base price and reason (admin).
+pub async fn price_parity(
+    db: &Db,
+    p: &Principal,
+    page: &PageRequest,
+) -> Result<Page<ParityLine>, Error> {
+    p.require_admin()?;
+    store::prices::parity_report(db, page).await
+}
+
+/// The outbox in order, optionally of one type or about one subject (admin).
+pub async fn outbox(
+    db: &Db,
+    p: &Principal,
+    (kind, subject): (Option<&str>, Option<&str>),
+    page: &PageRequest,
+) -> Result<Page<StoredEvent>, Error> {
+    p.require_admin()?;
+    store::events::list(db, kind, subject, page).await
+}
+
+/// Merge reviews in a status (`open`, `merged`, `dismissed`), for a person to decide (staff).
+pub async fn merge_reviews(
+    db: &Db,
+    p: &Principal,
+    status: &str,
+    page: &PageRequest,
+) -> Result<Page<store::customers::MergeReview>, Error> {
+    p.require_staff()?;
+    store::customers::list_reviews(db, status, page).await
+}
+
+/// Behavioural events the resolver set aside, with their errors (staff).
+pub async fn set_aside_events(
+    db: &Db,
+    p: &Principal,
+    page: &PageRequest,
+) -> Result<Page<store::customer_events::SetAsideEvent>, Error> {
+    p.require_staff()?;
+    store::customer_events::set_aside(db, page).await
+}
