@@ -73,3 +73,10 @@ pub async fn end(
     )
     .await
 }
+
+/// Expires up to `limit` pending holds whose deadline has passed (the hold sweeper; actor
+/// `system`); answers how many.
+pub async fn expire_due(db: &Db, now: kernel::Timestamp, limit: i64) -> Result<usize, Error> {
+    db.write(move |c| Box::pin(store::stock::expire_due(c, now, limit)))
+        .await
+}

@@ -28,6 +28,19 @@ pub async fn record_movement(
     .await
 }
 
+/// Records one movement of an import (`import` is the actor): a movement whose client key
+/// was recorded by an earlier run is not recorded again. Answers whether it was.
+pub async fn import_movement(db: &Db, movement: NewMovement) -> Result<bool, Error> {
+    db.write(move |c| {
+        Box::pin(async move {
+            store::stock::record_movement_once(c, &movement, "import")
+                .await
+                .map(|(_, _, before)| before)
+        })
+    })
+    .await
+}
+
 /// The ledger of a variant at a location `p` keeps the books of, oldest first.
 pub async fn movements(
     db: &Db,

@@ -183,16 +183,8 @@ pub async fn import_rows(
         };
         let db = db.clone();
         async move {
-            let outcome = db
-                .write(move |c| {
-                    Box::pin(async move {
-                        // Recorded by an earlier run: the ledger returns that movement.
-                        store::stock::record_movement_once(c, &movement, "import")
-                            .await
-                            .map(|(_, _, before)| before)
-                    })
-                })
-                .await;
+            // Recorded by an earlier run: the ledger returns that movement.
+            let outcome = app::stock::import_movement(&db, movement).await;
             (row, outcome)
         }
     }))

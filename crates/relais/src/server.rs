@@ -171,10 +171,7 @@ fn start_hold_sweeper(db: Db) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             loop {
                 let now = Timestamp::now();
-                match db
-                    .write(move |c| Box::pin(store::stock::expire_due(c, now, BATCH)))
-                    .await
-                {
+                match app::holds::expire_due(&db, now, BATCH).await {
                     Ok(n) if n as i64 == BATCH => continue,
                     Ok(n) => {
                         if n > 0 {
