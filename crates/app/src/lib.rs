@@ -7,6 +7,7 @@
 //! of them decides who may do what on its own.
 
 pub mod access;
+pub mod availability;
 pub mod carts;
 pub mod catalog;
 pub mod channels;

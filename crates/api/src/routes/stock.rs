@@ -1,10 +1,11 @@
 //! Stock: the movement ledger, safety stock, availability (ATP) and holds.
 
+use app::availability::ChannelView;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use inventory::sourcing::{Fulfilment, Site};
+use inventory::sourcing::Fulfilment;
 use inventory::{Hold, HoldPurpose, HoldStatus, Level, MovementKind};
 use kernel::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -228,75 +229,6 @@ impl From<Fulfilment> for FulfilmentDto {
     }
 }
 
-/// A channel's view of stock: which locations it may promise from and what it keeps back.
-pub(crate) struct ChannelView {
-    effective: std::sync::Arc<store::sourcing::EffectivePolicy>,
-    fulfilment: Option<Fulfilment>,
-}
-
-impl ChannelView {
-    pub(crate) async fn resolve(
-        s: &AppState,
-        p: &Principal,
-        channel: Option<String>,
-        fulfilment: Option<FulfilmentDto>,
-    ) -> ApiResult<Option<ChannelView>> {
-        let Some(channel) = app::access::promising_channel(p, channel)? else {
-            if fulfilment.is_some() {
-                return Err(kernel::Error::new(
-                    kernel::ErrorCode::InvalidQuery,
-                    "fulfilment needs a channel",
-                )
-                .with("field", "fulfilment")
-                .into());
-            }
-            return Ok(None);
-        };
-        let effective = s.reference.policy(&channel).await.map_err(|e| {
-            if e.code == kernel::ErrorCode::NotFound {
-                kernel::Error::new(
-                    kernel::ErrorCode::InvalidQuery,
-                    format!("no channel `{channel}`"),
-                )
-                .with("field", "channel")
-            } else {
-                e
-            }
-        })?;
-        Ok(Some(ChannelView {
-            effective,
-            fulfilment: fulfilment.map(Into::into),
-        }))
-    }
-
-    pub(crate) fn code(&self) -> &str {
-        &self.effective.channel.code
-    }
-
-    pub(crate) fn allows(&self, l: &catalog::Location) -> bool {
-        let site = Site {
-            code: &l.code,
-            kind: l.kind,
-            capabilities: &l.capabilities,
-            active: l.active,
-        };
-        self.effective.policy.allows(site, self.fulfilment)
-    }
-
-    pub(crate) fn atp(&self, location: &str, level: Level) -> i64 {
-        self.effective.policy.channel_atp(location, level)
-    }
-
-    /// The store a kiosk or POS stands in, when its policy lists it first.
-    fn own_store(&self) -> Option<&str> {
-        let policy = &self.effective.policy;
-        policy
-            .own_store_first
-            .then_some(self.effective.channel.location_code.as_deref())
-            .flatten()
-    }
-}
-
 /// Record a stock movement (admin, or the location's store key). Recorded once per Idempotency-Key.
 #[utoipa::path(post, path = "/v1/stock/movements", tag = "stock", request_body = RecordMovement, params(IdempotencyHeader),
     responses((status = 201, body = RecordedMovement), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
@@ -427,7 +359,8 @@ async fn variant_availability(
         .map(|n| super::locations::parse_near(n, q.radius_km))
         .transpose()?;
     let fulfilment = q.fulfilment;
-    let view = ChannelView::resolve(&s, &p, q.channel, fulfilment).await?;
+    let view =
+        ChannelView::resolve(&s.reference, &p, q.channel, fulfilment.map(Into::into)).await?;
     // Answers without `near` or `capability` (no distances, no ready-by times) are kept until
     // the next commit; the count is taken before reading, so a commit during the read makes
     // the answer unusable rather than stale.
@@ -457,7 +390,7 @@ async fn variant_availability(
     }
     let in_stock = q.in_stock.unwrap_or(false);
     let capability = q.capability.map(super::locations::capability_from);
-    let channel = view.as_ref().map(|v| v.effective.channel.code.clone());
+    let channel = view.as_ref().map(|v| v.code().to_owned());
     if near.is_none() && capability.is_none() {
         let data = match &view {
             None => stock

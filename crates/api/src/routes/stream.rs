@@ -14,12 +14,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::stock::{ChannelView, FulfilmentDto};
+use super::stock::FulfilmentDto;
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::Q;
 use crate::live::{Change, Filter, Follower};
 use crate::state::AppState;
+use app::availability::ChannelView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream_availability))
@@ -191,7 +192,8 @@ async fn stream_availability(
         })?),
         None => None,
     };
-    let view = ChannelView::resolve(&s, &p, q.channel, q.fulfilment).await?;
+    let view =
+        ChannelView::resolve(&s.reference, &p, q.channel, q.fulfilment.map(Into::into)).await?;
     let locations = match view {
         Some(_) => s.reference.locations().await?,
         None => Arc::default(),
