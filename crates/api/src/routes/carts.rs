@@ -381,8 +381,22 @@ async fn checkout(
     Path(id): Path<String>,
     w: Write<Checkout>,
 ) -> ApiResult<Response> {
-    let b = w.body;
-    let request = app::checkout::CheckoutRequest {
+    let cx = app::checkout::Context {
+        db: &s.db,
+        reference: &s.reference,
+        payments: s.payments.as_ref(),
+        hold_ttls: s.hold_ttls,
+    };
+    let principal = w.principal.clone();
+    let request = checkout_request(w.body);
+    let render = move |placed| render_placed(&principal, placed);
+    let response =
+        app::checkout::checkout(&cx, &w.principal, &id, request, w.idempotency, render).await?;
+    Ok(reply(response))
+}
+
+fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {
+    app::checkout::CheckoutRequest {
         mode: b.mode.into(),
         location: b.location,
         payment: b.payment.map(|p| app::checkout::PaymentChoice {
@@ -404,34 +418,22 @@ async fn checkout(
                 })
                 .collect()
         }),
-    };
-    let cx = app::checkout::Context {
-        db: &s.db,
-        reference: &s.reference,
-        payments: s.payments.as_ref(),
-        hold_ttls: s.hold_ttls,
-    };
-    let principal = w.principal.clone();
-    let response = app::checkout::checkout(
-        &cx,
-        &w.principal,
-        &id,
-        request,
-        w.idempotency,
-        move |placed| {
-            // Counted as the response is made (a replay is not counted again).
-            for o in &placed {
-                metrics::counter!("relais_orders_placed_total", "mode" => o.mode.as_str())
-                    .increment(1);
-            }
-            let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
-            let mut dto = placed.into_iter().next().map(|o| order_for(&principal, o));
-            if let Some(d) = dto.as_mut() {
-                d.companion_orders = companions;
-            }
-            stored(201, &dto)
-        },
-    )
-    .await?;
-    Ok(reply(response))
+    }
+}
+
+/// The first order placed, naming the others of a split basket. Counted as the response is
+/// made (a replay is not counted again).
+fn render_placed(
+    principal: &Principal,
+    placed: Vec<store::orders::Order>,
+) -> store::StoredResponse {
+    for o in &placed {
+        metrics::counter!("relais_orders_placed_total", "mode" => o.mode.as_str()).increment(1);
+    }
+    let companions: Vec<String> = placed.iter().skip(1).map(|o| o.id.clone()).collect();
+    let mut dto = placed.into_iter().next().map(|o| order_for(principal, o));
+    if let Some(d) = dto.as_mut() {
+        d.companion_orders = companions;
+    }
+    stored(201, &dto)
 }
