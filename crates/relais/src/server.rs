@@ -64,8 +64,11 @@ pub struct ServeOptions {
 pub fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("RELAIS_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a log file or a collector gets plain text.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     let json = std::env::var("RELAIS_LOG_FORMAT").is_ok_and(|f| f == "json");
     // A second call (tests, embedding) keeps the first subscriber.
