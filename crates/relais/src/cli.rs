@@ -274,7 +274,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Import {
                 command: ImportCommand::Stock { db, file, kind },
             } => {
-                let database = server::open(&db.url).await?;
+                let database = server::open_existing(&db.url).await?;
                 let kind = match kind {
                     ImportKind::Count => inventory::MovementKind::Count,
                     ImportKind::Receipt => inventory::MovementKind::Receipt,
@@ -293,7 +293,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         limited_at,
                     },
             } => {
-                let database = server::open(&db.url).await?;
+                let database = server::open_existing(&db.url).await?;
                 let options = crate::export::LocalInventory {
                     currency: kernel::Currency::parse(&currency).map_err(anyhow::Error::msg)?,
                     channel,
@@ -320,7 +320,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Key {
                 command: KeyCommand::Create { db, name, scopes },
             } => {
-                let database = server::open(&db.url).await?;
+                let database = server::open_existing(&db.url).await?;
                 let token = server::create_key(&database, &name, &scopes, "cli").await?;
                 database.close().await;
                 println!("{token}");

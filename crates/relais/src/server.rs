@@ -99,6 +99,16 @@ pub async fn open(url: &str) -> anyhow::Result<Db> {
     Ok(db)
 }
 
+/// Opens a database that must exist already (see `Db::connect_existing`) and applies any
+/// migration a newer binary brings.
+pub async fn open_existing(url: &str) -> anyhow::Result<Db> {
+    let db = Db::connect_existing(url, DbOptions::default())
+        .await
+        .with_context(|| format!("open {}", redact(url)))?;
+    db.migrate().await.context("apply migrations")?;
+    Ok(db)
+}
+
 /// Mints and stores an API key; returns its token.
 pub async fn create_key(
     db: &Db,

@@ -259,6 +259,44 @@ impl Db {
     }
 
     /// Applies pending migrations; safe at every start and from several nodes at once.
+    /// Connects to a database that exists and holds Relais's tables — for the commands that
+    /// read or add to one (`import`, `export`, `key create`), which must never create one: a
+    /// mistyped path would otherwise give an empty database and, for an export, an empty
+    /// feed that blanks the retailer's inventory where it is uploaded.
+    pub async fn connect_existing(url: &str, options: DbOptions) -> Result<Db, Error> {
+        let missing = |what: String| {
+            Error::new(
+                ErrorCode::NotFound,
+                format!("{what}; `relais migrate --db <url>` creates one"),
+            )
+        };
+        if Backend::from_url(url)? == Backend::Sqlite {
+            let path = sqlite_path(url)?;
+            if !std::path::Path::new(&path).is_file() {
+                return Err(missing(format!("no database at {path}")));
+            }
+        }
+        let db = Db::connect(url, options).await?;
+        if !db.holds_relais_tables().await? {
+            return Err(missing("the database holds no Relais tables".to_owned()));
+        }
+        Ok(db)
+    }
+
+    /// Whether migrations were ever applied here.
+    async fn holds_relais_tables(&self) -> Result<bool, Error> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'relais_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n FROM information_schema.tables
+                  WHERE table_schema = current_schema() AND table_name = 'relais_migrations'"
+            }
+        };
+        Ok(self.read().await?.query_one(sql, &[]).await?.int("n")? > 0)
+    }
+
     pub async fn migrate(&self) -> Result<Vec<i64>, Error> {
         self.write(|c| Box::pin(crate::migrations::apply(c))).await
     }

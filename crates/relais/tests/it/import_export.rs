@@ -169,3 +169,46 @@ async fn the_commands_import_and_export_a_feed() {
     // Only stores: the warehouses and the pickup point are not in a store feed.
     assert!(!rows.iter().any(|r| r[0].starts_with("WH")));
 }
+
+/// `import`, `export` and `key create` read or add to a database; a mistyped path must fail
+/// with a clear message, not create an empty database (an empty feed blanks a retailer's
+/// store inventory where it is uploaded). Only `migrate`, `serve` and `demo` create one.
+#[tokio::test]
+async fn read_only_commands_never_create_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("typo.db");
+    let url = format!("sqlite://{}", typo.display());
+    let csv = dir.path().join("counts.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let commands: [Vec<&str>; 3] = [
+        vec!["export", "local-inventory", "--db", &url],
+        vec![
+            "key", "create", "--db", &url, "--name", "till", "--scope", "admin",
+        ],
+        vec!["import", "stock", "--db", &url, csv.to_str().unwrap()],
+    ];
+    for args in &commands {
+        let run = Command::new(RELAIS).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains("no database at"), "{args:?}: {stderr}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+    // An existing file without Relais's tables is refused the same way.
+    std::fs::write(&typo, b"").unwrap();
+    let run = Command::new(RELAIS).args(&commands[0]).output().unwrap();
+    assert!(!run.status.success());
+    assert!(String::from_utf8_lossy(&run.stderr).contains("holds no Relais tables"));
+    // `migrate` creates it; then the export runs (a header and no rows).
+    let migrate = Command::new(RELAIS)
+        .args(["migrate", "--db", &url])
+        .output()
+        .unwrap();
+    assert!(migrate.status.success());
+    let export = Command::new(RELAIS).args(&commands[0]).output().unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+}
