@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kernel::{Error, ErrorCode};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Executor};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Executor};
 
 use crate::sql::{Backend, Conn, SqliteIdle, pg_error};
 use crate::writer::{BoxFut, Commits, Writer};
@@ -184,6 +184,42 @@ fn pg_options(url: &str) -> Result<PgConnectOptions, Error> {
         .log_statements(tracing::log::LevelFilter::Trace))
 }
 
+/// One direct connection, with a short timeout, before the pools: start-up then says what
+/// failed (host, database, reason) at once, where the pool would retry in silence for 30 s
+/// and answer "unavailable".
+async fn probe_postgres(url: &str) -> Result<(), Error> {
+    let options = pg_options(url)?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("(the user's database)")
+    );
+    let cannot = |why: String| {
+        Error::new(
+            ErrorCode::Unavailable,
+            format!("cannot connect to PostgreSQL at {target}: {why}"),
+        )
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Err(_) => Err(cannot(format!(
+            "no answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(e)) => Err(cannot(match e.as_database_error() {
+            Some(db) => db.message().to_owned(),
+            None => e.to_string(),
+        })),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// How long start-up waits for PostgreSQL to answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 async fn pg_pool(url: &str, max: u32) -> Result<PgPool, Error> {
     let options = pg_options(url)?;
     PgPoolOptions::new()
@@ -234,6 +270,7 @@ impl Db {
                 }
             }
             Backend::Postgres => {
+                probe_postgres(url).await?;
                 let write_pool = pg_pool(url, 1).await?;
                 let read_pool = pg_pool(url, options.read_connections).await?;
                 Inner {

@@ -5,3 +5,4 @@ mod demo;
 mod durability;
 mod import_export;
 mod nats;
+mod startup;
