@@ -17,6 +17,16 @@ fn free_port() -> u16 {
 }
 
 fn admin_key(db: &str) -> String {
+    // `key create` never creates a database: `migrate` does.
+    let migrate = Command::new(RELAIS)
+        .args(["migrate", "--db", db])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     let out = Command::new(RELAIS)
         .args([
             "key",
