@@ -75,6 +75,10 @@ pub struct ListenArgs {
     /// The first token of every published subject.
     #[arg(long, env = "RELAIS_NATS_PREFIX", default_value = "relais")]
     pub nats_prefix: String,
+    /// Seconds a client has to send a request's headers; a keep-alive connection idle that
+    /// long is closed too.
+    #[arg(long, env = "RELAIS_HEADER_TIMEOUT_S", default_value_t = 30)]
+    pub header_timeout_s: u64,
 }
 
 impl ListenArgs {
@@ -87,6 +91,10 @@ impl ListenArgs {
             ship_s: self.hold_ttl_ship_s,
         };
         let mut settings = crate::server::Settings::new(&self.currency, ttls)?;
+        if !(1..=3600).contains(&self.header_timeout_s) {
+            anyhow::bail!("--header-timeout-s must be 1 to 3600");
+        }
+        settings.header_timeout = std::time::Duration::from_secs(self.header_timeout_s);
         settings.identity_cap = self.identity_cap;
         if !(1..=10_000).contains(&self.identity_cap) {
             anyhow::bail!("--identity-cap must be 1 to 10000");

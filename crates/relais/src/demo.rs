@@ -1157,6 +1157,8 @@ pub async fn run(
     settings: crate::server::Settings,
     keys_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    // Bound first: a port in use is found before the database is replaced and seeded.
+    let listener = crate::listen::bind(listen).await?;
     let backend = store::Backend::from_url(url)?;
     if backend == store::Backend::Sqlite {
         remove_sqlite_file(url)?;
@@ -1180,7 +1182,7 @@ pub async fn run(
             print_banner(addr, &banner);
         }
     });
-    crate::server::serve_db(db, listen, settings, Some(tx)).await
+    crate::server::serve_db(db, listener, settings, Some(tx)).await
 }
 
 #[cfg(test)]

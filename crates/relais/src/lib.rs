@@ -16,5 +16,6 @@ pub mod demo_customers;
 pub mod demo_orders;
 pub mod export;
 pub mod import;
+pub mod listen;
 pub mod publish;
 pub mod server;

@@ -23,6 +23,9 @@ pub struct Settings {
     pub phones: customers::PhoneRules,
     /// Pickup wait and return window.
     pub order_rules: api::OrderRules,
+    /// How long a client has to send a request's headers (and a keep-alive connection may
+    /// stay idle) before it is disconnected.
+    pub header_timeout: Duration,
 }
 
 impl Settings {
@@ -35,6 +38,7 @@ impl Settings {
             identity_cap: store::customers::ResolutionRules::default().identity_cap,
             phones: customers::PhoneRules::default(),
             order_rules: api::OrderRules::default(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         })
     }
 }
@@ -48,9 +52,13 @@ impl Default for Settings {
             identity_cap: store::customers::ResolutionRules::default().identity_cap,
             phones: customers::PhoneRules::default(),
             order_rules: api::OrderRules::default(),
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
     }
 }
+
+/// How long a client has to send a request's headers, by default.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `serve` needs.
 pub struct ServeOptions {
@@ -271,7 +279,7 @@ impl Drop for Background {
 /// Serves the API on an open database until a shutdown signal; `bound` learns the address.
 pub async fn serve_db(
     db: Db,
-    listen: SocketAddr,
+    listener: TcpListener,
     settings: Settings,
     bound: Option<oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
@@ -285,11 +293,9 @@ pub async fn serve_db(
         )
         .with_order_rules(settings.order_rules);
     let app = api::app(state.clone());
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = db.backend().as_str(), "relais is listening");
+    let open_files = crate::listen::raise_open_files_limit();
+    tracing::info!(%addr, database = db.backend().as_str(), open_files, "relais is listening");
     if let Some(tx) = bound {
         let _ = tx.send(addr);
     }
@@ -305,24 +311,24 @@ pub async fn serve_db(
             .push(tokio::spawn(crate::publish::run(db.clone(), nats)));
     }
     let draining = state.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            draining.set_ready(false);
-            tracing::info!("shutting down: finishing in-flight requests");
-        })
-        .await
-        .context("serve")?;
+    let shutdown = async move {
+        shutdown_signal().await;
+        draining.set_ready(false);
+        tracing::info!("shutting down: finishing in-flight requests");
+    };
+    crate::listen::serve(listener, app, settings.header_timeout, shutdown).await;
     drop(background);
     db.close().await;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Binds first (a port in use is found before migrating), then opens the database and serves.
 pub async fn serve(
     options: ServeOptions,
     bound: Option<oneshot::Sender<SocketAddr>>,
 ) -> anyhow::Result<()> {
+    let listener = crate::listen::bind(options.listen).await?;
     let db = open(&options.database_url).await?;
-    serve_db(db, options.listen, options.settings, bound).await
+    serve_db(db, listener, options.settings, bound).await
 }

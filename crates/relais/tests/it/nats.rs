@@ -19,12 +19,10 @@ async fn start(db: &store::Db, nats: &NatsSettings) -> Node {
         ..Settings::default()
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(serve_db(
-        db.clone(),
-        "127.0.0.1:0".parse().unwrap(),
-        settings,
-        Some(tx),
-    ));
+    let listener = relais::listen::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let task = tokio::spawn(serve_db(db.clone(), listener, settings, Some(tx)));
     let addr = rx.await.unwrap();
     Node {
         base: format!("http://{addr}"),
