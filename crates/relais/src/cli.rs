@@ -189,15 +189,22 @@ pub enum ImportKind {
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Stock per SKU and location from a CSV file with `sku,location,quantity[,reason]`
-    /// columns. Safe to run again: rows already imported are not recorded twice. Rejected
-    /// rows are written, with the reason, to FILE.rejected.csv.
+    /// Stock per SKU and location from a CSV file with `sku,location,quantity[,reason][,key]`
+    /// columns. Safe to run again, also after fixing rejected rows: a row already imported
+    /// in this batch is not recorded twice. Rejected rows are written, with the reason, to
+    /// FILE.rejected.csv, and the command exits 1.
     Stock {
         #[command(flatten)]
         db: DbArgs,
+        /// The CSV file (header row first; other columns are ignored).
         file: PathBuf,
+        /// `count`: on hand becomes the quantity; `receipt`: the quantity arrives.
         #[arg(long, value_enum, default_value = "count")]
         kind: ImportKind,
+        /// What this file is (a day's count, a delivery note); rows are recorded once per
+        /// batch. Default: the file's name — give each day's file its own name or batch.
+        #[arg(long)]
+        batch: Option<String>,
     },
 }
 
@@ -280,16 +287,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Import {
-                command: ImportCommand::Stock { db, file, kind },
+                command:
+                    ImportCommand::Stock {
+                        db,
+                        file,
+                        kind,
+                        batch,
+                    },
             } => {
                 let database = server::open_existing(&db.url).await?;
                 let kind = match kind {
                     ImportKind::Count => inventory::MovementKind::Count,
                     ImportKind::Receipt => inventory::MovementKind::Receipt,
                 };
-                let report = crate::import::run(&database, &file, kind).await;
+                let report = crate::import::run(&database, &file, batch.as_deref(), kind).await;
                 database.close().await;
-                report.map(|_| ())
+                match report?.rejected.len() {
+                    0 => Ok(()),
+                    n => anyhow::bail!("{n} rows rejected; fix them and import the file again"),
+                }
             }
             Command::Export {
                 command:

@@ -5,12 +5,15 @@
 //! location's on-hand quantity becomes the one given, and the ledger records the difference
 //! as a `count` movement; `--kind receipt` adds the quantity instead.
 //!
-//! Idempotent: each row's movement carries a client key made of the file's SHA-256 and the
-//! row's line number, so running the same file again records nothing new — even if stock
-//! has moved since (a re-run must not reset today's sales to last night's count).
+//! Idempotent: each row's movement carries a key made of the **batch** (`--batch`, else the
+//! file's name) and the row's own content (SKU, location, quantity, reason; the n-th of
+//! identical rows), or of the file's `key` column when it has one. Importing the file again
+//! — also after fixing a rejected row, which changes that row's key only — records nothing
+//! twice, even if stock has moved since (a re-run must not reset today's sales to last
+//! night's count). Each day's file needs its own batch: a new name, or `--batch`.
 //! Rejected rows (unknown SKU or location, a quantity that is not a whole number ≥ 0, a
 //! count below what is held) write nothing; they are listed in `FILE.rejected.csv` with the
-//! reason, so they can be fixed and the file imported again.
+//! reason, so they can be fixed and the file imported again; the command then exits 1.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -36,6 +39,8 @@ pub struct Row {
     pub location: String,
     pub quantity: String,
     pub reason: Option<String>,
+    /// What makes the row the same row in a later run of the batch (see the module).
+    pub key: String,
 }
 
 /// What an import did.
@@ -49,10 +54,17 @@ pub struct Report {
     pub rejected: Vec<(Row, String)>,
 }
 
-/// Reads the rows; fails only if the file cannot be read or lacks a needed column.
-pub fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, String)> {
+/// Reads the rows of a batch (`None`: the file's name); fails only if the file cannot be
+/// read or lacks a needed column. Answers the rows and the batch.
+pub fn read_rows(path: &Path, batch: Option<&str>) -> anyhow::Result<(Vec<Row>, String)> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
-    let digest = kernel::hex::encode(&Sha256::digest(&bytes)[..12]);
+    let batch = match batch {
+        Some(b) => b.to_owned(),
+        None => path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -66,20 +78,44 @@ pub fn read_rows(path: &Path) -> anyhow::Result<(Vec<Row>, String)> {
     };
     let (sku, location, quantity) = (column("sku")?, column("location")?, column("quantity")?);
     let reason = column("reason").ok();
+    let own_key = column("key").ok();
     let mut rows = Vec::new();
+    let mut seen: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     for record in reader.records() {
         let record = record.context("read a row")?;
         let line = record.position().map(|p| p.line()).unwrap_or(0);
         let field = |i: usize| record.get(i).unwrap_or("").to_owned();
-        rows.push(Row {
+        let mut row = Row {
             line,
             sku: field(sku),
             location: field(location),
             quantity: field(quantity),
             reason: reason.map(field).filter(|r| !r.is_empty()),
-        });
+            key: String::new(),
+        };
+        row.key = match own_key.map(field).filter(|k| !k.is_empty()) {
+            Some(k) => format!("key:{k}"),
+            None => {
+                let content = content_key(&batch, &row);
+                let n = seen.entry(content.clone()).or_default();
+                *n += 1;
+                format!("{content}.{n}")
+            }
+        };
+        rows.push(row);
     }
-    Ok((rows, digest))
+    Ok((rows, batch))
+}
+
+/// The batch and the row's content, hashed: editing another row leaves it as it is.
+fn content_key(batch: &str, row: &Row) -> String {
+    let mut h = Sha256::new();
+    for part in [batch, &row.sku, &row.location, &row.quantity] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(row.reason.as_deref().unwrap_or("").as_bytes());
+    kernel::hex::encode(&h.finalize()[..12])
 }
 
 /// Checks what needs no database: the quantity.
@@ -126,7 +162,7 @@ async fn unknown_references(
 pub async fn import_rows(
     db: &Db,
     rows: Vec<Row>,
-    digest: &str,
+    batch: &str,
     kind: MovementKind,
     on_row: impl Fn(),
 ) -> Report {
@@ -178,8 +214,8 @@ pub async fn import_rows(
                 .reason
                 .clone()
                 .unwrap_or_else(|| format!("stock import, line {}", row.line)),
-            reference: Some(format!("import:{digest}")),
-            client_key: Some(format!("import:{digest}:{}", row.line)),
+            reference: Some(format!("import:{batch}")),
+            client_key: Some(format!("import:{}:{}", kind.as_str(), row.key)),
         };
         let db = db.clone();
         async move {
@@ -230,14 +266,19 @@ fn write_rejected(path: &Path, rejected: &[(Row, String)]) -> anyhow::Result<()>
 }
 
 /// The command: import with a progress bar, print the outcome, write the rejected rows.
-pub async fn run(db: &Db, path: &Path, kind: MovementKind) -> anyhow::Result<Report> {
-    let (rows, digest) = read_rows(path)?;
+pub async fn run(
+    db: &Db,
+    path: &Path,
+    batch: Option<&str>,
+    kind: MovementKind,
+) -> anyhow::Result<Report> {
+    let (rows, batch) = read_rows(path, batch)?;
     let bar = ProgressBar::new(rows.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = import_rows(db, rows, &digest, kind, || bar.inc(1)).await;
+    let report = import_rows(db, rows, &batch, kind, || bar.inc(1)).await;
     bar.finish_and_clear();
     println!(
         "{}: {} rows recorded, {} already imported by an earlier run, {} rejected",

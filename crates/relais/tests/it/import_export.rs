@@ -43,9 +43,9 @@ async fn stock_imports_once_and_rejects_bad_rows() {
     std::fs::write(&file, CSV).unwrap();
     for t in testkit::every_backend().await {
         relais::demo::seed(&t.db).await.unwrap();
-        let (rows, digest) = read_rows(&file).unwrap();
+        let (rows, batch) = read_rows(&file, None).unwrap();
         assert_eq!(rows.len(), 6);
-        let report = import_rows(&t.db, rows.clone(), &digest, MovementKind::Count, || {}).await;
+        let report = import_rows(&t.db, rows.clone(), &batch, MovementKind::Count, || {}).await;
         assert_eq!(
             (report.recorded, report.already),
             (2, 0),
@@ -81,13 +81,26 @@ async fn stock_imports_once_and_rejects_bad_rows() {
         .await
         .unwrap();
         let events = store::events::count(&t.db).await.unwrap();
-        let again = import_rows(&t.db, rows, &digest, MovementKind::Count, || {}).await;
+        let again = import_rows(&t.db, rows, &batch, MovementKind::Count, || {}).await;
         assert_eq!(
             (again.recorded, again.already, again.rejected.len()),
             (0, 2, 4)
         );
         assert_eq!(on_hand(&t.db, SKU, "LYS-BELLECOUR").await, 6);
         assert_eq!(store::events::count(&t.db).await.unwrap(), events);
+
+        // One rejected row fixed in the file, imported again: only that row is recorded; the
+        // count of the good rows is not applied again (the sale stays).
+        std::fs::write(&file, CSV.replace("PAR-RIVOLI,two,", "PAR-RIVOLI,2,")).unwrap();
+        let (fixed, batch) = read_rows(&file, None).unwrap();
+        let third = import_rows(&t.db, fixed, &batch, MovementKind::Count, || {}).await;
+        assert_eq!(
+            (third.recorded, third.already, third.rejected.len()),
+            (1, 2, 3)
+        );
+        assert_eq!(on_hand(&t.db, SKU, "LYS-BELLECOUR").await, 6);
+        assert_eq!(on_hand(&t.db, SKU, "PAR-RIVOLI").await, 2);
+        std::fs::write(&file, CSV).unwrap();
         assert!(store::stock::unbalanced(&t.db).await.unwrap().is_empty());
     }
 }
@@ -106,11 +119,10 @@ async fn the_commands_import_and_export_a_feed() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&import.stdout);
-    assert!(
-        import.status.success(),
-        "{stdout} {}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    // Rows were rejected: the command says so and exits 1 (a script must notice).
+    assert_eq!(import.status.code(), Some(1), "{stdout} {stderr}");
+    assert!(stderr.contains("4 rows rejected"), "{stderr}");
     assert!(
         stdout.contains("2 rows recorded, 0 already imported by an earlier run, 4 rejected"),
         "{stdout}"
