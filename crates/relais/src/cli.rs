@@ -236,12 +236,59 @@ pub enum KeyCommand {
     Create {
         #[command(flatten)]
         db: DbArgs,
+        /// What the key is for, as lists show it (e.g. "Lyon till 2", "ERP sync").
         #[arg(long)]
         name: String,
         /// admin, service, channel:<code> or store:<location code>; repeatable.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
     },
+    /// List the keys (never their tokens): id, name, token prefix, scopes, revoked or not.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a key by its id: a running server stops accepting its token within 10 s.
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The key's id (`key_…`, see `relais key list`).
+        id: String,
+    },
+}
+
+/// Whoever runs the CLI holds the database's credentials: they act as an admin.
+fn operator() -> app::Principal {
+    app::Principal {
+        key_id: "cli".into(),
+        scopes: vec![app::Scope::Admin],
+    }
+}
+
+/// Every key, oldest first, one line each.
+async fn list_keys(db: &store::Db) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut page = kernel::PageRequest::parse(Some(500), None)?;
+    loop {
+        let found = app::keys::list(db, &operator(), &page).await?;
+        for k in &found.data {
+            let state = match k.revoked_at {
+                Some(at) => format!("revoked {at}"),
+                None => "active".to_owned(),
+            };
+            lines.push(format!(
+                "{}\t{}\t{}…\t{}\t{state}",
+                k.id,
+                k.name,
+                k.prefix,
+                k.scopes.join(",")
+            ));
+        }
+        match found.next_cursor {
+            Some(c) => page = kernel::PageRequest::parse(Some(500), Some(&c))?,
+            None => return Ok(lines),
+        }
+    }
 }
 
 /// Parses the command line, runs it, and turns errors into a message and exit code 1.
@@ -348,6 +395,34 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let token = server::create_key(&database, &name, &scopes, "cli").await?;
                 database.close().await;
                 println!("{token}");
+                Ok(())
+            }
+            Command::Key {
+                command: KeyCommand::List { db },
+            } => {
+                let database = server::open_existing(&db.url).await?;
+                let lines = list_keys(&database).await;
+                database.close().await;
+                for line in lines? {
+                    println!("{line}");
+                }
+                Ok(())
+            }
+            Command::Key {
+                command: KeyCommand::Revoke { db, id },
+            } => {
+                let database = server::open_existing(&db.url).await?;
+                let done = app::keys::revoke(&database, &operator(), id.clone(), None, |()| {
+                    store::StoredResponse {
+                        status: 204,
+                        body: String::new(),
+                        replayed: false,
+                    }
+                })
+                .await;
+                database.close().await;
+                done?;
+                println!("{id} revoked");
                 Ok(())
             }
         }

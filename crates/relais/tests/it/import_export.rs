@@ -224,3 +224,54 @@ async fn read_only_commands_never_create_a_database() {
         String::from_utf8_lossy(&export.stderr)
     );
 }
+
+/// `key create`, `key list` and `key revoke` from the command line: the list never shows a
+/// token, and a revoked key is listed as such and no longer authenticates.
+#[tokio::test]
+async fn keys_are_listed_and_revoked_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/keys.db", dir.path().display());
+    let run = |args: &[&str]| {
+        let out = Command::new(RELAIS).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    run(&["migrate", "--db", &url]);
+    let token = run(&[
+        "key",
+        "create",
+        "--db",
+        &url,
+        "--name",
+        "Lyon till",
+        "--scope",
+        "store:LYS",
+    ]);
+    let token = token.trim();
+    let listed = run(&["key", "list", "--db", &url]);
+    assert!(
+        listed.contains("Lyon till") && listed.contains("store:LYS") && listed.contains("active"),
+        "{listed}"
+    );
+    assert!(!listed.contains(token), "a token is listed");
+    let id = listed.split('\t').next().unwrap().to_owned();
+    assert!(id.starts_with("key_"), "{listed}");
+    run(&["key", "revoke", "--db", &url, &id]);
+    let listed = run(&["key", "list", "--db", &url]);
+    assert!(listed.contains("revoked"), "{listed}");
+    let db = store::Db::connect(&url, store::DbOptions::default())
+        .await
+        .unwrap();
+    let hash = store::api_keys::hash_token(token);
+    assert!(
+        store::api_keys::find_by_token(&db, token)
+            .await
+            .unwrap()
+            .is_none(),
+        "{hash}"
+    );
+}
