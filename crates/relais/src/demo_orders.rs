@@ -19,6 +19,9 @@ use store::{Conn, Db};
 
 use crate::demo_customers::Dice;
 
+/// How long a click & reserve order is held for its customer.
+const RESERVATION_HOURS: i64 = 48;
+
 /// How many orders of each story.
 const STORIES: &[(Story, usize)] = &[
     (Story::PickupPlaced, 14),
@@ -228,15 +231,20 @@ async fn one_order(
         _ => None,
     };
     // Ready since almost a day, a pickup lapses in the next hours: its steps are dated back
-    // (placed two hours before it was made ready).
-    let (placed_at, acted_at) = match story {
-        Story::PickupAlmostNoShow => {
+    // (placed two hours before it was made ready). A reservation was placed 48 hours before
+    // its deadline, the hold a click & reserve gets.
+    let (placed_at, acted_at) = match (story, reserve_deadline) {
+        (Story::PickupAlmostNoShow, _) => {
             let ready = now.unix_ms() - (19 + dice.below(5) as i64) * 3_600_000;
             (
                 Timestamp::from_unix_ms(ready - 2 * 3_600_000),
                 Timestamp::from_unix_ms(ready),
             )
         }
+        (_, Some(deadline)) => (
+            Timestamp::from_unix_ms(deadline.unix_ms() - RESERVATION_HOURS * 3_600_000),
+            now,
+        ),
         _ => (hours_ago(dice, 96), now),
     };
     let placed = store::orders::place(

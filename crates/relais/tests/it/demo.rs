@@ -321,3 +321,26 @@ async fn the_demo_serves_a_realistic_retailer() {
         "{out}"
     );
 }
+
+/// A seeded reservation waits 48 hours from when it was placed, like a real one.
+#[tokio::test]
+async fn seeded_reservations_are_held_48_hours() {
+    let t = testkit::sqlite().await;
+    relais::demo::seed(&t.db).await.unwrap();
+    let filter = store::orders::OrderFilter {
+        mode: Some(orders::FulfilmentMode::Reserve),
+        states: vec![orders::OrderState::ReadyToTry],
+        ..Default::default()
+    };
+    let page = kernel::PageRequest::parse(Some(100), None).unwrap();
+    let open = store::orders::list(&t.db, &filter, &page)
+        .await
+        .unwrap()
+        .data;
+    assert!(open.len() >= 10, "{} open reservations", open.len());
+    for o in &open {
+        let deadline = o.deadline_at.expect("an open reservation has a deadline");
+        let held_ms = deadline.unix_ms() - o.created_at.unix_ms();
+        assert_eq!(held_ms, 48 * 3_600_000, "{}", o.id);
+    }
+}
