@@ -31,9 +31,104 @@ pub fn handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may already be installed (an embedding program); then ours only renders.
             let _ = metrics::set_global_recorder(recorder);
+            describe();
             handle
         })
         .clone()
+}
+
+/// The page `/metrics` serves: the process's own figures (resident memory, CPU seconds,
+/// open and allowed file descriptors, threads) read at each scrape, then every family.
+pub fn render(handle: &PrometheusHandle) -> String {
+    static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
+    PROCESS
+        .get_or_init(|| {
+            let collector = metrics_process::Collector::default();
+            collector.describe();
+            collector
+        })
+        .collect();
+    handle.render()
+}
+
+/// The `# HELP` line of every family Relais records.
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "relais_http_requests_total",
+        Unit::Count,
+        "HTTP requests answered, by method, route template and status."
+    );
+    describe_histogram!(
+        "relais_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route template."
+    );
+    describe_histogram!(
+        "relais_write_batch_seconds",
+        Unit::Seconds,
+        "Time the writer took for one batch of commands, commit included."
+    );
+    describe_histogram!(
+        "relais_write_batch_size",
+        Unit::Count,
+        "Commands grouped into one writer transaction."
+    );
+    describe_histogram!(
+        "relais_write_commit_seconds",
+        Unit::Seconds,
+        "Time of the COMMIT (the fsync) of one writer batch."
+    );
+    describe_counter!(
+        "relais_orders_placed_total",
+        Unit::Count,
+        "Orders placed, by fulfilment mode."
+    );
+    describe_counter!(
+        "relais_order_transitions_total",
+        Unit::Count,
+        "Order state changes, by transition."
+    );
+    describe_counter!(
+        "relais_payments_declined_total",
+        Unit::Count,
+        "Checkouts refused because the payment provider declined."
+    );
+    describe_counter!(
+        "relais_customer_events_stored_total",
+        Unit::Count,
+        "Behavioural events accepted."
+    );
+    describe_counter!(
+        "relais_customer_events_rejected_total",
+        Unit::Count,
+        "Behavioural events refused, each with its error in the response."
+    );
+    describe_counter!(
+        "relais_customer_events_set_aside_total",
+        Unit::Count,
+        "Behavioural events the resolver could not link and set aside."
+    );
+    describe_counter!(
+        "relais_customer_event_keys_total",
+        Unit::Count,
+        "Behavioural events keyed under their profile behind the log."
+    );
+    describe_counter!(
+        "relais_customer_merges_total",
+        Unit::Count,
+        "Customer profiles merged into another."
+    );
+    describe_counter!(
+        "relais_nats_published_total",
+        Unit::Count,
+        "Messages published to NATS JetStream (events and ATP changes)."
+    );
+    describe_gauge!(
+        "relais_live_subscribers",
+        Unit::Count,
+        "Open live availability streams on this node."
+    );
 }
 
 /// Counts requests and records their latency by route template (never by raw path, which

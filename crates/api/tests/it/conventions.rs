@@ -482,6 +482,19 @@ async fn operations_endpoints_and_offline_docs() {
     let text = metrics.body.as_str().unwrap();
     assert!(text.contains("relais_http_requests_total"), "{text}");
     assert!(text.contains("route=\"/v1/products\""));
+    // Every family says what it is, and the process's own figures are there.
+    assert!(
+        text.contains("# HELP relais_http_requests_total HTTP requests answered"),
+        "{text}"
+    );
+    for family in [
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_cpu_seconds_total",
+    ] {
+        assert!(text.contains(family), "no {family} in {text}");
+    }
     // The reference page and its script come from the binary itself.
     let docs = t.raw(get("/docs/")).await;
     assert_eq!(docs.status, StatusCode::OK);
