@@ -19,6 +19,7 @@ pub mod key_cache;
 pub mod live;
 pub mod metrics;
 pub mod openapi;
+pub mod precondition;
 pub mod read_cache;
 pub use app::reference;
 pub mod routes;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(precondition::refuse_unsupported))
         // Middleware state is cloned for every request: each takes only what it needs.
         .layer(axum::middleware::from_fn_with_state(
             state.db.clone(),

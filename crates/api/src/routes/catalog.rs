@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use catalog::{
     Image, NewProduct, NewVariant, Product, ProductPatch, ProductStatus, Variant, VariantPatch,
 };
@@ -13,10 +14,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, page_of, present, reply, stored};
+use super::{IdempotencyHeader, PageParams, page_of, present, reply, stored, stored_version};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
+use crate::precondition::{self, with_etag};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -348,8 +350,13 @@ async fn get_product(
     State(s): State<AppState>,
     _p: Principal,
     Path(id): Path<String>,
-) -> ApiResult<Json<ProductDto>> {
-    Ok(Json(store::catalog::get_product(&s.db, &id).await?.into()))
+) -> ApiResult<Response> {
+    let product = store::catalog::get_product(&s.db, &id).await?;
+    let version = product.version;
+    Ok(with_etag(
+        Json(ProductDto::from(product)).into_response(),
+        Some(version),
+    ))
 }
 
 /// Change a product (admin). Absent fields stay as they are.
@@ -360,10 +367,11 @@ async fn get_product(
 async fn update_product(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     w: Write<PatchProduct>,
 ) -> ApiResult<Response> {
     let b = w.body;
-    let expected = b.expected_version;
+    let (expected, by_header) = precondition::expected_version(&headers, b.expected_version)?;
     let patch = ProductPatch {
         title: b.title,
         description: b.description,
@@ -385,8 +393,10 @@ async fn update_product(
         w.idempotency,
         render,
     )
-    .await?;
-    Ok(reply(response))
+    .await
+    .map_err(|e| precondition::from_if_match(e, by_header))?;
+    let version = stored_version(&response);
+    Ok(with_etag(reply(response), version))
 }
 
 /// Add a variant to a product (admin).

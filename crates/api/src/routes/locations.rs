@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use catalog::{
     Address, Capability, Coordinates, Location, LocationKind, LocationPatch, NewLocation,
     OpeningHours, Owner, OwnerKind, TimeRange,
@@ -14,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, present, reply, stored};
+use super::{IdempotencyHeader, PageParams, present, reply, stored, stored_version};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
+use crate::precondition::{self, with_etag};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -530,9 +532,11 @@ async fn get_location(
     State(s): State<AppState>,
     _p: Principal,
     Path(code): Path<String>,
-) -> ApiResult<Json<LocationDto>> {
+) -> ApiResult<Response> {
     let l = store::locations::get_location(&s.db, &code).await?;
-    Ok(Json(location_dto(l, None, Timestamp::now())))
+    let version = l.version;
+    let dto = location_dto(l, None, Timestamp::now());
+    Ok(with_etag(Json(dto).into_response(), Some(version)))
 }
 
 /// Change a location (admin). The code never changes.
@@ -543,10 +547,11 @@ async fn get_location(
 async fn update_location(
     State(s): State<AppState>,
     Path(code): Path<String>,
+    headers: HeaderMap,
     w: Write<PatchLocation>,
 ) -> ApiResult<Response> {
     let b = w.body;
-    let expected = b.expected_version;
+    let (expected, by_header) = precondition::expected_version(&headers, b.expected_version)?;
     let patch = LocationPatch {
         name: b.name,
         address: b.address.map(address_from),
@@ -565,6 +570,9 @@ async fn update_location(
     let render = |l| stored(200, &location_dto(l, None, Timestamp::now()));
     let change = (code, patch, expected);
     let response =
-        app::locations::update(&s.reference, &w.principal, change, w.idempotency, render).await?;
-    Ok(reply(response))
+        app::locations::update(&s.reference, &w.principal, change, w.idempotency, render)
+            .await
+            .map_err(|e| precondition::from_if_match(e, by_header))?;
+    let version = stored_version(&response);
+    Ok(with_etag(reply(response), version))
 }

@@ -34,6 +34,17 @@ pub fn stored<T: Serialize>(status: u16, body: &T) -> StoredResponse {
 }
 
 /// Sends a stored (or replayed) response.
+/// The `version` of a stored JSON answer (for its `ETag`).
+pub fn stored_version(r: &StoredResponse) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        version: i64,
+    }
+    serde_json::from_str::<Versioned>(&r.body)
+        .ok()
+        .map(|v| v.version)
+}
+
 pub fn reply(r: StoredResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
     let has_body = !r.body.is_empty();

@@ -1,7 +1,8 @@
 //! Catalogue create, read, update, list.
 
-use axum::http::StatusCode;
-use serde_json::json;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
 
 use crate::{TestApp, product_body};
 
@@ -302,4 +303,90 @@ async fn two_nodes_on_postgres_cannot_both_win() {
             .body["version"],
         2
     );
+}
+
+fn with_header(
+    method: &str,
+    path: &str,
+    key: &str,
+    header: (&str, &str),
+    body: Value,
+) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header(header.0, header.1)
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Products answer with an ETag and take If-Match on PATCH: a stale one is a 412 that changes
+/// nothing. Writes that cannot honour a precondition refuse it instead of ignoring it.
+#[tokio::test]
+async fn if_match_protects_a_product_and_is_refused_where_it_cannot() {
+    for t in TestApp::every_backend().await {
+        let p = t.created("/v1/products", product_body("S", &["1"])).await;
+        let path = format!("/v1/products/{}", p["id"].as_str().unwrap());
+        let read = t.get(&path, &t.admin).await;
+        assert_eq!(read.headers["etag"], "\"1\"");
+        let patch = |etag: &str, title: &str| {
+            with_header(
+                "PATCH",
+                &path,
+                &t.admin,
+                ("if-match", etag),
+                json!({"title": title}),
+            )
+        };
+        let first = t.raw(patch("\"1\"", "Espadrille bleue")).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(first.headers["etag"], "\"2\"");
+        let stale = t.raw(patch("\"1\"", "Espadrille rouge")).await;
+        assert_eq!(
+            stale.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            stale.body
+        );
+        assert_eq!(stale.code(), "precondition_failed");
+        assert_eq!(
+            t.get(&path, &t.admin).await.body["title"],
+            "Espadrille bleue"
+        );
+        let both = t
+            .raw(with_header(
+                "PATCH",
+                &path,
+                &t.admin,
+                ("if-match", "\"2\""),
+                json!({"title": "x", "expected_version": 1}),
+            ))
+            .await;
+        assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let events = t.events().await;
+        let movement = json!({"sku": "S-1", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 1, "reason": "x"});
+        for header in [
+            ("if-match", "\"1\""),
+            ("if-unmodified-since", "Sun, 06 Dec 2026 10:00:00 GMT"),
+        ] {
+            let refused = t
+                .raw(with_header(
+                    "POST",
+                    "/v1/stock/movements",
+                    &t.admin,
+                    header,
+                    movement.clone(),
+                ))
+                .await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+            assert_eq!(refused.code(), "unsupported_precondition");
+        }
+        assert_eq!(
+            t.events().await,
+            events,
+            "a refused write changed something"
+        );
+    }
 }
