@@ -156,6 +156,15 @@ pub enum Command {
         #[arg(long)]
         keys_file: Option<PathBuf>,
     },
+    /// Copy a SQLite database to a new file while it serves (one consistent snapshot).
+    /// PostgreSQL is backed up with pg_dump or base backups.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The new file to write (must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Apply pending database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -326,6 +335,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             } => {
                 server::init_logging();
                 crate::demo::run(&url, listen.listen, listen.settings()?, keys_file).await
+            }
+            Command::Backup { db, to } => {
+                let database = store::Db::connect_existing(&db.url, store::DbOptions::default())
+                    .await
+                    .with_context(|| format!("open {}", server::redact(&db.url)))?;
+                let done = database.backup_to(&to).await;
+                database.close().await;
+                done?;
+                println!("{} backed up to {}", server::redact(&db.url), to.display());
+                Ok(())
             }
             Command::Migrate { db } => {
                 let database = server::open(&db.url).await?;

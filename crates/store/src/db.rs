@@ -452,6 +452,35 @@ impl Db {
         }
     }
 
+    /// Writes a consistent copy of a SQLite database to `to` while it serves (`VACUUM INTO`
+    /// reads one snapshot; writers go on meanwhile). The copy is a complete database: copy it
+    /// anywhere, open it with `--db sqlite://…`. PostgreSQL is backed up with its own tools
+    /// (`pg_dump`, base backups with WAL archiving).
+    pub async fn backup_to(&self, to: &std::path::Path) -> Result<(), Error> {
+        let Readers::Sqlite { path, .. } = &self.inner.readers else {
+            return Err(Error::validation(
+                "db",
+                "back up PostgreSQL with pg_dump or a base backup; this copies SQLite files",
+            ));
+        };
+        if to.exists() {
+            return Err(Error::new(
+                ErrorCode::AlreadyExists,
+                format!("{} exists already; name a new file", to.display()),
+            ));
+        }
+        let (path, to) = (path.clone(), to.to_string_lossy().into_owned());
+        tokio::task::spawn_blocking(move || {
+            // Not a reader: those are query-only, and VACUUM INTO writes (the new file only).
+            let conn = open_sqlite(&path, false)?;
+            conn.execute("VACUUM INTO ?1", [&to])
+                .map(|_| ())
+                .map_err(|e| Error::new(ErrorCode::Unavailable, format!("back up into {to}: {e}")))
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))?
+    }
+
     /// Checks that the database answers (for `/ready`).
     pub async fn ping(&self) -> Result<(), Error> {
         self.read()

@@ -275,3 +275,71 @@ async fn keys_are_listed_and_revoked_from_the_command_line() {
         "{hash}"
     );
 }
+
+/// `relais backup` copies a SQLite database that is open and being written to; the copy is a
+/// complete database with the same data, and an existing file is never overwritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_taken_while_the_database_is_in_use() {
+    let t = testkit::sqlite().await;
+    relais::demo::seed(&t.db).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("backup.db");
+    // A writer keeps going during the backup.
+    let db = t.db.clone();
+    let writing = tokio::spawn(async move {
+        for i in 0..50 {
+            let m = store::stock::NewMovement {
+                sku: SKU.into(),
+                location: "LYS-BELLECOUR".into(),
+                kind: MovementKind::Receipt,
+                quantity: 1,
+                reason: format!("delivery {i}"),
+                reference: None,
+                client_key: None,
+            };
+            db.write(move |c| {
+                Box::pin(async move { store::stock::record_movement(c, &m, "t").await })
+            })
+            .await
+            .unwrap();
+        }
+    });
+    let backup = Command::new(RELAIS)
+        .args(["backup", "--db", &t.url, "--to"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    writing.await.unwrap();
+    let url = format!("sqlite://{}", copy.display());
+    let restored = store::Db::connect_existing(&url, store::DbOptions::default())
+        .await
+        .unwrap();
+    let all = kernel::PageRequest::parse(Some(500), None).unwrap();
+    let filter = store::catalog::ProductFilter::default();
+    let products = store::catalog::list_products(&restored, &filter, &all)
+        .await
+        .unwrap();
+    assert!(
+        products.data.len() >= 20,
+        "{} products in the copy",
+        products.data.len()
+    );
+    assert!(
+        store::stock::unbalanced(&restored)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = Command::new(RELAIS)
+        .args(["backup", "--db", &t.url, "--to"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+}
