@@ -40,10 +40,21 @@ pub async fn reach_to_act(
     transition: Transition,
 ) -> Result<Order, Error> {
     let order = store::orders::get_order(db, id).await?;
+    let till = till_store(db, p).await?;
     with_facts(&order, |f| {
-        access::act_on_order(p, f, transition == Transition::Cancel)
+        access::act_on_order(p, f, transition == Transition::Cancel, till.as_deref())
     })?;
     Ok(order)
+}
+
+/// The store a channel key's channel stands in (a till or a kiosk), if it does.
+async fn till_store(db: &Db, p: &Principal) -> Result<Option<String>, Error> {
+    let Some(own) = p.own_channel() else {
+        return Ok(None);
+    };
+    Ok(store::channels::find_channel(&mut db.read().await?, own)
+        .await?
+        .and_then(|c| c.location_code))
 }
 
 /// Whether `p` is shown the pickup code of `order`.
@@ -211,11 +222,16 @@ pub async fn transition<P: PaymentProvider>(
         return Err(Error::validation("lines", "only `purchase` takes lines"));
     }
     reach_to_act(db, p, &id, transition).await?;
+    // The store that acted: a store key's, or the one a till stands in.
+    let location = match p.store_only() {
+        Some(own) => Some(own.to_owned()),
+        None => till_store(db, p).await?,
+    };
     let input = store::orders::TransitionInput {
         pickup_code: req.pickup_code,
         purchase: req.purchase,
         pickup_days: req.pickup_days,
-        location: p.store_only().map(str::to_owned),
+        location,
     };
     let actor = p.key_id.clone();
     write_with_refunds(

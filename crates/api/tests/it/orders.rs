@@ -351,16 +351,20 @@ async fn a_reservation_is_never_sold_online_bought_in_part_or_expires() {
         );
 
         // At the till: one TR-43 bought, the other tried and declined, the jacket declined.
+        // The till rings it up with its own channel key; another store's till cannot.
         acted(&t, &t.store, &reserved, "start_preparing", json!({})).await;
         acted(&t, &t.store, &reserved, "mark_ready", json!({})).await;
-        let bought = acted(
-            &t,
-            &t.store,
-            &reserved,
-            "purchase",
-            json!({"lines": [{"line": 1, "quantity": 1}]}),
-        )
-        .await;
+        let lyon_till = crate::key(&t.db.db, "channel:pos-lyon").await;
+        let paris_till = crate::key(&t.db.db, "channel:pos-paris").await;
+        let one_tr43 = json!({"lines": [{"line": 1, "quantity": 1}]});
+        let elsewhere = act(&t, &paris_till, &reserved, "purchase", one_tr43.clone()).await;
+        assert_eq!(
+            elsewhere.status,
+            StatusCode::FORBIDDEN,
+            "{}",
+            elsewhere.body
+        );
+        let bought = acted(&t, &lyon_till, &reserved, "purchase", one_tr43).await;
         assert_eq!(bought["state"], "purchased");
         assert_eq!(bought["paid_minor"], 4999);
         assert_eq!(bought["payments"][0]["method"], "pay_in_store");

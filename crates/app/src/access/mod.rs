@@ -518,10 +518,17 @@ pub fn order(p: &Principal, o: &OrderFacts) -> Result<(), Error> {
     ))
 }
 
-/// Moving an order: staff; a store key when its store sells or fulfils it; a channel key
-/// cancels its own channel's orders.
-pub fn act_on_order(p: &Principal, o: &OrderFacts, cancel: bool) -> Result<(), Error> {
-    if p.is_staff() || p.stores().any(|s| o.involves(s)) {
+/// Moving an order: staff; a store key when its store sells or fulfils it; a till or kiosk
+/// (a channel key whose channel stands in a store, `till_store`) the same at its store —
+/// ringing up a reservation, handing over at the counter; any channel key cancels its own
+/// channel's orders.
+pub fn act_on_order(
+    p: &Principal,
+    o: &OrderFacts,
+    cancel: bool,
+    till_store: Option<&str>,
+) -> Result<(), Error> {
+    if p.is_staff() || p.stores().chain(till_store).any(|s| o.involves(s)) {
         return Ok(());
     }
     if p.stores().next().is_some() {
@@ -530,9 +537,10 @@ pub fn act_on_order(p: &Principal, o: &OrderFacts, cancel: bool) -> Result<(), E
     if cancel && p.channels().any(|c| c == o.channel) {
         return Ok(());
     }
-    Err(forbidden(
-        "a channel key may only cancel its own channel's orders",
-    ))
+    Err(forbidden(match till_store {
+        Some(_) => "a till acts on its own store's orders only (and cancels its own channel's)",
+        None => "a channel key may only cancel its own channel's orders",
+    }))
 }
 
 /// The pickup code is shown to staff and to the channel the order was placed on (its

@@ -130,11 +130,15 @@ fn orders_are_seen_by_the_stores_involved_and_their_channel() {
     for (scopes, facts, allowed) in cases {
         assert_eq!(order(&key(scopes), facts).is_ok(), allowed, "{scopes:?}");
     }
-    assert!(act_on_order(&key(&["channel:web"]), &pickup, true).is_ok());
-    assert!(act_on_order(&key(&["channel:web"]), &pickup, false).is_err());
-    assert!(act_on_order(&key(&["channel:app"]), &pickup, true).is_err());
-    assert!(act_on_order(&key(&["store:LYS"]), &pickup, false).is_ok());
-    assert!(act_on_order(&key(&["store:PAR"]), &pickup, true).is_err());
+    assert!(act_on_order(&key(&["channel:web"]), &pickup, true, None).is_ok());
+    assert!(act_on_order(&key(&["channel:web"]), &pickup, false, None).is_err());
+    assert!(act_on_order(&key(&["channel:app"]), &pickup, true, None).is_err());
+    assert!(act_on_order(&key(&["store:LYS"]), &pickup, false, None).is_ok());
+    assert!(act_on_order(&key(&["store:PAR"]), &pickup, true, None).is_err());
+    // A till or kiosk acts on its own store's orders, not on another's.
+    let till = key(&["channel:pos-lys"]);
+    assert!(act_on_order(&till, &pickup, false, Some("LYS")).is_ok());
+    assert!(act_on_order(&till, &pickup, false, Some("PAR")).is_err());
     assert!(shows_pickup_code(&key(&["channel:web"]), "web"));
     assert!(!shows_pickup_code(&key(&["channel:app"]), "web"));
     assert!(!shows_pickup_code(&key(&["store:LYS"]), "web"));
