@@ -51,84 +51,121 @@ pub fn render(handle: &PrometheusHandle) -> String {
     handle.render()
 }
 
+/// What kind of family a metric is.
+#[derive(Clone, Copy)]
+enum Family {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// Every family Relais records: its name, kind, unit and `# HELP` text.
+const FAMILIES: &[(&str, Family, metrics::Unit, &str)] = {
+    use Family::*;
+    use metrics::Unit::{Count, Seconds};
+    &[
+        (
+            "relais_http_requests_total",
+            Counter,
+            Count,
+            "HTTP requests answered, by method, route template and status.",
+        ),
+        (
+            "relais_http_request_duration_seconds",
+            Histogram,
+            Seconds,
+            "Time to answer an HTTP request, by method and route template.",
+        ),
+        (
+            "relais_write_batch_seconds",
+            Histogram,
+            Seconds,
+            "Time the writer took for one batch of commands, commit included.",
+        ),
+        (
+            "relais_write_batch_size",
+            Histogram,
+            Count,
+            "Commands grouped into one writer transaction.",
+        ),
+        (
+            "relais_write_commit_seconds",
+            Histogram,
+            Seconds,
+            "Time of the COMMIT (the fsync) of one writer batch.",
+        ),
+        (
+            "relais_orders_placed_total",
+            Counter,
+            Count,
+            "Orders placed, by fulfilment mode.",
+        ),
+        (
+            "relais_order_transitions_total",
+            Counter,
+            Count,
+            "Order state changes, by transition.",
+        ),
+        (
+            "relais_payments_declined_total",
+            Counter,
+            Count,
+            "Checkouts refused because the payment provider declined.",
+        ),
+        (
+            "relais_customer_events_stored_total",
+            Counter,
+            Count,
+            "Behavioural events accepted.",
+        ),
+        (
+            "relais_customer_events_rejected_total",
+            Counter,
+            Count,
+            "Behavioural events refused, each with its error in the response.",
+        ),
+        (
+            "relais_customer_events_set_aside_total",
+            Counter,
+            Count,
+            "Behavioural events the resolver could not link and set aside.",
+        ),
+        (
+            "relais_customer_event_keys_total",
+            Counter,
+            Count,
+            "Behavioural events keyed under their profile behind the log.",
+        ),
+        (
+            "relais_customer_merges_total",
+            Counter,
+            Count,
+            "Customer profiles merged into another.",
+        ),
+        (
+            "relais_nats_published_total",
+            Counter,
+            Count,
+            "Messages published to NATS JetStream (events and ATP changes).",
+        ),
+        (
+            "relais_live_subscribers",
+            Gauge,
+            Count,
+            "Open live availability streams on this node.",
+        ),
+    ]
+};
+
 /// The `# HELP` line of every family Relais records.
 fn describe() {
-    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "relais_http_requests_total",
-        Unit::Count,
-        "HTTP requests answered, by method, route template and status."
-    );
-    describe_histogram!(
-        "relais_http_request_duration_seconds",
-        Unit::Seconds,
-        "Time to answer an HTTP request, by method and route template."
-    );
-    describe_histogram!(
-        "relais_write_batch_seconds",
-        Unit::Seconds,
-        "Time the writer took for one batch of commands, commit included."
-    );
-    describe_histogram!(
-        "relais_write_batch_size",
-        Unit::Count,
-        "Commands grouped into one writer transaction."
-    );
-    describe_histogram!(
-        "relais_write_commit_seconds",
-        Unit::Seconds,
-        "Time of the COMMIT (the fsync) of one writer batch."
-    );
-    describe_counter!(
-        "relais_orders_placed_total",
-        Unit::Count,
-        "Orders placed, by fulfilment mode."
-    );
-    describe_counter!(
-        "relais_order_transitions_total",
-        Unit::Count,
-        "Order state changes, by transition."
-    );
-    describe_counter!(
-        "relais_payments_declined_total",
-        Unit::Count,
-        "Checkouts refused because the payment provider declined."
-    );
-    describe_counter!(
-        "relais_customer_events_stored_total",
-        Unit::Count,
-        "Behavioural events accepted."
-    );
-    describe_counter!(
-        "relais_customer_events_rejected_total",
-        Unit::Count,
-        "Behavioural events refused, each with its error in the response."
-    );
-    describe_counter!(
-        "relais_customer_events_set_aside_total",
-        Unit::Count,
-        "Behavioural events the resolver could not link and set aside."
-    );
-    describe_counter!(
-        "relais_customer_event_keys_total",
-        Unit::Count,
-        "Behavioural events keyed under their profile behind the log."
-    );
-    describe_counter!(
-        "relais_customer_merges_total",
-        Unit::Count,
-        "Customer profiles merged into another."
-    );
-    describe_counter!(
-        "relais_nats_published_total",
-        Unit::Count,
-        "Messages published to NATS JetStream (events and ATP changes)."
-    );
-    describe_gauge!(
-        "relais_live_subscribers",
-        Unit::Count,
-        "Open live availability streams on this node."
-    );
+    for &(name, family, unit, help) in FAMILIES {
+        match family {
+            Family::Counter => metrics::describe_counter!(name, unit, help),
+            Family::Gauge => metrics::describe_gauge!(name, unit, help),
+            Family::Histogram => metrics::describe_histogram!(name, unit, help),
+        }
+    }
 }
 
 /// Counts requests and records their latency by route template (never by raw path, which
