@@ -1,6 +1,6 @@
 //! Authentication, and the route table at the door.
 //!
-//! Callers send `Authorization: Bearer <token>`. The token's SHA-256 is looked up (with a
+//! Callers send `Authorization: Bearer <token>` (or `Basic` with the token as the password). The token's SHA-256 is looked up (with a
 //! short in-memory cache) to find the key and its scopes (`admin`, `channel:<code>`,
 //! `store:<location code>`, `service`). [`enforce_route_access`] then applies the route
 //! table of `app::access` before any handler reads the request; the rules about which
@@ -70,6 +70,21 @@ async fn authenticate(state: &Door, token: &str) -> Result<Option<app::Principal
     Ok(principal)
 }
 
+/// The token of an `Authorization` value: `Bearer <token>`, or `Basic` with the token as
+/// the password (for fetchers that only send a user name and password, such as a shopping
+/// feed's scheduled fetch).
+fn token_of(header: &str) -> Option<String> {
+    if let Some(token) = header.strip_prefix("Bearer ") {
+        return Some(token.trim().to_owned());
+    }
+    let encoded = header.strip_prefix("Basic ")?.trim();
+    let decoded =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':')
+        .map(|(_, password)| password.to_owned())
+}
+
 /// The key a request carries, authenticated.
 async fn caller(parts: &Parts, state: &Door) -> Result<app::Principal, ApiError> {
     let unauthorized = |m: &str| ApiError::new(ErrorCode::Unauthorized, m);
@@ -80,11 +95,10 @@ async fn caller(parts: &Parts, state: &Door) -> Result<app::Principal, ApiError>
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(token_of)
         .filter(|t| !t.is_empty() && t.len() <= 200)
         .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-    authenticate(state, token)
+    authenticate(state, &token)
         .await?
         .ok_or_else(|| unauthorized("the API key is unknown or revoked"))
 }

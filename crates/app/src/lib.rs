@@ -15,6 +15,7 @@ pub mod checkout;
 mod command;
 pub mod customers;
 pub mod events;
+pub mod feeds;
 pub mod holds;
 pub mod keys;
 pub mod locations;

@@ -671,6 +671,51 @@ impl Location {
         })
     }
 
+    /// The pickup promise the store usually keeps, as shopping feeds mean it: the SLA of an
+    /// order placed as the store opens, on each day of the week after `from` that it opens —
+    /// the most common one (a tie: the longer). It does not depend on the hour it is asked
+    /// (a nightly export would otherwise say `next day` everywhere). `None`: never opens.
+    pub fn usual_pickup_sla(&self, from: kernel::Timestamp) -> Option<&'static str> {
+        let tz = jiff::tz::TimeZone::get(&self.time_zone).ok()?;
+        let start = jiff::Timestamp::from_millisecond(from.unix_ms())
+            .ok()?
+            .to_zoned(tz.clone());
+        let mut promises: Vec<&'static str> = Vec::new();
+        for offset in 1..=7i64 {
+            let day = start
+                .date()
+                .checked_add(jiff::Span::new().days(offset))
+                .ok()?;
+            let weekday = day.weekday().to_monday_zero_offset() as usize;
+            let Some(first) = self
+                .opening_hours
+                .day(weekday)
+                .iter()
+                .map(|r| r.opens_min)
+                .min()
+            else {
+                continue;
+            };
+            let time = jiff::civil::Time::new((first / 60) as i8, (first % 60) as i8, 0, 0).ok()?;
+            let opens = day.to_datetime(time).to_zoned(tz.clone()).ok()?.timestamp();
+            promises
+                .extend(self.pickup_sla(kernel::Timestamp::from_unix_ms(opens.as_millisecond())));
+        }
+        const ORDER: [&str; 8] = [
+            "same day",
+            "next day",
+            "2-day",
+            "3-day",
+            "4-day",
+            "5-day",
+            "6-day",
+            "multi-week",
+        ];
+        let rank = |p: &str| ORDER.iter().position(|o| *o == p).unwrap_or(ORDER.len());
+        let count = |p: &str| promises.iter().filter(|q| **q == p).count();
+        promises.iter().copied().max_by_key(|p| (count(p), rank(p)))
+    }
+
     /// Whether the location is open at `at`, by its opening hours in its own time zone.
     pub fn is_open_at(&self, at: kernel::Timestamp) -> bool {
         self.local_time(at)
@@ -681,6 +726,63 @@ impl Location {
 #[cfg(test)]
 mod local_time_tests {
     use super::*;
+
+    fn store(lead_min: i64, hours: (&str, &str)) -> Location {
+        let mut opening_hours = OpeningHours::default();
+        for day in &WEEKDAYS[..6] {
+            opening_hours.weekly.insert(
+                (*day).into(),
+                vec![TimeRange::parse(day, hours.0, hours.1).unwrap()],
+            );
+        }
+        let now = kernel::Timestamp::now();
+        Location {
+            code: "LYS".into(),
+            name: "Lyon".into(),
+            kind: LocationKind::Store,
+            address: Address {
+                line1: "1 rue".into(),
+                line2: None,
+                postal_code: "69002".into(),
+                city: "Lyon".into(),
+                country: "FR".into(),
+            },
+            coordinates: Coordinates {
+                latitude: 45.76,
+                longitude: 4.83,
+            },
+            time_zone: "Europe/Paris".into(),
+            opening_hours,
+            owner: Owner {
+                kind: OwnerKind::Company,
+                name: "Relais".into(),
+            },
+            capabilities: [Capability::Pickup].into_iter().collect(),
+            phone: None,
+            email: None,
+            pickup_lead_min: lead_min,
+            active: true,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn the_usual_promise_does_not_depend_on_the_hour_it_is_asked() {
+        let lyon = store(60, ("10:00", "19:00"));
+        // 22:27 in Paris (21:27 UTC in winter): an order now is ready tomorrow, but the
+        // store's usual promise is the same day.
+        let late = kernel::Timestamp::parse("2026-12-08T21:27:00Z").unwrap();
+        assert_eq!(lyon.pickup_sla(late), Some("next day"));
+        assert_eq!(lyon.usual_pickup_sla(late), Some("same day"));
+        let morning = kernel::Timestamp::parse("2026-12-08T09:30:00Z").unwrap();
+        assert_eq!(lyon.usual_pickup_sla(morning), Some("same day"));
+        // A lead time longer than a day's opening: the next day, whenever it is asked.
+        let slow = store(10 * 60, ("10:00", "19:00"));
+        assert_eq!(slow.usual_pickup_sla(late), Some("next day"));
+        assert_eq!(slow.usual_pickup_sla(morning), Some("next day"));
+    }
 
     #[test]
     fn opening_follows_the_local_clock_across_dst() {

@@ -230,9 +230,10 @@ pub enum ExportCommand {
         /// Currency of the prices (ISO 4217).
         #[arg(long, default_value = "EUR")]
         currency: String,
-        /// Price as this channel charges it; the base price without.
-        #[arg(long)]
-        channel: Option<String>,
+        /// The channel the feed is for: its prices, the stores its sourcing policy lets it
+        /// promise pickup from, and what it may promise there (channel safety stock kept back).
+        #[arg(long, default_value = "web")]
+        channel: String,
         /// At most this many units available is `limited availability`.
         #[arg(long, default_value_t = 3)]
         limited_at: i64,
@@ -384,7 +385,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     },
             } => {
                 let database = server::open_existing(&db.url).await?;
-                let options = crate::export::LocalInventory {
+                let options = app::feeds::LocalInventory {
                     currency: kernel::Currency::parse(&currency).map_err(anyhow::Error::msg)?,
                     channel,
                     limited_at,
@@ -394,11 +395,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         let file = std::fs::File::create(path)
                             .with_context(|| format!("create {}", path.display()))?;
                         let mut writer = std::io::BufWriter::new(file);
-                        crate::export::local_inventory(&database, &options, &mut writer).await?
+                        app::feeds::local_inventory(&database, &options, &mut writer).await?
                     }
                     None => {
                         let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
-                        crate::export::local_inventory(&database, &options, &mut writer).await?
+                        app::feeds::local_inventory(&database, &options, &mut writer).await?
                     }
                 };
                 database.close().await;

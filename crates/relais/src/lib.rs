@@ -14,7 +14,6 @@ pub mod cli;
 pub mod demo;
 pub mod demo_customers;
 pub mod demo_orders;
-pub mod export;
 pub mod import;
 pub mod listen;
 pub mod publish;

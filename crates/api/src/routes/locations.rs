@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_locations, create_location))
         .routes(routes!(get_location, update_location))
+        .routes(routes!(local_inventory_feed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -575,4 +576,58 @@ async fn update_location(
             .map_err(|e| precondition::from_if_match(e, by_header))?;
     let version = stored_version(&response);
     Ok(with_etag(reply(response), version))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The channel the feed is for (its prices, its sourcing policy, its safety stock); a
+    /// channel key's own channel by default.
+    pub channel: Option<String>,
+    /// ISO 4217; the default currency when absent.
+    pub currency: Option<String>,
+    /// At most this many units is `limited availability` (default 3).
+    #[param(minimum = 0, maximum = 1000)]
+    pub limited_at: Option<i64>,
+}
+
+/// The local inventory feed of a channel, as TSV (for a shopping search engine's scheduled
+/// fetch: it may send the key as the password of `Authorization: Basic`). One row per
+/// variant stocked at each store the channel promises pickup from: quantity the channel may
+/// promise, availability, price, pickup method and the store's usual pickup SLA.
+#[utoipa::path(get, path = "/v1/feeds/local-inventory", tag = "stock", params(FeedQuery),
+    responses((status = 200, content_type = "text/tab-separated-values", body = String), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn local_inventory_feed(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<FeedQuery>,
+) -> ApiResult<Response> {
+    let channel = app::access::promising_channel(&p, q.channel)?.ok_or_else(|| {
+        Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web")
+            .with("field", "channel")
+    })?;
+    let currency = match q.currency.as_deref() {
+        Some(c) => kernel::Currency::parse(c)
+            .map_err(|e| Error::new(ErrorCode::InvalidQuery, e).with("field", "currency"))?,
+        None => s.default_currency,
+    };
+    let limited_at = q.limited_at.unwrap_or(3);
+    if !(0..=1000).contains(&limited_at) {
+        return Err(
+            Error::new(ErrorCode::InvalidQuery, "limited_at is 0 to 1000")
+                .with("field", "limited_at")
+                .into(),
+        );
+    }
+    let options = app::feeds::LocalInventory {
+        currency,
+        channel,
+        limited_at,
+    };
+    let mut body = Vec::new();
+    app::feeds::local_inventory(&s.db, &options, &mut body).await?;
+    let content_type = "text/tab-separated-values; charset=utf-8";
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response())
 }

@@ -367,6 +367,7 @@ async fn openapi_describes_every_route() {
         ("/v1/api-keys/{id}", "delete"),
         ("/v1/outbox", "get"),
         ("/v1/event-types", "get"),
+        ("/v1/feeds/local-inventory", "get"),
         ("/v1/event-types/{type}", "get"),
         ("/health", "get"),
         ("/ready", "get"),

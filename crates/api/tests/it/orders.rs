@@ -1393,3 +1393,56 @@ async fn checkout_runs_without_http() {
         balanced(&t).await;
     }
 }
+
+/// The local inventory feed over HTTP: a channel's own (or any, for staff), as TSV, also to
+/// a fetcher that sends the key as a Basic password.
+#[tokio::test]
+async fn the_local_inventory_feed_is_served_to_its_channel() {
+    let t = TestApp::on(testkit::sqlite().await).await;
+    shop(&t).await;
+    let feed = t
+        .raw(
+            axum::http::Request::get("/v1/feeds/local-inventory")
+                .header("authorization", format!("Bearer {}", t.web))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(feed.status, StatusCode::OK, "{}", feed.body);
+    assert_eq!(
+        feed.headers["content-type"],
+        "text/tab-separated-values; charset=utf-8"
+    );
+    let text = feed.body.as_str().unwrap().to_owned();
+    let mut lines = text.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("store code\tid\tquantity")
+    );
+    let row = lines
+        .find(|l| l.starts_with("LYS-BELLECOUR\tTR-42\t"))
+        .expect("a row");
+    assert!(row.contains("\t3\t") && row.contains("49.99 EUR"), "{row}");
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("merchant-center:{}", t.admin),
+    );
+    let fetched = t
+        .raw(
+            axum::http::Request::get("/v1/feeds/local-inventory?channel=web")
+                .header("authorization", format!("Basic {basic}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(fetched.status, StatusCode::OK);
+    assert_eq!(fetched.body, feed.body);
+    let other = t.get("/v1/feeds/local-inventory?channel=app", &t.web).await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN);
+    let store = t
+        .get("/v1/feeds/local-inventory?channel=web", &t.store)
+        .await;
+    assert_eq!(store.status, StatusCode::FORBIDDEN);
+}

@@ -249,6 +249,8 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/event-types", Yes, Yes, Yes),
     r("GET", "/v1/event-types/{type}", Yes, Yes, Yes),
     r("GET", "/v1/reports/price-parity", No, No, No),
+    // A channel's own local inventory feed; staff any channel's.
+    r("GET", "/v1/feeds/local-inventory", Yes, No, Yes),
     // Catalogue, locations, channels and prices: everyone reads, admin writes.
     r("GET", "/v1/categories", Yes, Yes, Yes),
     r("GET", "/v1/products", Yes, Yes, Yes),

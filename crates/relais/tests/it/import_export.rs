@@ -343,3 +343,85 @@ async fn a_backup_is_taken_while_the_database_is_in_use() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }
+
+async fn feed(db: &store::Db, channel: &str) -> Vec<Vec<String>> {
+    let options = app::feeds::LocalInventory {
+        currency: kernel::Currency::EUR,
+        channel: channel.into(),
+        limited_at: 3,
+    };
+    let mut out = Vec::new();
+    app::feeds::local_inventory(db, &options, &mut out)
+        .await
+        .unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+async fn set_policy(
+    db: &store::Db,
+    channel: &str,
+    change: impl FnOnce(&mut inventory::SourcingPolicy),
+) {
+    let mut policy = store::sourcing::get_policy(db, channel)
+        .await
+        .unwrap()
+        .policy;
+    change(&mut policy);
+    let channel = channel.to_owned();
+    db.write(move |c| {
+        Box::pin(async move { store::sourcing::set_policy(c, &channel, policy, "t").await })
+    })
+    .await
+    .unwrap();
+}
+
+/// The feed is a channel's: its safety stock is kept back, stores its policy does not
+/// promise from are left out, and each store's SLA is its usual promise.
+#[tokio::test]
+async fn the_feed_is_what_its_channel_may_promise() {
+    let t = testkit::sqlite().await;
+    relais::demo::seed(&t.db).await.unwrap();
+    let level = |rows: &[Vec<String>], store: &str, sku: &str| {
+        rows.iter()
+            .find(|r| r[0] == store && r[1] == sku)
+            .map(|r| r[2].parse::<i64>().unwrap())
+    };
+    let before = feed(&t.db, "web").await;
+    let first = before
+        .iter()
+        .find(|r| r[2].parse::<i64>().unwrap() > 5)
+        .unwrap()
+        .clone();
+    let (store, sku) = (first[0].clone(), first[1].clone());
+    set_policy(&t.db, "web", |p| p.safety += 2).await;
+    let kept_back = feed(&t.db, "web").await;
+    assert_eq!(
+        level(&kept_back, &store, &sku),
+        level(&before, &store, &sku).map(|q| q - 2)
+    );
+    set_policy(&t.db, "web", |p| {
+        for rule in p.rules.values_mut() {
+            rule.exclude.insert(store.clone());
+        }
+    })
+    .await;
+    let without = feed(&t.db, "web").await;
+    assert!(
+        !without.iter().any(|r| r[0] == store),
+        "{store} is excluded from web"
+    );
+    assert!(!without.is_empty());
+    let location = store::locations::get_location(&t.db, &store).await.unwrap();
+    let usual = location.usual_pickup_sla(kernel::Timestamp::now()).unwrap();
+    assert!(
+        before
+            .iter()
+            .filter(|r| r[0] == store)
+            .all(|r| r[6] == usual)
+    );
+}
