@@ -965,14 +965,39 @@ fn stock_movements(
     out
 }
 
-/// API keys of the demo, one per role.
+/// API keys of the demo, one per role; the banner and `--keys-file` use the same names.
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoKeys {
     pub admin: String,
     pub web: String,
     pub app: String,
     pub store_lyon: String,
+    pub store_paris: String,
+    /// The Lyon store's till (its POS channel): rings up sales and reservations there.
+    pub till_lyon: String,
+    /// A kiosk in the Lyon store: counter orders for that store.
+    pub kiosk_lyon: String,
     pub service: String,
+}
+
+impl DemoKeys {
+    /// Each key with its name (as in `--keys-file`) and scope.
+    pub fn listed(&self) -> [(&'static str, &'static str, &str); 8] {
+        [
+            ("admin", "admin", &self.admin),
+            ("web", "channel:web", &self.web),
+            ("app", "channel:app", &self.app),
+            ("store_lyon", "store:LYS-BELLECOUR", &self.store_lyon),
+            ("store_paris", "store:PAR-RIVOLI", &self.store_paris),
+            ("till_lyon", "channel:pos-lys-bellecour", &self.till_lyon),
+            (
+                "kiosk_lyon",
+                "channel:kiosk-lys-bellecour-1",
+                &self.kiosk_lyon,
+            ),
+            ("service", "service", &self.service),
+        ]
+    }
 }
 
 /// Writes the whole demo retailer in one transaction; returns the keys.
@@ -1089,7 +1114,10 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         admin: key("Demo admin", "admin").await?,
         web: key("Web shop front-end", "channel:web").await?,
         app: key("Mobile app", "channel:app").await?,
-        store_lyon: key("Lyon Bellecour POS and associates", "store:LYS-BELLECOUR").await?,
+        store_lyon: key("Lyon Bellecour associates", "store:LYS-BELLECOUR").await?,
+        store_paris: key("Paris Rivoli associates", "store:PAR-RIVOLI").await?,
+        till_lyon: key("Lyon Bellecour till", "channel:pos-lys-bellecour").await?,
+        kiosk_lyon: key("Lyon Bellecour kiosk 1", "channel:kiosk-lys-bellecour-1").await?,
         service: key("Customer service agents", "service").await?,
     })
 }
@@ -1136,11 +1164,9 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
     println!("  API reference:  {url}/docs      OpenAPI: {url}/openapi.json");
     println!();
     println!("  API keys (Authorization: Bearer <key>):");
-    println!("    admin                     {}", keys.admin);
-    println!("    channel:web               {}", keys.web);
-    println!("    channel:app               {}", keys.app);
-    println!("    store:LYS-BELLECOUR       {}", keys.store_lyon);
-    println!("    service                   {}", keys.service);
+    for (name, scope, key) in keys.listed() {
+        println!("    {name:<12} {scope:<31} {key}");
+    }
     println!();
     println!(
         "  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'",

@@ -289,6 +289,20 @@ async fn the_demo_serves_a_realistic_retailer() {
     .await;
     assert_eq!(status, 200);
 
+    // The till's and the kiosk's keys speak for channels that exist (their stock view).
+    for role in ["till_lyon", "kiosk_lyon"] {
+        let (status, seen) = get(
+            &client,
+            &format!("{base}/v1/variants/ES001-BLE-38/availability"),
+            &key(role),
+        )
+        .await;
+        assert_eq!(status, 200, "{role}: {seen}");
+        assert_eq!(
+            seen["data"][0]["location"], "LYS-BELLECOUR",
+            "{role}: its store first"
+        );
+    }
     child.kill().unwrap();
     child.wait().unwrap();
     // Every event of the demo's history (catalogue, stock, orders, customers) matches the
@@ -316,10 +330,23 @@ async fn the_demo_serves_a_realistic_retailer() {
         .read_to_string(&mut out)
         .unwrap();
     assert!(out.contains(&format!("http://127.0.0.1:{port}")), "{out}");
-    assert!(
-        out.contains(&key("admin")) && out.contains(&key("store_lyon")),
-        "{out}"
-    );
+    // The banner names every key as the keys file does, the till and a kiosk included.
+    for role in [
+        "admin",
+        "web",
+        "app",
+        "store_lyon",
+        "store_paris",
+        "till_lyon",
+        "kiosk_lyon",
+        "service",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(&key(role)))
+            .unwrap_or_else(|| panic!("no {role} in {out}"));
+        assert!(line.trim_start().starts_with(role), "{line}");
+    }
 }
 
 /// A seeded reservation waits 48 hours from when it was placed, like a real one.
