@@ -39,6 +39,23 @@ pub fn handle() -> PrometheusHandle {
 
 /// The page `/metrics` serves: the process's own figures (resident memory, CPU seconds,
 /// open and allowed file descriptors, threads) read at each scrape, then every family.
+pub async fn render_with_backlogs(handle: &PrometheusHandle, db: &store::Db) -> String {
+    match app::reports::backlogs(db).await {
+        Ok(b) => {
+            metrics::gauge!("relais_customer_events_unresolved").set(b.events_unresolved as f64);
+            metrics::gauge!("relais_customer_events_set_aside").set(b.events_set_aside as f64);
+            metrics::gauge!("relais_holds_overdue").set(b.holds_overdue as f64);
+            metrics::gauge!("relais_hold_sweep_lag_seconds").set(b.hold_sweep_lag_s as f64);
+            if let Some(n) = b.outbox_unpublished {
+                metrics::gauge!("relais_outbox_unpublished").set(n as f64);
+            }
+        }
+        // The page still serves what it has: a scrape must not fail with the database.
+        Err(e) => tracing::warn!(error = %e, "backlogs not read for /metrics"),
+    }
+    render(handle)
+}
+
 pub fn render(handle: &PrometheusHandle) -> String {
     static PROCESS: OnceLock<metrics_process::Collector> = OnceLock::new();
     PROCESS
@@ -153,6 +170,36 @@ const FAMILIES: &[(&str, Family, metrics::Unit, &str)] = {
             Gauge,
             Count,
             "Open live availability streams on this node.",
+        ),
+        (
+            "relais_customer_events_unresolved",
+            Gauge,
+            Count,
+            "Behavioural events stored but not yet linked to profiles (SQLite resolves them behind the log).",
+        ),
+        (
+            "relais_customer_events_set_aside",
+            Gauge,
+            Count,
+            "Behavioural events set aside, waiting to be mended and retried.",
+        ),
+        (
+            "relais_holds_overdue",
+            Gauge,
+            Count,
+            "Pending holds past their deadline, not yet expired by the sweeper.",
+        ),
+        (
+            "relais_hold_sweep_lag_seconds",
+            Gauge,
+            Seconds,
+            "How long the oldest overdue hold has waited for the sweeper.",
+        ),
+        (
+            "relais_outbox_unpublished",
+            Gauge,
+            Count,
+            "Outbox events not yet published to NATS JetStream (present once a publisher has run).",
         ),
     ]
 };

@@ -61,3 +61,35 @@ pub async fn set_aside_events(
     p.require_staff()?;
     store::customer_events::set_aside(db, page).await
 }
+
+/// What is waiting behind the writes, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlogs {
+    /// Behavioural events appended but not yet linked to profiles (SQLite).
+    pub events_unresolved: i64,
+    pub events_set_aside: i64,
+    /// Pending holds past their deadline, and how long the oldest has been.
+    pub holds_overdue: i64,
+    pub hold_sweep_lag_s: i64,
+    /// Outbox events not yet published to NATS, when a publisher has run.
+    pub outbox_unpublished: Option<i64>,
+}
+
+/// Reads the backlogs (a few cheap queries; `/metrics` needs no key, so nothing personal).
+pub async fn backlogs(db: &Db) -> Result<Backlogs, Error> {
+    let at = store::customer_events::positions(db).await?;
+    let now = Timestamp::now();
+    let (holds_overdue, oldest) = store::stock::overdue_holds(db, now).await?;
+    let published = store::feed::cursor(db, "nats").await?;
+    let outbox_unpublished = match published {
+        Some(p) => Some((store::events::last_seq(db).await? - p.seq).max(0)),
+        None => None,
+    };
+    Ok(Backlogs {
+        events_unresolved: at.appended - at.resolved,
+        events_set_aside: store::customer_events::set_aside_count(db).await?,
+        holds_overdue,
+        hold_sweep_lag_s: oldest.map_or(0, |o| (now.unix_ms() - o.unix_ms()) / 1000),
+        outbox_unpublished,
+    })
+}

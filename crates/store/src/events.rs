@@ -76,6 +76,15 @@ pub async fn list(
     Ok(Page::from_rows(events, page, |e| e.seq.to_string()))
 }
 
+/// The newest event's sequence number (0 for an empty outbox).
+pub async fn last_seq(db: &Db) -> Result<i64, Error> {
+    db.read()
+        .await?
+        .query_one("SELECT COALESCE(MAX(seq), 0) AS n FROM outbox", &[])
+        .await?
+        .int("n")
+}
+
 /// How many events the outbox holds (tests and metrics).
 pub async fn count(db: &Db) -> Result<i64, Error> {
     db.read()

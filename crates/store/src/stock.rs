@@ -534,6 +534,21 @@ pub async fn end_found_hold(
     Ok(ended.hold)
 }
 
+/// Pending holds past their deadline (the sweeper expires them within a second), and the
+/// oldest deadline among them: how far the hold sweeper lags.
+pub async fn overdue_holds(db: &Db, now: Timestamp) -> Result<(i64, Option<Timestamp>), Error> {
+    let row = db
+        .read()
+        .await?
+        .query_one(
+            "SELECT COUNT(*) AS n, MIN(expires_at) AS oldest FROM holds
+              WHERE status = 'pending' AND expires_at <= $1",
+            params![now.to_text()],
+        )
+        .await?;
+    Ok((row.int("n")?, rows::opt_timestamp(&row, "oldest")?))
+}
+
 /// Expires up to `limit` pending holds whose deadline has passed; returns how many.
 pub async fn expire_due(conn: &mut Conn, now: Timestamp, limit: i64) -> Result<usize, Error> {
     let due = conn

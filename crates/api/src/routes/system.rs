@@ -66,7 +66,7 @@ async fn ready(State(s): State<AppState>) -> Response {
 async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(&s.metrics),
+        crate::metrics::render_with_backlogs(&s.metrics, &s.db).await,
     )
         .into_response()
 }

@@ -493,6 +493,9 @@ async fn operations_endpoints_and_offline_docs() {
         "process_open_fds",
         "process_max_fds",
         "process_cpu_seconds_total",
+        "relais_holds_overdue 0",
+        "relais_customer_events_set_aside 0",
+        "relais_hold_sweep_lag_seconds 0",
     ] {
         assert!(text.contains(family), "no {family} in {text}");
     }
