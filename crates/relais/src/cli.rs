@@ -156,8 +156,10 @@ pub enum Command {
         #[arg(long)]
         keys_file: Option<PathBuf>,
     },
-    /// Copy a SQLite database to a new file while it serves (one consistent snapshot).
-    /// PostgreSQL is backed up with pg_dump or base backups.
+    /// Copy a SQLite database to a new file while it serves
+    ///
+    /// One consistent snapshot, taken while writes go on. PostgreSQL is backed up with its
+    /// own tools (pg_dump, base backups with WAL archiving).
     Backup {
         #[command(flatten)]
         db: DbArgs,
@@ -219,8 +221,12 @@ pub enum ImportCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
-    /// The search-engine local inventory feed (TSV): store code, id, quantity, availability,
-    /// price, pickup method, pickup SLA — one row per variant stocked at each active store.
+    /// A channel's local inventory feed for shopping search engines (TSV)
+    ///
+    /// Columns: store code, id, quantity, availability, price, pickup method, pickup SLA —
+    /// one row per variant stocked at each store the channel promises pickup (or
+    /// reservation) from, with what the channel may promise there and the store's usual
+    /// pickup promise. Also served as GET /v1/feeds/local-inventory.
     LocalInventory {
         #[command(flatten)]
         db: DbArgs,
