@@ -63,10 +63,7 @@ pub async fn ingest(
                     &actor,
                 )
                 .await?;
-                merge_rejected(&mut outcome.rejected, rejected);
-                if outcome.stored.is_empty() {
-                    return Err(nothing_valid(&outcome.rejected));
-                }
+                settle(&mut outcome.rejected, rejected, outcome.stored.len())?;
                 Ok(Ingested::Resolved(outcome))
             })
         },
@@ -97,10 +94,7 @@ async fn append(
             Box::pin(async move {
                 let mut outcome =
                     store::customer_events::append(c, &valid, Some(&reference), &actor).await?;
-                merge_rejected(&mut outcome.rejected, rejected);
-                if outcome.stored.is_empty() {
-                    return Err(nothing_valid(&outcome.rejected));
-                }
+                settle(&mut outcome.rejected, rejected, outcome.stored.len())?;
                 // Counted before the commit is known; the estimate only paces ingestion.
                 tail.event_tail().appended(outcome.stored.len() as u64);
                 Ok(Ingested::Pending(outcome))
@@ -111,9 +105,19 @@ async fn append(
     .await
 }
 
-fn merge_rejected(into: &mut Vec<(usize, Error)>, parsed: Vec<(usize, Error)>) {
+/// Adds the events refused while parsing to those the command refused, by index; a batch
+/// with nothing stored fails (and its command rolls back).
+fn settle(
+    into: &mut Vec<(usize, Error)>,
+    parsed: Vec<(usize, Error)>,
+    stored: usize,
+) -> Result<(), Error> {
     into.extend(parsed);
     into.sort_by_key(|(i, _)| *i);
+    if stored == 0 {
+        return Err(nothing_valid(into));
+    }
+    Ok(())
 }
 
 /// The error of a batch none of whose events is valid, listing each one's error.
