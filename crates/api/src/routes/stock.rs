@@ -364,17 +364,8 @@ async fn variant_availability(
     // Answers without `near` or `capability` (no distances, no ready-by times) are kept until
     // the next commit; the count is taken before reading, so a commit during the read makes
     // the answer unusable rather than stale.
-    let cache_key = (near.is_none() && q.capability.is_none()).then(|| {
-        format!(
-            "{sku}|{}|{}|{}|{}",
-            books_key(&p),
-            view.as_ref().map(|v| v.code()).unwrap_or(""),
-            fulfilment
-                .map(|f| Fulfilment::from(f).as_str())
-                .unwrap_or(""),
-            q.in_stock.unwrap_or(false)
-        )
-    });
+    let cache_key = (near.is_none() && q.capability.is_none())
+        .then(|| cache_key(&p, &sku, view.as_ref(), fulfilment, q.in_stock));
     // Both read before the database: see `read_cache`.
     let epoch = s.live.feed_epoch().await?;
     let commits = s.db.commit_count();
@@ -384,82 +375,55 @@ async fn variant_availability(
     {
         return Ok(json_bytes(body));
     }
-    let stock = store::stock::variant_stock(&s.db, &sku).await?;
-    if stock.is_empty() {
-        store::catalog::get_variant(&s.db, &sku).await?;
-    }
-    let in_stock = q.in_stock.unwrap_or(false);
-    let capability = q.capability.map(super::locations::capability_from);
-    let channel = view.as_ref().map(|v| v.code().to_owned());
-    if near.is_none() && capability.is_none() {
-        let data = match &view {
-            None => stock
-                .into_iter()
-                .filter(|st| !in_stock || st.level.atp() > 0)
-                .map(|st| stock_dto(&p, st))
-                .collect(),
-            Some(view) => channel_view(&s, &p, view, stock, in_stock).await?,
-        };
-        let body = Bytes::from(
-            serde_json::to_vec(&Availability { sku, channel, data })
-                .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?,
-        );
-        if let Some(key) = cache_key {
-            s.availability_cache.put(key, commits, epoch, body.clone());
-        }
-        return Ok(json_bytes(body));
-    }
-    // Join with the locations: their distance, capability and pickup promise.
-    let filter = store::locations::LocationFilter {
-        capability,
+    let query = app::availability::VariantQuery {
+        sku,
         near,
-        ..Default::default()
+        capability: q.capability.map(super::locations::capability_from),
+        in_stock: q.in_stock.unwrap_or(false),
     };
-    let all = kernel::PageRequest {
-        limit: kernel::page::MAX_LIMIT,
-        after: None,
-    };
-    let places = store::locations::list_locations(&s.db, &filter, &all)
-        .await?
-        .data;
-    let by_code: std::collections::HashMap<&str, &Stock> =
-        stock.iter().map(|st| (st.location.as_str(), st)).collect();
-    let now = Timestamp::now();
-    let mut data: Vec<LevelDto> = places
-        .into_iter()
-        .filter_map(|hit| {
-            if view.as_ref().is_some_and(|v| !v.allows(&hit.location)) {
-                return None;
-            }
-            let here = by_code.get(hit.location.code.as_str());
-            let level = here.map(|st| st.level).unwrap_or_default();
-            let atp = match &view {
-                Some(v) => v.atp(&hit.location.code, level),
-                None => level.atp(),
-            };
-            if in_stock && atp == 0 {
-                return None;
-            }
-            let mut dto = match here {
-                Some(st) => stock_dto(&p, (*st).clone()),
-                None => level_dto(&p, sku.clone(), hit.location.code.clone(), level),
-            };
-            dto.atp = atp;
-            dto.distance_km = hit.distance_km.map(|d| (d * 1000.0).round() / 1000.0);
-            let offers_pickup = hit
-                .location
-                .capabilities
-                .contains(&catalog::Capability::Pickup);
-            dto.pickup_ready_by = (offers_pickup && atp > 0)
-                .then(|| hit.location.pickup_ready_by(now))
-                .flatten();
-            Some(dto)
-        })
-        .collect();
-    if let Some(v) = &view {
-        inventory::sourcing::own_store_first(&mut data, v.own_store(), |d| &d.location);
+    let seen = app::availability::of_variant(&s.reference, view.as_ref(), &query).await?;
+    let data = seen.into_iter().map(|x| seen_dto(&p, x)).collect();
+    let channel = view.as_ref().map(|v| v.code().to_owned());
+    let body = serde_json::to_vec(&Availability {
+        sku: query.sku,
+        channel,
+        data,
+    })
+    .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?;
+    let body = Bytes::from(body);
+    if let Some(key) = cache_key {
+        s.availability_cache.put(key, commits, epoch, body.clone());
     }
-    Ok(Json(Availability { sku, channel, data }).into_response())
+    Ok(json_bytes(body))
+}
+
+/// What a cached availability answer depends on: the SKU, the books the key sees, the
+/// channel view and the filters.
+fn cache_key(
+    p: &Principal,
+    sku: &str,
+    view: Option<&ChannelView>,
+    fulfilment: Option<FulfilmentDto>,
+    in_stock: Option<bool>,
+) -> String {
+    format!(
+        "{sku}|{}|{}|{}|{}",
+        books_key(p),
+        view.map(|v| v.code()).unwrap_or(""),
+        fulfilment
+            .map(|f| Fulfilment::from(f).as_str())
+            .unwrap_or(""),
+        in_stock.unwrap_or(false)
+    )
+}
+
+/// A location's availability as the caller may see it (its books only where it keeps them).
+fn seen_dto(p: &Principal, seen: app::availability::Seen) -> LevelDto {
+    let mut dto = stock_dto(p, seen.stock);
+    dto.atp = seen.atp;
+    dto.distance_km = seen.distance_km;
+    dto.pickup_ready_by = seen.pickup_ready_by;
+    dto
 }
 
 /// Which stores' books a key sees, as part of a cache key: every store, or its own.
@@ -489,37 +453,6 @@ fn json_bytes(body: Bytes) -> Response {
         body,
     )
         .into_response()
-}
-
-/// The locations stocking a variant, as a channel sees them: those its policy allows, with
-/// its ATP, its own store first (a web shop's product page: the hot read path, served from
-/// the cached locations and policy).
-async fn channel_view(
-    s: &AppState,
-    p: &Principal,
-    view: &ChannelView,
-    stock: Vec<Stock>,
-    in_stock: bool,
-) -> ApiResult<Vec<LevelDto>> {
-    let locations = s.reference.locations().await?;
-    let mut data: Vec<LevelDto> = stock
-        .into_iter()
-        .filter_map(|st| {
-            let place = locations.get(&st.location)?;
-            if !view.allows(place) {
-                return None;
-            }
-            let atp = view.atp(&st.location, st.level);
-            if in_stock && atp == 0 {
-                return None;
-            }
-            let mut dto = stock_dto(p, st);
-            dto.atp = atp;
-            Some(dto)
-        })
-        .collect();
-    inventory::sourcing::own_store_first(&mut data, view.own_store(), |d| &d.location);
-    Ok(data)
 }
 
 /// A location's stock, in SKU order.

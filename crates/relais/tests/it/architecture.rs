@@ -156,7 +156,6 @@ const MAX_FUNCTION_LINES: usize = 70;
 const LONG_FUNCTIONS: &[&str] = &[
     "app/src/checkout.rs::plan_fulfilment",
     "app/src/checkout.rs::plan_order",
-    "api/src/routes/stock.rs::variant_availability",
     "bench/src/checkout.rs::run",
     "bench/src/events.rs::run",
     "bench/src/events_floor.rs::write_run",
