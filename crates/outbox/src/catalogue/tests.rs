@@ -1,3 +1,6 @@
+//! The catalogue checked: unique well-formed types, valid schemas that accept real payloads
+//! and refuse wrong ones, a type for every order state a transition reaches, docs in step.
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
