@@ -604,15 +604,9 @@ async fn local_inventory_feed(
     p: Principal,
     Q(q): Q<FeedQuery>,
 ) -> ApiResult<Response> {
-    let channel = app::access::promising_channel(&p, q.channel)?.ok_or_else(|| {
-        Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web")
-            .with("field", "channel")
-    })?;
-    let currency = match q.currency.as_deref() {
-        Some(c) => kernel::Currency::parse(c)
-            .map_err(|e| Error::new(ErrorCode::InvalidQuery, e).with("field", "currency"))?,
-        None => s.default_currency,
-    };
+    let channel =
+        app::access::promising_channel(&p, q.channel)?.ok_or_else(super::channel_required)?;
+    let currency = super::query_currency(&s, q.currency.as_deref())?;
     let limited_at = q.limited_at.unwrap_or(3);
     if !(0..=1000).contains(&limited_at) {
         return Err(

@@ -24,6 +24,28 @@ use serde::{Deserialize, Deserializer, Serialize};
 use store::StoredResponse;
 use utoipa::IntoParams;
 
+/// A `?currency=` value, or the retailer's default currency.
+pub fn query_currency(
+    s: &crate::state::AppState,
+    code: Option<&str>,
+) -> Result<kernel::Currency, kernel::Error> {
+    match code {
+        None => Ok(s.default_currency),
+        Some(c) => kernel::Currency::parse(c).map_err(|m| {
+            kernel::Error::new(kernel::ErrorCode::InvalidQuery, m).with("field", "currency")
+        }),
+    }
+}
+
+/// A `?channel=` a request needs and did not get (nor speaks for one of its own).
+pub fn channel_required() -> kernel::Error {
+    kernel::Error::new(
+        kernel::ErrorCode::InvalidQuery,
+        "name the channel: ?channel=web",
+    )
+    .with("field", "channel")
+}
+
 /// Renders a write's result as the response stored with its idempotency key.
 pub fn stored<T: Serialize>(status: u16, body: &T) -> StoredResponse {
     StoredResponse {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, reply, stored};
+use super::{IdempotencyHeader, PageParams, query_currency, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
@@ -275,14 +275,6 @@ pub struct PriceQuery {
     pub currency: Option<String>,
 }
 
-fn query_currency(s: &AppState, code: Option<&str>) -> Result<Currency, Error> {
-    match code {
-        None => Ok(s.default_currency),
-        Some(c) => Currency::parse(c)
-            .map_err(|m| Error::new(ErrorCode::InvalidQuery, m).with("field", "currency")),
-    }
-}
-
 /// The price a channel charges now: the base price, or an override and its reason.
 #[utoipa::path(get, path = "/v1/variants/{sku}/price", tag = "prices", params(("sku" = String, Path), PriceQuery),
     responses((status = 200, body = ChannelPriceDto), (status = "4XX", body = ErrorBody)),
@@ -296,10 +288,7 @@ async fn channel_price(
     let channel = q
         .channel
         .or_else(|| p.own_channel().map(String::from))
-        .ok_or_else(|| {
-            Error::new(ErrorCode::InvalidQuery, "name the channel: ?channel=web")
-                .with("field", "channel")
-        })?;
+        .ok_or_else(super::channel_required)?;
     let cur = query_currency(&s, q.currency.as_deref())?;
     Ok(Json(channel_price_dto(
         store::prices::channel_price(&s.db, &sku, &channel, cur).await?,
