@@ -32,19 +32,21 @@ pub async fn reach(db: &Db, p: &Principal, id: &str) -> Result<Order, Error> {
     Ok(order)
 }
 
-/// The order `id`, when `p` may move it by `transition`.
+/// The order `id`, when `p` may move it by `transition`, and the store that acts: a store
+/// key's, or the one a till's or kiosk's channel stands in (read once, for both).
 pub async fn reach_to_act(
     db: &Db,
     p: &Principal,
     id: &str,
     transition: Transition,
-) -> Result<Order, Error> {
+) -> Result<(Order, Option<String>), Error> {
     let order = store::orders::get_order(db, id).await?;
     let till = till_store(db, p).await?;
     with_facts(&order, |f| {
         access::act_on_order(p, f, transition == Transition::Cancel, till.as_deref())
     })?;
-    Ok(order)
+    let acting = p.store_only().map(str::to_owned).or(till);
+    Ok((order, acting))
 }
 
 /// The store a channel key's channel stands in (a till or a kiosk), if it does.
@@ -221,12 +223,7 @@ pub async fn transition<P: PaymentProvider>(
     if req.purchase.is_some() && transition != Transition::Purchase {
         return Err(Error::validation("lines", "only `purchase` takes lines"));
     }
-    reach_to_act(db, p, &id, transition).await?;
-    // The store that acted: a store key's, or the one a till stands in.
-    let location = match p.store_only() {
-        Some(own) => Some(own.to_owned()),
-        None => till_store(db, p).await?,
-    };
+    let (_, location) = reach_to_act(db, p, &id, transition).await?;
     let input = store::orders::TransitionInput {
         pickup_code: req.pickup_code,
         purchase: req.purchase,
