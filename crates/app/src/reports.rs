@@ -80,7 +80,7 @@ pub async fn backlogs(db: &Db) -> Result<Backlogs, Error> {
     let at = store::customer_events::positions(db).await?;
     let now = Timestamp::now();
     let (holds_overdue, oldest) = store::stock::overdue_holds(db, now).await?;
-    let published = store::feed::cursor(db, "nats").await?;
+    let published = store::feed::cursor(db, store::feed::NATS_CURSOR).await?;
     let outbox_unpublished = match published {
         Some(p) => Some((store::events::last_seq(db).await? - p.seq).max(0)),
         None => None,

@@ -25,7 +25,7 @@ use store::Db;
 use store::feed::{FeedRow, Position};
 
 /// The reader name under which the publisher's cursor is saved.
-pub const CURSOR: &str = "nats";
+pub const CURSOR: &str = store::feed::NATS_CURSOR;
 /// Outbox rows published per batch (acknowledged together).
 const BATCH: i64 = 500;
 /// How often a node that is not the publisher checks whether it may take over.

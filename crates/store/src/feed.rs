@@ -32,6 +32,10 @@ fn position_from_row(row: &Row) -> Result<Position, Error> {
     })
 }
 
+/// The reader name under which the NATS publisher saves its cursor (the publisher and the
+/// backlog gauge read it).
+pub const NATS_CURSOR: &str = "nats";
+
 /// An outbox row as a feed reads it.
 #[derive(Debug, Clone)]
 pub struct FeedRow {
