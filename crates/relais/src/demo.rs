@@ -965,45 +965,67 @@ fn stock_movements(
     out
 }
 
-/// API keys of the demo, one per role; the banner and `--keys-file` use the same names.
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoKeys {
-    pub admin: String,
-    pub web: String,
-    pub app: String,
-    pub store_lyon: String,
-    pub store_paris: String,
-    /// The Lyon store's till (its POS channel): rings up sales and reservations there.
-    pub till_lyon: String,
-    /// A kiosk in the Lyon store: counter orders for that store.
-    pub kiosk_lyon: String,
-    pub service: String,
-}
+/// The demo's keys: the name the banner and `--keys-file` give each, what it is for, its
+/// scope. The till and the kiosk stand in the Lyon store.
+const DEMO_KEYS: &[(&str, &str, &str)] = &[
+    ("admin", "Demo admin", "admin"),
+    ("web", "Web shop front-end", "channel:web"),
+    ("app", "Mobile app", "channel:app"),
+    (
+        "store_lyon",
+        "Lyon Bellecour associates",
+        "store:LYS-BELLECOUR",
+    ),
+    ("store_paris", "Paris Rivoli associates", "store:PAR-RIVOLI"),
+    (
+        "till_lyon",
+        "Lyon Bellecour till",
+        "channel:pos-lys-bellecour",
+    ),
+    (
+        "kiosk_lyon",
+        "Lyon Bellecour kiosk 1",
+        "channel:kiosk-lys-bellecour-1",
+    ),
+    ("service", "Customer service agents", "service"),
+];
+
+/// The demo's API keys: name, scope and token, in [`DEMO_KEYS`] order; written to
+/// `--keys-file` as `{"<name>": "<token>"}`.
+#[derive(Debug, Clone)]
+pub struct DemoKeys(Vec<(&'static str, &'static str, String)>);
 
 impl DemoKeys {
-    /// Each key with its name (as in `--keys-file`) and scope.
-    pub fn listed(&self) -> [(&'static str, &'static str, &str); 8] {
-        [
-            ("admin", "admin", &self.admin),
-            ("web", "channel:web", &self.web),
-            ("app", "channel:app", &self.app),
-            ("store_lyon", "store:LYS-BELLECOUR", &self.store_lyon),
-            ("store_paris", "store:PAR-RIVOLI", &self.store_paris),
-            ("till_lyon", "channel:pos-lys-bellecour", &self.till_lyon),
-            (
-                "kiosk_lyon",
-                "channel:kiosk-lys-bellecour-1",
-                &self.kiosk_lyon,
-            ),
-            ("service", "service", &self.service),
-        ]
+    /// Each key's name, scope and token.
+    pub fn listed(&self) -> impl Iterator<Item = (&'static str, &'static str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, scope, token)| (*name, *scope, token.as_str()))
+    }
+
+    /// The token of the key named `name` (empty when there is none).
+    pub fn token(&self, name: &str) -> &str {
+        self.listed()
+            .find(|(n, _, _)| *n == name)
+            .map_or("", |(_, _, t)| t)
     }
 }
 
-/// Writes the whole demo retailer in one transaction; returns the keys.
+impl Serialize for DemoKeys {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, _, token) in &self.0 {
+            map.serialize_entry(name, token)?;
+        }
+        map.end()
+    }
+}
+
 /// Stock movements per write command while seeding PostgreSQL.
 const STOCK_PER_COMMAND: usize = 250;
 
+/// Writes the whole demo retailer; returns its API keys.
 pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
     let now = Timestamp::now();
     let mut locations = Vec::new();
@@ -1106,20 +1128,12 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .collect();
     let warehouses: Vec<&str> = warehouses.iter().map(String::as_str).collect();
     crate::demo_orders::seed(db, &store_codes, &warehouses, eur_prices).await?;
-    let key = |name: &'static str, scope: &'static str| {
-        let db = db.clone();
-        async move { crate::server::create_key(&db, name, &[scope.to_string()], "demo").await }
-    };
-    Ok(DemoKeys {
-        admin: key("Demo admin", "admin").await?,
-        web: key("Web shop front-end", "channel:web").await?,
-        app: key("Mobile app", "channel:app").await?,
-        store_lyon: key("Lyon Bellecour associates", "store:LYS-BELLECOUR").await?,
-        store_paris: key("Paris Rivoli associates", "store:PAR-RIVOLI").await?,
-        till_lyon: key("Lyon Bellecour till", "channel:pos-lys-bellecour").await?,
-        kiosk_lyon: key("Lyon Bellecour kiosk 1", "channel:kiosk-lys-bellecour-1").await?,
-        service: key("Customer service agents", "service").await?,
-    })
+    let mut keys = Vec::new();
+    for &(name, purpose, scope) in DEMO_KEYS {
+        let token = crate::server::create_key(db, purpose, &[scope.to_owned()], "demo").await?;
+        keys.push((name, scope, token));
+    }
+    Ok(DemoKeys(keys))
 }
 
 /// Sourcing the retailer set explicitly (other channels keep their kind's default): the
@@ -1170,7 +1184,7 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
     println!();
     println!(
         "  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'",
-        keys.web
+        keys.token("web")
     );
     println!("  Stop with Ctrl-C.");
     println!();
