@@ -146,7 +146,7 @@ pub async fn of_variant(
         .into_iter()
         .map(|st| (st.location.clone(), st))
         .collect();
-    let now = kernel::Timestamp::now();
+    let now = crate::clock::now();
     let mut seen: Vec<Seen> = places
         .into_iter()
         .filter(|hit| view.is_none_or(|v| v.allows(&hit.location)))

@@ -2,12 +2,13 @@
 //! hold, signed in to a customer (joining their active cart), handed from a kiosk or till to
 //! a phone by a short code. Checkout is [`crate::checkout`].
 
-use kernel::{Currency, Error, Timestamp};
+use kernel::{Currency, Error};
 use orders::cart::Line;
 use store::carts::{Cart, HoldAt, NewCart};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::{self, Principal};
+use crate::clock;
 
 /// A cart to start, as parsed from a request.
 #[derive(Debug, Clone)]
@@ -48,11 +49,10 @@ pub async fn create(
         currency: req.currency,
         lines: req.lines,
     };
+    let now = clock::now();
     db.write_once(
         idempotency,
-        move |c| {
-            Box::pin(async move { store::carts::create_cart(c, &new, Timestamp::now()).await })
-        },
+        move |c| Box::pin(async move { store::carts::create_cart(c, &new, now).await }),
         render,
     )
     .await
@@ -113,11 +113,11 @@ pub async fn set_line(
         quantity,
         ..
     } = change;
+    let now = clock::now();
     db.write_once(
         idempotency,
         move |c| {
             Box::pin(async move {
-                let now = Timestamp::now();
                 store::carts::set_line(c, &cart_id, &sku, quantity, hold.as_ref(), &actor, now)
                     .await
             })
@@ -136,12 +136,13 @@ pub async fn sign_in(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
+    let now = clock::now();
     db.write_once(
         idempotency,
         move |c| {
-            Box::pin(async move {
-                store::carts::attach_customer(c, &cart_id, &customer_id, Timestamp::now()).await
-            })
+            Box::pin(
+                async move { store::carts::attach_customer(c, &cart_id, &customer_id, now).await },
+            )
         },
         render,
     )
@@ -155,13 +156,10 @@ pub async fn start_handoff(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
+    let now = clock::now();
     db.write_once(
         idempotency,
-        move |c| {
-            Box::pin(
-                async move { store::carts::start_handoff(c, &cart_id, Timestamp::now()).await },
-            )
-        },
+        move |c| Box::pin(async move { store::carts::start_handoff(c, &cart_id, now).await }),
         render,
     )
     .await
@@ -175,11 +173,11 @@ pub async fn claim(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Cart) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
+    let now = clock::now();
     db.write_once(
         idempotency,
         move |c| {
             Box::pin(async move {
-                let now = Timestamp::now();
                 store::carts::claim_handoff(c, &code, customer_id.as_deref(), now).await
             })
         },

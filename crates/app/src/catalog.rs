@@ -1,7 +1,7 @@
 //! The catalogue's writes (admin): products and their variants.
 
 use catalog::{NewProduct, NewVariant, Product, ProductPatch, Variant, VariantPatch};
-use kernel::{Error, Timestamp, id::new_id};
+use kernel::{Error, id::new_id};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
@@ -15,7 +15,7 @@ pub async fn create_product(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Product) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    let product = new.validate(new_id("prd"), Timestamp::now())?;
+    let product = new.validate(new_id("prd"), crate::clock::now())?;
     as_admin(
         db,
         p,

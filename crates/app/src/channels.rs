@@ -3,7 +3,7 @@
 
 use catalog::{Channel, NewChannel};
 use inventory::SourcingPolicy;
-use kernel::{Error, Timestamp};
+use kernel::Error;
 use store::sourcing::EffectivePolicy;
 use store::{IdempotencyKey, StoredResponse};
 
@@ -19,7 +19,7 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Channel) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    let channel = new.validate(Timestamp::now())?;
+    let channel = new.validate(crate::clock::now())?;
     let done = as_admin(
         reference.db(),
         p,

@@ -98,7 +98,7 @@ pub async fn checkout<P: PaymentProvider>(
     let actor = principal.key_id.clone();
     let (cart, prices) = priced_cart(cx.db, id).await?;
     let (orders, charges) = plan_all(cx, principal, &cart, &prices, &b).await?;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let placed = cx
         .db
         .write_once(
@@ -294,7 +294,7 @@ async fn plan_order<P: PaymentProvider>(
         }),
     };
     let payment = take_payment(cx, mode, payment_in, cart.currency, total).await?;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + cx.hold_ttls.reserve_s * 1000));
     let hold_ttl_s = match mode {

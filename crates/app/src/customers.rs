@@ -320,13 +320,14 @@ pub async fn record_consent(
     }
     reach(&mut db.read().await?, p, &id).await?;
     let actor = p.key_id.clone();
+    let now = crate::clock::now();
     db.write_once(
         idempotency,
         move |c| {
             Box::pin(async move {
                 record.id = kernel::id::new_id("cns");
                 record.customer_id = store::customers::active_id(c, &id).await?;
-                record.recorded_at = kernel::Timestamp::now();
+                record.recorded_at = now;
                 store::consents::record(c, &record, &actor).await?;
                 Ok(record)
             })

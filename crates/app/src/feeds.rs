@@ -15,7 +15,7 @@ use std::io::Write;
 use catalog::{Capability, Location, LocationKind};
 use inventory::Fulfilment;
 use inventory::sourcing::Site;
-use kernel::{Currency, Error, Money, PageRequest, Timestamp};
+use kernel::{Currency, Error, Money, PageRequest};
 use store::Db;
 use store::sourcing::EffectivePolicy;
 
@@ -71,7 +71,7 @@ pub async fn local_inventory(
 ) -> Result<u64, Error> {
     let policy = store::sourcing::get_policy(db, &options.channel).await?;
     writeln!(out, "{}", HEADER.join("\t")).map_err(io)?;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let mut prices: HashMap<String, Option<Money>> = HashMap::new();
     let mut rows = 0;
     let stores = store::locations::all_locations(db)

@@ -1,7 +1,7 @@
 //! API keys: minted with validated scopes, stored as a hash only (the token is shown once),
 //! revoked at once. The API, the CLI (`relais key create`) and the demo mint them here.
 
-use kernel::{Error, Timestamp};
+use kernel::Error;
 use store::api_keys::ApiKey;
 use store::{Db, IdempotencyKey, StoredResponse};
 
@@ -32,7 +32,7 @@ pub fn mint_key(name: &str, scopes: &[String]) -> Result<(ApiKey, String), Error
         name: name.to_owned(),
         prefix: token[..12].to_owned(),
         scopes,
-        created_at: Timestamp::now(),
+        created_at: crate::clock::now(),
         revoked_at: None,
     };
     Ok((key, token))

@@ -12,6 +12,7 @@ pub mod carts;
 pub mod catalog;
 pub mod channels;
 pub mod checkout;
+pub mod clock;
 mod command;
 pub mod customers;
 pub mod events;

@@ -2,7 +2,7 @@
 //! node's reference cache: the change shows at once here, within the cache's age elsewhere.
 
 use catalog::{Location, LocationPatch, NewLocation};
-use kernel::{Error, Timestamp};
+use kernel::Error;
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
@@ -17,7 +17,7 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Location) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    let location = new.validate(Timestamp::now())?;
+    let location = new.validate(crate::clock::now())?;
     let done = as_admin(
         reference.db(),
         p,

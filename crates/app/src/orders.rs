@@ -231,14 +231,14 @@ pub async fn transition<P: PaymentProvider>(
         location,
     };
     let actor = p.key_id.clone();
+    let now = crate::clock::now();
     write_with_refunds(
         db,
         payments,
         idempotency,
         move |c| {
             Box::pin(async move {
-                store::orders::transition(c, &id, transition, &input, &actor, Timestamp::now())
-                    .await
+                store::orders::transition(c, &id, transition, &input, &actor, now).await
             })
         },
         render,

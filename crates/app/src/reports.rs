@@ -78,7 +78,7 @@ pub struct Backlogs {
 /// Reads the backlogs (a few cheap queries; `/metrics` needs no key, so nothing personal).
 pub async fn backlogs(db: &Db) -> Result<Backlogs, Error> {
     let at = store::customer_events::positions(db).await?;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     let (holds_overdue, oldest) = store::stock::overdue_holds(db, now).await?;
     let published = store::feed::cursor(db, store::feed::NATS_CURSOR).await?;
     let outbox_unpublished = match published {

@@ -2,7 +2,7 @@
 //! an order number or an e-receipt; refunded to the original payment, as store credit, or as
 //! an exchange (a new sale in the same command).
 
-use kernel::{Currency, Error, ErrorCode, Timestamp};
+use kernel::{Currency, Error, ErrorCode};
 use orders::RefundMethod;
 use orders::cart::Line;
 use orders::payment::PaymentProvider;
@@ -70,13 +70,12 @@ pub async fn record<P: PaymentProvider>(
         window_days,
     };
     let actor = p.key_id.clone();
+    let now = crate::clock::now();
     crate::orders::write_with_refunds(
         db,
         payments,
         idempotency,
-        move |c| {
-            Box::pin(async move { store::returns::record(c, &new, &actor, Timestamp::now()).await })
-        },
+        move |c| Box::pin(async move { store::returns::record(c, &new, &actor, now).await }),
         render,
     )
     .await
