@@ -5,21 +5,28 @@
 //! valid GTINs across sports, categories and sizes, EUR prices with a few explained channel
 //! overrides, the channels (web, app, a POS in every store, kiosks in the large ones…) and one
 //! API key per role, and opening stock in every store and warehouse (some items low or sold
-//! out). Everything is written in one transaction, so the demo is ready in about a second.
+//! out). Everything is written through the use cases of `app`, as the retailer's keys would
+//! write it (see `demo_calls`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use app::reference::Reference;
+use app::{Principal, Scope};
 use catalog::{
-    Address, Capability, ChannelKind, Coordinates, Gtin, LocationKind, NewChannel, NewLocation,
-    NewProduct, NewVariant, OpeningHours, Owner, OwnerKind, TimeRange,
+    Address, Capability, ChannelKind, Coordinates, Gtin, Location, LocationKind, NewChannel,
+    NewLocation, NewProduct, NewVariant, OpeningHours, Owner, OwnerKind, Product, TimeRange,
 };
+use inventory::{Level, MovementKind};
 use kernel::{Currency, Timestamp};
 use pricing::{BasePrice, PriceOverride};
 use serde::Serialize;
 use store::Db;
+use store::stock::{Movement, NewMovement};
+
+use crate::demo_calls::{acting, kept, side_by_side};
 
 pub const RETAILER: &str = "Élan Sport";
 const COMPANY: &str = "Élan Sport SAS";
@@ -862,7 +869,7 @@ fn channels() -> Vec<NewChannel> {
 }
 
 /// Explained exceptions to "one price": what the parity report shows.
-fn overrides(products: &[catalog::Product], now: Timestamp) -> Vec<PriceOverride> {
+fn overrides(products: &[Product], now: Timestamp) -> Vec<PriceOverride> {
     let week = Timestamp::from_unix_ms(now.unix_ms() + 7 * 24 * 3600 * 1000);
     let mut out = Vec::new();
     let mut push =
@@ -921,13 +928,52 @@ fn spread(sku: &str, location: &str) -> u64 {
     h
 }
 
+/// One variant's opening stock at one location.
+struct Opening {
+    sku: String,
+    location: String,
+    received: i64,
+    sold: i64,
+    safety: i64,
+}
+
+impl Opening {
+    fn movement(&self, kind: MovementKind, quantity: i64, reason: &str) -> NewMovement {
+        NewMovement {
+            sku: self.sku.clone(),
+            location: self.location.clone(),
+            kind,
+            quantity,
+            reason: reason.into(),
+            reference: Some("demo opening stock".into()),
+            client_key: None,
+        }
+    }
+
+    /// Received, its safety stock set, then some sold: one location's books, in that order.
+    async fn record(self, db: &Db, admin: &Principal) -> Result<(), kernel::Error> {
+        let receipt = self.movement(MovementKind::Receipt, self.received, "opening stock");
+        kept::<(Movement, Level), _>(|k| app::stock::record_movement(db, admin, receipt, None, k))
+            .await?;
+        if self.safety > 0 {
+            let (sku, location) = (self.sku.clone(), self.location.clone());
+            kept::<(String, String, Level), _>(|k| {
+                app::stock::set_safety(db, admin, sku, location, self.safety, None, k)
+            })
+            .await?;
+        }
+        if self.sold > 0 {
+            let sale = self.movement(MovementKind::Sale, self.sold, "till sale");
+            kept::<(Movement, Level), _>(|k| app::stock::record_movement(db, admin, sale, None, k))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 /// Opening stock: deep in the warehouses, a few units per store, with some items low or sold
 /// out in some stores (sold out shows as a receipt and then sales in the ledger).
-fn stock_movements(
-    products: &[catalog::Product],
-    locations: &[catalog::Location],
-) -> Vec<(store::stock::NewMovement, i64)> {
-    use inventory::MovementKind;
+fn opening_stock(products: &[Product], locations: &[Location]) -> Vec<Opening> {
     let mut out = Vec::new();
     for l in locations
         .iter()
@@ -944,22 +990,13 @@ fn stock_movements(
                     _ => (3 + (r % 10) as i64, (r % 3) as i64, 0),
                 }
             };
-            let movement = |kind, quantity: i64, reason: &str| store::stock::NewMovement {
+            out.push(Opening {
                 sku: v.sku.clone(),
                 location: l.code.clone(),
-                kind,
-                quantity,
-                reason: reason.into(),
-                reference: Some("demo opening stock".into()),
-                client_key: None,
-            };
-            out.push((
-                movement(MovementKind::Receipt, received, "opening stock"),
+                received,
+                sold,
                 safety,
-            ));
-            if sold > 0 {
-                out.push((movement(MovementKind::Sale, sold, "till sale"), safety));
-            }
+            });
         }
     }
     out
@@ -1022,93 +1059,17 @@ impl Serialize for DemoKeys {
     }
 }
 
-/// Stock movements per write command while seeding PostgreSQL.
-const STOCK_PER_COMMAND: usize = 250;
-
-/// Writes the whole demo retailer; returns its API keys.
+/// Writes the whole demo retailer through the use cases; returns its API keys.
 pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
-    let now = Timestamp::now();
-    let mut locations = Vec::new();
-    for s in STORES {
-        locations.push(store_location(s).validate(now)?);
-    }
-    for l in other_locations() {
-        locations.push(l.validate(now)?);
-    }
-    let products = products()
-        .into_iter()
-        .map(|p| p.validate(kernel::id::new_id("prd"), now))
-        .collect::<Result<Vec<_>, _>>()?;
-    let channels = channels()
-        .into_iter()
-        .map(|c| c.validate(now))
-        .collect::<Result<Vec<_>, _>>()?;
-    let prices: Vec<BasePrice> = products
-        .iter()
-        .zip(LINES)
-        .flat_map(|(p, line)| {
-            p.variants.iter().map(move |v| BasePrice {
-                sku: v.sku.clone(),
-                currency: Currency::EUR,
-                amount_minor: line.price_minor,
-                updated_at: now,
-            })
-        })
-        .collect();
-    let overrides = overrides(&products, now);
-    let stock = stock_movements(&products, &locations);
-    let eur_prices: std::collections::BTreeMap<String, i64> = prices
-        .iter()
-        .map(|p| (p.sku.clone(), p.amount_minor))
-        .collect();
-    db.write(move |c| {
-        Box::pin(async move {
-            for l in &locations {
-                store::locations::create_location(&mut *c, l, "demo").await?;
-            }
-            for ch in &channels {
-                store::channels::create_channel(&mut *c, ch, "demo").await?;
-            }
-            for p in &products {
-                store::catalog::create_product(&mut *c, p, "demo").await?;
-            }
-            for price in &prices {
-                store::prices::set_base_price(&mut *c, price, "demo").await?;
-            }
-            for o in &overrides {
-                store::prices::set_override(&mut *c, o, "demo").await?;
-            }
-            for (channel, policy) in sourcing_policies() {
-                store::sourcing::set_policy(&mut *c, channel, policy, "demo").await?;
-            }
-            Ok(())
-        })
-    })
-    .await?;
-    // On PostgreSQL, opening stock goes in commands of a few hundred movements, one after
-    // the other: one transaction of thousands of statements would run for seconds, and a long
-    // transaction holds back every outbox feed of the cluster (see `store::feed`). SQLite's
-    // feeds follow sequence numbers, so there one command (one fsync) does it all.
-    let per_command = match db.backend() {
-        store::Backend::Postgres => STOCK_PER_COMMAND,
-        store::Backend::Sqlite => stock.len().max(1),
-    };
-    for chunk in stock.chunks(per_command) {
-        let chunk = chunk.to_vec();
-        db.write(move |c| {
-            Box::pin(async move {
-                for (m, safety) in &chunk {
-                    store::stock::record_movement(&mut *c, m, "demo").await?;
-                    if *safety > 0 && m.kind == inventory::MovementKind::Receipt {
-                        store::stock::set_safety(&mut *c, &m.sku, &m.location, *safety, "demo")
-                            .await?;
-                    }
-                }
-                Ok(())
-            })
-        })
-        .await?;
-    }
+    let started = std::time::Instant::now();
+    let took = || started.elapsed().as_millis() as u64;
+    let reference = Reference::new(db.clone());
+    let admin = acting(Scope::Admin);
+    let (locations, products) = seed_catalogue(&reference, &admin).await?;
+    tracing::info!(ms = took(), "demo: catalogue written");
+    let stock = opening_stock(&products, &locations);
+    side_by_side(stock.into_iter().map(|o| o.record(db, &admin))).await?;
+    tracing::info!(ms = took(), "demo: opening stock written");
     static STORE_REFS: std::sync::LazyLock<Vec<crate::demo_customers::StoreRef>> =
         std::sync::LazyLock::new(|| {
             STORES
@@ -1120,20 +1081,68 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
                 .collect()
         });
     crate::demo_customers::seed(db, &STORE_REFS).await?;
+    tracing::info!(ms = took(), "demo: customers written");
     let store_codes: Vec<&str> = STORES.iter().map(|s| s.code).collect();
-    let warehouses: Vec<String> = other_locations()
-        .into_iter()
+    let warehouses: Vec<&str> = locations
+        .iter()
         .filter(|l| l.kind == LocationKind::Warehouse)
-        .map(|l| l.code)
+        .map(|l| l.code.as_str())
         .collect();
-    let warehouses: Vec<&str> = warehouses.iter().map(String::as_str).collect();
-    crate::demo_orders::seed(db, &store_codes, &warehouses, eur_prices).await?;
+    crate::demo_orders::seed(&reference, &store_codes, &warehouses).await?;
+    tracing::info!(ms = took(), "demo: orders and returns written");
     let mut keys = Vec::new();
     for &(name, purpose, scope) in DEMO_KEYS {
         let token = crate::server::create_key(db, purpose, &[scope.to_owned()], "demo").await?;
         keys.push((name, scope, token));
     }
     Ok(DemoKeys(keys))
+}
+
+/// The locations, channels, products, prices and sourcing, as the retailer's admin.
+async fn seed_catalogue(
+    reference: &Reference,
+    admin: &Principal,
+) -> Result<(Vec<Location>, Vec<Product>), kernel::Error> {
+    let db = reference.db();
+    let mut new_locations: Vec<NewLocation> = STORES.iter().map(store_location).collect();
+    new_locations.extend(other_locations());
+    let locations = side_by_side(new_locations.into_iter().map(|l| {
+        kept::<Location, _>(move |k| app::locations::create(reference, admin, l, None, k))
+    }))
+    .await?;
+    side_by_side(channels().into_iter().map(|c| {
+        kept::<catalog::Channel, _>(move |k| app::channels::create(reference, admin, c, None, k))
+    }))
+    .await?;
+    let products =
+        side_by_side(products().into_iter().map(|p| {
+            kept::<Product, _>(move |k| app::catalog::create_product(db, admin, p, None, k))
+        }))
+        .await?;
+    let now = app::clock::now();
+    let prices = products.iter().zip(LINES).flat_map(|(p, line)| {
+        p.variants.iter().map(move |v| BasePrice {
+            sku: v.sku.clone(),
+            currency: Currency::EUR,
+            amount_minor: line.price_minor,
+            updated_at: now,
+        })
+    });
+    side_by_side(prices.map(|price| {
+        kept::<BasePrice, _>(move |k| app::prices::set_base_price(db, admin, price, None, k))
+    }))
+    .await?;
+    side_by_side(overrides(&products, now).into_iter().map(|o| {
+        kept::<PriceOverride, _>(move |k| app::prices::set_override(db, admin, o, None, k))
+    }))
+    .await?;
+    for (channel, policy) in sourcing_policies() {
+        kept::<store::sourcing::EffectivePolicy, _>(|k| {
+            app::channels::set_sourcing(reference, admin, channel.into(), policy, None, k)
+        })
+        .await?;
+    }
+    Ok((locations, products))
 }
 
 /// Sourcing the retailer set explicitly (other channels keep their kind's default): the

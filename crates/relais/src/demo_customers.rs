@@ -3,19 +3,25 @@
 //! and e-mails to customer service, and a dozen families sharing a tablet whose profiles wait
 //! for a reviewer. Deterministic: every demo has the same customers.
 
+use std::collections::BTreeMap;
+
+use app::Scope;
+use app::customers::{LinkRequest, ProfileView};
+use app::events::{Batch, Ingested};
 use customers::{
     CollectionMethod, ConsentRecord, ConsentStatus, CustomerEvent, Direction, Evidence, Identifier,
     IdentityKind, Interaction, InteractionMedium, Purpose,
 };
-use kernel::Timestamp;
 use kernel::id::new_id;
-use store::customers::{Link, LinkCause, NewProfile, Owners, ResolutionRules};
-use store::{Conn, Db};
+use kernel::{Error, Timestamp};
+use store::Db;
+use store::customers::{LinkCause, NewProfile, Resolution, ResolutionRules};
+
+use crate::demo_calls::{acting, kept, side_by_side};
 
 pub const CUSTOMERS: usize = 1000;
 /// Families whose two verified members share one tablet: pending merge reviews.
 const SHARED_TABLETS: usize = 12;
-const PER_COMMAND: usize = 100;
 
 const GIVEN: &[&str] = &[
     "Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Alice", "Lina", "Sarah",
@@ -197,34 +203,41 @@ fn person(n: usize, dice: &mut Dice, stores: &'static [StoreRef]) -> Person {
     }
 }
 
-/// Seeds the customers, a hundred per command.
+/// Seeds the customers, side by side: each has dice of its own, so the demo is the same
+/// whatever order the calls commit in.
 pub async fn seed(db: &Db, stores: &'static [StoreRef]) -> anyhow::Result<()> {
     let mut dice = Dice(0x5eed_c0ff_ee00_0001);
-    let people: Vec<Person> = (0..CUSTOMERS)
-        .map(|n| person(n, &mut dice, stores))
+    let people: Vec<(Person, u64)> = (0..CUSTOMERS)
+        .map(|n| (person(n, &mut dice, stores), dice.next() | 1))
         .collect();
-    let mut plans = Vec::new();
-    for chunk in people.chunks(PER_COMMAND) {
-        // Each chunk gets its own dice from the shared one, so commands are independent.
-        plans.push((chunk.iter().map(|p| p.n).collect::<Vec<_>>(), dice.next()));
+    side_by_side(
+        people
+            .iter()
+            .map(|(p, seed)| one_customer(db, p, Dice(*seed))),
+    )
+    .await?;
+    let people: Vec<Person> = people.into_iter().map(|(p, _)| p).collect();
+    shared_tablets(db, &people).await?;
+    Ok(())
+}
+
+/// Sends events the way their channel's key would: one batch per channel, linked to
+/// profiles before the call answers (what follows in the story finds them).
+async fn send_events(db: &Db, events: Vec<CustomerEvent>) -> Result<(), Error> {
+    let mut by_channel: BTreeMap<String, Vec<CustomerEvent>> = BTreeMap::new();
+    for e in events {
+        by_channel.entry(e.channel.clone()).or_default().push(e);
     }
-    let people = std::sync::Arc::new(people);
-    for (numbers, seed) in plans {
-        let people = people.clone();
-        db.write(move |c| {
-            Box::pin(async move {
-                let mut dice = Dice(seed | 1);
-                for n in numbers {
-                    one_customer(c, &people[n], &mut dice).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+    for (channel, events) in by_channel {
+        let batch = Batch {
+            valid: store::customer_events::ready(events.into_iter().enumerate().collect()),
+            rejected: vec![],
+            wait_resolved: true,
+        };
+        let key = acting(Scope::Channel(channel));
+        let rules = ResolutionRules::default();
+        kept::<Ingested, _>(|k| app::events::ingest(db, rules, &key, batch, None, k)).await?;
     }
-    let people2 = people.clone();
-    db.write(move |c| Box::pin(async move { shared_tablets(c, &people2).await }))
-        .await?;
     Ok(())
 }
 
@@ -251,8 +264,9 @@ fn event(
     }
 }
 
-async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), kernel::Error> {
-    let rules = ResolutionRules::default();
+async fn one_customer(db: &Db, p: &Person, mut dice: Dice) -> Result<(), Error> {
+    let dice = &mut dice;
+    let web = acting(Scope::Channel("web".into()));
     // Browsing the web anonymously first: a profile of its own until the sign-in.
     let anon = id(IdentityKind::WebAnonymous, format!("web-{:05}", p.n));
     let mut browsing = Vec::new();
@@ -268,20 +282,16 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
                 serde_json::json!({"sku_index": dice.below(312)}),
             ),
         };
-        browsing.push((
-            browsing.len(),
-            event("web", kind, vec![anon.clone()], None, props, ago(dice, 90)),
+        browsing.push(event(
+            "web",
+            kind,
+            vec![anon.clone()],
+            None,
+            props,
+            ago(dice, 90),
         ));
     }
-    store::customer_events::ingest(
-        c,
-        &store::customer_events::ready(browsing),
-        None,
-        rules,
-        Some("demo"),
-        "demo",
-    )
-    .await?;
+    send_events(db, browsing).await?;
 
     // The account: created at sign-up, then the sign-in links the anonymous browsing.
     let mut identifiers = vec![(p.email.clone(), p.email_verified)];
@@ -292,19 +302,23 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
         family_name: Some(p.family.into()),
         home_store: Some(p.home.code.into()),
     };
-    store::customers::create_profile(c, &fields, &identifiers, Some("web"), "demo").await?;
-    let sign_in = [(p.email.clone(), p.email_verified), (anon.clone(), false)];
-    let link = Link {
-        identifiers: &sign_in,
+    let channel = Some("web".to_owned());
+    kept::<ProfileView, _>(|k| {
+        app::customers::create(db, &web, fields, identifiers, channel, None, k)
+    })
+    .await?;
+    let link = LinkRequest {
+        identifiers: vec![(p.email.clone(), p.email_verified), (anon.clone(), false)],
         anchor: None,
-        channel: Some("web"),
+        channel: Some("web".into()),
         cause: LinkCause::SignIn,
-        reference: Some("demo"),
     };
     // The anonymous profile is older: it survives and takes the account's names (the rule).
-    let customer_id = store::customers::link(c, &link, rules, "demo", &mut Owners::default())
-        .await?
-        .customer_id;
+    let rules = ResolutionRules::default();
+    let customer_id =
+        kept::<Resolution, _>(|k| app::customers::link(db, &web, rules, link, None, k))
+            .await?
+            .customer_id;
 
     let mut later = Vec::new();
     if p.uses_app {
@@ -355,19 +369,9 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
             ago(dice, 45),
         ));
     }
-    let later: Vec<(usize, CustomerEvent)> = later.into_iter().enumerate().collect();
-    if !later.is_empty() {
-        store::customer_events::ingest(
-            c,
-            &store::customer_events::ready(later),
-            None,
-            rules,
-            Some("demo"),
-            "demo",
-        )
-        .await?;
-    }
-    consents(c, &customer_id, p, dice).await?;
+    send_events(db, later).await?;
+    consents(db, &customer_id, p, dice).await?;
+    let service = acting(Scope::Service);
     if dice.chance(15) {
         for _ in 0..(1 + dice.below(3)) {
             let (medium, direction, summary) = *dice.pick(SUMMARIES);
@@ -385,18 +389,16 @@ async fn one_customer(c: &mut Conn, p: &Person, dice: &mut Dice) -> Result<(), k
                 occurred_at: at,
                 recorded_at: at,
             };
-            store::interactions::record(c, &interaction, "demo").await?;
+            kept::<Interaction, _>(|k| {
+                app::customers::record_interaction(db, &service, &customer_id, interaction, None, k)
+            })
+            .await?;
         }
     }
     Ok(())
 }
 
-async fn consents(
-    c: &mut Conn,
-    customer: &str,
-    p: &Person,
-    dice: &mut Dice,
-) -> Result<(), kernel::Error> {
+async fn consents(db: &Db, customer: &str, p: &Person, dice: &mut Dice) -> Result<(), Error> {
     // Evidence ids number the records of the customer: `demo-<customer>-<k>`.
     let mut k = 0;
     let mut give = |purpose, status, channel: Option<&str>, method, location: Option<&str>| {
@@ -480,44 +482,40 @@ async fn consents(
             Some(p.home.code),
         ));
     }
-    for r in &records {
-        store::consents::record(c, r, "demo").await?;
+    for r in records {
+        // Given where it was collected: on the web, at the home store's till, in the app.
+        let key = acting(match (&r.location_code, &r.channel) {
+            (Some(store), _) => Scope::Store(store.clone()),
+            (None, Some(channel)) => Scope::Channel(channel.clone()),
+            (None, None) => Scope::Channel("web".into()),
+        });
+        let id = customer.to_owned();
+        kept::<ConsentRecord, _>(|k| app::customers::record_consent(db, &key, id, r, None, k))
+            .await?;
     }
     Ok(())
 }
 
 /// Two verified members of a family use one tablet: their profiles are flagged, not merged.
-async fn shared_tablets(c: &mut Conn, people: &[Person]) -> Result<(), kernel::Error> {
+async fn shared_tablets(db: &Db, people: &[Person]) -> Result<(), Error> {
     let verified: Vec<&Person> = people.iter().filter(|p| p.email_verified).collect();
     for (k, pair) in verified.chunks(2).take(SHARED_TABLETS).enumerate() {
         let [a, b] = pair else { break };
         let tablet = id(IdentityKind::AppDevice, format!("family-tablet-{k:02}"));
-        let events: Vec<(usize, CustomerEvent)> = [a, b]
+        let events = [a, b]
             .into_iter()
-            .enumerate()
-            .map(|(i, who)| {
-                (
-                    i,
-                    event(
-                        "app",
-                        "product_view",
-                        vec![who.email.clone(), tablet.clone()],
-                        None,
-                        serde_json::json!({}),
-                        Timestamp::now(),
-                    ),
+            .map(|who| {
+                event(
+                    "app",
+                    "product_view",
+                    vec![who.email.clone(), tablet.clone()],
+                    None,
+                    serde_json::json!({}),
+                    Timestamp::now(),
                 )
             })
             .collect();
-        store::customer_events::ingest(
-            c,
-            &store::customer_events::ready(events),
-            None,
-            ResolutionRules::default(),
-            Some("demo"),
-            "demo",
-        )
-        .await?;
+        send_events(db, events).await?;
     }
     Ok(())
 }

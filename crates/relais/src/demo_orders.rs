@@ -3,20 +3,29 @@
 //! collected; reservations set aside to try, some expiring within the hour, some bought in
 //! part at the till, some expired; parcels routed from the warehouses and on their way; kiosk
 //! orders at the counter; till sales; cancellations; and returns brought to another store,
-//! refunded, credited or exchanged. Deterministic like the customers.
+//! refunded, credited or exchanged. Each is a cart checked out on its channel with that
+//! channel's key, then moved on by its store's key, dated in the past through
+//! [`app::clock::as_of`]. The same stories every time; orders go side by side, so which of
+//! two orders gets a store's last unit (the other is dropped) may differ.
 
-use std::collections::BTreeMap;
-
+use app::checkout::{CheckoutRequest, Context, PaymentChoice, ShipTo};
+use app::clock::as_of;
+use app::orders::TransitionRequest;
+use app::reference::Reference;
+use app::returns::ReturnRequest;
+use app::{Principal, Scope};
 use catalog::ChannelKind;
-use kernel::{Currency, Timestamp};
-use orders::payment::PaymentMethod;
+use kernel::{Currency, Error, ErrorCode, Timestamp};
+use orders::cart::Line;
+use orders::payment::TestProvider;
 use orders::returns::{Condition, RefundMethod};
-use orders::routing::{Candidate, route};
 use orders::{FulfilmentMode, OrderState, Transition};
-use store::orders::{NewOrder, NewOrderLine, NewPayment, Order, TransitionInput};
-use store::returns::{ExchangeSale, NewReturn, ReturnLineIn};
-use store::{Conn, Db};
+use store::Db;
+use store::carts::Cart;
+use store::orders::{Order, OrderFilter};
+use store::returns::{Return, ReturnLineIn};
 
+use crate::demo_calls::{acting, kept, side_by_side};
 use crate::demo_customers::Dice;
 
 /// How long a click & reserve order is held for its customer.
@@ -100,52 +109,76 @@ impl Story {
     }
 }
 
-/// What the seed needs to know of the catalogue and the network.
-struct World {
+/// Where parcels are sent: city centres across France.
+const SHIP_TO: &[(f64, f64)] = &[
+    (48.8566, 2.3522),
+    (45.7640, 4.8357),
+    (43.2965, 5.3698),
+    (44.8378, -0.5792),
+    (50.6292, 3.0573),
+    (47.2184, -1.5536),
+];
+
+/// What the seed needs to know of the network, and how it reaches the use cases.
+struct World<'a> {
+    reference: &'a Reference,
+    payments: TestProvider,
     stores: Vec<String>,
     warehouses: Vec<String>,
     customers: Vec<String>,
-    prices: BTreeMap<String, i64>,
 }
 
-/// Seeds the orders; `prices` are the EUR base prices the demo set.
+impl World<'_> {
+    fn db(&self) -> &Db {
+        self.reference.db()
+    }
+
+    fn checkout(&self) -> Context<'_, TestProvider> {
+        Context {
+            db: self.reference.db(),
+            reference: self.reference,
+            payments: &self.payments,
+            hold_ttls: inventory::HoldTtls::default(),
+        }
+    }
+}
+
+/// Seeds the orders, then returns of some of them.
 pub async fn seed(
-    db: &Db,
+    reference: &Reference,
     stores: &[&str],
     warehouses: &[&str],
-    prices: BTreeMap<String, i64>,
 ) -> anyhow::Result<()> {
     let first = kernel::PageRequest::parse(Some(400), None)?;
-    let customers: Vec<String> = store::customers::list_profiles(db, None, &first)
+    let admin = acting(Scope::Admin);
+    let customers = app::customers::list(reference.db(), &admin, None, &first)
         .await?
         .data
         .into_iter()
         .map(|p| p.id)
         .collect();
-    let world = std::sync::Arc::new(World {
+    let world = World {
+        reference,
+        payments: TestProvider::default(),
         stores: stores.iter().map(|s| s.to_string()).collect(),
         warehouses: warehouses.iter().map(|s| s.to_string()).collect(),
         customers,
-        prices,
-    });
+    };
     let mut dice = Dice(0x0dde_5eed_0000_0001);
+    let mut plans = Vec::new();
     for &(story, count) in STORIES {
-        let seed = dice.next() | 1;
-        let world = world.clone();
-        // One command per story: a few dozen orders, one fsync.
-        db.write(move |c| {
-            Box::pin(async move {
-                let mut dice = Dice(seed);
-                for _ in 0..count {
-                    one_order(c, &world, story, &mut dice).await?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
+        for _ in 0..count {
+            plans.push((story, Dice(dice.next() | 1)));
+        }
     }
+    side_by_side(
+        plans
+            .into_iter()
+            .map(|(story, d)| one_order(&world, story, d)),
+    )
+    .await?;
     // Returns of orders the customers have (collected, bought at a till, delivered).
-    let handed_over = store::orders::OrderFilter {
+    let handed_over = OrderFilter {
         states: vec![
             OrderState::Collected,
             OrderState::Completed,
@@ -153,16 +186,11 @@ pub async fn seed(
         ],
         ..Default::default()
     };
-    let sold = store::orders::list(
-        db,
-        &handed_over,
-        &kernel::PageRequest::parse(Some(16), None)?,
-    )
-    .await?
-    .data;
-    let seed = dice.next() | 1;
-    db.write(move |c| Box::pin(async move { returns(c, &world, &sold, &mut Dice(seed)).await }))
-        .await?;
+    let page = kernel::PageRequest::parse(Some(16), None)?;
+    let sold = app::orders::list(reference.db(), &admin, handed_over, &page)
+        .await?
+        .data;
+    returns(&world, &sold, &mut dice).await?;
     Ok(())
 }
 
@@ -171,261 +199,217 @@ fn hours_ago(dice: &mut Dice, max_hours: u64) -> Timestamp {
     Timestamp::from_unix_ms(Timestamp::now().unix_ms() - ms - 60_000)
 }
 
-async fn one_order(
-    c: &mut Conn,
-    w: &World,
-    story: Story,
-    dice: &mut Dice,
-) -> Result<(), kernel::Error> {
-    let mode = story.mode();
-    let store = dice.pick(&w.stores).clone();
+/// When the story's order was placed and when its steps were taken, and for a
+/// reservation its deadline. Ready since almost a day, a pickup lapses in the next hours
+/// (placed two hours before it was made ready). A reservation is placed 48 hours before
+/// its deadline, the hold a click & reserve gets.
+fn dates(story: Story, dice: &mut Dice) -> (Timestamp, Timestamp) {
     let now = Timestamp::now();
-    let (location, lines, routing) = if mode == FulfilmentMode::Ship {
-        match ship_lines(c, w, dice).await? {
-            Some((lines, routing)) => (None, lines, Some(routing)),
-            None => return Ok(()),
-        }
-    } else {
-        let skus = store::stock::skus_promisable_at(c, &store, 2).await?;
-        if skus.is_empty() {
-            return Ok(());
-        }
-        let n = 1 + dice.below(3) as usize;
-        let mut lines: Vec<NewOrderLine> = Vec::new();
-        for _ in 0..n {
-            let sku = dice.pick(&skus).clone();
-            if lines.iter().any(|l| l.sku == sku) {
-                continue;
-            }
-            lines.push(line(w, &sku, 1 + dice.below(2) as i64, &store));
-        }
-        (Some(store.clone()), lines, None)
-    };
-    let total: i64 = lines.iter().map(|l| l.unit_price_minor * l.quantity).sum();
-    let channel = match mode {
-        FulfilmentMode::CarryOut => bound_channel(c, &store, ChannelKind::Pos).await?,
-        FulfilmentMode::Counter => bound_channel(c, &store, ChannelKind::Kiosk).await?,
-        _ if dice.below(3) == 0 => "app".to_owned(),
-        _ => "web".to_owned(),
-    };
-    let payments = match mode {
-        FulfilmentMode::Reserve => vec![],
-        FulfilmentMode::CarryOut => vec![NewPayment {
-            method: PaymentMethod::PayInStore,
-            amount_minor: total,
-            provider_ref: None,
-        }],
-        _ => vec![NewPayment {
-            method: PaymentMethod::Provider,
-            amount_minor: total,
-            provider_ref: Some(format!("test_EUR_demo_{}", dice.next() % 1_000_000)),
-        }],
-    };
-    let reserve_deadline = match story {
-        Story::ReserveExpiringSoon => Some(Timestamp::from_unix_ms(
-            now.unix_ms() + (20 + dice.below(60) as i64) * 60_000,
-        )),
-        _ if mode == FulfilmentMode::Reserve => Some(Timestamp::from_unix_ms(
-            now.unix_ms() + (6 + dice.below(40) as i64) * 3_600_000,
-        )),
-        _ => None,
-    };
-    // Ready since almost a day, a pickup lapses in the next hours: its steps are dated back
-    // (placed two hours before it was made ready). A reservation was placed 48 hours before
-    // its deadline, the hold a click & reserve gets.
-    let (placed_at, acted_at) = match (story, reserve_deadline) {
-        (Story::PickupAlmostNoShow, _) => {
+    let at = |ms: i64| Timestamp::from_unix_ms(ms);
+    match story {
+        Story::PickupAlmostNoShow => {
             let ready = now.unix_ms() - (19 + dice.below(5) as i64) * 3_600_000;
-            (
-                Timestamp::from_unix_ms(ready - 2 * 3_600_000),
-                Timestamp::from_unix_ms(ready),
-            )
+            (at(ready - 2 * 3_600_000), at(ready))
         }
-        (_, Some(deadline)) => (
-            Timestamp::from_unix_ms(deadline.unix_ms() - RESERVATION_HOURS * 3_600_000),
-            now,
-        ),
+        Story::ReserveExpiringSoon => {
+            let deadline = now.unix_ms() + (20 + dice.below(60) as i64) * 60_000;
+            (at(deadline - RESERVATION_HOURS * 3_600_000), now)
+        }
+        _ if story.mode() == FulfilmentMode::Reserve => {
+            let deadline = now.unix_ms() + (6 + dice.below(40) as i64) * 3_600_000;
+            (at(deadline - RESERVATION_HOURS * 3_600_000), now)
+        }
         _ => (hours_ago(dice, 96), now),
+    }
+}
+
+/// One order of a story: placed, then moved on step by step. A store that ran out of what
+/// the dice chose meanwhile (another order took it) drops the order.
+async fn one_order(w: &World<'_>, story: Story, mut dice: Dice) -> Result<(), Error> {
+    let dice = &mut dice;
+    let (placed_at, acted_at) = dates(story, dice);
+    let placed = match as_of(placed_at, place(w, story, dice)).await {
+        Ok(Some(order)) => order,
+        Ok(None) => return Ok(()),
+        Err(e) if e.code == ErrorCode::InsufficientStock => return Ok(()),
+        Err(e) => return Err(e),
     };
-    let placed = store::orders::place(
-        c,
-        &NewOrder {
-            customer_id: (mode != FulfilmentMode::CarryOut || dice.below(2) == 0)
-                .then(|| dice.pick(&w.customers).clone()),
-            cart: None,
-            channel,
-            hold_channel: None,
-            mode,
-            location,
-            owner: None,
-            currency: Currency::EUR,
-            lines,
-            payments,
-            deadline_at: reserve_deadline,
-            hold_ttl_s: inventory::hold::MAX_TTL_S,
-            routing,
-            exchange_of: None,
-        },
-        "demo",
-        placed_at,
-    )
-    .await?;
-    let actor = format!("store:{store}");
+    // A store's associates move its orders on; a parcel's, the warehouse's.
+    let staff = acting(Scope::Store(
+        placed
+            .location
+            .clone()
+            .unwrap_or_else(|| placed.lines[0].location.clone()),
+    ));
     for &step in story.steps() {
-        let input = TransitionInput {
-            pickup_code: None,
-            purchase: (step == Transition::Purchase).then(|| {
-                // Tried on, bought the first item only.
-                vec![(1, 1)]
-            }),
+        // The code is given when the order is made ready; the customer shows it.
+        let pickup_code = match step {
+            Transition::Collect => {
+                app::orders::reach(w.db(), &staff, &placed.id)
+                    .await?
+                    .pickup_code
+            }
+            _ => None,
+        };
+        let req = TransitionRequest {
+            pickup_code,
+            // Tried on, bought the first item only.
+            purchase: (step == Transition::Purchase).then(|| vec![(1, 1)]),
             pickup_days: if story == Story::PickupAlmostNoShow {
                 1
             } else {
                 7
             },
-            location: placed.location.clone(),
         };
-        let input = if step == Transition::Collect {
-            let code = store::orders::find_order(c, &placed.id)
-                .await?
-                .and_then(|o| o.pickup_code);
-            TransitionInput {
-                pickup_code: code,
-                ..input
-            }
-        } else {
-            input
-        };
-        store::orders::transition(c, &placed.id, step, &input, &actor, acted_at).await?;
+        let id = placed.id.clone();
+        let moved = kept::<Order, _>(|k| {
+            app::orders::transition(w.db(), &w.payments, &staff, id, step, req, None, k)
+        });
+        as_of(acted_at, moved).await?;
     }
     Ok(())
 }
 
+/// Places the story's order: a cart on its channel, checked out with that channel's key.
+async fn place(w: &World<'_>, story: Story, dice: &mut Dice) -> Result<Option<Order>, Error> {
+    let mode = story.mode();
+    let store = dice.pick(&w.stores).clone();
+    let stocked_at = match mode {
+        FulfilmentMode::Ship => w.warehouses[0].clone(),
+        _ => store.clone(),
+    };
+    let skus = store::stock::skus_promisable_at(&mut w.db().read().await?, &stocked_at, 2).await?;
+    if skus.is_empty() {
+        return Ok(None);
+    }
+    let mut lines: Vec<Line> = Vec::new();
+    for _ in 0..1 + dice.below(if mode == FulfilmentMode::Ship { 2 } else { 3 }) {
+        let sku = dice.pick(&skus).clone();
+        if lines.iter().all(|l| l.sku != sku) {
+            lines.push(Line {
+                sku,
+                quantity: 1 + dice.below(2) as i64,
+            });
+        }
+    }
+    let channel = match mode {
+        FulfilmentMode::CarryOut => bound_channel(w.db(), &store, ChannelKind::Pos).await?,
+        FulfilmentMode::Counter => bound_channel(w.db(), &store, ChannelKind::Kiosk).await?,
+        _ if dice.below(3) == 0 => "app".to_owned(),
+        _ => "web".to_owned(),
+    };
+    let key = acting(Scope::Channel(channel));
+    let cart = app::carts::CartRequest {
+        customer_id: None,
+        channel: None,
+        currency: Currency::EUR,
+        lines,
+    };
+    let cart = kept::<Cart, _>(|k| app::carts::create(w.db(), &key, cart, None, k)).await?;
+    let request = checkout_request(w, story, store, dice);
+    let cx = w.checkout();
+    let placed =
+        kept::<Vec<Order>, _>(|k| app::checkout::checkout(&cx, &key, &cart.id, request, None, k))
+            .await?;
+    Ok(placed.into_iter().next())
+}
+
+/// How the story's customer checks out: where, who, and how they pay.
+fn checkout_request(
+    w: &World<'_>,
+    story: Story,
+    store: String,
+    dice: &mut Dice,
+) -> CheckoutRequest {
+    let mode = story.mode();
+    let payment = match mode {
+        FulfilmentMode::Reserve => None,
+        FulfilmentMode::CarryOut => Some(PaymentChoice {
+            method: Some("pay_in_store".into()),
+            token: None,
+            store_credit_id: None,
+        }),
+        _ => Some(PaymentChoice {
+            method: Some("provider".into()),
+            token: Some(format!("demo{}", dice.next() % 1_000_000)),
+            store_credit_id: None,
+        }),
+    };
+    let (latitude, longitude) = *dice.pick(SHIP_TO);
+    CheckoutRequest {
+        mode,
+        location: (mode != FulfilmentMode::Ship).then_some(store),
+        payment,
+        ship_to: (mode == FulfilmentMode::Ship).then_some(ShipTo {
+            latitude,
+            longitude,
+        }),
+        // Half the till's customers give their loyalty card; every other order is signed in.
+        customer_id: (mode != FulfilmentMode::CarryOut || dice.below(2) == 0)
+            .then(|| dice.pick(&w.customers).clone()),
+        lines: None,
+    }
+}
+
 /// The store's till, or for a kiosk order its first kiosk.
-async fn bound_channel(
-    c: &mut Conn,
-    store: &str,
-    kind: ChannelKind,
-) -> Result<String, kernel::Error> {
+async fn bound_channel(db: &Db, store: &str, kind: ChannelKind) -> Result<String, Error> {
+    let mut conn = db.read().await?;
     if kind != ChannelKind::Pos
-        && let Some(ch) = store::channels::bound_to(c, store)
+        && let Some(ch) = store::channels::bound_to(&mut conn, store)
             .await?
             .into_iter()
             .find(|ch| ch.kind == kind)
     {
         return Ok(ch.code);
     }
-    Ok(store::channels::till_of(c, store)
+    Ok(store::channels::till_of(&mut conn, store)
         .await?
         .unwrap_or_else(|| format!("pos-{}", store.to_lowercase())))
 }
 
-fn line(w: &World, sku: &str, quantity: i64, location: &str) -> NewOrderLine {
-    NewOrderLine {
-        sku: sku.to_owned(),
-        quantity,
-        unit_price_minor: w.prices.get(sku).copied().unwrap_or(0),
-        location: location.to_owned(),
-        cart_hold: None,
-        checked_channel_safety: None,
-    }
-}
-
-/// Lines of a parcel and where they ship from, routed like a web checkout.
-async fn ship_lines(
-    c: &mut Conn,
-    w: &World,
-    dice: &mut Dice,
-) -> Result<Option<(Vec<NewOrderLine>, serde_json::Value)>, kernel::Error> {
-    let Some(first) = w.warehouses.first() else {
-        return Ok(None);
-    };
-    let skus = store::stock::skus_promisable_at(c, first, 3).await?;
-    if skus.is_empty() {
-        return Ok(None);
-    }
-    let mut wanted = BTreeMap::new();
-    for _ in 0..1 + dice.below(2) {
-        wanted.insert(dice.pick(&skus).clone(), 1 + dice.below(2) as i64);
-    }
-    let mut candidates = Vec::new();
-    for code in &w.warehouses {
-        let mut atp = BTreeMap::new();
-        for sku in wanted.keys() {
-            if let Some(level) = store::stock::find_level(c, sku, code).await? {
-                atp.insert(sku.clone(), level.atp());
-            }
-        }
-        candidates.push(Candidate {
-            code: code.clone(),
-            is_warehouse: true,
-            distance_km: None,
-            atp,
-        });
-    }
-    let Ok(routing) = route(&wanted, &candidates) else {
-        return Ok(None);
-    };
-    let lines = routing
-        .allocations
-        .iter()
-        .map(|a| line(w, &a.sku, a.quantity, &a.location))
-        .collect();
-    Ok(Some((lines, serde_json::json!(routing))))
-}
-
 /// Returns taken in another store than the one that sold: refunds, store credit, exchanges.
-async fn returns(
-    c: &mut Conn,
-    w: &World,
-    sold: &[Order],
-    dice: &mut Dice,
-) -> Result<(), kernel::Error> {
+async fn returns(w: &World<'_>, sold: &[Order], dice: &mut Dice) -> Result<(), Error> {
     for (n, order) in sold.iter().take(16).enumerate() {
         let at = order
             .location
             .clone()
             .unwrap_or_else(|| w.stores[0].clone());
         let other = w.stores.iter().find(|s| **s != at).cloned().unwrap_or(at);
-        let line = &order.lines[0];
         let method = match n % 4 {
             0 | 1 => RefundMethod::OriginalPayment,
             2 => RefundMethod::StoreCredit,
             _ => RefundMethod::Exchange,
         };
-        let exchange = if method == RefundMethod::Exchange {
-            let skus = store::stock::skus_promisable_at(c, &other, 1).await?;
-            let sku = dice.pick(&skus).clone();
-            Some(ExchangeSale {
-                lines: vec![self::line(w, &sku, 1, &other)],
-            })
+        let exchange_lines = if method == RefundMethod::Exchange {
+            let skus =
+                store::stock::skus_promisable_at(&mut w.db().read().await?, &other, 1).await?;
+            Some(vec![Line {
+                sku: dice.pick(&skus).clone(),
+                quantity: 1,
+            }])
         } else {
             None
         };
-        let till = bound_channel(c, &other, ChannelKind::Pos).await?;
-        store::returns::record(
-            c,
-            &NewReturn {
-                order_id: order.id.clone(),
-                location: other.clone(),
-                by_mail: false,
-                lines: vec![ReturnLineIn {
-                    line_no: line.line_no,
-                    quantity: 1,
-                    condition: if n % 5 == 4 {
-                        Condition::Damaged
-                    } else {
-                        Condition::Resellable
-                    },
-                }],
-                method,
-                exchange,
-                exchange_channel: till,
-                window_days: 30,
-            },
-            &format!("store:{other}"),
-            Timestamp::now(),
-        )
+        let req = ReturnRequest {
+            order: order.id.clone(),
+            location: Some(other.clone()),
+            by_mail: false,
+            lines: vec![ReturnLineIn {
+                line_no: order.lines[0].line_no,
+                quantity: 1,
+                condition: if n % 5 == 4 {
+                    Condition::Damaged
+                } else {
+                    Condition::Resellable
+                },
+            }],
+            method,
+            exchange_lines,
+        };
+        let staff: Principal = acting(Scope::Store(other));
+        kept::<Return, _>(|k| {
+            app::returns::record(w.db(), &w.payments, &staff, (req, 30), None, k)
+        })
         .await?;
     }
     Ok(())

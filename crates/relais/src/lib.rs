@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod cli;
 pub mod demo;
+mod demo_calls;
 pub mod demo_customers;
 pub mod demo_orders;
 pub mod import;
