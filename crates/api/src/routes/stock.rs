@@ -346,18 +346,7 @@ async fn variant_availability(
     Path(sku): Path<String>,
     Q(q): Q<AvailabilityQuery>,
 ) -> ApiResult<Response> {
-    if q.radius_km.is_some() && q.near.is_none() {
-        return Err(
-            kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near")
-                .with("field", "radius_km")
-                .into(),
-        );
-    }
-    let near = q
-        .near
-        .as_deref()
-        .map(|n| super::locations::parse_near(n, q.radius_km))
-        .transpose()?;
+    let near = near_of(&q)?;
     let fulfilment = q.fulfilment;
     let view =
         ChannelView::resolve(&s.reference, &p, q.channel, fulfilment.map(Into::into)).await?;
@@ -382,19 +371,32 @@ async fn variant_availability(
         in_stock: q.in_stock.unwrap_or(false),
     };
     let seen = app::availability::of_variant(&s.reference, view.as_ref(), &query).await?;
-    let data = seen.into_iter().map(|x| seen_dto(&p, x)).collect();
-    let channel = view.as_ref().map(|v| v.code().to_owned());
-    let body = serde_json::to_vec(&Availability {
-        sku: query.sku,
-        channel,
-        data,
-    })
-    .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?;
-    let body = Bytes::from(body);
+    let body = Bytes::from(
+        serde_json::to_vec(&Availability {
+            sku: query.sku,
+            channel: view.as_ref().map(|v| v.code().to_owned()),
+            data: seen.into_iter().map(|x| seen_dto(&p, x)).collect(),
+        })
+        .map_err(|e| kernel::Error::internal(format!("cannot render availability: {e}")))?,
+    );
     if let Some(key) = cache_key {
         s.availability_cache.put(key, commits, epoch, body.clone());
     }
     Ok(json_bytes(body))
+}
+
+/// The point and radius an availability query searches around (`radius_km` needs `near`).
+fn near_of(q: &AvailabilityQuery) -> Result<Option<(catalog::Coordinates, f64)>, kernel::Error> {
+    if q.radius_km.is_some() && q.near.is_none() {
+        return Err(
+            kernel::Error::new(kernel::ErrorCode::InvalidQuery, "radius_km needs near")
+                .with("field", "radius_km"),
+        );
+    }
+    q.near
+        .as_deref()
+        .map(|n| super::locations::parse_near(n, q.radius_km))
+        .transpose()
 }
 
 /// What a cached availability answer depends on: the SKU, the books the key sees, the

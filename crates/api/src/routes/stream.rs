@@ -183,13 +183,7 @@ async fn stream_availability(
         locations: list("locations", q.locations.as_deref())?,
     };
     let resume_after = match last_event_id(&headers, q.last_event_id)? {
-        Some(seq) => Some(store::feed::position_of(&s.db, seq).await?.ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidQuery,
-                format!("no event {seq} to resume after"),
-            )
-            .with("field", "last_event_id")
-        })?),
+        Some(seq) => Some(resume_position(&s.db, seq).await?),
         None => None,
     };
     let view =
@@ -206,7 +200,24 @@ async fn stream_availability(
     // Subscribed before answering: every change committed after the answer reaches the client.
     let subscription = s.live.subscribe(filter.clone()).await?;
     let follower = Follower::new(s.live.clone(), filter, resume_after, subscription);
-    let stream = futures::stream::unfold((follower, lens), |(mut follower, lens)| async move {
+    Ok(Sse::new(events(follower, lens))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Where a stream resumes: the outbox position of the last event the client had.
+async fn resume_position(db: &store::Db, seq: i64) -> Result<store::feed::Position, Error> {
+    store::feed::position_of(db, seq).await?.ok_or_else(|| {
+        Error::new(
+            ErrorCode::InvalidQuery,
+            format!("no event {seq} to resume after"),
+        )
+        .with("field", "last_event_id")
+    })
+}
+
+/// The changes the follower reads, as the events the lens lets through.
+fn events(follower: Follower, lens: Arc<Lens>) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold((follower, lens), |(mut follower, lens)| async move {
         loop {
             match follower.next().await {
                 Ok(change) => {
@@ -221,6 +232,5 @@ async fn stream_availability(
                 }
             }
         }
-    });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    })
 }
