@@ -17,6 +17,7 @@ use store::orders::{NewOrder, NewOrderLine, NewPayment, Order};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::{Principal, forbidden};
+use crate::pricing::{self, Pricing};
 use crate::reference::Reference;
 
 /// What checkout works with besides the database.
@@ -97,7 +98,9 @@ pub async fn checkout<P: PaymentProvider>(
     }
     let actor = principal.key_id.clone();
     let (cart, prices) = priced_cart(cx.db, id).await?;
-    let (orders, charges) = plan_all(cx, principal, &cart, &prices, &b).await?;
+    let customer = b.customer_id.clone().or(cart.customer_id.clone());
+    let pricing = pricing::read(cx.db, cart.currency, prices, customer.as_deref()).await?;
+    let (orders, charges) = plan_all(cx, principal, &cart, &pricing, &b).await?;
     let now = crate::clock::now();
     let placed = cx
         .db
@@ -150,7 +153,7 @@ async fn plan_all<P: PaymentProvider>(
     cx: &Context<'_, P>,
     principal: &Principal,
     cart: &Cart,
-    prices: &BTreeMap<String, i64>,
+    pricing: &Pricing,
     b: &CheckoutRequest,
 ) -> Result<(Vec<NewOrder>, Vec<String>), Error> {
     let parts = split_by_fulfilment(cart, b.mode, b.location.as_deref(), b.lines.as_deref())?;
@@ -172,7 +175,7 @@ async fn plan_all<P: PaymentProvider>(
             cart,
             part,
             b,
-            prices,
+            pricing,
             &mut cart_holds,
             customer_id.clone(),
             first_and_alone.0,
@@ -265,14 +268,15 @@ async fn plan_order<P: PaymentProvider>(
     cart: &Cart,
     part: &Part,
     b: &CheckoutRequest,
-    prices: &BTreeMap<String, i64>,
+    pricing: &Pricing,
     cart_holds: &mut BTreeMap<String, String>,
     customer_id: Option<String>,
     first: bool,
     alone: bool,
 ) -> Result<NewOrder, Error> {
     let mode = part.mode;
-    let total = orders::cart::total(part.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
+    let prices = &pricing.list;
+    orders::cart::total(part.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
     let (location, allocations, routing) = plan_fulfilment(
         cx,
         principal,
@@ -293,8 +297,16 @@ async fn plan_order<P: PaymentProvider>(
             p
         }),
     };
-    let payment = take_payment(cx, mode, payment_in, cart.currency, total).await?;
+    let channel = principal.own_channel().map(str::to_owned);
     let now = crate::clock::now();
+    let wanted: Vec<(String, i64)> = part
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let order_channel = channel.as_deref().unwrap_or(&cart.channel);
+    let priced = pricing.price(order_channel, location.as_deref(), &wanted, 0, now);
+    let payment = take_payment(cx, mode, payment_in, cart.currency, priced.total_minor).await?;
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + cx.hold_ttls.reserve_s * 1000));
     let hold_ttl_s = match mode {
@@ -302,7 +314,7 @@ async fn plan_order<P: PaymentProvider>(
         FulfilmentMode::Reserve => cx.hold_ttls.reserve_s + 3600,
         _ => inventory::hold::MAX_TTL_S,
     };
-    let channel = principal.own_channel().map(str::to_owned);
+    let mut discounts = pricing::discounts_by_allocation(&priced, &allocations).into_iter();
     let mut lines = Vec::with_capacity(allocations.len());
     for (sku, quantity, at) in allocations {
         let cart_hold = cart_holds.remove(&sku);
@@ -313,6 +325,7 @@ async fn plan_order<P: PaymentProvider>(
         };
         lines.push(NewOrderLine {
             unit_price_minor: prices[&sku],
+            discounts: discounts.next().unwrap_or_default(),
             sku,
             quantity,
             location: at,
@@ -348,6 +361,7 @@ async fn plan_order<P: PaymentProvider>(
         hold_ttl_s,
         routing,
         exchange_of: None,
+        promotions: priced.applied,
     })
 }
 

@@ -22,6 +22,8 @@ pub mod keys;
 pub mod locations;
 pub mod orders;
 pub mod prices;
+pub mod pricing;
+pub mod promotions;
 pub mod reference;
 pub mod reports;
 pub mod returns;

@@ -116,6 +116,7 @@ async fn exchange_sale(
                 .get(&l.sku)
                 .ok_or_else(|| no_price(&l.sku, order.currency))?;
             Ok(NewOrderLine {
+                discounts: Vec::new(),
                 unit_price_minor: price.amount_minor,
                 sku: l.sku,
                 quantity: l.quantity,

@@ -2,6 +2,7 @@
 //! back), its payments, where it is in its mode's state machine, and when it lapses.
 
 use kernel::{Currency, Timestamp};
+use promotions::{Applied, LineDiscount};
 use serde::Serialize;
 
 use crate::payment::Payment;
@@ -13,12 +14,28 @@ pub struct OrderLine {
     pub sku: String,
     pub quantity: i64,
     pub unit_price_minor: i64,
+    /// Off the line's `quantity` units together, by the promotions in `discounts`.
+    pub discount_minor: i64,
+    pub discounts: Vec<LineDiscount>,
     /// The location that holds and hands over (or ships) this line.
     pub location: String,
     pub hold_id: Option<String>,
     /// Units the customer got (handed over, shipped or bought at the till).
     pub sold: i64,
     pub returned: i64,
+}
+
+impl OrderLine {
+    /// What the line's `quantity` units cost together, after their discounts.
+    pub fn paid_minor(&self) -> i64 {
+        self.unit_price_minor * self.quantity - self.discount_minor
+    }
+
+    /// What `units` of the line cost after the first `already`: each unit's share of
+    /// [`OrderLine::paid_minor`], so the shares of every unit add up to it exactly.
+    pub fn value_of(&self, already: i64, units: i64) -> i64 {
+        promotions::refund_share(self.paid_minor(), self.quantity, already, units)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,7 +60,12 @@ pub struct Order {
     pub owner_kind: Option<String>,
     pub owner_name: Option<String>,
     pub currency: Currency,
+    /// What the customer pays: the lines after their discounts.
     pub total_minor: i64,
+    /// Off the lines, by the promotions in `promotions`.
+    pub discount_minor: i64,
+    /// The promotions the order got, each with why and how much.
+    pub promotions: Vec<Applied>,
     pub pickup_code: Option<String>,
     pub receipt_token: String,
     /// When the order lapses on its own: a reservation expires, a pickup is a no-show.

@@ -111,7 +111,10 @@ pub struct ReturnableLine {
     /// Units the customer has (bought and handed over).
     pub bought: i64,
     pub returned: i64,
-    pub unit_price_minor: i64,
+    /// The units ordered and what they cost together, after discounts: each unit comes
+    /// back at its share of it.
+    pub quantity: i64,
+    pub paid_minor: i64,
 }
 
 impl ReturnableLine {
@@ -159,7 +162,12 @@ pub fn value_of_return(line: &ReturnableLine, quantity: i64) -> Result<i64, Erro
         .with("line", line.line_no)
         .with("returnable", line.returnable()));
     }
-    Ok(line.unit_price_minor * quantity)
+    Ok(promotions::refund_share(
+        line.paid_minor,
+        line.quantity,
+        line.returned,
+        quantity,
+    ))
 }
 
 /// How an exchange settles: the customer pays the difference, or gets it back.
@@ -189,8 +197,32 @@ mod tests {
             line_no: 1,
             bought,
             returned,
-            unit_price_minor: 2_500,
+            quantity: bought,
+            paid_minor: 2_500 * bought,
         }
+    }
+
+    #[test]
+    fn a_discounted_line_comes_back_at_what_was_paid() {
+        // "3 for 20.00": 3 units of 9.00 paid 20.00 together.
+        let line = ReturnableLine {
+            line_no: 1,
+            bought: 3,
+            returned: 0,
+            quantity: 3,
+            paid_minor: 2_000,
+        };
+        let first = value_of_return(&line, 1).unwrap();
+        let rest = value_of_return(
+            &ReturnableLine {
+                returned: 1,
+                ..line.clone()
+            },
+            2,
+        )
+        .unwrap();
+        assert_eq!((first, rest), (666, 1_334));
+        assert_eq!(first + rest, 2_000, "never more than was paid");
     }
 
     #[test]

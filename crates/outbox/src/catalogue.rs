@@ -88,6 +88,11 @@ catalogue! {
     PriceOverrideSet = "relais.price.override_set", subject "SKU": pricing::PriceOverride;
     /// A channel price override was removed.
     PriceOverrideRemoved = "relais.price.override_removed", subject "SKU": OverrideRemoved;
+    /// A promotion was created (active or not yet).
+    PromotionCreated = "relais.promotion.created", subject "promotion id": promotions::Promotion;
+    /// A promotion changed (conditions, effect, budget, switched on or off); carries it as it
+    /// is now.
+    PromotionUpdated = "relais.promotion.updated", subject "promotion id": promotions::Promotion;
     /// Stock moved (receipt, sale, adjustment, transfer, return…); carries the new level.
     StockMoved = "relais.stock.moved", subject "SKU": StockMoved;
     /// The safety stock of a SKU at a location was set; carries the new level.

@@ -18,6 +18,6 @@ pub use evaluate::{
     evaluate,
 };
 pub use promotion::{
-    Budget, Conditions, Effect, ItemScope, MAX_PERCENT_BP, NewPromotion, Promotion, Schedule,
-    Stacking,
+    Budget, Conditions, Effect, ItemScope, MAX_PERCENT_BP, NewPromotion, Promotion, PromotionPatch,
+    Schedule, Stacking,
 };

@@ -372,3 +372,38 @@ impl NewPromotion {
         })
     }
 }
+
+/// Fields to change on a promotion; `None` leaves one as it is. The result is validated
+/// again as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PromotionPatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub conditions: Option<Conditions>,
+    pub effect: Option<Effect>,
+    pub stacking: Option<Stacking>,
+    pub priority: Option<i64>,
+    pub budget: Option<Budget>,
+    pub active: Option<bool>,
+}
+
+impl PromotionPatch {
+    /// `p` with the changes, validated, its version one up.
+    pub fn apply(self, p: &Promotion, now: Timestamp) -> Result<Promotion, Error> {
+        let new = NewPromotion {
+            name: self.name.unwrap_or_else(|| p.name.clone()),
+            description: self.description.unwrap_or_else(|| p.description.clone()),
+            currency: p.currency,
+            conditions: self.conditions.unwrap_or_else(|| p.conditions.clone()),
+            effect: self.effect.unwrap_or_else(|| p.effect.clone()),
+            stacking: self.stacking.unwrap_or(p.stacking),
+            priority: self.priority.unwrap_or(p.priority),
+            budget: self.budget.unwrap_or_else(|| p.budget.clone()),
+            active: self.active.unwrap_or(p.active),
+        };
+        let mut changed = new.validate(p.id.clone(), now)?;
+        changed.version = p.version + 1;
+        changed.created_at = p.created_at;
+        Ok(changed)
+    }
+}

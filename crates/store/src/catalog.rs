@@ -414,3 +414,41 @@ pub async fn is_empty(db: &Db) -> Result<bool, Error> {
         .await?
         .is_none())
 }
+
+/// What a promotion looks at of each SKU: its product, category and brand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemFacts {
+    pub product_id: String,
+    pub category: String,
+    pub brand: Option<String>,
+}
+
+/// The [`ItemFacts`] of the SKUs that exist among `skus`.
+pub async fn item_facts(
+    conn: &mut Conn,
+    skus: &[String],
+) -> Result<std::collections::BTreeMap<String, ItemFacts>, Error> {
+    let mut found = std::collections::BTreeMap::new();
+    for chunk in skus.chunks(500) {
+        let sql = format!(
+            "SELECT v.sku, p.id, p.category, p.brand FROM variants v JOIN products p ON p.id = v.product_id
+             WHERE v.sku IN ({})",
+            crate::sql::placeholders(1, chunk.len())
+        );
+        let values: Vec<crate::Value> = chunk
+            .iter()
+            .map(|s| crate::Value::from(s.as_str()))
+            .collect();
+        for row in conn.query(&sql, &values).await? {
+            found.insert(
+                row.text("sku")?,
+                ItemFacts {
+                    product_id: row.text("id")?,
+                    category: row.text("category")?,
+                    brand: row.opt_text("brand")?,
+                },
+            );
+        }
+    }
+    Ok(found)
+}

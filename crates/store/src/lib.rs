@@ -27,6 +27,7 @@ mod migrations;
 pub mod orders;
 pub mod prices;
 pub mod profiles;
+pub mod promotions;
 pub mod recent;
 pub mod returns;
 mod rows;

@@ -66,6 +66,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "hold_owners",
         include_str!("../migrations/sqlite/0011_hold_owners.sql"),
     ),
+    (
+        12,
+        "promotions",
+        include_str!("../migrations/sqlite/0012_promotions.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -122,6 +127,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         11,
         "hold_owners",
         include_str!("../migrations/postgres/0011_hold_owners.sql"),
+    ),
+    (
+        12,
+        "promotions",
+        include_str!("../migrations/postgres/0012_promotions.sql"),
     ),
 ];
 

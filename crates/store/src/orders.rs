@@ -33,6 +33,8 @@ pub struct NewOrderLine {
     pub sku: String,
     pub quantity: i64,
     pub unit_price_minor: i64,
+    /// Off the line's units together, by promotions (their sum).
+    pub discounts: Vec<promotions::LineDiscount>,
     pub location: String,
     /// The cart line's hold, adopted when it still holds these units there.
     pub cart_hold: Option<String>,
@@ -85,6 +87,14 @@ pub struct NewOrder {
     pub hold_ttl_s: i64,
     pub routing: Option<serde_json::Value>,
     pub exchange_of: Option<String>,
+    /// The promotions the lines' discounts come from; each takes a use of its budget.
+    pub promotions: Vec<promotions::Applied>,
+}
+
+impl NewOrderLine {
+    fn discount_minor(&self) -> i64 {
+        self.discounts.iter().map(|d| d.amount_minor).sum()
+    }
 }
 
 /// Places an order: the cart closes, every line's stock is held (a cart hold is adopted when
@@ -100,7 +110,9 @@ pub async fn place(
     if let Some(cart) = new.cart.as_ref().filter(|c| c.close) {
         crate::carts::close_as_ordered(conn, &cart.id, cart.version, &id, now).await?;
     }
-    let total = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
+    let subtotal = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
+    let discount: i64 = new.lines.iter().map(NewOrderLine::discount_minor).sum();
+    let total = subtotal - discount;
     let (owner_kind, owner_name) = match (&new.location, &new.owner) {
         (Some(_), Some(owner)) => (
             Some(crate::locations::owner_kind_text(owner.kind).to_owned()),
@@ -128,16 +140,19 @@ pub async fn place(
     let receipt = orders::receipt::new_token();
     conn.execute(
         "INSERT INTO orders (id, customer_id, cart_id, channel, mode, state, location, owner_kind, owner_name, currency,
-                             total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1)",
+                             total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version,
+                             discount_minor, promotions)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18)",
         params![
             &id, &customer, new.cart.as_ref().map(|c| c.id.clone()), &new.channel, new.mode.as_str(),
             new.mode.initial().as_str(), &new.location, &owner_kind, &owner_name, new.currency.code(),
             total, &receipt, new.deadline_at.map(|t| t.to_text()),
-            new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text()
+            new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text(),
+            discount, (!new.promotions.is_empty()).then(|| rows::to_json(&new.promotions))
         ],
     )
     .await?;
+    crate::promotions::take_uses(conn, &id, customer.as_deref(), &new.promotions, now).await?;
     let mut holds = Vec::with_capacity(new.lines.len());
     for line in &new.lines {
         holds.push(hold_line(conn, new, &id, line, actor).await?);
@@ -166,6 +181,8 @@ pub async fn place(
         owner_name,
         currency: new.currency,
         total_minor: total,
+        discount_minor: discount,
+        promotions: new.promotions.clone(),
         pickup_code: None,
         receipt_token: receipt,
         deadline_at: new.deadline_at,
@@ -181,6 +198,8 @@ pub async fn place(
                 sku: l.sku.clone(),
                 quantity: l.quantity,
                 unit_price_minor: l.unit_price_minor,
+                discount_minor: l.discount_minor(),
+                discounts: l.discounts.clone(),
                 location: l.location.clone(),
                 hold_id: Some(hold),
                 sold: if sold_now { l.quantity } else { 0 },
@@ -262,16 +281,17 @@ async fn insert_lines(
     sold_now: bool,
 ) -> Result<(), Error> {
     let mut sql = String::from(
-        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, location, hold_id, sold, returned) VALUES ",
+        "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, location, hold_id, sold,
+                                  discount_minor, discounts, returned) VALUES ",
     );
-    let mut values: Vec<Value> = Vec::with_capacity(lines.len() * 8);
+    let mut values: Vec<Value> = Vec::with_capacity(lines.len() * 10);
     for (i, (line, hold)) in lines.iter().zip(holds).enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
             "({}, 0)",
-            crate::sql::placeholders(values.len() + 1, 8)
+            crate::sql::placeholders(values.len() + 1, 10)
         ));
         values.extend_from_slice(params![
             order_id,
@@ -281,7 +301,9 @@ async fn insert_lines(
             line.unit_price_minor,
             &line.location,
             hold,
-            if sold_now { line.quantity } else { 0 }
+            if sold_now { line.quantity } else { 0 },
+            line.discount_minor(),
+            (!line.discounts.is_empty()).then(|| rows::to_json(&line.discounts))
         ]);
     }
     conn.execute(&sql, &values).await?;
@@ -408,6 +430,8 @@ pub async fn transition(
             }
             refunds = refund_all(conn, &order, actor).await?;
             refunded = Some(refunds.iter().map(|r| r.amount_minor).sum());
+            // Not sold after all: its promotions' uses go back to their budgets.
+            crate::promotions::release_uses(conn, &order.id).await?;
         }
         Effect::None => {}
     }
@@ -497,7 +521,8 @@ async fn purchase(
             .find(|(n, _)| *n == line.line_no)
             .map_or(0, |(_, q)| *q),
     };
-    let total = orders::cart::total(order.lines.iter().map(|l| (l.unit_price_minor, units(l))))?;
+    // Each unit at its share of the line's discounted price.
+    let total: i64 = order.lines.iter().map(|l| l.value_of(0, units(l))).sum();
     if order.lines.iter().all(|l| units(l) == 0) {
         return Err(Error::validation(
             "lines",
@@ -696,6 +721,13 @@ fn line_from_row(r: &Row) -> Result<OrderLine, Error> {
         sku: r.text("sku")?,
         quantity: r.int("quantity")?,
         unit_price_minor: r.int("unit_price_minor")?,
+        discount_minor: r.int("discount_minor")?,
+        discounts: match r.opt_text("discounts")? {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| corrupt("discounts", &e.to_string()))?
+            }
+            None => Vec::new(),
+        },
         location: r.text("location")?,
         hold_id: r.opt_text("hold_id")?,
         sold: r.int("sold")?,
@@ -735,6 +767,13 @@ fn order_from_row(
         owner_name: row.opt_text("owner_name")?,
         currency: rows::currency(row, "currency")?,
         total_minor: row.int("total_minor")?,
+        discount_minor: row.int("discount_minor")?,
+        promotions: match row.opt_text("promotions")? {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| corrupt("promotions", &e.to_string()))?
+            }
+            None => Vec::new(),
+        },
         pickup_code: row.opt_text("pickup_code")?,
         receipt_token: row.text("receipt_token")?,
         deadline_at: rows::opt_timestamp(row, "deadline_at")?,
@@ -946,7 +985,7 @@ pub async fn owner_report(
         .await?
         .query(
             "SELECT o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at,
-                    CAST(SUM(l.unit_price_minor * l.sold) AS BIGINT) AS amount_minor,
+                    CAST(SUM((l.unit_price_minor * l.quantity - l.discount_minor) * l.sold / l.quantity) AS BIGINT) AS amount_minor,
                     CASE WHEN MAX(ch.location_code) IS NULL THEN 1 ELSE 0 END AS online
              FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN locations loc ON loc.code = l.location
                   LEFT JOIN channels ch ON ch.code = o.channel
@@ -974,4 +1013,15 @@ pub async fn owner_report(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(Page::from_rows(lines, page, |l| l.order_id.clone()))
+}
+
+/// Whether a customer has placed no order yet (a first-order promotion's condition).
+pub async fn is_first_order(conn: &mut Conn, customer_id: &str) -> Result<bool, Error> {
+    Ok(conn
+        .query_opt(
+            "SELECT id FROM orders WHERE customer_id = $1 LIMIT 1",
+            params![customer_id],
+        )
+        .await?
+        .is_none())
 }

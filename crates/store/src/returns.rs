@@ -109,7 +109,8 @@ pub async fn record(
                 line_no: line.line_no,
                 bought: line.sold,
                 returned: line.returned,
-                unit_price_minor: line.unit_price_minor,
+                quantity: line.quantity,
+                paid_minor: line.paid_minor(),
             },
             line_in.quantity,
         )?;
@@ -211,6 +212,7 @@ pub async fn record(
                     hold_ttl_s: 3600,
                     routing: None,
                     exchange_of: Some(order.id.clone()),
+                    promotions: Vec::new(),
                 },
                 actor,
                 now,

@@ -62,12 +62,62 @@ pub struct OrderLineDto {
     pub sku: String,
     pub quantity: i64,
     pub unit_price_minor: i64,
+    /// Off the line's units together; `unit_price_minor × quantity − discount_minor` is
+    /// what they cost, and a returned unit refunds its share of that.
+    pub discount_minor: i64,
+    pub discounts: Vec<DiscountDto>,
     /// Where this line is held and handed over (or shipped from).
     pub location: String,
     pub hold_id: Option<String>,
     /// Units the customer got.
     pub sold: i64,
     pub returned: i64,
+}
+
+/// A discount a promotion gave a line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscountDto {
+    pub promotion_id: String,
+    /// The promotion's name, as shown to customers.
+    pub name: String,
+    pub amount_minor: i64,
+}
+
+impl From<promotions::LineDiscount> for DiscountDto {
+    fn from(d: promotions::LineDiscount) -> Self {
+        DiscountDto {
+            promotion_id: d.promotion_id,
+            name: d.name,
+            amount_minor: d.amount_minor,
+        }
+    }
+}
+
+/// A promotion a basket got: why, and how much in all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppliedPromotionDto {
+    pub promotion_id: String,
+    pub name: String,
+    /// What earned it, in words.
+    pub why: String,
+    pub coupon: Option<String>,
+    /// Off the items.
+    pub amount_minor: i64,
+    /// Off shipping.
+    pub shipping_minor: i64,
+}
+
+impl From<promotions::Applied> for AppliedPromotionDto {
+    fn from(a: promotions::Applied) -> Self {
+        AppliedPromotionDto {
+            promotion_id: a.promotion_id,
+            name: a.name,
+            why: a.why,
+            coupon: a.coupon,
+            amount_minor: a.amount_minor,
+            shipping_minor: a.shipping_minor,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -112,7 +162,13 @@ pub struct OrderDto {
     /// That store's owner, for franchise attribution.
     pub owner: Option<OwnerDto>,
     pub currency: String,
+    /// The lines at their unit prices.
+    pub subtotal_minor: i64,
+    /// Off the lines, by the promotions in `promotions`.
+    pub discount_minor: i64,
+    /// What the customer pays: `subtotal_minor − discount_minor`.
     pub total_minor: i64,
+    pub promotions: Vec<AppliedPromotionDto>,
     /// Captured less refunded.
     pub paid_minor: i64,
     /// Shown to the customer's channels and staff, never to store keys.
@@ -165,6 +221,8 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
                 sku: l.sku,
                 quantity: l.quantity,
                 unit_price_minor: l.unit_price_minor,
+                discount_minor: l.discount_minor,
+                discounts: l.discounts.into_iter().map(Into::into).collect(),
                 location: l.location,
                 hold_id: l.hold_id,
                 sold: l.sold,
@@ -191,7 +249,10 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
         state: o.state.into(),
         location: o.location,
         currency: o.currency.code().to_owned(),
+        subtotal_minor: o.total_minor + o.discount_minor,
+        discount_minor: o.discount_minor,
         total_minor: o.total_minor,
+        promotions: o.promotions.into_iter().map(Into::into).collect(),
         paid_minor,
         deadline_at: o.deadline_at,
         routing: o.routing,
