@@ -49,6 +49,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::customers::router())
         .merge(routes::customer_events::router())
         .merge(routes::segments::router())
+        .merge(routes::promotions::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

@@ -15,6 +15,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "locations", description = "Stores, warehouses, pickup points"),
         (name = "channels", description = "Web, app, kiosks, POS, phone, e-mail, social, marketplaces"),
         (name = "prices", description = "One price everywhere, overrides only with a customer-facing reason"),
+        (name = "promotions", description = "Promotions on every channel: conditions, discounts, stacking, budgets"),
         (name = "stock", description = "Stock ledger, availability to promise, holds"),
         (name = "access", description = "API keys and scopes"),
         (name = "customers", description = "Profiles, identities and merges, consent, GDPR rights, service history"),

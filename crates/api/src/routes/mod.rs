@@ -13,6 +13,7 @@ pub mod locations;
 pub mod orders;
 pub mod outbox;
 pub mod prices;
+pub mod promotions;
 pub mod segments;
 pub mod stock;
 pub mod stream;

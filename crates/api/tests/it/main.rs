@@ -8,6 +8,7 @@ mod events;
 mod locations;
 mod orders;
 mod prices;
+mod promotions;
 mod sourcing;
 mod stock;
 mod stream;

@@ -322,6 +322,11 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/segments", No, No, Yes),
     r("GET", "/v1/segments/{code}", No, No, Yes),
     r("GET", "/v1/segments/{code}/members", No, No, Yes),
+    // Promotions are shown to customers on every channel: every key reads them.
+    r("GET", "/v1/promotions", Yes, Yes, Yes),
+    r("POST", "/v1/promotions", No, No, No),
+    r("GET", "/v1/promotions/{id}", Yes, Yes, Yes),
+    r("PATCH", "/v1/promotions/{id}", No, No, No),
     // Carts: the cart id is its token.
     r("POST", "/v1/carts", Yes, Yes, Yes),
     r("GET", "/v1/carts/{id}", Yes, Yes, Yes),

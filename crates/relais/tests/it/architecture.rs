@@ -29,6 +29,7 @@ const DOMAIN: &[&str] = &[
     "kernel",
     "catalog",
     "pricing",
+    "promotions",
     "inventory",
     "outbox",
     "customers",
