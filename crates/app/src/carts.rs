@@ -185,3 +185,29 @@ pub async fn claim(
     )
     .await
 }
+
+/// A cart priced as checkout would price an order of it: the channel's prices, then the
+/// promotions in force for its customer, on the key's channel (else the cart's), for an
+/// order at `location` (else the key's store; none for a parcel).
+pub async fn price(
+    db: &Db,
+    p: &Principal,
+    cart: &Cart,
+    location: Option<String>,
+) -> Result<promotions::PricedBasket, Error> {
+    let list = crate::checkout::cart_prices(db, cart).await?;
+    let store = match location {
+        Some(code) => Some(code),
+        None => crate::checkout::bound_store(db, p).await?,
+    };
+    let pricing =
+        crate::pricing::read(db, cart.currency, list, cart.customer_id.as_deref()).await?;
+    let lines: Vec<(String, i64)> = cart
+        .lines
+        .iter()
+        .filter(|l| pricing.list.contains_key(&l.sku))
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let channel = p.own_channel().unwrap_or(&cart.channel);
+    Ok(pricing.price(channel, store.as_deref(), &lines, 0, clock::now()))
+}

@@ -411,7 +411,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
     }
     let code = match location {
         Some(code) => code.to_owned(),
-        None => bound_store(cx, principal).await?.ok_or_else(|| {
+        None => bound_store(cx.db, principal).await?.ok_or_else(|| {
             Error::validation(
                 "location",
                 format!("a {} order names its store", mode.as_str()),
@@ -437,7 +437,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
     // Only kiosk and till orders need to know where the key stands (a lookup for channel keys).
     if matches!(mode, FulfilmentMode::Counter | FulfilmentMode::CarryOut)
         && !principal.can_access_store(&code)
-        && bound_store(cx, principal).await?.as_deref() != Some(code.as_str())
+        && bound_store(cx.db, principal).await?.as_deref() != Some(code.as_str())
     {
         return Err(forbidden(
             "kiosk and till orders are placed with the store's key or a channel bound to the store",
@@ -455,17 +455,14 @@ async fn plan_fulfilment<P: PaymentProvider>(
 
 /// The store a key works at: a store key's store, or the store its channel is bound to (a
 /// kiosk's, a till's).
-async fn bound_store<P: PaymentProvider>(
-    cx: &Context<'_, P>,
-    principal: &Principal,
-) -> Result<Option<String>, Error> {
+pub(crate) async fn bound_store(db: &Db, principal: &Principal) -> Result<Option<String>, Error> {
     if let Some(store) = principal.store_only() {
         return Ok(Some(store.to_owned()));
     }
     let Some(channel) = principal.own_channel() else {
         return Ok(None);
     };
-    let found = store::channels::find_channel(&mut cx.db.read().await?, channel).await?;
+    let found = store::channels::find_channel(&mut db.read().await?, channel).await?;
     Ok(found.and_then(|c| c.location_code))
 }
 

@@ -8,23 +8,22 @@
 //! online; a reservation is paid at the till; a POS sale by the till), and places the order
 //! in one command — stock held, cart closed — or changes nothing.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::response::Response;
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::Line;
+use promotions::PricedBasket;
 use serde::{Deserialize, Serialize};
 use store::carts::Cart;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::orders::{FulfilmentModeDto, OrderDto, order_for};
+use super::orders::{AppliedPromotionDto, DiscountDto, FulfilmentModeDto, OrderDto, order_for};
 use super::{EmptyBody, IdempotencyHeader, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{Path, Write};
+use crate::extract::{Path, Q, Write};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,6 +75,8 @@ pub struct CartLineDto {
     pub hold: Option<CartHoldDto>,
     /// The channel's price now (on reads; absent when the SKU has no price in the currency).
     pub unit_price_minor: Option<i64>,
+    /// What the promotions in force take off the line now (on reads).
+    pub discounts: Vec<DiscountDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -91,8 +92,14 @@ pub struct CartDto {
     pub merged_into: Option<String>,
     pub order_id: Option<String>,
     pub lines: Vec<CartLineDto>,
-    /// The priced lines' total (on reads).
+    /// The priced lines at list price (on reads).
     pub subtotal_minor: Option<i64>,
+    /// Off the lines by the promotions in force now (on reads).
+    pub discount_minor: Option<i64>,
+    /// What an order of the cart would cost now, before any shipping (on reads).
+    pub total_minor: Option<i64>,
+    /// The promotions the cart gets now, with why (on reads).
+    pub promotions: Vec<AppliedPromotionDto>,
     /// A code a phone can claim the cart with, while it is valid.
     pub handoff_code: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -104,13 +111,21 @@ pub struct CartDto {
     pub updated_at: Timestamp,
 }
 
-pub(crate) fn cart_dto(c: Cart, prices: Option<&BTreeMap<String, i64>>) -> CartDto {
+pub(crate) fn cart_dto(c: Cart, priced: Option<PricedBasket>) -> CartDto {
     let live_code = c.handoff_expires_at.is_some_and(|t| t >= Timestamp::now());
+    let line_of = |sku: &str| {
+        priced
+            .as_ref()
+            .and_then(|p| p.lines.iter().find(|l| l.sku == sku))
+    };
     let lines: Vec<CartLineDto> = c
         .lines
         .into_iter()
         .map(|l| CartLineDto {
-            unit_price_minor: prices.and_then(|p| p.get(&l.sku).copied()),
+            unit_price_minor: line_of(&l.sku).map(|p| p.unit_price_minor),
+            discounts: line_of(&l.sku)
+                .map(|p| p.discounts.iter().cloned().map(Into::into).collect())
+                .unwrap_or_default(),
             hold: l
                 .hold_id
                 .zip(l.hold_location)
@@ -119,13 +134,13 @@ pub(crate) fn cart_dto(c: Cart, prices: Option<&BTreeMap<String, i64>>) -> CartD
             quantity: l.quantity,
         })
         .collect();
-    let subtotal_minor = prices.map(|_| {
-        lines
-            .iter()
-            .map(|l| l.unit_price_minor.unwrap_or(0) * l.quantity)
-            .sum()
-    });
     CartDto {
+        subtotal_minor: priced.as_ref().map(|p| p.subtotal_minor),
+        discount_minor: priced.as_ref().map(|p| p.discount_minor),
+        total_minor: priced.as_ref().map(|p| p.total_minor),
+        promotions: priced
+            .map(|p| p.applied.into_iter().map(Into::into).collect())
+            .unwrap_or_default(),
         id: c.id,
         customer_id: c.customer_id,
         channel: c.channel,
@@ -134,7 +149,6 @@ pub(crate) fn cart_dto(c: Cart, prices: Option<&BTreeMap<String, i64>>) -> CartD
         merged_into: c.merged_into,
         order_id: c.order_id,
         lines,
-        subtotal_minor,
         handoff_code: c.handoff_code.filter(|_| live_code),
         handoff_expires_at: c.handoff_expires_at.filter(|_| live_code),
         version: c.version,
@@ -174,16 +188,26 @@ async fn create_cart(State(s): State<AppState>, w: Write<CreateCart>) -> ApiResu
 }
 
 /// Read a cart with its lines priced at its channel's price now.
-#[utoipa::path(get, path = "/v1/carts/{id}", tag = "orders", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/v1/carts/{id}", tag = "orders", params(("id" = String, Path), CartQuery),
     responses((status = 200, body = CartDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn get_cart(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     Path(id): Path<String>,
+    Q(q): Q<CartQuery>,
 ) -> ApiResult<Json<CartDto>> {
     let cart = store::carts::get_cart(&s.db, &id).await?;
-    let prices = app::checkout::cart_prices(&s.db, &cart).await?;
-    Ok(Json(cart_dto(cart, Some(&prices))))
+    let priced = app::carts::price(&s.db, &p, &cart, q.location).await?;
+    Ok(Json(cart_dto(cart, Some(priced))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CartQuery {
+    /// Price it for an order at this store (a store's promotions apply); by default the
+    /// key's own store, if any.
+    pub location: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -313,8 +337,8 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let prices = app::checkout::cart_prices(&s.db, &cart).await?;
-    Ok(Json(cart_dto(cart, Some(&prices))))
+    let priced = app::carts::price(&s.db, &p, &cart, None).await?;
+    Ok(Json(cart_dto(cart, Some(priced))))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

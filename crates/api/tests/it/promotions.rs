@@ -78,6 +78,28 @@ async fn a_promotion_applies_on_every_channel_and_a_return_refunds_what_was_paid
         );
         assert_eq!(web["lines"][0]["discounts"][0]["amount_minor"], 2_000);
         assert_eq!(web["payments"][0]["captured_minor"], 20_898);
+        // The app's cart shows what its checkout will charge, promotion by promotion.
+        let shown = cart(&t, &app, basket.clone()).await;
+        let shown = t
+            .get(
+                &format!("/v1/carts/{}", shown["id"].as_str().unwrap()),
+                &app,
+            )
+            .await;
+        assert_eq!(
+            (
+                shown.body["subtotal_minor"].as_i64(),
+                shown.body["discount_minor"].as_i64(),
+                shown.body["total_minor"].as_i64()
+            ),
+            (Some(22_898), Some(2_500), Some(20_398)),
+            "{}",
+            shown.body
+        );
+        assert_eq!(
+            shown.body["lines"][0]["discounts"][0]["name"],
+            "−20 % on trail shoes"
+        );
         // The app gets the same −20 %, then its own offer on what is left.
         let on_app = placed(&t, &app, basket, pickup).await;
         assert_eq!(
