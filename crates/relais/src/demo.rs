@@ -1136,6 +1136,10 @@ async fn seed_catalogue(
         kept::<PriceOverride, _>(move |k| app::prices::set_override(db, admin, o, None, k))
     }))
     .await?;
+    side_by_side(campaigns().into_iter().map(|p| {
+        kept::<promotions::Promotion, _>(move |k| app::promotions::create(db, admin, p, None, k))
+    }))
+    .await?;
     for (channel, policy) in sourcing_policies() {
         kept::<store::sourcing::EffectivePolicy, _>(|k| {
             app::channels::set_sourcing(reference, admin, channel.into(), policy, None, k)
@@ -1143,6 +1147,61 @@ async fn seed_catalogue(
         .await?;
     }
     Ok((locations, products))
+}
+
+/// Élan Sport's promotions: the running campaign on every channel, the app's welcome offer,
+/// and helmets at the weekend (Paris time).
+fn campaigns() -> Vec<promotions::NewPromotion> {
+    use promotions::{Budget, Conditions, Effect, NewPromotion, Schedule, Stacking};
+    let promotion =
+        |name: &str, conditions: Conditions, effect: Effect, priority: i64| NewPromotion {
+            name: name.into(),
+            description: None,
+            currency: Currency::EUR,
+            conditions,
+            effect,
+            stacking: Stacking::Combinable,
+            priority,
+            budget: Budget::default(),
+            active: true,
+        };
+    let mut running = Conditions::default();
+    running.items.categories.insert("footwear/running".into());
+    let mut welcome = Conditions::default();
+    welcome.channels.insert("app".into());
+    welcome.first_order = true;
+    let mut helmets = Conditions::default();
+    helmets.items.categories.insert("cycling/helmets".into());
+    helmets.schedule = Some(Schedule {
+        starts_at: None,
+        ends_at: None,
+        days: [6, 7].into(),
+        from_time: None,
+        to_time: None,
+        time_zone: "Europe/Paris".into(),
+    });
+    let mut app_offer = promotion(
+        "Appli : −10 % sur votre première commande",
+        welcome,
+        Effect::PercentOffCart { percent_bp: 1000 },
+        0,
+    );
+    app_offer.budget.max_uses_per_customer = Some(1);
+    vec![
+        promotion(
+            "−20 % sur les chaussures de running",
+            running,
+            Effect::PercentOffItems { percent_bp: 2000 },
+            10,
+        ),
+        app_offer,
+        promotion(
+            "Week-end vélo : −15 % sur les casques",
+            helmets,
+            Effect::PercentOffItems { percent_bp: 1500 },
+            5,
+        ),
+    ]
 }
 
 /// Sourcing the retailer set explicitly (other channels keep their kind's default): the

@@ -258,6 +258,27 @@ async fn the_demo_serves_a_realistic_retailer() {
             })
     });
     assert!(soon.count() >= 3, "reservations about to expire");
+    // The running campaign and the app's welcome offer show on orders, explained.
+    let promoted: std::collections::BTreeSet<&str> = orders
+        .iter()
+        .flat_map(|o| o["promotions"].as_array().unwrap())
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        promoted.contains("−20 % sur les chaussures de running")
+            && promoted.contains("Appli : −10 % sur votre première commande"),
+        "{promoted:?}"
+    );
+    let (_, campaigns) = get(
+        &client,
+        &format!("{base}/v1/promotions?active=true"),
+        &key("web"),
+    )
+    .await;
+    assert!(
+        campaigns["data"].as_array().unwrap().len() >= 3,
+        "{campaigns}"
+    );
     let exchanged = orders
         .iter()
         .find(|o| o["exchange_of"].is_string())
