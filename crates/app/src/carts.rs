@@ -188,20 +188,22 @@ pub async fn claim(
 
 /// A cart priced as checkout would price an order of it: the channel's prices, then the
 /// promotions in force for its customer, on the key's channel (else the cart's), for an
-/// order at `location` (else the key's store; none for a parcel).
+/// order at `location` (else the key's store; none for a parcel), with the coupon codes
+/// presented; also the codes that may not be used, with why.
 pub async fn price(
     db: &Db,
     p: &Principal,
     cart: &Cart,
     location: Option<String>,
-) -> Result<promotions::PricedBasket, Error> {
+    coupons: &[String],
+) -> Result<(promotions::PricedBasket, Vec<(String, String)>), Error> {
     let list = crate::checkout::cart_prices(db, cart).await?;
     let store = match location {
         Some(code) => Some(code),
         None => crate::checkout::bound_store(db, p).await?,
     };
-    let pricing =
-        crate::pricing::read(db, cart.currency, list, cart.customer_id.as_deref()).await?;
+    let customer = cart.customer_id.as_deref();
+    let pricing = crate::pricing::read(db, cart.currency, list, customer, coupons).await?;
     let lines: Vec<(String, i64)> = cart
         .lines
         .iter()
@@ -209,5 +211,6 @@ pub async fn price(
         .map(|l| (l.sku.clone(), l.quantity))
         .collect();
     let channel = p.own_channel().unwrap_or(&cart.channel);
-    Ok(pricing.price(channel, store.as_deref(), &lines, 0, clock::now()))
+    let priced = pricing.price(channel, store.as_deref(), &lines, 0, clock::now());
+    Ok((priced, pricing.refused))
 }

@@ -42,6 +42,8 @@ pub struct CheckoutRequest {
     pub customer_id: Option<String>,
     /// Lines fulfilled otherwise than `mode` and `location`.
     pub lines: Option<Vec<LineChoice>>,
+    /// Coupon codes presented; each must apply, or nothing is placed.
+    pub coupons: Vec<String>,
 }
 
 /// How a checkout is paid.
@@ -99,8 +101,18 @@ pub async fn checkout<P: PaymentProvider>(
     let actor = principal.key_id.clone();
     let (cart, prices) = priced_cart(cx.db, id).await?;
     let customer = b.customer_id.clone().or(cart.customer_id.clone());
-    let pricing = pricing::read(cx.db, cart.currency, prices, customer.as_deref()).await?;
-    let (orders, charges) = plan_all(cx, principal, &cart, &pricing, &b).await?;
+    let pricing = pricing::read(
+        cx.db,
+        cart.currency,
+        prices,
+        customer.as_deref(),
+        &b.coupons,
+    )
+    .await?;
+    if let Some((code, why)) = pricing.refused.first() {
+        return Err(coupon_refused(code, why));
+    }
+    let (orders, charges) = plan_all(cx, principal, &cart, pricing, &b).await?;
     let now = crate::clock::now();
     let placed = cx
         .db
@@ -153,7 +165,7 @@ async fn plan_all<P: PaymentProvider>(
     cx: &Context<'_, P>,
     principal: &Principal,
     cart: &Cart,
-    pricing: &Pricing,
+    mut pricing: Pricing,
     b: &CheckoutRequest,
 ) -> Result<(Vec<NewOrder>, Vec<String>), Error> {
     let parts = split_by_fulfilment(cart, b.mode, b.location.as_deref(), b.lines.as_deref())?;
@@ -175,7 +187,7 @@ async fn plan_all<P: PaymentProvider>(
             cart,
             part,
             b,
-            pricing,
+            &pricing,
             &mut cart_holds,
             customer_id.clone(),
             first_and_alone.0,
@@ -196,9 +208,55 @@ async fn plan_all<P: PaymentProvider>(
                 .filter(|p| p.method == PaymentMethod::Provider)
                 .filter_map(|p| p.provider_ref.clone()),
         );
+        for code in planned
+            .promotions
+            .iter()
+            .filter_map(|a| a.coupon.as_deref())
+        {
+            pricing.spend(code);
+        }
         orders.push(planned);
     }
+    // A code presented is applied, or the customer is told why not (and nothing is charged).
+    if let Err(e) = every_code_applied(principal, cart, b, &pricing) {
+        void_all(cx.payments, &charges).await;
+        return Err(e);
+    }
     Ok((orders, charges))
+}
+
+/// Refuses a checkout where a code presented went to none of its orders, saying why it did
+/// not apply to the basket.
+fn every_code_applied(
+    principal: &Principal,
+    cart: &Cart,
+    b: &CheckoutRequest,
+    pricing: &Pricing,
+) -> Result<(), Error> {
+    let Some(code) = pricing.usable_codes().next() else {
+        return Ok(());
+    };
+    let lines: Vec<(String, i64)> = cart
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let channel = principal.own_channel().unwrap_or(&cart.channel);
+    let now = crate::clock::now();
+    let priced = pricing.price(channel, b.location.as_deref(), &lines, 0, now);
+    let why = priced
+        .skipped
+        .iter()
+        .find(|s| s.coupon.as_deref() == Some(code))
+        .map_or("does not apply to this basket", |s| s.reason.as_str());
+    Err(coupon_refused(code, why))
+}
+
+/// A coupon code presented that cannot be used, and why.
+fn coupon_refused(code: &str, why: &str) -> Error {
+    Error::new(ErrorCode::Conflict, format!("the coupon {code}: {why}"))
+        .with("coupon", code)
+        .with("reason", why)
 }
 
 /// Voids provider authorisations (orders that were not placed).

@@ -14,6 +14,7 @@ pub mod channels;
 pub mod checkout;
 pub mod clock;
 mod command;
+pub mod coupons;
 pub mod customers;
 pub mod events;
 pub mod feeds;

@@ -23,15 +23,21 @@ pub struct Pricing {
     customer: Option<String>,
     segments: BTreeSet<String>,
     first_order: bool,
+    /// Codes presented that may be used, by the promotion each unlocks.
+    coupons: BTreeMap<String, String>,
+    /// Codes presented that may not be used here, with why.
+    pub refused: Vec<(String, String)>,
 }
 
-/// Reads what pricing the SKUs of `list` needs for `customer` (the customer's segments and
-/// first order only when a promotion in force asks).
+/// Reads what pricing the SKUs of `list` needs for `customer` with the coupon codes
+/// presented (the customer's segments and first order only when a promotion in force asks).
+/// An unknown code is refused; a code this customer may not use is listed in `refused`.
 pub async fn read(
     db: &Db,
     currency: Currency,
     list: BTreeMap<String, i64>,
     customer: Option<&str>,
+    coupons: &[String],
 ) -> Result<Pricing, Error> {
     let mut conn = db.read().await?;
     let (promotions, usage) = store::promotions::in_force(&mut conn, currency, customer).await?;
@@ -40,6 +46,19 @@ pub async fn read(
         customer: customer.map(str::to_owned),
         ..Pricing::default()
     };
+    for (i, typed) in coupons.iter().enumerate() {
+        let field = format!("coupons[{i}]");
+        let code = promotions::coupon::normalise(&field, typed)?;
+        let coupon = store::coupons::find(&mut conn, &code)
+            .await?
+            .ok_or_else(|| Error::unknown_reference(&field, "coupon", &code))?;
+        match coupon_refusal(&mut conn, &coupon, customer).await? {
+            Some(why) => pricing.refused.push((code, why)),
+            None => {
+                pricing.coupons.insert(code, coupon.promotion_id);
+            }
+        }
+    }
     if promotions.is_empty() {
         pricing.list = list;
         return Ok(pricing);
@@ -64,7 +83,44 @@ pub async fn read(
     Ok(pricing)
 }
 
+/// Why `customer` may not use `coupon` now, if they may not.
+async fn coupon_refusal(
+    conn: &mut store::Conn,
+    coupon: &promotions::Coupon,
+    customer: Option<&str>,
+) -> Result<Option<String>, Error> {
+    if coupon.uses >= coupon.max_uses {
+        return Ok(Some("has been used as often as it may".into()));
+    }
+    if let Some(holder) = &coupon.customer_id {
+        return Ok(match customer {
+            None => Some("is a customer's own: sign in to use it".into()),
+            Some(c) if store::profiles::active_id(conn, c).await? != *holder => {
+                Some("was issued to another customer".into())
+            }
+            Some(_) => None,
+        });
+    }
+    if let (Some(max), Some(c)) = (coupon.max_uses_per_customer, customer)
+        && store::coupons::customer_uses(conn, &coupon.code, c).await? >= max
+    {
+        return Ok(Some("was used as often as a customer may".into()));
+    }
+    Ok(None)
+}
+
 impl Pricing {
+    /// The codes still to use, once `code` went to an order of the checkout (a code serves
+    /// one order).
+    pub fn spend(&mut self, code: &str) {
+        self.coupons.remove(code);
+    }
+
+    /// Every code presented that may be used.
+    pub fn usable_codes(&self) -> impl Iterator<Item = &str> {
+        self.coupons.keys().map(String::as_str)
+    }
+
     /// Prices `lines` (`(sku, quantity)`, every SKU in `list`) on `channel` for an order at
     /// `store` (none for a parcel), with `shipping_minor` to pay, at `at`.
     pub fn price(
@@ -99,7 +155,7 @@ impl Pricing {
             customer_id: self.customer.clone(),
             segments: self.segments.clone(),
             first_order: self.first_order,
-            coupons: BTreeMap::new(),
+            coupons: self.coupons.clone(),
         };
         promotions::evaluate(&self.promotions, &basket, &shopper, at, &self.usage)
     }

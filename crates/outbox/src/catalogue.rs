@@ -93,6 +93,16 @@ catalogue! {
     /// A promotion changed (conditions, effect, budget, switched on or off); carries it as it
     /// is now.
     PromotionUpdated = "relais.promotion.updated", subject "promotion id": promotions::Promotion;
+    /// Coupon codes were made for a promotion (one typed code, or a generated batch).
+    CouponsCreated = "relais.coupon.created", subject "promotion id": CouponsCreated;
+    /// A coupon code was issued to one customer, the only one who may use it now.
+    CouponIssued = "relais.coupon.issued", subject "coupon code": CouponIssued;
+    /// An order took a use of a coupon code at checkout.
+    CouponReserved = "relais.coupon.reserved", subject "coupon code": CouponUse;
+    /// The order that took a use of the code was handed over (or sold at the till).
+    CouponRedeemed = "relais.coupon.redeemed", subject "coupon code": CouponUse;
+    /// The order was cancelled or lapsed: its use of the code is given back.
+    CouponReleased = "relais.coupon.released", subject "coupon code": CouponUse;
     /// Stock moved (receipt, sale, adjustment, transfer, return…); carries the new level.
     StockMoved = "relais.stock.moved", subject "SKU": StockMoved;
     /// The safety stock of a SKU at a location was set; carries the new level.

@@ -248,6 +248,36 @@ pub struct OrderReturned {
     pub lines: Vec<ReturnedLine>,
 }
 
+/// Coupon codes made for a promotion: one typed code, or a generated batch.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CouponsCreated {
+    pub promotion_id: String,
+    /// The batch's id (generated codes); absent for one typed code.
+    pub batch: Option<String>,
+    /// The typed code, or the first of the batch.
+    pub first_code: String,
+    pub count: i64,
+    pub max_uses: i64,
+}
+
+/// A coupon code given to one customer: only they may use it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CouponIssued {
+    pub code: String,
+    pub promotion_id: String,
+    pub customer_id: String,
+}
+
+/// An order's use of a coupon code: reserved at checkout, redeemed once the customer has the
+/// goods, released when the order is cancelled or lapses.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct CouponUse {
+    pub code: String,
+    pub promotion_id: String,
+    pub order_id: String,
+    pub customer_id: Option<String>,
+}
+
 /// Money given back to one payment of an order.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PaymentRefunded {

@@ -8,11 +8,13 @@
 //! VAT per rate. Nothing here reads a database or a clock: callers pass the instant.
 
 mod allocate;
+pub mod coupon;
 mod evaluate;
 mod promotion;
 pub mod tax;
 
 pub use allocate::{refund_share, split_pro_rata};
+pub use coupon::Coupon;
 pub use evaluate::{
     Applied, Basket, BasketLine, LineDiscount, PricedBasket, PricedLine, Shopper, Skipped, Usage,
     evaluate,

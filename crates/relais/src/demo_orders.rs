@@ -348,6 +348,7 @@ fn checkout_request(
         customer_id: (mode != FulfilmentMode::CarryOut || dice.below(2) == 0)
             .then(|| dice.pick(&w.customers).clone()),
         lines: None,
+        coupons: Vec::new(),
     }
 }
 

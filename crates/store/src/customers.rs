@@ -1049,6 +1049,9 @@ const SOMETIMES_OWNED: &[&str] = &[
     "orders",
     "store_credits",
     "carts",
+    "promotion_uses",
+    "coupons",
+    "coupon_uses",
 ];
 
 /// Which of [`SOMETIMES_OWNED`] hold rows of `customer_id`.

@@ -13,6 +13,7 @@ pub mod carts;
 pub mod catalog;
 pub mod channels;
 pub mod consents;
+pub mod coupons;
 pub mod credits;
 pub mod customer_events;
 pub mod customers;

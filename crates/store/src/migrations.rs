@@ -71,6 +71,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "promotions",
         include_str!("../migrations/sqlite/0012_promotions.sql"),
     ),
+    (
+        13,
+        "coupons",
+        include_str!("../migrations/sqlite/0013_coupons.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -132,6 +137,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         12,
         "promotions",
         include_str!("../migrations/postgres/0012_promotions.sql"),
+    ),
+    (
+        13,
+        "coupons",
+        include_str!("../migrations/postgres/0013_coupons.sql"),
     ),
 ];
 

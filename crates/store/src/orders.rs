@@ -153,11 +153,17 @@ pub async fn place(
     )
     .await?;
     crate::promotions::take_uses(conn, &id, customer.as_deref(), &new.promotions, now).await?;
+    let sold_now = new.mode == FulfilmentMode::CarryOut;
+    for a in &new.promotions {
+        if let Some(code) = &a.coupon {
+            let c = customer.as_deref();
+            crate::coupons::take(conn, code, &a.promotion_id, &id, c, sold_now, now, actor).await?;
+        }
+    }
     let mut holds = Vec::with_capacity(new.lines.len());
     for line in &new.lines {
         holds.push(hold_line(conn, new, &id, line, actor).await?);
     }
-    let sold_now = new.mode == FulfilmentMode::CarryOut;
     insert_lines(conn, &id, &new.lines, &holds, sold_now).await?;
     let mut payments = Vec::with_capacity(new.payments.len());
     for p in &new.payments {
@@ -430,8 +436,9 @@ pub async fn transition(
             }
             refunds = refund_all(conn, &order, actor).await?;
             refunded = Some(refunds.iter().map(|r| r.amount_minor).sum());
-            // Not sold after all: its promotions' uses go back to their budgets.
+            // Not sold after all: its promotions' and codes' uses are given back.
             crate::promotions::release_uses(conn, &order.id).await?;
+            crate::coupons::release(conn, &order.id, actor).await?;
         }
         Effect::None => {}
     }
@@ -441,6 +448,10 @@ pub async fn transition(
             params![id],
         )
         .await?;
+        if refunded.is_none() {
+            // Handed over, delivered or bought: the codes it used are spent for good.
+            crate::coupons::redeem(conn, id, actor).await?;
+        }
     }
     conn.execute(
         "INSERT INTO order_history (order_id, transition, from_state, to_state, location, actor, at)

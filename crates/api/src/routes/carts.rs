@@ -100,6 +100,8 @@ pub struct CartDto {
     pub total_minor: Option<i64>,
     /// The promotions the cart gets now, with why (on reads).
     pub promotions: Vec<AppliedPromotionDto>,
+    /// The coupon codes asked about (`?coupons=`): applied, or why not (on reads).
+    pub coupons: Vec<CouponCheckDto>,
     /// A code a phone can claim the cart with, while it is valid.
     pub handoff_code: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -109,6 +111,36 @@ pub struct CartDto {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+}
+
+/// A coupon code presented with a cart.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponCheckDto {
+    pub code: String,
+    pub applied: bool,
+    /// Why it does not apply, when it does not.
+    pub reason: Option<String>,
+}
+
+/// Whether each code presented applied, or why not.
+fn coupon_checks(priced: &PricedBasket, refused: Vec<(String, String)>) -> Vec<CouponCheckDto> {
+    let applied = priced.applied.iter().filter_map(|a| a.coupon.clone());
+    let skipped = priced
+        .skipped
+        .iter()
+        .filter_map(|s| s.coupon.clone().map(|code| (code, s.reason.clone())));
+    applied
+        .map(|code| CouponCheckDto {
+            code,
+            applied: true,
+            reason: None,
+        })
+        .chain(skipped.chain(refused).map(|(code, reason)| CouponCheckDto {
+            code,
+            applied: false,
+            reason: Some(reason),
+        }))
+        .collect()
 }
 
 pub(crate) fn cart_dto(c: Cart, priced: Option<PricedBasket>) -> CartDto {
@@ -135,6 +167,7 @@ pub(crate) fn cart_dto(c: Cart, priced: Option<PricedBasket>) -> CartDto {
         })
         .collect();
     CartDto {
+        coupons: Vec::new(),
         subtotal_minor: priced.as_ref().map(|p| p.subtotal_minor),
         discount_minor: priced.as_ref().map(|p| p.discount_minor),
         total_minor: priced.as_ref().map(|p| p.total_minor),
@@ -197,8 +230,17 @@ async fn get_cart(
     Q(q): Q<CartQuery>,
 ) -> ApiResult<Json<CartDto>> {
     let cart = store::carts::get_cart(&s.db, &id).await?;
-    let priced = app::carts::price(&s.db, &p, &cart, q.location).await?;
-    Ok(Json(cart_dto(cart, Some(priced))))
+    let coupons: Vec<String> = q
+        .coupons
+        .as_deref()
+        .map(|c| c.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let (priced, refused) = app::carts::price(&s.db, &p, &cart, q.location, &coupons).await?;
+    let checks = coupon_checks(&priced, refused);
+    Ok(Json(CartDto {
+        coupons: checks,
+        ..cart_dto(cart, Some(priced))
+    }))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -208,6 +250,9 @@ pub struct CartQuery {
     /// Price it for an order at this store (a store's promotions apply); by default the
     /// key's own store, if any.
     pub location: Option<String>,
+    /// Coupon codes to try, comma-separated: the cart shows whether each applies.
+    #[param(example = "WIN-ABCD2345")]
+    pub coupons: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -337,7 +382,7 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let priced = app::carts::price(&s.db, &p, &cart, None).await?;
+    let (priced, _) = app::carts::price(&s.db, &p, &cart, None, &[]).await?;
     Ok(Json(cart_dto(cart, Some(priced))))
 }
 
@@ -379,6 +424,11 @@ pub struct Checkout {
     /// order: the answer is the first, `companion_orders` names the others, placed together —
     /// all or none; each paid mode is charged for its own order.
     pub lines: Option<Vec<LineChoice>>,
+    /// Coupon codes (as typed: case does not matter). Each must apply to the basket, or the
+    /// checkout is refused (409, with why) and nothing is charged.
+    #[serde(default)]
+    #[schema(max_items = 5)]
+    pub coupons: Vec<String>,
 }
 
 /// How one cart line is fulfilled, when not as the rest of the checkout.
@@ -433,6 +483,7 @@ fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {
             longitude: t.longitude,
         }),
         customer_id: b.customer_id,
+        coupons: b.coupons,
         lines: b.lines.map(|ls| {
             ls.into_iter()
                 .map(|l| app::checkout::LineChoice {

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use kernel::{Currency, Error, Timestamp};
 use promotions::{
-    Budget, Conditions, Effect, ItemScope, NewPromotion, Promotion, PromotionPatch, Schedule, Usage,
+    Budget, Conditions, Coupon, Effect, ItemScope, NewPromotion, Promotion, PromotionPatch,
+    Schedule, Usage,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -24,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_promotions, create_promotion))
         .routes(routes!(get_promotion, update_promotion))
+        .routes(routes!(list_coupons, create_coupons))
+        .routes(routes!(get_coupon))
+        .routes(routes!(issue_coupon))
 }
 
 /// Which items count; empty lists mean every item. A line counts when it matches any list.
@@ -408,5 +412,206 @@ async fn update_promotion(
     let render = |p| stored(200, &promotion_dto(p, None));
     let response =
         app::promotions::update(&s.db, &w.principal, id, patch, w.idempotency, render).await?;
+    Ok(reply(response))
+}
+
+/// A coupon code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponDto {
+    #[schema(example = "WIN-ABCD2345")]
+    pub code: String,
+    pub promotion_id: String,
+    pub batch: Option<String>,
+    /// Issued to one customer: only they may use it.
+    pub issued: bool,
+    pub max_uses: i64,
+    pub max_uses_per_customer: Option<i64>,
+    /// Orders holding a use (reserved or redeemed).
+    pub uses: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Coupon> for CouponDto {
+    fn from(c: Coupon) -> Self {
+        CouponDto {
+            issued: c.customer_id.is_some(),
+            code: c.code,
+            promotion_id: c.promotion_id,
+            batch: c.batch,
+            max_uses: c.max_uses,
+            max_uses_per_customer: c.max_uses_per_customer,
+            uses: c.uses,
+            created_at: c.created_at,
+        }
+    }
+}
+
+super::page_of!(CouponPage, CouponDto);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCoupons {
+    /// One code as the retailer chose it (e.g. `RUN10`); absent: `count` codes are generated.
+    #[schema(example = "RUN10")]
+    pub code: Option<String>,
+    /// Codes to generate (1 to 10000), each `prefix-` and 8 characters.
+    pub count: Option<i64>,
+    #[schema(example = "WIN")]
+    pub prefix: Option<String>,
+    /// Uses of each code in all; default 1 (single use).
+    pub max_uses: Option<i64>,
+    pub max_uses_per_customer: Option<i64>,
+    /// Issue the typed code to this customer at once.
+    pub customer_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CouponBatchDto {
+    pub promotion_id: String,
+    pub batch: Option<String>,
+    pub count: i64,
+    pub codes: Vec<CouponDto>,
+}
+
+/// Make coupon codes for a promotion (admin): one typed code, or a batch of unique
+/// generated ones (export them with `GET …/coupons?batch=…&format=csv`).
+#[utoipa::path(post, path = "/v1/promotions/{id}/coupons", tag = "promotions", request_body = CreateCoupons,
+    params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 201, body = CouponBatchDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_coupons(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<CreateCoupons>,
+) -> ApiResult<Response> {
+    let b = w.body;
+    let new = app::coupons::NewCoupons {
+        count: b.count.unwrap_or(1),
+        prefix: b.prefix.unwrap_or_else(|| "CODE".into()),
+        code: b.code,
+        max_uses: b.max_uses.unwrap_or(1),
+        max_uses_per_customer: b.max_uses_per_customer,
+        customer_id: b.customer_id,
+    };
+    let promotion_id = id.clone();
+    let render = move |codes: Vec<Coupon>| {
+        stored(
+            201,
+            &CouponBatchDto {
+                promotion_id,
+                batch: codes.first().and_then(|c| c.batch.clone()),
+                count: codes.len() as i64,
+                codes: codes.into_iter().map(Into::into).collect(),
+            },
+        )
+    };
+    let response =
+        app::coupons::create(&s.db, &w.principal, id, new, w.idempotency, render).await?;
+    Ok(reply(response))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CouponQuery {
+    /// One batch's codes.
+    pub batch: Option<String>,
+    /// `csv`: every code of the list as CSV (`code,batch,max_uses,uses,issued`), up to
+    /// 10000, for printing or mailing; the default is a JSON page.
+    pub format: Option<String>,
+    /// 1 to 500, default 50 (JSON).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// A promotion's coupon codes (staff), as JSON pages or CSV.
+#[utoipa::path(get, path = "/v1/promotions/{id}/coupons", tag = "promotions", params(("id" = String, Path), CouponQuery),
+    responses((status = 200, content((CouponPage = "application/json"), (String = "text/csv"))), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_coupons(
+    State(s): State<AppState>,
+    p: Principal,
+    Path(id): Path<String>,
+    Q(q): Q<CouponQuery>,
+) -> ApiResult<Response> {
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(
+                Error::validation("format", format!("`{other}` is not json or csv")).into(),
+            );
+        }
+    };
+    if !csv {
+        let page = PageParams {
+            limit: q.limit,
+            cursor: q.cursor,
+        }
+        .request()?;
+        let found = app::coupons::list(&s.db, &p, &id, q.batch.as_deref(), &page).await?;
+        return Ok(Json(CouponPage::from(found.map(CouponDto::from))).into_response());
+    }
+    let mut out = String::from("code,batch,max_uses,uses,issued\n");
+    let mut page = kernel::PageRequest::parse(Some(500), None)?;
+    for _ in 0..20 {
+        let found = app::coupons::list(&s.db, &p, &id, q.batch.as_deref(), &page).await?;
+        for c in &found.data {
+            let batch = c.batch.as_deref().unwrap_or("");
+            out.push_str(&format!(
+                "{},{batch},{},{},{}\n",
+                c.code,
+                c.max_uses,
+                c.uses,
+                c.customer_id.is_some()
+            ));
+        }
+        match found.next_cursor {
+            Some(cursor) => page = kernel::PageRequest::parse(Some(500), Some(&cursor))?,
+            None => break,
+        }
+    }
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        out,
+    )
+        .into_response())
+}
+
+/// A coupon code, as a till or a shop front checks it.
+#[utoipa::path(get, path = "/v1/coupons/{code}", tag = "promotions", params(("code" = String, Path)),
+    responses((status = 200, body = CouponDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn get_coupon(
+    State(s): State<AppState>,
+    _p: Principal,
+    Path(code): Path<String>,
+) -> ApiResult<Json<CouponDto>> {
+    Ok(Json(app::coupons::check(&s.db, &code).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCoupon {
+    pub customer_id: String,
+}
+
+/// Issue a code to one customer (a prize won online, redeemable on every channel by that
+/// customer only): staff, or the channel the customer is known on.
+#[utoipa::path(post, path = "/v1/coupons/{code}/issue", tag = "promotions", request_body = IssueCoupon,
+    params(("code" = String, Path), IdempotencyHeader),
+    responses((status = 200, body = CouponDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn issue_coupon(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    w: Write<IssueCoupon>,
+) -> ApiResult<Response> {
+    let customer = w.body.customer_id;
+    let render = |c: Coupon| stored(200, &CouponDto::from(c));
+    let response =
+        app::coupons::issue(&s.db, &w.principal, &code, customer, w.idempotency, render).await?;
     Ok(reply(response))
 }

@@ -405,6 +405,15 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
         Some(json!({})),
     ));
     cases.push(("POST", "/v1/returns", Role::Store, paris, "/v1/returns".into(), Some(json!({"order": o, "location": "LYS-BELLECOUR", "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"}))));
+    // The app cannot hand a code to a customer it does not know.
+    cases.push((
+        "POST",
+        "/v1/coupons/{code}/issue",
+        Role::Channel,
+        app,
+        "/v1/coupons/ZZ-NOTHING/issue".into(),
+        Some(json!({"customer_id": c})),
+    ));
     cases
 }
 

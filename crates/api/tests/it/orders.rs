@@ -1369,6 +1369,7 @@ async fn checkout_runs_without_http() {
             ship_to: None,
             customer_id: None,
             lines: None,
+            coupons: Vec::new(),
         };
         let placed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = placed.clone();

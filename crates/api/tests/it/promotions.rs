@@ -240,3 +240,232 @@ async fn the_last_use_of_a_promotion_goes_to_one_order() {
         );
     }
 }
+
+/// A contest: 5 single-use codes, one won online by a customer and used at the till.
+#[tokio::test]
+async fn a_code_won_online_is_redeemed_at_the_till_by_the_same_person() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let promo = t
+            .created(
+                "/v1/promotions",
+                json!({
+                    "name": "Contest: 10 € off",
+                    "currency": "EUR",
+                    "conditions": {"coupon_required": true},
+                    "effect": {"type": "amount_off_cart", "amount_minor": 1000},
+                }),
+            )
+            .await;
+        let id = promo["id"].as_str().unwrap();
+        let batch = t
+            .created(
+                &format!("/v1/promotions/{id}/coupons"),
+                json!({"count": 5, "prefix": "win"}),
+            )
+            .await;
+        assert_eq!(batch["count"], 5);
+        let code = batch["codes"][0]["code"].as_str().unwrap().to_owned();
+        assert!(code.starts_with("WIN-"), "{code}");
+        let csv = t
+            .get(
+                &format!(
+                    "/v1/promotions/{id}/coupons?batch={}&format=csv",
+                    batch["batch"].as_str().unwrap()
+                ),
+                &t.service,
+            )
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        assert_eq!(
+            csv.body.as_str().unwrap().lines().count(),
+            6,
+            "{}",
+            csv.body
+        );
+        let hidden = t.get(&format!("/v1/promotions/{id}/coupons"), &t.web).await;
+        assert_eq!(hidden.status, StatusCode::FORBIDDEN);
+
+        // Won on the web: the web issues it to the customer it knows.
+        let customer = t
+            .post(
+                "/v1/customers",
+                &t.web,
+                json!({"identifiers": [{"kind": "email", "value": "lea@example.fr"}]}),
+            )
+            .await;
+        assert_eq!(customer.status, StatusCode::CREATED, "{}", customer.body);
+        let customer_id = customer.body["id"].as_str().unwrap();
+        let issued = t
+            .post(
+                &format!("/v1/coupons/{}/issue", code.to_lowercase()),
+                &t.web,
+                json!({"customer_id": customer_id}),
+            )
+            .await;
+        assert_eq!(
+            (issued.status, issued.body["issued"].as_bool()),
+            (StatusCode::OK, Some(true)),
+            "{}",
+            issued.body
+        );
+
+        // Anyone else presenting it is told why it does not apply.
+        let anonymous = cart(&t, &t.store, json!([{"sku": "JK-M", "quantity": 1}])).await;
+        let shown = t
+            .get(
+                &format!(
+                    "/v1/carts/{}?coupons={code}",
+                    anonymous["id"].as_str().unwrap()
+                ),
+                &t.store,
+            )
+            .await;
+        assert_eq!(shown.body["coupons"][0]["applied"], false, "{}", shown.body);
+        assert_eq!(
+            shown.body["coupons"][0]["reason"],
+            "is a customer's own: sign in to use it"
+        );
+        let refused = t
+            .post(
+                &format!("/v1/carts/{}/checkout", anonymous["id"].as_str().unwrap()),
+                &t.store,
+                json!({"mode": "carry_out", "coupons": [code]}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::CONFLICT, "conflict"),
+            "{}",
+            refused.body
+        );
+
+        // At the till, the customer gives their e-mail: the code applies, once.
+        let sale = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "JK-M", "quantity": 1}]),
+            json!({"mode": "carry_out", "customer_id": customer_id, "coupons": [code.to_lowercase()]}),
+        )
+        .await;
+        assert_eq!(
+            (
+                sale["total_minor"].as_i64(),
+                sale["promotions"][0]["coupon"].as_str()
+            ),
+            (Some(11_900), Some(code.as_str()))
+        );
+        let again = cart(&t, &t.store, json!([{"sku": "TR-42", "quantity": 1}])).await;
+        let twice = t
+            .post(
+                &format!("/v1/carts/{}/checkout", again["id"].as_str().unwrap()),
+                &t.store,
+                json!({"mode": "carry_out", "customer_id": customer_id, "coupons": [code]}),
+            )
+            .await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.body);
+        let read = t.get(&format!("/v1/coupons/{code}"), &t.web).await;
+        assert_eq!(read.body["uses"], 1);
+        let unknown = t.get("/v1/coupons/NOPE-0000", &t.web).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    }
+}
+
+/// The last use of a bearer code presented at once on the web, in the app (another node)
+/// and at a till: exactly one order gets it; a cancelled order gives it back.
+#[tokio::test]
+async fn the_last_use_of_a_code_goes_to_exactly_one_order() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        t.created(
+            "/v1/stock/movements",
+            json!({"sku": "TR-43", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 20, "reason": "delivery"}),
+        )
+        .await;
+        let promo = t
+            .created(
+                "/v1/promotions",
+                json!({"name": "Last one", "currency": "EUR", "conditions": {"coupon_required": true},
+                       "effect": {"type": "percent_off_items", "percent_bp": 5000}}),
+            )
+            .await;
+        let id = promo["id"].as_str().unwrap();
+        t.created(
+            &format!("/v1/promotions/{id}/coupons"),
+            json!({"code": "LAST1"}),
+        )
+        .await;
+        let app = key(&t.db.db, "channel:app").await;
+        let other = t.second_node().await;
+        let buyers = [
+            (
+                t.web.clone(),
+                json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}, "coupons": ["LAST1"]}),
+            ),
+            (
+                app.clone(),
+                json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}, "coupons": ["last1"]}),
+            ),
+            (
+                t.store.clone(),
+                json!({"mode": "carry_out", "coupons": ["LAST1"]}),
+            ),
+        ];
+        let mut attempts = Vec::new();
+        for (n, (key, body)) in buyers.into_iter().enumerate() {
+            let basket = cart(&t, &key, json!([{"sku": "TR-43", "quantity": 1}])).await;
+            let request = axum::http::Request::builder()
+                .method(Method::POST)
+                .uri(format!(
+                    "/v1/carts/{}/checkout",
+                    basket["id"].as_str().unwrap()
+                ))
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap();
+            let node = if n == 1 { other.clone() } else { t.app.clone() };
+            attempts.push(tokio::spawn(async move {
+                let response = tower::ServiceExt::oneshot(node, request).await.unwrap();
+                let status = response.status();
+                let bytes = http_body_util::BodyExt::collect(response.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<Value>(&bytes).unwrap(),
+                    key,
+                )
+            }));
+        }
+        let mut won = Vec::new();
+        for a in attempts {
+            let (status, body, key) = a.await.unwrap();
+            match status {
+                StatusCode::CREATED => won.push((body, key)),
+                StatusCode::CONFLICT => {}
+                other => panic!("{}: {other}: {body}", t.name()),
+            }
+        }
+        assert_eq!(
+            won.len(),
+            1,
+            "{}: exactly one order gets the last use",
+            t.name()
+        );
+        assert_eq!(won[0].0["discount_minor"], 2_500);
+        let read = t.get("/v1/coupons/LAST1", &t.store).await;
+        assert_eq!(read.body["uses"], 1);
+        if won[0].0["mode"] == "pickup" {
+            acted(&t, &won[0].1, &won[0].0, "cancel", json!({})).await;
+            let read = t.get("/v1/coupons/LAST1", &t.store).await;
+            assert_eq!(
+                read.body["uses"],
+                0,
+                "{}: a cancelled order gives its use back",
+                t.name()
+            );
+        }
+    }
+}

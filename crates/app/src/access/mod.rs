@@ -327,6 +327,12 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/promotions", No, No, No),
     r("GET", "/v1/promotions/{id}", Yes, Yes, Yes),
     r("PATCH", "/v1/promotions/{id}", No, No, No),
+    // Coupon codes: admin makes them, staff hand them out, any key checks one; a channel
+    // issues a code to a customer known on it.
+    r("POST", "/v1/promotions/{id}/coupons", No, No, No),
+    r("GET", "/v1/promotions/{id}/coupons", No, No, Yes),
+    r("GET", "/v1/coupons/{code}", Yes, Yes, Yes),
+    r("POST", "/v1/coupons/{code}/issue", Own, No, Yes),
     // Carts: the cart id is its token.
     r("POST", "/v1/carts", Yes, Yes, Yes),
     r("GET", "/v1/carts/{id}", Yes, Yes, Yes),
