@@ -1081,6 +1081,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
                 .collect()
         });
     crate::demo_customers::seed(db, &STORE_REFS).await?;
+    seed_contest(db, &admin).await?;
     tracing::info!(ms = took(), "demo: customers written");
     let store_codes: Vec<&str> = STORES.iter().map(|s| s.code).collect();
     let warehouses: Vec<&str> = locations
@@ -1202,6 +1203,55 @@ fn campaigns() -> Vec<promotions::NewPromotion> {
             5,
         ),
     ]
+}
+
+/// The autumn contest: 500 single-use codes worth 10 € from 50 €, twenty of them won on
+/// the web by customers (issued to them: redeemable on every channel by them only).
+async fn seed_contest(db: &Db, admin: &Principal) -> Result<(), kernel::Error> {
+    let conditions = promotions::Conditions {
+        coupon_required: true,
+        min_subtotal_minor: Some(5_000),
+        ..Default::default()
+    };
+    let contest = promotions::NewPromotion {
+        name: "Jeu concours : 10 € offerts dès 50 €".into(),
+        description: Some("Les codes gagnants du jeu concours d'automne".into()),
+        currency: Currency::EUR,
+        conditions,
+        effect: promotions::Effect::AmountOffCart {
+            amount_minor: 1_000,
+        },
+        stacking: promotions::Stacking::Combinable,
+        priority: 0,
+        budget: promotions::Budget::default(),
+        active: true,
+    };
+    let contest =
+        kept::<promotions::Promotion, _>(|k| app::promotions::create(db, admin, contest, None, k))
+            .await?;
+    let batch = app::coupons::NewCoupons {
+        code: None,
+        count: 500,
+        prefix: "GAGNE".into(),
+        max_uses: 1,
+        max_uses_per_customer: None,
+        customer_id: None,
+    };
+    let codes = kept::<Vec<promotions::Coupon>, _>(|k| {
+        app::coupons::create(db, admin, contest.id.clone(), batch, None, k)
+    })
+    .await?;
+    let first = kernel::PageRequest::parse(Some(20), None)?;
+    let winners = app::customers::list(db, admin, None, &first).await?.data;
+    let web = acting(Scope::Channel("web".into()));
+    side_by_side(codes.iter().zip(&winners).map(|(code, winner)| {
+        let customer = winner.id.clone();
+        kept::<promotions::Coupon, _>(|k| {
+            app::coupons::issue(db, &web, &code.code, customer, None, k)
+        })
+    }))
+    .await?;
+    Ok(())
 }
 
 /// Sourcing the retailer set explicitly (other channels keep their kind's default): the

@@ -279,6 +279,24 @@ async fn the_demo_serves_a_realistic_retailer() {
         campaigns["data"].as_array().unwrap().len() >= 3,
         "{campaigns}"
     );
+    let contest = campaigns["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["conditions"]["coupon_required"] == true)
+        .expect("the contest");
+    let (_, codes) = get(
+        &client,
+        &format!(
+            "{base}/v1/promotions/{}/coupons?limit=500",
+            contest["id"].as_str().unwrap()
+        ),
+        &key("service"),
+    )
+    .await;
+    let codes = codes["data"].as_array().unwrap();
+    assert_eq!(codes.len(), 500);
+    assert_eq!(codes.iter().filter(|c| c["issued"] == true).count(), 20);
     let exchanged = orders
         .iter()
         .find(|o| o["exchange_of"].is_string())
