@@ -2,7 +2,10 @@
 //! (`POST /v1/carts`) and checked out (`POST /v1/carts/{id}/checkout`) in one fulfilment
 //! mode; it counts when the checkout answered 201, i.e. the order is placed, its stock held
 //! and the payment recorded, durably. Orders spread over the demo's stores and 50 SKUs,
-//! each stocked so that no order fails for lack of stock.
+//! each stocked so that no order fails for lack of stock. With `--promotions N` every
+//! checkout is priced against N promotions of every kind; with `--coupon-rate R` that share
+//! of orders race for the uses of one shared code, and the line says whether any order got
+//! a use beyond its limit (`coupons_overused`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +58,78 @@ async fn stock_up(
     Ok(())
 }
 
+/// The promotions and codes of a run.
+pub struct Offers {
+    /// `None`: the demo's own promotions; `Some(n)`: those off, `n` of every kind instead.
+    pub promotions: Option<u64>,
+    pub coupon_rate: f64,
+}
+
+/// The code orders race for.
+const CODE: &str = "BENCH";
+
+/// Switches the demo's promotions off and writes `n` over the staged SKUs, of every kind:
+/// some scoped to a channel the benchmark does not use and some needing a code, so pricing
+/// meets every condition and most promotions are looked at without applying.
+async fn stage_promotions(server: &Server, n: u64, skus: &[String]) -> anyhow::Result<()> {
+    let existing = get_json(server, "/v1/promotions?limit=500").await?;
+    for p in existing["data"].as_array().context("promotions")? {
+        let id = p["id"].as_str().context("promotion id")?;
+        send_ok(
+            server,
+            Method::PATCH,
+            &format!("/v1/promotions/{id}"),
+            json!({"active": false}),
+        )
+        .await?;
+    }
+    for i in 0..n as usize {
+        let some: Vec<&String> = skus.iter().cycle().skip(i * 7).take(5).collect();
+        let (conditions, effect) = match i % 5 {
+            0 => (
+                json!({"items": {"skus": some}}),
+                json!({"type": "percent_off_items", "percent_bp": 1000}),
+            ),
+            1 => (
+                json!({"min_subtotal_minor": 10_000}),
+                json!({"type": "amount_off_cart", "amount_minor": 500}),
+            ),
+            2 => (
+                json!({"items": {"skus": some}}),
+                json!({"type": "buy_x_get_y", "buy": 2, "get": 1, "percent_bp": 5000}),
+            ),
+            3 => (
+                json!({"channels": ["app"]}),
+                json!({"type": "percent_off_items", "percent_bp": 1500}),
+            ),
+            _ => (
+                json!({"coupon_required": true}),
+                json!({"type": "amount_off_cart", "amount_minor": 300}),
+            ),
+        };
+        let body = json!({"name": format!("bench {i}"), "currency": "EUR", "conditions": conditions, "effect": effect, "priority": i % 3});
+        send_ok(server, Method::POST, "/v1/promotions", body).await?;
+    }
+    Ok(())
+}
+
+/// A promotion behind the shared code, whose uses are limited to `max_uses`.
+async fn stage_code(server: &Server, max_uses: u64) -> anyhow::Result<()> {
+    let body = json!({"name": "bench code", "currency": "EUR", "conditions": {"coupon_required": true},
+                      "effect": {"type": "amount_off_cart", "amount_minor": 200}});
+    let promotion = send_ok(server, Method::POST, "/v1/promotions", body).await?;
+    let id = promotion["id"].as_str().context("promotion id")?;
+    let code = json!({"code": CODE, "max_uses": max_uses});
+    send_ok(
+        server,
+        Method::POST,
+        &format!("/v1/promotions/{id}/coupons"),
+        code,
+    )
+    .await?;
+    Ok(())
+}
+
 fn order_bodies(
     rng: &mut impl Rng,
     skus: &[String],
@@ -84,25 +159,60 @@ fn order_bodies(
     (cart, checkout.to_string())
 }
 
-/// Creates a cart and checks it out; `Ok(true)` when the order was placed.
-async fn one_order(conn: &mut Conn, cart: String, checkout: String) -> anyhow::Result<bool> {
+/// How one order went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Placed { coupon: bool, refused_coupon: bool },
+    Failed,
+}
+
+/// Creates a cart and checks it out, presenting the code when asked; an order refused the
+/// code (used up) checks out without it, as a shop front would.
+async fn one_order(
+    conn: &mut Conn,
+    cart: String,
+    checkout: String,
+    with_code: bool,
+) -> anyhow::Result<Outcome> {
     let (status, body) = conn
         .send(Method::POST, "/v1/carts", Some(cart), None)
         .await?;
     if status.as_u16() != 201 {
-        return Ok(false);
+        return Ok(Outcome::Failed);
     }
     let created: serde_json::Value = serde_json::from_slice(&body)?;
-    let id = created["id"].as_str().context("cart id")?;
-    let (status, _) = conn
-        .send(
-            Method::POST,
-            &format!("/v1/carts/{id}/checkout"),
-            Some(checkout),
-            None,
-        )
-        .await?;
-    Ok(status.as_u16() == 201)
+    let path = format!(
+        "/v1/carts/{}/checkout",
+        created["id"].as_str().context("cart id")?
+    );
+    if with_code {
+        let mut coded: serde_json::Value = serde_json::from_str(&checkout)?;
+        coded["coupons"] = json!([CODE]);
+        let (status, body) = conn
+            .send(Method::POST, &path, Some(coded.to_string()), None)
+            .await?;
+        if status.as_u16() == 201 {
+            let order: serde_json::Value = serde_json::from_slice(&body)?;
+            let got = order["promotions"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|a| a["coupon"] == CODE));
+            return Ok(Outcome::Placed {
+                coupon: got,
+                refused_coupon: false,
+            });
+        }
+        if status.as_u16() != 409 {
+            return Ok(Outcome::Failed);
+        }
+    }
+    let (status, _) = conn.send(Method::POST, &path, Some(checkout), None).await?;
+    Ok(match status.as_u16() {
+        201 => Outcome::Placed {
+            coupon: false,
+            refused_coupon: with_code,
+        },
+        _ => Outcome::Failed,
+    })
 }
 
 pub async fn run(
@@ -110,6 +220,7 @@ pub async fn run(
     orders: u64,
     concurrency: usize,
     mode: String,
+    offers: Offers,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         ["ship", "pickup", "reserve", "counter", "carry_out"].contains(&mode.as_str()),
@@ -147,6 +258,15 @@ pub async fn run(
         skus.len(),
         stores.len()
     );
+    if let Some(n) = offers.promotions {
+        stage_promotions(server, n, &skus).await?;
+    }
+    let code_uses = (orders as f64 * offers.coupon_rate / 2.0).ceil().max(1.0) as u64;
+    if offers.coupon_rate > 0.0 {
+        stage_code(server, code_uses).await?;
+    }
+    let coupon_rate = offers.coupon_rate.clamp(0.0, 1.0);
+    let (used, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
 
     let (skus, stores) = (Arc::new(skus), Arc::new(stores));
     let next = Arc::new(AtomicU64::new(0));
@@ -164,6 +284,7 @@ pub async fn run(
             failed.clone(),
             mode.clone(),
         );
+        let (used, refused) = (used.clone(), refused.clone());
         workers.push(tokio::spawn(async move {
             let mut latencies =
                 Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("bounds");
@@ -172,9 +293,19 @@ pub async fn run(
                     break;
                 }
                 let (cart, checkout) = order_bodies(&mut rand::rng(), &skus, &stores, &mode);
+                let with_code = rand::rng().random_bool(coupon_rate);
                 let sent = Instant::now();
-                if !one_order(&mut conn, cart, checkout).await.unwrap_or(false) {
-                    failed.fetch_add(1, Ordering::Relaxed);
+                match one_order(&mut conn, cart, checkout, with_code).await {
+                    Ok(Outcome::Placed {
+                        coupon,
+                        refused_coupon,
+                    }) => {
+                        used.fetch_add(u64::from(coupon), Ordering::Relaxed);
+                        refused.fetch_add(u64::from(refused_coupon), Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 latencies.saturating_record(sent.elapsed().as_micros() as u64);
             }
@@ -196,13 +327,24 @@ pub async fn run(
         per_order_us(server_cpu, server.cpu_seconds()),
         per_order_us(client_cpu, cpu_seconds_of("/proc/self/stat")),
     );
+    let promotions = offers.promotions.map_or("demo".into(), |n| n.to_string());
+    let used = used.load(Ordering::Relaxed);
+    let overused = match offers.coupon_rate > 0.0 {
+        true => {
+            let code = get_json(server, &format!("/v1/coupons/{CODE}")).await?;
+            let server_uses = code["uses"].as_u64().context("uses")?;
+            used.max(server_uses).saturating_sub(code_uses)
+        }
+        false => 0,
+    };
     println!(
-        "checkout: orders={} failed={failed} orders_per_s={:.0} p50_ms={:.2} p99_ms={:.2} db={}",
+        "checkout: orders={} failed={failed} orders_per_s={:.0} p50_ms={:.2} p99_ms={:.2} db={} promotions={promotions} coupons_used={used} coupons_refused={} coupons_overused={overused}",
         orders - failed,
         (orders - failed) as f64 / elapsed,
         latencies.value_at_quantile(0.5) as f64 / 1000.0,
         latencies.value_at_quantile(0.99) as f64 / 1000.0,
-        server.db_label
+        server.db_label,
+        refused.load(Ordering::Relaxed),
     );
     Ok(())
 }

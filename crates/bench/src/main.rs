@@ -124,6 +124,14 @@ enum Scenario {
         /// `pickup`, `reserve` or `ship`.
         #[arg(long, default_value = "pickup")]
         mode: String,
+        /// Switch the demo's promotions off and write this many of every kind instead
+        /// (0: none at all); absent: the demo's own.
+        #[arg(long)]
+        promotions: Option<u64>,
+        /// The share of orders that present the shared code `BENCH` (limited to half of
+        /// them: the rest are refused it and check out without).
+        #[arg(long, default_value_t = 0.0)]
+        coupon_rate: f64,
         #[command(flatten)]
         target: Target,
     },
@@ -230,10 +238,16 @@ fn main() -> anyhow::Result<()> {
                 orders,
                 concurrency,
                 mode,
+                promotions,
+                coupon_rate,
                 target,
             } => {
                 let server = server::Server::start(&target).await?;
-                let outcome = checkout::run(&server, orders, concurrency, mode).await;
+                let offers = checkout::Offers {
+                    promotions,
+                    coupon_rate,
+                };
+                let outcome = checkout::run(&server, orders, concurrency, mode, offers).await;
                 server.stop().await;
                 outcome
             }
