@@ -68,9 +68,10 @@ pub struct Offers {
 /// The code orders race for.
 const CODE: &str = "BENCH";
 
-/// Switches the demo's promotions off and writes `n` over the staged SKUs, of every kind:
-/// some scoped to a channel the benchmark does not use and some needing a code, so pricing
-/// meets every condition and most promotions are looked at without applying.
+/// Switches the demo's promotions off and writes `n` over the staged SKUs, of every kind,
+/// each on two SKUs as a retailer's product promotions are: some for a channel the
+/// benchmark does not use and some needing a code, so pricing meets every condition, most
+/// promotions are looked at without applying, and an order gets one or two.
 async fn stage_promotions(server: &Server, n: u64, skus: &[String]) -> anyhow::Result<()> {
     let existing = get_json(server, "/v1/promotions?limit=500").await?;
     for p in existing["data"].as_array().context("promotions")? {
@@ -84,14 +85,14 @@ async fn stage_promotions(server: &Server, n: u64, skus: &[String]) -> anyhow::R
         .await?;
     }
     for i in 0..n as usize {
-        let some: Vec<&String> = skus.iter().cycle().skip(i * 7).take(5).collect();
+        let some: Vec<&String> = skus.iter().cycle().skip(i * 7).take(2).collect();
         let (conditions, effect) = match i % 5 {
             0 => (
                 json!({"items": {"skus": some}}),
                 json!({"type": "percent_off_items", "percent_bp": 1000}),
             ),
             1 => (
-                json!({"min_subtotal_minor": 10_000}),
+                json!({"items": {"skus": some}, "min_subtotal_minor": 10_000}),
                 json!({"type": "amount_off_cart", "amount_minor": 500}),
             ),
             2 => (
