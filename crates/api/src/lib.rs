@@ -50,6 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::customer_events::router())
         .merge(routes::segments::router())
         .merge(routes::promotions::router())
+        .merge(routes::taxes::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

@@ -191,19 +191,20 @@ pub async fn claim(
 /// order at `location` (else the key's store; none for a parcel), with the coupon codes
 /// presented; also the codes that may not be used, with why.
 pub async fn price(
-    db: &Db,
+    reference: &crate::reference::Reference,
     p: &Principal,
     cart: &Cart,
     location: Option<String>,
     coupons: &[String],
 ) -> Result<(promotions::PricedBasket, Vec<(String, String)>), Error> {
+    let db = reference.db();
     let list = crate::checkout::cart_prices(db, cart).await?;
     let store = match location {
         Some(code) => Some(code),
         None => crate::checkout::bound_store(db, p).await?,
     };
     let customer = cart.customer_id.as_deref();
-    let pricing = crate::pricing::read(db, cart.currency, list, customer, coupons).await?;
+    let pricing = crate::pricing::read(reference, cart.currency, list, customer, coupons).await?;
     let lines: Vec<(String, i64)> = cart
         .lines
         .iter()

@@ -102,7 +102,7 @@ pub async fn checkout<P: PaymentProvider>(
     let (cart, prices) = priced_cart(cx.db, id).await?;
     let customer = b.customer_id.clone().or(cart.customer_id.clone());
     let pricing = pricing::read(
-        cx.db,
+        cx.reference,
         cart.currency,
         prices,
         customer.as_deref(),
@@ -364,7 +364,23 @@ async fn plan_order<P: PaymentProvider>(
         .collect();
     let order_channel = channel.as_deref().unwrap_or(&cart.channel);
     let priced = pricing.price(order_channel, location.as_deref(), &wanted, 0, now);
-    let payment = take_payment(cx, mode, payment_in, cart.currency, priced.total_minor).await?;
+    let locations = cx.reference.locations().await?;
+    // Taxed where the goods are handed over: the store, or where a parcel leaves from.
+    let taxed_at = location.as_ref().or(allocations.first().map(|a| &a.2));
+    let country = taxed_at
+        .and_then(|code| locations.get(code))
+        .map(|l| l.address.country.clone());
+    let taxed = Taxed {
+        pricing,
+        priced: &priced,
+        country: country.as_deref(),
+    };
+    let lines = order_lines(cx, channel.as_deref(), mode, taxed, allocations, cart_holds).await?;
+    let total: i64 = lines
+        .iter()
+        .map(|l| l.unit_price_minor * l.quantity - discount_of(l) + l.tax_added_minor)
+        .sum();
+    let payment = take_payment(cx, mode, payment_in, cart.currency, total).await?;
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + cx.hold_ttls.reserve_s * 1000));
     let hold_ttl_s = match mode {
@@ -372,34 +388,10 @@ async fn plan_order<P: PaymentProvider>(
         FulfilmentMode::Reserve => cx.hold_ttls.reserve_s + 3600,
         _ => inventory::hold::MAX_TTL_S,
     };
-    let mut discounts = pricing::discounts_by_allocation(&priced, &allocations).into_iter();
-    let mut lines = Vec::with_capacity(allocations.len());
-    for (sku, quantity, at) in allocations {
-        let cart_hold = cart_holds.remove(&sku);
-        // The policy check is made here from the reference cache, off the single writer.
-        let checked_channel_safety = match &channel {
-            Some(c) => cx.reference.hold_safety(c, &at, mode.hold_purpose()).await,
-            None => None,
-        };
-        lines.push(NewOrderLine {
-            unit_price_minor: prices[&sku],
-            discounts: discounts.next().unwrap_or_default(),
-            sku,
-            quantity,
-            location: at,
-            cart_hold,
-            checked_channel_safety,
-        });
-    }
-    let owner = match &location {
-        Some(code) => cx
-            .reference
-            .locations()
-            .await?
-            .get(code)
-            .map(|l| l.owner.clone()),
-        None => None,
-    };
+    let owner = location
+        .as_ref()
+        .and_then(|code| locations.get(code))
+        .map(|l| l.owner.clone());
     Ok(NewOrder {
         customer_id,
         cart: Some(store::orders::FromCart {
@@ -420,7 +412,60 @@ async fn plan_order<P: PaymentProvider>(
         routing,
         exchange_of: None,
         promotions: priced.applied,
+        tax_country: country,
     })
+}
+
+fn discount_of(line: &NewOrderLine) -> i64 {
+    line.discounts.iter().map(|d| d.amount_minor).sum()
+}
+
+/// What the lines of one order are priced and taxed with.
+#[derive(Clone, Copy)]
+struct Taxed<'a> {
+    pricing: &'a Pricing,
+    priced: &'a promotions::PricedBasket,
+    country: Option<&'a str>,
+}
+
+/// The order's lines, one per allocation: list price, its share of the SKU's discounts, the
+/// VAT of what it costs, and the cart's hold when there is one to adopt.
+async fn order_lines<P: PaymentProvider>(
+    cx: &Context<'_, P>,
+    channel: Option<&str>,
+    mode: FulfilmentMode,
+    taxed: Taxed<'_>,
+    allocations: Vec<(String, i64, String)>,
+    cart_holds: &mut BTreeMap<String, String>,
+) -> Result<Vec<NewOrderLine>, Error> {
+    let mut discounts = pricing::discounts_by_allocation(taxed.priced, &allocations).into_iter();
+    let mut lines = Vec::with_capacity(allocations.len());
+    for (sku, quantity, at) in allocations {
+        let cart_hold = cart_holds.remove(&sku);
+        // The policy check is made here from the reference cache, off the single writer.
+        let checked_channel_safety = match channel {
+            Some(c) => cx.reference.hold_safety(c, &at, mode.hold_purpose()).await,
+            None => None,
+        };
+        let unit_price_minor = taxed.pricing.list[&sku];
+        let discounts = discounts.next().unwrap_or_default();
+        let paid =
+            unit_price_minor * quantity - discounts.iter().map(|d| d.amount_minor).sum::<i64>();
+        let tax = taxed.pricing.tax_line(taxed.country, &sku, paid)?;
+        lines.push(NewOrderLine {
+            unit_price_minor,
+            discounts,
+            tax_rate_bp: tax.rate_bp,
+            tax_minor: tax.tax_minor,
+            tax_added_minor: tax.added_minor,
+            sku,
+            quantity,
+            location: at,
+            cart_hold,
+            checked_channel_safety,
+        });
+    }
+    Ok(lines)
 }
 
 /// Where each line is fulfilled: `(sku, quantity, location)` per allocation, the order's

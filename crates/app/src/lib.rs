@@ -30,5 +30,6 @@ pub mod reports;
 pub mod returns;
 pub mod segments;
 pub mod stock;
+pub mod taxes;
 
 pub use access::{Principal, Scope};

@@ -5,10 +5,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kernel::{Currency, Error, Timestamp};
+use kernel::{Currency, Error, ErrorCode, Timestamp};
+use promotions::tax::{PriceBasis, TaxTable};
 use promotions::{Basket, BasketLine, LineDiscount, PricedBasket, Promotion, Shopper, Usage};
-use store::Db;
+use std::sync::Arc;
+
 use store::catalog::ItemFacts;
+
+use crate::reference::Reference;
 
 /// What pricing a basket needs, read once: list prices, the promotions in force with their
 /// use so far, the items' product, category and brand, and the customer's standing.
@@ -17,7 +21,7 @@ pub struct Pricing {
     /// The channel's price of each SKU.
     pub list: BTreeMap<String, i64>,
     currency: Option<Currency>,
-    promotions: Vec<Promotion>,
+    promotions: Arc<Vec<Promotion>>,
     usage: BTreeMap<String, Usage>,
     facts: BTreeMap<String, ItemFacts>,
     customer: Option<String>,
@@ -27,59 +31,65 @@ pub struct Pricing {
     coupons: BTreeMap<String, String>,
     /// Codes presented that may not be used here, with why.
     pub refused: Vec<(String, String)>,
+    /// Every country's VAT table.
+    tax_tables: Arc<BTreeMap<String, TaxTable>>,
+}
+
+/// A line's VAT: its rate, the tax in what it costs, the tax added on top of its price
+/// (tax-exclusive countries only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineTax {
+    pub rate_bp: i64,
+    pub tax_minor: i64,
+    pub added_minor: i64,
 }
 
 /// Reads what pricing the SKUs of `list` needs for `customer` with the coupon codes
-/// presented (the customer's segments and first order only when a promotion in force asks).
-/// An unknown code is refused; a code this customer may not use is listed in `refused`.
+/// presented: the promotions in force and the VAT tables from the reference cache, their
+/// budgets' use fresh (only when one has a limit), the customer's segments and first order
+/// only when a promotion asks. An unknown code is refused; a code this customer may not use
+/// is listed in `refused`.
 pub async fn read(
-    db: &Db,
+    reference: &Reference,
     currency: Currency,
     list: BTreeMap<String, i64>,
     customer: Option<&str>,
     coupons: &[String],
 ) -> Result<Pricing, Error> {
-    let mut conn = db.read().await?;
-    let (promotions, usage) = store::promotions::in_force(&mut conn, currency, customer).await?;
+    let promotions = reference.promotions(currency).await?;
     let mut pricing = Pricing {
         currency: Some(currency),
         customer: customer.map(str::to_owned),
+        tax_tables: reference.tax_tables().await?,
         ..Pricing::default()
     };
-    for (i, typed) in coupons.iter().enumerate() {
-        let field = format!("coupons[{i}]");
-        let code = promotions::coupon::normalise(&field, typed)?;
-        let coupon = store::coupons::find(&mut conn, &code)
-            .await?
-            .ok_or_else(|| Error::unknown_reference(&field, "coupon", &code))?;
-        match coupon_refusal(&mut conn, &coupon, customer).await? {
-            Some(why) => pricing.refused.push((code, why)),
-            None => {
-                pricing.coupons.insert(code, coupon.promotion_id);
-            }
-        }
-    }
-    if promotions.is_empty() {
-        pricing.list = list;
-        return Ok(pricing);
-    }
+    let mut conn = reference.db().read().await?;
+    pricing
+        .coupons_presented(&mut conn, coupons, customer)
+        .await?;
     let skus: Vec<String> = list.keys().cloned().collect();
     pricing.facts = store::catalog::item_facts(&mut conn, &skus).await?;
+    pricing.list = list;
+    if promotions.is_empty() {
+        return Ok(pricing);
+    }
+    if promotions
+        .iter()
+        .any(|p| p.budget != promotions::Budget::default())
+    {
+        pricing.usage = store::promotions::usage_of_limited(&mut conn, customer).await?;
+    }
     if let Some(c) = customer {
         if promotions.iter().any(|p| p.conditions.first_order) {
             pricing.first_order = store::orders::is_first_order(&mut conn, c).await?;
         }
         if promotions.iter().any(|p| !p.conditions.segments.is_empty()) {
             drop(conn);
-            pricing.segments = store::segments::segments_of(db, c)
-                .await?
-                .into_iter()
-                .collect();
+            let segments = store::segments::segments_of(reference.db(), c).await?;
+            pricing.segments = segments.into_iter().collect();
         }
     }
-    pricing.list = list;
     pricing.promotions = promotions;
-    pricing.usage = usage;
     Ok(pricing)
 }
 
@@ -110,6 +120,73 @@ async fn coupon_refusal(
 }
 
 impl Pricing {
+    /// Sorts the codes presented into those that may be used and those refused, with why.
+    async fn coupons_presented(
+        &mut self,
+        conn: &mut store::Conn,
+        coupons: &[String],
+        customer: Option<&str>,
+    ) -> Result<(), Error> {
+        for (i, typed) in coupons.iter().enumerate() {
+            let field = format!("coupons[{i}]");
+            let code = promotions::coupon::normalise(&field, typed)?;
+            let coupon = store::coupons::find(conn, &code)
+                .await?
+                .ok_or_else(|| Error::unknown_reference(&field, "coupon", &code))?;
+            match coupon_refusal(conn, &coupon, customer).await? {
+                Some(why) => self.refused.push((code, why)),
+                None => {
+                    self.coupons.insert(code, coupon.promotion_id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The VAT of a line of `sku` costing `paid` in `country` (none: untaxed, e.g. a store
+    /// without an address country); a country without a table, or a tax category its table
+    /// lacks, refuses the sale until an admin sets them.
+    pub fn tax_line(&self, country: Option<&str>, sku: &str, paid: i64) -> Result<LineTax, Error> {
+        let Some(country) = country else {
+            return Ok(LineTax {
+                rate_bp: 0,
+                tax_minor: 0,
+                added_minor: 0,
+            });
+        };
+        let unset = |what: String| {
+            Error::new(
+                ErrorCode::Conflict,
+                format!("{what}: an admin sets it (PUT /v1/tax-tables/{country})"),
+            )
+            .with("country", country)
+        };
+        let table = self
+            .tax_tables
+            .get(country)
+            .ok_or_else(|| unset(format!("{country} has no VAT table")))?;
+        let category = self
+            .facts
+            .get(sku)
+            .map_or(catalog::product::STANDARD_TAX_CATEGORY, |f| {
+                f.tax_category.as_str()
+            });
+        let rate = table.rates.get(category).copied().ok_or_else(|| {
+            unset(format!(
+                "{country}'s VAT table has no rate for `{category}`"
+            ))
+        })?;
+        let taxed = promotions::tax::tax_of(paid, rate, table.basis);
+        Ok(LineTax {
+            rate_bp: rate,
+            tax_minor: taxed.tax_minor,
+            added_minor: match table.basis {
+                PriceBasis::Inclusive => 0,
+                PriceBasis::Exclusive => taxed.tax_minor,
+            },
+        })
+    }
+
     /// The codes still to use, once `code` went to an order of the checkout (a code serves
     /// one order).
     pub fn spend(&mut self, code: &str) {
@@ -209,4 +286,27 @@ pub fn discounts_by_allocation(
         }
     }
     out
+}
+
+/// One unit of a SKU on each channel of `prices` (one SKU, one currency), after the
+/// promotions it gets there on its own: no code, no customer, no basket threshold it does
+/// not meet — what a product page shows.
+pub async fn unit_prices(
+    reference: &Reference,
+    prices: Vec<pricing::ChannelPrice>,
+) -> Result<Vec<(pricing::ChannelPrice, PricedBasket)>, Error> {
+    let Some(first) = prices.first() else {
+        return Ok(Vec::new());
+    };
+    let list = BTreeMap::from([(first.sku.clone(), first.amount_minor)]);
+    let mut reading = read(reference, first.currency, list, None, &[]).await?;
+    let now = crate::clock::now();
+    Ok(prices
+        .into_iter()
+        .map(|p| {
+            reading.list.insert(p.sku.clone(), p.amount_minor);
+            let priced = reading.price(&p.channel, None, &[(p.sku.clone(), 1)], 0, now);
+            (p, priced)
+        })
+        .collect())
 }

@@ -7,18 +7,19 @@ use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
 use crate::command::as_admin;
+use crate::reference::Reference;
 
 /// Creates a promotion, once validated.
 pub async fn create(
-    db: &Db,
+    reference: &Reference,
     p: &Principal,
     new: NewPromotion,
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let promotion = new.validate(new_id("prm"), crate::clock::now())?;
-    as_admin(
-        db,
+    let done = as_admin(
+        reference.db(),
         p,
         idempotency,
         move |c, actor| {
@@ -29,13 +30,15 @@ pub async fn create(
         },
         render,
     )
-    .await
+    .await?;
+    reference.invalidate();
+    Ok(done)
 }
 
 /// Changes a promotion (switching it on or off is a change too); the whole is validated
 /// again. Its use so far stays.
 pub async fn update(
-    db: &Db,
+    reference: &Reference,
     p: &Principal,
     id: String,
     patch: PromotionPatch,
@@ -43,8 +46,8 @@ pub async fn update(
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let now = crate::clock::now();
-    as_admin(
-        db,
+    let done = as_admin(
+        reference.db(),
         p,
         idempotency,
         move |c, actor| {
@@ -59,7 +62,9 @@ pub async fn update(
         },
         render,
     )
-    .await
+    .await?;
+    reference.invalidate();
+    Ok(done)
 }
 
 /// Promotions in id order; `active_only` leaves out those switched off.

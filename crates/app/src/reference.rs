@@ -1,20 +1,23 @@
-//! Reference data that channel views read on every request — the locations and the channels'
-//! sourcing policies — kept in memory for a short time.
+//! Reference data that channel views and checkouts read on every request — the locations,
+//! the channels' sourcing policies, the promotions in force and the VAT tables — kept in
+//! memory for a short time.
 //!
 //! A web shop's availability read applies its channel's policy to every location; reading the
 //! policy and all locations from the database each time made such a read ≈ 2.8 times dearer
 //! than an admin's (measured with `wrk`). Both change rarely. This node forgets them at once
 //! when it changes them itself; changes made through another node are seen within [`TTL`].
 //! Holds use it too, to check a channel's policy before the single writer; when the cache
-//! cannot allow a hold, the write command checks again with authority. Stock levels are
-//! never cached here.
+//! cannot allow a hold, the write command checks again with authority. Stock levels, and the
+//! use of promotions' budgets, are never cached here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use catalog::Location;
-use kernel::Error;
+use kernel::{Currency, Error};
+use promotions::Promotion;
+use promotions::tax::TaxTable;
 use store::Db;
 use store::sourcing::EffectivePolicy;
 
@@ -27,6 +30,12 @@ pub struct Reference {
     db: Db,
     locations: Mutex<Option<Stamped<HashMap<String, Location>>>>,
     policies: Mutex<HashMap<String, Stamped<EffectivePolicy>>>,
+    promotions: Mutex<HashMap<Currency, Stamped<Vec<Promotion>>>>,
+    tax_tables: Mutex<Option<Stamped<BTreeMap<String, TaxTable>>>>,
+}
+
+fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn fresh<T>(entry: Option<&Stamped<T>>) -> Option<Arc<T>> {
@@ -63,7 +72,35 @@ impl Reference {
             db,
             locations: Mutex::new(None),
             policies: Mutex::new(HashMap::new()),
+            promotions: Mutex::new(HashMap::new()),
+            tax_tables: Mutex::new(None),
         }
+    }
+
+    /// The active promotions in a currency, by priority.
+    pub async fn promotions(&self, currency: Currency) -> Result<Arc<Vec<Promotion>>, Error> {
+        if let Some(hit) = fresh(locked(&self.promotions).get(&currency)) {
+            return Ok(hit);
+        }
+        let loaded =
+            Arc::new(store::promotions::active(&mut self.db.read().await?, currency).await?);
+        locked(&self.promotions).insert(currency, (Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Every country's VAT table.
+    pub async fn tax_tables(&self) -> Result<Arc<BTreeMap<String, TaxTable>>, Error> {
+        if let Some(hit) = fresh(locked(&self.tax_tables).as_ref()) {
+            return Ok(hit);
+        }
+        let loaded: BTreeMap<String, TaxTable> = store::tax::all(&mut self.db.read().await?)
+            .await?
+            .into_iter()
+            .map(|t| (t.country.clone(), t))
+            .collect();
+        let loaded = Arc::new(loaded);
+        *locked(&self.tax_tables) = Some((Instant::now(), loaded.clone()));
+        Ok(loaded)
     }
 
     /// The database the cache reads.
@@ -97,10 +134,13 @@ impl Reference {
         Ok(loaded)
     }
 
-    /// Forgets everything: this node has just changed a location, a channel or a policy.
+    /// Forgets everything: this node has just changed a location, a channel, a policy, a
+    /// promotion or a VAT table.
     pub fn invalidate(&self) {
         *self.lock_locations() = None;
         self.lock_policies().clear();
+        locked(&self.promotions).clear();
+        *locked(&self.tax_tables) = None;
     }
 
     fn lock_locations(

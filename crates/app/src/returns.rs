@@ -42,16 +42,18 @@ pub async fn find_by_reference(db: &Db, reference: &str) -> Result<Order, Error>
 /// Records a return within `window_days` of the hand-over; provider refunds are made after
 /// the commit (see [`crate::orders::write_with_refunds`]).
 pub async fn record<P: PaymentProvider>(
-    db: &Db,
+    reference: &crate::reference::Reference,
     payments: &P,
     p: &Principal,
     (req, window_days): (ReturnRequest, i64),
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Return) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
+    let db = reference.db();
     let location = access::return_location(p, req.location.as_deref())?;
     let order = find_by_reference(db, &req.order).await?;
-    let exchange = exchange_sale(db, &order, req.method, req.exchange_lines, &location).await?;
+    let exchange =
+        exchange_sale(reference, &order, req.method, req.exchange_lines, &location).await?;
     // An exchange sale is the receiving store's: its till's channel when it has one.
     let exchange_channel = match &exchange {
         Some(_) => store::channels::till_of(&mut db.read().await?, &location)
@@ -84,7 +86,7 @@ pub async fn record<P: PaymentProvider>(
 /// The new sale of an exchange, priced at the order's channel price; only an exchange takes
 /// (and needs) exchange lines.
 async fn exchange_sale(
-    db: &Db,
+    reference: &crate::reference::Reference,
     order: &Order,
     method: RefundMethod,
     lines: Option<Vec<Line>>,
@@ -108,25 +110,41 @@ async fn exchange_sale(
     };
     orders::cart::validate_lines(&lines)?;
     let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
+    let db = reference.db();
     let prices = store::prices::channel_prices(db, &order.channel, order.currency, &skus).await?;
-    let priced = lines
-        .into_iter()
-        .map(|l| {
-            let price = prices
-                .get(&l.sku)
-                .ok_or_else(|| no_price(&l.sku, order.currency))?;
-            Ok(NewOrderLine {
-                discounts: Vec::new(),
-                unit_price_minor: price.amount_minor,
-                sku: l.sku,
-                quantity: l.quantity,
-                location: location.to_owned(),
-                cart_hold: None,
-                checked_channel_safety: None,
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    Ok(Some(ExchangeSale { lines: priced }))
+    let list = prices
+        .iter()
+        .map(|(sku, p)| (sku.clone(), p.amount_minor))
+        .collect();
+    let taxes = crate::pricing::read(reference, order.currency, list, None, &[]).await?;
+    // Taxed where it is handed over: the receiving store.
+    let country = store::locations::find_location(&mut db.read().await?, location)
+        .await?
+        .map(|l| l.address.country);
+    let mut sale = Vec::with_capacity(lines.len());
+    for l in lines {
+        let price = prices
+            .get(&l.sku)
+            .ok_or_else(|| no_price(&l.sku, order.currency))?;
+        let paid = price.amount_minor * l.quantity;
+        let tax = taxes.tax_line(country.as_deref(), &l.sku, paid)?;
+        sale.push(NewOrderLine {
+            discounts: Vec::new(),
+            tax_rate_bp: tax.rate_bp,
+            tax_minor: tax.tax_minor,
+            tax_added_minor: tax.added_minor,
+            unit_price_minor: price.amount_minor,
+            sku: l.sku,
+            quantity: l.quantity,
+            location: location.to_owned(),
+            cart_hold: None,
+            checked_channel_safety: None,
+        });
+    }
+    Ok(Some(ExchangeSale {
+        lines: sale,
+        tax_country: country,
+    }))
 }
 
 fn no_price(sku: &str, currency: Currency) -> Error {

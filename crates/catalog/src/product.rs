@@ -64,6 +64,8 @@ pub struct NewProduct {
     pub description: Option<String>,
     pub brand: Option<String>,
     pub category: String,
+    /// Its VAT category (`standard` when absent).
+    pub tax_category: Option<String>,
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<Image>,
     pub variants: Vec<NewVariant>,
@@ -88,6 +90,8 @@ pub struct Product {
     pub description: Option<String>,
     pub brand: Option<String>,
     pub category: String,
+    /// Its VAT category: the rate is the tax table's of the country an order is taxed in.
+    pub tax_category: String,
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<Image>,
     pub status: ProductStatus,
@@ -105,6 +109,7 @@ pub struct ProductPatch {
     pub description: Option<Option<String>>,
     pub brand: Option<Option<String>>,
     pub category: Option<String>,
+    pub tax_category: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub images: Option<Vec<Image>>,
     pub status: Option<ProductStatus>,
@@ -132,6 +137,22 @@ pub fn validate_sku(field: &str, sku: &str) -> Result<String, Error> {
 }
 
 /// Category: a lowercase slug path such as `footwear/running`, at most 5 levels.
+/// The VAT category of a product that names none.
+pub const STANDARD_TAX_CATEGORY: &str = "standard";
+
+/// A VAT category: 1 to 40 of `a-z 0-9 _` (`standard`, `reduced`, `super_reduced`…); the
+/// rate is the tax table's of the country the order is taxed in.
+pub fn validate_tax_category(field: &str, category: &str) -> Result<String, Error> {
+    code(
+        field,
+        category,
+        1,
+        40,
+        |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+        "a-z, 0-9 or `_`",
+    )
+}
+
 pub fn validate_category(field: &str, category: &str) -> Result<String, Error> {
     let segments: Vec<&str> = category.split('/').collect();
     let segment_ok = |s: &&str| {
@@ -269,6 +290,12 @@ impl NewProduct {
             description: optional("description", self.description.as_deref(), 10_000)?,
             brand: optional("brand", self.brand.as_deref(), 100)?,
             category: validate_category("category", &self.category)?,
+            tax_category: validate_tax_category(
+                "tax_category",
+                self.tax_category
+                    .as_deref()
+                    .unwrap_or(STANDARD_TAX_CATEGORY),
+            )?,
             attributes: validate_attributes("attributes", &self.attributes)?,
             images: validate_images("images", &self.images)?,
             title,
@@ -325,6 +352,9 @@ impl ProductPatch {
         if let Some(c) = &self.category {
             product.category = validate_category("category", c)?;
         }
+        if let Some(c) = &self.tax_category {
+            product.tax_category = validate_tax_category("tax_category", c)?;
+        }
         if let Some(a) = &self.attributes {
             product.attributes = validate_attributes("attributes", a)?;
         }
@@ -377,6 +407,7 @@ mod tests {
             description: Some("Grippy".into()),
             brand: Some("Kalenji".into()),
             category: "footwear/running".into(),
+            tax_category: None,
             attributes: BTreeMap::from([("gender".into(), "unisex".into())]),
             images: vec![Image {
                 url: "https://img.example/tr500.jpg".into(),

@@ -17,6 +17,12 @@ pub struct OrderLine {
     /// Off the line's `quantity` units together, by the promotions in `discounts`.
     pub discount_minor: i64,
     pub discounts: Vec<LineDiscount>,
+    /// The VAT rate of the line (basis points) in the order's country of tax.
+    pub tax_rate_bp: i64,
+    /// The VAT in what the line's units cost together, rounded on the line.
+    pub tax_minor: i64,
+    /// VAT added on top of the price (tax-exclusive countries; 0 where prices include it).
+    pub tax_added_minor: i64,
     /// The location that holds and hands over (or ships) this line.
     pub location: String,
     pub hold_id: Option<String>,
@@ -26,9 +32,15 @@ pub struct OrderLine {
 }
 
 impl OrderLine {
-    /// What the line's `quantity` units cost together, after their discounts.
+    /// What the line's `quantity` units cost together, after their discounts, tax included.
     pub fn paid_minor(&self) -> i64 {
-        self.unit_price_minor * self.quantity - self.discount_minor
+        self.unit_price_minor * self.quantity - self.discount_minor + self.tax_added_minor
+    }
+
+    /// The VAT in what `units` more of the line cost after the first `already` (their share
+    /// of the line's tax, as [`OrderLine::value_of`] is their share of its price).
+    pub fn tax_of(&self, already: i64, units: i64) -> i64 {
+        promotions::refund_share(self.tax_minor, self.quantity, already, units)
     }
 
     /// What `units` of the line cost after the first `already`: each unit's share of
@@ -66,6 +78,10 @@ pub struct Order {
     pub discount_minor: i64,
     /// The promotions the order got, each with why and how much.
     pub promotions: Vec<Applied>,
+    /// The country whose VAT applies (the fulfilling store's, or the first ship-from
+    /// location's), and the VAT in `total_minor`.
+    pub tax_country: Option<String>,
+    pub tax_minor: i64,
     pub pickup_code: Option<String>,
     pub receipt_token: String,
     /// When the order lapses on its own: a reservation expires, a pickup is a no-show.
@@ -82,6 +98,16 @@ pub struct Order {
 }
 
 impl Order {
+    /// The VAT per rate (net, tax, gross), lowest rate first: what a receipt prints.
+    pub fn tax_by_rate(&self) -> Vec<promotions::tax::Taxed> {
+        promotions::tax::by_rate(self.lines.iter().map(|l| promotions::tax::Taxed {
+            rate_bp: l.tax_rate_bp,
+            net_minor: l.paid_minor() - l.tax_minor,
+            tax_minor: l.tax_minor,
+            gross_minor: l.paid_minor(),
+        }))
+    }
+
     /// What was captured and not refunded, over every payment.
     pub fn paid_minor(&self) -> i64 {
         self.payments

@@ -45,6 +45,8 @@ pub struct Return {
     pub method: RefundMethod,
     /// What the returned goods are worth (the prices paid).
     pub value_minor: i64,
+    /// The VAT in `value_minor` (each line's share of its tax), reversed by the return.
+    pub tax_minor: i64,
     /// Given back to the original payments.
     pub refund_minor: i64,
     /// Paid by the customer on top (an exchange for dearer goods).

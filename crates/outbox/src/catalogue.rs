@@ -93,6 +93,9 @@ catalogue! {
     /// A promotion changed (conditions, effect, budget, switched on or off); carries it as it
     /// is now.
     PromotionUpdated = "relais.promotion.updated", subject "promotion id": promotions::Promotion;
+    /// A country's VAT table was set: its rates by tax category, and whether prices include
+    /// them.
+    TaxTableSet = "relais.tax_table.set", subject "country (ISO 3166-1 alpha-2)": promotions::tax::TaxTable;
     /// Coupon codes were made for a promotion (one typed code, or a generated batch).
     CouponsCreated = "relais.coupon.created", subject "promotion id": CouponsCreated;
     /// A coupon code was issued to one customer, the only one who may use it now.

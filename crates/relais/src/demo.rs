@@ -809,6 +809,7 @@ pub fn products() -> Vec<NewProduct> {
                 description: Some(line.description.into()),
                 brand: Some(line.brand.into()),
                 category: line.category.into(),
+                tax_category: None,
                 attributes: BTreeMap::from([(
                     "sport".to_string(),
                     line.category
@@ -1081,7 +1082,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
                 .collect()
         });
     crate::demo_customers::seed(db, &STORE_REFS).await?;
-    seed_contest(db, &admin).await?;
+    seed_contest(&reference, &admin).await?;
     tracing::info!(ms = took(), "demo: customers written");
     let store_codes: Vec<&str> = STORES.iter().map(|s| s.code).collect();
     let warehouses: Vec<&str> = locations
@@ -1138,7 +1139,9 @@ async fn seed_catalogue(
     }))
     .await?;
     side_by_side(campaigns().into_iter().map(|p| {
-        kept::<promotions::Promotion, _>(move |k| app::promotions::create(db, admin, p, None, k))
+        kept::<promotions::Promotion, _>(move |k| {
+            app::promotions::create(reference, admin, p, None, k)
+        })
     }))
     .await?;
     for (channel, policy) in sourcing_policies() {
@@ -1207,7 +1210,8 @@ fn campaigns() -> Vec<promotions::NewPromotion> {
 
 /// The autumn contest: 500 single-use codes worth 10 € from 50 €, twenty of them won on
 /// the web by customers (issued to them: redeemable on every channel by them only).
-async fn seed_contest(db: &Db, admin: &Principal) -> Result<(), kernel::Error> {
+async fn seed_contest(reference: &Reference, admin: &Principal) -> Result<(), kernel::Error> {
+    let db = reference.db();
     let conditions = promotions::Conditions {
         coupon_required: true,
         min_subtotal_minor: Some(5_000),
@@ -1226,9 +1230,10 @@ async fn seed_contest(db: &Db, admin: &Principal) -> Result<(), kernel::Error> {
         budget: promotions::Budget::default(),
         active: true,
     };
-    let contest =
-        kept::<promotions::Promotion, _>(|k| app::promotions::create(db, admin, contest, None, k))
-            .await?;
+    let contest = kept::<promotions::Promotion, _>(|k| {
+        app::promotions::create(reference, admin, contest, None, k)
+    })
+    .await?;
     let batch = app::coupons::NewCoupons {
         code: None,
         count: 500,

@@ -409,7 +409,7 @@ async fn returns(w: &World<'_>, sold: &[Order], dice: &mut Dice) -> Result<(), E
         };
         let staff: Principal = acting(Scope::Store(other));
         kept::<Return, _>(|k| {
-            app::returns::record(w.db(), &w.payments, &staff, (req, 30), None, k)
+            app::returns::record(w.reference, &w.payments, &staff, (req, 30), None, k)
         })
         .await?;
     }

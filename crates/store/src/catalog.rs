@@ -15,7 +15,7 @@ use crate::rows::{self, to_json};
 use crate::sql::{Conn, Row, Value, corrupt, placeholders};
 use crate::{Db, events, params};
 
-const PRODUCT_COLUMNS: &str = "id, title, description, brand, category, attributes, images, status, version, created_at, updated_at";
+const PRODUCT_COLUMNS: &str = "id, title, description, brand, category, tax_category, attributes, images, status, version, created_at, updated_at";
 const VARIANT_COLUMNS: &str =
     "sku, product_id, gtin, title, attributes, status, created_at, updated_at";
 
@@ -26,6 +26,7 @@ fn product_from_row(row: &Row) -> Result<Product, Error> {
         description: row.opt_text("description")?,
         brand: row.opt_text("brand")?,
         category: row.text("category")?,
+        tax_category: row.text("tax_category")?,
         attributes: rows::json(row, "attributes")?,
         images: rows::json(row, "images")?,
         status: parse_status(row)?,
@@ -115,11 +116,12 @@ async fn insert_variant(
 /// Inserts a validated product with its variants and records `relais.product.created`.
 pub async fn create_product(conn: &mut Conn, p: &Product, actor: &str) -> Result<(), Error> {
     conn.execute(
-        "INSERT INTO products (id, title, description, brand, category, attributes, images, status, version, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO products (id, title, description, brand, category, attributes, images, status, version, created_at, updated_at,
+                               tax_category)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         params![
             &p.id, &p.title, &p.description, &p.brand, &p.category, to_json(&p.attributes), to_json(&p.images),
-            p.status.as_str(), p.version, p.created_at.to_text(), p.updated_at.to_text()
+            p.status.as_str(), p.version, p.created_at.to_text(), p.updated_at.to_text(), &p.tax_category
         ],
     )
     .await?;
@@ -236,11 +238,12 @@ pub async fn update_product(
     let updated = conn
         .execute(
             "UPDATE products SET title = $1, description = $2, brand = $3, category = $4, attributes = $5,
-                    images = $6, status = $7, version = $8, updated_at = $9
+                    images = $6, status = $7, version = $8, updated_at = $9, tax_category = $12
              WHERE id = $10 AND version = $11",
             params![
                 &product.title, &product.description, &product.brand, &product.category, to_json(&product.attributes),
-                to_json(&product.images), product.status.as_str(), product.version, product.updated_at.to_text(), id, read_version
+                to_json(&product.images), product.status.as_str(), product.version, product.updated_at.to_text(), id, read_version,
+                &product.tax_category
             ],
         )
         .await?;
@@ -415,12 +418,14 @@ pub async fn is_empty(db: &Db) -> Result<bool, Error> {
         .is_none())
 }
 
-/// What a promotion looks at of each SKU: its product, category and brand.
+/// What pricing looks at of each SKU: its product, category and brand (for promotions),
+/// its VAT category.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemFacts {
     pub product_id: String,
     pub category: String,
     pub brand: Option<String>,
+    pub tax_category: String,
 }
 
 /// The [`ItemFacts`] of the SKUs that exist among `skus`.
@@ -431,7 +436,7 @@ pub async fn item_facts(
     let mut found = std::collections::BTreeMap::new();
     for chunk in skus.chunks(500) {
         let sql = format!(
-            "SELECT v.sku, p.id, p.category, p.brand FROM variants v JOIN products p ON p.id = v.product_id
+            "SELECT v.sku, p.id, p.category, p.brand, p.tax_category FROM variants v JOIN products p ON p.id = v.product_id
              WHERE v.sku IN ({})",
             crate::sql::placeholders(1, chunk.len())
         );
@@ -446,6 +451,7 @@ pub async fn item_facts(
                     product_id: row.text("id")?,
                     category: row.text("category")?,
                     brand: row.opt_text("brand")?,
+                    tax_category: row.text("tax_category")?,
                 },
             );
         }

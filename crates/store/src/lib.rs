@@ -36,6 +36,7 @@ pub mod segments;
 pub mod sourcing;
 pub mod sql;
 pub mod stock;
+pub mod tax;
 pub mod writer;
 
 pub use db::{Db, DbOptions, Lease};

@@ -76,6 +76,7 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "coupons",
         include_str!("../migrations/sqlite/0013_coupons.sql"),
     ),
+    (14, "tax", include_str!("../migrations/sqlite/0014_tax.sql")),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -142,6 +143,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         13,
         "coupons",
         include_str!("../migrations/postgres/0013_coupons.sql"),
+    ),
+    (
+        14,
+        "tax",
+        include_str!("../migrations/postgres/0014_tax.sql"),
     ),
 ];
 

@@ -35,6 +35,11 @@ pub struct NewOrderLine {
     pub unit_price_minor: i64,
     /// Off the line's units together, by promotions (their sum).
     pub discounts: Vec<promotions::LineDiscount>,
+    /// The line's VAT rate, the VAT in what it costs, and the VAT added on top of its price
+    /// (tax-exclusive countries only), as decided by the caller.
+    pub tax_rate_bp: i64,
+    pub tax_minor: i64,
+    pub tax_added_minor: i64,
     pub location: String,
     /// The cart line's hold, adopted when it still holds these units there.
     pub cart_hold: Option<String>,
@@ -89,6 +94,8 @@ pub struct NewOrder {
     pub exchange_of: Option<String>,
     /// The promotions the lines' discounts come from; each takes a use of its budget.
     pub promotions: Vec<promotions::Applied>,
+    /// The country whose VAT the lines carry.
+    pub tax_country: Option<String>,
 }
 
 impl NewOrderLine {
@@ -112,7 +119,9 @@ pub async fn place(
     }
     let subtotal = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
     let discount: i64 = new.lines.iter().map(NewOrderLine::discount_minor).sum();
-    let total = subtotal - discount;
+    let added: i64 = new.lines.iter().map(|l| l.tax_added_minor).sum();
+    let tax: i64 = new.lines.iter().map(|l| l.tax_minor).sum();
+    let total = subtotal - discount + added;
     let (owner_kind, owner_name) = match (&new.location, &new.owner) {
         (Some(_), Some(owner)) => (
             Some(crate::locations::owner_kind_text(owner.kind).to_owned()),
@@ -141,14 +150,15 @@ pub async fn place(
     conn.execute(
         "INSERT INTO orders (id, customer_id, cart_id, channel, mode, state, location, owner_kind, owner_name, currency,
                              total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version,
-                             discount_minor, promotions)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18)",
+                             discount_minor, promotions, tax_country, tax_minor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18, $19, $20)",
         params![
             &id, &customer, new.cart.as_ref().map(|c| c.id.clone()), &new.channel, new.mode.as_str(),
             new.mode.initial().as_str(), &new.location, &owner_kind, &owner_name, new.currency.code(),
             total, &receipt, new.deadline_at.map(|t| t.to_text()),
             new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text(),
-            discount, (!new.promotions.is_empty()).then(|| rows::to_json(&new.promotions))
+            discount, (!new.promotions.is_empty()).then(|| rows::to_json(&new.promotions)),
+            &new.tax_country, tax
         ],
     )
     .await?;
@@ -189,6 +199,8 @@ pub async fn place(
         total_minor: total,
         discount_minor: discount,
         promotions: new.promotions.clone(),
+        tax_country: new.tax_country.clone(),
+        tax_minor: tax,
         pickup_code: None,
         receipt_token: receipt,
         deadline_at: new.deadline_at,
@@ -206,6 +218,9 @@ pub async fn place(
                 unit_price_minor: l.unit_price_minor,
                 discount_minor: l.discount_minor(),
                 discounts: l.discounts.clone(),
+                tax_rate_bp: l.tax_rate_bp,
+                tax_minor: l.tax_minor,
+                tax_added_minor: l.tax_added_minor,
                 location: l.location.clone(),
                 hold_id: Some(hold),
                 sold: if sold_now { l.quantity } else { 0 },
@@ -288,16 +303,16 @@ async fn insert_lines(
 ) -> Result<(), Error> {
     let mut sql = String::from(
         "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, location, hold_id, sold,
-                                  discount_minor, discounts, returned) VALUES ",
+                                  discount_minor, discounts, tax_rate_bp, tax_minor, tax_added_minor, returned) VALUES ",
     );
-    let mut values: Vec<Value> = Vec::with_capacity(lines.len() * 10);
+    let mut values: Vec<Value> = Vec::with_capacity(lines.len() * 13);
     for (i, (line, hold)) in lines.iter().zip(holds).enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&format!(
             "({}, 0)",
-            crate::sql::placeholders(values.len() + 1, 10)
+            crate::sql::placeholders(values.len() + 1, 13)
         ));
         values.extend_from_slice(params![
             order_id,
@@ -309,7 +324,10 @@ async fn insert_lines(
             hold,
             if sold_now { line.quantity } else { 0 },
             line.discount_minor(),
-            (!line.discounts.is_empty()).then(|| rows::to_json(&line.discounts))
+            (!line.discounts.is_empty()).then(|| rows::to_json(&line.discounts)),
+            line.tax_rate_bp,
+            line.tax_minor,
+            line.tax_added_minor
         ]);
     }
     conn.execute(&sql, &values).await?;
@@ -733,6 +751,9 @@ fn line_from_row(r: &Row) -> Result<OrderLine, Error> {
         quantity: r.int("quantity")?,
         unit_price_minor: r.int("unit_price_minor")?,
         discount_minor: r.int("discount_minor")?,
+        tax_rate_bp: r.int("tax_rate_bp")?,
+        tax_minor: r.int("tax_minor")?,
+        tax_added_minor: r.int("tax_added_minor")?,
         discounts: match r.opt_text("discounts")? {
             Some(text) => {
                 serde_json::from_str(&text).map_err(|e| corrupt("discounts", &e.to_string()))?
@@ -779,6 +800,8 @@ fn order_from_row(
         currency: rows::currency(row, "currency")?,
         total_minor: row.int("total_minor")?,
         discount_minor: row.int("discount_minor")?,
+        tax_country: row.opt_text("tax_country")?,
+        tax_minor: row.int("tax_minor")?,
         promotions: match row.opt_text("promotions")? {
             Some(text) => {
                 serde_json::from_str(&text).map_err(|e| corrupt("promotions", &e.to_string()))?
@@ -996,7 +1019,7 @@ pub async fn owner_report(
         .await?
         .query(
             "SELECT o.id, o.channel, o.mode, o.state, l.location, o.currency, o.created_at,
-                    CAST(SUM((l.unit_price_minor * l.quantity - l.discount_minor) * l.sold / l.quantity) AS BIGINT) AS amount_minor,
+                    CAST(SUM((l.unit_price_minor * l.quantity - l.discount_minor + l.tax_added_minor) * l.sold / l.quantity) AS BIGINT) AS amount_minor,
                     CASE WHEN MAX(ch.location_code) IS NULL THEN 1 ELSE 0 END AS online
              FROM orders o JOIN order_lines l ON l.order_id = o.id JOIN locations loc ON loc.code = l.location
                   LEFT JOIN channels ch ON ch.code = o.channel

@@ -14,7 +14,7 @@ use outbox::Event;
 use promotions::{Applied, Budget, Conditions, Effect, Promotion, Stacking, Usage};
 use serde::{Deserialize, Serialize};
 
-use crate::sql::{Conn, Row};
+use crate::sql::{Conn, Row, Value};
 use crate::{Db, events, params, rows};
 
 /// The stored definition: what is decided by the `promotions` crate, read whole.
@@ -62,10 +62,11 @@ fn definition(p: &Promotion) -> String {
 pub async fn create(conn: &mut Conn, p: &Promotion, actor: &str) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO promotions (id, name, currency, definition, priority, active, max_uses, max_discount,
-                                 created_at, updated_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+                                 created_at, updated_at, version, max_uses_per_customer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
         params![&p.id, &p.name, p.currency.code(), definition(p), p.priority, p.active,
-                p.budget.max_uses, p.budget.max_discount_minor, p.created_at.to_text(), p.version],
+                p.budget.max_uses, p.budget.max_discount_minor, p.created_at.to_text(), p.version,
+                p.budget.max_uses_per_customer],
     )
     .await?;
     events::emit(conn, Event::PromotionCreated(p), &p.id, actor).await
@@ -89,10 +90,11 @@ pub async fn replace(
     let updated = conn
         .execute(
             "UPDATE promotions SET name = $2, definition = $3, priority = $4, active = $5, max_uses = $6,
-                    max_discount = $7, updated_at = $8, version = $9
+                    max_discount = $7, updated_at = $8, version = $9, max_uses_per_customer = $11
              WHERE id = $1 AND version = $10",
             params![&p.id, &p.name, definition(p), p.priority, p.active, p.budget.max_uses,
-                    p.budget.max_discount_minor, p.updated_at.to_text(), p.version, read_version],
+                    p.budget.max_discount_minor, p.updated_at.to_text(), p.version, read_version,
+                    p.budget.max_uses_per_customer],
         )
         .await?;
     if updated != 1 {
@@ -131,41 +133,55 @@ pub async fn list(
     Ok(Page::from_rows(found, page, |p| p.id.clone()))
 }
 
-/// The active promotions in a currency, with each one's use so far (and `customer`'s).
-pub async fn in_force(
-    conn: &mut Conn,
-    currency: kernel::Currency,
-    customer: Option<&str>,
-) -> Result<(Vec<Promotion>, BTreeMap<String, Usage>), Error> {
+/// The active promotions in a currency, by priority (the definitions a cache may keep).
+pub async fn active(conn: &mut Conn, currency: kernel::Currency) -> Result<Vec<Promotion>, Error> {
     let sql = format!(
-        "SELECT {COLUMNS}, uses, discount_minor,
-                (SELECT COUNT(*) FROM promotion_uses u
-                  WHERE u.promotion_id = p.id AND u.customer_id = $2 AND u.status = 'taken') AS customer_uses
-         FROM promotions p WHERE active = 1 AND currency = $1 ORDER BY priority DESC, id"
+        "SELECT {COLUMNS} FROM promotions WHERE active = 1 AND currency = $1 ORDER BY priority DESC, id"
     );
-    let mut found = Vec::new();
-    let mut usage = BTreeMap::new();
-    for row in conn
-        .query(&sql, params![currency.code(), customer.unwrap_or("")])
+    conn.query(&sql, params![currency.code()])
         .await?
-    {
-        let p = from_row(&row)?;
+        .iter()
+        .map(from_row)
+        .collect()
+}
+
+/// The use so far of the active promotions that have a limit, and `customer`'s uses of
+/// those limited per customer: read fresh for every basket (the definitions may be cached,
+/// their use may not).
+pub async fn usage_of_limited(
+    conn: &mut Conn,
+    customer: Option<&str>,
+) -> Result<BTreeMap<String, Usage>, Error> {
+    let rows = conn
+        .query(
+            "SELECT id, uses, discount_minor,
+                    CASE WHEN max_uses_per_customer IS NULL THEN 0 ELSE
+                      (SELECT COUNT(*) FROM promotion_uses u
+                        WHERE u.promotion_id = p.id AND u.customer_id = $1 AND u.status = 'taken') END AS customer_uses
+             FROM promotions p
+             WHERE active = 1 AND (max_uses IS NOT NULL OR max_discount IS NOT NULL OR max_uses_per_customer IS NOT NULL)",
+            params![customer.unwrap_or("")],
+        )
+        .await?;
+    let mut usage = BTreeMap::new();
+    for row in rows {
         usage.insert(
-            p.id.clone(),
+            row.text("id")?,
             Usage {
                 uses: row.int("uses")?,
                 discount_minor: row.int("discount_minor")?,
                 customer_uses: row.int("customer_uses")?,
             },
         );
-        found.push(p);
     }
-    Ok((found, usage))
+    Ok(usage)
 }
 
-/// Records `order`'s use of each applied promotion, within its budget: a promotion whose
-/// last use or budget another order took meanwhile refuses the order (`conflict`, with the
-/// promotion named) rather than give more than the retailer set.
+/// Records `order`'s use of each applied promotion within its limits, in two statements
+/// whatever their number: one conditional UPDATE of their counters (every row must pass,
+/// or the order is refused — another order took the last use or euro meanwhile) and one
+/// insert of the uses. A promotion limited per customer is then checked against this
+/// customer's uses, counted after the UPDATE locked its row.
 pub async fn take_uses(
     conn: &mut Conn,
     order_id: &str,
@@ -173,58 +189,120 @@ pub async fn take_uses(
     applied: &[Applied],
     at: Timestamp,
 ) -> Result<(), Error> {
+    if applied.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<Value> = Vec::with_capacity(applied.len() * 2);
+    let mut cases = String::new();
     for a in applied {
-        let amount = a.amount_minor + a.shipping_minor;
-        let taken = conn
-            .execute(
-                "UPDATE promotions SET uses = uses + 1, discount_minor = discount_minor + $2
-                 WHERE id = $1 AND active = 1 AND (max_uses IS NULL OR uses < max_uses)
-                   AND (max_discount IS NULL OR discount_minor + $2 <= max_discount)",
-                params![&a.promotion_id, amount],
-            )
-            .await?;
-        if taken != 1 {
-            return Err(ran_out(a));
+        values.push(Value::from(a.promotion_id.as_str()));
+        values.push(Value::from(a.amount_minor + a.shipping_minor));
+        cases.push_str(&format!(
+            " WHEN ${} THEN ${}",
+            values.len() - 1,
+            values.len()
+        ));
+    }
+    let ids: Vec<String> = (0..applied.len())
+        .map(|i| format!("${}", 2 * i + 1))
+        .collect();
+    let amount = format!("(CASE id{cases} END)");
+    let sql = format!(
+        "UPDATE promotions SET uses = uses + 1, discount_minor = discount_minor + {amount}
+         WHERE id IN ({}) AND active = 1 AND (max_uses IS NULL OR uses < max_uses)
+           AND (max_discount IS NULL OR discount_minor + {amount} <= max_discount)",
+        ids.join(", ")
+    );
+    if conn.execute(&sql, &values).await? != applied.len() as u64 {
+        return Err(ran_out(conn, applied).await);
+    }
+    if let Some(customer) = customer {
+        check_per_customer(conn, customer, applied).await?;
+    }
+    let mut sql = String::from(
+        "INSERT INTO promotion_uses (promotion_id, order_id, customer_id, coupon, amount_minor, status, at) VALUES ",
+    );
+    let mut values: Vec<Value> = Vec::with_capacity(applied.len() * 6);
+    for (i, a) in applied.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
         }
-        if let Some(customer) = customer
-            && let Some(max) = per_customer_limit(conn, &a.promotion_id).await?
-        {
-            let row = conn
-                .query_one(
-                    "SELECT COUNT(*) AS n FROM promotion_uses
-                     WHERE promotion_id = $1 AND customer_id = $2 AND status = 'taken'",
-                    params![&a.promotion_id, customer],
-                )
-                .await?;
-            if row.int("n")? >= max {
-                return Err(ran_out(a));
-            }
+        sql.push_str(&format!(
+            "({}, 'taken', ${})",
+            crate::sql::placeholders(values.len() + 1, 5),
+            values.len() + 6
+        ));
+        values.extend_from_slice(params![
+            &a.promotion_id,
+            order_id,
+            customer,
+            &a.coupon,
+            a.amount_minor + a.shipping_minor,
+            at.to_text()
+        ]);
+    }
+    conn.execute(&sql, &values).await?;
+    Ok(())
+}
+
+/// Refuses the order when a promotion limited per customer was used as often as this
+/// customer may.
+async fn check_per_customer(
+    conn: &mut Conn,
+    customer: &str,
+    applied: &[Applied],
+) -> Result<(), Error> {
+    let ids: Vec<Value> = applied
+        .iter()
+        .map(|a| Value::from(a.promotion_id.as_str()))
+        .collect();
+    let sql = format!(
+        "SELECT p.id, p.max_uses_per_customer,
+                (SELECT COUNT(*) FROM promotion_uses u
+                  WHERE u.promotion_id = p.id AND u.customer_id = ${} AND u.status = 'taken') AS n
+         FROM promotions p WHERE p.id IN ({}) AND p.max_uses_per_customer IS NOT NULL",
+        ids.len() + 1,
+        crate::sql::placeholders(1, ids.len())
+    );
+    let mut values = ids;
+    values.push(Value::from(customer));
+    for row in conn.query(&sql, &values).await? {
+        if row.int("n")? >= row.int("max_uses_per_customer")? {
+            let id = row.text("id")?;
+            let a = applied.iter().find(|a| a.promotion_id == id);
+            return Err(ran_out_named(
+                a.map_or(id.as_str(), |a| a.name.as_str()),
+                &id,
+            ));
         }
-        conn.execute(
-            "INSERT INTO promotion_uses (promotion_id, order_id, customer_id, coupon, amount_minor, status, at)
-             VALUES ($1, $2, $3, $4, $5, 'taken', $6)",
-            params![&a.promotion_id, order_id, customer, &a.coupon, amount, at.to_text()],
-        )
-        .await?;
     }
     Ok(())
 }
 
-fn ran_out(a: &Applied) -> Error {
-    Error::new(
-        ErrorCode::Conflict,
-        format!(
-            "the promotion “{}” ran out meanwhile; price the cart again",
-            a.name
-        ),
-    )
-    .with("promotion_id", a.promotion_id.clone())
+/// Which promotion of the order ran out (read after the failed UPDATE, for the message).
+async fn ran_out(conn: &mut Conn, applied: &[Applied]) -> Error {
+    for a in applied {
+        let amount = a.amount_minor + a.shipping_minor;
+        let still = conn
+            .query_opt(
+                "SELECT id FROM promotions WHERE id = $1 AND active = 1 AND (max_uses IS NULL OR uses < max_uses)
+                   AND (max_discount IS NULL OR discount_minor + $2 <= max_discount)",
+                params![&a.promotion_id, amount],
+            )
+            .await;
+        if !matches!(still, Ok(Some(_))) {
+            return ran_out_named(&a.name, &a.promotion_id);
+        }
+    }
+    ran_out_named("of this order", "")
 }
 
-async fn per_customer_limit(conn: &mut Conn, id: &str) -> Result<Option<i64>, Error> {
-    Ok(find(conn, id)
-        .await?
-        .and_then(|p| p.budget.max_uses_per_customer))
+fn ran_out_named(name: &str, id: &str) -> Error {
+    Error::new(
+        ErrorCode::Conflict,
+        format!("the promotion “{name}” ran out meanwhile; price the cart again"),
+    )
+    .with("promotion_id", id)
 }
 
 /// Gives back an order's uses (it was cancelled or lapsed): its promotions may be used again.

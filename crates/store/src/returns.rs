@@ -34,6 +34,8 @@ pub struct ReturnLineIn {
 #[derive(Debug, Clone)]
 pub struct ExchangeSale {
     pub lines: Vec<NewOrderLine>,
+    /// The country whose VAT the lines carry.
+    pub tax_country: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ pub async fn record(
     }
     let id = kernel::id::new_id("ret");
     let mut returned = Vec::with_capacity(new.lines.len());
+    let mut tax = 0;
     for (i, line_in) in new.lines.iter().enumerate() {
         let line = order
             .lines
@@ -131,6 +134,7 @@ pub async fn record(
             )
             .with("line", line.line_no));
         }
+        tax += line.tax_of(line.returned, line_in.quantity);
         restock(conn, &id, &new.location, &line.sku, line_in, actor).await?;
         returned.push(ReturnedLine {
             line_no: line.line_no,
@@ -148,6 +152,7 @@ pub async fn record(
         by_mail: new.by_mail,
         method: new.method,
         value_minor: value,
+        tax_minor: tax,
         refund_minor: 0,
         paid_minor: 0,
         currency: order.currency,
@@ -177,8 +182,9 @@ pub async fn record(
             let sale = new.exchange.as_ref().ok_or_else(|| {
                 Error::validation("exchange", "an exchange names the goods taken instead")
             })?;
-            let total =
+            let listed =
                 orders::cart::total(sale.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
+            let total = listed + sale.lines.iter().map(|l| l.tax_added_minor).sum::<i64>();
             let settle = returns::settle_exchange(value, total);
             let mut payments = vec![];
             if total - settle.customer_pays_minor > 0 {
@@ -213,6 +219,7 @@ pub async fn record(
                     routing: None,
                     exchange_of: Some(order.id.clone()),
                     promotions: Vec::new(),
+                    tax_country: sale.tax_country.clone(),
                 },
                 actor,
                 now,
@@ -286,10 +293,11 @@ async fn restock(
 async fn insert(conn: &mut Conn, r: &Return) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO returns (id, order_id, location, by_mail, method, value_minor, refund_minor, paid_minor, currency,
-                              exchange_order, store_credit_id, actor, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                              exchange_order, store_credit_id, actor, created_at, tax_minor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         params![&r.id, &r.order_id, &r.location, r.by_mail, r.method.as_str(), r.value_minor, r.refund_minor,
-                r.paid_minor, r.currency.code(), &r.exchange_order, &r.store_credit_id, &r.actor, r.created_at.to_text()],
+                r.paid_minor, r.currency.code(), &r.exchange_order, &r.store_credit_id, &r.actor, r.created_at.to_text(),
+                r.tax_minor],
     )
     .await?;
     for l in &r.lines {
@@ -338,6 +346,7 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<Return>, Error> {
             by_mail: row.int("by_mail")? != 0,
             method: rows::parsed(&row, "method", RefundMethod::parse)?,
             value_minor: row.int("value_minor")?,
+            tax_minor: row.int("tax_minor")?,
             refund_minor: row.int("refund_minor")?,
             paid_minor: row.int("paid_minor")?,
             currency: rows::currency(&row, "currency")?,

@@ -235,7 +235,8 @@ async fn get_cart(
         .as_deref()
         .map(|c| c.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
-    let (priced, refused) = app::carts::price(&s.db, &p, &cart, q.location, &coupons).await?;
+    let (priced, refused) =
+        app::carts::price(&s.reference, &p, &cart, q.location, &coupons).await?;
     let checks = coupon_checks(&priced, refused);
     Ok(Json(CartDto {
         coupons: checks,
@@ -382,7 +383,7 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let (priced, _) = app::carts::price(&s.db, &p, &cart, None, &[]).await?;
+    let (priced, _) = app::carts::price(&s.reference, &p, &cart, None, &[]).await?;
     Ok(Json(cart_dto(cart, Some(priced))))
 }
 

@@ -116,6 +116,10 @@ pub struct CreateProduct {
     /// Slug path, e.g. `footwear/running`.
     #[schema(pattern = r"^[a-z0-9-]{1,40}(/[a-z0-9-]{1,40}){0,4}$")]
     pub category: String,
+    /// VAT category (`standard` by default; France also has `intermediate`, `reduced`,
+    /// `super_reduced`): its rate is the tax table's of the country an order is taxed in.
+    #[schema(pattern = r"^[a-z0-9_]{1,40}$")]
+    pub tax_category: Option<String>,
     /// Keys: lower-case letters, digits, `_`; at most 50.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
@@ -146,6 +150,8 @@ pub struct PatchProduct {
     pub brand: Option<Option<String>>,
     #[schema(pattern = r"^[a-z0-9-]{1,40}(/[a-z0-9-]{1,40}){0,4}$")]
     pub category: Option<String>,
+    #[schema(pattern = r"^[a-z0-9_]{1,40}$")]
+    pub tax_category: Option<String>,
     /// Replaces all product attributes.
     pub attributes: Option<BTreeMap<String, String>>,
     /// Replaces all images.
@@ -195,6 +201,7 @@ pub struct ProductDto {
     pub description: Option<String>,
     pub brand: Option<String>,
     pub category: String,
+    pub tax_category: String,
     pub attributes: BTreeMap<String, String>,
     pub images: Vec<ImageDto>,
     pub status: StatusDto,
@@ -255,6 +262,7 @@ impl From<Product> for ProductDto {
             description: p.description,
             brand: p.brand,
             category: p.category,
+            tax_category: p.tax_category,
             attributes: p.attributes,
             images: p.images.into_iter().map(image_to_dto).collect(),
             status: p.status.into(),
@@ -284,6 +292,7 @@ impl From<CreateProduct> for NewProduct {
             description: p.description,
             brand: p.brand,
             category: p.category,
+            tax_category: p.tax_category,
             attributes: p.attributes,
             images: p.images.into_iter().map(image_from_dto).collect(),
             variants: p.variants.into_iter().map(NewVariant::from).collect(),
@@ -377,6 +386,7 @@ async fn update_product(
         description: b.description,
         brand: b.brand,
         category: b.category,
+        tax_category: b.tax_category,
         attributes: b.attributes,
         images: b
             .images

@@ -18,6 +18,7 @@ pub mod segments;
 pub mod stock;
 pub mod stream;
 pub mod system;
+pub mod taxes;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

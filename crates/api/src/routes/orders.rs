@@ -66,12 +66,36 @@ pub struct OrderLineDto {
     /// what they cost, and a returned unit refunds its share of that.
     pub discount_minor: i64,
     pub discounts: Vec<DiscountDto>,
+    /// The line's VAT rate in basis points (2000 = 20 %) and the VAT in what it costs.
+    pub tax_rate_bp: i64,
+    pub tax_minor: i64,
     /// Where this line is held and handed over (or shipped from).
     pub location: String,
     pub hold_id: Option<String>,
     /// Units the customer got.
     pub sold: i64,
     pub returned: i64,
+}
+
+/// The VAT of one rate on an order or a receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxDto {
+    /// Basis points: 2000 = 20 %.
+    pub rate_bp: i64,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub gross_minor: i64,
+}
+
+impl From<promotions::tax::Taxed> for TaxDto {
+    fn from(t: promotions::tax::Taxed) -> Self {
+        TaxDto {
+            rate_bp: t.rate_bp,
+            net_minor: t.net_minor,
+            tax_minor: t.tax_minor,
+            gross_minor: t.gross_minor,
+        }
+    }
 }
 
 /// A discount a promotion gave a line.
@@ -169,6 +193,11 @@ pub struct OrderDto {
     /// What the customer pays: `subtotal_minor − discount_minor`.
     pub total_minor: i64,
     pub promotions: Vec<AppliedPromotionDto>,
+    /// The country whose VAT applies (ISO 3166-1 alpha-2), the VAT in `total_minor`, and its
+    /// breakdown per rate (net, tax, gross), as a receipt prints it.
+    pub tax_country: Option<String>,
+    pub tax_minor: i64,
+    pub taxes: Vec<TaxDto>,
     /// Captured less refunded.
     pub paid_minor: i64,
     /// Shown to the customer's channels and staff, never to store keys.
@@ -195,8 +224,43 @@ pub struct OrderDto {
     pub companion_orders: Vec<String>,
 }
 
+impl From<orders::order::OrderLine> for OrderLineDto {
+    fn from(l: orders::order::OrderLine) -> Self {
+        OrderLineDto {
+            line: l.line_no,
+            sku: l.sku,
+            quantity: l.quantity,
+            unit_price_minor: l.unit_price_minor,
+            discount_minor: l.discount_minor,
+            discounts: l.discounts.into_iter().map(Into::into).collect(),
+            tax_rate_bp: l.tax_rate_bp,
+            tax_minor: l.tax_minor,
+            location: l.location,
+            hold_id: l.hold_id,
+            sold: l.sold,
+            returned: l.returned,
+        }
+    }
+}
+
+impl From<orders::order::PaymentRecord> for PaymentDto {
+    fn from(p: orders::order::PaymentRecord) -> Self {
+        PaymentDto {
+            id: p.id,
+            method: p.amounts.method.into(),
+            currency: p.amounts.currency.code().to_owned(),
+            authorised_minor: p.amounts.authorised,
+            captured_minor: p.amounts.captured,
+            refunded_minor: p.amounts.refunded,
+            provider_ref: p.provider_ref,
+        }
+    }
+}
+
 pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
     let paid_minor = o.paid_minor();
+    let taxes = o.tax_by_rate().into_iter().map(Into::into).collect();
+    let added: i64 = o.lines.iter().map(|l| l.tax_added_minor).sum();
     OrderDto {
         allowed_transitions: o
             .mode
@@ -213,35 +277,8 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
             .zip(o.owner_name)
             .map(|(kind, name)| OwnerDto { kind, name }),
         pickup_code: o.pickup_code.filter(|_| show_pickup_code),
-        lines: o
-            .lines
-            .into_iter()
-            .map(|l| OrderLineDto {
-                line: l.line_no,
-                sku: l.sku,
-                quantity: l.quantity,
-                unit_price_minor: l.unit_price_minor,
-                discount_minor: l.discount_minor,
-                discounts: l.discounts.into_iter().map(Into::into).collect(),
-                location: l.location,
-                hold_id: l.hold_id,
-                sold: l.sold,
-                returned: l.returned,
-            })
-            .collect(),
-        payments: o
-            .payments
-            .into_iter()
-            .map(|p| PaymentDto {
-                id: p.id,
-                method: p.amounts.method.into(),
-                currency: p.amounts.currency.code().to_owned(),
-                authorised_minor: p.amounts.authorised,
-                captured_minor: p.amounts.captured,
-                refunded_minor: p.amounts.refunded,
-                provider_ref: p.provider_ref,
-            })
-            .collect(),
+        lines: o.lines.into_iter().map(Into::into).collect(),
+        payments: o.payments.into_iter().map(Into::into).collect(),
         id: o.id,
         customer_id: o.customer_id,
         channel: o.channel,
@@ -249,7 +286,10 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
         state: o.state.into(),
         location: o.location,
         currency: o.currency.code().to_owned(),
-        subtotal_minor: o.total_minor + o.discount_minor,
+        subtotal_minor: o.total_minor + o.discount_minor - added,
+        tax_country: o.tax_country,
+        tax_minor: o.tax_minor,
+        taxes,
         discount_minor: o.discount_minor,
         total_minor: o.total_minor,
         promotions: o.promotions.into_iter().map(Into::into).collect(),
@@ -576,6 +616,8 @@ pub struct ReturnDto {
     pub refund: RefundMethodDto,
     /// What the goods were bought for.
     pub value_minor: i64,
+    /// The VAT in `value_minor`, reversed.
+    pub tax_minor: i64,
     /// Given back to the original payments.
     pub refund_minor: i64,
     /// Paid on top by the customer (an exchange for dearer goods).
@@ -597,6 +639,7 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
         by_mail: r.by_mail,
         refund: r.method.into(),
         value_minor: r.value_minor,
+        tax_minor: r.tax_minor,
         refund_minor: r.refund_minor,
         paid_minor: r.paid_minor,
         currency: r.currency.code().to_owned(),
@@ -653,7 +696,7 @@ async fn record_return(State(s): State<AppState>, w: Write<RecordReturn>) -> Api
     let render = |r| stored(201, &return_dto(r));
     let payments = s.payments.as_ref();
     let response = app::returns::record(
-        &s.db,
+        &s.reference,
         payments,
         &w.principal,
         (req, window),

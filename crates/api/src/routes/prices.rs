@@ -111,6 +111,11 @@ pub struct ChannelPriceDto {
     pub base_amount_minor: i64,
     /// Present when this channel's price differs from the base price.
     pub r#override: Option<AppliedOverride>,
+    /// The promotions one unit gets on this channel now, on its own (no code, no basket
+    /// threshold, no customer): what a product page shows.
+    pub promotions: Vec<super::orders::AppliedPromotionDto>,
+    /// `amount_minor` less those promotions.
+    pub final_amount_minor: i64,
 }
 
 super::page_of!(ChannelPricePage, ChannelPriceDto);
@@ -159,8 +164,10 @@ fn override_dto(o: PriceOverride) -> OverrideDto {
     }
 }
 
-fn channel_price_dto(p: ChannelPrice) -> ChannelPriceDto {
+fn channel_price_dto((p, priced): (ChannelPrice, promotions::PricedBasket)) -> ChannelPriceDto {
     ChannelPriceDto {
+        final_amount_minor: priced.total_minor,
+        promotions: priced.applied.into_iter().map(Into::into).collect(),
         display: Money::new(p.amount_minor, p.currency).display(),
         r#override: p.override_reason.map(|reason| AppliedOverride {
             reason,
@@ -290,9 +297,13 @@ async fn channel_price(
         .or_else(|| p.own_channel().map(String::from))
         .ok_or_else(super::channel_required)?;
     let cur = query_currency(&s, q.currency.as_deref())?;
-    Ok(Json(channel_price_dto(
-        store::prices::channel_price(&s.db, &sku, &channel, cur).await?,
-    )))
+    let price = store::prices::channel_price(&s.db, &sku, &channel, cur).await?;
+    let priced = app::pricing::unit_prices(&s.reference, vec![price]).await?;
+    let found = priced
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::not_found("price", &sku))?;
+    Ok(Json(channel_price_dto(found)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -326,7 +337,12 @@ async fn prices_by_channel(
     }
     .request()?;
     let found = store::prices::prices_on_all_channels(&s.db, &sku, cur, &page).await?;
-    Ok(Json(found.map(channel_price_dto).into()))
+    let priced = app::pricing::unit_prices(&s.reference, found.data).await?;
+    let page = kernel::Page {
+        data: priced.into_iter().map(channel_price_dto).collect(),
+        next_cursor: found.next_cursor,
+    };
+    Ok(Json(page.into()))
 }
 
 /// Price parity: every channel override, its base price and its reason (admin).

@@ -340,7 +340,8 @@ async fn create_promotion(
         active: b.active.unwrap_or(true),
     };
     let render = |p| stored(201, &promotion_dto(p, Some(Usage::default())));
-    let response = app::promotions::create(&s.db, &w.principal, new, w.idempotency, render).await?;
+    let response =
+        app::promotions::create(&s.reference, &w.principal, new, w.idempotency, render).await?;
     Ok(reply(response))
 }
 
@@ -411,7 +412,8 @@ async fn update_promotion(
     };
     let render = |p| stored(200, &promotion_dto(p, None));
     let response =
-        app::promotions::update(&s.db, &w.principal, id, patch, w.idempotency, render).await?;
+        app::promotions::update(&s.reference, &w.principal, id, patch, w.idempotency, render)
+            .await?;
     Ok(reply(response))
 }
 

@@ -28,6 +28,7 @@ fn concrete(path: &str) -> String {
         .replace("{sku}", "ZZ-NOTHING")
         .replace("{code}", "ZZ-NOTHING")
         .replace("{currency}", "EUR")
+        .replace("{country}", "ZZ")
         .replace("{channel}", "zz")
         .replace("{seq}", "999999")
         .replace("{transition}", "cancel")

@@ -63,6 +63,25 @@ async fn a_promotion_applies_on_every_channel_and_a_return_refunds_what_was_paid
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
         assert_eq!(bad.body["error"]["details"]["field"], "effect.percent_bp");
 
+        // A product page shows the promotion on every channel; the app's offer from 100 €
+        // shows on a 129 € jacket in the app only.
+        let page = t.get("/v1/variants/TR-42/price/channels", &t.web).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        for channel in page.body["data"].as_array().unwrap() {
+            assert_eq!(
+                (
+                    channel["amount_minor"].as_i64(),
+                    channel["final_amount_minor"].as_i64()
+                ),
+                (Some(4_999), Some(3_999)),
+                "{channel}"
+            );
+            assert_eq!(channel["promotions"][0]["name"], "−20 % on trail shoes");
+        }
+        let jacket = t.get("/v1/variants/JK-M/price?channel=app", &t.web).await;
+        assert_eq!(jacket.body["final_amount_minor"], 12_400, "{}", jacket.body);
+        let on_web = t.get("/v1/variants/JK-M/price?channel=web", &t.web).await;
+        assert_eq!(on_web.body["final_amount_minor"], 12_900, "{}", on_web.body);
         let basket = json!([{"sku": "TR-42", "quantity": 2}, {"sku": "JK-M", "quantity": 1}]);
         let pickup = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
         // Web: 2 × 49.99 at −20 % (20.00 off, rounded on the line), the jacket at 129.00.
@@ -467,5 +486,132 @@ async fn the_last_use_of_a_code_goes_to_exactly_one_order() {
                 t.name()
             );
         }
+    }
+}
+
+/// VAT: French rates inside the prices by default, a product's reduced category, a market
+/// whose prices exclude it, and a country without a table refusing the sale.
+#[tokio::test]
+async fn vat_is_in_every_order_line_and_comes_back_with_a_return() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let fr = t.get("/v1/tax-tables/FR", &t.web).await;
+        assert_eq!(
+            (
+                fr.body["basis"].as_str(),
+                fr.body["rates"]["reduced"].as_i64()
+            ),
+            (Some("inclusive"), Some(550))
+        );
+        // 2 × 49.99 and a jacket at 129.00, prices including 20 %.
+        let sale = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-42", "quantity": 2}, {"sku": "JK-M", "quantity": 1}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
+        assert_eq!(
+            (sale["total_minor"].as_i64(), sale["tax_minor"].as_i64()),
+            (Some(22_898), Some(1_666 + 2_150)),
+            "{sale}"
+        );
+        assert_eq!(sale["tax_country"], "FR");
+        assert_eq!(
+            (
+                sale["taxes"][0]["rate_bp"].as_i64(),
+                sale["taxes"][0]["net_minor"].as_i64(),
+                sale["taxes"][0]["gross_minor"].as_i64()
+            ),
+            (Some(2000), Some(22_898 - 3_816), Some(22_898))
+        );
+        // One shoe back: its half of the line's VAT is reversed.
+        let back = t
+            .post("/v1/returns", &t.store, json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"}))
+            .await;
+        assert_eq!(
+            (
+                back.body["refund_minor"].as_i64(),
+                back.body["tax_minor"].as_i64()
+            ),
+            (Some(4_999), Some(833)),
+            "{}",
+            back.body
+        );
+
+        // Jackets move to a reduced rate (say, protective gear): 5.5 %.
+        let jacket = t.get("/v1/variants/JK-M", &t.admin).await.body["product_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let patched = t
+            .patch(
+                &format!("/v1/products/{jacket}"),
+                &t.admin,
+                json!({"tax_category": "reduced"}),
+            )
+            .await;
+        assert_eq!(patched.body["tax_category"], "reduced", "{}", patched.body);
+        let reduced = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "JK-M", "quantity": 1}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
+        assert_eq!(
+            (
+                reduced["lines"][0]["tax_rate_bp"].as_i64(),
+                reduced["tax_minor"].as_i64()
+            ),
+            (Some(550), Some(673))
+        );
+
+        // A market whose prices exclude VAT: it is added to what the customer pays.
+        let set = t
+            .put(
+                "/v1/tax-tables/FR",
+                &t.admin,
+                json!({"basis": "exclusive", "rates": {"standard": 2000, "reduced": 550}}),
+            )
+            .await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.body);
+        let added = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-43", "quantity": 1}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
+        assert_eq!(
+            (
+                added["total_minor"].as_i64(),
+                added["tax_minor"].as_i64(),
+                added["subtotal_minor"].as_i64()
+            ),
+            (Some(5_999), Some(1_000), Some(4_999))
+        );
+        assert_eq!(added["payments"][0]["captured_minor"], 5_999);
+        let bad = t
+            .put(
+                "/v1/tax-tables/FR",
+                &t.admin,
+                json!({"basis": "exclusive", "rates": {"standard": 10_001}}),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // A store in a country without a table: the sale is refused until one is set.
+        let mut brussels = crate::store_body("BRU-LOUISE", "Bruxelles", 50.83, 4.36);
+        brussels["address"]["country"] = json!("BE");
+        t.created("/v1/locations", brussels).await;
+        t.created("/v1/stock/movements", json!({"sku": "TR-42", "location": "BRU-LOUISE", "kind": "receipt", "quantity": 2, "reason": "delivery"})).await;
+        let basket = cart(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}])).await;
+        let refused = t
+            .post(&format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap()), &t.web,
+                  json!({"mode": "pickup", "location": "BRU-LOUISE", "payment": {"token": "tok_visa"}}))
+            .await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert_eq!(refused.body["error"]["details"]["country"], "BE");
     }
 }

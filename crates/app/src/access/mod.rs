@@ -249,6 +249,10 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/event-types", Yes, Yes, Yes),
     r("GET", "/v1/event-types/{type}", Yes, Yes, Yes),
     r("GET", "/v1/reports/price-parity", No, No, No),
+    // VAT tables: everyone reads, admin writes.
+    r("GET", "/v1/tax-tables", Yes, Yes, Yes),
+    r("GET", "/v1/tax-tables/{country}", Yes, Yes, Yes),
+    r("PUT", "/v1/tax-tables/{country}", No, No, No),
     // A channel's own local inventory feed; staff any channel's.
     r("GET", "/v1/feeds/local-inventory", Yes, No, Yes),
     // Catalogue, locations, channels and prices: everyone reads, admin writes.

@@ -12,6 +12,7 @@ CREATE TABLE promotions (
     active         BIGINT NOT NULL,
     max_uses       BIGINT,
     max_discount   BIGINT,
+    max_uses_per_customer BIGINT,
     uses           BIGINT NOT NULL DEFAULT 0 CHECK (uses >= 0),
     discount_minor BIGINT NOT NULL DEFAULT 0 CHECK (discount_minor >= 0),
     created_at     TEXT NOT NULL,

@@ -94,6 +94,7 @@ async fn setup(db: &Db) {
         description: None,
         brand: None,
         category: "socks".into(),
+        tax_category: None,
         attributes: BTreeMap::new(),
         images: vec![],
         variants: vec![NewVariant {

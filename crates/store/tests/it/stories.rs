@@ -13,6 +13,7 @@ fn product(prefix: &str, sizes: &[&str]) -> NewProduct {
         description: None,
         brand: Some("Quechua".into()),
         category: "outdoor/jackets".into(),
+        tax_category: None,
         attributes: BTreeMap::new(),
         images: vec![],
         variants: sizes
