@@ -411,6 +411,7 @@ async fn plan_order<P: PaymentProvider>(
         hold_ttl_s,
         routing,
         exchange_of: None,
+        limited_per_customer: pricing.limited_per_customer(&priced.applied),
         promotions: priced.applied,
         tax_country: country,
     })

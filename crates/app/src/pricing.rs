@@ -73,10 +73,14 @@ pub async fn read(
     if promotions.is_empty() {
         return Ok(pricing);
     }
-    if promotions
-        .iter()
-        .any(|p| p.budget != promotions::Budget::default())
-    {
+    // Budget use is read fresh, and only when a limit can matter: a global one, or one per
+    // customer when the customer is known.
+    let limited = |b: &promotions::Budget| {
+        b.max_uses.is_some()
+            || b.max_discount_minor.is_some()
+            || (b.max_uses_per_customer.is_some() && customer.is_some())
+    };
+    if promotions.iter().any(|p| limited(&p.budget)) {
         pricing.usage = store::promotions::usage_of_limited(&mut conn, customer).await?;
     }
     if let Some(c) = customer {
@@ -120,6 +124,19 @@ async fn coupon_refusal(
 }
 
 impl Pricing {
+    /// The applied promotions limited per customer: the order counts against its customer.
+    pub fn limited_per_customer(&self, applied: &[promotions::Applied]) -> Vec<String> {
+        applied
+            .iter()
+            .filter(|a| {
+                self.promotions
+                    .iter()
+                    .any(|p| p.id == a.promotion_id && p.budget.max_uses_per_customer.is_some())
+            })
+            .map(|a| a.promotion_id.clone())
+            .collect()
+    }
+
     /// Sorts the codes presented into those that may be used and those refused, with why.
     async fn coupons_presented(
         &mut self,

@@ -186,12 +186,13 @@ pub async fn take(
     if taken != 1 {
         return Err(refused("was used up meanwhile, or is another customer's"));
     }
-    let coupon = find(conn, code)
-        .await?
-        .ok_or_else(|| Error::not_found("coupon", code))?;
-    if let (Some(max), Some(customer)) = (coupon.max_uses_per_customer, customer) {
-        let used = customer_uses(conn, code, customer).await?;
-        if used >= max {
+    if let Some(customer) = customer {
+        let coupon = find(conn, code)
+            .await?
+            .ok_or_else(|| Error::not_found("coupon", code))?;
+        if let Some(max) = coupon.max_uses_per_customer
+            && customer_uses(conn, code, customer).await? >= max
+        {
             return Err(refused("was used as often as a customer may"));
         }
     }

@@ -92,8 +92,10 @@ pub struct NewOrder {
     pub hold_ttl_s: i64,
     pub routing: Option<serde_json::Value>,
     pub exchange_of: Option<String>,
-    /// The promotions the lines' discounts come from; each takes a use of its budget.
+    /// The promotions the lines' discounts come from, each recorded as used by the order.
     pub promotions: Vec<promotions::Applied>,
+    /// Those of them limited per customer: the order counts against the customer's uses.
+    pub limited_per_customer: Vec<String>,
     /// The country whose VAT the lines carry.
     pub tax_country: Option<String>,
 }
@@ -162,7 +164,8 @@ pub async fn place(
         ],
     )
     .await?;
-    crate::promotions::take_uses(conn, &id, customer.as_deref(), &new.promotions, now).await?;
+    let (applied, limited) = (&new.promotions, &new.limited_per_customer);
+    crate::promotions::take_uses(conn, &id, customer.as_deref(), applied, limited, now).await?;
     let sold_now = new.mode == FulfilmentMode::CarryOut;
     for a in &new.promotions {
         if let Some(code) = &a.coupon {
@@ -455,7 +458,7 @@ pub async fn transition(
             refunds = refund_all(conn, &order, actor).await?;
             refunded = Some(refunds.iter().map(|r| r.amount_minor).sum());
             // Not sold after all: its promotions' and codes' uses are given back.
-            crate::promotions::release_uses(conn, &order.id).await?;
+            crate::promotions::release_uses(conn, &order.id, &order.promotions).await?;
             crate::coupons::release(conn, &order.id, actor).await?;
         }
         Effect::None => {}

@@ -1,4 +1,4 @@
-//! Promotions in SQL: the definitions, and each order's use of them.
+//! Promotions in SQL: the definitions, their use, and the uses of those limited per customer.
 //!
 //! A promotion's conditions, effect and budget are one JSON definition; its running use
 //! (`uses`, `discount_minor`) and the limits a checkout must not pass are columns, so
@@ -177,71 +177,72 @@ pub async fn usage_of_limited(
     Ok(usage)
 }
 
-/// Records `order`'s use of each applied promotion within its limits, in two statements
-/// whatever their number: one conditional UPDATE of their counters (every row must pass,
-/// or the order is refused — another order took the last use or euro meanwhile) and one
-/// insert of the uses. A promotion limited per customer is then checked against this
-/// customer's uses, counted after the UPDATE locked its row.
+/// Records `order`'s use of each applied promotion: one conditional UPDATE of their
+/// counters, within their limits (every row must pass, or the order is refused — another
+/// order took the last use or euro meanwhile). For the promotions in `per_customer` (a
+/// limit of uses per customer) the customer's uses are counted after that UPDATE locked
+/// their rows, and this one recorded.
 pub async fn take_uses(
     conn: &mut Conn,
     order_id: &str,
     customer: Option<&str>,
     applied: &[Applied],
+    per_customer: &[String],
     at: Timestamp,
 ) -> Result<(), Error> {
     if applied.is_empty() {
         return Ok(());
     }
-    let mut values: Vec<Value> = Vec::with_capacity(applied.len() * 2);
-    let mut cases = String::new();
+    let all: Vec<&Applied> = applied.iter().collect();
+    take_counted(conn, &all).await?;
+    let (Some(customer), false) = (customer, per_customer.is_empty()) else {
+        return Ok(());
+    };
+    let limited: Vec<&Applied> = applied
+        .iter()
+        .filter(|a| per_customer.contains(&a.promotion_id))
+        .collect();
+    check_per_customer(conn, customer, &limited).await?;
+    for a in limited {
+        conn.execute(
+            "INSERT INTO promotion_uses (promotion_id, order_id, customer_id, coupon, amount_minor, status, at)
+             VALUES ($1, $2, $3, $4, $5, 'taken', $6)",
+            params![&a.promotion_id, order_id, customer, &a.coupon, a.amount_minor + a.shipping_minor, at.to_text()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The parameters of a statement over the promotions of `applied` — each id, then what the
+/// order got of it — with `id IN (…)` and `(CASE id WHEN … THEN … END)` over them.
+fn by_promotion<'a>(applied: impl Iterator<Item = &'a Applied>) -> (Vec<Value>, String, String) {
+    let mut values: Vec<Value> = Vec::new();
+    let (mut ids, mut cases) = (Vec::new(), String::new());
     for a in applied {
         values.push(Value::from(a.promotion_id.as_str()));
         values.push(Value::from(a.amount_minor + a.shipping_minor));
+        ids.push(format!("${}", values.len() - 1));
         cases.push_str(&format!(
             " WHEN ${} THEN ${}",
             values.len() - 1,
             values.len()
         ));
     }
-    let ids: Vec<String> = (0..applied.len())
-        .map(|i| format!("${}", 2 * i + 1))
-        .collect();
-    let amount = format!("(CASE id{cases} END)");
+    (values, ids.join(", "), format!("(CASE id{cases} END)"))
+}
+
+/// Takes a use of each promotion within its limits, in one statement.
+async fn take_counted(conn: &mut Conn, counted: &[&Applied]) -> Result<(), Error> {
+    let (values, ids, amount) = by_promotion(counted.iter().copied());
     let sql = format!(
         "UPDATE promotions SET uses = uses + 1, discount_minor = discount_minor + {amount}
-         WHERE id IN ({}) AND active = 1 AND (max_uses IS NULL OR uses < max_uses)
-           AND (max_discount IS NULL OR discount_minor + {amount} <= max_discount)",
-        ids.join(", ")
+         WHERE id IN ({ids}) AND active = 1 AND (max_uses IS NULL OR uses < max_uses)
+           AND (max_discount IS NULL OR discount_minor + {amount} <= max_discount)"
     );
-    if conn.execute(&sql, &values).await? != applied.len() as u64 {
-        return Err(ran_out(conn, applied).await);
+    if conn.execute(&sql, &values).await? != counted.len() as u64 {
+        return Err(ran_out(conn, counted).await);
     }
-    if let Some(customer) = customer {
-        check_per_customer(conn, customer, applied).await?;
-    }
-    let mut sql = String::from(
-        "INSERT INTO promotion_uses (promotion_id, order_id, customer_id, coupon, amount_minor, status, at) VALUES ",
-    );
-    let mut values: Vec<Value> = Vec::with_capacity(applied.len() * 6);
-    for (i, a) in applied.iter().enumerate() {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "({}, 'taken', ${})",
-            crate::sql::placeholders(values.len() + 1, 5),
-            values.len() + 6
-        ));
-        values.extend_from_slice(params![
-            &a.promotion_id,
-            order_id,
-            customer,
-            &a.coupon,
-            a.amount_minor + a.shipping_minor,
-            at.to_text()
-        ]);
-    }
-    conn.execute(&sql, &values).await?;
     Ok(())
 }
 
@@ -250,7 +251,7 @@ pub async fn take_uses(
 async fn check_per_customer(
     conn: &mut Conn,
     customer: &str,
-    applied: &[Applied],
+    applied: &[&Applied],
 ) -> Result<(), Error> {
     let ids: Vec<Value> = applied
         .iter()
@@ -280,7 +281,7 @@ async fn check_per_customer(
 }
 
 /// Which promotion of the order ran out (read after the failed UPDATE, for the message).
-async fn ran_out(conn: &mut Conn, applied: &[Applied]) -> Error {
+async fn ran_out(conn: &mut Conn, applied: &[&Applied]) -> Error {
     for a in applied {
         let amount = a.amount_minor + a.shipping_minor;
         let still = conn
@@ -305,31 +306,31 @@ fn ran_out_named(name: &str, id: &str) -> Error {
     .with("promotion_id", id)
 }
 
-/// Gives back an order's uses (it was cancelled or lapsed): its promotions may be used again.
-pub async fn release_uses(conn: &mut Conn, order_id: &str) -> Result<(), Error> {
-    let taken = conn
-        .query(
-            "SELECT promotion_id, amount_minor FROM promotion_uses WHERE order_id = $1 AND status = 'taken'",
-            params![order_id],
-        )
-        .await?;
-    for row in taken {
-        let (id, amount) = (row.text("promotion_id")?, row.int("amount_minor")?);
-        conn.execute(
-            "UPDATE promotions SET uses = uses - 1, discount_minor = discount_minor - $2 WHERE id = $1",
-            params![&id, amount],
-        )
-        .await?;
-        conn.execute(
-            "UPDATE promotion_uses SET status = 'released' WHERE promotion_id = $1 AND order_id = $2",
-            params![&id, order_id],
-        )
-        .await?;
+/// Gives back an order's uses (it was cancelled or lapsed): its promotions may be used
+/// again, their counters down by what the order got.
+pub async fn release_uses(
+    conn: &mut Conn,
+    order_id: &str,
+    applied: &[Applied],
+) -> Result<(), Error> {
+    if applied.is_empty() {
+        return Ok(());
     }
+    let (values, ids, amount) = by_promotion(applied.iter());
+    let sql = format!(
+        "UPDATE promotions SET uses = uses - 1, discount_minor = discount_minor - {amount}
+         WHERE id IN ({ids})"
+    );
+    conn.execute(&sql, &values).await?;
+    conn.execute(
+        "UPDATE promotion_uses SET status = 'released' WHERE order_id = $1 AND status = 'taken'",
+        params![order_id],
+    )
+    .await?;
     Ok(())
 }
 
-/// A promotion's use so far.
+/// A promotion's use so far: the orders holding a use and the discount they got.
 pub async fn usage(conn: &mut Conn, id: &str) -> Result<Usage, Error> {
     let row = conn
         .query_opt(

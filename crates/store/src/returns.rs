@@ -219,6 +219,7 @@ pub async fn record(
                     routing: None,
                     exchange_of: Some(order.id.clone()),
                     promotions: Vec::new(),
+                    limited_per_customer: Vec::new(),
                     tax_country: sale.tax_country.clone(),
                 },
                 actor,

@@ -1,8 +1,8 @@
 -- Promotions: what baskets get off, on every channel. A promotion's conditions, effect and
 -- budget are one JSON definition, read whole and decided by the `promotions` crate; its
 -- running use is in columns, so a checkout takes a use with one conditional UPDATE that no
--- concurrent checkout can push past the budget. Each order's use of a promotion is a row,
--- given back when the order is cancelled or lapses.
+-- concurrent checkout can push past the budget; cancel and lapse give it back. An order's
+-- use of a promotion limited per customer is also a row, counted against its customer.
 CREATE TABLE promotions (
     id             TEXT PRIMARY KEY,
     name           TEXT NOT NULL,
