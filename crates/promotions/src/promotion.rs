@@ -390,6 +390,9 @@ pub struct PromotionPatch {
 impl PromotionPatch {
     /// `p` with the changes, validated, its version one up.
     pub fn apply(self, p: &Promotion, now: Timestamp) -> Result<Promotion, Error> {
+        if self == PromotionPatch::default() {
+            return Err(Error::validation("body", "the patch changes nothing"));
+        }
         let new = NewPromotion {
             name: self.name.unwrap_or_else(|| p.name.clone()),
             description: self.description.unwrap_or_else(|| p.description.clone()),

@@ -502,6 +502,9 @@ pub struct ReceiptLookupDto {
     pub location: Option<String>,
     pub currency: String,
     pub total_minor: i64,
+    /// Off the lines by promotions, and the VAT per rate, as printed on the receipt.
+    pub discount_minor: i64,
+    pub taxes: Vec<TaxDto>,
     /// `line` and `quantity` are what `POST /v1/returns` names; at most `sold − returned`.
     pub lines: Vec<ReceiptLineDto>,
     #[schema(value_type = String, format = DateTime)]
@@ -515,12 +518,18 @@ pub struct ReceiptLineDto {
     pub line: i64,
     pub sku: String,
     pub unit_price_minor: i64,
+    /// What the line's units cost together after discounts, tax included: a returned unit
+    /// refunds its share of it.
+    pub paid_minor: i64,
     pub sold: i64,
     pub returned: i64,
 }
 
 fn receipt_lookup_dto(o: Order) -> ReceiptLookupDto {
+    let taxes = o.tax_by_rate().into_iter().map(Into::into).collect();
     ReceiptLookupDto {
+        discount_minor: o.discount_minor,
+        taxes,
         order_id: o.id,
         channel: o.channel,
         mode: o.mode.into(),
@@ -532,6 +541,7 @@ fn receipt_lookup_dto(o: Order) -> ReceiptLookupDto {
             .lines
             .into_iter()
             .map(|l| ReceiptLineDto {
+                paid_minor: l.paid_minor(),
                 line: l.line_no,
                 sku: l.sku,
                 unit_price_minor: l.unit_price_minor,

@@ -525,6 +525,18 @@ async fn vat_is_in_every_order_line_and_comes_back_with_a_return() {
             ),
             (Some(2000), Some(22_898 - 3_816), Some(22_898))
         );
+        // The e-receipt any store scans for a return prints the same.
+        let token = sale["receipt"]["token"].as_str().unwrap();
+        let receipt = t.get(&format!("/v1/receipts/{token}"), &t.web).await;
+        assert_eq!(
+            (
+                receipt.body["taxes"][0]["tax_minor"].as_i64(),
+                receipt.body["lines"][0]["paid_minor"].as_i64()
+            ),
+            (Some(3_816), Some(9_998)),
+            "{}",
+            receipt.body
+        );
         // One shoe back: its half of the line's VAT is reversed.
         let back = t
             .post("/v1/returns", &t.store, json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"}))
