@@ -25,9 +25,22 @@ pub async fn price_parity(
     db: &Db,
     p: &Principal,
     page: &PageRequest,
-) -> Result<Page<ParityLine>, Error> {
+) -> Result<(Page<ParityLine>, Vec<promotions::Promotion>), Error> {
     p.require_admin()?;
-    store::prices::parity_report(db, page).await
+    let overrides = store::prices::parity_report(db, page).await?;
+    // The other deliberate differences: promotions in force on some channels only (listed
+    // with the first page).
+    let mut scoped = Vec::new();
+    if page.after.is_none() {
+        let all = PageRequest::parse(Some(500), None)?;
+        scoped = store::promotions::list(db, true, &all)
+            .await?
+            .data
+            .into_iter()
+            .filter(|p| !p.conditions.channels.is_empty())
+            .collect();
+    }
+    Ok((overrides, scoped))
 }
 
 /// The outbox in order, optionally of one type or about one subject (admin).

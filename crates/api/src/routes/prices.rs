@@ -139,7 +139,25 @@ pub struct ParityLineDto {
     pub active_now: bool,
 }
 
-super::page_of!(ParityPage, ParityLineDto);
+/// A promotion in force on some channels only: a deliberate difference between channels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelPromotionDto {
+    pub promotion_id: String,
+    /// Shown to customers: the reason for the difference.
+    pub name: String,
+    pub description: Option<String>,
+    pub channels: Vec<String>,
+}
+
+/// The parity report: every channel override, and the promotions scoped to some channels.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ParityPage {
+    pub data: Vec<ParityLineDto>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// On the first page: the promotions in force on some channels only.
+    pub channel_promotions: Vec<ChannelPromotionDto>,
+}
 
 fn base_dto(p: BasePrice) -> BasePriceDto {
     BasePriceDto {
@@ -354,24 +372,34 @@ async fn parity_report(
     p: Principal,
     Q(q): Q<PageParams>,
 ) -> ApiResult<Json<ParityPage>> {
-    let found = app::reports::price_parity(&s.db, &p, &q.request()?).await?;
-    Ok(Json(
-        found
-            .map(|l| {
-                let o = l.price_override;
-                ParityLineDto {
-                    difference_minor: o.amount_minor - l.base_amount_minor,
-                    base_amount_minor: l.base_amount_minor,
-                    override_amount_minor: o.amount_minor,
-                    sku: o.sku,
-                    currency: o.currency,
-                    channel: o.channel,
-                    reason: o.reason,
-                    starts_at: o.starts_at,
-                    ends_at: o.ends_at,
-                    active_now: l.active_now,
-                }
-            })
-            .into(),
-    ))
+    let (found, scoped) = app::reports::price_parity(&s.db, &p, &q.request()?).await?;
+    let channel_promotions = scoped
+        .into_iter()
+        .map(|p| ChannelPromotionDto {
+            promotion_id: p.id,
+            name: p.name,
+            description: p.description,
+            channels: p.conditions.channels.into_iter().collect(),
+        })
+        .collect();
+    let page = found.map(|l| {
+        let o = l.price_override;
+        ParityLineDto {
+            difference_minor: o.amount_minor - l.base_amount_minor,
+            base_amount_minor: l.base_amount_minor,
+            override_amount_minor: o.amount_minor,
+            sku: o.sku,
+            currency: o.currency,
+            channel: o.channel,
+            reason: o.reason,
+            starts_at: o.starts_at,
+            ends_at: o.ends_at,
+            active_now: l.active_now,
+        }
+    });
+    Ok(Json(ParityPage {
+        data: page.data,
+        next_cursor: page.next_cursor,
+        channel_promotions,
+    }))
 }
