@@ -196,7 +196,7 @@ pub async fn price(
     cart: &Cart,
     location: Option<String>,
     coupons: &[String],
-) -> Result<(promotions::PricedBasket, Vec<(String, String)>), Error> {
+) -> Result<CartPrice, Error> {
     let db = reference.db();
     let list = crate::checkout::cart_prices(db, cart).await?;
     let store = match location {
@@ -213,5 +213,37 @@ pub async fn price(
         .collect();
     let channel = p.own_channel().unwrap_or(&cart.channel);
     let priced = pricing.price(channel, store.as_deref(), &lines, 0, clock::now());
-    Ok((priced, pricing.refused))
+    // VAT as an order at that store would carry it; a parcel's is known at checkout.
+    let locations = reference.locations().await?;
+    let tax_country = store
+        .and_then(|code| locations.get(&code))
+        .map(|l| l.address.country.clone());
+    let mut taxed = Vec::new();
+    if tax_country.is_some() {
+        for l in &priced.lines {
+            let tax = pricing.tax_line(tax_country.as_deref(), &l.sku, l.total_minor)?;
+            taxed.push(promotions::tax::Taxed {
+                rate_bp: tax.rate_bp,
+                net_minor: l.total_minor + tax.added_minor - tax.tax_minor,
+                tax_minor: tax.tax_minor,
+                gross_minor: l.total_minor + tax.added_minor,
+            });
+        }
+    }
+    Ok(CartPrice {
+        priced,
+        refused: pricing.refused,
+        taxes: promotions::tax::by_rate(taxed),
+        tax_country,
+    })
+}
+
+/// A cart priced now: its lines with the promotions they get, the codes refused (with why),
+/// and — when it is priced for a store — the VAT per rate.
+#[derive(Debug, Clone)]
+pub struct CartPrice {
+    pub priced: promotions::PricedBasket,
+    pub refused: Vec<(String, String)>,
+    pub tax_country: Option<String>,
+    pub taxes: Vec<promotions::tax::Taxed>,
 }

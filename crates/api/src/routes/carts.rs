@@ -19,7 +19,9 @@ use store::carts::Cart;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::orders::{AppliedPromotionDto, DiscountDto, FulfilmentModeDto, OrderDto, order_for};
+use super::orders::{
+    AppliedPromotionDto, DiscountDto, FulfilmentModeDto, OrderDto, TaxDto, order_for,
+};
 use super::{EmptyBody, IdempotencyHeader, reply, stored};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
@@ -102,6 +104,10 @@ pub struct CartDto {
     pub promotions: Vec<AppliedPromotionDto>,
     /// The coupon codes asked about (`?coupons=`): applied, or why not (on reads).
     pub coupons: Vec<CouponCheckDto>,
+    /// Priced for a store (`?location=`, or the key's store): the country whose VAT applies
+    /// and the VAT per rate in `total_minor` (on reads).
+    pub tax_country: Option<String>,
+    pub taxes: Vec<TaxDto>,
     /// A code a phone can claim the cart with, while it is valid.
     pub handoff_code: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -168,6 +174,8 @@ pub(crate) fn cart_dto(c: Cart, priced: Option<PricedBasket>) -> CartDto {
         .collect();
     CartDto {
         coupons: Vec::new(),
+        tax_country: None,
+        taxes: Vec::new(),
         subtotal_minor: priced.as_ref().map(|p| p.subtotal_minor),
         discount_minor: priced.as_ref().map(|p| p.discount_minor),
         total_minor: priced.as_ref().map(|p| p.total_minor),
@@ -235,12 +243,12 @@ async fn get_cart(
         .as_deref()
         .map(|c| c.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
-    let (priced, refused) =
-        app::carts::price(&s.reference, &p, &cart, q.location, &coupons).await?;
-    let checks = coupon_checks(&priced, refused);
+    let price = app::carts::price(&s.reference, &p, &cart, q.location, &coupons).await?;
     Ok(Json(CartDto {
-        coupons: checks,
-        ..cart_dto(cart, Some(priced))
+        coupons: coupon_checks(&price.priced, price.refused),
+        tax_country: price.tax_country,
+        taxes: price.taxes.into_iter().map(Into::into).collect(),
+        ..cart_dto(cart, Some(price.priced))
     }))
 }
 
@@ -383,8 +391,8 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let (priced, _) = app::carts::price(&s.reference, &p, &cart, None, &[]).await?;
-    Ok(Json(cart_dto(cart, Some(priced))))
+    let price = app::carts::price(&s.reference, &p, &cart, None, &[]).await?;
+    Ok(Json(cart_dto(cart, Some(price.priced))))
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

@@ -53,6 +53,14 @@ async fn a_promotion_applies_on_every_channel_and_a_return_refunds_what_was_paid
             }),
         )
         .await;
+        // The parity report lists the app's offer as a deliberate difference.
+        let parity = t.get("/v1/reports/price-parity", &t.admin).await;
+        assert_eq!(
+            parity.body["channel_promotions"][0]["channels"],
+            json!(["app"]),
+            "{}",
+            parity.body
+        );
         let bad = t
             .post(
                 "/v1/promotions",
@@ -551,6 +559,23 @@ async fn vat_is_in_every_order_line_and_comes_back_with_a_return() {
             back.body
         );
 
+        // A till's cart shows the VAT its sale will carry.
+        let at_till = cart(&t, &t.store, json!([{"sku": "TR-42", "quantity": 1}])).await;
+        let shown = t
+            .get(
+                &format!("/v1/carts/{}", at_till["id"].as_str().unwrap()),
+                &t.store,
+            )
+            .await;
+        assert_eq!(
+            (
+                shown.body["tax_country"].as_str(),
+                shown.body["taxes"][0]["tax_minor"].as_i64()
+            ),
+            (Some("FR"), Some(833)),
+            "{}",
+            shown.body
+        );
         // Jackets move to a reduced rate (say, protective gear): 5.5 %.
         let jacket = t.get("/v1/variants/JK-M", &t.admin).await.body["product_id"]
             .as_str()
