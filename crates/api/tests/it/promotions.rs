@@ -128,13 +128,31 @@ async fn a_promotion_applies_on_every_channel_and_a_return_refunds_what_was_paid
             "−20 % on trail shoes"
         );
         // The app gets the same −20 %, then its own offer on what is left.
-        let on_app = placed(&t, &app, basket, pickup).await;
+        let on_app = placed(&t, &app, basket.clone(), pickup).await;
         assert_eq!(
             names(&on_app),
             ["−20 % on trail shoes", "App: 5 € off from 100 €"]
         );
         assert_eq!(on_app["total_minor"], 20_398, "{}", t.name());
 
+        // A kiosk in Lyon gets what the web gets: the campaign, not the app's offer.
+        t.created(
+            "/v1/channels",
+            json!({"code": "kiosk-lyon", "kind": "kiosk", "name": "Kiosk", "location_code": "LYS-BELLECOUR"}),
+        )
+        .await;
+        let kiosk = key(&t.db.db, "channel:kiosk-lyon").await;
+        let at_kiosk = placed(
+            &t,
+            &kiosk,
+            basket.clone(),
+            json!({"mode": "counter", "payment": {"token": "tok_visa"}}),
+        )
+        .await;
+        assert_eq!(
+            (at_kiosk["total_minor"].as_i64(), names(&at_kiosk)),
+            (Some(20_898), vec!["−20 % on trail shoes"])
+        );
         // At the till, then one of the two shoes comes back: it refunds what it was sold for.
         let sale = placed(
             &t,
@@ -166,7 +184,7 @@ async fn a_promotion_applies_on_every_channel_and_a_return_refunds_what_was_paid
                 read.body["uses"].as_i64(),
                 read.body["discount_given_minor"].as_i64()
             ),
-            (Some(3), Some(6_000))
+            (Some(4), Some(8_000))
         );
         // Switched off, it no longer applies.
         let off = t
