@@ -270,19 +270,42 @@ fn conditions_dto(c: Conditions) -> ConditionsDto {
     }
 }
 
-/// The effect and its wire form are one JSON shape (`type` and its fields): converted
-/// through it, so the two cannot drift apart.
-fn effect(e: EffectDto) -> Result<Effect, Error> {
-    serde_json::to_value(e)
-        .and_then(serde_json::from_value)
-        .map_err(|e| Error::validation("effect", e.to_string()))
+/// The effect's wire form mirrors the domain's variant for variant, both ways: a variant
+/// added to one and not the other does not compile.
+macro_rules! mirror_effect {
+    ($($variant:ident { $($field:ident),* }),+ $(,)?) => {
+        impl From<EffectDto> for Effect {
+            fn from(e: EffectDto) -> Self {
+                match e { $(EffectDto::$variant { $($field),* } => Effect::$variant { $($field),* },)+ }
+            }
+        }
+
+        impl From<Effect> for EffectDto {
+            fn from(e: Effect) -> Self {
+                match e { $(Effect::$variant { $($field),* } => EffectDto::$variant { $($field),* },)+ }
+            }
+        }
+    };
 }
 
-fn effect_dto(e: Effect) -> EffectDto {
-    serde_json::to_value(e)
-        .and_then(serde_json::from_value)
-        .unwrap_or(EffectDto::FreeShipping)
-}
+mirror_effect!(
+    PercentOffItems { percent_bp },
+    AmountOffItems { amount_minor },
+    PercentOffCart { percent_bp },
+    AmountOffCart { amount_minor },
+    PercentOffCheapest { percent_bp },
+    BuyXGetY {
+        buy,
+        get,
+        percent_bp
+    },
+    BundlePrice {
+        quantity,
+        price_minor
+    },
+    FreeGift { sku, quantity },
+    FreeShipping {},
+);
 
 fn budget(b: BudgetDto) -> Budget {
     Budget {
@@ -299,7 +322,7 @@ fn promotion_dto(p: Promotion, usage: Option<Usage>) -> PromotionDto {
         description: p.description,
         currency: p.currency.code().to_owned(),
         conditions: conditions_dto(p.conditions),
-        effect: effect_dto(p.effect),
+        effect: p.effect.into(),
         stacking: p.stacking.into(),
         priority: p.priority,
         budget: BudgetDto {
@@ -331,7 +354,7 @@ async fn create_promotion(
         description: b.description,
         currency: Currency::parse(&b.currency).map_err(|m| Error::validation("currency", m))?,
         conditions: conditions(b.conditions),
-        effect: effect(b.effect)?,
+        effect: b.effect.into(),
         stacking: b
             .stacking
             .map_or(promotions::Stacking::Combinable, Into::into),
@@ -404,7 +427,7 @@ async fn update_promotion(
         name: b.name,
         description: b.description,
         conditions: b.conditions.map(conditions),
-        effect: b.effect.map(effect).transpose()?,
+        effect: b.effect.map(Into::into),
         stacking: b.stacking.map(Into::into),
         priority: b.priority,
         budget: b.budget.map(budget),
