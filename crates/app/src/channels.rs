@@ -8,7 +8,7 @@ use store::sourcing::EffectivePolicy;
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::as_admin_on_reference;
 use crate::reference::Reference;
 
 /// Creates a channel; kiosks and tills are bound to one store.
@@ -20,8 +20,8 @@ pub async fn create(
     render: impl FnOnce(Channel) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let channel = new.validate(crate::clock::now())?;
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -32,9 +32,7 @@ pub async fn create(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }
 
 /// Replaces a channel's sourcing policy; it applies at once to availability and holds.
@@ -46,8 +44,8 @@ pub async fn set_sourcing(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(EffectivePolicy) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -55,7 +53,5 @@ pub async fn set_sourcing(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }

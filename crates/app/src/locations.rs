@@ -6,7 +6,7 @@ use kernel::Error;
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::as_admin_on_reference;
 use crate::reference::Reference;
 
 /// Creates a location, once validated.
@@ -18,8 +18,8 @@ pub async fn create(
     render: impl FnOnce(Location) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let location = new.validate(crate::clock::now())?;
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -30,9 +30,7 @@ pub async fn create(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }
 
 /// Changes a location; `expected_version`, when given, must be the stored one.
@@ -43,8 +41,8 @@ pub async fn update(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Location) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -54,7 +52,5 @@ pub async fn update(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }

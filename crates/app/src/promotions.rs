@@ -6,7 +6,7 @@ use promotions::{NewPromotion, Promotion, PromotionPatch, Usage};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::as_admin_on_reference;
 use crate::reference::Reference;
 
 /// Creates a promotion, once validated.
@@ -18,8 +18,8 @@ pub async fn create(
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let promotion = new.validate(new_id("prm"), crate::clock::now())?;
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -30,9 +30,7 @@ pub async fn create(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }
 
 /// Changes a promotion (switching it on or off is a change too); the whole is validated
@@ -46,8 +44,8 @@ pub async fn update(
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let now = crate::clock::now();
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -62,9 +60,7 @@ pub async fn update(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }
 
 /// Promotions in id order; `active_only` leaves out those switched off.

@@ -6,7 +6,7 @@ use promotions::tax::TaxTable;
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::as_admin_on_reference;
 use crate::reference::Reference;
 
 /// Sets a country's table, once validated (admin).
@@ -18,8 +18,8 @@ pub async fn set(
     render: impl FnOnce(TaxTable) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     table.validate()?;
-    let done = as_admin(
-        reference.db(),
+    as_admin_on_reference(
+        reference,
         p,
         idempotency,
         move |c, actor| {
@@ -30,9 +30,7 @@ pub async fn set(
         },
         render,
     )
-    .await?;
-    reference.invalidate();
-    Ok(done)
+    .await
 }
 
 /// Every country's table.
