@@ -15,12 +15,13 @@ use store::catalog::ItemFacts;
 use crate::reference::Reference;
 
 /// What pricing a basket needs, read once: list prices, the promotions in force with their
-/// use so far, the items' product, category and brand, and the customer's standing.
-#[derive(Debug, Clone, Default)]
+/// use so far, the items' product, category, brand and VAT category, the customer's
+/// standing, and the VAT tables.
+#[derive(Debug, Clone)]
 pub struct Pricing {
     /// The channel's price of each SKU.
     pub list: BTreeMap<String, i64>,
-    currency: Option<Currency>,
+    currency: Currency,
     promotions: Arc<Vec<Promotion>>,
     usage: BTreeMap<String, Usage>,
     facts: BTreeMap<String, ItemFacts>,
@@ -58,10 +59,17 @@ pub async fn read(
 ) -> Result<Pricing, Error> {
     let promotions = reference.promotions(currency).await?;
     let mut pricing = Pricing {
-        currency: Some(currency),
+        list: BTreeMap::new(),
+        currency,
+        promotions: Arc::default(),
+        usage: BTreeMap::new(),
+        facts: BTreeMap::new(),
         customer: customer.map(str::to_owned),
+        segments: BTreeSet::new(),
+        first_order: false,
+        coupons: BTreeMap::new(),
+        refused: Vec::new(),
         tax_tables: reference.tax_tables().await?,
-        ..Pricing::default()
     };
     let mut conn = reference.db().read().await?;
     pricing
@@ -226,7 +234,7 @@ impl Pricing {
         at: Timestamp,
     ) -> PricedBasket {
         let basket = Basket {
-            currency: self.currency.unwrap_or(Currency::EUR),
+            currency: self.currency,
             lines: lines
                 .iter()
                 .map(|(sku, quantity)| {
