@@ -18,9 +18,11 @@
 //!
 //! Carts ([`cart`]: lines, the sign-in merge rule, handoff codes), returns ([`returns`]:
 //! returnable quantities, the window, exchanges) and e-receipts ([`receipt`]) complete the
-//! rules; storage drives orders only through them.
+//! rules, with delivery ([`delivery`]: postal addresses, shipping methods, their rates and
+//! delivery promises); storage drives orders only through them.
 
 pub mod cart;
+pub mod delivery;
 pub mod fulfilment;
 pub mod order;
 pub mod payment;
