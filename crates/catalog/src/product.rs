@@ -56,6 +56,8 @@ pub struct NewVariant {
     pub gtin: Option<String>,
     pub title: Option<String>,
     pub attributes: BTreeMap<String, String>,
+    /// Packed for shipping, in grams (weight-band shipping rates).
+    pub weight_grams: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,8 @@ pub struct Variant {
     pub gtin: Option<Gtin>,
     pub title: String,
     pub attributes: BTreeMap<String, String>,
+    /// Packed for shipping, in grams (weight-band shipping rates).
+    pub weight_grams: Option<i64>,
     pub status: ProductStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -119,6 +123,7 @@ pub struct ProductPatch {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VariantPatch {
     pub gtin: Option<Option<String>>,
+    pub weight_grams: Option<Option<i64>>,
     pub title: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
     pub status: Option<ProductStatus>,
@@ -241,6 +246,16 @@ fn default_variant_title(product_title: &str, attributes: &BTreeMap<String, Stri
     format!("{product_title} — {}", values.join(" / "))
 }
 
+/// A shipping weight: 1 g to 1 t.
+fn validate_weight(field: &str, grams: Option<i64>) -> Result<Option<i64>, Error> {
+    match grams {
+        Some(g) if !(1..=1_000_000).contains(&g) => {
+            Err(Error::validation(field, "a weight in grams, 1 to 1000000"))
+        }
+        _ => Ok(grams),
+    }
+}
+
 impl NewVariant {
     /// Validates one variant of `product`; `field` is its JSON path (`variants[2]`).
     pub fn validate(
@@ -261,6 +276,7 @@ impl NewVariant {
             gtin: validate_gtin(&field_path(field, "gtin"), self.gtin.as_deref())?,
             title,
             attributes,
+            weight_grams: validate_weight(&field_path(field, "weight_grams"), self.weight_grams)?,
             status: ProductStatus::Active,
             created_at: now,
             updated_at: now,
@@ -388,6 +404,9 @@ impl VariantPatch {
         if let Some(a) = &self.attributes {
             variant.attributes = validate_attributes("attributes", a)?;
         }
+        if let Some(w) = self.weight_grams {
+            variant.weight_grams = validate_weight("weight_grams", w)?;
+        }
         if let Some(s) = self.status {
             variant.status = s;
         }
@@ -419,12 +438,14 @@ mod tests {
                     gtin: Some("4006381333931".into()),
                     title: None,
                     attributes: BTreeMap::from([("size".into(), "42".into())]),
+                    weight_grams: Some(320),
                 },
                 NewVariant {
                     sku: "TR500-43".into(),
                     gtin: None,
                     title: None,
                     attributes: BTreeMap::from([("size".into(), "43".into())]),
+                    weight_grams: None,
                 },
             ],
         }

@@ -17,7 +17,7 @@ use crate::{Db, events, params};
 
 const PRODUCT_COLUMNS: &str = "id, title, description, brand, category, tax_category, attributes, images, status, version, created_at, updated_at";
 const VARIANT_COLUMNS: &str =
-    "sku, product_id, gtin, title, attributes, status, created_at, updated_at";
+    "sku, product_id, gtin, title, attributes, weight_grams, status, created_at, updated_at";
 
 fn product_from_row(row: &Row) -> Result<Product, Error> {
     Ok(Product {
@@ -53,6 +53,7 @@ fn variant_from_row(row: &Row) -> Result<Variant, Error> {
         gtin,
         title: row.text("title")?,
         attributes: rows::json(row, "attributes")?,
+        weight_grams: row.opt_int("weight_grams")?,
         status: parse_status(row)?,
         created_at: rows::timestamp(row, "created_at")?,
         updated_at: rows::timestamp(row, "updated_at")?,
@@ -104,9 +105,9 @@ async fn insert_variant(
         }
     }
     conn.execute(
-        "INSERT INTO variants (sku, product_id, position, gtin, title, attributes, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        params![&v.sku, &v.product_id, position, gtin_value(v), &v.title, to_json(&v.attributes), v.status.as_str(), v.created_at.to_text(), v.updated_at.to_text()],
+        "INSERT INTO variants (sku, product_id, position, gtin, title, attributes, status, created_at, updated_at, weight_grams)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        params![&v.sku, &v.product_id, position, gtin_value(v), &v.title, to_json(&v.attributes), v.status.as_str(), v.created_at.to_text(), v.updated_at.to_text(), v.weight_grams],
     )
     .await
     .map_err(|e| variant_conflict(e, field, v))?;
@@ -371,8 +372,8 @@ pub async fn update_variant(
         }
     }
     conn.execute(
-        "UPDATE variants SET gtin = $1, title = $2, attributes = $3, status = $4, updated_at = $5 WHERE sku = $6",
-        params![gtin_value(&variant), &variant.title, to_json(&variant.attributes), variant.status.as_str(), variant.updated_at.to_text(), sku],
+        "UPDATE variants SET gtin = $1, title = $2, attributes = $3, status = $4, updated_at = $5, weight_grams = $7 WHERE sku = $6",
+        params![gtin_value(&variant), &variant.title, to_json(&variant.attributes), variant.status.as_str(), variant.updated_at.to_text(), sku, variant.weight_grams],
     )
     .await?;
     events::emit(conn, Event::VariantUpdated(&variant), sku, actor).await?;
@@ -426,6 +427,8 @@ pub struct ItemFacts {
     pub category: String,
     pub brand: Option<String>,
     pub tax_category: String,
+    /// Packed for shipping, when known.
+    pub weight_grams: Option<i64>,
 }
 
 /// The [`ItemFacts`] of the SKUs that exist among `skus`.
@@ -436,7 +439,7 @@ pub async fn item_facts(
     let mut found = std::collections::BTreeMap::new();
     for chunk in skus.chunks(500) {
         let sql = format!(
-            "SELECT v.sku, p.id, p.category, p.brand, p.tax_category FROM variants v JOIN products p ON p.id = v.product_id
+            "SELECT v.sku, p.id, p.category, p.brand, p.tax_category, v.weight_grams FROM variants v JOIN products p ON p.id = v.product_id
              WHERE v.sku IN ({})",
             crate::sql::placeholders(1, chunk.len())
         );
@@ -452,6 +455,7 @@ pub async fn item_facts(
                     category: row.text("category")?,
                     brand: row.opt_text("brand")?,
                     tax_category: row.text("tax_category")?,
+                    weight_grams: row.opt_int("weight_grams")?,
                 },
             );
         }

@@ -77,6 +77,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_coupons.sql"),
     ),
     (14, "tax", include_str!("../migrations/sqlite/0014_tax.sql")),
+    (
+        15,
+        "delivery",
+        include_str!("../migrations/sqlite/0015_delivery.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -148,6 +153,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         14,
         "tax",
         include_str!("../migrations/postgres/0014_tax.sql"),
+    ),
+    (
+        15,
+        "delivery",
+        include_str!("../migrations/postgres/0015_delivery.sql"),
     ),
 ];
 

@@ -90,6 +90,9 @@ pub struct CreateVariant {
     /// What distinguishes the variant, e.g. `{"size": "42", "colour": "blue"}`.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Packed for shipping, in grams: weight-band delivery rates need it.
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub weight_grams: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,6 +178,10 @@ pub struct PatchVariant {
     )]
     pub title: Option<String>,
     pub attributes: Option<BTreeMap<String, String>>,
+    /// `null` removes the weight.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    pub weight_grams: Option<Option<i64>>,
     pub status: Option<StatusDto>,
 }
 
@@ -186,6 +193,8 @@ pub struct VariantDto {
     pub gtin: Option<String>,
     pub title: String,
     pub attributes: BTreeMap<String, String>,
+    /// Packed for shipping, in grams.
+    pub weight_grams: Option<i64>,
     pub status: StatusDto,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -233,6 +242,7 @@ impl From<Variant> for VariantDto {
             gtin: v.gtin.map(String::from),
             title: v.title,
             attributes: v.attributes,
+            weight_grams: v.weight_grams,
             status: v.status.into(),
             created_at: v.created_at,
             updated_at: v.updated_at,
@@ -281,6 +291,7 @@ impl From<CreateVariant> for NewVariant {
             gtin: v.gtin,
             title: v.title,
             attributes: v.attributes,
+            weight_grams: v.weight_grams,
         }
     }
 }
@@ -502,6 +513,7 @@ async fn update_variant(
         gtin: b.gtin,
         title: b.title,
         attributes: b.attributes,
+        weight_grams: b.weight_grams,
         status: b.status.map(Into::into),
     };
     let render = |v| stored(200, &VariantDto::from(v));

@@ -102,6 +102,7 @@ async fn setup(db: &Db) {
             gtin: None,
             title: None,
             attributes: BTreeMap::new(),
+            weight_grams: None,
         }],
     }
     .validate("prd_sock".into(), Timestamp::now())

@@ -23,6 +23,7 @@ fn product(prefix: &str, sizes: &[&str]) -> NewProduct {
                 gtin: None,
                 title: None,
                 attributes: BTreeMap::from([("size".into(), s.to_string())]),
+                weight_grams: None,
             })
             .collect(),
     }
