@@ -51,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::segments::router())
         .merge(routes::promotions::router())
         .merge(routes::taxes::router())
+        .merge(routes::delivery::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

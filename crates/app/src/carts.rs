@@ -188,20 +188,30 @@ pub async fn claim(
 
 /// A cart priced as checkout would price an order of it: the channel's prices, then the
 /// promotions in force for its customer, on the key's channel (else the cart's), for an
-/// order at `location` (else the key's store; none for a parcel), with the coupon codes
-/// presented; also the codes that may not be used, with why.
+/// order at `location` (else the key's store) or for a parcel to `ship_country`, with the
+/// coupon codes presented; also the codes that may not be used, with why.
 pub async fn price(
     reference: &crate::reference::Reference,
     p: &Principal,
     cart: &Cart,
-    location: Option<String>,
+    (location, ship_country): (Option<String>, Option<String>),
     coupons: &[String],
 ) -> Result<CartPrice, Error> {
     let db = reference.db();
     let list = crate::checkout::cart_prices(db, cart).await?;
-    let store = match location {
-        Some(code) => Some(code),
-        None => crate::checkout::bound_store(db, p).await?,
+    let ship_country = ship_country
+        .map(|c| orders::delivery::validate_country("country", &c))
+        .transpose()?;
+    let store = match (location, &ship_country) {
+        (Some(_), Some(_)) => {
+            return Err(Error::validation(
+                "country",
+                "a cart is priced for a store or for a parcel, not both",
+            ));
+        }
+        (Some(code), None) => Some(code),
+        (None, Some(_)) => None,
+        (None, None) => crate::checkout::bound_store(db, p).await?,
     };
     let customer = cart.customer_id.as_deref();
     let pricing = crate::pricing::read(reference, cart.currency, list, customer, coupons).await?;
@@ -213,11 +223,13 @@ pub async fn price(
         .collect();
     let channel = p.own_channel().unwrap_or(&cart.channel);
     let priced = pricing.price(channel, store.as_deref(), &lines, 0, clock::now());
-    // VAT as an order at that store would carry it; a parcel's is known at checkout.
+    // VAT as an order at that store would carry it, or a parcel to a country whose VAT the
+    // retailer charges (else it is known at checkout, from where the parcel leaves).
     let locations = reference.locations().await?;
-    let tax_country = store
-        .and_then(|code| locations.get(&code))
-        .map(|l| l.address.country.clone());
+    let tax_country = match store {
+        Some(code) => locations.get(&code).map(|l| l.address.country.clone()),
+        None => ship_country.filter(|c| pricing.taxes_in(c)),
+    };
     let mut taxed = Vec::new();
     if tax_country.is_some() {
         for l in &priced.lines {

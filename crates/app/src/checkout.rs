@@ -38,6 +38,8 @@ pub struct CheckoutRequest {
     pub payment: Option<PaymentChoice>,
     /// Where a ship order goes.
     pub ship_to: Option<ShipTo>,
+    /// How it goes (a shipping method's code); the first offered that goes there otherwise.
+    pub shipping_method: Option<String>,
     /// The signed-in customer, when the cart is anonymous.
     pub customer_id: Option<String>,
     /// Lines fulfilled otherwise than `mode` and `location`.
@@ -56,12 +58,7 @@ pub struct PaymentChoice {
     pub store_credit_id: Option<String>,
 }
 
-/// Where a ship order goes.
-#[derive(Debug, Clone, Copy)]
-pub struct ShipTo {
-    pub latitude: f64,
-    pub longitude: f64,
-}
+pub use crate::shipping::ShipTo;
 
 /// How one cart line is fulfilled, when not as the rest of the checkout.
 #[derive(Debug, Clone)]
@@ -335,12 +332,19 @@ async fn plan_order<P: PaymentProvider>(
     let mode = part.mode;
     let prices = &pricing.list;
     orders::cart::total(part.lines.iter().map(|l| (prices[&l.sku], l.quantity)))?;
+    let order_channel = principal.own_channel().unwrap_or(&cart.channel);
+    let delivery = match mode {
+        FulfilmentMode::Ship => {
+            Some(delivery_of(cx, order_channel, b, customer_id.as_deref(), cart.currency).await?)
+        }
+        _ => None,
+    };
     let (location, allocations, routing) = plan_fulfilment(
         cx,
         principal,
         mode,
         part.location.as_deref(),
-        b.ship_to.as_ref(),
+        delivery.as_ref().and_then(|d| d.0.coordinates),
         &part.lines,
     )
     .await?;
@@ -362,14 +366,32 @@ async fn plan_order<P: PaymentProvider>(
         .iter()
         .map(|l| (l.sku.clone(), l.quantity))
         .collect();
-    let order_channel = channel.as_deref().unwrap_or(&cart.channel);
-    let priced = pricing.price(order_channel, location.as_deref(), &wanted, 0, now);
     let locations = cx.reference.locations().await?;
-    // Taxed where the goods are handed over: the store, or where a parcel leaves from.
+    // Taxed where the goods are handed over: the store, or where a parcel leaves from
+    // (where it goes, for a country whose VAT the retailer charges).
     let taxed_at = location.as_ref().or(allocations.first().map(|a| &a.2));
     let country = taxed_at
         .and_then(|code| locations.get(code))
         .map(|l| l.address.country.clone());
+    let (priced, shipping, country) = match &delivery {
+        None => {
+            let priced = pricing.price(order_channel, location.as_deref(), &wanted, 0, now);
+            (priced, None, country)
+        }
+        Some((to, method)) => {
+            let country = crate::shipping::tax_country(pricing, to, country.as_deref());
+            let how = (method, to);
+            let d = crate::shipping::price_delivery(
+                pricing,
+                order_channel,
+                &wanted,
+                how,
+                country.as_deref(),
+                now,
+            )?;
+            (d.priced, Some(d.shipping), country)
+        }
+    };
     let taxed = Taxed {
         pricing,
         priced: &priced,
@@ -379,7 +401,8 @@ async fn plan_order<P: PaymentProvider>(
     let total: i64 = lines
         .iter()
         .map(|l| l.unit_price_minor * l.quantity - discount_of(l) + l.tax_added_minor)
-        .sum();
+        .sum::<i64>()
+        + shipping.as_ref().map_or(0, |s| s.paid_minor());
     let payment = take_payment(cx, mode, payment_in, cart.currency, total).await?;
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + cx.hold_ttls.reserve_s * 1000));
@@ -414,7 +437,35 @@ async fn plan_order<P: PaymentProvider>(
         limited_per_customer: pricing.limited_per_customer(&priced.applied),
         promotions: priced.applied,
         tax_country: country,
+        shipping,
     })
+}
+
+/// Where a ship order goes and by which method.
+async fn delivery_of<P: PaymentProvider>(
+    cx: &Context<'_, P>,
+    channel: &str,
+    b: &CheckoutRequest,
+    customer: Option<&str>,
+    currency: Currency,
+) -> Result<
+    (
+        crate::shipping::Destination,
+        orders::delivery::ShippingMethod,
+    ),
+    Error,
+> {
+    let to = b.ship_to.as_ref().ok_or_else(|| {
+        Error::validation(
+            "ship_to",
+            "a ship order says where it goes: `address`, `address_id` or `store`",
+        )
+    })?;
+    let to = crate::shipping::destination(cx.reference, customer, to).await?;
+    let methods = cx.reference.shipping_methods().await?;
+    let asked = b.shipping_method.as_deref();
+    let method = crate::shipping::choose(&methods, channel, asked, &to, currency)?.clone();
+    Ok((to, method))
 }
 
 fn discount_of(line: &NewOrderLine) -> i64 {
@@ -476,7 +527,7 @@ async fn plan_fulfilment<P: PaymentProvider>(
     principal: &Principal,
     mode: FulfilmentMode,
     location: Option<&str>,
-    ship_to: Option<&ShipTo>,
+    ship_to: Option<catalog::location::Coordinates>,
     cart_lines: &[store::carts::CartLine],
 ) -> Result<
     (
@@ -575,17 +626,13 @@ async fn ship_candidates<P: PaymentProvider>(
     cx: &Context<'_, P>,
     principal: &Principal,
     wanted: &BTreeMap<String, i64>,
-    ship_to: Option<&ShipTo>,
+    to: Option<catalog::location::Coordinates>,
     locations: &std::collections::HashMap<String, catalog::Location>,
 ) -> Result<Vec<Candidate>, Error> {
     let policy = match principal.own_channel() {
         Some(c) => Some(cx.reference.policy(c).await?),
         None => None,
     };
-    let to = ship_to.map(|t| catalog::location::Coordinates {
-        latitude: t.latitude,
-        longitude: t.longitude,
-    });
     let mut by_location: BTreeMap<String, Candidate> = BTreeMap::new();
     for sku in wanted.keys() {
         for stock in store::stock::variant_stock(cx.db, sku).await? {

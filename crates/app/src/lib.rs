@@ -7,6 +7,7 @@
 //! of them decides who may do what on its own.
 
 pub mod access;
+pub mod addresses;
 pub mod availability;
 pub mod carts;
 pub mod catalog;
@@ -29,6 +30,7 @@ pub mod reference;
 pub mod reports;
 pub mod returns;
 pub mod segments;
+pub mod shipping;
 pub mod stock;
 pub mod taxes;
 

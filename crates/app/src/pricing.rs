@@ -172,6 +172,22 @@ impl Pricing {
     /// without an address country); a country without a table, or a tax category its table
     /// lacks, refuses the sale until an admin sets them.
     pub fn tax_line(&self, country: Option<&str>, sku: &str, paid: i64) -> Result<LineTax, Error> {
+        let category = self
+            .facts
+            .get(sku)
+            .map_or(catalog::product::STANDARD_TAX_CATEGORY, |f| {
+                f.tax_category.as_str()
+            });
+        self.tax_at(country, category, paid)
+    }
+
+    /// The VAT of `paid` in tax category `category` in `country` (none: untaxed).
+    pub fn tax_at(
+        &self,
+        country: Option<&str>,
+        category: &str,
+        paid: i64,
+    ) -> Result<LineTax, Error> {
         let Some(country) = country else {
             return Ok(LineTax {
                 rate_bp: 0,
@@ -190,12 +206,6 @@ impl Pricing {
             .tax_tables
             .get(country)
             .ok_or_else(|| unset(format!("{country} has no VAT table")))?;
-        let category = self
-            .facts
-            .get(sku)
-            .map_or(catalog::product::STANDARD_TAX_CATEGORY, |f| {
-                f.tax_category.as_str()
-            });
         let rate = table.rates.get(category).copied().ok_or_else(|| {
             unset(format!(
                 "{country}'s VAT table has no rate for `{category}`"
@@ -210,6 +220,30 @@ impl Pricing {
                 PriceBasis::Exclusive => taxed.tax_minor,
             },
         })
+    }
+
+    /// The currency the basket is priced in.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// Whether the retailer charges `country`'s VAT (has its table).
+    pub fn taxes_in(&self, country: &str) -> bool {
+        self.tax_tables.contains_key(country)
+    }
+
+    /// What `lines` (`(sku, quantity)`) weigh packed; a variant without a weight counts 0 g.
+    pub fn weight_grams(&self, lines: &[(String, i64)]) -> i64 {
+        lines
+            .iter()
+            .map(|(sku, q)| {
+                self.facts
+                    .get(sku)
+                    .and_then(|f| f.weight_grams)
+                    .unwrap_or(0)
+                    * q
+            })
+            .sum()
     }
 
     /// The codes still to use, once `code` went to an order of the checkout (a code serves

@@ -1,5 +1,6 @@
 //! Reference data that channel views and checkouts read on every request — the locations,
-//! the channels' sourcing policies, the promotions in force and the VAT tables — kept in
+//! the channels' sourcing policies, the promotions in force, the VAT tables and the shipping
+//! methods — kept in
 //! memory for a short time.
 //!
 //! A web shop's availability read applies its channel's policy to every location; reading the
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use catalog::Location;
 use kernel::{Currency, Error};
+use orders::delivery::ShippingMethod;
 use promotions::Promotion;
 use promotions::tax::TaxTable;
 use store::Db;
@@ -32,6 +34,7 @@ pub struct Reference {
     policies: Mutex<HashMap<String, Stamped<EffectivePolicy>>>,
     promotions: Mutex<HashMap<Currency, Stamped<Vec<Promotion>>>>,
     tax_tables: Mutex<Option<Stamped<BTreeMap<String, TaxTable>>>>,
+    shipping_methods: Mutex<Option<Stamped<Vec<ShippingMethod>>>>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -74,6 +77,7 @@ impl Reference {
             policies: Mutex::new(HashMap::new()),
             promotions: Mutex::new(HashMap::new()),
             tax_tables: Mutex::new(None),
+            shipping_methods: Mutex::new(None),
         }
     }
 
@@ -100,6 +104,16 @@ impl Reference {
             .collect();
         let loaded = Arc::new(loaded);
         *locked(&self.tax_tables) = Some((Instant::now(), loaded.clone()));
+        Ok(loaded)
+    }
+
+    /// Every shipping method, in the order they are offered.
+    pub async fn shipping_methods(&self) -> Result<Arc<Vec<ShippingMethod>>, Error> {
+        if let Some(hit) = fresh(locked(&self.shipping_methods).as_ref()) {
+            return Ok(hit);
+        }
+        let loaded = Arc::new(store::shipping::all(&mut self.db.read().await?).await?);
+        *locked(&self.shipping_methods) = Some((Instant::now(), loaded.clone()));
         Ok(loaded)
     }
 
@@ -135,12 +149,13 @@ impl Reference {
     }
 
     /// Forgets everything: this node has just changed a location, a channel, a policy, a
-    /// promotion or a VAT table.
+    /// promotion, a VAT table or a shipping method.
     pub fn invalidate(&self) {
         *self.lock_locations() = None;
         self.lock_policies().clear();
         locked(&self.promotions).clear();
         *locked(&self.tax_tables) = None;
+        *locked(&self.shipping_methods) = None;
     }
 
     fn lock_locations(

@@ -24,6 +24,9 @@ pub struct ReturnRequest {
     pub method: RefundMethod,
     /// An exchange's new goods, priced at the order's channel price.
     pub exchange_lines: Option<Vec<Line>>,
+    /// Give the delivery's price back though some goods stay (it goes back anyway with the
+    /// last unit of the order).
+    pub refund_shipping: bool,
 }
 
 /// The order a number or an e-receipt (token or QR payload) names.
@@ -70,6 +73,7 @@ pub async fn record<P: PaymentProvider>(
         method: req.method,
         exchange,
         window_days,
+        refund_shipping: req.refund_shipping,
     };
     let actor = p.key_id.clone();
     let now = crate::clock::now();

@@ -72,6 +72,17 @@ const CODE: &str = "BENCH";
 /// each on two SKUs as a retailer's product promotions are: some for a channel the
 /// benchmark does not use and some needing a code, so pricing meets every condition, most
 /// promotions are looked at without applying, and an order gets one or two.
+/// Home delivery in France at 4.90 €, free from 50 €: ship orders pay a fee as a shop's do.
+async fn stage_shipping(server: &Server) -> anyhow::Result<()> {
+    let method = json!({
+        "name": "Bench delivery", "kind": "standard", "countries": ["FR"], "currency": "EUR",
+        "rate": {"flat_minor": 490, "free_above_minor": 5000},
+        "promise": {"min_days": 2, "max_days": 4, "cutoff": "14:00", "time_zone": "Europe/Paris"},
+    });
+    send_ok(server, Method::PUT, "/v1/shipping-methods/bench", method).await?;
+    Ok(())
+}
+
 async fn stage_promotions(server: &Server, n: u64, skus: &[String]) -> anyhow::Result<()> {
     let existing = get_json(server, "/v1/promotions?limit=500").await?;
     for p in existing["data"].as_array().context("promotions")? {
@@ -153,7 +164,9 @@ fn order_bodies(
     let store = &stores[rng.random_range(0..stores.len())];
     let checkout = match mode {
         "reserve" => json!({"mode": "reserve", "location": store}),
-        "ship" => json!({"mode": "ship", "payment": {"token": "tok_visa"}}),
+        "ship" => json!({"mode": "ship", "payment": {"token": "tok_visa"}, "ship_to": {"address": {
+            "name": "Camille Roux", "line1": "7 rue Mercière", "postal_code": "69002",
+            "city": "Lyon", "country": "FR"}}}),
         "carry_out" => json!({"mode": "carry_out", "location": store}),
         other => json!({"mode": other, "location": store, "payment": {"token": "tok_visa"}}),
     };
@@ -261,6 +274,9 @@ pub async fn run(
     );
     if let Some(n) = offers.promotions {
         stage_promotions(server, n, &skus).await?;
+    }
+    if mode == "ship" {
+        stage_shipping(server).await?;
     }
     let code_uses = (orders as f64 * offers.coupon_rate / 2.0).ceil().max(1.0) as u64;
     if offers.coupon_rate > 0.0 {

@@ -5,6 +5,7 @@ use kernel::{Currency, Timestamp};
 use promotions::{Applied, LineDiscount};
 use serde::Serialize;
 
+use crate::delivery::OrderShipping;
 use crate::payment::Payment;
 use crate::{FulfilmentMode, OrderState};
 
@@ -48,6 +49,30 @@ impl OrderLine {
     pub fn value_of(&self, already: i64, units: i64) -> i64 {
         promotions::refund_share(self.paid_minor(), self.quantity, already, units)
     }
+
+    /// Why `units` of a discounted line come back at `amount_minor` and not at their list
+    /// price (a "buy 2 get 1" spreads its free unit over the units it was earned with);
+    /// `None` for a line without discounts.
+    pub fn return_note(&self, units: i64, amount_minor: i64, currency: Currency) -> Option<String> {
+        if self.discount_minor == 0 {
+            return None;
+        }
+        let money = |m: i64| kernel::Money::new(m, currency).display();
+        let why: Vec<String> = self
+            .discounts
+            .iter()
+            .map(|d| format!("«{}» −{}", d.name, money(d.amount_minor)))
+            .collect();
+        Some(format!(
+            "{} unit(s) listed at {} each were paid {} together after {}; each unit comes back \
+             at its share of what was paid: {units} unit(s), {}",
+            self.quantity,
+            money(self.unit_price_minor),
+            money(self.paid_minor()),
+            why.join(", "),
+            money(amount_minor),
+        ))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,7 +97,7 @@ pub struct Order {
     pub owner_kind: Option<String>,
     pub owner_name: Option<String>,
     pub currency: Currency,
-    /// What the customer pays: the lines after their discounts.
+    /// What the customer pays: the lines after their discounts, and delivery.
     pub total_minor: i64,
     /// Off the lines, by the promotions in `promotions`.
     pub discount_minor: i64,
@@ -88,6 +113,10 @@ pub struct Order {
     pub deadline_at: Option<Timestamp>,
     /// Ship-from decision: allocations and their reasons.
     pub routing: Option<serde_json::Value>,
+    /// A ship order's delivery: where to, by which method, its fee and promised window.
+    pub shipping: Option<OrderShipping>,
+    /// Of the delivery's price, what went back to the customer.
+    pub shipping_refunded_minor: i64,
     /// The order whose return this exchange sale settles.
     pub exchange_of: Option<String>,
     pub lines: Vec<OrderLine>,
@@ -100,12 +129,19 @@ pub struct Order {
 impl Order {
     /// The VAT per rate (net, tax, gross), lowest rate first: what a receipt prints.
     pub fn tax_by_rate(&self) -> Vec<promotions::tax::Taxed> {
-        promotions::tax::by_rate(self.lines.iter().map(|l| promotions::tax::Taxed {
+        let lines = self.lines.iter().map(|l| promotions::tax::Taxed {
             rate_bp: l.tax_rate_bp,
             net_minor: l.paid_minor() - l.tax_minor,
             tax_minor: l.tax_minor,
             gross_minor: l.paid_minor(),
-        }))
+        });
+        let delivery = self.shipping.iter().map(|s| promotions::tax::Taxed {
+            rate_bp: s.tax_rate_bp,
+            net_minor: s.paid_minor() - s.tax_minor,
+            tax_minor: s.tax_minor,
+            gross_minor: s.paid_minor(),
+        });
+        promotions::tax::by_rate(lines.chain(delivery))
     }
 
     /// What was captured and not refunded, over every payment.

@@ -33,6 +33,9 @@ pub struct ReturnedLine {
     pub quantity: i64,
     pub condition: Condition,
     pub amount_minor: i64,
+    /// Why a discounted line comes back at less than its list price.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A return as recorded: what came back where, and how it was settled.
@@ -47,6 +50,9 @@ pub struct Return {
     pub value_minor: i64,
     /// The VAT in `value_minor` (each line's share of its tax), reversed by the return.
     pub tax_minor: i64,
+    /// Of the delivery's price, what the return gives back (all of it once every unit
+    /// bought came back, or when staff decide so; at most once per order).
+    pub shipping_minor: i64,
     /// Given back to the original payments.
     pub refund_minor: i64,
     /// Paid by the customer on top (an exchange for dearer goods).

@@ -96,6 +96,9 @@ catalogue! {
     /// A country's VAT table was set: its rates by tax category, and whether prices include
     /// them.
     TaxTableSet = "relais.tax_table.set", subject "country (ISO 3166-1 alpha-2)": promotions::tax::TaxTable;
+    /// A shipping method was set: the channels and countries it serves, its rate and its
+    /// delivery promise.
+    ShippingMethodSet = "relais.shipping_method.set", subject "shipping method code": orders::delivery::ShippingMethod;
     /// Coupon codes were made for a promotion (one typed code, or a generated batch).
     CouponsCreated = "relais.coupon.created", subject "promotion id": CouponsCreated;
     /// A coupon code was issued to one customer, the only one who may use it now.

@@ -801,6 +801,7 @@ pub fn products() -> Vec<NewProduct> {
                         ),
                         title: None,
                         attributes,
+                        weight_grams: Some(crate::demo_delivery::packed_weight(line.category)),
                     });
                 }
             }
@@ -1144,6 +1145,7 @@ async fn seed_catalogue(
         })
     }))
     .await?;
+    crate::demo_delivery::seed_shipping(reference, admin).await?;
     for (channel, policy) in sourcing_policies() {
         kept::<store::sourcing::EffectivePolicy, _>(|k| {
             app::channels::set_sourcing(reference, admin, channel.into(), policy, None, k)

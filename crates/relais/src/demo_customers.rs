@@ -23,12 +23,12 @@ pub const CUSTOMERS: usize = 1000;
 /// Families whose two verified members share one tablet: pending merge reviews.
 const SHARED_TABLETS: usize = 12;
 
-const GIVEN: &[&str] = &[
+pub(crate) const GIVEN: &[&str] = &[
     "Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Alice", "Lina", "Sarah",
     "Zoé", "Juliette", "Anaïs", "Clara", "Lucas", "Hugo", "Louis", "Gabriel", "Arthur", "Jules",
     "Nathan", "Théo", "Raphaël", "Mathis", "Noah", "Tom", "Maël", "Éric", "Yanis",
 ];
-const FAMILY: &[&str] = &[
+pub(crate) const FAMILY: &[&str] = &[
     "Martin",
     "Bernard",
     "Dubois",

@@ -15,8 +15,10 @@ use app::reference::Reference;
 use app::returns::ReturnRequest;
 use app::{Principal, Scope};
 use catalog::ChannelKind;
+use catalog::location::Coordinates;
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::cart::Line;
+use orders::delivery::PostalAddress;
 use orders::payment::TestProvider;
 use orders::returns::{Condition, RefundMethod};
 use orders::{FulfilmentMode, OrderState, Transition};
@@ -110,13 +112,19 @@ impl Story {
 }
 
 /// Where parcels are sent: city centres across France.
-const SHIP_TO: &[(f64, f64)] = &[
-    (48.8566, 2.3522),
-    (45.7640, 4.8357),
-    (43.2965, 5.3698),
-    (44.8378, -0.5792),
-    (50.6292, 3.0573),
-    (47.2184, -1.5536),
+const SHIP_TO: &[(&str, &str, &str, f64, f64)] = &[
+    ("18 rue de Turenne", "75004", "Paris", 48.8566, 2.3522),
+    ("7 rue Mercière", "69002", "Lyon", 45.7640, 4.8357),
+    ("41 rue Paradis", "13001", "Marseille", 43.2965, 5.3698),
+    (
+        "9 cours de l'Intendance",
+        "33000",
+        "Bordeaux",
+        44.8378,
+        -0.5792,
+    ),
+    ("25 rue Esquermoise", "59800", "Lille", 50.6292, 3.0573),
+    ("3 rue Crébillon", "44000", "Nantes", 47.2184, -1.5536),
 ];
 
 /// What the seed needs to know of the network, and how it reaches the use cases.
@@ -228,7 +236,15 @@ fn dates(story: Story, dice: &mut Dice) -> (Timestamp, Timestamp) {
 async fn one_order(w: &World<'_>, story: Story, mut dice: Dice) -> Result<(), Error> {
     let dice = &mut dice;
     let (placed_at, acted_at) = dates(story, dice);
-    let placed = match as_of(placed_at, place(w, story, dice)).await {
+    let mut placed = as_of(placed_at, place(w, story, dice)).await;
+    // A promotion the customer's other order took meanwhile: priced again, as a shop would.
+    if placed
+        .as_ref()
+        .is_err_and(|e| e.details.contains_key("promotion_id"))
+    {
+        placed = as_of(placed_at, place(w, story, dice)).await;
+    }
+    let placed = match placed {
         Ok(Some(order)) => order,
         Ok(None) => return Ok(()),
         Err(e) if e.code == ErrorCode::InsufficientStock => return Ok(()),
@@ -306,7 +322,19 @@ async fn place(w: &World<'_>, story: Story, dice: &mut Dice) -> Result<Option<Or
         lines,
     };
     let cart = kept::<Cart, _>(|k| app::carts::create(w.db(), &key, cart, None, k)).await?;
-    let request = checkout_request(w, story, store, dice);
+    let mut request = checkout_request(w, story, store, dice);
+    // A signed-in customer's parcel goes to the address they saved in their account.
+    if let (Some(customer), Some(to)) = (request.customer_id.clone(), request.ship_to.as_mut())
+        && let Some(address) = to.address.take()
+    {
+        let service = acting(Scope::Service);
+        let saved = (Some("Maison".to_owned()), address, false);
+        let saved = kept::<store::addresses::SavedAddress, _>(|k| {
+            app::addresses::add(w.db(), &service, customer, saved, None, k)
+        })
+        .await?;
+        to.address_id = Some(saved.id);
+    }
     let cx = w.checkout();
     let placed =
         kept::<Vec<Order>, _>(|k| app::checkout::checkout(&cx, &key, &cart.id, request, None, k))
@@ -335,20 +363,51 @@ fn checkout_request(
             store_credit_id: None,
         }),
     };
-    let (latitude, longitude) = *dice.pick(SHIP_TO);
+    let ship_to = (mode == FulfilmentMode::Ship).then(|| parcel_to(dice, &store));
     CheckoutRequest {
         mode,
         location: (mode != FulfilmentMode::Ship).then_some(store),
         payment,
-        ship_to: (mode == FulfilmentMode::Ship).then_some(ShipTo {
-            latitude,
-            longitude,
-        }),
+        ship_to,
+        shipping_method: None,
         // Half the till's customers give their loyalty card; every other order is signed in.
         customer_id: (mode != FulfilmentMode::CarryOut || dice.below(2) == 0)
             .then(|| dice.pick(&w.customers).clone()),
         lines: None,
         coupons: Vec::new(),
+    }
+}
+
+/// Where a parcel goes: one time in five to a store (ship to store), else to a home in one
+/// of the big cities.
+fn parcel_to(dice: &mut Dice, store: &str) -> ShipTo {
+    let (street, postal_code, city, latitude, longitude) = *dice.pick(SHIP_TO);
+    let name = format!(
+        "{} {}",
+        dice.pick(crate::demo_customers::GIVEN),
+        dice.pick(crate::demo_customers::FAMILY)
+    );
+    if dice.below(5) == 0 {
+        return ShipTo {
+            store: Some(store.to_owned()),
+            ..ShipTo::default()
+        };
+    }
+    ShipTo {
+        address: Some(PostalAddress {
+            name,
+            line1: format!("{} {street}", 1 + dice.below(60)),
+            line2: None,
+            postal_code: postal_code.into(),
+            city: city.into(),
+            country: "FR".into(),
+            phone: None,
+        }),
+        coordinates: Some(Coordinates {
+            latitude,
+            longitude,
+        }),
+        ..ShipTo::default()
     }
 }
 
@@ -395,6 +454,7 @@ async fn returns(w: &World<'_>, sold: &[Order], dice: &mut Dice) -> Result<(), E
             order: order.id.clone(),
             location: Some(other.clone()),
             by_mail: false,
+            refund_shipping: false,
             lines: vec![ReturnLineIn {
                 line_no: order.lines[0].line_no,
                 quantity: 1,

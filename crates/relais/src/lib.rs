@@ -14,6 +14,7 @@ pub mod cli;
 pub mod demo;
 mod demo_calls;
 pub mod demo_customers;
+mod demo_delivery;
 pub mod demo_orders;
 pub mod import;
 pub mod listen;

@@ -2,7 +2,8 @@
 //! and erasure (Art. 17).
 //!
 //! Erasure removes or blanks personal data everywhere it is kept — profile names, every
-//! identity, event identifiers and properties, interaction summaries, the identifiers
+//! identity, saved and delivery addresses, event identifiers and properties, interaction
+//! summaries, the identifiers
 //! recorded with merges and reviews, stored idempotent responses that quote them — of the
 //! profile and of every profile merged into it. Rows that other ledgers need stay, without
 //! personal data: the profile id (a random UUID that identifies no one once its identities
@@ -40,6 +41,8 @@ pub struct Export {
     /// Profiles merged into this one over time.
     pub merged_profiles: Vec<String>,
     pub identities: Vec<Identity>,
+    /// Postal addresses saved for delivery.
+    pub addresses: Vec<crate::addresses::SavedAddress>,
     pub consents: Vec<ConsentRecord>,
     pub interactions: Vec<Interaction>,
     pub events: Vec<ExportedEvent>,
@@ -62,6 +65,7 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         .ok_or_else(|| Error::not_found("customer", &id))?;
     let merged_profiles = merged_into(&mut conn, &id).await?;
     let identities = crate::customers::identities(&mut conn, &id).await?;
+    let addresses = crate::addresses::of_customer(&mut conn, &id).await?;
     let consents = crate::consents::records(&mut conn, &id).await?;
     let interactions = crate::interactions::all_of(&mut conn, &id).await?;
     let events = conn
@@ -99,6 +103,7 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         profile,
         merged_profiles,
         identities,
+        addresses,
         consents,
         interactions,
         events,
@@ -147,6 +152,8 @@ pub const ERASED_TABLES: &[&str] = &[
     "interactions",
     "customer_event_quarantine",
     "idempotency_keys",
+    "customer_addresses",
+    "orders",
 ];
 
 /// Removes the erased rows' old versions from the database files, once erasure committed
@@ -186,6 +193,8 @@ pub async fn erase(
     quoted.push(id.clone());
     quoted.extend(merged_profiles.iter().cloned());
 
+    quoted.extend(crate::addresses::delete_all(conn, &id).await?);
+    quoted.extend(crate::orders::erase_ship_addresses(conn, &id).await?);
     let identities_removed = crate::customers::delete_identities(conn, &id).await?;
     let events_pseudonymised = conn
         .execute(

@@ -8,6 +8,7 @@
 //! through the small portable layer in [`sql`]; only portable column types are used (TEXT,
 //! BIGINT, DOUBLE PRECISION).
 
+pub mod addresses;
 pub mod api_keys;
 pub mod carts;
 pub mod catalog;
@@ -33,6 +34,7 @@ pub mod recent;
 pub mod returns;
 mod rows;
 pub mod segments;
+pub mod shipping;
 pub mod sourcing;
 pub mod sql;
 pub mod stock;

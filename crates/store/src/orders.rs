@@ -98,6 +98,8 @@ pub struct NewOrder {
     pub limited_per_customer: Vec<String>,
     /// The country whose VAT the lines carry.
     pub tax_country: Option<String>,
+    /// A ship order's delivery, priced and taxed by the caller.
+    pub shipping: Option<orders::delivery::OrderShipping>,
 }
 
 impl NewOrderLine {
@@ -122,8 +124,10 @@ pub async fn place(
     let subtotal = orders::cart::total(new.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
     let discount: i64 = new.lines.iter().map(NewOrderLine::discount_minor).sum();
     let added: i64 = new.lines.iter().map(|l| l.tax_added_minor).sum();
-    let tax: i64 = new.lines.iter().map(|l| l.tax_minor).sum();
-    let total = subtotal - discount + added;
+    let shipped = new.shipping.as_ref();
+    let tax: i64 =
+        new.lines.iter().map(|l| l.tax_minor).sum::<i64>() + shipped.map_or(0, |s| s.tax_minor);
+    let total = subtotal - discount + added + shipped.map_or(0, |s| s.paid_minor());
     let (owner_kind, owner_name) = match (&new.location, &new.owner) {
         (Some(_), Some(owner)) => (
             Some(crate::locations::owner_kind_text(owner.kind).to_owned()),
@@ -152,15 +156,15 @@ pub async fn place(
     conn.execute(
         "INSERT INTO orders (id, customer_id, cart_id, channel, mode, state, location, owner_kind, owner_name, currency,
                              total_minor, receipt_token, deadline_at, routing, exchange_of, created_at, updated_at, version,
-                             discount_minor, promotions, tax_country, tax_minor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18, $19, $20)",
+                             discount_minor, promotions, tax_country, tax_minor, shipping)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, 1, $17, $18, $19, $20, $21)",
         params![
             &id, &customer, new.cart.as_ref().map(|c| c.id.clone()), &new.channel, new.mode.as_str(),
             new.mode.initial().as_str(), &new.location, &owner_kind, &owner_name, new.currency.code(),
             total, &receipt, new.deadline_at.map(|t| t.to_text()),
             new.routing.as_ref().map(rows::to_json), &new.exchange_of, now.to_text(),
             discount, (!new.promotions.is_empty()).then(|| rows::to_json(&new.promotions)),
-            &new.tax_country, tax
+            &new.tax_country, tax, shipped.map(rows::to_json)
         ],
     )
     .await?;
@@ -204,6 +208,8 @@ pub async fn place(
         promotions: new.promotions.clone(),
         tax_country: new.tax_country.clone(),
         tax_minor: tax,
+        shipping: new.shipping.clone(),
+        shipping_refunded_minor: 0,
         pickup_code: None,
         receipt_token: receipt,
         deadline_at: new.deadline_at,
@@ -805,6 +811,11 @@ fn order_from_row(
         discount_minor: row.int("discount_minor")?,
         tax_country: row.opt_text("tax_country")?,
         tax_minor: row.int("tax_minor")?,
+        shipping: row
+            .opt_text("shipping")?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("shipping", &e.to_string())))
+            .transpose()?,
+        shipping_refunded_minor: row.int("shipping_refunded_minor")?,
         promotions: match row.opt_text("promotions")? {
             Some(text) => {
                 serde_json::from_str(&text).map_err(|e| corrupt("promotions", &e.to_string()))?
@@ -891,6 +902,33 @@ pub(crate) async fn get_in(conn: &mut Conn, id: &str) -> Result<Order, Error> {
 
 pub async fn get_order(db: &Db, id: &str) -> Result<Order, Error> {
     get_in(&mut db.read().await?, id).await
+}
+
+/// Blanks the delivery addresses of a person's orders (erasure), keeping the country their
+/// VAT was decided by; answers what they said, which stored responses may quote.
+pub(crate) async fn erase_ship_addresses(
+    conn: &mut Conn,
+    customer_id: &str,
+) -> Result<Vec<String>, Error> {
+    let shipped = conn
+        .query(
+            "SELECT id, shipping FROM orders WHERE shipping IS NOT NULL
+               AND (customer_id = $1 OR customer_id IN (SELECT id FROM customers WHERE merged_into = $1))",
+            params![customer_id],
+        )
+        .await?;
+    let mut quoted = Vec::new();
+    for row in shipped {
+        let mut shipping: orders::delivery::OrderShipping = rows::json(&row, "shipping")?;
+        quoted.extend(crate::addresses::personal_texts(&shipping.address));
+        shipping.address = shipping.address.erased();
+        conn.execute(
+            "UPDATE orders SET shipping = $2 WHERE id = $1",
+            params![row.text("id")?, rows::to_json(&shipping)],
+        )
+        .await?;
+    }
+    Ok(quoted)
 }
 
 /// Every order of a customer, oldest first (exports).

@@ -50,6 +50,9 @@ pub struct NewReturn {
     /// The channel the exchange sale is recorded on (the receiving store's till).
     pub exchange_channel: String,
     pub window_days: i64,
+    /// Give the delivery's price back although goods of the order stay with the customer
+    /// (staff's decision: a wrong or faulty item). It goes back anyway with the last unit.
+    pub refund_shipping: bool,
 }
 
 pub use orders::returns::ReturnedLine;
@@ -142,9 +145,27 @@ pub async fn record(
             quantity: line_in.quantity,
             condition: line_in.condition,
             amount_minor: amount,
+            note: line.return_note(line_in.quantity, amount, order.currency),
         });
     }
     let value: i64 = returned.iter().map(|l| l.amount_minor).sum();
+    let all_back = order.lines.iter().all(|l| {
+        let now_back: i64 = new
+            .lines
+            .iter()
+            .filter(|r| r.line_no == l.line_no)
+            .map(|r| r.quantity)
+            .sum();
+        l.sold == l.quantity && l.returned + now_back == l.sold
+    });
+    let shipping = shipping_back(conn, &order, new.refund_shipping, all_back).await?;
+    tax += order
+        .shipping
+        .as_ref()
+        .filter(|_| shipping > 0)
+        .map_or(0, |s| s.tax_minor);
+    // What the customer gets back: the goods, and the delivery when it goes back.
+    let credit = value + shipping;
     let mut r = Return {
         id: id.clone(),
         order_id: order.id.clone(),
@@ -153,6 +174,7 @@ pub async fn record(
         method: new.method,
         value_minor: value,
         tax_minor: tax,
+        shipping_minor: shipping,
         refund_minor: 0,
         paid_minor: 0,
         currency: order.currency,
@@ -165,18 +187,18 @@ pub async fn record(
     let mut refunds = Vec::new();
     match new.method {
         RefundMethod::OriginalPayment => {
-            refunds = crate::orders::refund(conn, &order, value, actor).await?;
-            r.refund_minor = value;
+            refunds = crate::orders::refund(conn, &order, credit, actor).await?;
+            r.refund_minor = credit;
         }
         RefundMethod::StoreCredit => {
-            let credit = kernel::id::new_id("crd");
+            let credit_id = kernel::id::new_id("crd");
             conn.execute(
                 "INSERT INTO store_credits (id, customer_id, currency, amount_minor, balance_minor, return_id, created_at)
                  VALUES ($1, $2, $3, $4, $4, $5, $6)",
-                params![&credit, &order.customer_id, order.currency.code(), value, &id, now.to_text()],
+                params![&credit_id, &order.customer_id, order.currency.code(), credit, &id, now.to_text()],
             )
             .await?;
-            r.store_credit_id = Some(credit);
+            r.store_credit_id = Some(credit_id);
         }
         RefundMethod::Exchange => {
             let sale = new.exchange.as_ref().ok_or_else(|| {
@@ -185,7 +207,7 @@ pub async fn record(
             let listed =
                 orders::cart::total(sale.lines.iter().map(|l| (l.unit_price_minor, l.quantity)))?;
             let total = listed + sale.lines.iter().map(|l| l.tax_added_minor).sum::<i64>();
-            let settle = returns::settle_exchange(value, total);
+            let settle = returns::settle_exchange(credit, total);
             let mut payments = vec![];
             if total - settle.customer_pays_minor > 0 {
                 payments.push(NewPayment {
@@ -221,6 +243,7 @@ pub async fn record(
                     promotions: Vec::new(),
                     limited_per_customer: Vec::new(),
                     tax_country: sale.tax_country.clone(),
+                    shipping: None,
                 },
                 actor,
                 now,
@@ -250,6 +273,38 @@ pub async fn record(
     };
     events::emit(conn, Event::OrderReturned(&returned), &order.id, actor).await?;
     Ok((r, refunds))
+}
+
+/// The delivery's price given back by this return: all of it when every unit bought comes
+/// back with it or staff ask so, once per order (a conditional write, so two returns at
+/// once never both refund it); 0 otherwise.
+async fn shipping_back(
+    conn: &mut Conn,
+    order: &Order,
+    asked: bool,
+    all_back: bool,
+) -> Result<i64, Error> {
+    let paid = order.shipping.as_ref().map_or(0, |s| s.paid_minor());
+    if !(asked || all_back) || (paid == 0 && !asked) {
+        return Ok(0);
+    }
+    let refused = |why: &str| {
+        Error::new(ErrorCode::Conflict, why.to_owned()).with("order_id", order.id.clone())
+    };
+    if paid == 0 {
+        return Err(refused("nothing was paid for this order's delivery"));
+    }
+    let taken = conn
+        .execute(
+            "UPDATE orders SET shipping_refunded_minor = $2 WHERE id = $1 AND shipping_refunded_minor = 0",
+            params![&order.id, paid],
+        )
+        .await?;
+    match (taken, asked) {
+        (1, _) => Ok(paid),
+        (_, true) => Err(refused("the delivery of this order was refunded already")),
+        (_, false) => Ok(0),
+    }
 }
 
 /// Stock back in at the receiving location; a damaged unit is written off at once.
@@ -294,17 +349,18 @@ async fn restock(
 async fn insert(conn: &mut Conn, r: &Return) -> Result<(), Error> {
     conn.execute(
         "INSERT INTO returns (id, order_id, location, by_mail, method, value_minor, refund_minor, paid_minor, currency,
-                              exchange_order, store_credit_id, actor, created_at, tax_minor)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                              exchange_order, store_credit_id, actor, created_at, tax_minor, shipping_minor)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         params![&r.id, &r.order_id, &r.location, r.by_mail, r.method.as_str(), r.value_minor, r.refund_minor,
                 r.paid_minor, r.currency.code(), &r.exchange_order, &r.store_credit_id, &r.actor, r.created_at.to_text(),
-                r.tax_minor],
+                r.tax_minor, r.shipping_minor],
     )
     .await?;
     for l in &r.lines {
         conn.execute(
-            "INSERT INTO return_lines (return_id, line_no, sku, quantity, condition, amount_minor) VALUES ($1, $2, $3, $4, $5, $6)",
-            params![&r.id, l.line_no, &l.sku, l.quantity, l.condition.as_str(), l.amount_minor],
+            "INSERT INTO return_lines (return_id, line_no, sku, quantity, condition, amount_minor, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            params![&r.id, l.line_no, &l.sku, l.quantity, l.condition.as_str(), l.amount_minor, &l.note],
         )
         .await?;
     }
@@ -337,6 +393,7 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<Return>, Error> {
                     quantity: l.int("quantity")?,
                     condition: rows::parsed(l, "condition", Condition::parse)?,
                     amount_minor: l.int("amount_minor")?,
+                    note: l.opt_text("note")?,
                 })
             })
             .collect::<Result<Vec<_>, Error>>()?;
@@ -348,6 +405,7 @@ pub async fn of_order(db: &Db, order_id: &str) -> Result<Vec<Return>, Error> {
             method: rows::parsed(&row, "method", RefundMethod::parse)?,
             value_minor: row.int("value_minor")?,
             tax_minor: row.int("tax_minor")?,
+            shipping_minor: row.int("shipping_minor")?,
             refund_minor: row.int("refund_minor")?,
             paid_minor: row.int("paid_minor")?,
             currency: rows::currency(&row, "currency")?,

@@ -243,7 +243,8 @@ async fn get_cart(
         .as_deref()
         .map(|c| c.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
-    let price = app::carts::price(&s.reference, &p, &cart, q.location, &coupons).await?;
+    let at = (q.location, q.country);
+    let price = app::carts::price(&s.reference, &p, &cart, at, &coupons).await?;
     Ok(Json(CartDto {
         coupons: coupon_checks(&price.priced, price.refused),
         tax_country: price.tax_country,
@@ -259,6 +260,10 @@ pub struct CartQuery {
     /// Price it for an order at this store (a store's promotions apply); by default the
     /// key's own store, if any.
     pub location: Option<String>,
+    /// Price it for a parcel to this country (ISO 3166-1 alpha-2): the VAT it would carry
+    /// there, when the retailer charges that country's VAT. Not with `location`.
+    #[param(example = "FR")]
+    pub country: Option<String>,
     /// Coupon codes to try, comma-separated: the cart shows whether each applies.
     #[param(example = "WIN-ABCD2345")]
     pub coupons: Option<String>,
@@ -391,7 +396,7 @@ async fn customer_cart(
                 .with("customer_id", active)
         })?;
     drop(conn);
-    let price = app::carts::price(&s.reference, &p, &cart, None, &[]).await?;
+    let price = app::carts::price(&s.reference, &p, &cart, (None, None), &[]).await?;
     Ok(Json(cart_dto(cart, Some(price.priced))))
 }
 
@@ -407,11 +412,19 @@ pub struct PaymentIn {
     pub store_credit_id: Option<String>,
 }
 
+/// Where a parcel goes: exactly one of `address`, `address_id` (one of the customer's saved
+/// addresses) or `store` (ship to store: the store hands it over).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShipTo {
-    pub latitude: f64,
-    pub longitude: f64,
+    pub address: Option<super::delivery::PostalAddressDto>,
+    pub address_id: Option<String>,
+    pub store: Option<String>,
+    /// Where it goes, to ship from the nearest stock (a store's are known).
+    #[schema(minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    #[schema(minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -426,6 +439,10 @@ pub struct Checkout {
     pub payment: Option<PaymentIn>,
     /// Where a ship order goes: the nearest location with everything ships it.
     pub ship_to: Option<ShipTo>,
+    /// A ship order's method (`GET /v1/carts/{id}/shipping-options`); by default the first
+    /// offered on the channel that goes there. Its fee, after promotions, is part of the total.
+    #[schema(example = "standard")]
+    pub shipping_method: Option<String>,
     /// The signed-in customer, when the cart is anonymous.
     pub customer_id: Option<String>,
     /// Lines fulfilled otherwise than `mode` and `location` (take the jacket now, ship the
@@ -488,9 +505,17 @@ fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {
             store_credit_id: p.store_credit_id,
         }),
         ship_to: b.ship_to.map(|t| app::checkout::ShipTo {
-            latitude: t.latitude,
-            longitude: t.longitude,
+            address: t.address.map(Into::into),
+            address_id: t.address_id,
+            store: t.store,
+            coordinates: t.latitude.zip(t.longitude).map(|(latitude, longitude)| {
+                catalog::location::Coordinates {
+                    latitude,
+                    longitude,
+                }
+            }),
         }),
+        shipping_method: b.shipping_method,
         customer_id: b.customer_id,
         coupons: b.coupons,
         lines: b.lines.map(|ls| {

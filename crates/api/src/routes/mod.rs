@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod channels;
 pub mod customer_events;
 pub mod customers;
+pub mod delivery;
 pub mod keys;
 pub mod locations;
 pub mod orders;

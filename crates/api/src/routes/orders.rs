@@ -162,6 +162,46 @@ pub struct OwnerDto {
     pub name: String,
 }
 
+/// A ship order's delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingDto {
+    /// The shipping method's code and name.
+    pub method: String,
+    pub method_name: String,
+    pub kind: super::delivery::MethodKindDto,
+    pub address: super::delivery::PostalAddressDto,
+    /// Ship to store: the store that hands the parcel over.
+    pub store: Option<String>,
+    /// The method's fee, what promotions took off it, its VAT rate and VAT, and what the
+    /// customer paid for delivery (`fee − discount`, plus VAT where prices exclude it).
+    pub fee_minor: i64,
+    pub discount_minor: i64,
+    pub tax_rate_bp: i64,
+    pub tax_minor: i64,
+    pub paid_minor: i64,
+    /// Of `paid_minor`, what went back to the customer (with the last unit returned, or by
+    /// staff's decision).
+    pub refunded_minor: i64,
+    pub window: super::delivery::DeliveryWindowDto,
+}
+
+fn shipping_dto(s: orders::delivery::OrderShipping, refunded_minor: i64) -> ShippingDto {
+    ShippingDto {
+        paid_minor: s.paid_minor(),
+        method: s.method,
+        method_name: s.method_name,
+        kind: s.kind.into(),
+        address: s.address.into(),
+        store: s.store,
+        fee_minor: s.fee_minor,
+        discount_minor: s.discount_minor,
+        tax_rate_bp: s.tax_rate_bp,
+        tax_minor: s.tax_minor,
+        refunded_minor,
+        window: s.window.into(),
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReceiptDto {
     /// Accepted by every store and channel for returns and look-ups.
@@ -190,8 +230,11 @@ pub struct OrderDto {
     pub subtotal_minor: i64,
     /// Off the lines, by the promotions in `promotions`.
     pub discount_minor: i64,
-    /// What the customer pays: `subtotal_minor − discount_minor`.
+    /// What the customer pays: `subtotal_minor − discount_minor`, and delivery
+    /// (`shipping.paid_minor`).
     pub total_minor: i64,
+    /// A ship order's delivery: where, how, its fee and promised window.
+    pub shipping: Option<ShippingDto>,
     pub promotions: Vec<AppliedPromotionDto>,
     /// The country whose VAT applies (ISO 3166-1 alpha-2), the VAT in `total_minor`, and its
     /// breakdown per rate (net, tax, gross), as a receipt prints it.
@@ -261,7 +304,11 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
     let paid_minor = o.paid_minor();
     let taxes = o.tax_by_rate().into_iter().map(Into::into).collect();
     let added: i64 = o.lines.iter().map(|l| l.tax_added_minor).sum();
+    let delivery = o.shipping.as_ref().map_or(0, |s| s.paid_minor());
     OrderDto {
+        shipping: o
+            .shipping
+            .map(|s| shipping_dto(s, o.shipping_refunded_minor)),
         allowed_transitions: o
             .mode
             .allowed(o.state)
@@ -286,7 +333,7 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
         state: o.state.into(),
         location: o.location,
         currency: o.currency.code().to_owned(),
-        subtotal_minor: o.total_minor + o.discount_minor - added,
+        subtotal_minor: o.total_minor + o.discount_minor - added - delivery,
         tax_country: o.tax_country,
         tax_minor: o.tax_minor,
         taxes,
@@ -505,6 +552,8 @@ pub struct ReceiptLookupDto {
     /// Off the lines by promotions, and the VAT per rate, as printed on the receipt.
     pub discount_minor: i64,
     pub taxes: Vec<TaxDto>,
+    /// What delivery cost (ship orders; 0 otherwise), part of `total_minor`.
+    pub shipping_minor: i64,
     /// `line` and `quantity` are what `POST /v1/returns` names; at most `sold − returned`.
     pub lines: Vec<ReceiptLineDto>,
     #[schema(value_type = String, format = DateTime)]
@@ -528,6 +577,7 @@ pub struct ReceiptLineDto {
 fn receipt_lookup_dto(o: Order) -> ReceiptLookupDto {
     let taxes = o.tax_by_rate().into_iter().map(Into::into).collect();
     ReceiptLookupDto {
+        shipping_minor: o.shipping.as_ref().map_or(0, |s| s.paid_minor()),
         discount_minor: o.discount_minor,
         taxes,
         order_id: o.id,
@@ -606,6 +656,10 @@ pub struct RecordReturn {
     pub refund: RefundMethodDto,
     /// `exchange`: the goods taken instead, sold at the store in the same transaction.
     pub exchange_lines: Option<Vec<ExchangeLine>>,
+    /// Give a ship order's delivery price back although goods stay with the customer (a
+    /// wrong or faulty item). It goes back anyway with the order's last unit; once at most.
+    #[serde(default)]
+    pub refund_shipping: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -615,6 +669,9 @@ pub struct ReturnedLineDto {
     pub quantity: i64,
     pub condition: ConditionDto,
     pub amount_minor: i64,
+    /// Why a discounted line comes back at less than its list price (a "buy 2 get 1"
+    /// spreads its free unit over the units it was earned with).
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -626,8 +683,11 @@ pub struct ReturnDto {
     pub refund: RefundMethodDto,
     /// What the goods were bought for.
     pub value_minor: i64,
-    /// The VAT in `value_minor`, reversed.
+    /// The VAT in `value_minor` and `shipping_minor`, reversed.
     pub tax_minor: i64,
+    /// The delivery's price given back with this return (when the last unit came back, or
+    /// staff asked).
+    pub shipping_minor: i64,
     /// Given back to the original payments.
     pub refund_minor: i64,
     /// Paid on top by the customer (an exchange for dearer goods).
@@ -650,6 +710,7 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
         refund: r.method.into(),
         value_minor: r.value_minor,
         tax_minor: r.tax_minor,
+        shipping_minor: r.shipping_minor,
         refund_minor: r.refund_minor,
         paid_minor: r.paid_minor,
         currency: r.currency.code().to_owned(),
@@ -664,6 +725,7 @@ fn return_dto(r: store::returns::Return) -> ReturnDto {
                 quantity: l.quantity,
                 condition: l.condition.into(),
                 amount_minor: l.amount_minor,
+                note: l.note,
             })
             .collect(),
         created_at: r.created_at,
@@ -701,6 +763,7 @@ async fn record_return(State(s): State<AppState>, w: Write<RecordReturn>) -> Api
                 })
                 .collect()
         }),
+        refund_shipping: b.refund_shipping,
     };
     let window = s.order_rules.return_window_days;
     let render = |r| stored(201, &return_dto(r));

@@ -34,6 +34,7 @@ fn concrete(path: &str) -> String {
         .replace("{transition}", "cancel")
         .replace("{token}", "zz_nothing")
         .replace("{owner}", "Nobody")
+        .replace("{address_id}", "adr_nothing")
 }
 
 async fn call(t: &TestApp, method: &str, path: &str, key: Option<&str>) -> Reply {
@@ -268,6 +269,21 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
                 None,
             ),
             ("GET", "/v1/customers/{id}/cart", "/cart", None),
+            ("GET", "/v1/customers/{id}/addresses", "/addresses", None),
+            (
+                "POST",
+                "/v1/customers/{id}/addresses",
+                "/addresses",
+                Some(
+                    json!({"address": {"name": "X", "line1": "1 rue", "postal_code": "69002", "city": "Lyon", "country": "FR"}}),
+                ),
+            ),
+            (
+                "DELETE",
+                "/v1/customers/{id}/addresses/{address_id}",
+                "/addresses/adr_nothing",
+                None,
+            ),
         ] {
             cases.push((m, row, role, k, format!("/v1/customers/{c}{sub}"), body));
         }

@@ -4,6 +4,7 @@ mod access;
 mod catalogue;
 mod conventions;
 mod customers;
+mod delivery;
 mod events;
 mod locations;
 mod orders;
@@ -86,21 +87,7 @@ impl TestApp {
     }
 
     pub async fn raw(&self, req: Request<Body>) -> Reply {
-        let response = self.app.clone().oneshot(req).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        answer(self.app.clone(), req).await
     }
 
     pub async fn send(
@@ -278,4 +265,36 @@ impl SseReader {
             .await
             .expect("an event within 5 s")
     }
+}
+
+/// What `node` answers to `req`: this app's router, or another node's.
+pub async fn answer(node: Router, req: Request<Body>) -> Reply {
+    let response = node.oneshot(req).await.unwrap();
+
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A JSON POST as `key` to `node`, for requests raced side by side on two nodes.
+pub async fn post_on(node: Router, path: String, key: String, body: Value) -> Reply {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    answer(node, req).await
 }

@@ -969,8 +969,10 @@ async fn ship_orders_are_routed_and_explained() {
         t.created("/v1/locations", wh).await;
         receive(&t, "TR-42", "WH-LYON", 1).await;
         receive(&t, "JK-M", "WH-LYON", 1).await;
+        crate::delivery::home_and_store_delivery(&t).await;
+        let to = crate::delivery::lea();
         let order = placed(&t, &t.web, json!([{"sku": "TR-42", "quantity": 1}, {"sku": "JK-M", "quantity": 1}]),
-            json!({"mode": "ship", "payment": {"token": "tok_visa"}, "ship_to": {"latitude": 48.85, "longitude": 2.35}})).await;
+            json!({"mode": "ship", "payment": {"token": "tok_visa"}, "ship_to": {"address": to, "latitude": 48.85, "longitude": 2.35}})).await;
         assert!(order["location"].is_null());
         assert!(
             order["lines"]
@@ -993,7 +995,7 @@ async fn ship_orders_are_routed_and_explained() {
             &t,
             &t.web,
             c["id"].as_str().unwrap(),
-            json!({"mode": "ship", "payment": {"token": "tok_visa"}}),
+            json!({"mode": "ship", "payment": {"token": "tok_visa"}, "ship_to": {"address": crate::delivery::lea()}}),
         )
         .await;
         assert_eq!(
@@ -1050,27 +1052,14 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
                     _ => (t.store.clone(), json!({"mode": "carry_out"})),
                 };
                 let basket = cart(&t, &key, json!([{"sku": "JK-M", "quantity": 1}])).await;
-                let request = axum::http::Request::builder()
-                    .method(Method::POST)
-                    .uri(format!(
-                        "/v1/carts/{}/checkout",
-                        basket["id"].as_str().unwrap()
-                    ))
-                    .header("authorization", format!("Bearer {key}"))
-                    .header("content-type", "application/json")
-                    .body(axum::body::Body::from(body.to_string()))
-                    .unwrap();
+                let path = format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap());
                 let node = if n % 2 == 0 {
                     t.app.clone()
                 } else {
                     other.clone()
                 };
-                attempts.push(tokio::spawn(async move {
-                    tower::ServiceExt::oneshot(node, request)
-                        .await
-                        .unwrap()
-                        .status()
-                }));
+                let sent = crate::post_on(node, path, key, body);
+                attempts.push(tokio::spawn(async move { sent.await.status }));
             }
             let mut statuses = Vec::new();
             for a in attempts {
@@ -1138,6 +1127,7 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
 async fn a_basket_can_be_fulfilled_line_by_line() {
     for t in TestApp::every_backend().await {
         shop(&t).await;
+        crate::delivery::home_and_store_delivery(&t).await;
         // Collect the shoes in Lyon, reserve the jacket there to try it on.
         let basket = cart(
             &t,
@@ -1152,7 +1142,8 @@ async fn a_basket_can_be_fulfilled_line_by_line() {
             &t.web,
             id,
             json!({"mode": "pickup", "location": "LYS-BELLECOUR",
-            "payment": {"token": "tok_visa"}, "lines": [{"sku": "JK-M", "mode": "ship"}]}),
+            "payment": {"token": "tok_visa"}, "lines": [{"sku": "JK-M", "mode": "ship"}],
+            "ship_to": {"address": crate::delivery::lea()}}),
         )
         .await;
         assert_eq!(
@@ -1367,6 +1358,7 @@ async fn checkout_runs_without_http() {
                 store_credit_id: None,
             }),
             ship_to: None,
+            shipping_method: None,
             customer_id: None,
             lines: None,
             coupons: Vec::new(),

@@ -2,11 +2,11 @@
 //! the same way unless scoped, explained on the order, refunded at what was paid, and never
 //! used beyond their budget by orders racing for the last use — on SQLite and PostgreSQL.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::orders::{acted, cart, placed, shop};
-use crate::{TestApp, key};
+use crate::{Reply, TestApp, key, post_on};
 
 /// −20 % on the trail shoes (TR-42, TR-43), every channel.
 fn trail_twenty() -> Value {
@@ -225,33 +225,18 @@ async fn the_last_use_of_a_promotion_goes_to_one_order() {
         let mut attempts = Vec::new();
         for n in 0..8 {
             let basket = cart(&t, &t.web, json!([{"sku": "TR-43", "quantity": 1}])).await;
-            let request = axum::http::Request::builder()
-                .method(Method::POST)
-                .uri(format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap()))
-                .header("authorization", format!("Bearer {}", t.web))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(
-                    json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}}).to_string(),
-                ))
-                .unwrap();
+            let path = format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap());
+            let body = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
             let node = if n % 2 == 0 {
                 t.app.clone()
             } else {
                 other.clone()
             };
-            attempts.push(tokio::spawn(async move {
-                let response = tower::ServiceExt::oneshot(node, request).await.unwrap();
-                let status = response.status();
-                let bytes = http_body_util::BodyExt::collect(response.into_body())
-                    .await
-                    .unwrap()
-                    .to_bytes();
-                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-            }));
+            attempts.push(tokio::spawn(post_on(node, path, t.web.clone(), body)));
         }
         let mut discounted = Vec::new();
         for a in attempts {
-            let (status, body) = a.await.unwrap();
+            let Reply { status, body, .. } = a.await.unwrap();
             match status {
                 StatusCode::CREATED if body["discount_minor"].as_i64() > Some(0) => {
                     discounted.push(body)
@@ -459,30 +444,13 @@ async fn the_last_use_of_a_code_goes_to_exactly_one_order() {
         let mut attempts = Vec::new();
         for (n, (key, body)) in buyers.into_iter().enumerate() {
             let basket = cart(&t, &key, json!([{"sku": "TR-43", "quantity": 1}])).await;
-            let request = axum::http::Request::builder()
-                .method(Method::POST)
-                .uri(format!(
-                    "/v1/carts/{}/checkout",
-                    basket["id"].as_str().unwrap()
-                ))
-                .header("authorization", format!("Bearer {key}"))
-                .header("content-type", "application/json")
-                .body(axum::body::Body::from(body.to_string()))
-                .unwrap();
+            let path = format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap());
             let node = if n == 1 { other.clone() } else { t.app.clone() };
-            attempts.push(tokio::spawn(async move {
-                let response = tower::ServiceExt::oneshot(node, request).await.unwrap();
-                let status = response.status();
-                let bytes = http_body_util::BodyExt::collect(response.into_body())
-                    .await
-                    .unwrap()
-                    .to_bytes();
-                (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-            }));
+            attempts.push(tokio::spawn(post_on(node, path, key, body)));
         }
         let mut won = Vec::new();
         for a in attempts {
-            let (status, body) = a.await.unwrap();
+            let Reply { status, body, .. } = a.await.unwrap();
             match status {
                 StatusCode::CREATED => won.push(body),
                 StatusCode::CONFLICT => {}
@@ -679,5 +647,41 @@ async fn vat_is_in_every_order_line_and_comes_back_with_a_return() {
             .await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
         assert_eq!(refused.body["error"]["details"]["country"], "BE");
+    }
+}
+
+#[tokio::test]
+async fn a_returned_unit_of_three_for_two_refunds_its_share_and_says_why() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        t.created(
+            "/v1/promotions",
+            json!({"name": "3 for 2 on trail shoes", "currency": "EUR",
+                "conditions": {"items": {"skus": ["TR-42"]}},
+                "effect": {"type": "buy_x_get_y", "buy": 2, "get": 1, "percent_bp": 10000}}),
+        )
+        .await;
+        // Three pairs at 49.99, one free: 99.98 for the three.
+        let sale = placed(
+            &t,
+            &t.store,
+            json!([{"sku": "TR-42", "quantity": 3}]),
+            json!({"mode": "carry_out"}),
+        )
+        .await;
+        assert_eq!(sale["total_minor"], 9_998, "{sale}");
+        let back = t
+            .post("/v1/returns", &t.store, json!({"order": sale["id"], "lines": [{"line": 1, "quantity": 1, "condition": "resellable"}], "refund": "original_payment"}))
+            .await;
+        assert_eq!(back.status, StatusCode::CREATED, "{}", back.body);
+        // Not 49.99 (the free pair would stay free), not 0: a third of what the three cost.
+        assert_eq!(back.body["refund_minor"], 3_332, "{}", back.body);
+        let note = back.body["lines"][0]["note"].as_str().unwrap();
+        assert!(
+            note.contains("«3 for 2 on trail shoes» −49.99 EUR")
+                && note.contains("99.98 EUR together")
+                && note.contains("33.32 EUR"),
+            "{note}"
+        );
     }
 }

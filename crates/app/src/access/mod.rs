@@ -253,6 +253,9 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/tax-tables", Yes, Yes, Yes),
     r("GET", "/v1/tax-tables/{country}", Yes, Yes, Yes),
     r("PUT", "/v1/tax-tables/{country}", No, No, No),
+    // Shipping methods: every key reads those offered to it, admin sets them.
+    r("GET", "/v1/shipping-methods", Yes, Yes, Yes),
+    r("PUT", "/v1/shipping-methods/{code}", No, No, No),
     // A channel's own local inventory feed; staff any channel's.
     r("GET", "/v1/feeds/local-inventory", Yes, No, Yes),
     // Catalogue, locations, channels and prices: everyone reads, admin writes.
@@ -315,6 +318,9 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/customers/{id}/orders", Own, Own, Yes),
     r("GET", "/v1/customers/{id}/store-credits", Own, Own, Yes),
     r("GET", "/v1/customers/{id}/cart", Own, Own, Yes),
+    r("GET", "/v1/customers/{id}/addresses", Own, Own, Yes),
+    r("POST", "/v1/customers/{id}/addresses", Own, Own, Yes),
+    r("DELETE", "/v1/customers/{id}/addresses/{address_id}", Own, Own, Yes),
     r("GET", "/v1/customers/{id}/segments", No, No, Yes),
     r("GET", "/v1/merge-reviews", No, No, Yes),
     r("POST", "/v1/merge-reviews/{id}/decision", No, No, Yes),
@@ -340,6 +346,7 @@ pub const ROUTES: &[RouteRule] = &[
     // Carts: the cart id is its token.
     r("POST", "/v1/carts", Yes, Yes, Yes),
     r("GET", "/v1/carts/{id}", Yes, Yes, Yes),
+    r("GET", "/v1/carts/{id}/shipping-options", Yes, Yes, Yes),
     r("PUT", "/v1/carts/{id}/lines/{sku}", Yes, Yes, Yes),
     r("DELETE", "/v1/carts/{id}/lines/{sku}", Yes, Yes, Yes),
     r("POST", "/v1/carts/{id}/sign-in", Yes, Yes, Yes),

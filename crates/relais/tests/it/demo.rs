@@ -258,6 +258,28 @@ async fn the_demo_serves_a_realistic_retailer() {
             })
     });
     assert!(soon.count() >= 3, "reservations about to expire");
+    // Parcels go home or to a store; home delivery is charged by weight, free from 50 €.
+    let parcels: Vec<&Value> = orders.iter().filter(|o| o["mode"] == "ship").collect();
+    let fee = |o: &&Value| o["shipping"]["fee_minor"].as_i64().unwrap();
+    let goods =
+        |o: &&Value| o["subtotal_minor"].as_i64().unwrap() - o["discount_minor"].as_i64().unwrap();
+    let home: Vec<&&Value> = parcels
+        .iter()
+        .filter(|o| o["shipping"]["kind"] == "standard")
+        .collect();
+    assert!(
+        home.iter().any(|o| fee(o) > 0) && home.iter().any(|o| fee(o) == 0),
+        "{home:?}"
+    );
+    assert!(
+        home.iter().all(|o| (fee(o) == 0) == (goods(o) >= 5000)),
+        "free from 50 €"
+    );
+    assert!(
+        parcels
+            .iter()
+            .any(|o| o["shipping"]["kind"] == "ship_to_store")
+    );
     // The running campaign and the app's welcome offer show on orders, explained.
     let promoted: std::collections::BTreeSet<&str> = orders
         .iter()
