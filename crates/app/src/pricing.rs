@@ -227,6 +227,13 @@ impl Pricing {
         self.currency
     }
 
+    /// Whether a promotion in force may take something off a delivery fee.
+    pub fn discounts_shipping(&self) -> bool {
+        self.promotions
+            .iter()
+            .any(|p| p.effect == promotions::Effect::FreeShipping)
+    }
+
     /// Whether the retailer charges `country`'s VAT (has its table).
     pub fn taxes_in(&self, country: &str) -> bool {
         self.tax_tables.contains_key(country)

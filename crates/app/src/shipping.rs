@@ -213,9 +213,12 @@ pub fn price_delivery(
         goods.total_minor,
         at,
     )?;
+    // Priced again with the fee only when a promotion may take it off (free shipping).
     let priced = match quote.fee_minor {
-        0 => goods,
-        fee => pricing.price(channel, None, lines, fee, at),
+        fee if fee > 0 && pricing.discounts_shipping() => {
+            pricing.price(channel, None, lines, fee, at)
+        }
+        _ => goods,
     };
     let charged = quote.fee_minor - priced.shipping_discount_minor;
     let tax = pricing.tax_at(
