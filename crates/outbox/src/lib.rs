@@ -14,6 +14,7 @@ use serde_json::Value;
 
 pub mod catalogue;
 pub mod payloads;
+pub mod webhooks;
 
 pub use catalogue::{Event, EventType, TYPES};
 
