@@ -52,6 +52,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::promotions::router())
         .merge(routes::taxes::router())
         .merge(routes::delivery::router())
+        .merge(routes::webhooks::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

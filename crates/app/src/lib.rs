@@ -33,5 +33,6 @@ pub mod segments;
 pub mod shipping;
 pub mod stock;
 pub mod taxes;
+pub mod webhooks;
 
 pub use access::{Principal, Scope};

@@ -99,6 +99,9 @@ catalogue! {
     /// A shipping method was set: the channels and countries it serves, its rate and its
     /// delivery promise.
     ShippingMethodSet = "relais.shipping_method.set", subject "shipping method code": orders::delivery::ShippingMethod;
+    /// A webhook subscription was disabled: its receiver is gone (410) or a delivery failed
+    /// for the whole retry window.
+    WebhookDisabled = "relais.webhook.disabled", subject "webhook subscription id": WebhookDisabled;
     /// Coupon codes were made for a promotion (one typed code, or a generated batch).
     CouponsCreated = "relais.coupon.created", subject "promotion id": CouponsCreated;
     /// A coupon code was issued to one customer, the only one who may use it now.

@@ -321,3 +321,12 @@ pub struct AvailabilityChanged {
     pub cause: String,
     pub at: Timestamp,
 }
+
+/// A webhook subscription stopped receiving events: its receiver answered `410 Gone`, or a
+/// delivery failed for the whole retry window. An admin enables it again.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct WebhookDisabled {
+    pub subscription_id: String,
+    pub url: String,
+    pub reason: String,
+}

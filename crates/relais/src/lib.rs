@@ -20,3 +20,4 @@ pub mod import;
 pub mod listen;
 pub mod publish;
 pub mod server;
+pub mod webhooks;

@@ -305,6 +305,9 @@ pub async fn serve_db(
         start_order_sweeper(db.clone(), state.payments.clone()),
         start_event_resolver(db.clone()),
     ]);
+    background
+        .0
+        .push(tokio::spawn(crate::webhooks::run(db.clone())));
     if let Some(nats) = settings.nats.clone() {
         background
             .0

@@ -39,6 +39,7 @@ pub mod sourcing;
 pub mod sql;
 pub mod stock;
 pub mod tax;
+pub mod webhooks;
 pub mod writer;
 
 pub use db::{Db, DbOptions, Lease};

@@ -82,6 +82,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "delivery",
         include_str!("../migrations/sqlite/0015_delivery.sql"),
     ),
+    (
+        16,
+        "webhooks",
+        include_str!("../migrations/sqlite/0016_webhooks.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -158,6 +163,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         15,
         "delivery",
         include_str!("../migrations/postgres/0015_delivery.sql"),
+    ),
+    (
+        16,
+        "webhooks",
+        include_str!("../migrations/postgres/0016_webhooks.sql"),
     ),
 ];
 

@@ -20,6 +20,7 @@ pub mod stock;
 pub mod stream;
 pub mod system;
 pub mod taxes;
+pub mod webhooks;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

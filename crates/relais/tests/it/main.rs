@@ -6,3 +6,4 @@ mod durability;
 mod import_export;
 mod nats;
 mod startup;
+mod webhooks;

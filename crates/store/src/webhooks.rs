@@ -1,0 +1,382 @@
+//! Webhooks in SQL: subscriptions, and one delivery row per subscription and event.
+//!
+//! Deliveries are queued by one reader of the outbox (cursor [`CURSOR`]): the rows and the
+//! cursor move in one command, and the cursor only moves from where that reader found it,
+//! so two nodes queueing at once queue each event once. A node claims due deliveries by
+//! setting a short lease with a conditional `UPDATE … RETURNING`: a row leased by another
+//! node is not claimed again until its lease ends. A delivery waits while an earlier one of
+//! its subscription and subject is still pending, so each subject is delivered in order.
+
+use kernel::{Error, ErrorCode, Timestamp};
+use outbox::Event;
+use outbox::webhooks::SubscriptionStatus;
+use serde::Serialize;
+
+use crate::feed::Position;
+use crate::sql::{Conn, Row};
+use crate::{events, params, rows};
+
+/// The outbox reader that queues deliveries.
+pub const CURSOR: &str = "webhooks";
+
+/// A subscription, secrets included (never shown after creation or rotation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscription {
+    pub id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// Event types or `relais.<entity>.*`; empty: every type.
+    pub event_types: Vec<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<Timestamp>,
+    pub status: SubscriptionStatus,
+    pub disabled_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, url, description, event_types, secret, previous_secret, previous_until, status, disabled_reason, created_at, updated_at";
+
+fn from_row(r: &Row) -> Result<Subscription, Error> {
+    Ok(Subscription {
+        id: r.text("id")?,
+        url: r.text("url")?,
+        description: r.opt_text("description")?,
+        event_types: rows::json(r, "event_types")?,
+        secret: r.text("secret")?,
+        previous_secret: r.opt_text("previous_secret")?,
+        previous_until: rows::opt_timestamp(r, "previous_until")?,
+        status: rows::parsed(r, "status", SubscriptionStatus::parse)?,
+        disabled_reason: r.opt_text("disabled_reason")?,
+        created_at: rows::timestamp(r, "created_at")?,
+        updated_at: rows::timestamp(r, "updated_at")?,
+    })
+}
+
+pub async fn create(conn: &mut Conn, s: &Subscription) -> Result<(), Error> {
+    conn.execute(
+        &format!("INSERT INTO webhook_subscriptions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+        params![&s.id, &s.url, &s.description, rows::to_json(&s.event_types), &s.secret,
+                &s.previous_secret, s.previous_until.map(|t| t.to_text()), s.status.as_str(),
+                &s.disabled_reason, s.created_at.to_text(), s.updated_at.to_text()],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Writes a subscription's changeable fields back.
+pub async fn save(conn: &mut Conn, s: &Subscription) -> Result<(), Error> {
+    conn.execute(
+        "UPDATE webhook_subscriptions SET url = $2, description = $3, event_types = $4, secret = $5,
+            previous_secret = $6, previous_until = $7, status = $8, disabled_reason = $9, updated_at = $10
+         WHERE id = $1",
+        params![&s.id, &s.url, &s.description, rows::to_json(&s.event_types), &s.secret,
+                &s.previous_secret, s.previous_until.map(|t| t.to_text()), s.status.as_str(),
+                &s.disabled_reason, s.updated_at.to_text()],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Subscription>, Error> {
+    conn.query_opt(
+        &format!("SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1"),
+        params![id],
+    )
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
+}
+
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Subscription, Error> {
+    find(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("webhook", id))
+}
+
+/// Every subscription, oldest first (a handful).
+pub async fn all(conn: &mut Conn) -> Result<Vec<Subscription>, Error> {
+    conn.query(
+        &format!("SELECT {COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"),
+        &[],
+    )
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// One delivery to queue.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    pub subscription_id: String,
+    pub seq: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject: String,
+}
+
+/// Queues `deliveries` and moves the queueing cursor from `from` (where it was read; `None`
+/// when it had not started) to `to`, or refuses (another node queued them meanwhile).
+pub async fn enqueue(
+    conn: &mut Conn,
+    deliveries: &[Queued],
+    (from, to): (Option<Position>, Position),
+    now: Timestamp,
+) -> Result<(), Error> {
+    let moved = match from {
+        Some(at) => {
+            conn.execute(
+                "UPDATE outbox_cursors SET txid = $2, seq = $3, updated_at = $4
+                 WHERE name = $1 AND txid = $5 AND seq = $6",
+                params![CURSOR, to.txid, to.seq, now.to_text(), at.txid, at.seq],
+            )
+            .await?
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO outbox_cursors (name, txid, seq, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                params![CURSOR, to.txid, to.seq, now.to_text()],
+            )
+            .await?
+        }
+    };
+    if moved != 1 {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "another node queued these events",
+        ));
+    }
+    for d in deliveries {
+        conn.execute(
+            "INSERT INTO webhook_deliveries (subscription_id, seq, event_id, event_type, subject, status, next_attempt_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (subscription_id, seq) DO NOTHING",
+            params![&d.subscription_id, d.seq, &d.event_id, &d.event_type, &d.subject, now.to_text()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A delivery claimed for sending, with the event as stored.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub subscription_id: String,
+    pub seq: i64,
+    pub event_id: String,
+    pub subject: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub envelope: String,
+}
+
+/// Claims up to `limit` due deliveries of active subscriptions until `lease_until`, oldest
+/// first, none behind a pending earlier delivery of its subject that is not due or leased.
+pub async fn claim(
+    conn: &mut Conn,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<Claimed>, Error> {
+    let claimed = conn
+        .query(
+            "UPDATE webhook_deliveries SET lease_until = $2
+             WHERE (subscription_id, seq) IN (
+                 SELECT d.subscription_id, d.seq FROM webhook_deliveries d
+                 JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                   AND (d.lease_until IS NULL OR d.lease_until < $1)
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                        WHERE e.subscription_id = d.subscription_id AND e.subject = d.subject
+                          AND e.status = 'pending' AND e.seq < d.seq
+                          AND (e.next_attempt_at > $1 OR e.lease_until >= $1))
+                 ORDER BY d.seq LIMIT $3)
+               AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
+             RETURNING subscription_id, seq, event_id, subject, attempts",
+            params![now.to_text(), lease_until.to_text(), limit],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(claimed.len());
+    for r in &claimed {
+        let seq = r.int("seq")?;
+        let envelope = conn
+            .query_one("SELECT envelope FROM outbox WHERE seq = $1", params![seq])
+            .await?
+            .text("envelope")?;
+        out.push(Claimed {
+            subscription_id: r.text("subscription_id")?,
+            seq,
+            event_id: r.text("event_id")?,
+            subject: r.text("subject")?,
+            attempts: r.int("attempts")?,
+            envelope,
+        });
+    }
+    out.sort_by_key(|c| c.seq);
+    Ok(out)
+}
+
+/// How one claimed delivery ended.
+#[derive(Debug, Clone)]
+pub enum Finished {
+    Delivered {
+        status: u16,
+    },
+    Retry {
+        at: Timestamp,
+        status: Option<u16>,
+        error: String,
+    },
+    /// Given up: the subscription is disabled for `reason`.
+    Failed {
+        status: Option<u16>,
+        error: String,
+        reason: String,
+    },
+    /// Not sent (an earlier delivery of its subject failed first): the lease is given back.
+    Untried,
+}
+
+/// Records how claimed deliveries ended; a failed one disables its subscription, once, with
+/// `relais.webhook.disabled`.
+pub async fn finish(
+    conn: &mut Conn,
+    results: &[(String, i64, Finished)],
+    now: Timestamp,
+    actor: &str,
+) -> Result<(), Error> {
+    for (sub, seq, how) in results {
+        let at = now.to_text();
+        match how {
+            Finished::Delivered { status } => conn.execute(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $3,
+                    last_status = $4, last_error = NULL, lease_until = NULL WHERE subscription_id = $1 AND seq = $2",
+                params![sub, *seq, at, i64::from(*status)],
+            ).await?,
+            Finished::Retry { at: next, status, error } => conn.execute(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3, last_status = $4,
+                    last_error = $5, lease_until = NULL WHERE subscription_id = $1 AND seq = $2",
+                params![sub, *seq, next.to_text(), status.map(i64::from), error],
+            ).await?,
+            Finished::Failed { status, error, reason } => {
+                conn.execute(
+                    "UPDATE webhook_deliveries SET status = 'failed', attempts = attempts + 1, last_status = $3,
+                        last_error = $4, lease_until = NULL WHERE subscription_id = $1 AND seq = $2",
+                    params![sub, *seq, status.map(i64::from), error],
+                ).await?;
+                disable(conn, sub, reason, now, actor).await?
+            }
+            Finished::Untried => conn.execute(
+                "UPDATE webhook_deliveries SET lease_until = NULL WHERE subscription_id = $1 AND seq = $2",
+                params![sub, *seq],
+            ).await?,
+        };
+    }
+    Ok(())
+}
+
+/// Disables an active subscription for `reason`, with `relais.webhook.disabled`; answers 1
+/// when it was active.
+async fn disable(
+    conn: &mut Conn,
+    id: &str,
+    reason: &str,
+    now: Timestamp,
+    actor: &str,
+) -> Result<u64, Error> {
+    let changed = conn
+        .execute(
+            "UPDATE webhook_subscriptions SET status = 'disabled', disabled_reason = $2, updated_at = $3
+             WHERE id = $1 AND status = 'active'",
+            params![id, reason, now.to_text()],
+        )
+        .await?;
+    if changed == 1 {
+        let s = get(conn, id).await?;
+        let payload = outbox::payloads::WebhookDisabled {
+            subscription_id: s.id.clone(),
+            url: s.url.clone(),
+            reason: reason.to_owned(),
+        };
+        events::emit(conn, Event::WebhookDisabled(&payload), id, actor).await?;
+    }
+    Ok(changed)
+}
+
+/// One delivery as its log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    pub seq: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Timestamp,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// A subscription's deliveries, newest first, before sequence `before` (paging), perhaps
+/// of one status.
+pub async fn log(
+    conn: &mut Conn,
+    id: &str,
+    status: Option<&str>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Delivery>, Error> {
+    conn.query(
+        "SELECT seq, event_id, event_type, subject, status, attempts, next_attempt_at, last_status,
+                last_error, created_at, delivered_at
+         FROM webhook_deliveries WHERE subscription_id = $1 AND ($2 = '' OR status = $2) AND seq < $3
+         ORDER BY seq DESC LIMIT $4",
+        params![id, status.unwrap_or_default(), before.unwrap_or(i64::MAX), limit],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Delivery {
+            seq: r.int("seq")?,
+            event_id: r.text("event_id")?,
+            event_type: r.text("event_type")?,
+            subject: r.text("subject")?,
+            status: r.text("status")?,
+            attempts: r.int("attempts")?,
+            next_attempt_at: rows::timestamp(r, "next_attempt_at")?,
+            last_status: r.opt_int("last_status")?,
+            last_error: r.opt_text("last_error")?,
+            created_at: rows::timestamp(r, "created_at")?,
+            delivered_at: rows::opt_timestamp(r, "delivered_at")?,
+        })
+    })
+    .collect()
+}
+
+/// Sends deliveries again from now: one (`seq`), or every one queued since `since`.
+/// Answers how many will be sent.
+pub async fn replay(
+    conn: &mut Conn,
+    id: &str,
+    which: Result<i64, Timestamp>,
+    now: Timestamp,
+) -> Result<u64, Error> {
+    let n = match which {
+        Ok(seq) => conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, lease_until = NULL
+             WHERE subscription_id = $1 AND seq = $2",
+            params![id, seq, now.to_text()],
+        ).await?,
+        Err(since) => conn.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, lease_until = NULL
+             WHERE subscription_id = $1 AND created_at >= $2",
+            params![id, since.to_text(), now.to_text()],
+        ).await?,
+    };
+    Ok(n)
+}
