@@ -280,12 +280,15 @@ pub async fn for_dispatch(db: &Db) -> Result<Vec<Subscription>, Error> {
     store::webhooks::all(&mut db.read().await?).await
 }
 
-/// Claims up to `limit` due deliveries for `lease_s` seconds.
-pub async fn claim(db: &Db, limit: i64, lease_s: i64) -> Result<Vec<Claimed>, Error> {
+/// Claims up to `limit` due deliveries of subscription `id` for `lease_s` seconds.
+pub async fn claim(db: &Db, id: &str, limit: i64, lease_s: i64) -> Result<Vec<Claimed>, Error> {
     let now = crate::clock::now();
     let until = Timestamp::from_unix_ms(now.unix_ms() + lease_s * 1000);
-    db.write(move |c| Box::pin(async move { store::webhooks::claim(c, now, until, limit).await }))
-        .await
+    let id = id.to_owned();
+    db.write(move |c| {
+        Box::pin(async move { store::webhooks::claim(c, &id, (now, until), limit).await })
+    })
+    .await
 }
 
 /// How one attempt went: the receiver's status, or why there was none.

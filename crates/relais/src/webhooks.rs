@@ -1,10 +1,10 @@
 //! The webhook dispatcher, on every node: queues outbox events for the subscriptions that
-//! want them, claims the deliveries that are due (a lease: each goes out from one node),
-//! and POSTs them signed as the Standard Webhooks specification says, with a timeout per
-//! attempt. Receivers are sent to side by side, so a slow or dead one holds up only itself;
-//! within one subscription the deliveries of a subject go in order, and one that fails holds
-//! back the later ones of its subject until it is retried. Nothing here runs on the writer
-//! but one short command per batch.
+//! want them, and gives each active subscription a worker that claims its due deliveries (a
+//! lease: each goes out from one node) and POSTs them signed as the Standard Webhooks
+//! specification says, with a timeout per attempt. A slow or dead receiver holds up only its
+//! own worker; within a subscription the deliveries of a subject go in order, and one that
+//! fails holds back the later ones of its subject until it is retried. Nothing here runs on
+//! the writer but one short command per batch.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,64 +33,122 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-/// Runs the dispatcher until the task is dropped.
+/// Runs the dispatcher until the task is dropped: one task queues events, and each active
+/// subscription has a worker of its own, so a slow receiver holds up only its own deliveries.
 pub async fn run(db: Db) {
     let client = client();
+    let mut workers = Workers::default();
     loop {
-        match round(&db, &client).await {
-            Ok(0) => tokio::time::sleep(IDLE).await,
-            Ok(_) => {}
+        let busy = match app::webhooks::queue(&db, BATCH).await {
+            Ok(n) => n > 0,
+            // Another node queued the same events first: they are queued.
+            Err(e) if e.code == kernel::ErrorCode::Conflict => true,
             Err(e) => {
-                tracing::warn!(error = %e, "webhook round failed; will retry");
+                tracing::warn!(error = %e, "queueing webhook deliveries failed; will retry");
+                false
+            }
+        };
+        match app::webhooks::for_dispatch(&db).await {
+            Ok(all) => {
+                let active: Vec<String> = all
+                    .into_iter()
+                    .filter(|s| s.status == outbox::webhooks::SubscriptionStatus::Active)
+                    .map(|s| s.id)
+                    .collect();
+                workers
+                    .0
+                    .retain(|id, w| !w.is_finished() || active.contains(id));
+                for id in active {
+                    if workers.0.get(&id).is_none_or(|w| w.is_finished()) {
+                        let (db, client) = (db.clone(), client.clone());
+                        workers
+                            .0
+                            .insert(id.clone(), tokio::spawn(worker(db, client, id)));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading webhook subscriptions failed"),
+        }
+        if !busy {
+            tokio::time::sleep(IDLE).await;
+        }
+    }
+}
+
+/// The subscriptions' workers, by subscription id; aborted when the dispatcher is dropped
+/// (the server stops), so none outlives it.
+#[derive(Default)]
+struct Workers(BTreeMap<String, tokio::task::JoinHandle<()>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in self.0.values() {
+            w.abort();
+        }
+    }
+}
+
+/// Delivers one subscription's due deliveries until it is no longer active.
+async fn worker(db: Db, client: reqwest::Client, id: String) {
+    loop {
+        match round(&db, &client, &id).await {
+            Ok(None) => return,
+            Ok(Some(0)) => tokio::time::sleep(IDLE).await,
+            Ok(Some(_)) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, subscription = %id, "webhook round failed; will retry");
                 tokio::time::sleep(IDLE).await;
             }
         }
     }
 }
 
-/// One round: queue what is new, send what is due. Answers how much was done (0: idle).
-pub async fn round(db: &Db, client: &reqwest::Client) -> Result<usize, kernel::Error> {
-    let queued = match app::webhooks::queue(db, BATCH).await {
-        Ok(n) => n,
-        // Another node queued the same events first: they are queued.
-        Err(e) if e.code == kernel::ErrorCode::Conflict => 1,
-        Err(e) => return Err(e),
+/// One round of one subscription: claim what is due, send it, record how it went. Answers
+/// how many were sent, or `None` when the subscription is no longer active.
+pub async fn round(
+    db: &Db,
+    client: &reqwest::Client,
+    id: &str,
+) -> Result<Option<usize>, kernel::Error> {
+    let claimed = app::webhooks::claim(db, id, BATCH, LEASE_S).await?;
+    let subscription = app::webhooks::for_dispatch(db)
+        .await?
+        .into_iter()
+        .find(|s| s.id == id && s.status == outbox::webhooks::SubscriptionStatus::Active);
+    let Some(subscription) = subscription else {
+        app::webhooks::finish(
+            db,
+            claimed.into_iter().map(|c| (c, Attempt::Skipped)).collect(),
+        )
+        .await?;
+        return Ok(None);
     };
-    let claimed = app::webhooks::claim(db, BATCH, LEASE_S).await?;
     let sent = claimed.len();
     if sent > 0 {
-        let subscriptions: BTreeMap<String, Subscription> = app::webhooks::for_dispatch(db)
-            .await?
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect();
-        let attempts = send_all(client, &subscriptions, claimed).await;
+        let attempts = send_all(client, &subscription, claimed).await;
         app::webhooks::finish(db, attempts).await?;
     }
-    Ok(queued + sent)
+    Ok(Some(sent))
 }
 
-/// Sends every claimed delivery: subjects side by side, each subject's in order, stopping a
-/// subject at its first failure (the rest are given back untried).
+/// Sends a subscription's claimed deliveries: subjects side by side, each subject's in
+/// order, stopping a subject at its first failure (the rest are given back untried).
 async fn send_all(
     client: &reqwest::Client,
-    subscriptions: &BTreeMap<String, Subscription>,
+    subscription: &Subscription,
     claimed: Vec<Claimed>,
 ) -> Vec<(Claimed, Attempt)> {
-    let mut by_subject: BTreeMap<(String, String), Vec<Claimed>> = BTreeMap::new();
+    let mut by_subject: BTreeMap<String, Vec<Claimed>> = BTreeMap::new();
     for c in claimed {
-        by_subject
-            .entry((c.subscription_id.clone(), c.subject.clone()))
-            .or_default()
-            .push(c);
+        by_subject.entry(c.subject.clone()).or_default().push(c);
     }
     let lanes = by_subject.into_values().map(|lane| async move {
         let mut done = Vec::with_capacity(lane.len());
         let mut blocked = false;
         for c in lane {
-            let attempt = match (blocked, subscriptions.get(&c.subscription_id)) {
-                (false, Some(s)) => send(client, s, &c).await,
-                _ => Attempt::Skipped,
+            let attempt = match blocked {
+                false => send(client, subscription, &c).await,
+                true => Attempt::Skipped,
             };
             blocked |= !matches!(attempt, Attempt::Answered(200..=299));
             done.push((c, attempt));

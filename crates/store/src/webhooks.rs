@@ -172,12 +172,13 @@ pub struct Claimed {
     pub envelope: String,
 }
 
-/// Claims up to `limit` due deliveries of active subscriptions until `lease_until`, oldest
-/// first, none behind a pending earlier delivery of its subject that is not due or leased.
+/// Claims up to `limit` due deliveries of subscription `id` (if active) until
+/// `lease_until`, oldest first, none behind a pending earlier delivery of its subject that
+/// is not due or is leased.
 pub async fn claim(
     conn: &mut Conn,
-    now: Timestamp,
-    lease_until: Timestamp,
+    id: &str,
+    (now, lease_until): (Timestamp, Timestamp),
     limit: i64,
 ) -> Result<Vec<Claimed>, Error> {
     let claimed = conn
@@ -186,7 +187,7 @@ pub async fn claim(
              WHERE (subscription_id, seq) IN (
                  SELECT d.subscription_id, d.seq FROM webhook_deliveries d
                  JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+                 WHERE d.subscription_id = $4 AND d.status = 'pending' AND d.next_attempt_at <= $1
                    AND (d.lease_until IS NULL OR d.lease_until < $1)
                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
                         WHERE e.subscription_id = d.subscription_id AND e.subject = d.subject
@@ -195,7 +196,7 @@ pub async fn claim(
                  ORDER BY d.seq LIMIT $3)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
              RETURNING subscription_id, seq, event_id, subject, attempts",
-            params![now.to_text(), lease_until.to_text(), limit],
+            params![now.to_text(), lease_until.to_text(), limit, id],
         )
         .await?;
     let mut out = Vec::with_capacity(claimed.len());

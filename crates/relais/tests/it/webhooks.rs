@@ -16,6 +16,11 @@ type Got = Arc<Mutex<Vec<(HeaderMap, String)>>>;
 
 /// A receiver answering each request with the next status of `script` (then 204).
 async fn receiver(script: Vec<u16>) -> (String, Got) {
+    slow_receiver(script, Duration::ZERO).await
+}
+
+/// A receiver that takes `delay` to answer each request.
+async fn slow_receiver(script: Vec<u16>, delay: Duration) -> (String, Got) {
     let got: Got = Arc::default();
     let script = Arc::new(Mutex::new(script.into_iter()));
     let (seen, next) = (got.clone(), script.clone());
@@ -24,6 +29,7 @@ async fn receiver(script: Vec<u16>) -> (String, Got) {
         axum::routing::post(move |headers: HeaderMap, body: String| {
             let (seen, next) = (seen.clone(), next.clone());
             async move {
+                tokio::time::sleep(delay).await;
                 seen.lock().unwrap().push((headers, body));
                 let status = next.lock().unwrap().next().unwrap_or(204);
                 StatusCode::from_u16(status).unwrap()
@@ -294,4 +300,25 @@ async fn a_failing_receiver_is_retried_and_one_gone_is_disabled() {
         assert_eq!(outbox["data"][0]["subject"], doomed["id"], "{outbox}");
         node.task.abort();
     }
+}
+
+#[tokio::test]
+async fn a_slow_receiver_holds_up_only_itself() {
+    let t = testkit::sqlite().await;
+    let (slow_url, slow) = slow_receiver(vec![], Duration::from_secs(4)).await;
+    let (fast_url, fast) = receiver(vec![]).await;
+    let node = start(&t.db).await;
+    let key = admin_key(&t.db).await;
+    for url in [slow_url, fast_url] {
+        let sub = json!({"url": url, "event_types": ["relais.channel.created"]});
+        assert_eq!(call(&node, &key, "POST", "/v1/webhooks", sub).await.0, 201);
+    }
+    let started = Instant::now();
+    channels(&node, &key, &["c1", "c2", "c3"]).await;
+    eventually("the fast receiver's three", 3, || fast.lock().unwrap().len() == 3).await;
+    // Each channel is its own subject: the slow receiver gets them side by side, 4 s each.
+    assert!(slow.lock().unwrap().is_empty(), "the slow one is still answering");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    eventually("the slow receiver's three", 10, || slow.lock().unwrap().len() == 3).await;
+    node.task.abort();
 }
