@@ -285,10 +285,15 @@ pub async fn claim(db: &Db, id: &str, limit: i64, lease_s: i64) -> Result<Vec<Cl
     let now = crate::clock::now();
     let until = Timestamp::from_unix_ms(now.unix_ms() + lease_s * 1000);
     let id = id.to_owned();
-    db.write(move |c| {
-        Box::pin(async move { store::webhooks::claim(c, &id, (now, until), limit).await })
-    })
-    .await
+    let mut claimed = db
+        .write(move |c| {
+            Box::pin(async move { store::webhooks::claim(c, &id, (now, until), limit).await })
+        })
+        .await?;
+    if !claimed.is_empty() {
+        store::webhooks::with_envelopes(&mut db.read().await?, &mut claimed).await?;
+    }
+    Ok(claimed)
 }
 
 /// How one attempt went: the receiver's status, or why there was none.

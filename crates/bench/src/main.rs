@@ -9,6 +9,7 @@
 //! - `fanout`: time from a committed stock change to its arrival at many SSE clients.
 //! - `events`: behavioural events in batches, resolved to profiles (10 % link identifiers).
 //! - `events-floor`: no server: the SQLite writes `events` needs, with resolution free.
+//! - `webhooks`: signed deliveries of price changes to local receivers, some failing.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
@@ -20,6 +21,7 @@ mod fanout;
 mod load;
 mod server;
 mod stock;
+mod webhooks;
 mod write;
 
 use clap::{Parser, Subcommand};
@@ -132,6 +134,19 @@ enum Scenario {
         /// them: the rest are refused it and check out without).
         #[arg(long, default_value_t = 0.0)]
         coupon_rate: f64,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Webhook deliveries: receivers subscribed to every price change, some first attempts
+    /// refused (retried), while price updates are written as fast as possible.
+    Webhooks {
+        #[arg(long, default_value_t = 100_000)]
+        events: u64,
+        #[arg(long, default_value_t = 4)]
+        receivers: usize,
+        /// The share of first attempts each receiver answers 500 (then accepts the retry).
+        #[arg(long, default_value_t = 0.1)]
+        fail_rate: f64,
         #[command(flatten)]
         target: Target,
     },
@@ -248,6 +263,17 @@ fn main() -> anyhow::Result<()> {
                     coupon_rate,
                 };
                 let outcome = checkout::run(&server, orders, concurrency, mode, offers).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Webhooks {
+                events,
+                receivers,
+                fail_rate,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = webhooks::run(&server, events, receivers, fail_rate).await;
                 server.stop().await;
                 outcome
             }

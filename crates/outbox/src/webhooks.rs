@@ -18,10 +18,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// Waits between attempts: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h, 24 h,
-/// 24 h — 3 days and 3 minutes after the first attempt, the last one.
+/// Waits between attempts: 1 s, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h,
+/// 24 h, 24 h — the last attempt 3 days and 3 hours after the first. The first retry comes
+/// at once because a failed delivery holds back the later ones of its subject.
 pub const RETRY_DELAYS_S: &[i64] = &[
-    5, 30, 120, 600, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400, 86_400,
+    1, 5, 30, 120, 600, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400, 86_400,
 ];
 
 /// How long a rotated-out secret keeps signing, so receivers can switch at their pace.
@@ -227,11 +228,11 @@ mod tests {
         assert_eq!(verdict(Some(410), 3, at), Verdict::Gone);
         assert_eq!(
             verdict(Some(500), 1, at),
-            Verdict::RetryAt(Timestamp::from_unix_ms(5000))
+            Verdict::RetryAt(Timestamp::from_unix_ms(1000))
         );
         assert_eq!(
             verdict(None, 2, at),
-            Verdict::RetryAt(Timestamp::from_unix_ms(30_000))
+            Verdict::RetryAt(Timestamp::from_unix_ms(5000))
         );
         let last = RETRY_DELAYS_S.len() as i64 + 1;
         assert_eq!(verdict(Some(503), last, at), Verdict::GiveUp);

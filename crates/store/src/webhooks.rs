@@ -169,6 +169,7 @@ pub struct Claimed {
     pub subject: String,
     /// Attempts made before this one.
     pub attempts: i64,
+    /// The CloudEvent as stored (filled in by [`with_envelopes`]).
     pub envelope: String,
 }
 
@@ -201,22 +202,38 @@ pub async fn claim(
         .await?;
     let mut out = Vec::with_capacity(claimed.len());
     for r in &claimed {
-        let seq = r.int("seq")?;
-        let envelope = conn
-            .query_one("SELECT envelope FROM outbox WHERE seq = $1", params![seq])
-            .await?
-            .text("envelope")?;
         out.push(Claimed {
             subscription_id: r.text("subscription_id")?,
-            seq,
+            seq: r.int("seq")?,
             event_id: r.text("event_id")?,
             subject: r.text("subject")?,
             attempts: r.int("attempts")?,
-            envelope,
+            envelope: String::new(),
         });
     }
     out.sort_by_key(|c| c.seq);
     Ok(out)
+}
+
+/// Fills in the events of claimed deliveries (read outside the writer, 500 at a time).
+pub async fn with_envelopes(conn: &mut Conn, claimed: &mut [Claimed]) -> Result<(), Error> {
+    for chunk in claimed.chunks_mut(500) {
+        let seqs: Vec<crate::Value> = chunk.iter().map(|c| crate::Value::from(c.seq)).collect();
+        let sql = format!(
+            "SELECT seq, envelope FROM outbox WHERE seq IN ({})",
+            crate::sql::placeholders(1, seqs.len())
+        );
+        let found: std::collections::HashMap<i64, String> = conn
+            .query(&sql, &seqs)
+            .await?
+            .iter()
+            .map(|r| Ok((r.int("seq")?, r.text("envelope")?)))
+            .collect::<Result<_, Error>>()?;
+        for c in chunk.iter_mut() {
+            c.envelope = found.get(&c.seq).cloned().unwrap_or_default();
+        }
+    }
+    Ok(())
 }
 
 /// How one claimed delivery ended.
@@ -248,14 +265,32 @@ pub async fn finish(
     now: Timestamp,
     actor: &str,
 ) -> Result<(), Error> {
+    // The common case, delivered, in one statement per subscription, answer and 500 rows.
+    let mut delivered: std::collections::BTreeMap<(&str, u16), Vec<i64>> = Default::default();
     for (sub, seq, how) in results {
-        let at = now.to_text();
+        if let Finished::Delivered { status } = how {
+            delivered
+                .entry((sub.as_str(), *status))
+                .or_default()
+                .push(*seq);
+        }
+    }
+    for ((sub, status), seqs) in delivered {
+        for chunk in seqs.chunks(500) {
+            let mut values = params![sub, now.to_text(), i64::from(status)].to_vec();
+            values.extend(chunk.iter().map(|s| crate::Value::from(*s)));
+            let sql = format!(
+                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $2,
+                    last_status = $3, last_error = NULL, lease_until = NULL
+                 WHERE subscription_id = $1 AND seq IN ({})",
+                crate::sql::placeholders(4, chunk.len())
+            );
+            conn.execute(&sql, &values).await?;
+        }
+    }
+    for (sub, seq, how) in results {
         match how {
-            Finished::Delivered { status } => conn.execute(
-                "UPDATE webhook_deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = $3,
-                    last_status = $4, last_error = NULL, lease_until = NULL WHERE subscription_id = $1 AND seq = $2",
-                params![sub, *seq, at, i64::from(*status)],
-            ).await?,
+            Finished::Delivered { .. } => 0,
             Finished::Retry { at: next, status, error } => conn.execute(
                 "UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = $3, last_status = $4,
                     last_error = $5, lease_until = NULL WHERE subscription_id = $1 AND seq = $2",

@@ -239,7 +239,7 @@ fn verified_by_python(secret: &str, (headers, body): &(HeaderMap, String)) {
 async fn a_failing_receiver_is_retried_and_one_gone_is_disabled() {
     for t in testkit::every_backend().await {
         let db = &t.db;
-        // The first attempt fails (503), the retry 5 s later is accepted.
+        // The first attempt fails (503), the retry a second later is accepted.
         let (url, got) = receiver(vec![503]).await;
         let node = start(db).await;
         let key = admin_key(db).await;
@@ -315,10 +315,19 @@ async fn a_slow_receiver_holds_up_only_itself() {
     }
     let started = Instant::now();
     channels(&node, &key, &["c1", "c2", "c3"]).await;
-    eventually("the fast receiver's three", 3, || fast.lock().unwrap().len() == 3).await;
+    eventually("the fast receiver's three", 3, || {
+        fast.lock().unwrap().len() == 3
+    })
+    .await;
     // Each channel is its own subject: the slow receiver gets them side by side, 4 s each.
-    assert!(slow.lock().unwrap().is_empty(), "the slow one is still answering");
+    assert!(
+        slow.lock().unwrap().is_empty(),
+        "the slow one is still answering"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
-    eventually("the slow receiver's three", 10, || slow.lock().unwrap().len() == 3).await;
+    eventually("the slow receiver's three", 10, || {
+        slow.lock().unwrap().len() == 3
+    })
+    .await;
     node.task.abort();
 }
