@@ -63,6 +63,8 @@ pub struct Offers {
     /// `None`: the demo's own promotions; `Some(n)`: those off, `n` of every kind instead.
     pub promotions: Option<u64>,
     pub coupon_rate: f64,
+    /// Local receivers subscribed to every event while the orders are placed.
+    pub webhooks: usize,
 }
 
 /// The code orders race for.
@@ -278,6 +280,8 @@ pub async fn run(
     if mode == "ship" {
         stage_shipping(server).await?;
     }
+    let webhooks = offers.webhooks;
+    let _receivers = crate::webhooks::subscribe_all(server, webhooks).await?;
     let code_uses = (orders as f64 * offers.coupon_rate / 2.0).ceil().max(1.0) as u64;
     if offers.coupon_rate > 0.0 {
         stage_code(server, code_uses).await?;
@@ -355,7 +359,7 @@ pub async fn run(
         false => 0,
     };
     println!(
-        "checkout: orders={} failed={failed} orders_per_s={:.0} p50_ms={:.2} p99_ms={:.2} db={} promotions={promotions} coupons_used={used} coupons_refused={} coupons_overused={overused}",
+        "checkout: orders={} failed={failed} orders_per_s={:.0} p50_ms={:.2} p99_ms={:.2} db={} promotions={promotions} coupons_used={used} coupons_refused={} coupons_overused={overused} webhooks={webhooks}",
         orders - failed,
         (orders - failed) as f64 / elapsed,
         latencies.value_at_quantile(0.5) as f64 / 1000.0,

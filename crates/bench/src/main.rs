@@ -134,6 +134,9 @@ enum Scenario {
         /// them: the rest are refused it and check out without).
         #[arg(long, default_value_t = 0.0)]
         coupon_rate: f64,
+        /// Local receivers subscribed to every event meanwhile (webhook deliveries' cost).
+        #[arg(long, default_value_t = 0)]
+        webhooks: usize,
         #[command(flatten)]
         target: Target,
     },
@@ -255,12 +258,14 @@ fn main() -> anyhow::Result<()> {
                 mode,
                 promotions,
                 coupon_rate,
+                webhooks,
                 target,
             } => {
                 let server = server::Server::start(&target).await?;
                 let offers = checkout::Offers {
                     promotions,
                     coupon_rate,
+                    webhooks,
                 };
                 let outcome = checkout::run(&server, orders, concurrency, mode, offers).await;
                 server.stop().await;

@@ -21,14 +21,14 @@ use crate::server::Server;
 /// What one receiver saw: per event id, how many times it was accepted; lags of first
 /// attempts accepted; how many first attempts it refused.
 #[derive(Default)]
-struct Seen {
+pub struct Seen {
     accepted: HashMap<String, u32>,
     refused: std::collections::HashSet<String>,
     lags_us: Vec<u64>,
     last_at: Option<Instant>,
 }
 
-type Shared = Arc<Mutex<Seen>>;
+pub type Shared = Arc<Mutex<Seen>>;
 
 async fn receiver(fail_rate: f64) -> anyhow::Result<(String, Shared)> {
     let seen: Shared = Arc::default();
@@ -73,6 +73,18 @@ fn answer(state: &Shared, headers: &HeaderMap, body: &str, fail_rate: f64) -> St
         }
     }
     StatusCode::NO_CONTENT
+}
+
+/// `n` receivers that accept everything, subscribed to every event type (the checkout
+/// scenario's `--webhooks`); what they saw, to keep them alive.
+pub async fn subscribe_all(server: &Server, n: usize) -> anyhow::Result<Vec<Shared>> {
+    let mut seen = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (url, shared) = receiver(0.0).await?;
+        send_ok(server, Method::POST, "/v1/webhooks", json!({"url": url})).await?;
+        seen.push(shared);
+    }
+    Ok(seen)
 }
 
 pub async fn run(

@@ -32,4 +32,7 @@ CREATE TABLE webhook_deliveries (
     PRIMARY KEY (subscription_id, seq)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_by_subject ON webhook_deliveries (subscription_id, subject, seq);
+-- What holds a delivery back: earlier pending ones of its subject (only those: a subject's
+-- delivered rows would make every claim scan its whole history).
+CREATE INDEX webhook_deliveries_pending_by_subject ON webhook_deliveries (subscription_id, subject, seq)
+    WHERE status = 'pending';
