@@ -166,6 +166,12 @@ const FAMILIES: &[(&str, Family, metrics::Unit, &str)] = {
             "Messages published to NATS JetStream (events and ATP changes).",
         ),
         (
+            "relais_webhook_attempts_total",
+            Counter,
+            Count,
+            "Webhook delivery attempts by outcome: delivered, gone (410), refused, no_answer.",
+        ),
+        (
             "relais_live_subscribers",
             Gauge,
             Count,

@@ -180,9 +180,17 @@ async fn send(client: &reqwest::Client, s: &Subscription, c: &Claimed) -> Attemp
         .body(c.envelope.clone())
         .send()
         .await;
-    match sent {
+    let attempt = match sent {
         Ok(r) => Attempt::Answered(r.status().as_u16()),
         Err(e) if e.is_timeout() => Attempt::NoAnswer("no answer within 10 s".into()),
         Err(e) => Attempt::NoAnswer(format!("could not reach the receiver: {e}")),
-    }
+    };
+    let outcome = match &attempt {
+        Attempt::Answered(200..=299) => "delivered",
+        Attempt::Answered(410) => "gone",
+        Attempt::Answered(_) => "refused",
+        _ => "no_answer",
+    };
+    metrics::counter!("relais_webhook_attempts_total", "outcome" => outcome).increment(1);
+    attempt
 }
