@@ -1,7 +1,8 @@
 //! Checkout: a cart becomes one order per fulfilment mode and store, placed together — all
 //! or none. Every line is priced at the channel's price and its stock held (a cart line's
-//! hold is adopted when it covers the line); a ship order is routed to the best locations,
-//! with the decision on the order. Paid parts are charged through the payment provider
+//! hold is adopted when it covers the line); a ship order goes to an address or a store by a
+//! shipping method whose fee it pays ([`crate::shipping`]), routed to the best locations with
+//! the decision on the order. Paid parts are charged through the payment provider
 //! before the command; a decline places nothing, and a refusal after a charge voids it.
 //! Testable without HTTP: the API, the demo and the benchmarks call [`checkout`].
 
