@@ -186,6 +186,25 @@ pub async fn claim(
     .await
 }
 
+/// What pricing a cart needs, from its channel's prices `list`: the pricing read for its
+/// customer with `coupons`, and its lines that have a price (`(sku, quantity)`).
+pub(crate) async fn pricing_of(
+    reference: &crate::reference::Reference,
+    cart: &Cart,
+    list: std::collections::BTreeMap<String, i64>,
+    coupons: &[String],
+) -> Result<(crate::pricing::Pricing, Vec<(String, i64)>), Error> {
+    let customer = cart.customer_id.as_deref();
+    let pricing = crate::pricing::read(reference, cart.currency, list, customer, coupons).await?;
+    let lines = cart
+        .lines
+        .iter()
+        .filter(|l| pricing.list.contains_key(&l.sku))
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    Ok((pricing, lines))
+}
+
 /// A cart priced as checkout would price an order of it: the channel's prices, then the
 /// promotions in force for its customer, on the key's channel (else the cart's), for an
 /// order at `location` (else the key's store) or for a parcel to `ship_country`, with the
@@ -213,14 +232,7 @@ pub async fn price(
         (None, Some(_)) => None,
         (None, None) => crate::checkout::bound_store(db, p).await?,
     };
-    let customer = cart.customer_id.as_deref();
-    let pricing = crate::pricing::read(reference, cart.currency, list, customer, coupons).await?;
-    let lines: Vec<(String, i64)> = cart
-        .lines
-        .iter()
-        .filter(|l| pricing.list.contains_key(&l.sku))
-        .map(|l| (l.sku.clone(), l.quantity))
-        .collect();
+    let (pricing, lines) = pricing_of(reference, cart, list, coupons).await?;
     let channel = p.own_channel().unwrap_or(&cart.channel);
     let priced = pricing.price(channel, store.as_deref(), &lines, 0, clock::now());
     // VAT as an order at that store would carry it, or a parcel to a country whose VAT the

@@ -303,14 +303,7 @@ pub async fn cart_options(
     let db = reference.db();
     let cart = store::carts::get_cart(db, id).await?;
     let list = crate::checkout::cart_prices(db, &cart).await?;
-    let customer = cart.customer_id.as_deref();
-    let pricing = crate::pricing::read(reference, cart.currency, list, customer, &[]).await?;
-    let lines: Vec<(String, i64)> = cart
-        .lines
-        .iter()
-        .filter(|l| pricing.list.contains_key(&l.sku))
-        .map(|l| (l.sku.clone(), l.quantity))
-        .collect();
+    let (pricing, lines) = crate::carts::pricing_of(reference, &cart, list, &[]).await?;
     let channel = p.own_channel().unwrap_or(&cart.channel);
     let at = crate::clock::now();
     let goods = pricing.price(channel, None, &lines, 0, at);
