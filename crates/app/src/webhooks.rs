@@ -213,10 +213,11 @@ pub async fn replay(
     .await
 }
 
-/// Queues the next events (up to `batch`) for the active subscriptions that want them;
-/// answers how many events were read (0: caught up). Two nodes queueing at once: one wins,
-/// the other's command is refused and it reads again.
-pub async fn queue(db: &Db, batch: i64) -> Result<usize, Error> {
+/// Queues the next events (up to `batch`) for those of `subscriptions` (as the dispatcher
+/// read them) that are active and want them; answers how many events were read (0: caught
+/// up). Two nodes queueing at once: one wins, the other's command is refused and it reads
+/// again.
+pub async fn queue(db: &Db, batch: i64, subscriptions: &[Subscription]) -> Result<usize, Error> {
     let from = store::feed::cursor(db, store::webhooks::CURSOR).await?;
     let start = match from {
         Some(at) => at,
@@ -229,7 +230,6 @@ pub async fn queue(db: &Db, batch: i64) -> Result<usize, Error> {
         }
         return Ok(0);
     };
-    let subscriptions = store::webhooks::all(&mut db.read().await?).await?;
     let mut queued = Vec::new();
     for e in &events {
         let wanting: Vec<&Subscription> = subscriptions
@@ -278,6 +278,13 @@ async fn save_start(db: &Db, start: Position) -> Result<(), Error> {
 /// Every subscription with its secrets, for the dispatcher that signs with them.
 pub async fn for_dispatch(db: &Db) -> Result<Vec<Subscription>, Error> {
     store::webhooks::all(&mut db.read().await?).await
+}
+
+/// Subscription `id` with its secrets, if it is active (a worker's round).
+pub async fn active_one(db: &Db, id: &str) -> Result<Option<Subscription>, Error> {
+    Ok(store::webhooks::find(&mut db.read().await?, id)
+        .await?
+        .filter(|s| s.status == SubscriptionStatus::Active))
 }
 
 /// Claims up to `limit` due deliveries of subscription `id` for `lease_s` seconds.

@@ -39,7 +39,15 @@ pub async fn run(db: Db) {
     let client = client();
     let mut workers = Workers::default();
     loop {
-        let busy = match app::webhooks::queue(&db, BATCH).await {
+        let subscriptions = match app::webhooks::for_dispatch(&db).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading webhook subscriptions failed; will retry");
+                tokio::time::sleep(IDLE).await;
+                continue;
+            }
+        };
+        let busy = match app::webhooks::queue(&db, BATCH, &subscriptions).await {
             Ok(n) => n > 0,
             // Another node queued the same events first: they are queued.
             Err(e) if e.code == kernel::ErrorCode::Conflict => true,
@@ -48,26 +56,21 @@ pub async fn run(db: Db) {
                 false
             }
         };
-        match app::webhooks::for_dispatch(&db).await {
-            Ok(all) => {
-                let active: Vec<String> = all
-                    .into_iter()
-                    .filter(|s| s.status == outbox::webhooks::SubscriptionStatus::Active)
-                    .map(|s| s.id)
-                    .collect();
+        let active: Vec<String> = subscriptions
+            .into_iter()
+            .filter(|s| s.status == outbox::webhooks::SubscriptionStatus::Active)
+            .map(|s| s.id)
+            .collect();
+        workers
+            .0
+            .retain(|id, w| !w.is_finished() || active.contains(id));
+        for id in active {
+            if workers.0.get(&id).is_none_or(|w| w.is_finished()) {
+                let (db, client) = (db.clone(), client.clone());
                 workers
                     .0
-                    .retain(|id, w| !w.is_finished() || active.contains(id));
-                for id in active {
-                    if workers.0.get(&id).is_none_or(|w| w.is_finished()) {
-                        let (db, client) = (db.clone(), client.clone());
-                        workers
-                            .0
-                            .insert(id.clone(), tokio::spawn(worker(db, client, id)));
-                    }
-                }
+                    .insert(id.clone(), tokio::spawn(worker(db, client, id)));
             }
-            Err(e) => tracing::warn!(error = %e, "reading webhook subscriptions failed"),
         }
         if !busy {
             tokio::time::sleep(IDLE).await;
@@ -110,19 +113,11 @@ pub async fn round(
     client: &reqwest::Client,
     id: &str,
 ) -> Result<Option<usize>, kernel::Error> {
-    let claimed = app::webhooks::claim(db, id, BATCH, LEASE_S).await?;
-    let subscription = app::webhooks::for_dispatch(db)
-        .await?
-        .into_iter()
-        .find(|s| s.id == id && s.status == outbox::webhooks::SubscriptionStatus::Active);
-    let Some(subscription) = subscription else {
-        app::webhooks::finish(
-            db,
-            claimed.into_iter().map(|c| (c, Attempt::Skipped)).collect(),
-        )
-        .await?;
+    // Read first: a claim takes only an active subscription's deliveries.
+    let Some(subscription) = app::webhooks::active_one(db, id).await? else {
         return Ok(None);
     };
+    let claimed = app::webhooks::claim(db, id, BATCH, LEASE_S).await?;
     let sent = claimed.len();
     if sent > 0 {
         let attempts = send_all(client, &subscription, claimed).await;
