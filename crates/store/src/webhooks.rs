@@ -149,13 +149,41 @@ pub async fn enqueue(
             "another node queued these events",
         ));
     }
-    for d in deliveries {
-        conn.execute(
+    // One statement per 100 deliveries: a batch of events times every subscription.
+    let at = now.to_text();
+    for chunk in deliveries.chunks(100) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = 6 * i;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, 'pending', ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 6
+                )
+            })
+            .collect();
+        let mut values = Vec::with_capacity(6 * chunk.len());
+        for d in chunk {
+            values.extend_from_slice(params![
+                &d.subscription_id,
+                d.seq,
+                &d.event_id,
+                &d.event_type,
+                &d.subject,
+                &at
+            ]);
+        }
+        let sql = format!(
             "INSERT INTO webhook_deliveries (subscription_id, seq, event_id, event_type, subject, status, next_attempt_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (subscription_id, seq) DO NOTHING",
-            params![&d.subscription_id, d.seq, &d.event_id, &d.event_type, &d.subject, now.to_text()],
-        )
-        .await?;
+             VALUES {} ON CONFLICT (subscription_id, seq) DO NOTHING",
+            rows.join(", ")
+        );
+        conn.execute(&sql, &values).await?;
     }
     Ok(())
 }
