@@ -213,11 +213,10 @@ pub async fn replay(
     .await
 }
 
-/// Queues the next events (up to `batch`) for those of `subscriptions` (as the dispatcher
-/// read them) that are active and want them; answers how many events were read (0: caught
-/// up). Two nodes queueing at once: one wins, the other's command is refused and it reads
-/// again.
-pub async fn queue(db: &Db, batch: i64, subscriptions: &[Subscription]) -> Result<usize, Error> {
+/// Queues the next events (up to `batch`) for the active subscriptions that want them;
+/// answers how many events were read (0: caught up). Two nodes queueing at once: one wins,
+/// the other's command is refused and it reads again.
+pub async fn queue(db: &Db, batch: i64) -> Result<usize, Error> {
     let from = store::feed::cursor(db, store::webhooks::CURSOR).await?;
     let start = match from {
         Some(at) => at,
@@ -230,6 +229,9 @@ pub async fn queue(db: &Db, batch: i64, subscriptions: &[Subscription]) -> Resul
         }
         return Ok(0);
     };
+    // Read after the events: a subscription made before an event committed is in the list,
+    // so none of the events it should get is passed over.
+    let subscriptions = store::webhooks::all(&mut db.read().await?).await?;
     let mut queued = Vec::new();
     for e in &events {
         let wanting: Vec<&Subscription> = subscriptions

@@ -39,21 +39,21 @@ pub async fn run(db: Db) {
     let client = client();
     let mut workers = Workers::default();
     loop {
-        let subscriptions = match app::webhooks::for_dispatch(&db).await {
-            Ok(all) => all,
-            Err(e) => {
-                tracing::warn!(error = %e, "reading webhook subscriptions failed; will retry");
-                tokio::time::sleep(IDLE).await;
-                continue;
-            }
-        };
-        let busy = match app::webhooks::queue(&db, BATCH, &subscriptions).await {
+        let busy = match app::webhooks::queue(&db, BATCH).await {
             Ok(n) => n > 0,
             // Another node queued the same events first: they are queued.
             Err(e) if e.code == kernel::ErrorCode::Conflict => true,
             Err(e) => {
                 tracing::warn!(error = %e, "queueing webhook deliveries failed; will retry");
                 false
+            }
+        };
+        let subscriptions = match app::webhooks::for_dispatch(&db).await {
+            Ok(all) => all,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading webhook subscriptions failed; will retry");
+                tokio::time::sleep(IDLE).await;
+                continue;
             }
         };
         let active: Vec<String> = subscriptions
