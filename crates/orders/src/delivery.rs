@@ -146,7 +146,7 @@ impl PostalAddress {
             line1: "[erased]".into(),
             line2: None,
             postal_code: String::new(),
-            city: String::new(),
+            city: "[erased]".into(),
             country: self.country.clone(),
             phone: None,
         }
