@@ -34,6 +34,7 @@ const DOMAIN: &[&str] = &[
     "outbox",
     "customers",
     "orders",
+    "notify",
 ];
 const IO_AND_FRAMEWORKS: &[&str] = &[
     "sqlx",
