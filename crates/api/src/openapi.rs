@@ -21,6 +21,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "customers", description = "Profiles, identities and merges, consent, GDPR rights, service history"),
         (name = "customer events", description = "Behavioural events from every channel, resolved to profiles"),
         (name = "outbox", description = "The outbox of CloudEvents"),
+        (name = "notifications", description = "Automation rules, the send log, contact preferences, back-in-stock requests"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -22,6 +22,8 @@ pub mod feeds;
 pub mod holds;
 pub mod keys;
 pub mod locations;
+pub mod notifications;
+pub mod notifier;
 pub mod orders;
 pub mod prices;
 pub mod pricing;

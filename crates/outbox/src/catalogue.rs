@@ -99,6 +99,9 @@ catalogue! {
     /// A shipping method was set: the channels and countries it serves, its rate and its
     /// delivery promise.
     ShippingMethodSet = "relais.shipping_method.set", subject "shipping method code": orders::delivery::ShippingMethod;
+    /// An automation rule was set: on or off, its delay, media, limit per person and the
+    /// languages the retailer wrote its own wording for.
+    NotificationRuleSet = "relais.notification_rule.set", subject "rule (e.g. `pickup_ready`)": NotificationRuleSet;
     /// A webhook subscription was disabled: its receiver is gone (410) or a delivery failed
     /// for the whole retry window.
     WebhookDisabled = "relais.webhook.disabled", subject "webhook subscription id": WebhookDisabled;

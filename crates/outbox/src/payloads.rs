@@ -330,3 +330,17 @@ pub struct WebhookDisabled {
     pub url: String,
     pub reason: String,
 }
+
+/// An automation rule's new settings (its wording is not repeated: the languages say which
+/// the retailer wrote).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct NotificationRuleSet {
+    pub rule: String,
+    pub enabled: bool,
+    pub delay_minutes: i64,
+    /// `email`, `sms`, `push`, in the order they are tried.
+    pub media: Vec<String>,
+    pub every_days: Option<i64>,
+    /// Languages with the retailer's own wording.
+    pub custom_wording: Vec<String>,
+}

@@ -79,6 +79,34 @@ pub struct ListenArgs {
     /// long is closed too.
     #[arg(long, env = "RELAIS_HEADER_TIMEOUT_S", default_value_t = 30)]
     pub header_timeout_s: u64,
+    /// Send e-mail to this SMTP server, e.g. smtp://127.0.0.1:2525 (no TLS: a local relay).
+    #[arg(long, env = "RELAIS_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Write e-mail as .eml files into this folder (when no SMTP server is set).
+    #[arg(long, env = "RELAIS_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+    /// The sender of e-mail.
+    #[arg(
+        long,
+        env = "RELAIS_MAIL_FROM",
+        default_value = "Relais <notifications@relais.localhost>"
+    )]
+    pub mail_from: String,
+    /// POST SMS to this HTTP provider (JSON, signed like webhooks).
+    #[arg(long, env = "RELAIS_SMS_URL")]
+    pub sms_url: Option<String>,
+    /// POST push notifications to this HTTP provider (JSON, signed like webhooks).
+    #[arg(long, env = "RELAIS_PUSH_URL")]
+    pub push_url: Option<String>,
+    /// The secret (whsec_…) SMS and push requests are signed with.
+    #[arg(long, env = "RELAIS_PROVIDER_SECRET")]
+    pub provider_secret: Option<String>,
+    /// When no marketing (nor reminder) is sent, in the customer's time zone.
+    #[arg(long, env = "RELAIS_QUIET_HOURS", default_value = "21:00-08:00")]
+    pub quiet_hours: String,
+    /// The time zone of customers whose zone is not known (IANA name).
+    #[arg(long, env = "RELAIS_TIME_ZONE", default_value = "Europe/Paris")]
+    pub time_zone: String,
 }
 
 impl ListenArgs {
@@ -120,6 +148,20 @@ impl ListenArgs {
             pickup_days: self.pickup_days,
             return_window_days: self.return_window_days,
         };
+        settings.notify = crate::notify::NotifySettings {
+            smtp_url: self.smtp_url.clone(),
+            mail_dir: self.mail_dir.clone(),
+            mail_from: self.mail_from.clone(),
+            sms_url: self.sms_url.clone(),
+            push_url: self.push_url.clone(),
+            provider_secret: self.provider_secret.clone(),
+            quiet_hours: self.quiet_hours.clone(),
+            time_zone: self.time_zone.clone(),
+        };
+        // Checked at start, not when the first message goes.
+        if !settings.notify.is_off() {
+            settings.notify.open()?;
+        }
         settings.nats = self
             .nats_url
             .as_deref()

@@ -18,6 +18,7 @@ mod demo_delivery;
 pub mod demo_orders;
 pub mod import;
 pub mod listen;
+pub mod notify;
 pub mod publish;
 pub mod server;
 pub mod webhooks;

@@ -26,6 +26,8 @@ pub struct Settings {
     /// How long a client has to send a request's headers (and a keep-alive connection may
     /// stay idle) before it is disconnected.
     pub header_timeout: Duration,
+    /// How customers are written to; off when no transport is set.
+    pub notify: crate::notify::NotifySettings,
 }
 
 impl Settings {
@@ -39,6 +41,7 @@ impl Settings {
             phones: customers::PhoneRules::default(),
             order_rules: api::OrderRules::default(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            notify: crate::notify::NotifySettings::default(),
         })
     }
 }
@@ -53,6 +56,7 @@ impl Default for Settings {
             phones: customers::PhoneRules::default(),
             order_rules: api::OrderRules::default(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            notify: crate::notify::NotifySettings::default(),
         }
     }
 }
@@ -308,6 +312,15 @@ pub async fn serve_db(
     background
         .0
         .push(tokio::spawn(crate::webhooks::run(db.clone())));
+    if settings.notify.is_off() {
+        tracing::info!("notifications are off: no --smtp-url, --mail-dir, --sms-url or --push-url");
+    } else {
+        let (transports, rules) = settings.notify.open()?;
+        let reference = state.reference.clone();
+        background.0.push(tokio::spawn(crate::notify::run(
+            reference, transports, rules,
+        )));
+    }
     if let Some(nats) = settings.nats.clone() {
         background
             .0

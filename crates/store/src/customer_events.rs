@@ -1014,6 +1014,10 @@ pub async fn timeline(
                    currency || ' ' || CAST(total_minor AS TEXT), location
               FROM orders WHERE customer_id = $1
             UNION ALL
+            SELECT created_at, 'notification:' || id, 'notification', id, medium,
+                   rule || ' ' || status, outcome, subject
+              FROM notifications WHERE customer_id = $1
+            UNION ALL
             SELECT r.created_at, 'return:' || r.id, 'return', r.id, NULL, 'return of ' || r.order_id,
                    r.currency || ' ' || CAST(r.value_minor AS TEXT), r.location
               FROM returns r JOIN orders o ON o.id = r.order_id WHERE o.customer_id = $1
@@ -1068,6 +1072,7 @@ fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {
         }),
         "consent" => serde_json::json!({ "method": raw, "location_code": extra }),
         "interaction" => serde_json::json!({ "direction": raw, "location_code": extra }),
+        "notification" => serde_json::json!({ "outcome": row.opt_text("data")?, "subject": extra }),
         "order" | "return" => {
             let (currency, amount) = raw.split_once(' ').unwrap_or(("", "0"));
             serde_json::json!({

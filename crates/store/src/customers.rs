@@ -1052,6 +1052,9 @@ const SOMETIMES_OWNED: &[&str] = &[
     "promotion_uses",
     "coupons",
     "coupon_uses",
+    "notifications",
+    "stock_alerts",
+    "customer_addresses",
 ];
 
 /// Which of [`SOMETIMES_OWNED`] hold rows of `customer_id`.
@@ -1113,6 +1116,25 @@ async fn merge(
             // A customer has one active cart: two become one by the cart rule.
             crate::carts::follow_merge(conn, survivor, absorbed, now).await?;
             continue;
+        }
+        if *table == "stock_alerts" {
+            // One open request per product and store: the survivor's stays.
+            conn.execute(
+                "UPDATE stock_alerts SET status = 'cancelled', notified_at = $3
+                 WHERE customer_id = $2 AND status = 'open' AND EXISTS (
+                     SELECT 1 FROM stock_alerts s WHERE s.customer_id = $1 AND s.status = 'open'
+                        AND s.sku = stock_alerts.sku AND s.location = stock_alerts.location)",
+                params![survivor, absorbed, now.to_text()],
+            )
+            .await?;
+        }
+        if *table == "customer_addresses" {
+            // The survivor's default address stays the default.
+            conn.execute(
+                "UPDATE customer_addresses SET is_default = 0 WHERE customer_id = $1",
+                params![absorbed],
+            )
+            .await?;
         }
         conn.execute(
             &format!("UPDATE {table} SET customer_id = $1 WHERE customer_id = $2"),

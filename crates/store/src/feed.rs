@@ -12,7 +12,7 @@
 //! batches, chunked imports and demo seeding); a cluster shared with long-running jobs delays
 //! live availability by as long as they run.
 
-use kernel::{Error, Timestamp};
+use kernel::{Error, ErrorCode, Timestamp};
 
 use crate::sql::{Backend, Conn, Row};
 use crate::{Db, params};
@@ -158,4 +158,40 @@ pub async fn save_cursor(db: &Db, name: &str, at: Position) -> Result<(), Error>
         })
     })
     .await
+}
+
+/// Moves reader `name` from `from` (where it was read; `None` when it had not started) to
+/// `to` inside a command, or refuses with `conflict` when another node moved it meanwhile:
+/// what the command did for those events is then rolled back with it, done once elsewhere.
+pub async fn move_cursor(
+    conn: &mut Conn,
+    name: &str,
+    (from, to): (Option<Position>, Position),
+    now: Timestamp,
+) -> Result<(), Error> {
+    let moved = match from {
+        Some(at) => {
+            conn.execute(
+                "UPDATE outbox_cursors SET txid = $2, seq = $3, updated_at = $4
+                 WHERE name = $1 AND txid = $5 AND seq = $6",
+                params![name, to.txid, to.seq, now.to_text(), at.txid, at.seq],
+            )
+            .await?
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO outbox_cursors (name, txid, seq, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (name) DO NOTHING",
+                params![name, to.txid, to.seq, now.to_text()],
+            )
+            .await?
+        }
+    };
+    if moved != 1 {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            format!("another node moved reader `{name}` meanwhile"),
+        ));
+    }
+    Ok(())
 }

@@ -154,6 +154,7 @@ pub const ERASED_TABLES: &[&str] = &[
     "idempotency_keys",
     "customer_addresses",
     "orders",
+    "notifications",
 ];
 
 /// Removes the erased rows' old versions from the database files, once erasure committed
@@ -195,6 +196,7 @@ pub async fn erase(
 
     quoted.extend(crate::addresses::delete_all(conn, &id).await?);
     quoted.extend(crate::orders::erase_ship_addresses(conn, &id).await?);
+    crate::notifications::erase(conn, &id, now).await?;
     let identities_removed = crate::customers::delete_identities(conn, &id).await?;
     let events_pseudonymised = conn
         .execute(

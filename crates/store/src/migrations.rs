@@ -87,6 +87,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "webhooks",
         include_str!("../migrations/sqlite/0016_webhooks.sql"),
     ),
+    (
+        17,
+        "notifications",
+        include_str!("../migrations/sqlite/0017_notifications.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -168,6 +173,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         16,
         "webhooks",
         include_str!("../migrations/postgres/0016_webhooks.sql"),
+    ),
+    (
+        17,
+        "notifications",
+        include_str!("../migrations/postgres/0017_notifications.sql"),
     ),
 ];
 

@@ -7,7 +7,7 @@
 //! node is not claimed again until its lease ends. A delivery waits while an earlier one of
 //! its subscription and subject is still pending, so each subject is delivered in order.
 
-use kernel::{Error, ErrorCode, Timestamp};
+use kernel::{Error, Timestamp};
 use outbox::Event;
 use outbox::webhooks::SubscriptionStatus;
 use serde::Serialize;
@@ -125,30 +125,7 @@ pub async fn enqueue(
     (from, to): (Option<Position>, Position),
     now: Timestamp,
 ) -> Result<(), Error> {
-    let moved = match from {
-        Some(at) => {
-            conn.execute(
-                "UPDATE outbox_cursors SET txid = $2, seq = $3, updated_at = $4
-                 WHERE name = $1 AND txid = $5 AND seq = $6",
-                params![CURSOR, to.txid, to.seq, now.to_text(), at.txid, at.seq],
-            )
-            .await?
-        }
-        None => {
-            conn.execute(
-                "INSERT INTO outbox_cursors (name, txid, seq, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (name) DO NOTHING",
-                params![CURSOR, to.txid, to.seq, now.to_text()],
-            )
-            .await?
-        }
-    };
-    if moved != 1 {
-        return Err(Error::new(
-            ErrorCode::Conflict,
-            "another node queued these events",
-        ));
-    }
+    crate::feed::move_cursor(conn, CURSOR, (from, to), now).await?;
     // One statement per 100 deliveries: a batch of events times every subscription.
     let at = now.to_text();
     for chunk in deliveries.chunks(100) {

@@ -35,6 +35,8 @@ fn concrete(path: &str) -> String {
         .replace("{token}", "zz_nothing")
         .replace("{owner}", "Nobody")
         .replace("{address_id}", "adr_nothing")
+        .replace("{alert_id}", "sta_nothing")
+        .replace("{rule}", "welcome")
 }
 
 async fn call(t: &TestApp, method: &str, path: &str, key: Option<&str>) -> Reply {
@@ -282,6 +284,36 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
                 "DELETE",
                 "/v1/customers/{id}/addresses/{address_id}",
                 "/addresses/adr_nothing",
+                None,
+            ),
+            (
+                "GET",
+                "/v1/customers/{id}/contact-preferences",
+                "/contact-preferences",
+                None,
+            ),
+            (
+                "PUT",
+                "/v1/customers/{id}/contact-preferences",
+                "/contact-preferences",
+                Some(json!({"language": "en"})),
+            ),
+            (
+                "GET",
+                "/v1/customers/{id}/stock-alerts",
+                "/stock-alerts",
+                None,
+            ),
+            (
+                "POST",
+                "/v1/customers/{id}/stock-alerts",
+                "/stock-alerts",
+                Some(json!({"sku": "NOPE", "location": "NOPE"})),
+            ),
+            (
+                "DELETE",
+                "/v1/customers/{id}/stock-alerts/{alert_id}",
+                "/stock-alerts/sta_nothing",
                 None,
             ),
         ] {

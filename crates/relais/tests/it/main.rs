@@ -5,5 +5,6 @@ mod demo;
 mod durability;
 mod import_export;
 mod nats;
+mod notifications;
 mod startup;
 mod webhooks;

@@ -1,0 +1,395 @@
+//! Notifications for real: a served node writes to customers through a real SMTP server
+//! (Python's `aiosmtpd` when `RELAIS_TEST_PYTHON` has it; otherwise the `.eml` folder
+//! transport, and the test says so), and the messages are read back as MIME: subject,
+//! language, the calendar entry, one message per occasion although the event is planned
+//! twice and two nodes run, no marketing without consent, and the nearest-store offer story
+//! — on SQLite and PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mail_parser::{MessageParser, MimeHeaders};
+use relais::notify::NotifySettings;
+use relais::server::{Settings, serve_db};
+use serde_json::{Value, json};
+
+/// Where messages land: an SMTP sink's Maildir, or the folder transport's.
+struct Sink {
+    dir: tempfile::TempDir,
+    smtp: Option<(String, std::process::Child)>,
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if let Some((_, child)) = &mut self.smtp {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Sink {
+    async fn start() -> Sink {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(python) = std::env::var("RELAIS_TEST_PYTHON").ok() else {
+            eprintln!(
+                "note: RELAIS_TEST_PYTHON is not set; e-mail goes to the .eml folder, not SMTP"
+            );
+            return Sink { dir, smtp: None };
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let maildir = dir.path().join("maildir");
+        let child = std::process::Command::new(python)
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
+            .args(["-c", "aiosmtpd.handlers.Mailbox", maildir.to_str().unwrap()])
+            .spawn()
+            .expect("aiosmtpd starts");
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not listen"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Sink {
+            dir,
+            smtp: Some((format!("smtp://127.0.0.1:{port}"), child)),
+        }
+    }
+
+    fn settings(&self) -> NotifySettings {
+        match &self.smtp {
+            Some((url, _)) => NotifySettings {
+                smtp_url: Some(url.clone()),
+                ..NotifySettings::default()
+            },
+            None => NotifySettings {
+                mail_dir: Some(self.dir.path().join("eml")),
+                ..NotifySettings::default()
+            },
+        }
+    }
+
+    /// Every message received so far, raw.
+    fn messages(&self) -> Vec<Vec<u8>> {
+        let folders: Vec<PathBuf> = match &self.smtp {
+            Some(_) => vec![
+                self.dir.path().join("maildir/new"),
+                self.dir.path().join("maildir/cur"),
+            ],
+            None => vec![self.dir.path().join("eml")],
+        };
+        let mut out = Vec::new();
+        for f in folders {
+            let Ok(entries) = std::fs::read_dir(&f) else {
+                continue;
+            };
+            for e in entries {
+                let path = e.unwrap().path();
+                if path.is_file() && !is_json(&path) {
+                    out.push(std::fs::read(path).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    /// The messages sent to `to`.
+    fn to(&self, to: &str) -> Vec<Vec<u8>> {
+        self.messages()
+            .into_iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(to))
+            .collect()
+    }
+}
+
+fn is_json(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "json")
+}
+
+/// A served node: its address; stopped when dropped.
+struct Node {
+    base: String,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start(db: &store::Db, notify: NotifySettings) -> Node {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let listener = relais::listen::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let settings = Settings {
+        notify,
+        ..Settings::default()
+    };
+    let task = tokio::spawn(serve_db(db.clone(), listener, settings, Some(tx)));
+    Node {
+        base: format!("http://{}", rx.await.unwrap()),
+        task,
+    }
+}
+
+/// Calls the API of a node with a key.
+struct Api {
+    base: String,
+    key: String,
+}
+
+impl Api {
+    async fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        call(&self.base, &self.key, method, path, body).await
+    }
+
+    async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
+        let (status, answer) = self.call(method, path, body).await;
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path}: {status} {answer}"
+        );
+        answer
+    }
+}
+
+async fn call(base: &str, key: &str, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn eventually(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(secs) {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("not within {secs} s: {what}");
+}
+
+fn store_body(code: &str, city: &str, (lat, lon): (f64, f64)) -> Value {
+    json!({
+        "code": code, "name": format!("Store {city}"), "kind": "store",
+        "address": {"line1": "1 rue de la Gare", "postal_code": "69002", "city": city, "country": "FR"},
+        "coordinates": {"latitude": lat, "longitude": lon}, "time_zone": "Europe/Paris",
+        "opening_hours": {"mon": [{"opens": "10:00", "closes": "19:00"}]},
+        "owner": {"kind": "company", "name": "Relais SA"},
+        "capabilities": ["pickup", "reserve", "returns"],
+    })
+}
+
+/// Lyon and Paris, the web channel, a jacket in stock in Lyon only, and Léa (French, with a
+/// verified e-mail).
+async fn shop(api: &Api) -> String {
+    api.ok(
+        "POST",
+        "/v1/locations",
+        store_body("LYS-BELLECOUR", "Lyon", (45.7578, 4.8320)),
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/v1/locations",
+        store_body("PAR-RIVOLI", "Paris", (48.86, 2.34)),
+    )
+    .await;
+    api.ok(
+        "POST",
+        "/v1/channels",
+        json!({"code": "web", "kind": "web", "name": "web"}),
+    )
+    .await;
+    let product = json!({"title": "Veste Alpine", "brand": "Altura", "category": "outdoor/jackets",
+        "variants": [{"sku": "JK-M", "attributes": {"size": "M"}}]});
+    api.ok("POST", "/v1/products", product).await;
+    api.ok(
+        "PUT",
+        "/v1/variants/JK-M/prices/EUR",
+        json!({"amount_minor": 12900}),
+    )
+    .await;
+    let receipt = json!({"sku": "JK-M", "location": "LYS-BELLECOUR", "kind": "receipt", "quantity": 3, "reason": "delivery"});
+    api.ok("POST", "/v1/stock/movements", receipt).await;
+    customer(api, "lea@example.com", "Léa").await
+}
+
+async fn customer(api: &Api, email: &str, name: &str) -> String {
+    let body = json!({"identifiers": [{"kind": "email", "value": email, "verified": true}], "given_name": name});
+    api.ok("POST", "/v1/customers", body).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn parse(raw: &[u8]) -> mail_parser::Message<'_> {
+    MessageParser::default().parse(raw).expect("a MIME message")
+}
+
+#[tokio::test]
+async fn pickup_ready_is_mailed_once_in_the_customers_language_with_a_calendar_entry() {
+    for t in testkit::every_backend().await {
+        let sink = Sink::start().await;
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t")
+            .await
+            .unwrap();
+        // Two nodes notify from the same database.
+        let other = store::Db::connect(&t.url, store::DbOptions::default())
+            .await
+            .unwrap();
+        let _second = start(&other, sink.settings()).await;
+        let first = start(&t.db, sink.settings()).await;
+        let api = Api {
+            base: first.base.clone(),
+            key: admin,
+        };
+        let lea = shop(&api).await;
+        let cart = api
+            .ok(
+                "POST",
+                "/v1/carts",
+                json!({"customer_id": lea, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await;
+        let checkout = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        let order = api
+            .ok(
+                "POST",
+                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+                checkout,
+            )
+            .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        api.ok(
+            "POST",
+            &format!("/v1/orders/{id}/start_preparing"),
+            json!({}),
+        )
+        .await;
+        let ready = api
+            .ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({}))
+            .await;
+        let code = ready["pickup_code"].as_str().unwrap().to_owned();
+
+        eventually("the pickup mail", 20, || {
+            sink.to("lea@example.com").len() == 1
+        })
+        .await;
+        let raw = sink.to("lea@example.com").remove(0);
+        let mail = parse(&raw);
+        assert_eq!(
+            mail.subject(),
+            Some(format!("Votre commande {id} vous attend à Store Lyon").as_str())
+        );
+        assert_eq!(
+            mail.header_raw("Content-Language").map(str::trim),
+            Some("fr")
+        );
+        let text = mail.body_text(0).unwrap();
+        assert!(text.starts_with("Bonjour Léa,"), "{text}");
+        assert!(
+            text.contains(&format!("Votre code de retrait : {code}")),
+            "{text}"
+        );
+        assert!(mail.body_html(0).unwrap().contains("<html lang=\"fr\">"));
+        let ics = mail
+            .attachments()
+            .find(|a| a.attachment_name() == Some("rendez-vous.ics"))
+            .expect("an .ics");
+        let ics = String::from_utf8_lossy(ics.contents());
+        assert!(
+            ics.contains("BEGIN:VEVENT") && ics.contains("DTEND:"),
+            "{ics}"
+        );
+        assert!(ics.contains(&format!("UID:{id}@relais")));
+
+        // The event read again (the cursor set back), on either node: still one message.
+        store::feed::save_cursor(
+            &t.db,
+            store::notifications::CURSOR,
+            store::feed::Position::default(),
+        )
+        .await
+        .unwrap();
+        let everything = store::feed::read_after(&t.db, store::feed::Position::default(), 100_000);
+        let head = everything.await.unwrap().last().unwrap().position;
+        let started = Instant::now();
+        while store::feed::cursor(&t.db, store::notifications::CURSOR)
+            .await
+            .unwrap()
+            < Some(head)
+        {
+            let at = store::feed::cursor(&t.db, store::notifications::CURSOR)
+                .await
+                .unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "planning did not pass the event again: {at:?} < {head:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            sink.to("lea@example.com").len(),
+            1,
+            "{}",
+            t.db.backend().as_str()
+        );
+        let log = api
+            .ok(
+                "GET",
+                &format!("/v1/notifications?customer_id={lea}"),
+                json!(null),
+            )
+            .await;
+        let sent: Vec<&Value> = log["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["status"] == "sent")
+            .collect();
+        assert_eq!(sent.len(), 1, "{log}");
+        assert_eq!(sent[0]["rule"], "pickup_ready");
+        assert_eq!(sent[0]["medium"], "email");
+        // The reminders wait for their time.
+        assert!(
+            log["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["rule"] == "pickup_reminder" && n["status"] == "scheduled")
+        );
+        // The send is in her timeline.
+        let timeline = api
+            .ok("GET", &format!("/v1/customers/{lea}/timeline"), json!(null))
+            .await;
+        assert!(
+            timeline["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "notification" && e["title"] == "pickup_ready sent"),
+            "{timeline}"
+        );
+    }
+}
