@@ -393,3 +393,195 @@ async fn pickup_ready_is_mailed_once_in_the_customers_language_with_a_calendar_e
         );
     }
 }
+
+/// Never quiet: the tests may run at any hour.
+fn awake(sink: &Sink) -> NotifySettings {
+    NotifySettings {
+        quiet_hours: "00:00-00:00".into(),
+        ..sink.settings()
+    }
+}
+
+/// Sends a product view of JK-M from near Bellecour, and waits until the notifier has read
+/// it.
+async fn view(api: &Api, db: &store::Db, email: &str) {
+    let event = json!({"channel": "web", "type": "product_view",
+        "identifiers": [{"kind": "email", "value": email}],
+        "properties": {"sku": "JK-M", "latitude": 45.7640, "longitude": 4.8357}});
+    api.ok("POST", "/v1/events", json!({"events": [event]}))
+        .await;
+    let appended = store::customer_events::positions(db)
+        .await
+        .unwrap()
+        .appended;
+    let started = Instant::now();
+    loop {
+        let at = store::feed::cursor(db, store::notifications::EVENTS_CURSOR)
+            .await
+            .unwrap();
+        if at.is_some_and(|p| p.seq >= appended) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the view was not read: {at:?} < {appended}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The send, if any, follows the planning within a round.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+fn consent(status: &str) -> Value {
+    json!({"purpose": "email_marketing", "status": status, "method": "web_form", "notice_version": "2026-09"})
+}
+
+#[tokio::test]
+async fn the_nearest_store_offer_needs_consent_comes_once_and_says_why() {
+    for t in testkit::every_backend().await {
+        let sink = Sink::start().await;
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t")
+            .await
+            .unwrap();
+        let node = start(&t.db, awake(&sink)).await;
+        let api = Api {
+            base: node.base.clone(),
+            key: admin,
+        };
+        let lea = shop(&api).await;
+        let marc = customer(&api, "marc@example.com", "Marc").await;
+        let rule =
+            json!({"enabled": true, "delay_minutes": 0, "media": ["email"], "every_days": 14});
+        api.ok("PUT", "/v1/notification-rules/nearest_store_offer", rule)
+            .await;
+        view(&api, &t.db, "lea@example.com").await;
+        assert!(
+            sink.to("lea@example.com").is_empty(),
+            "an offer without consent"
+        );
+
+        api.ok(
+            "POST",
+            &format!("/v1/customers/{lea}/consents"),
+            consent("granted"),
+        )
+        .await;
+        view(&api, &t.db, "lea@example.com").await;
+        eventually("the offer", 10, || sink.to("lea@example.com").len() == 1).await;
+        let raw = sink.to("lea@example.com").remove(0);
+        let mail = parse(&raw);
+        assert_eq!(
+            mail.subject(),
+            Some("Veste Alpine — M vous attend à Store Lyon")
+        );
+        let text = mail.body_text(0).unwrap();
+        assert!(
+            text.contains("votre magasin le plus proche à 0,7 km (3 disponible(s))"),
+            "{text}"
+        );
+        let log = api
+            .ok(
+                "GET",
+                &format!("/v1/notifications?customer_id={lea}&rule=nearest_store_offer"),
+                json!(null),
+            )
+            .await;
+        let reason = log["data"][0]["reason"].as_str().unwrap().to_owned();
+        assert!(
+            reason.contains("Store Lyon (LYS-BELLECOUR) is the nearest store with it in stock"),
+            "{reason}"
+        );
+        assert!(
+            reason.contains("the position sent with the view"),
+            "{reason}"
+        );
+
+        // Twice in the window: once.
+        view(&api, &t.db, "lea@example.com").await;
+        assert_eq!(
+            sink.to("lea@example.com").len(),
+            1,
+            "{}",
+            t.db.backend().as_str()
+        );
+
+        // Granted, then withdrawn: none.
+        api.ok(
+            "POST",
+            &format!("/v1/customers/{marc}/consents"),
+            consent("granted"),
+        )
+        .await;
+        api.ok(
+            "POST",
+            &format!("/v1/customers/{marc}/consents"),
+            consent("withdrawn"),
+        )
+        .await;
+        view(&api, &t.db, "marc@example.com").await;
+        assert!(
+            sink.to("marc@example.com").is_empty(),
+            "an offer after withdrawal"
+        );
+    }
+}
+
+#[tokio::test]
+async fn back_in_stock_at_my_store_is_told_once() {
+    for t in testkit::every_backend().await {
+        let sink = Sink::start().await;
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t")
+            .await
+            .unwrap();
+        let node = start(&t.db, awake(&sink)).await;
+        let api = Api {
+            base: node.base.clone(),
+            key: admin,
+        };
+        let lea = shop(&api).await;
+        api.ok(
+            "PUT",
+            &format!("/v1/customers/{lea}/contact-preferences"),
+            json!({"language": "en"}),
+        )
+        .await;
+        let path = format!("/v1/customers/{lea}/stock-alerts");
+        let ask = json!({"sku": "JK-M", "location": "PAR-RIVOLI"});
+        let alert = api.ok("POST", &path, ask.clone()).await;
+        // Asking again answers the open request.
+        assert_eq!(api.ok("POST", &path, ask).await["id"], alert["id"]);
+        let (status, bad) = api
+            .call(
+                "POST",
+                &path,
+                json!({"sku": "NOPE", "location": "PAR-RIVOLI"}),
+            )
+            .await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (422, Some("unknown_reference"))
+        );
+        for _ in 0..2 {
+            let receipt = json!({"sku": "JK-M", "location": "PAR-RIVOLI", "kind": "receipt", "quantity": 1, "reason": "delivery"});
+            api.ok("POST", "/v1/stock/movements", receipt).await;
+        }
+        eventually("the back-in-stock mail", 10, || {
+            sink.to("lea@example.com").len() == 1
+        })
+        .await;
+        let raw = sink.to("lea@example.com").remove(0);
+        let mail = parse(&raw);
+        assert_eq!(
+            mail.subject(),
+            Some("Veste Alpine — M is back at Store Paris")
+        );
+        assert_eq!(
+            mail.header_raw("Content-Language").map(str::trim),
+            Some("en")
+        );
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(sink.to("lea@example.com").len(), 1);
+        let alerts = api.ok("GET", &path, json!(null)).await;
+        assert_eq!(alerts["data"][0]["status"], "notified");
+    }
+}
