@@ -33,11 +33,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 wire_enum!(
     /// How a message travels.
-    MediumDto <=> Medium { Email, Sms, Push }
+    MessageMediumDto <=> Medium { Email, Sms, Push }
 );
 wire_enum!(
     /// The language messages are written in.
-    LanguageDto <=> Language { Fr, En }
+    MessageLanguageDto <=> Language { Fr, En }
 );
 
 /// One rule's words in one language (MiniJinja templates; see the rule list for the names
@@ -69,7 +69,7 @@ pub struct RuleDto {
     pub delay_minutes: i64,
     /// What the delay counts from.
     pub delay_meaning: String,
-    pub media: Vec<MediumDto>,
+    pub media: Vec<MessageMediumDto>,
     pub every_days: Option<i64>,
     /// The retailer's own wording by language (`fr`, `en`); Relais's otherwise.
     pub wording: BTreeMap<String, WordingDto>,
@@ -114,7 +114,7 @@ pub struct SetRule {
     #[schema(minimum = 0, maximum = 43200)]
     pub delay_minutes: i64,
     /// Tried in this order (a service message tries the customer's preferred one first).
-    pub media: Vec<MediumDto>,
+    pub media: Vec<MessageMediumDto>,
     /// The nearest-store offer only: at most once per this many days per person.
     #[schema(minimum = 1, maximum = 365)]
     pub every_days: Option<i64>,
@@ -295,9 +295,9 @@ fn notification_dto(n: store::notifications::Notification) -> NotificationDto {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactPreferences {
-    pub language: Option<LanguageDto>,
+    pub language: Option<MessageLanguageDto>,
     /// Service messages go here first when the rule may use it.
-    pub medium: Option<MediumDto>,
+    pub medium: Option<MessageMediumDto>,
     #[schema(example = "Europe/Paris")]
     pub time_zone: Option<String>,
 }
