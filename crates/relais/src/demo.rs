@@ -1146,6 +1146,7 @@ async fn seed_catalogue(
     }))
     .await?;
     crate::demo_delivery::seed_shipping(reference, admin).await?;
+    crate::demo_notifications::seed_rules(db, admin).await?;
     for (channel, policy) in sourcing_policies() {
         kept::<store::sourcing::EffectivePolicy, _>(|k| {
             app::channels::set_sourcing(reference, admin, channel.into(), policy, None, k)
@@ -1278,11 +1279,25 @@ fn sourcing_policies() -> Vec<(&'static str, inventory::SourcingPolicy)> {
 }
 
 /// Removes a SQLite demo file (and its WAL) so the demo always starts fresh.
-fn remove_sqlite_file(url: &str) -> anyhow::Result<()> {
+/// The file of a `sqlite://` URL.
+fn sqlite_file(url: &str) -> &str {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
+    path.split('?').next().unwrap_or(path)
+}
+
+/// Where the demo writes e-mail without an SMTP server: beside its SQLite file, else here.
+fn mail_dir(url: &str) -> PathBuf {
+    let beside = match store::Backend::from_url(url) {
+        Ok(store::Backend::Sqlite) => std::path::Path::new(sqlite_file(url)).parent(),
+        _ => None,
+    };
+    beside.unwrap_or(std::path::Path::new("")).join(MAIL_DIR)
+}
+
+fn remove_sqlite_file(url: &str) -> anyhow::Result<()> {
+    let path = sqlite_file(url);
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{path}{suffix}");
         match std::fs::remove_file(&file) {
@@ -1296,7 +1311,7 @@ fn remove_sqlite_file(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
+fn print_banner(addr: SocketAddr, keys: &DemoKeys, mail: &str) {
     let url = format!("http://{addr}");
     println!();
     println!("  {RETAILER} demo is running at {url}");
@@ -1311,17 +1326,30 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys) {
         "  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'",
         keys.token("web")
     );
+    println!("  Customers' e-mail is {mail}.");
     println!("  Stop with Ctrl-C.");
     println!();
 }
+
+/// Where the demo's e-mail goes when no SMTP server is set: `.eml` files in this folder,
+/// beside its database.
+pub const MAIL_DIR: &str = "relais-demo-mail";
 
 /// `relais demo`: fresh database, demo data, keys printed, then serve.
 pub async fn run(
     url: &str,
     listen: SocketAddr,
-    settings: crate::server::Settings,
+    mut settings: crate::server::Settings,
     keys_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
+    if settings.notify.is_off() {
+        settings.notify.mail_dir = Some(mail_dir(url));
+    }
+    let mail = match (&settings.notify.smtp_url, &settings.notify.mail_dir) {
+        (Some(smtp), _) => format!("sent to {smtp}"),
+        (None, Some(dir)) => format!("written as .eml files into {}/", dir.display()),
+        (None, None) => "sent to the SMS and push providers only".into(),
+    };
     // Bound first: a port in use is found before the database is replaced and seeded.
     let listener = crate::listen::bind(listen).await?;
     let backend = store::Backend::from_url(url)?;
@@ -1344,7 +1372,7 @@ pub async fn run(
     let banner = keys.clone();
     tokio::spawn(async move {
         if let Ok(addr) = rx.await {
-            print_banner(addr, &banner);
+            print_banner(addr, &banner, &mail);
         }
     });
     crate::server::serve_db(db, listener, settings, Some(tx)).await

@@ -364,6 +364,46 @@ async fn the_demo_serves_a_realistic_retailer() {
             "{role}: its store first"
         );
     }
+    // An associate marks orders ready: their customers get Élan Sport's own pickup e-mail
+    // (no SMTP server given: .eml files beside the database).
+    let preparing = orders.iter().filter(|o| {
+        o["state"] == "preparing" && o["mode"] == "pickup" && !o["customer_id"].is_null()
+    });
+    for o in preparing.take(5) {
+        let r = client
+            .post(format!(
+                "{base}/v1/orders/{}/mark_ready",
+                o["id"].as_str().unwrap()
+            ))
+            .bearer_auth(key("admin"))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let mail = dir.path().join("relais-demo-mail");
+    let started = Instant::now();
+    let written = loop {
+        let found: Vec<String> = std::fs::read_dir(&mail)
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(m) = found.into_iter().find(|m| m.contains("Subject:")) {
+            break m;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no demo e-mail in {}",
+            mail.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(written.contains("Content-Language: fr"), "{written}");
+    assert!(written.contains("BEGIN:VCALENDAR"), "{written}");
+
     child.kill().unwrap();
     child.wait().unwrap();
     // Every event of the demo's history (catalogue, stock, orders, customers) matches the
