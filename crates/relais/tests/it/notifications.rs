@@ -585,3 +585,71 @@ async fn back_in_stock_at_my_store_is_told_once() {
         assert_eq!(alerts["data"][0]["status"], "notified");
     }
 }
+
+/// An SMS provider on a local port: what it was sent, with the headers.
+async fn sms_provider() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<_>>> = Default::default();
+    let seen = got.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push((headers, body));
+                axum::http::StatusCode::ACCEPTED
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/sms"), got)
+}
+
+#[tokio::test]
+async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log() {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    for t in testkit::every_backend().await {
+        let sink = Sink::start().await;
+        let (url, got) = sms_provider().await;
+        let settings = NotifySettings {
+            sms_url: Some(url),
+            provider_secret: Some(SECRET.into()),
+            ..awake(&sink)
+        };
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t").await.unwrap();
+        let node = start(&t.db, settings).await;
+        let api = Api { base: node.base.clone(), key: admin };
+        let lea = shop(&api).await;
+        let phone = json!({"identifiers": [{"kind": "phone", "value": "06 12 34 56 78"}]});
+        api.ok("POST", &format!("/v1/customers/{lea}/identities"), phone).await;
+        api.ok("PUT", &format!("/v1/customers/{lea}/contact-preferences"), json!({"medium": "sms"})).await;
+        let cart = api.ok("POST", "/v1/carts", json!({"customer_id": lea, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]})).await;
+        let checkout = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        let order = api.ok("POST", &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()), checkout).await;
+        let id = order["id"].as_str().unwrap();
+        api.ok("POST", &format!("/v1/orders/{id}/start_preparing"), json!({})).await;
+        let ready = api.ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({})).await;
+
+        eventually("the SMS", 10, || got.lock().unwrap().len() == 1).await;
+        let (headers, body) = got.lock().unwrap()[0].clone();
+        let header = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_owned();
+        let sms: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(sms["to"], "+33612345678");
+        assert_eq!(sms["medium"], "sms");
+        let code = ready["pickup_code"].as_str().unwrap();
+        assert!(sms["text"].as_str().unwrap().contains(code), "{sms}");
+        // Signed as webhooks are: the provider can check it came from Relais.
+        let stamp: i64 = header("webhook-timestamp").parse().unwrap();
+        let expected = outbox::webhooks::sign(SECRET, &header("webhook-id"), stamp, &body);
+        assert_eq!(header("webhook-signature"), expected);
+        assert_eq!(header("idempotency-key"), format!("pickup_ready:{id}"));
+        assert!(sink.to("lea@example.com").is_empty(), "the SMS was preferred");
+
+        api.ok("POST", &format!("/v1/customers/{lea}/erasure"), json!({})).await;
+        let log = api.ok("GET", &format!("/v1/notifications?customer_id={lea}&rule=pickup_ready"), json!(null)).await;
+        assert_eq!(log["data"][0]["recipient"], "[erased]", "{log}");
+        assert!(log["data"][0]["title"].is_null());
+    }
+}
