@@ -207,6 +207,24 @@ const FAMILIES: &[(&str, Family, metrics::Unit, &str)] = {
             Count,
             "Outbox events not yet published to NATS JetStream (present once a publisher has run).",
         ),
+        (
+            "relais_nats_publish_lag_seconds",
+            Gauge,
+            Seconds,
+            "From an event's commit to its publication to NATS JetStream, for the last batch published.",
+        ),
+        (
+            "relais_outbox_purged_total",
+            Counter,
+            Count,
+            "Outbox events deleted past their retention, once every reader had read them.",
+        ),
+        (
+            "relais_notifications_total",
+            Counter,
+            Count,
+            "Notification firings handled, by rule and outcome (sent, skipped, cancelled, postponed, failed).",
+        ),
     ]
 };
 

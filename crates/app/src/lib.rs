@@ -30,6 +30,7 @@ pub mod pricing;
 pub mod promotions;
 pub mod reference;
 pub mod reports;
+pub mod retention;
 pub mod returns;
 pub mod segments;
 pub mod shipping;

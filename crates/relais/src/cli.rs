@@ -79,6 +79,16 @@ pub struct ListenArgs {
     /// long is closed too.
     #[arg(long, env = "RELAIS_HEADER_TIMEOUT_S", default_value_t = 30)]
     pub header_timeout_s: u64,
+    /// Days outbox events are kept once every reader (NATS, webhooks, notifications) has
+    /// read them.
+    #[arg(long, env = "RELAIS_OUTBOX_RETENTION_DAYS", default_value_t = 30)]
+    pub outbox_retention_days: i64,
+    /// Most age of a message in the JetStream stream, in days (0: no limit).
+    #[arg(long, env = "RELAIS_NATS_MAX_AGE_DAYS", default_value_t = 7)]
+    pub nats_max_age_days: u64,
+    /// Most bytes the JetStream stream keeps (oldest dropped first; 0: no limit).
+    #[arg(long, env = "RELAIS_NATS_MAX_BYTES", default_value_t = 1 << 30)]
+    pub nats_max_bytes: i64,
     /// Send e-mail to this SMTP server, e.g. smtp://127.0.0.1:2525 (no TLS: a local relay).
     #[arg(long, env = "RELAIS_SMTP_URL")]
     pub smtp_url: Option<String>,
@@ -158,6 +168,13 @@ impl ListenArgs {
             quiet_hours: self.quiet_hours.clone(),
             time_zone: self.time_zone.clone(),
         };
+        if !(1..=3650).contains(&self.outbox_retention_days) {
+            anyhow::bail!("--outbox-retention-days must be 1 to 3650");
+        }
+        settings.outbox_retention_days = self.outbox_retention_days;
+        if self.nats_max_bytes < 0 {
+            anyhow::bail!("--nats-max-bytes must be 0 or more");
+        }
         // Checked at start, not when the first message goes.
         if !settings.notify.is_off() {
             settings.notify.open()?;
@@ -169,6 +186,8 @@ impl ListenArgs {
                 url: url.to_owned(),
                 stream: self.nats_stream.clone(),
                 prefix: self.nats_prefix.clone(),
+                max_age: std::time::Duration::from_secs(self.nats_max_age_days * 24 * 3600),
+                max_bytes: self.nats_max_bytes,
             });
         Ok(settings)
     }

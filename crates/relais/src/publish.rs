@@ -41,6 +41,10 @@ pub struct NatsSettings {
     pub stream: String,
     /// First token of every subject.
     pub prefix: String,
+    /// Most age of a message in the stream (zero: no limit).
+    pub max_age: Duration,
+    /// Most bytes the stream keeps, the oldest dropped first (zero: no limit).
+    pub max_bytes: i64,
 }
 
 impl NatsSettings {
@@ -49,6 +53,8 @@ impl NatsSettings {
             url: url.to_owned(),
             stream: "RELAIS".into(),
             prefix: "relais".into(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            max_bytes: 1 << 30,
         }
     }
 
@@ -94,14 +100,22 @@ async fn publish_while_leased(
         .await
         .with_context(|| format!("connect to NATS at {}", settings.url))?;
     let js = jetstream::new(client);
-    js.get_or_create_stream(stream::Config {
+    // Created, or brought to the limits configured now (two deployments sharing a NATS
+    // server each have a stream and a prefix of their own).
+    js.create_or_update_stream(stream::Config {
         name: settings.stream.clone(),
         subjects: vec![format!("{}.>", settings.prefix)],
         duplicate_window: Duration::from_secs(120),
+        max_age: settings.max_age,
+        max_bytes: if settings.max_bytes == 0 {
+            -1
+        } else {
+            settings.max_bytes
+        },
         ..Default::default()
     })
     .await
-    .context("create the JetStream stream")?;
+    .context("create or update the JetStream stream")?;
     // A first start publishes what happens from now on, not the whole history.
     let mut position = match store::feed::cursor(db, CURSOR).await? {
         Some(p) => p,
@@ -121,6 +135,10 @@ async fn publish_while_leased(
             publish_batch(&js, settings, &rows).await?;
             store::feed::save_cursor(db, CURSOR, last).await?;
             metrics::counter!("relais_nats_published_total").increment(rows.len() as u64);
+            if let Some(at) = rows.last().and_then(committed_at) {
+                let lag = kernel::Timestamp::now().unix_ms() - at.unix_ms();
+                metrics::gauge!("relais_nats_publish_lag_seconds").set(lag.max(0) as f64 / 1000.0);
+            }
             position = last;
         }
         if rows.len() as i64 == BATCH {
@@ -213,6 +231,17 @@ fn event_id(row: &FeedRow) -> (String, String) {
     serde_json::from_str::<Id>(&row.envelope)
         .map(|e| (e.id, e.actor))
         .unwrap_or_else(|_| (format!("seq-{}", row.position.seq), "system".to_owned()))
+}
+
+/// When an outbox row's event happened (its CloudEvent `time`).
+fn committed_at(row: &FeedRow) -> Option<kernel::Timestamp> {
+    #[derive(serde::Deserialize)]
+    struct Time {
+        time: kernel::Timestamp,
+    }
+    serde_json::from_str::<Time>(&row.envelope)
+        .ok()
+        .map(|t| t.time)
 }
 
 /// Where the publisher has got to (for tests and operators).

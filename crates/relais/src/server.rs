@@ -28,6 +28,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// How customers are written to; off when no transport is set.
     pub notify: crate::notify::NotifySettings,
+    /// Days outbox events are kept (once every reader has read them).
+    pub outbox_retention_days: i64,
 }
 
 impl Settings {
@@ -42,6 +44,7 @@ impl Settings {
             order_rules: api::OrderRules::default(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             notify: crate::notify::NotifySettings::default(),
+            outbox_retention_days: DEFAULT_OUTBOX_RETENTION_DAYS,
         })
     }
 }
@@ -57,9 +60,13 @@ impl Default for Settings {
             order_rules: api::OrderRules::default(),
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             notify: crate::notify::NotifySettings::default(),
+            outbox_retention_days: DEFAULT_OUTBOX_RETENTION_DAYS,
         }
     }
 }
+
+/// How long outbox events are kept, by default.
+pub const DEFAULT_OUTBOX_RETENTION_DAYS: i64 = 30;
 
 /// How long a client has to send a request's headers, by default.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -160,12 +167,21 @@ pub async fn shutdown_signal() {
 /// How long an Idempotency-Key is remembered: a client retries within minutes, not days.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
-/// Forgets idempotency keys past their retention, once an hour.
-fn start_housekeeping(db: Db) -> tokio::task::JoinHandle<()> {
+/// Forgets idempotency keys past their retention and purges outbox events older than
+/// `outbox_days` that every reader has read, once an hour.
+fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
         loop {
             every_hour.tick().await;
+            match app::retention::purge_outbox(&db, outbox_days).await {
+                Ok(n) if n > 0 => {
+                    metrics::counter!("relais_outbox_purged_total").increment(n);
+                    tracing::info!(purged = n, "outbox events past their retention removed");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox purge failed; will retry"),
+            }
             let before = Timestamp::from_unix_ms(
                 Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64,
             );
@@ -304,7 +320,7 @@ pub async fn serve_db(
         let _ = tx.send(addr);
     }
     let mut background = Background(vec![
-        start_housekeeping(db.clone()),
+        start_housekeeping(db.clone(), settings.outbox_retention_days),
         start_hold_sweeper(db.clone()),
         start_order_sweeper(db.clone(), state.payments.clone()),
         start_event_resolver(db.clone()),

@@ -195,3 +195,63 @@ pub async fn move_cursor(
     }
     Ok(())
 }
+
+/// The readers that must have read an event before it may be purged.
+pub const OUTBOX_READERS: &[&str] = &[
+    NATS_CURSOR,
+    crate::webhooks::CURSOR,
+    crate::notifications::CURSOR,
+];
+
+/// Deletes up to `limit` outbox events older than `before` that every reader in
+/// [`OUTBOX_READERS`] which has started has read, and that no webhook delivery still waits
+/// for; the delivery log of the purged events goes with them. Answers how many went.
+pub async fn purge(conn: &mut Conn, before: Timestamp, limit: i64) -> Result<u64, Error> {
+    let names: Vec<crate::Value> = OUTBOX_READERS.iter().map(|n| (*n).into()).collect();
+    let sql = format!(
+        "SELECT txid, seq FROM outbox_cursors WHERE name IN ({})",
+        crate::sql::placeholders(1, names.len())
+    );
+    let read = conn.query(&sql, &names).await?;
+    let oldest = read
+        .iter()
+        .map(position_from_row)
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .min()
+        .unwrap_or(Position {
+            txid: i64::MAX,
+            seq: i64::MAX,
+        });
+    let waiting = conn
+        .query_one(
+            "SELECT MIN(seq) AS seq FROM webhook_deliveries WHERE status = 'pending'",
+            &[],
+        )
+        .await?
+        .opt_int("seq")?
+        .unwrap_or(i64::MAX);
+    let bound = match conn.backend() {
+        Backend::Sqlite => "seq <= $2",
+        Backend::Postgres => "(txid < $5::text::xid8 OR (txid = $5::text::xid8 AND seq <= $2))",
+    };
+    let victims = format!(
+        "SELECT seq FROM outbox WHERE time < $1 AND {bound} AND seq < $3 ORDER BY seq LIMIT $4"
+    );
+    let at = before.to_text();
+    let values = params![&at, oldest.seq, waiting, limit, oldest.txid];
+    let values = match conn.backend() {
+        Backend::Sqlite => &values[..4],
+        Backend::Postgres => values,
+    };
+    conn.execute(
+        &format!("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND seq IN ({victims})"),
+        values,
+    )
+    .await?;
+    conn.execute(
+        &format!("DELETE FROM outbox WHERE seq IN ({victims})"),
+        values,
+    )
+    .await
+}

@@ -89,6 +89,8 @@ async fn events_and_availability_reach_jetstream_once() {
             url: url.clone(),
             stream: tag.to_uppercase(),
             prefix: tag.clone(),
+            max_age: std::time::Duration::from_secs(3600),
+            max_bytes: 8 << 20,
         };
         let key = relais::server::create_key(&t.db, "nats test", &["admin".into()], "test")
             .await
@@ -156,6 +158,13 @@ async fn events_and_availability_reach_jetstream_once() {
             .expect("the hold event");
         assert_eq!(created["type"], "relais.hold.created");
         assert_eq!(created["subject"], hold["id"]);
+        // The stream has the limits configured (several deployments may share one server).
+        let mut s = js.get_stream(&nats.stream).await.unwrap();
+        let config = s.info().await.unwrap().config.clone();
+        assert_eq!(
+            (config.max_age, config.max_bytes),
+            (nats.max_age, nats.max_bytes)
+        );
 
         // A publisher that stopped before saving its cursor publishes the batch again on
         // restart; JetStream drops the repeats (Nats-Msg-Id), so nothing is stored twice.

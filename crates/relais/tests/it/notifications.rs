@@ -587,7 +587,10 @@ async fn back_in_stock_at_my_store_is_told_once() {
 }
 
 /// An SMS provider on a local port: what it was sent, with the headers.
-async fn sms_provider() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>) {
+async fn sms_provider() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(axum::http::HeaderMap, String)>>>,
+) {
     let got: std::sync::Arc<std::sync::Mutex<Vec<_>>> = Default::default();
     let seen = got.clone();
     let app = axum::Router::new().route(
@@ -617,20 +620,50 @@ async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log
             provider_secret: Some(SECRET.into()),
             ..awake(&sink)
         };
-        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t").await.unwrap();
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t")
+            .await
+            .unwrap();
         let node = start(&t.db, settings).await;
-        let api = Api { base: node.base.clone(), key: admin };
+        let api = Api {
+            base: node.base.clone(),
+            key: admin,
+        };
         let lea = shop(&api).await;
         let phone = json!({"identifiers": [{"kind": "phone", "value": "06 12 34 56 78"}]});
-        api.ok("POST", &format!("/v1/customers/{lea}/identities"), phone).await;
-        api.ok("PUT", &format!("/v1/customers/{lea}/contact-preferences"), json!({"medium": "sms"})).await;
-        let cart = api.ok("POST", "/v1/carts", json!({"customer_id": lea, "channel": "web",
-            "lines": [{"sku": "JK-M", "quantity": 1}]})).await;
+        api.ok("POST", &format!("/v1/customers/{lea}/identities"), phone)
+            .await;
+        api.ok(
+            "PUT",
+            &format!("/v1/customers/{lea}/contact-preferences"),
+            json!({"medium": "sms"}),
+        )
+        .await;
+        let cart = api
+            .ok(
+                "POST",
+                "/v1/carts",
+                json!({"customer_id": lea, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await;
         let checkout = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
-        let order = api.ok("POST", &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()), checkout).await;
+        let order = api
+            .ok(
+                "POST",
+                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+                checkout,
+            )
+            .await;
         let id = order["id"].as_str().unwrap();
-        api.ok("POST", &format!("/v1/orders/{id}/start_preparing"), json!({})).await;
-        let ready = api.ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({})).await;
+        api.ok(
+            "POST",
+            &format!("/v1/orders/{id}/start_preparing"),
+            json!({}),
+        )
+        .await;
+        let ready = api
+            .ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({}))
+            .await;
 
         eventually("the SMS", 10, || got.lock().unwrap().len() == 1).await;
         let (headers, body) = got.lock().unwrap()[0].clone();
@@ -645,10 +678,20 @@ async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log
         let expected = outbox::webhooks::sign(SECRET, &header("webhook-id"), stamp, &body);
         assert_eq!(header("webhook-signature"), expected);
         assert_eq!(header("idempotency-key"), format!("pickup_ready:{id}"));
-        assert!(sink.to("lea@example.com").is_empty(), "the SMS was preferred");
+        assert!(
+            sink.to("lea@example.com").is_empty(),
+            "the SMS was preferred"
+        );
 
-        api.ok("POST", &format!("/v1/customers/{lea}/erasure"), json!({})).await;
-        let log = api.ok("GET", &format!("/v1/notifications?customer_id={lea}&rule=pickup_ready"), json!(null)).await;
+        api.ok("POST", &format!("/v1/customers/{lea}/erasure"), json!({}))
+            .await;
+        let log = api
+            .ok(
+                "GET",
+                &format!("/v1/notifications?customer_id={lea}&rule=pickup_ready"),
+                json!(null),
+            )
+            .await;
         assert_eq!(log["data"][0]["recipient"], "[erased]", "{log}");
         assert!(log["data"][0]["title"].is_null());
     }

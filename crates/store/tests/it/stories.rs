@@ -287,3 +287,94 @@ async fn a_lease_has_one_holder_at_a_time() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn the_outbox_keeps_what_a_reader_or_a_pending_delivery_still_needs() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        for i in 0..6 {
+            create(&db, product(&format!("PURGE{i}"), &["M"]))
+                .await
+                .unwrap();
+        }
+        let all = store::feed::read_after(&db, store::feed::Position::default(), 100)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 6);
+        let later = Timestamp::from_unix_ms(Timestamp::now().unix_ms() + 3_600_000);
+        let purge = |limit: i64| {
+            let db = db.clone();
+            async move {
+                db.write(move |c| {
+                    Box::pin(async move { store::feed::purge(c, later, limit).await })
+                })
+                .await
+                .unwrap()
+            }
+        };
+        // The NATS publisher has read four; a webhook delivery of the second is pending.
+        store::feed::save_cursor(&db, store::feed::NATS_CURSOR, all[3].position)
+            .await
+            .unwrap();
+        let sub = store::webhooks::Subscription {
+            id: "whk_purge".into(),
+            url: "https://erp.example.com/hook".into(),
+            description: None,
+            event_types: vec![],
+            secret: "whsec_x".into(),
+            previous_secret: None,
+            previous_until: None,
+            status: outbox::webhooks::SubscriptionStatus::Active,
+            disabled_reason: None,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        };
+        let pending = store::webhooks::Queued {
+            subscription_id: sub.id.clone(),
+            seq: all[1].position.seq,
+            event_id: "evt".into(),
+            event_type: all[1].kind.clone(),
+            subject: "s".into(),
+        };
+        let (sub_id, seq) = (sub.id.clone(), pending.seq);
+        let webhooks_read = all[5].position;
+        db.write(move |c| {
+            Box::pin(async move {
+                store::webhooks::create(c, &sub).await?;
+                store::webhooks::enqueue(c, &[pending], (None, webhooks_read), Timestamp::now())
+                    .await
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(purge(100).await, 1, "{}: only the first", t.url);
+        // Delivered: then the publisher's cursor is the bound.
+        db.write(move |c| {
+            Box::pin(async move {
+                let done = store::webhooks::Finished::Delivered { status: 200 };
+                store::webhooks::finish(c, &[(sub_id, seq, done)], Timestamp::now(), "t").await
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(purge(2).await, 2, "a batch at a time");
+        assert_eq!(purge(100).await, 1);
+        assert_eq!(purge(100).await, 0);
+        let left = store::feed::read_after(&db, store::feed::Position::default(), 100)
+            .await
+            .unwrap();
+        let left: Vec<i64> = left.iter().map(|r| r.position.seq).collect();
+        let expected: Vec<i64> = all[4..].iter().map(|r| r.position.seq).collect();
+        assert_eq!(left, expected);
+        // Nothing younger than the retention goes, read or not.
+        store::feed::save_cursor(&db, store::feed::NATS_CURSOR, all[5].position)
+            .await
+            .unwrap();
+        let long_ago = Timestamp::from_unix_ms(0);
+        let none = db
+            .write(move |c| Box::pin(async move { store::feed::purge(c, long_ago, 100).await }))
+            .await
+            .unwrap();
+        assert_eq!(none, 0);
+    }
+}
