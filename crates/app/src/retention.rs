@@ -15,7 +15,9 @@ pub async fn purge_outbox(db: &Db, days: i64) -> Result<u64, Error> {
     let mut purged = 0;
     loop {
         let n = db
-            .write(move |c| Box::pin(async move { store::feed::purge(c, before, BATCH).await }))
+            .write_background(move |c| {
+                Box::pin(async move { store::feed::purge(c, before, BATCH).await })
+            })
             .await?;
         purged += n;
         if (n as i64) < BATCH {

@@ -260,7 +260,7 @@ pub async fn queue(db: &Db, batch: i64) -> Result<usize, Error> {
     }
     let now = crate::clock::now();
     let read = events.len();
-    db.write(move |c| {
+    db.write_background(move |c| {
         Box::pin(async move { store::webhooks::enqueue(c, &queued, (from, last), now).await })
     })
     .await?;
@@ -271,7 +271,7 @@ pub async fn queue(db: &Db, batch: i64) -> Result<usize, Error> {
 /// it exists.
 async fn save_start(db: &Db, start: Position) -> Result<(), Error> {
     let now = crate::clock::now();
-    db.write(move |c| {
+    db.write_background(move |c| {
         Box::pin(async move { store::webhooks::enqueue(c, &[], (None, start), now).await })
     })
     .await
@@ -295,7 +295,7 @@ pub async fn claim(db: &Db, id: &str, limit: i64, lease_s: i64) -> Result<Vec<Cl
     let until = Timestamp::from_unix_ms(now.unix_ms() + lease_s * 1000);
     let id = id.to_owned();
     let mut claimed = db
-        .write(move |c| {
+        .write_background(move |c| {
             Box::pin(async move { store::webhooks::claim(c, &id, (now, until), limit).await })
         })
         .await?;
@@ -344,7 +344,7 @@ pub async fn finish(db: &Db, attempts: Vec<(Claimed, Attempt)>) -> Result<(), Er
             (c.subscription_id, c.seq, how)
         })
         .collect();
-    db.write(move |c| {
+    db.write_background(move |c| {
         Box::pin(async move { store::webhooks::finish(c, &results, now, "webhooks").await })
     })
     .await

@@ -20,6 +20,7 @@ pub mod demo_orders;
 pub mod import;
 pub mod listen;
 pub mod notify;
+pub mod pace;
 pub mod publish;
 pub mod server;
 pub mod webhooks;

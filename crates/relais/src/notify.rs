@@ -199,6 +199,7 @@ pub async fn run(
     reference: std::sync::Arc<Reference>,
     transports: Transports,
     mut settings: Settings,
+    pace: std::sync::Arc<crate::pace::Pace>,
 ) {
     settings.media = transports.media();
     let db = reference.db().clone();
@@ -228,6 +229,8 @@ pub async fn run(
         if !busy {
             tokio::time::sleep(IDLE).await;
         }
+        // Messages can wait a beat while clients keep the writer busy.
+        pace.give_way().await;
     }
 }
 

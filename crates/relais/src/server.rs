@@ -325,17 +325,18 @@ pub async fn serve_db(
         start_order_sweeper(db.clone(), state.payments.clone()),
         start_event_resolver(db.clone()),
     ]);
+    let (pace, sampler) = crate::pace::Pace::start(db.clone());
+    background.0.push(sampler);
     background
         .0
-        .push(tokio::spawn(crate::webhooks::run(db.clone())));
+        .push(tokio::spawn(crate::webhooks::run(db.clone(), pace.clone())));
     if settings.notify.is_off() {
         tracing::info!("notifications are off: no --smtp-url, --mail-dir, --sms-url or --push-url");
     } else {
         let (transports, rules) = settings.notify.open()?;
         let reference = state.reference.clone();
-        background.0.push(tokio::spawn(crate::notify::run(
-            reference, transports, rules,
-        )));
+        let notifier = crate::notify::run(reference, transports, rules, pace.clone());
+        background.0.push(tokio::spawn(notifier));
     }
     if let Some(nats) = settings.nats.clone() {
         background

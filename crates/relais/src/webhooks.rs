@@ -4,9 +4,11 @@
 //! specification says, with a timeout per attempt. A slow or dead receiver holds up only its
 //! own worker; within a subscription the deliveries of a subject go in order, and one that
 //! fails holds back the later ones of its subject until it is retried. Nothing here runs on
-//! the writer but one short command per batch.
+//! the writer but one short command per batch, and while clients keep the writer busy it
+//! takes small batches at a slow beat ([`Pace`]): deliveries lag, checkouts do not.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::webhooks::Attempt;
@@ -14,12 +16,16 @@ use kernel::Timestamp;
 use store::Db;
 use store::webhooks::{Claimed, Subscription};
 
+use crate::pace::Pace;
+
 /// How long one attempt may take before it counts as no answer.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is this node's: past it, another node may send it.
 const LEASE_S: i64 = 60;
 /// Events queued, and deliveries claimed, per round.
 const BATCH: i64 = 500;
+/// The same while clients keep the writer busy (see [`Pace`]).
+const BUSY_BATCH: i64 = 100;
 /// The pause when there was nothing to do.
 const IDLE: Duration = Duration::from_millis(200);
 
@@ -35,11 +41,12 @@ pub fn client() -> reqwest::Client {
 
 /// Runs the dispatcher until the task is dropped: one task queues events, and each active
 /// subscription has a worker of its own, so a slow receiver holds up only its own deliveries.
-pub async fn run(db: Db) {
+pub async fn run(db: Db, pace: Arc<Pace>) {
     let client = client();
     let mut workers = Workers::default();
     loop {
-        let busy = match app::webhooks::queue(&db, BATCH).await {
+        let batch = pace.batch(BATCH, BUSY_BATCH);
+        let busy = match app::webhooks::queue(&db, batch).await {
             Ok(n) => n > 0,
             // Another node queued the same events first: they are queued.
             Err(e) if e.code == kernel::ErrorCode::Conflict => true,
@@ -66,15 +73,15 @@ pub async fn run(db: Db) {
             .retain(|id, w| !w.is_finished() || active.contains(id));
         for id in active {
             if workers.0.get(&id).is_none_or(|w| w.is_finished()) {
-                let (db, client) = (db.clone(), client.clone());
-                workers
-                    .0
-                    .insert(id.clone(), tokio::spawn(worker(db, client, id)));
+                let (db, client, pace) = (db.clone(), client.clone(), pace.clone());
+                let task = tokio::spawn(worker(db, client, pace, id.clone()));
+                workers.0.insert(id, task);
             }
         }
         if !busy {
             tokio::time::sleep(IDLE).await;
         }
+        pace.give_way().await;
     }
 }
 
@@ -92,9 +99,10 @@ impl Drop for Workers {
 }
 
 /// Delivers one subscription's due deliveries until it is no longer active.
-async fn worker(db: Db, client: reqwest::Client, id: String) {
+async fn worker(db: Db, client: reqwest::Client, pace: Arc<Pace>, id: String) {
     loop {
-        match round(&db, &client, &id).await {
+        pace.give_way().await;
+        match round(&db, &client, &id, pace.batch(BATCH, BUSY_BATCH)).await {
             Ok(None) => return,
             Ok(Some(0)) => tokio::time::sleep(IDLE).await,
             Ok(Some(_)) => {}
@@ -106,18 +114,19 @@ async fn worker(db: Db, client: reqwest::Client, id: String) {
     }
 }
 
-/// One round of one subscription: claim what is due, send it, record how it went. Answers
-/// how many were sent, or `None` when the subscription is no longer active.
+/// One round of one subscription: claim up to `batch` due deliveries, send them, record how
+/// it went. Answers how many were sent, or `None` when the subscription is no longer active.
 pub async fn round(
     db: &Db,
     client: &reqwest::Client,
     id: &str,
+    batch: i64,
 ) -> Result<Option<usize>, kernel::Error> {
     // Read first: a claim takes only an active subscription's deliveries.
     let Some(subscription) = app::webhooks::active_one(db, id).await? else {
         return Ok(None);
     };
-    let claimed = app::webhooks::claim(db, id, BATCH, LEASE_S).await?;
+    let claimed = app::webhooks::claim(db, id, batch, LEASE_S).await?;
     let sent = claimed.len();
     if sent > 0 {
         let attempts = send_all(client, &subscription, claimed).await;

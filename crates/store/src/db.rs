@@ -389,6 +389,22 @@ impl Db {
         self.inner.writer.run(command).await
     }
 
+    /// Runs one command of background work (dispatchers, sweepers) through the writer; see
+    /// [`Writer::run_background`].
+    pub async fn write_background<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        self.inner.writer.run_background(command).await
+    }
+
+    /// Whether clients kept this node's writer busy since the last look: at least `waiting`
+    /// of their commands waited at once. Background work asks before it competes.
+    pub fn clients_busy(&self, waiting: usize) -> bool {
+        self.inner.writer.client_load().take_peak() >= waiting
+    }
+
     /// Ticks after every durable commit of this node's writer. Changes made by other nodes
     /// (PostgreSQL) do not tick it: feeds also poll.
     pub fn commits(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -17,6 +17,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures::FutureExt;
@@ -101,6 +102,40 @@ fn announce(commits: &Commits, outcome: &Result<(), Error>) {
 #[derive(Clone)]
 pub struct Writer {
     queue: mpsc::UnboundedSender<Box<dyn Job>>,
+    load: Arc<ClientLoad>,
+}
+
+/// How many commands of clients (not of background work) wait for the writer, and the most
+/// that waited since the last look: background work reads it to give way under load.
+#[derive(Debug, Default)]
+pub struct ClientLoad {
+    waiting: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl ClientLoad {
+    /// The most client commands waiting at once since the last call.
+    pub fn take_peak(&self) -> usize {
+        self.peak
+            .swap(self.waiting.load(Ordering::Relaxed), Ordering::Relaxed)
+    }
+}
+
+/// Counts a client command from submission to answer.
+struct Waiting<'a>(&'a ClientLoad);
+
+impl<'a> Waiting<'a> {
+    fn start(load: &'a ClientLoad) -> Waiting<'a> {
+        let now = load.waiting.fetch_add(1, Ordering::Relaxed) + 1;
+        load.peak.fetch_max(now, Ordering::Relaxed);
+        Waiting(load)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn stopped() -> Error {
@@ -130,7 +165,10 @@ impl Writer {
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the writer thread");
         }
-        Writer { queue }
+        Writer {
+            queue,
+            load: Arc::default(),
+        }
     }
 
     /// Starts the PostgreSQL writer as a task on the current runtime.
@@ -143,7 +181,25 @@ impl Writer {
     pub fn start_postgres(pool: PgPool, max_batch: usize, commits: Commits) -> Writer {
         let (queue, rx) = mpsc::unbounded_channel();
         tokio::spawn(postgres_loop(pool, rx, max_batch.max(1), commits));
-        Writer { queue }
+        Writer {
+            queue,
+            load: Arc::default(),
+        }
+    }
+
+    /// The load clients put on the writer.
+    pub fn client_load(&self) -> &ClientLoad {
+        &self.load
+    }
+
+    /// Like [`Writer::run`], for background work (dispatchers, sweepers): not counted in
+    /// [`ClientLoad`], which such work reads to give way to clients.
+    pub async fn run_background<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        self.enqueue(false, command).await
     }
 
     /// Runs `command` in the next batch and returns its result once the batch is durable.
@@ -173,6 +229,15 @@ impl Writer {
     }
 
     async fn submit<T, F>(&self, alone: bool, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        let _waiting = Waiting::start(&self.load);
+        self.enqueue(alone, command).await
+    }
+
+    async fn enqueue<T, F>(&self, alone: bool, command: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,

@@ -79,7 +79,7 @@ pub async fn plan(reference: &Reference, batch: i64) -> Result<usize, Error> {
     }
     let read = events.len();
     let now = crate::clock::now();
-    db.write(move |c| {
+    db.write_background(move |c| {
         Box::pin(async move {
             store::feed::move_cursor(c, log::CURSOR, (from, last), now).await?;
             log::fire(c, &firings, now).await?;
@@ -293,7 +293,7 @@ pub async fn plan_behaviour(reference: &Reference) -> Result<usize, Error> {
     let every_days = offer.every_days.unwrap_or(14);
     let to = store::feed::Position { txid: 0, seq: upto };
     let now = crate::clock::now();
-    db.write(move |c| {
+    db.write_background(move |c| {
         Box::pin(async move {
             store::feed::move_cursor(c, log::EVENTS_CURSOR, (from, to), now).await?;
             log::fire(c, &firings, now).await?;
@@ -498,8 +498,10 @@ pub async fn plan_idle_carts(db: &Db, limit: i64) -> Result<usize, Error> {
     drop(conn);
     let n = firings.len();
     if n > 0 {
-        db.write(move |c| Box::pin(async move { log::fire(c, &firings, now).await.map(|_| ()) }))
-            .await?;
+        db.write_background(move |c| {
+            Box::pin(async move { log::fire(c, &firings, now).await.map(|_| ()) })
+        })
+        .await?;
     }
     Ok(n)
 }

@@ -91,7 +91,7 @@ impl Recipient {
 pub async fn claim(db: &Db, limit: i64, lease_s: i64) -> Result<Vec<Claimed>, Error> {
     let now = Timestamp::now();
     let until = Timestamp::from_unix_ms(now.unix_ms() + lease_s * 1000);
-    db.write(move |c| Box::pin(async move { log::claim(c, (now, until), limit).await }))
+    db.write_background(move |c| Box::pin(async move { log::claim(c, (now, until), limit).await }))
         .await
 }
 
@@ -285,6 +285,6 @@ pub async fn finish(db: &Db, results: Vec<(Claimed, Outcome)>) -> Result<(), Err
         return Ok(());
     }
     let now = Timestamp::now();
-    db.write(move |c| Box::pin(async move { log::finish(c, &results, now).await }))
+    db.write_background(move |c| Box::pin(async move { log::finish(c, &results, now).await }))
         .await
 }
