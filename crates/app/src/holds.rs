@@ -77,6 +77,6 @@ pub async fn end(
 /// Expires up to `limit` pending holds whose deadline has passed (the hold sweeper; actor
 /// `system`); answers how many.
 pub async fn expire_due(db: &Db, now: kernel::Timestamp, limit: i64) -> Result<usize, Error> {
-    db.write(move |c| Box::pin(store::stock::expire_due(c, now, limit)))
+    db.write_background(move |c| Box::pin(store::stock::expire_due(c, now, limit)))
         .await
 }

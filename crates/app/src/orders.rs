@@ -256,7 +256,7 @@ pub async fn sweep_due<P: PaymentProvider>(
     limit: i64,
 ) -> Result<usize, Error> {
     let (lapsed, refunds) = db
-        .write(move |c| Box::pin(store::orders::sweep_due(c, now, limit)))
+        .write_background(move |c| Box::pin(store::orders::sweep_due(c, now, limit)))
         .await?;
     pass_refunds(payments, refunds).await;
     Ok(lapsed)

@@ -105,8 +105,9 @@ pub struct Writer {
     load: Arc<ClientLoad>,
 }
 
-/// How many commands of clients (not of background work) wait for the writer, and the most
-/// that waited since the last look: background work reads it to give way under load.
+/// How many commands of clients (not of background work: sweepers, dispatchers, the event
+/// resolver) wait for the writer, and the most that waited since the last look: background
+/// work reads it to give way under load.
 #[derive(Debug, Default)]
 pub struct ClientLoad {
     waiting: AtomicUsize,
@@ -225,7 +226,8 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
-        self.submit(true, command).await
+        // Long background work (resolving the log): not a client waiting.
+        self.enqueue(true, command).await
     }
 
     async fn submit<T, F>(&self, alone: bool, command: F) -> Result<T, Error>

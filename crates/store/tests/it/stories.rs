@@ -378,3 +378,29 @@ async fn the_outbox_keeps_what_a_reader_or_a_pending_delivery_still_needs() {
         assert_eq!(none, 0);
     }
 }
+
+#[tokio::test]
+async fn only_clients_make_the_writer_busy() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        fn slow(c: &mut store::Conn) -> store::BoxFut<'_, Result<(), kernel::Error>> {
+            Box::pin(async move {
+                c.execute(
+                    "UPDATE outbox_cursors SET seq = seq WHERE name = 'none'",
+                    &[],
+                )
+                .await?;
+                Ok(())
+            })
+        }
+        // Forget the migrations' commands.
+        db.clients_busy(1);
+        let background: Vec<_> = (0..8).map(|_| db.write_background(slow)).collect();
+        futures::future::try_join_all(background).await.unwrap();
+        assert!(!db.clients_busy(2), "background work is not a client");
+        let clients: Vec<_> = (0..8).map(|_| db.write(slow)).collect();
+        futures::future::try_join_all(clients).await.unwrap();
+        assert!(db.clients_busy(2), "eight clients waited at once");
+        assert!(!db.clients_busy(2), "the peak is read once");
+    }
+}
