@@ -189,16 +189,25 @@ pub async fn claim(
 ) -> Result<Vec<Claimed>, Error> {
     let claimed = conn
         .query(
-            "UPDATE webhook_deliveries SET lease_until = $2
+            // The few deliveries that hold their subject back — waiting for a retry, or out
+            // with a node — are found first through their own indexes; the claim then walks
+            // the pending ones in order, skipping those behind a holder. Cost follows what is
+            // claimed and held, not the backlog (a receiver back after an outage, or a
+            // dispatcher that gave way under load).
+            "WITH holders AS MATERIALIZED (
+                 SELECT subject, seq FROM webhook_deliveries
+                  WHERE status = 'pending' AND next_attempt_at > $1 AND subscription_id = $4
+                 UNION ALL
+                 SELECT subject, seq FROM webhook_deliveries
+                  WHERE subscription_id = $4 AND status = 'pending' AND lease_until IS NOT NULL
+                    AND lease_until >= $1)
+             UPDATE webhook_deliveries SET lease_until = $2
              WHERE (subscription_id, seq) IN (
                  SELECT d.subscription_id, d.seq FROM webhook_deliveries d
                  JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
                  WHERE d.subscription_id = $4 AND d.status = 'pending' AND d.next_attempt_at <= $1
                    AND (d.lease_until IS NULL OR d.lease_until < $1)
-                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                        WHERE e.subscription_id = d.subscription_id AND e.subject = d.subject
-                          AND e.status = 'pending' AND e.seq < d.seq
-                          AND (e.next_attempt_at > $1 OR e.lease_until >= $1))
+                   AND NOT EXISTS (SELECT 1 FROM holders h WHERE h.subject = d.subject AND h.seq < d.seq)
                  ORDER BY d.seq LIMIT $3)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
              RETURNING subscription_id, seq, event_id, subject, attempts",

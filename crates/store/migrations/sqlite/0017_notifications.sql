@@ -58,3 +58,11 @@ CREATE INDEX stock_alerts_by_item ON stock_alerts (sku, location) WHERE status =
 ALTER TABLE customers ADD COLUMN language TEXT;
 ALTER TABLE customers ADD COLUMN contact_medium TEXT;
 ALTER TABLE customers ADD COLUMN time_zone TEXT;
+
+-- Webhook claims: the deliveries that hold a subject back (leased; retrying ones are found
+-- through webhook_deliveries_due) and the pending ones in order, so a claim costs what it
+-- takes, not the backlog behind a receiver that was down or a dispatcher that gave way.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (subscription_id, seq) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_leased ON webhook_deliveries (subscription_id, lease_until)
+    WHERE status = 'pending' AND lease_until IS NOT NULL;
+DROP INDEX webhook_deliveries_pending_by_subject;
