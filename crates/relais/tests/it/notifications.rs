@@ -696,3 +696,142 @@ async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log
         assert!(log["data"][0]["title"].is_null());
     }
 }
+
+/// The pipeline driven by hand (no transport: the node's notifier is off): an abandoned cart
+/// fires once and, without marketing consent, is skipped with its reason; a sign-up fires
+/// the welcome after its delay; a reservation's warning is due its delay before the deadline.
+#[tokio::test]
+async fn idle_carts_sign_ups_and_reservations_fire_as_configured() {
+    for t in testkit::every_backend().await {
+        let admin = relais::server::create_key(&t.db, "t", &["admin".to_owned()], "t")
+            .await
+            .unwrap();
+        let node = start(&t.db, NotifySettings::default()).await;
+        let api = Api {
+            base: node.base.clone(),
+            key: admin,
+        };
+        let lea = shop(&api).await;
+        let reference = app::reference::Reference::new(t.db.clone());
+        // The readers start from here.
+        app::notifier::plan(&reference, 500).await.unwrap();
+        app::notifier::plan_behaviour(&reference).await.unwrap();
+        let rule = json!({"enabled": true, "delay_minutes": 0, "media": ["email"]});
+        api.ok("PUT", "/v1/notification-rules/abandoned_cart", rule)
+            .await;
+        let cart = api
+            .ok(
+                "POST",
+                "/v1/carts",
+                json!({"customer_id": lea, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(app::notifier::plan_idle_carts(&t.db, 100).await.unwrap(), 1);
+        assert_eq!(
+            app::notifier::plan_idle_carts(&t.db, 100).await.unwrap(),
+            0,
+            "once per cart"
+        );
+        let settings = app::notifier::Settings {
+            quiet_hours: notify::reach::QuietHours {
+                start_minute: 0,
+                end_minute: 0,
+            },
+            time_zone: "Europe/Paris".into(),
+            media: vec![notify::Medium::Email],
+        };
+        let claimed = app::notifier::claim(&t.db, 10, 60).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(claimed[0].subject, cart["id"].as_str().unwrap());
+        let prepared = app::notifier::prepare(&t.db, &settings, &claimed)
+            .await
+            .unwrap();
+        let skipped = store::notifications::Outcome::Skipped(
+            "no consent: email_marketing not granted".into(),
+        );
+        assert_eq!(
+            prepared,
+            vec![app::notifier::Prepared::Done(skipped.clone())]
+        );
+        let finished = claimed.into_iter().zip([skipped]).collect();
+        app::notifier::finish(&t.db, finished).await.unwrap();
+
+        // A sign-up: the welcome, ten minutes later.
+        let signup = json!({"channel": "web", "type": "sign_up",
+            "identifiers": [{"kind": "email", "value": "lea@example.com"}], "properties": {}});
+        api.ok("POST", "/v1/events", json!({"events": [signup]}))
+            .await;
+        // A reservation: its warning six hours before the hold ends.
+        let reserve = json!({"mode": "reserve", "location": "LYS-BELLECOUR"});
+        let cart = api
+            .ok(
+                "POST",
+                "/v1/carts",
+                json!({"customer_id": lea, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await;
+        let order = api
+            .ok(
+                "POST",
+                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
+                reserve,
+            )
+            .await;
+        let started = Instant::now();
+        let log = loop {
+            // Behavioural events are read once resolved (on SQLite, behind the log).
+            app::notifier::plan(&reference, 500).await.unwrap();
+            app::notifier::plan_behaviour(&reference).await.unwrap();
+            let log = api
+                .ok(
+                    "GET",
+                    &format!("/v1/notifications?customer_id={lea}"),
+                    json!(null),
+                )
+                .await;
+            let rules: Vec<&str> = log["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["rule"].as_str().unwrap())
+                .collect();
+            let both = rules.contains(&"reservation_expiring") && rules.contains(&"welcome");
+            if both || started.elapsed() > Duration::from_secs(20) {
+                break log;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let of = |rule: &str| {
+            log["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["rule"] == rule)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {rule} in {log}"))
+        };
+        let due = |n: &Value| {
+            kernel::Timestamp::parse(n["due_at"].as_str().unwrap())
+                .unwrap()
+                .unix_ms()
+        };
+        let now = kernel::Timestamp::now().unix_ms();
+        let welcome = of("welcome");
+        assert_eq!(welcome["status"], "scheduled");
+        assert!(
+            (9 * 60_000..=10 * 60_000).contains(&(due(&welcome) - now)),
+            "{welcome}"
+        );
+        let warning = of("reservation_expiring");
+        let deadline = kernel::Timestamp::parse(order["deadline_at"].as_str().unwrap())
+            .unwrap()
+            .unix_ms();
+        assert_eq!(deadline - due(&warning), 6 * 3_600_000, "{warning}");
+        assert_eq!(
+            of("abandoned_cart")["outcome"],
+            "no consent: email_marketing not granted"
+        );
+    }
+}
