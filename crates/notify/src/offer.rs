@@ -50,14 +50,12 @@ pub struct Offer {
     pub reason: String,
 }
 
-impl Offer {
-    /// `3.2` / `3,2`.
-    pub fn distance_text(&self, language: crate::Language) -> String {
-        let text = format!("{}.{}", self.distance_hm / 10, self.distance_hm % 10);
-        match language {
-            crate::Language::Fr => text.replace('.', ","),
-            crate::Language::En => text,
-        }
+/// A distance in tenths of a kilometre as a message writes it: `3.2` / `3,2`.
+pub fn distance_text(distance_hm: i64, language: crate::Language) -> String {
+    let text = format!("{}.{}", distance_hm / 10, distance_hm % 10);
+    match language {
+        crate::Language::Fr => text.replace('.', ","),
+        crate::Language::En => text,
     }
 }
 
@@ -88,11 +86,10 @@ pub fn nearest(
         distance_hm,
         available: best.available,
         reason: format!(
-            "viewed {product}; {} ({}) is the nearest store with it in stock: {}.{} km from {}, {} unit(s) available; {others} other store(s) have it",
+            "viewed {product}; {} ({}) is the nearest store with it in stock: {} km from {}, {} unit(s) available; {others} other store(s) have it",
             best.name,
             best.code,
-            distance_hm / 10,
-            distance_hm % 10,
+            distance_text(distance_hm, crate::Language::En),
             source.as_str(),
             best.available,
         ),
@@ -151,7 +148,8 @@ mod tests {
                 .contains("Villeurbanne (VILLEUR) is the nearest store with it in stock")
         );
         assert!(o.reason.contains("the position sent with the view"));
-        assert!(o.distance_text(crate::Language::Fr).contains(','));
+        assert_eq!(distance_text(52, crate::Language::Fr), "5,2");
+        assert_eq!(distance_text(52, crate::Language::En), "5.2");
     }
 
     #[test]

@@ -244,11 +244,7 @@ fn with_customer(context: &Value, who: &Recipient, (zone, language): (&str, Lang
         context["order"]["deadline"] = json!(templates::local_date_time(at, zone, language));
     }
     if let Some(hm) = context["offer"]["distance_hm"].as_i64() {
-        let km = format!("{}.{}", hm / 10, hm % 10);
-        context["offer"]["distance_km"] = json!(match language {
-            Language::Fr => km.replace('.', ","),
-            Language::En => km,
-        });
+        context["offer"]["distance_km"] = json!(notify::offer::distance_text(hm, language));
     }
     context
 }
