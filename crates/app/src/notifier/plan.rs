@@ -63,6 +63,9 @@ pub async fn plan(reference: &Reference, batch: i64) -> Result<usize, Error> {
             }
         }
         let found = match e.kind.as_str() {
+            // Of placed orders only reservations fire (the payload says the mode): no read
+            // for every checkout.
+            ORDER_PLACED if data["mode"] != "reserve" => Vec::new(),
             ORDER_READY | ORDER_PLACED => {
                 order_firings(&mut conn, (&rules, &locations), &e.kind, &event.subject).await?
             }
