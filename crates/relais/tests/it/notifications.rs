@@ -154,6 +154,38 @@ impl Api {
         call(&self.base, &self.key, method, path, body).await
     }
 
+    /// Léa's cart on the web: one jacket.
+    async fn jacket_cart(&self, customer: &str) -> Value {
+        let body = json!({"customer_id": customer, "channel": "web",
+            "lines": [{"sku": "JK-M", "quantity": 1}]});
+        self.ok("POST", "/v1/carts", body).await
+    }
+
+    async fn checkout(&self, cart: &Value, body: Value) -> Value {
+        let path = format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap());
+        self.ok("POST", &path, body).await
+    }
+
+    /// A click & collect order in Lyon, prepared and ready: its id and pickup code.
+    async fn ready_pickup(&self, customer: &str) -> (String, String) {
+        let cart = self.jacket_cart(customer).await;
+        let pickup = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        let id = self.checkout(&cart, pickup).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.ok(
+            "POST",
+            &format!("/v1/orders/{id}/start_preparing"),
+            json!({}),
+        )
+        .await;
+        let ready = self
+            .ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({}))
+            .await;
+        (id, ready["pickup_code"].as_str().unwrap().to_owned())
+    }
+
     async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
         let (status, answer) = self.call(method, path, body).await;
         assert!(
@@ -263,33 +295,7 @@ async fn pickup_ready_is_mailed_once_in_the_customers_language_with_a_calendar_e
             key: admin,
         };
         let lea = shop(&api).await;
-        let cart = api
-            .ok(
-                "POST",
-                "/v1/carts",
-                json!({"customer_id": lea, "channel": "web",
-            "lines": [{"sku": "JK-M", "quantity": 1}]}),
-            )
-            .await;
-        let checkout = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
-        let order = api
-            .ok(
-                "POST",
-                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
-                checkout,
-            )
-            .await;
-        let id = order["id"].as_str().unwrap().to_owned();
-        api.ok(
-            "POST",
-            &format!("/v1/orders/{id}/start_preparing"),
-            json!({}),
-        )
-        .await;
-        let ready = api
-            .ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({}))
-            .await;
-        let code = ready["pickup_code"].as_str().unwrap().to_owned();
+        let (id, code) = api.ready_pickup(&lea).await;
 
         eventually("the pickup mail", 20, || {
             sink.to("lea@example.com").len() == 1
@@ -638,32 +644,7 @@ async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log
             json!({"medium": "sms"}),
         )
         .await;
-        let cart = api
-            .ok(
-                "POST",
-                "/v1/carts",
-                json!({"customer_id": lea, "channel": "web",
-            "lines": [{"sku": "JK-M", "quantity": 1}]}),
-            )
-            .await;
-        let checkout = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
-        let order = api
-            .ok(
-                "POST",
-                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
-                checkout,
-            )
-            .await;
-        let id = order["id"].as_str().unwrap();
-        api.ok(
-            "POST",
-            &format!("/v1/orders/{id}/start_preparing"),
-            json!({}),
-        )
-        .await;
-        let ready = api
-            .ok("POST", &format!("/v1/orders/{id}/mark_ready"), json!({}))
-            .await;
+        let (id, code) = api.ready_pickup(&lea).await;
 
         eventually("the SMS", 10, || got.lock().unwrap().len() == 1).await;
         let (headers, body) = got.lock().unwrap()[0].clone();
@@ -671,8 +652,7 @@ async fn a_customer_who_prefers_sms_gets_a_signed_sms_and_erasure_blanks_the_log
         let sms: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(sms["to"], "+33612345678");
         assert_eq!(sms["medium"], "sms");
-        let code = ready["pickup_code"].as_str().unwrap();
-        assert!(sms["text"].as_str().unwrap().contains(code), "{sms}");
+        assert!(sms["text"].as_str().unwrap().contains(&code), "{sms}");
         // Signed as webhooks are: the provider can check it came from Relais.
         let stamp: i64 = header("webhook-timestamp").parse().unwrap();
         let expected = outbox::webhooks::sign(SECRET, &header("webhook-id"), stamp, &body);
@@ -719,14 +699,7 @@ async fn idle_carts_sign_ups_and_reservations_fire_as_configured() {
         let rule = json!({"enabled": true, "delay_minutes": 0, "media": ["email"]});
         api.ok("PUT", "/v1/notification-rules/abandoned_cart", rule)
             .await;
-        let cart = api
-            .ok(
-                "POST",
-                "/v1/carts",
-                json!({"customer_id": lea, "channel": "web",
-            "lines": [{"sku": "JK-M", "quantity": 1}]}),
-            )
-            .await;
+        let cart = api.jacket_cart(&lea).await;
         assert_eq!(app::notifier::plan_idle_carts(&t.db, 100).await.unwrap(), 1);
         assert_eq!(
             app::notifier::plan_idle_carts(&t.db, 100).await.unwrap(),
@@ -764,21 +737,8 @@ async fn idle_carts_sign_ups_and_reservations_fire_as_configured() {
             .await;
         // A reservation: its warning six hours before the hold ends.
         let reserve = json!({"mode": "reserve", "location": "LYS-BELLECOUR"});
-        let cart = api
-            .ok(
-                "POST",
-                "/v1/carts",
-                json!({"customer_id": lea, "channel": "web",
-            "lines": [{"sku": "JK-M", "quantity": 1}]}),
-            )
-            .await;
-        let order = api
-            .ok(
-                "POST",
-                &format!("/v1/carts/{}/checkout", cart["id"].as_str().unwrap()),
-                reserve,
-            )
-            .await;
+        let cart = api.jacket_cart(&lea).await;
+        let order = api.checkout(&cart, reserve).await;
         let started = Instant::now();
         let log = loop {
             // Behavioural events are read once resolved (on SQLite, behind the log).
