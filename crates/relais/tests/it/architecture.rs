@@ -35,6 +35,7 @@ const DOMAIN: &[&str] = &[
     "customers",
     "orders",
     "notify",
+    "loyalty",
 ];
 const IO_AND_FRAMEWORKS: &[&str] = &[
     "sqlx",
