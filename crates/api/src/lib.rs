@@ -54,6 +54,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::delivery::router())
         .merge(routes::webhooks::router())
         .merge(routes::notifications::router())
+        .merge(routes::loyalty::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

@@ -22,6 +22,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "customer events", description = "Behavioural events from every channel, resolved to profiles"),
         (name = "outbox", description = "The outbox of CloudEvents"),
         (name = "notifications", description = "Automation rules, the send log, contact preferences, back-in-stock requests"),
+        (name = "loyalty", description = "The loyalty programme, members' points on every channel, corrections"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

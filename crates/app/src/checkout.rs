@@ -57,6 +57,9 @@ pub struct PaymentChoice {
     pub token: Option<String>,
     /// Store credit to spend first.
     pub store_credit_id: Option<String>,
+    /// Loyalty points to pay with (after store credit), at what the programme says a point
+    /// pays.
+    pub points: Option<i64>,
 }
 
 pub use crate::shipping::ShipTo;
@@ -117,7 +120,13 @@ pub async fn checkout<P: PaymentProvider>(
         .write_once(
             idempotency,
             move |c| {
-                Box::pin(async move { store::orders::place_all(c, &orders, &actor, now).await })
+                Box::pin(async move {
+                    let placed = store::orders::place_all(c, &orders, &actor, now).await?;
+                    for order in &placed {
+                        crate::loyalty::settle_order(c, order, &actor).await?;
+                    }
+                    Ok(placed)
+                })
             },
             render,
         )
@@ -356,6 +365,7 @@ async fn plan_order<P: PaymentProvider>(
         _ => b.payment.clone().map(|mut p| {
             if !first {
                 p.store_credit_id = None;
+                p.points = None;
             }
             p
         }),
@@ -404,7 +414,8 @@ async fn plan_order<P: PaymentProvider>(
         .map(|l| l.unit_price_minor * l.quantity - discount_of(l) + l.tax_added_minor)
         .sum::<i64>()
         + shipping.as_ref().map_or(0, |s| s.paid_minor());
-    let payment = take_payment(cx, mode, payment_in, cart.currency, total).await?;
+    let payer = (customer_id.as_deref(), cart.currency);
+    let payment = take_payment(cx, mode, payment_in, payer, total).await?;
     let deadline_at = (mode == FulfilmentMode::Reserve)
         .then(|| Timestamp::from_unix_ms(now.unix_ms() + cx.hold_ttls.reserve_s * 1000));
     let hold_ttl_s = match mode {
@@ -680,7 +691,7 @@ async fn take_payment<P: PaymentProvider>(
     cx: &Context<'_, P>,
     mode: FulfilmentMode,
     payment: Option<PaymentChoice>,
-    currency: Currency,
+    (customer, currency): (Option<&str>, Currency),
     total: i64,
 ) -> Result<Vec<NewPayment>, Error> {
     if mode == FulfilmentMode::Reserve {
@@ -696,6 +707,7 @@ async fn take_payment<P: PaymentProvider>(
         method: None,
         token: None,
         store_credit_id: None,
+        points: None,
     });
     let mut taken = Vec::new();
     let mut total = total;
@@ -720,12 +732,43 @@ async fn take_payment<P: PaymentProvider>(
             return Ok(taken);
         }
     }
+    if let Some(points) = payment.points.take() {
+        let value = points_paying(cx.db, customer, points, total).await?;
+        taken.push(NewPayment {
+            method: PaymentMethod::LoyaltyPoints,
+            amount_minor: value,
+            provider_ref: None,
+        });
+        total -= value;
+        if total == 0 {
+            return Ok(taken);
+        }
+    }
     let rest = take_rest(cx, mode, payment, currency, total).await?;
     taken.extend(rest);
     Ok(taken)
 }
 
-/// The part of a payment not covered by store credit: card through the provider, or the
+/// What `points` pay toward `total`: checked against the member's balance now (the command
+/// spends them with a conditional write, so points spent meanwhile refuse the order).
+async fn points_paying(
+    db: &Db,
+    customer: Option<&str>,
+    points: i64,
+    total: i64,
+) -> Result<i64, Error> {
+    let value = crate::loyalty::check_spend(&mut db.read().await?, customer, points).await?;
+    if value > total {
+        return Err(Error::validation(
+            "payment.points",
+            format!("{points} points pay {value}, more than the {total} left to pay"),
+        )
+        .with("value_minor", value));
+    }
+    Ok(value)
+}
+
+/// The part of a payment not covered by store credit or points: card through the provider, or the
 /// till for a POS sale.
 async fn take_rest<P: PaymentProvider>(
     cx: &Context<'_, P>,

@@ -22,6 +22,7 @@ pub mod feeds;
 pub mod holds;
 pub mod keys;
 pub mod locations;
+pub mod loyalty;
 pub mod notifications;
 pub mod notifier;
 pub mod orders;

@@ -238,7 +238,10 @@ pub async fn transition<P: PaymentProvider>(
         idempotency,
         move |c| {
             Box::pin(async move {
-                store::orders::transition(c, &id, transition, &input, &actor, now).await
+                let (order, refunds) =
+                    store::orders::transition(c, &id, transition, &input, &actor, now).await?;
+                crate::loyalty::settle_order(c, &order, &actor).await?;
+                Ok((order, refunds))
             })
         },
         render,
@@ -256,7 +259,15 @@ pub async fn sweep_due<P: PaymentProvider>(
     limit: i64,
 ) -> Result<usize, Error> {
     let (lapsed, refunds) = db
-        .write_background(move |c| Box::pin(store::orders::sweep_due(c, now, limit)))
+        .write_background(move |c| {
+            Box::pin(async move {
+                let (lapsed, refunds) = store::orders::sweep_due(c, now, limit).await?;
+                for order in &lapsed {
+                    crate::loyalty::settle_order(c, order, "system").await?;
+                }
+                Ok((lapsed.len(), refunds))
+            })
+        })
         .await?;
     pass_refunds(payments, refunds).await;
     Ok(lapsed)

@@ -81,7 +81,16 @@ pub async fn record<P: PaymentProvider>(
         db,
         payments,
         idempotency,
-        move |c| Box::pin(async move { store::returns::record(c, &new, &actor, now).await }),
+        move |c| {
+            Box::pin(async move {
+                let (taken, refunds) = store::returns::record(c, &new, &actor, now).await?;
+                for id in std::iter::once(&taken.order_id).chain(&taken.exchange_order) {
+                    let order = store::orders::get_in(c, id).await?;
+                    crate::loyalty::settle_order(c, &order, &actor).await?;
+                }
+                Ok((taken, refunds))
+            })
+        },
         render,
     )
     .await

@@ -24,6 +24,8 @@ pub enum PaymentMethod {
     StoreCredit,
     /// The value of goods returned in the same exchange.
     Exchange,
+    /// With loyalty points, at what the programme says a point pays.
+    LoyaltyPoints,
 }
 
 impl PaymentMethod {
@@ -33,6 +35,7 @@ impl PaymentMethod {
             PaymentMethod::PayInStore => "pay_in_store",
             PaymentMethod::StoreCredit => "store_credit",
             PaymentMethod::Exchange => "exchange",
+            PaymentMethod::LoyaltyPoints => "loyalty_points",
         }
     }
 
@@ -42,6 +45,7 @@ impl PaymentMethod {
             PaymentMethod::PayInStore,
             PaymentMethod::StoreCredit,
             PaymentMethod::Exchange,
+            PaymentMethod::LoyaltyPoints,
         ]
         .into_iter()
         .find(|m| m.as_str() == text)

@@ -165,6 +165,31 @@ catalogue! {
     StoreCreditSpent = "relais.store_credit.spent", subject "store credit id": CreditMoved;
     /// Store credit came back (its order was cancelled or returned).
     StoreCreditCredited = "relais.store_credit.credited", subject "store credit id": CreditMoved;
+    /// A profile joined the loyalty programme (from any channel).
+    LoyaltyEnrolled = "relais.loyalty.enrolled", subject "customer id": LoyaltyEnrolled;
+    /// A sale earned points (once per order, however often it is retried or replayed).
+    PointsEarned = "relais.loyalty.points_earned", subject "customer id": PointsMoved;
+    /// Points paid toward an order (they left the balance when it was placed).
+    PointsSpent = "relais.loyalty.points_spent", subject "customer id": PointsMoved;
+    /// Spent points came back: their order was cancelled or refunded.
+    PointsReleased = "relais.loyalty.points_released", subject "customer id": PointsMoved;
+    /// Earned points taken back in proportion to a refund.
+    PointsClawedBack = "relais.loyalty.points_clawed_back", subject "customer id": PointsMoved;
+    /// Points expired (the oldest first).
+    PointsExpired = "relais.loyalty.points_expired", subject "customer id": PointsMoved;
+    /// Service or an administrator corrected a balance, with a reason.
+    PointsAdjusted = "relais.loyalty.points_adjusted", subject "customer id": PointsMoved;
+    /// A member moved to another tier.
+    TierChanged = "relais.loyalty.tier_changed", subject "customer id": TierChanged;
+    /// The loyalty programme was set.
+    LoyaltyProgrammeSet = "relais.loyalty.programme_set", subject "`programme`": LoyaltyProgrammeSet;
+    /// A till's offline batch was applied (replays apply nothing and emit nothing).
+    TillBatchApplied = "relais.pos.batch_applied", subject "till id": TillBatchApplied;
+    /// A till's offline operation clashed with what happened online meanwhile; it is
+    /// recorded and waits in the store's queue.
+    PosConflict = "relais.pos.conflict", subject "location code": PosConflict;
+    /// A store resolved a till conflict (transfer, cancel the online order, or accept).
+    PosConflictResolved = "relais.pos.conflict_resolved", subject "location code": PosConflict;
     /// A customer profile was created.
     CustomerCreated = "relais.customer.created", subject "customer id": ProfileChanged;
     /// A customer profile changed (home store, status…).

@@ -344,3 +344,85 @@ pub struct NotificationRuleSet {
     /// Languages with the retailer's own wording.
     pub custom_wording: Vec<String>,
 }
+
+/// A profile joined the loyalty programme.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LoyaltyEnrolled {
+    pub customer_id: String,
+    pub tier: String,
+    /// The channel it joined on, when a channel's key enrolled it.
+    pub channel: Option<String>,
+}
+
+/// Points moved on a member's ledger (no personal data: ids, amounts, reasons written by
+/// Relais).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PointsMoved {
+    pub customer_id: String,
+    /// The ledger entry.
+    pub entry_id: String,
+    /// Signed: positive adds points.
+    pub points: i64,
+    /// The member's balance after it.
+    pub balance: i64,
+    pub order_id: Option<String>,
+    pub channel: Option<String>,
+    pub location: Option<String>,
+}
+
+/// A member moved to another tier.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TierChanged {
+    pub customer_id: String,
+    pub from_tier: String,
+    pub to_tier: String,
+    /// Points earned over the programme's tier period.
+    pub period_points: i64,
+}
+
+/// The loyalty programme was set (its whole document).
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct LoyaltyProgrammeSet {
+    pub currency: Currency,
+    pub points_per_unit: i64,
+    pub point_value_minor: i64,
+    pub expiry_months: i64,
+    /// Tier codes, lowest first.
+    pub tiers: Vec<String>,
+}
+
+/// A till's offline batch was applied.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TillBatchApplied {
+    pub till: String,
+    pub batch_id: String,
+    pub location: String,
+    /// The till's operation numbers it covered.
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub applied: i64,
+    pub duplicates: i64,
+    pub conflicts: i64,
+}
+
+/// What a till did offline that the rest of the business had done otherwise meanwhile: a
+/// unit sold twice, points or a coupon used twice. Recorded, never refused; the store
+/// resolves it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PosConflict {
+    pub id: String,
+    pub location: String,
+    pub till: String,
+    pub till_seq: i64,
+    /// `stock`, `points` or `coupon`.
+    pub kind: String,
+    pub order_id: Option<String>,
+    pub sku: Option<String>,
+    pub customer_id: Option<String>,
+    /// `open`, or `resolved` with its resolution.
+    pub status: String,
+    /// `transfer`, `cancel_online`, `accept` once resolved.
+    pub resolution: Option<String>,
+    /// What happened, in figures (units short, points missing, the coupon's other order).
+    pub detail: serde_json::Value,
+}

@@ -356,11 +356,13 @@ fn checkout_request(
             method: Some("pay_in_store".into()),
             token: None,
             store_credit_id: None,
+            points: None,
         }),
         _ => Some(PaymentChoice {
             method: Some("provider".into()),
             token: Some(format!("demo{}", dice.next() % 1_000_000)),
             store_credit_id: None,
+            points: None,
         }),
     };
     let ship_to = (mode == FulfilmentMode::Ship).then(|| parcel_to(dice, &store));

@@ -1018,6 +1018,10 @@ pub async fn timeline(
                    rule || ' ' || status, outcome, subject
               FROM notifications WHERE customer_id = $1
             UNION ALL
+            SELECT at, 'points:' || id, 'points', id, channel, kind || ' ' || CAST(points AS TEXT),
+                   CAST(balance_after AS TEXT), order_id
+              FROM loyalty_entries WHERE customer_id = $1
+            UNION ALL
             SELECT r.created_at, 'return:' || r.id, 'return', r.id, NULL, 'return of ' || r.order_id,
                    r.currency || ' ' || CAST(r.value_minor AS TEXT), r.location
               FROM returns r JOIN orders o ON o.id = r.order_id WHERE o.customer_id = $1
@@ -1081,6 +1085,10 @@ fn entry_from_row(row: &Row) -> Result<TimelineEntry, Error> {
                 "location_code": extra,
             })
         }
+        "points" => serde_json::json!({
+            "balance_after": raw.parse::<i64>().unwrap_or(0),
+            "order_id": extra,
+        }),
         _ => serde_json::json!({ "cause": raw }),
     };
     Ok(TimelineEntry {

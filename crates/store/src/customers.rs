@@ -1055,6 +1055,8 @@ const SOMETIMES_OWNED: &[&str] = &[
     "notifications",
     "stock_alerts",
     "customer_addresses",
+    "loyalty_members",
+    "pos_conflicts",
 ];
 
 /// Which of [`SOMETIMES_OWNED`] hold rows of `customer_id`.
@@ -1115,6 +1117,11 @@ async fn merge(
         if *table == "carts" {
             // A customer has one active cart: two become one by the cart rule.
             crate::carts::follow_merge(conn, survivor, absorbed, now).await?;
+            continue;
+        }
+        if *table == "loyalty_members" {
+            // The ledger follows; two balances add up.
+            crate::loyalty::merge(conn, absorbed, survivor).await?;
             continue;
         }
         if *table == "stock_alerts" {

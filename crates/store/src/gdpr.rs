@@ -52,6 +52,9 @@ pub struct Export {
     pub orders: Vec<crate::orders::Order>,
     /// Returns of those orders.
     pub returns: Vec<crate::returns::Return>,
+    /// The loyalty membership, if any, and every entry of its points ledger.
+    pub loyalty: Option<crate::loyalty::Member>,
+    pub loyalty_entries: Vec<crate::loyalty::Entry>,
 }
 
 /// Reads the export from one reader connection (one snapshot on PostgreSQL's default
@@ -91,6 +94,8 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let orders = crate::orders::all_of(&mut conn, &id).await?;
+    let loyalty = crate::loyalty::member(&mut conn, &id).await?;
+    let loyalty_entries = crate::loyalty::entries(&mut conn, &id, None, i64::MAX).await?;
     drop(conn);
     let mut returns = Vec::new();
     for order in &orders {
@@ -111,6 +116,8 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         reviews,
         orders,
         returns,
+        loyalty,
+        loyalty_entries,
     })
 }
 
@@ -197,6 +204,7 @@ pub async fn erase(
     quoted.extend(crate::addresses::delete_all(conn, &id).await?);
     quoted.extend(crate::orders::erase_ship_addresses(conn, &id).await?);
     crate::notifications::erase(conn, &id, now).await?;
+    crate::loyalty::erase(conn, &id).await?;
     let identities_removed = crate::customers::delete_identities(conn, &id).await?;
     let events_pseudonymised = conn
         .execute(

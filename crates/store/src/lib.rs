@@ -25,6 +25,7 @@ pub mod gdpr;
 pub mod idempotency;
 pub mod interactions;
 pub mod locations;
+pub mod loyalty;
 mod migrations;
 pub mod notifications;
 pub mod orders;

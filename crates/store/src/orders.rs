@@ -679,19 +679,19 @@ async fn refund_payment(
 }
 
 /// Orders past their deadline: pickups not collected become no-shows, reservations not
-/// bought expire. Returns how many lapsed and the refunds due.
+/// bought expire. Returns those that lapsed and the refunds due.
 pub async fn sweep_due(
     conn: &mut Conn,
     now: Timestamp,
     limit: i64,
-) -> Result<(usize, Vec<ProviderRefund>), Error> {
+) -> Result<(Vec<Order>, Vec<ProviderRefund>), Error> {
     let due = conn
         .query(
             "SELECT id, mode FROM orders WHERE deadline_at IS NOT NULL AND deadline_at <= $1 ORDER BY deadline_at LIMIT $2",
             params![now.to_text(), limit],
         )
         .await?;
-    let mut lapsed = 0;
+    let mut lapsed = Vec::new();
     let mut refunds = Vec::new();
     for row in &due {
         let id = row.text("id")?;
@@ -708,8 +708,8 @@ pub async fn sweep_due(
             }
         };
         match transition(conn, &id, t, &TransitionInput::default(), "system", now).await {
-            Ok((_, r)) => {
-                lapsed += 1;
+            Ok((order, r)) => {
+                lapsed.push(order);
                 refunds.extend(r);
             }
             // Ended meanwhile (bought, collected, cancelled on another node): not due any more.
@@ -894,7 +894,7 @@ pub async fn find_order(conn: &mut Conn, id: &str) -> Result<Option<Order>, Erro
     load_one(conn, "SELECT * FROM orders WHERE id = $1", id).await
 }
 
-pub(crate) async fn get_in(conn: &mut Conn, id: &str) -> Result<Order, Error> {
+pub async fn get_in(conn: &mut Conn, id: &str) -> Result<Order, Error> {
     find_order(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("order", id))

@@ -410,6 +410,10 @@ pub struct PaymentIn {
     pub token: Option<String>,
     /// Store credit (from a return) to spend first; the rest, if any, is paid by `method`.
     pub store_credit_id: Option<String>,
+    /// Loyalty points to pay with (the signed-in member's), after store credit: they leave
+    /// the balance when the order is placed and come back if it is cancelled.
+    #[schema(minimum = 1, maximum = 100000000)]
+    pub points: Option<i64>,
 }
 
 /// Where a parcel goes: exactly one of `address`, `address_id` (one of the customer's saved
@@ -503,6 +507,7 @@ fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {
             method: p.method,
             token: p.token,
             store_credit_id: p.store_credit_id,
+            points: p.points,
         }),
         ship_to: b.ship_to.map(|t| app::checkout::ShipTo {
             address: t.address.map(Into::into),

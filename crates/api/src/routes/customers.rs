@@ -901,7 +901,8 @@ async fn list_interactions(
 
 /// Everything Relais holds about the person (GDPR Art. 15 and 20), as one JSON document:
 /// profile, identities, saved addresses, consents, interactions, events, merges, reviews,
-/// orders (with lines, payments and delivery) and their returns.
+/// orders (with lines, payments and delivery) and their returns, the loyalty membership and
+/// its points ledger.
 #[utoipa::path(get, path = "/v1/customers/{id}/export", tag = "customers", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]

@@ -11,6 +11,7 @@ pub mod customers;
 pub mod delivery;
 pub mod keys;
 pub mod locations;
+pub mod loyalty;
 pub mod notifications;
 pub mod orders;
 pub mod outbox;

@@ -54,7 +54,7 @@ wire_enum!(TransitionDto <=> Transition {
 });
 wire_enum!(ConditionDto <=> orders::returns::Condition { Resellable, Damaged });
 wire_enum!(RefundMethodDto <=> orders::returns::RefundMethod { OriginalPayment, StoreCredit, Exchange });
-wire_enum!(PaymentMethodDto <=> orders::payment::PaymentMethod { Provider, PayInStore, StoreCredit, Exchange });
+wire_enum!(PaymentMethodDto <=> orders::payment::PaymentMethod { Provider, PayInStore, StoreCredit, Exchange, LoyaltyPoints });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineDto {

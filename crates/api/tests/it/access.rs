@@ -316,6 +316,13 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
                 "/stock-alerts/sta_nothing",
                 None,
             ),
+            ("GET", "/v1/customers/{id}/loyalty", "/loyalty", None),
+            (
+                "POST",
+                "/v1/customers/{id}/loyalty",
+                "/loyalty",
+                Some(json!({})),
+            ),
         ] {
             cases.push((m, row, role, k, format!("/v1/customers/{c}{sub}"), body));
         }

@@ -7,6 +7,7 @@ mod customers;
 mod delivery;
 mod events;
 mod locations;
+mod loyalty;
 mod orders;
 mod prices;
 mod promotions;

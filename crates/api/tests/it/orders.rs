@@ -140,6 +140,7 @@ async fn sweep_at(t: &TestApp, now_plus_s: i64) -> usize {
         .await
         .unwrap()
         .0
+        .len()
 }
 
 async fn balanced(t: &TestApp) {
@@ -1356,6 +1357,7 @@ async fn checkout_runs_without_http() {
                 method: None,
                 token: Some("tok_visa".into()),
                 store_credit_id: None,
+                points: None,
             }),
             ship_to: None,
             shipping_method: None,

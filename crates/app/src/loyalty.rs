@@ -1,0 +1,449 @@
+//! Loyalty, on every channel: the programme (admin sets it, every key reads it), enrolment
+//! and a member's balance and history (any key that may see the customer), corrections by
+//! service, and [`settle_order`] — what an order does to its customer's points, run in the
+//! same command as every change to an order (placement, transitions, returns, the deadline
+//! sweep, a till's offline sale).
+//!
+//! [`settle_order`] is idempotent: each entry it posts is keyed by the order and the running
+//! total it is for, so an order retried, replayed or settled twice earns once, and partial
+//! refunds claw back in proportion without drift.
+
+use std::collections::BTreeMap;
+
+use kernel::{Error, Timestamp};
+use loyalty::{EarnLine, EntryKind, Programme};
+use orders::payment::PaymentMethod;
+use orders::{FulfilmentMode, OrderState};
+use outbox::Event;
+use outbox::payloads::LoyaltyProgrammeSet;
+use store::loyalty::{Entry, Member, NewEntry};
+use store::orders::Order;
+use store::{Conn, Db, IdempotencyKey, StoredResponse};
+
+use crate::access::Principal;
+use crate::command::as_admin;
+
+/// The programme in force.
+pub async fn programme(db: &Db) -> Result<Programme, Error> {
+    store::loyalty::programme(&mut db.read().await?).await
+}
+
+/// Sets the programme (the whole of it), with `relais.loyalty.programme_set`.
+pub async fn set_programme(
+    db: &Db,
+    p: &Principal,
+    programme: Programme,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Programme) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    programme.validate()?;
+    let now = crate::clock::now();
+    as_admin(
+        db,
+        p,
+        idempotency,
+        move |c, actor| {
+            Box::pin(async move {
+                store::loyalty::save_programme(c, &programme, now).await?;
+                let set = LoyaltyProgrammeSet {
+                    currency: programme.currency,
+                    points_per_unit: programme.points_per_unit,
+                    point_value_minor: programme.point_value_minor,
+                    expiry_months: programme.expiry_months,
+                    tiers: programme.tiers.iter().map(|t| t.code.clone()).collect(),
+                };
+                store::events::emit(c, Event::LoyaltyProgrammeSet(&set), "programme", &actor)
+                    .await?;
+                Ok(programme)
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Enrols a customer `p` may see (the membership they have, if any), on the key's channel.
+pub async fn enrol(
+    db: &Db,
+    p: &Principal,
+    customer: &str,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Member) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    let profile = crate::customers::reach(&mut db.read().await?, p, customer).await?;
+    let channel = p.own_channel().map(str::to_owned);
+    let actor = p.key_id.clone();
+    let now = crate::clock::now();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let programme = store::loyalty::programme(c).await?;
+                let tier = programme.tiers[0].code.clone();
+                let id = profile.id;
+                store::loyalty::enrol(c, &id, &tier, channel.as_deref(), &actor, now).await
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// A member's account: the membership and the latest entries (before `before_seq`).
+pub async fn account(
+    db: &Db,
+    p: &Principal,
+    customer: &str,
+    before_seq: Option<i64>,
+    limit: i64,
+) -> Result<(Member, Vec<Entry>), Error> {
+    let mut conn = db.read().await?;
+    let profile = crate::customers::reach(&mut conn, p, customer).await?;
+    let member = store::loyalty::member(&mut conn, &profile.id)
+        .await?
+        .ok_or_else(|| Error::not_found("loyalty member", &profile.id))?;
+    let entries = store::loyalty::entries(&mut conn, &profile.id, before_seq, limit).await?;
+    Ok((member, entries))
+}
+
+/// A correction by service or an administrator: `points` (±) with the reason, never below
+/// zero.
+pub async fn adjust(
+    db: &Db,
+    p: &Principal,
+    customer: &str,
+    (points, reason): (i64, String),
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(Entry) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    p.require_staff()?;
+    let reason = kernel::text::bounded("reason", &reason, 3, 200)?;
+    EntryKind::Adjust.check(points)?;
+    let profile = crate::customers::reach(&mut db.read().await?, p, customer).await?;
+    let actor = p.key_id.clone();
+    let now = crate::clock::now();
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                let programme = store::loyalty::programme(c).await?;
+                let entry = NewEntry {
+                    customer_id: profile.id.clone(),
+                    kind: EntryKind::Adjust,
+                    points,
+                    source: kernel::id::new_id("adj"),
+                    order_id: None,
+                    channel: None,
+                    location: None,
+                    reason: Some(reason),
+                    expires_at: (points > 0).then(|| programme.expiry_of(now)).flatten(),
+                    at: now,
+                };
+                let posted = store::loyalty::post(c, &entry, &actor).await?;
+                retier(c, &programme, &profile.id, now, &actor).await?;
+                posted.ok_or_else(|| Error::internal("a fresh adjustment was posted before"))
+            })
+        },
+        render,
+    )
+    .await
+}
+
+/// Points an order pays with, checked before the command: the customer is a member holding
+/// them, and they pay a whole amount. Answers what they pay, in minor units.
+pub async fn check_spend(
+    conn: &mut Conn,
+    customer: Option<&str>,
+    points: i64,
+) -> Result<i64, Error> {
+    let customer = customer.ok_or_else(|| {
+        Error::validation("payment.points", "points are spent by a signed-in member")
+    })?;
+    let programme = store::loyalty::programme(conn).await?;
+    if points < programme.min_spend_points {
+        return Err(Error::validation(
+            "payment.points",
+            format!("at least {} points at once", programme.min_spend_points),
+        ));
+    }
+    let member = store::loyalty::member(conn, customer)
+        .await?
+        .filter(|m| m.status == "active")
+        .ok_or_else(|| Error::validation("payment.points", "the customer is not a member"))?;
+    if member.balance < points {
+        return Err(loyalty::ledger::short(member.balance, points));
+    }
+    Ok(programme.value_of(points))
+}
+
+/// Everything an order owes its customer's points now, posted once each: the points it paid
+/// with, what it earns once it is a sale (a reservation when bought), spent points given back
+/// and earned points clawed back in proportion to what was refunded.
+pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result<(), Error> {
+    let Some(customer) = &order.customer_id else {
+        return Ok(());
+    };
+    let Some(member) = store::loyalty::member(conn, customer).await? else {
+        return Ok(());
+    };
+    if member.status != "active" {
+        return Ok(());
+    }
+    let programme = store::loyalty::programme(conn).await?;
+    let posted = store::loyalty::of_order(conn, &order.id).await?;
+    let mut post = Poster {
+        order,
+        customer,
+        actor,
+        now: crate::clock::now(),
+    };
+    settle_spend(conn, &programme, &posted, &mut post).await?;
+    if settle_earn(conn, &programme, &posted, &member.tier, &mut post).await? {
+        retier(conn, &programme, customer, post.now, actor).await?;
+    }
+    Ok(())
+}
+
+/// The points an order paid with leave the balance once; refunds of that payment give them
+/// back in proportion.
+async fn settle_spend(
+    conn: &mut Conn,
+    programme: &Programme,
+    posted: &[Entry],
+    post: &mut Poster<'_>,
+) -> Result<(), Error> {
+    let (paid, refunded) = paid_with(post.order, |m| m == PaymentMethod::LoyaltyPoints);
+    if paid == 0 {
+        return Ok(());
+    }
+    let mut spent = -sum(posted, EntryKind::Spend);
+    if spent == 0 {
+        spent = programme.points_for(paid)?;
+        post.entry(conn, EntryKind::Spend, -spent, "spend", None)
+            .await?;
+    }
+    let released = sum(posted, EntryKind::Release);
+    let due = loyalty::clawback_due(spent, paid, refunded, released);
+    if due > 0 {
+        let what = format!("release:{refunded}");
+        post.entry(conn, EntryKind::Release, due, &what, None)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A sale earns once (a reservation when it is bought); refunds claw back in proportion.
+/// Answers whether points moved.
+async fn settle_earn(
+    conn: &mut Conn,
+    programme: &Programme,
+    posted: &[Entry],
+    tier: &str,
+    post: &mut Poster<'_>,
+) -> Result<bool, Error> {
+    let order = post.order;
+    let (goods, unsold) = goods_and_unsold(order);
+    let paid = paid_with(order, earns).0.min(goods);
+    let is_sale = order.mode != FulfilmentMode::Reserve
+        || order
+            .payments
+            .iter()
+            .any(|p| p.amounts.method == PaymentMethod::PayInStore);
+    let mut earned = sum(posted, EntryKind::Earn);
+    let mut moved = false;
+    if earned == 0 && is_sale && paid > 0 && unsold < goods {
+        let points = earn(conn, programme, order, tier, paid).await?;
+        if points > 0 {
+            let expires = programme.expiry_of(post.now);
+            post.entry(conn, EntryKind::Earn, points, "earn", expires)
+                .await?;
+            (earned, moved) = (points, true);
+        }
+    }
+    let clawed = -sum(posted, EntryKind::Clawback);
+    let mut due = loyalty::clawback_due(earned, goods, unsold, clawed);
+    if due > 0 {
+        // Points already spent cannot be taken back: never below zero, never blocking a
+        // refund.
+        let balance = store::loyalty::member(conn, post.customer)
+            .await?
+            .map_or(0, |m| m.balance);
+        due = due.min(balance);
+    }
+    if due > 0 {
+        let what = format!("clawback:{unsold}");
+        post.entry(conn, EntryKind::Clawback, -due, &what, None)
+            .await?;
+        moved = true;
+    }
+    Ok(moved)
+}
+
+/// Whether a payment method earns points: money the customer paid, not points nor the value
+/// of goods handed back in an exchange.
+fn earns(m: PaymentMethod) -> bool {
+    !matches!(m, PaymentMethod::LoyaltyPoints | PaymentMethod::Exchange)
+}
+
+/// What the goods sold are worth (a reservation's bought units), and of that what is not
+/// sold any more: returned, or everything when the order was cancelled or lapsed.
+fn goods_and_unsold(order: &Order) -> (i64, i64) {
+    let sold = |l: &orders::OrderLine| match order.mode {
+        FulfilmentMode::Reserve => l.sold,
+        _ => l.quantity,
+    };
+    let goods: i64 = order.lines.iter().map(|l| l.value_of(0, sold(l))).sum();
+    let lapsed = matches!(
+        order.state,
+        OrderState::Cancelled | OrderState::NoShow | OrderState::Expired
+    );
+    let unsold = match lapsed {
+        true => goods,
+        false => order.lines.iter().map(|l| l.value_of(0, l.returned)).sum(),
+    };
+    (goods, unsold.min(goods))
+}
+
+/// Captured and refunded, over the payments of the methods `which` picks.
+fn paid_with(order: &Order, which: impl Fn(PaymentMethod) -> bool) -> (i64, i64) {
+    order
+        .payments
+        .iter()
+        .filter(|p| which(p.amounts.method))
+        .fold((0, 0), |(c, r), p| {
+            (c + p.amounts.captured, r + p.amounts.refunded)
+        })
+}
+
+fn sum(entries: &[Entry], kind: EntryKind) -> i64 {
+    entries
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.points)
+        .sum()
+}
+
+/// What an order earns on `base` (the money it was paid with, delivery left out), its lines
+/// weighted by category.
+async fn earn(
+    conn: &mut Conn,
+    programme: &Programme,
+    order: &Order,
+    tier: &str,
+    base: i64,
+) -> Result<i64, Error> {
+    if order.currency != programme.currency {
+        return Ok(0);
+    }
+    let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
+    let categories: BTreeMap<String, String> = store::loyalty::categories(conn, &skus).await?;
+    let goods: i64 = order.lines.iter().map(|l| l.paid_minor()).sum();
+    let base = base.min(goods);
+    let lines: Vec<EarnLine> = order
+        .lines
+        .iter()
+        .map(|l| EarnLine {
+            paid_minor: if goods > 0 {
+                (i128::from(l.paid_minor()) * i128::from(base) / i128::from(goods)) as i64
+            } else {
+                0
+            },
+            category: categories.get(&l.sku).cloned(),
+        })
+        .collect();
+    let promotions: Vec<String> = order
+        .promotions
+        .iter()
+        .map(|a| a.promotion_id.clone())
+        .collect();
+    let earned = programme.earn(&lines, &order.channel, &promotions, tier, order.created_at);
+    Ok(earned.points)
+}
+
+/// Posts the entries of one order.
+struct Poster<'a> {
+    order: &'a Order,
+    customer: &'a str,
+    actor: &'a str,
+    now: Timestamp,
+}
+
+impl Poster<'_> {
+    async fn entry(
+        &mut self,
+        conn: &mut Conn,
+        kind: EntryKind,
+        points: i64,
+        what: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(), Error> {
+        let entry = NewEntry {
+            customer_id: self.customer.to_owned(),
+            kind,
+            points,
+            source: format!("order:{}:{what}", self.order.id),
+            order_id: Some(self.order.id.clone()),
+            channel: Some(self.order.channel.clone()),
+            location: self.order.location.clone(),
+            reason: None,
+            expires_at,
+            at: self.now,
+        };
+        store::loyalty::post(conn, &entry, self.actor).await?;
+        Ok(())
+    }
+}
+
+/// Puts a member in the tier their points over the programme's period reach.
+pub(crate) async fn retier(
+    conn: &mut Conn,
+    programme: &Programme,
+    customer: &str,
+    now: Timestamp,
+    actor: &str,
+) -> Result<(), Error> {
+    let since = programme.tier_period_start(now);
+    let points = store::loyalty::earned_since(conn, customer, since).await?;
+    let tier = programme.tier_for(points).code.clone();
+    store::loyalty::set_tier(conn, customer, &tier, points, actor).await
+}
+
+/// Expires points due by `now` for up to `limit` members (soonest due first); returns how
+/// many members were due (0: none is left).
+pub async fn expire_due(db: &Db, now: Timestamp, limit: i64) -> Result<usize, Error> {
+    db.write_background(move |c| {
+        Box::pin(async move {
+            let programme = store::loyalty::programme(c).await?;
+            let due = store::loyalty::due_to_expire(c, now, limit).await?;
+            let looked_at = due.len();
+            for customer in due {
+                let (lots, debited) = store::loyalty::lots_and_debits(c, &customer).await?;
+                let points = loyalty::expiring(&lots, debited, now);
+                if points > 0 {
+                    let entry = NewEntry {
+                        customer_id: customer.clone(),
+                        kind: EntryKind::Expire,
+                        points: -points,
+                        source: format!("expiry:{customer}:{}", now.to_text()),
+                        order_id: None,
+                        channel: None,
+                        location: None,
+                        reason: None,
+                        expires_at: None,
+                        at: now,
+                    };
+                    store::loyalty::post(c, &entry, "system").await?;
+                    retier(c, &programme, &customer, now, "system").await?;
+                }
+                let next = lots
+                    .iter()
+                    .filter_map(|(e, _)| *e)
+                    .filter(|e| *e > now)
+                    .min();
+                store::loyalty::set_next_expiry(c, &customer, next).await?;
+            }
+            Ok(looked_at)
+        })
+    })
+    .await
+}
