@@ -167,8 +167,8 @@ pub async fn shutdown_signal() {
 /// How long an Idempotency-Key is remembered: a client retries within minutes, not days.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
-/// Forgets idempotency keys past their retention and purges outbox events older than
-/// `outbox_days` that every reader has read, once an hour.
+/// Forgets idempotency keys past their retention, purges outbox events older than
+/// `outbox_days` that every reader has read and expires loyalty points due, once an hour.
 fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
@@ -182,6 +182,7 @@ fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox purge failed; will retry"),
             }
+            expire_points(&db).await;
             let before = Timestamp::from_unix_ms(
                 Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64,
             );
@@ -192,6 +193,20 @@ fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// Expires the loyalty points due, 500 members per command until none is left.
+async fn expire_points(db: &Db) {
+    loop {
+        match app::loyalty::expire_due(db, Timestamp::now(), 500).await {
+            Ok(0) => return,
+            Ok(n) => tracing::info!(members = n, "loyalty points due to expire were expired"),
+            Err(e) => {
+                tracing::warn!(error = %e, "loyalty expiry failed; will retry");
+                return;
+            }
+        }
+    }
 }
 
 /// How often pending holds past their deadline are expired: within this of their deadline.
