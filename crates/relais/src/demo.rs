@@ -1084,6 +1084,10 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         });
     crate::demo_customers::seed(db, &STORE_REFS).await?;
     seed_contest(&reference, &admin).await?;
+    let first = kernel::PageRequest::parse(Some(400), None)?;
+    let customers = app::customers::list(db, &admin, None, &first).await?.data;
+    let ids: Vec<String> = customers.into_iter().map(|p| p.id).collect();
+    crate::demo_loyalty::seed(db, &admin, &ids).await?;
     tracing::info!(ms = took(), "demo: customers written");
     let store_codes: Vec<&str> = STORES.iter().map(|s| s.code).collect();
     let warehouses: Vec<&str> = locations

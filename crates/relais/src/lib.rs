@@ -15,6 +15,7 @@ pub mod demo;
 mod demo_calls;
 pub mod demo_customers;
 mod demo_delivery;
+mod demo_loyalty;
 mod demo_notifications;
 pub mod demo_orders;
 pub mod import;

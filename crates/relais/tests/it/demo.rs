@@ -72,6 +72,27 @@ async fn the_demo_serves_a_realistic_retailer() {
     .await;
     let stores = stores["data"].as_array().unwrap();
     assert!(stores.len() >= 12, "{} stores", stores.len());
+
+    // The Club has members in every tier, with what their orders earned.
+    let (_, people) = get(
+        &client,
+        &format!("{base}/v1/customers?limit=40"),
+        &key("service"),
+    )
+    .await;
+    let mut tiers = std::collections::BTreeMap::new();
+    for c in people["data"].as_array().unwrap() {
+        let url = format!("{base}/v1/customers/{}/loyalty", c["id"].as_str().unwrap());
+        let (status, account) = get(&client, &url, &key("service")).await;
+        if status == 200 {
+            let tier = account["tier"].as_str().unwrap().to_owned();
+            *tiers.entry(tier).or_insert(0) += 1;
+            assert!(account["balance"].as_i64().unwrap() >= 0);
+        }
+    }
+    for tier in ["club", "silver", "gold"] {
+        assert!(tiers.contains_key(tier), "no {tier} member among {tiers:?}");
+    }
     assert!(
         stores
             .iter()
