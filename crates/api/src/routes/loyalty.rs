@@ -259,6 +259,7 @@ fn account_dto(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AccountQuery {
     /// Only entries older than this `seq` (paging).
