@@ -283,7 +283,8 @@ pub async fn of_order(conn: &mut Conn, order_id: &str) -> Result<Vec<Entry>, Err
     .collect()
 }
 
-/// Points earned (less those clawed back) since `since`: what decides the tier.
+/// Points earned (less those clawed back, with corrections and bonuses) since `since`: what
+/// decides the tier.
 pub async fn earned_since(
     conn: &mut Conn,
     customer_id: &str,
@@ -291,7 +292,7 @@ pub async fn earned_since(
 ) -> Result<i64, Error> {
     conn.query_one(
         "SELECT CAST(COALESCE(SUM(points), 0) AS BIGINT) AS points FROM loyalty_entries
-         WHERE customer_id = $1 AND kind IN ('earn', 'clawback') AND at >= $2",
+         WHERE customer_id = $1 AND kind IN ('earn', 'clawback', 'adjust') AND at >= $2",
         params![customer_id, since.to_text()],
     )
     .await?
