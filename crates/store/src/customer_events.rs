@@ -974,6 +974,47 @@ pub struct TimelineEntry {
     pub data: serde_json::Value,
 }
 
+/// Each source renders (at, sort key, kind, id, channel, title, data); the sort key makes
+/// entries at the same instant keep a stable order for the cursor.
+const TIMELINE: &str = "
+    SELECT * FROM (
+        SELECT occurred_at AS at, 'event:' || LPAD_SEQ AS k, 'event' AS kind,
+               CAST(seq AS TEXT) AS id, channel, type AS title,
+               properties AS data, location_code AS extra
+          FROM customer_event_keys ek JOIN customer_events USING (seq)
+         WHERE ek.customer_id = $1
+        UNION ALL
+        SELECT recorded_at, 'consent:' || id, 'consent', id, channel, purpose || ' ' || status,
+               method, location_code
+          FROM consents WHERE customer_id = $1
+        UNION ALL
+        SELECT occurred_at, 'interaction:' || id, 'interaction', id, medium, summary,
+               direction, location_code
+          FROM interactions WHERE customer_id = $1
+        UNION ALL
+        SELECT at, 'merge:' || id, 'merge', id, NULL, 'absorbed ' || absorbed_id,
+               cause, NULL
+          FROM customer_merges WHERE survivor_id = $1
+        UNION ALL
+        SELECT created_at, 'order:' || id, 'order', id, channel, mode || ' order, ' || state,
+               currency || ' ' || CAST(total_minor AS TEXT), location
+          FROM orders WHERE customer_id = $1
+        UNION ALL
+        SELECT created_at, 'notification:' || id, 'notification', id, medium,
+               rule || ' ' || status, outcome, subject
+          FROM notifications WHERE customer_id = $1
+        UNION ALL
+        SELECT at, 'points:' || id, 'points', id, channel, kind || ' ' || CAST(points AS TEXT),
+               CAST(balance_after AS TEXT), order_id
+          FROM loyalty_entries WHERE customer_id = $1
+        UNION ALL
+        SELECT r.created_at, 'return:' || r.id, 'return', r.id, NULL, 'return of ' || r.order_id,
+               r.currency || ' ' || CAST(r.value_minor AS TEXT), r.location
+          FROM returns r JOIN orders o ON o.id = r.order_id WHERE o.customer_id = $1
+    ) AS t
+    WHERE at < $2 OR (at = $2 AND k < $3)
+    ORDER BY at DESC, k DESC LIMIT $4";
+
 /// The timeline, newest first, over every source that names the profile. Cursor: the last
 /// entry's `(at, kind, id)`.
 pub async fn timeline(
@@ -988,48 +1029,8 @@ pub async fn timeline(
         }
         None => ("9999".to_owned(), String::new()),
     };
-    // Each source renders (at, sort key, kind, id, channel, title, data); the sort key makes
-    // entries at the same instant keep a stable order for the cursor.
-    let sql = "
-        SELECT * FROM (
-            SELECT occurred_at AS at, 'event:' || LPAD_SEQ AS k, 'event' AS kind,
-                   CAST(seq AS TEXT) AS id, channel, type AS title,
-                   properties AS data, location_code AS extra
-              FROM customer_event_keys ek JOIN customer_events USING (seq)
-             WHERE ek.customer_id = $1
-            UNION ALL
-            SELECT recorded_at, 'consent:' || id, 'consent', id, channel, purpose || ' ' || status,
-                   method, location_code
-              FROM consents WHERE customer_id = $1
-            UNION ALL
-            SELECT occurred_at, 'interaction:' || id, 'interaction', id, medium, summary,
-                   direction, location_code
-              FROM interactions WHERE customer_id = $1
-            UNION ALL
-            SELECT at, 'merge:' || id, 'merge', id, NULL, 'absorbed ' || absorbed_id,
-                   cause, NULL
-              FROM customer_merges WHERE survivor_id = $1
-            UNION ALL
-            SELECT created_at, 'order:' || id, 'order', id, channel, mode || ' order, ' || state,
-                   currency || ' ' || CAST(total_minor AS TEXT), location
-              FROM orders WHERE customer_id = $1
-            UNION ALL
-            SELECT created_at, 'notification:' || id, 'notification', id, medium,
-                   rule || ' ' || status, outcome, subject
-              FROM notifications WHERE customer_id = $1
-            UNION ALL
-            SELECT at, 'points:' || id, 'points', id, channel, kind || ' ' || CAST(points AS TEXT),
-                   CAST(balance_after AS TEXT), order_id
-              FROM loyalty_entries WHERE customer_id = $1
-            UNION ALL
-            SELECT r.created_at, 'return:' || r.id, 'return', r.id, NULL, 'return of ' || r.order_id,
-                   r.currency || ' ' || CAST(r.value_minor AS TEXT), r.location
-              FROM returns r JOIN orders o ON o.id = r.order_id WHERE o.customer_id = $1
-        ) AS t
-        WHERE at < $2 OR (at = $2 AND k < $3)
-        ORDER BY at DESC, k DESC LIMIT $4";
     catch_up(db).await?;
-    let sql = sql.replace("LPAD_SEQ", &lpad_seq(db.backend()));
+    let sql = TIMELINE.replace("LPAD_SEQ", &lpad_seq(db.backend()));
     let found = db
         .read()
         .await?
