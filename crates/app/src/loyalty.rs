@@ -8,8 +8,6 @@
 //! total it is for, so an order retried, replayed or settled twice earns once, and partial
 //! refunds claw back in proportion without drift.
 
-use std::collections::BTreeMap;
-
 use kernel::{Error, Timestamp};
 use loyalty::{EarnLine, EntryKind, Programme};
 use orders::payment::PaymentMethod;
@@ -336,7 +334,7 @@ async fn earn(
         return Ok(0);
     }
     let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
-    let categories: BTreeMap<String, String> = store::loyalty::categories(conn, &skus).await?;
+    let facts = store::catalog::item_facts(conn, &skus).await?;
     let goods: i64 = order.lines.iter().map(|l| l.paid_minor()).sum();
     let base = base.min(goods);
     let lines: Vec<EarnLine> = order
@@ -348,7 +346,7 @@ async fn earn(
             } else {
                 0
             },
-            category: categories.get(&l.sku).cloned(),
+            category: facts.get(&l.sku).map(|f| f.category.clone()),
         })
         .collect();
     let promotions: Vec<String> = order

@@ -431,25 +431,3 @@ pub(crate) async fn erase(conn: &mut Conn, customer_id: &str) -> Result<(), Erro
     .await?;
     Ok(())
 }
-
-/// The category of each SKU's product (what category multipliers look at).
-pub async fn categories(
-    conn: &mut Conn,
-    skus: &[String],
-) -> Result<std::collections::BTreeMap<String, String>, Error> {
-    if skus.is_empty() {
-        return Ok(Default::default());
-    }
-    let values: Vec<crate::sql::Value> = skus.iter().map(|s| s.as_str().into()).collect();
-    conn.query(
-        &format!(
-            "SELECT v.sku, p.category FROM variants v JOIN products p ON p.id = v.product_id WHERE v.sku IN ({})",
-            crate::sql::placeholders(1, skus.len())
-        ),
-        &values,
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((r.text("sku")?, r.text("category")?)))
-    .collect()
-}
