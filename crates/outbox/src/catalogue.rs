@@ -183,13 +183,6 @@ catalogue! {
     TierChanged = "relais.loyalty.tier_changed", subject "customer id": TierChanged;
     /// The loyalty programme was set.
     LoyaltyProgrammeSet = "relais.loyalty.programme_set", subject "`programme`": LoyaltyProgrammeSet;
-    /// A till's offline batch was applied (replays apply nothing and emit nothing).
-    TillBatchApplied = "relais.pos.batch_applied", subject "till id": TillBatchApplied;
-    /// A till's offline operation clashed with what happened online meanwhile; it is
-    /// recorded and waits in the store's queue.
-    PosConflict = "relais.pos.conflict", subject "location code": PosConflict;
-    /// A store resolved a till conflict (transfer, cancel the online order, or accept).
-    PosConflictResolved = "relais.pos.conflict_resolved", subject "location code": PosConflict;
     /// A customer profile was created.
     CustomerCreated = "relais.customer.created", subject "customer id": ProfileChanged;
     /// A customer profile changed (home store, status…).

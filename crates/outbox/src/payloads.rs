@@ -390,39 +390,3 @@ pub struct LoyaltyProgrammeSet {
     /// Tier codes, lowest first.
     pub tiers: Vec<String>,
 }
-
-/// A till's offline batch was applied.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct TillBatchApplied {
-    pub till: String,
-    pub batch_id: String,
-    pub location: String,
-    /// The till's operation numbers it covered.
-    pub first_seq: i64,
-    pub last_seq: i64,
-    pub applied: i64,
-    pub duplicates: i64,
-    pub conflicts: i64,
-}
-
-/// What a till did offline that the rest of the business had done otherwise meanwhile: a
-/// unit sold twice, points or a coupon used twice. Recorded, never refused; the store
-/// resolves it.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-pub struct PosConflict {
-    pub id: String,
-    pub location: String,
-    pub till: String,
-    pub till_seq: i64,
-    /// `stock`, `points` or `coupon`.
-    pub kind: String,
-    pub order_id: Option<String>,
-    pub sku: Option<String>,
-    pub customer_id: Option<String>,
-    /// `open`, or `resolved` with its resolution.
-    pub status: String,
-    /// `transfer`, `cancel_online`, `accept` once resolved.
-    pub resolution: Option<String>,
-    /// What happened, in figures (units short, points missing, the coupon's other order).
-    pub detail: serde_json::Value,
-}

@@ -1056,7 +1056,6 @@ const SOMETIMES_OWNED: &[&str] = &[
     "stock_alerts",
     "customer_addresses",
     "loyalty_members",
-    "pos_conflicts",
 ];
 
 /// Which of [`SOMETIMES_OWNED`] hold rows of `customer_id`.

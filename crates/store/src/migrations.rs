@@ -94,8 +94,8 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
     (
         18,
-        "loyalty_and_tills",
-        include_str!("../migrations/sqlite/0018_loyalty_and_tills.sql"),
+        "loyalty",
+        include_str!("../migrations/sqlite/0018_loyalty.sql"),
     ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
@@ -186,8 +186,8 @@ const POSTGRES: &[(i64, &str, &str)] = &[
     ),
     (
         18,
-        "loyalty_and_tills",
-        include_str!("../migrations/postgres/0018_loyalty_and_tills.sql"),
+        "loyalty",
+        include_str!("../migrations/postgres/0018_loyalty.sql"),
     ),
 ];
 
@@ -234,9 +234,6 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
             Some(_) => continue,
             None => {
                 conn.batch(sql).await?;
-                if conn.backend() == Backend::Sqlite && *version == 18 {
-                    allow_stock_below_held(conn).await?;
-                }
                 conn.execute(
                     "INSERT INTO relais_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
                     params![*version, *name, sum, Timestamp::now().to_text()],
@@ -248,36 +245,4 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
         }
     }
     Ok(applied_now)
-}
-
-/// An offline till's sale may take a store below what is held, or below zero: drops
-/// `held <= on_hand` from `stock_levels`' CHECK. SQLite cannot alter a CHECK, and the table is
-/// a foreign-key parent (rebuilding it needs foreign keys off, outside any transaction), so
-/// this takes SQLite's documented path for removing a constraint: rewrite the table's
-/// definition in `sqlite_schema` and bump the schema version, in the migration's transaction.
-async fn allow_stock_below_held(conn: &mut Conn) -> Result<(), Error> {
-    let version = conn.query_one("PRAGMA schema_version", &[]).await?;
-    let version = version.int("schema_version")?;
-    conn.batch(&format!(
-        "PRAGMA writable_schema = ON;
-         UPDATE sqlite_schema SET sql = replace(sql, 'held >= 0 AND held <= on_hand AND safety >= 0', 'held >= 0 AND safety >= 0')
-         WHERE type = 'table' AND name = 'stock_levels';
-         PRAGMA schema_version = {};
-         PRAGMA writable_schema = OFF;",
-        version + 1
-    ))
-    .await?;
-    let now = conn
-        .query_one(
-            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'stock_levels'",
-            &[],
-        )
-        .await?
-        .text("sql")?;
-    if now.contains("held <= on_hand") {
-        return Err(Error::internal(
-            "stock_levels kept `held <= on_hand`: its definition is not the one migration 2 wrote",
-        ));
-    }
-    Ok(())
 }

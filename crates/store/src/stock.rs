@@ -140,13 +140,12 @@ async fn ensure_level(conn: &mut Conn, sku: &str, location: &str) -> Result<(), 
     Ok(())
 }
 
-/// Moves `on_hand` by `delta` unless that would leave less than is held (goods coming in are
-/// always taken: an offline sale may have left the store short).
+/// Moves `on_hand` by `delta` unless that would leave less than is held.
 async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) -> Result<(), Error> {
     let moved = conn
         .execute(
             "UPDATE stock_levels SET on_hand = on_hand + $3, updated_at = $4
-             WHERE sku = $1 AND location = $2 AND (on_hand + $3 >= held OR $3 > 0)",
+             WHERE sku = $1 AND location = $2 AND on_hand + $3 >= held",
             params![sku, location, delta, Timestamp::now().to_text()],
         )
         .await?;
