@@ -166,7 +166,7 @@ pub async fn check_spend(
     }
     let member = store::loyalty::member(conn, customer)
         .await?
-        .filter(|m| m.status == "active")
+        .filter(Member::is_active)
         .ok_or_else(|| Error::validation("payment.points", "the customer is not a member"))?;
     if member.balance < points {
         return Err(loyalty::ledger::short(member.balance, points));
@@ -184,7 +184,7 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
     let Some(member) = store::loyalty::member(conn, customer).await? else {
         return Ok(());
     };
-    if member.status != "active" {
+    if !member.is_active() {
         return Ok(());
     }
     let programme = store::loyalty::programme(conn).await?;
@@ -194,6 +194,7 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
         customer,
         actor,
         now: crate::clock::now(),
+        balance: member.balance,
     };
     settle_spend(conn, &programme, &posted, &mut post).await?;
     if settle_earn(conn, &programme, &posted, &member.tier, &mut post).await? {
@@ -263,10 +264,7 @@ async fn settle_earn(
     if due > 0 {
         // Points already spent cannot be taken back: never below zero, never blocking a
         // refund.
-        let balance = store::loyalty::member(conn, post.customer)
-            .await?
-            .map_or(0, |m| m.balance);
-        due = due.min(balance);
+        due = due.min(post.balance);
     }
     if due > 0 {
         let what = format!("clawback:{unsold}");
@@ -358,12 +356,13 @@ async fn earn(
     Ok(earned.points)
 }
 
-/// Posts the entries of one order.
+/// Posts the entries of one order, following the member's balance as they move it.
 struct Poster<'a> {
     order: &'a Order,
     customer: &'a str,
     actor: &'a str,
     now: Timestamp,
+    balance: i64,
 }
 
 impl Poster<'_> {
@@ -387,7 +386,9 @@ impl Poster<'_> {
             expires_at,
             at: self.now,
         };
-        store::loyalty::post(conn, &entry, self.actor).await?;
+        if let Some(posted) = store::loyalty::post(conn, &entry, self.actor).await? {
+            self.balance = posted.balance_after;
+        }
         Ok(())
     }
 }

@@ -29,6 +29,13 @@ pub struct Member {
     pub enrolled_at: Timestamp,
 }
 
+impl Member {
+    /// Whether it still earns and spends (not merged away nor erased).
+    pub fn is_active(&self) -> bool {
+        self.status == "active"
+    }
+}
+
 /// One movement of points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -196,7 +203,7 @@ pub async fn post(conn: &mut Conn, e: &NewEntry, actor: &str) -> Result<Option<E
     let Some(row) = row else {
         let m = member(conn, &e.customer_id).await?;
         return Err(match m {
-            Some(m) if m.status == "active" => loyalty::ledger::short(m.balance, -e.points),
+            Some(m) if m.is_active() => loyalty::ledger::short(m.balance, -e.points),
             _ => Error::not_found("loyalty member", &e.customer_id),
         });
     };
