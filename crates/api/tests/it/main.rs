@@ -288,6 +288,42 @@ pub async fn answer(node: Router, req: Request<Body>) -> Reply {
     }
 }
 
+/// Sends every `(key, path, body)` POST at once, alternately to `t`'s node and `other`, and
+/// checks that exactly one was accepted (201) and every other refused with 409.
+pub async fn one_wins(
+    t: &TestApp,
+    other: &Router,
+    tries: Vec<(String, String, Value)>,
+    what: &str,
+) {
+    let mut sent = Vec::new();
+    for (n, (key, path, body)) in tries.into_iter().enumerate() {
+        let node = if n % 2 == 0 {
+            t.app.clone()
+        } else {
+            other.clone()
+        };
+        let reply = post_on(node, path, key, body);
+        sent.push(tokio::spawn(async move { reply.await.status }));
+    }
+    let mut statuses = Vec::new();
+    for s in sent {
+        statuses.push(s.await.unwrap());
+    }
+    let won = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(won, 1, "{} {what}: {statuses:?}", t.name());
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{} {what}: {statuses:?}",
+        t.name()
+    );
+}
+
 /// A JSON POST as `key` to `node`, for requests raced side by side on two nodes.
 pub async fn post_on(node: Router, path: String, key: String, body: Value) -> Reply {
     let req = Request::builder()

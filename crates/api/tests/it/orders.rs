@@ -1042,7 +1042,7 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
                 receive(&t, "JK-M", "LYS-BELLECOUR", 1).await;
             }
             // Four buyers per channel, half of them through the second node.
-            let mut attempts = Vec::new();
+            let mut tries = Vec::new();
             for n in 0..12 {
                 let (key, body) = match n % 3 {
                     0 => (t.web.clone(), pickup_lyon()),
@@ -1054,29 +1054,9 @@ async fn the_last_unit_goes_to_one_buyer_and_a_line_comes_back_once() {
                 };
                 let basket = cart(&t, &key, json!([{"sku": "JK-M", "quantity": 1}])).await;
                 let path = format!("/v1/carts/{}/checkout", basket["id"].as_str().unwrap());
-                let node = if n % 2 == 0 {
-                    t.app.clone()
-                } else {
-                    other.clone()
-                };
-                let sent = crate::post_on(node, path, key, body);
-                attempts.push(tokio::spawn(async move { sent.await.status }));
+                tries.push((key, path, body));
             }
-            let mut statuses = Vec::new();
-            for a in attempts {
-                statuses.push(a.await.unwrap());
-            }
-            let won = statuses
-                .iter()
-                .filter(|s| **s == StatusCode::CREATED)
-                .count();
-            assert_eq!(won, 1, "{} round {round}: {statuses:?}", t.name());
-            assert!(
-                statuses
-                    .iter()
-                    .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
-                "{statuses:?}"
-            );
+            crate::one_wins(&t, &other, tries, &format!("round {round}")).await;
             assert_eq!(atp(&t, "JK-M", "LYS-BELLECOUR").await, 0);
         }
 
