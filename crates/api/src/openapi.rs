@@ -23,6 +23,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "outbox", description = "The outbox of CloudEvents"),
         (name = "notifications", description = "Automation rules, the send log, contact preferences, back-in-stock requests"),
         (name = "loyalty", description = "The loyalty programme, members' points on every channel, corrections"),
+        (name = "stored value", description = "Gift cards and store credit: balances, ledgers, credit issued by service"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -57,7 +57,9 @@ pub struct PaymentChoice {
     pub token: Option<String>,
     /// Store credit to spend first.
     pub store_credit_id: Option<String>,
-    /// Loyalty points to pay with (after store credit), at what the programme says a point
+    /// A gift card to spend (after store credit): its code and PIN.
+    pub gift_card: Option<(String, String)>,
+    /// Loyalty points to pay with (after stored value), at what the programme says a point
     /// pays.
     pub points: Option<i64>,
 }
@@ -113,8 +115,11 @@ pub async fn checkout<P: PaymentProvider>(
     if let Some((code, why)) = pricing.refused.first() {
         return Err(coupon_refused(code, why));
     }
+    let cards = gift_cards_sold(cx.db, &cart, &b).await?;
     let (orders, charges) = plan_all(cx, principal, &cart, pricing, &b).await?;
     let now = crate::clock::now();
+    let issued = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let opened = issued.clone();
     let placed = cx
         .db
         .write_once(
@@ -125,6 +130,8 @@ pub async fn checkout<P: PaymentProvider>(
                     for order in &placed {
                         crate::loyalty::settle_order(c, order, &actor).await?;
                     }
+                    let cards = crate::stored_value::open_sold(c, &placed, &cards, &actor, now);
+                    *opened.lock().unwrap_or_else(|e| e.into_inner()) = cards.await?;
                     Ok(placed)
                 })
             },
@@ -135,7 +142,26 @@ pub async fn checkout<P: PaymentProvider>(
         // The charges must not outlive orders that were not placed.
         void_all(cx.payments, &charges).await;
     }
-    placed
+    let issued = std::mem::take(&mut *issued.lock().unwrap_or_else(|e| e.into_inner()));
+    placed.map(|response| crate::stored_value::reveal(response, &issued))
+}
+
+/// The gift cards the cart sells, their codes made ahead (none are reserved).
+async fn gift_cards_sold(
+    db: &Db,
+    cart: &Cart,
+    b: &CheckoutRequest,
+) -> Result<Vec<crate::stored_value::Prepared>, Error> {
+    let lines: Vec<(String, i64)> = cart
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let reserved = |sku: &str| {
+        let chosen = b.lines.iter().flatten().find(|l| l.sku == sku);
+        chosen.map_or(b.mode, |l| l.mode) == FulfilmentMode::Reserve
+    };
+    crate::stored_value::prepare(db, &lines, reserved).await
 }
 
 /// The active cart `id` with its channel's price for every line, or why it cannot be sold.
@@ -359,12 +385,13 @@ async fn plan_order<P: PaymentProvider>(
     )
     .await?;
     // In a split basket the payment is for the paid parts; a reservation part takes none,
-    // and store credit pays toward the first part only (one spend per credit and checkout).
+    // and stored value and points pay toward the first part only (one spend per checkout).
     let payment_in = match (mode, alone) {
         (FulfilmentMode::Reserve, false) => None,
         _ => b.payment.clone().map(|mut p| {
             if !first {
                 p.store_credit_id = None;
+                p.gift_card = None;
                 p.points = None;
             }
             p
@@ -707,30 +734,13 @@ async fn take_payment<P: PaymentProvider>(
         method: None,
         token: None,
         store_credit_id: None,
+        gift_card: None,
         points: None,
     });
-    let mut taken = Vec::new();
-    let mut total = total;
-    if let Some(credit_id) = payment.store_credit_id.take() {
-        // What the credit holds now; the command spends it with a conditional write, so a
-        // credit spent meanwhile refuses the order (and voids the card part).
-        let credit = store::credits::find(&mut cx.db.read().await?, &credit_id)
-            .await?
-            .ok_or_else(|| {
-                Error::unknown_reference("payment.store_credit_id", "store credit", &credit_id)
-            })?;
-        let part = credit.balance_minor.min(total);
-        if part > 0 {
-            taken.push(NewPayment {
-                method: PaymentMethod::StoreCredit,
-                amount_minor: part,
-                provider_ref: Some(credit_id),
-            });
-            total -= part;
-        }
-        if total == 0 {
-            return Ok(taken);
-        }
+    let mut taken = stored_value_parts(cx.db, &mut payment, total).await?;
+    let mut total = total - taken.iter().map(|p| p.amount_minor).sum::<i64>();
+    if total == 0 {
+        return Ok(taken);
     }
     if let Some(points) = payment.points.take() {
         let value = points_paying(cx.db, customer, points, total).await?;
@@ -747,6 +757,59 @@ async fn take_payment<P: PaymentProvider>(
     let rest = take_rest(cx, mode, payment, currency, total).await?;
     taken.extend(rest);
     Ok(taken)
+}
+
+/// What store credit, then a gift card, pay toward `total`: what each holds now (the command
+/// spends it with a conditional write, so value spent meanwhile refuses the order and voids
+/// the card part).
+async fn stored_value_parts(
+    db: &Db,
+    payment: &mut PaymentChoice,
+    total: i64,
+) -> Result<Vec<NewPayment>, Error> {
+    let mut parts = Vec::new();
+    let mut left = total;
+    if let Some(credit_id) = payment.store_credit_id.take() {
+        let credit = store::stored_value::find(&mut db.read().await?, &credit_id)
+            .await?
+            .filter(|a| a.kind == store::stored_value::Kind::Credit)
+            .ok_or_else(|| {
+                Error::unknown_reference("payment.store_credit_id", "store credit", &credit_id)
+            })?;
+        let part = credit.balance_minor.min(left);
+        if part > 0 {
+            parts.push(NewPayment {
+                method: PaymentMethod::StoreCredit,
+                amount_minor: part,
+                provider_ref: Some(credit_id),
+            });
+            left -= part;
+        }
+    }
+    if let Some((code, pin)) = payment.gift_card.take()
+        && left > 0
+    {
+        let card = crate::stored_value::present(db, "payment.gift_card", &code, &pin).await?;
+        if !card.spendable(crate::clock::now()) {
+            return Err(Error::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the gift card is {} with {} left",
+                    card.status, card.balance_minor
+                ),
+            )
+            .with("gift_card_id", card.id));
+        }
+        let part = card.balance_minor.min(left);
+        if part > 0 {
+            parts.push(NewPayment {
+                method: PaymentMethod::GiftCard,
+                amount_minor: part,
+                provider_ref: Some(card.id),
+            });
+        }
+    }
+    Ok(parts)
 }
 
 /// What `points` pay toward `total`: checked against the member's balance now (the command

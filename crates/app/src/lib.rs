@@ -36,6 +36,7 @@ pub mod returns;
 pub mod segments;
 pub mod shipping;
 pub mod stock;
+pub mod stored_value;
 pub mod taxes;
 pub mod webhooks;
 

@@ -275,10 +275,13 @@ async fn settle_earn(
     Ok(moved)
 }
 
-/// Whether a payment method earns points: money the customer paid, not points nor the value
-/// of goods handed back in an exchange.
+/// Whether a payment method earns points: money the customer paid, not points, nor the value
+/// of goods handed back in an exchange, nor a gift card (its purchase earned already).
 fn earns(m: PaymentMethod) -> bool {
-    !matches!(m, PaymentMethod::LoyaltyPoints | PaymentMethod::Exchange)
+    !matches!(
+        m,
+        PaymentMethod::LoyaltyPoints | PaymentMethod::Exchange | PaymentMethod::GiftCard
+    )
 }
 
 /// What the goods sold are worth (a reservation's bought units), and of that what is not

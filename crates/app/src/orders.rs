@@ -241,6 +241,7 @@ pub async fn transition<P: PaymentProvider>(
                 let (order, refunds) =
                     store::orders::transition(c, &id, transition, &input, &actor, now).await?;
                 crate::loyalty::settle_order(c, &order, &actor).await?;
+                crate::stored_value::settle_order(c, &order, &actor).await?;
                 Ok((order, refunds))
             })
         },
@@ -264,6 +265,7 @@ pub async fn sweep_due<P: PaymentProvider>(
                 let (lapsed, refunds) = store::orders::sweep_due(c, now, limit).await?;
                 for order in &lapsed {
                     crate::loyalty::settle_order(c, order, "system").await?;
+                    crate::stored_value::settle_order(c, order, "system").await?;
                 }
                 Ok((lapsed.len(), refunds))
             })

@@ -55,6 +55,7 @@ pub async fn record<P: PaymentProvider>(
     let db = reference.db();
     let location = access::return_location(p, req.location.as_deref())?;
     let order = find_by_reference(db, &req.order).await?;
+    refuse_gift_cards(db, &order, &req.lines).await?;
     let exchange =
         exchange_sale(reference, &order, req.method, req.exchange_lines, &location).await?;
     // An exchange sale is the receiving store's: its till's channel when it has one.
@@ -94,6 +95,28 @@ pub async fn record<P: PaymentProvider>(
         render,
     )
     .await
+}
+
+/// Gift cards do not come back: their value is spent with their code, which anyone who saw
+/// it may hold (service voids an unused card by cancelling its order before hand-over).
+async fn refuse_gift_cards(db: &Db, order: &Order, lines: &[ReturnLineIn]) -> Result<(), Error> {
+    let skus: Vec<String> = lines
+        .iter()
+        .filter_map(|r| order.lines.iter().find(|l| l.line_no == r.line_no))
+        .map(|l| l.sku.clone())
+        .collect();
+    let facts = store::catalog::item_facts(&mut db.read().await?, &skus).await?;
+    match facts
+        .iter()
+        .find(|(_, f)| crate::stored_value::gift_card_months(&f.attributes).is_some())
+    {
+        Some((sku, _)) => Err(Error::new(
+            ErrorCode::Conflict,
+            format!("`{sku}` is a gift card; gift cards are not returned"),
+        )
+        .with("sku", sku.clone())),
+        None => Ok(()),
+    }
 }
 
 /// The new sale of an exchange, priced at the order's channel price; only an exchange takes

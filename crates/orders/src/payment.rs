@@ -26,6 +26,8 @@ pub enum PaymentMethod {
     Exchange,
     /// With loyalty points, at what the programme says a point pays.
     LoyaltyPoints,
+    /// With a gift card (its code and PIN presented; the card's id is the reference).
+    GiftCard,
 }
 
 impl PaymentMethod {
@@ -36,6 +38,7 @@ impl PaymentMethod {
             PaymentMethod::StoreCredit => "store_credit",
             PaymentMethod::Exchange => "exchange",
             PaymentMethod::LoyaltyPoints => "loyalty_points",
+            PaymentMethod::GiftCard => "gift_card",
         }
     }
 
@@ -46,6 +49,7 @@ impl PaymentMethod {
             PaymentMethod::StoreCredit,
             PaymentMethod::Exchange,
             PaymentMethod::LoyaltyPoints,
+            PaymentMethod::GiftCard,
         ]
         .into_iter()
         .find(|m| m.as_str() == text)

@@ -165,6 +165,20 @@ catalogue! {
     StoreCreditSpent = "relais.store_credit.spent", subject "store credit id": CreditMoved;
     /// Store credit came back (its order was cancelled or returned).
     StoreCreditCredited = "relais.store_credit.credited", subject "store credit id": CreditMoved;
+    /// Store credit was issued: by a return, or by service or an administrator with a reason.
+    StoreCreditIssued = "relais.store_credit.issued", subject "store credit id": ValueMoved;
+    /// Store credit reached its expiry date with a balance left.
+    StoreCreditExpired = "relais.store_credit.expired", subject "store credit id": ValueMoved;
+    /// A gift card was sold and paid: it is active with its value.
+    GiftCardIssued = "relais.giftcard.issued", subject "gift card id": ValueMoved;
+    /// A gift card paid toward an order on some channel.
+    GiftCardRedeemed = "relais.giftcard.redeemed", subject "gift card id": ValueMoved;
+    /// Money went back to a gift card (the order it paid for was cancelled or returned).
+    GiftCardRefunded = "relais.giftcard.refunded", subject "gift card id": ValueMoved;
+    /// A gift card reached its expiry date with a balance left.
+    GiftCardExpired = "relais.giftcard.expired", subject "gift card id": ValueMoved;
+    /// A gift card was voided (the order that bought it was cancelled).
+    GiftCardVoided = "relais.giftcard.voided", subject "gift card id": ValueMoved;
     /// A profile joined the loyalty programme (from any channel).
     LoyaltyEnrolled = "relais.loyalty.enrolled", subject "customer id": LoyaltyEnrolled;
     /// A sale earned points (once per order, however often it is retried or replayed).

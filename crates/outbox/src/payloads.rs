@@ -61,6 +61,20 @@ pub struct CreditMoved {
     pub currency: Currency,
 }
 
+/// A movement on a stored-value account (gift card or store credit); never its code nor PIN.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct ValueMoved {
+    pub account_id: String,
+    /// `gift_card` or `credit`.
+    pub kind: String,
+    /// Signed: positive adds value.
+    pub amount_minor: i64,
+    /// The balance after it.
+    pub balance_minor: i64,
+    pub currency: Currency,
+    pub order_id: Option<String>,
+}
+
 /// A profile's state after it was created or updated (no personal data).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ProfileChanged {

@@ -356,12 +356,14 @@ fn checkout_request(
             method: Some("pay_in_store".into()),
             token: None,
             store_credit_id: None,
+            gift_card: None,
             points: None,
         }),
         _ => Some(PaymentChoice {
             method: Some("provider".into()),
             token: Some(format!("demo{}", dice.next() % 1_000_000)),
             store_credit_id: None,
+            gift_card: None,
             points: None,
         }),
     };

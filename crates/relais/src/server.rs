@@ -183,6 +183,7 @@ fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
                 Err(e) => tracing::warn!(error = %e, "outbox purge failed; will retry"),
             }
             expire_points(&db).await;
+            expire_stored_value(&db).await;
             let before = Timestamp::from_unix_ms(
                 Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64,
             );
@@ -203,6 +204,24 @@ async fn expire_points(db: &Db) {
             Ok(n) => tracing::info!(members = n, "loyalty points due to expire were expired"),
             Err(e) => {
                 tracing::warn!(error = %e, "loyalty expiry failed; will retry");
+                return;
+            }
+        }
+    }
+}
+
+/// Empties gift cards and credits past their expiry date, 500 per command until none is left
+/// (each leaves the due list as it is emptied).
+async fn expire_stored_value(db: &Db) {
+    loop {
+        match app::stored_value::expire_due(db, 500).await {
+            Ok(0) => return,
+            Ok(n) => tracing::info!(
+                accounts = n,
+                "gift cards and credits past their date expired"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored value expiry failed; will retry");
                 return;
             }
         }

@@ -429,6 +429,8 @@ pub struct ItemFacts {
     pub tax_category: String,
     /// Packed for shipping, when known.
     pub weight_grams: Option<i64>,
+    /// The product's attributes (a gift card says `stored_value: gift_card`).
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// The [`ItemFacts`] of the SKUs that exist among `skus`.
@@ -439,7 +441,7 @@ pub async fn item_facts(
     let mut found = std::collections::BTreeMap::new();
     for chunk in skus.chunks(500) {
         let sql = format!(
-            "SELECT v.sku, p.id, p.category, p.brand, p.tax_category, v.weight_grams FROM variants v JOIN products p ON p.id = v.product_id
+            "SELECT v.sku, p.id, p.category, p.brand, p.tax_category, p.attributes, v.weight_grams FROM variants v JOIN products p ON p.id = v.product_id
              WHERE v.sku IN ({})",
             crate::sql::placeholders(1, chunk.len())
         );
@@ -456,6 +458,7 @@ pub async fn item_facts(
                     brand: row.opt_text("brand")?,
                     tax_category: row.text("tax_category")?,
                     weight_grams: row.opt_int("weight_grams")?,
+                    attributes: crate::rows::json(&row, "attributes")?,
                 },
             );
         }

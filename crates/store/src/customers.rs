@@ -1047,7 +1047,7 @@ const SOMETIMES_OWNED: &[&str] = &[
     "consents",
     "interactions",
     "orders",
-    "store_credits",
+    "stored_value",
     "carts",
     "promotion_uses",
     "coupons",

@@ -55,6 +55,8 @@ pub struct Export {
     /// The loyalty membership, if any, and every entry of its points ledger.
     pub loyalty: Option<crate::loyalty::Member>,
     pub loyalty_entries: Vec<crate::loyalty::Entry>,
+    /// Store credits and gift cards bound to the profile (never a code nor a PIN).
+    pub stored_value: Vec<crate::stored_value::Account>,
 }
 
 /// Reads the export from one reader connection (one snapshot on PostgreSQL's default
@@ -97,6 +99,7 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
     let loyalty = crate::loyalty::member(&mut conn, &id).await?;
     let loyalty_entries = crate::loyalty::entries(&mut conn, &id, None, i64::MAX).await?;
     drop(conn);
+    let stored_value = crate::stored_value::of_customer(db, &id).await?;
     let mut returns = Vec::new();
     for order in &orders {
         returns.extend(crate::returns::of_order(db, &order.id).await?);
@@ -118,6 +121,7 @@ pub async fn export(db: &Db, customer_id: &str) -> Result<Export, Error> {
         returns,
         loyalty,
         loyalty_entries,
+        stored_value,
     })
 }
 
@@ -205,6 +209,7 @@ pub async fn erase(
     quoted.extend(crate::orders::erase_ship_addresses(conn, &id).await?);
     crate::notifications::erase(conn, &id, now).await?;
     crate::loyalty::erase(conn, &id).await?;
+    crate::stored_value::erase(conn, &id).await?;
     let identities_removed = crate::customers::delete_identities(conn, &id).await?;
     let events_pseudonymised = conn
         .execute(

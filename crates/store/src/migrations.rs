@@ -97,6 +97,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "loyalty",
         include_str!("../migrations/sqlite/0018_loyalty.sql"),
     ),
+    (
+        19,
+        "stored_value",
+        include_str!("../migrations/sqlite/0019_stored_value.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -188,6 +193,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         18,
         "loyalty",
         include_str!("../migrations/postgres/0018_loyalty.sql"),
+    ),
+    (
+        19,
+        "stored_value",
+        include_str!("../migrations/postgres/0019_stored_value.sql"),
     ),
 ];
 

@@ -355,21 +355,22 @@ async fn insert_payment(
 ) -> Result<PaymentRecord, Error> {
     let mut payment = Payment::authorised(p.method, currency, p.amount_minor)?;
     payment.capture(p.amount_minor)?;
-    if p.method == PaymentMethod::StoreCredit {
-        let credit = p
+    if matches!(
+        p.method,
+        PaymentMethod::StoreCredit | PaymentMethod::GiftCard
+    ) {
+        let account = p
             .provider_ref
             .as_deref()
-            .ok_or_else(|| Error::validation("payment.store_credit_id", "name the store credit"))?;
-        crate::credits::spend(
-            conn,
-            credit,
-            p.amount_minor,
+            .ok_or_else(|| Error::validation("payment", "name the stored value that pays"))?;
+        let spending = crate::stored_value::Spending {
+            amount: p.amount_minor,
             currency,
             customer,
             order_id,
-            "system",
-        )
-        .await?;
+            at: now,
+        };
+        crate::stored_value::spend(conn, account, spending, "system").await?;
     }
     let id = kernel::id::new_id("pay");
     conn.execute(
@@ -656,10 +657,10 @@ async fn refund_payment(
         .await?
         .ok_or_else(|| Error::new(ErrorCode::Conflict, "the refund exceeds what was paid").with("payment_id", payment_id))?;
     let method = row.text("method")?;
-    if method == PaymentMethod::StoreCredit.as_str()
-        && let Some(credit) = row.opt_text("provider_ref")?
+    if (method == PaymentMethod::StoreCredit.as_str() || method == PaymentMethod::GiftCard.as_str())
+        && let Some(account) = row.opt_text("provider_ref")?
     {
-        crate::credits::give_back(conn, &credit, amount, order_id, actor).await?;
+        crate::stored_value::give_back(conn, &account, amount, order_id, actor).await?;
     }
     let refunded = PaymentRefunded {
         order_id: order_id.to_owned(),

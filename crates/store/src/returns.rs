@@ -192,12 +192,22 @@ pub async fn record(
         }
         RefundMethod::StoreCredit => {
             let credit_id = kernel::id::new_id("crd");
-            conn.execute(
-                "INSERT INTO store_credits (id, customer_id, currency, amount_minor, balance_minor, return_id, created_at)
-                 VALUES ($1, $2, $3, $4, $4, $5, $6)",
-                params![&credit_id, &order.customer_id, order.currency.code(), credit, &id, now.to_text()],
-            )
-            .await?;
+            let account = crate::stored_value::NewAccount {
+                id: credit_id.clone(),
+                kind: crate::stored_value::Kind::Credit,
+                customer_id: order.customer_id.clone(),
+                currency: order.currency,
+                amount_minor: credit,
+                code_hash: None,
+                code_hint: None,
+                pin_hash: None,
+                expires_at: None,
+                return_id: Some(id.clone()),
+                order_id: None,
+                reason: None,
+                at: now,
+            };
+            crate::stored_value::open(conn, &account, actor).await?;
             r.store_credit_id = Some(credit_id);
         }
         RefundMethod::Exchange => {

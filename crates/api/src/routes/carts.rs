@@ -414,6 +414,9 @@ pub struct PaymentIn {
     /// the balance when the order is placed and come back if it is cancelled.
     #[schema(minimum = 1, maximum = 100000000)]
     pub points: Option<i64>,
+    /// A gift card to spend, after store credit and before points: what it holds pays, up to
+    /// the total.
+    pub gift_card: Option<crate::routes::stored_value::CardPresented>,
 }
 
 /// Where a parcel goes: exactly one of `address`, `address_id` (one of the customer's saved
@@ -507,6 +510,7 @@ fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {
             method: p.method,
             token: p.token,
             store_credit_id: p.store_credit_id,
+            gift_card: p.gift_card.map(|g| (g.code, g.pin)),
             points: p.points,
         }),
         ship_to: b.ship_to.map(|t| app::checkout::ShipTo {

@@ -19,6 +19,7 @@ pub mod prices;
 pub mod promotions;
 pub mod segments;
 pub mod stock;
+pub mod stored_value;
 pub mod stream;
 pub mod system;
 pub mod taxes;

@@ -36,8 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(record_return))
         .routes(routes!(order_returns))
         .routes(routes!(owner_report))
-        .routes(routes!(get_store_credit))
-        .routes(routes!(customer_store_credits))
 }
 
 wire_enum!(
@@ -54,7 +52,7 @@ wire_enum!(TransitionDto <=> Transition {
 });
 wire_enum!(ConditionDto <=> orders::returns::Condition { Resellable, Damaged });
 wire_enum!(RefundMethodDto <=> orders::returns::RefundMethod { OriginalPayment, StoreCredit, Exchange });
-wire_enum!(PaymentMethodDto <=> orders::payment::PaymentMethod { Provider, PayInStore, StoreCredit, Exchange, LoyaltyPoints });
+wire_enum!(PaymentMethodDto <=> orders::payment::PaymentMethod { Provider, PayInStore, StoreCredit, Exchange, LoyaltyPoints, GiftCard });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineDto {
@@ -265,6 +263,26 @@ pub struct OrderDto {
     /// fulfilment mode and store). Absent elsewhere.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub companion_orders: Vec<String>,
+    /// In the first answer to a checkout that sold gift cards: each card with its code and
+    /// PIN, shown this once (only their hashes are kept; a replay shows none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gift_cards: Vec<IssuedGiftCardDto>,
+}
+
+/// A gift card just sold, with what only its buyer ever sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedGiftCardDto {
+    pub id: String,
+    pub order_id: String,
+    pub sku: String,
+    #[schema(example = "ABCD-EFGH-JKLM-NPQR")]
+    pub code: String,
+    #[schema(example = "123456")]
+    pub pin: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
 }
 
 impl From<orders::order::OrderLine> for OrderLineDto {
@@ -348,6 +366,7 @@ pub(crate) fn order_dto(o: Order, show_pickup_code: bool) -> OrderDto {
         updated_at: o.updated_at,
         version: o.version,
         companion_orders: Vec::new(),
+        gift_cards: Vec::new(),
     }
 }
 
@@ -868,59 +887,4 @@ async fn owner_report(
             })
             .into(),
     ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StoreCreditDto {
-    #[schema(example = "crd_0193a1b2c3d4e5f6a7b8c9d0e1f2a3b4")]
-    pub id: String,
-    /// Whose it is; absent for a bearer voucher.
-    pub customer_id: Option<String>,
-    pub currency: String,
-    /// What the return credited.
-    pub amount_minor: i64,
-    /// What is left: spend it with `payment.store_credit_id` at any checkout.
-    pub balance_minor: i64,
-    /// The return that issued it.
-    pub return_id: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-}
-
-fn credit_dto(c: store::credits::StoreCredit) -> StoreCreditDto {
-    StoreCreditDto {
-        id: c.id,
-        customer_id: c.customer_id,
-        currency: c.currency.code().to_owned(),
-        amount_minor: c.amount_minor,
-        balance_minor: c.balance_minor,
-        return_id: c.return_id,
-        created_at: c.created_at,
-    }
-}
-
-/// A store credit and what is left of it.
-#[utoipa::path(get, path = "/v1/store-credits/{id}", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = StoreCreditDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn get_store_credit(
-    State(s): State<AppState>,
-    _p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Json<StoreCreditDto>> {
-    Ok(Json(credit_dto(store::credits::get(&s.db, &id).await?)))
-}
-
-/// A customer's store credits, newest first (a merged profile's included).
-#[utoipa::path(get, path = "/v1/customers/{id}/store-credits", tag = "orders", params(("id" = String, Path)),
-    responses((status = 200, body = Vec<StoreCreditDto>), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
-async fn customer_store_credits(
-    State(s): State<AppState>,
-    p: Principal,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Vec<StoreCreditDto>>> {
-    let active = app::customers::reach(&mut s.db.read().await?, &p, &id)
-        .await?
-        .id;
-    let credits = store::credits::of_customer(&s.db, &active).await?;
-    Ok(Json(credits.into_iter().map(credit_dto).collect()))
 }

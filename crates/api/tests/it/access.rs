@@ -161,6 +161,8 @@ struct World {
     hold: String,
     order_hold: String,
     transfer: String,
+    /// Store credit service issued to `customer`.
+    credit: String,
 }
 
 async fn world(t: &TestApp) -> World {
@@ -197,7 +199,16 @@ async fn world(t: &TestApp) -> World {
         .post("/v1/transfers", &t.store, json!({"sku": "TR-43", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": 1}))
         .await;
     assert_eq!(transfer.status, StatusCode::CREATED, "{}", transfer.body);
+    let credit = t
+        .post(
+            &format!("/v1/customers/{customer}/store-credits"),
+            &t.service,
+            json!({"amount_minor": 500, "currency": "EUR", "reason": "goodwill"}),
+        )
+        .await;
+    assert_eq!(credit.status, StatusCode::CREATED, "{}", credit.body);
     World {
+        credit: credit.body["id"].as_str().unwrap().to_owned(),
         paris: key(&t.db.db, "store:PAR-RIVOLI").await,
         app: key(&t.db.db, "channel:app").await,
         bordeaux: key(&t.db.db, "store:BDX-CENTRE").await,
@@ -336,6 +347,9 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
             let body = (m == "POST").then(|| json!({}));
             cases.push((m, row, role, k, format!("/v1/orders/{o}{sub}"), body));
         }
+        // The customer's store credit.
+        let credit = format!("/v1/store-credits/{}", w.credit);
+        cases.push(("GET", "/v1/store-credits/{id}", role, k, credit, None));
         // The web key's hold: neither seen nor ended by others.
         for (m, row, sub) in [
             ("GET", "/v1/holds/{id}", ""),

@@ -470,6 +470,10 @@ async fn openapi_describes_every_route() {
         ("/v1/returns", "post"),
         ("/v1/reports/owners/{owner}/orders", "get"),
         ("/v1/store-credits/{id}", "get"),
+        ("/v1/gift-cards/lookup", "post"),
+        ("/v1/gift-cards/{id}", "get"),
+        ("/v1/gift-cards/{id}/unblock", "post"),
+        ("/v1/customers/{id}/store-credits", "post"),
         ("/v1/customers/{id}/store-credits", "get"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

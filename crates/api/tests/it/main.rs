@@ -13,6 +13,7 @@ mod prices;
 mod promotions;
 mod sourcing;
 mod stock;
+mod stored_value;
 mod stream;
 
 use axum::Router;

@@ -1337,6 +1337,7 @@ async fn checkout_runs_without_http() {
                 method: None,
                 token: Some("tok_visa".into()),
                 store_credit_id: None,
+                gift_card: None,
                 points: None,
             }),
             ship_to: None,

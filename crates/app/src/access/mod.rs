@@ -328,6 +328,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/customers/{id}/erasure", No, No, Yes),
     r("GET", "/v1/customers/{id}/orders", Own, Own, Yes),
     r("GET", "/v1/customers/{id}/store-credits", Own, Own, Yes),
+    r("POST", "/v1/customers/{id}/store-credits", No, No, Yes),
     r("GET", "/v1/customers/{id}/cart", Own, Own, Yes),
     r("GET", "/v1/customers/{id}/addresses", Own, Own, Yes),
     r("POST", "/v1/customers/{id}/addresses", Own, Own, Yes),
@@ -382,7 +383,12 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/orders/{id}/{transition}", Own, Own, Yes),
     r("GET", "/v1/receipts/{token}", Yes, Yes, Yes),
     r("POST", "/v1/returns", No, Own, Yes),
-    r("GET", "/v1/store-credits/{id}", Yes, Yes, Yes),
+    // Stored value: a card's holder looks it up on its code and PIN on any channel; staff
+    // see cards by id; a credit is its customer's.
+    r("GET", "/v1/store-credits/{id}", Own, Own, Yes),
+    r("POST", "/v1/gift-cards/lookup", Yes, Yes, Yes),
+    r("GET", "/v1/gift-cards/{id}", No, No, Yes),
+    r("POST", "/v1/gift-cards/{id}/unblock", No, No, Yes),
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
 ];
 
