@@ -56,6 +56,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::notifications::router())
         .merge(routes::loyalty::router())
         .merge(routes::stored_value::router())
+        .merge(routes::tills::router())
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())

@@ -24,6 +24,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         (name = "notifications", description = "Automation rules, the send log, contact preferences, back-in-stock requests"),
         (name = "loyalty", description = "The loyalty programme, members' points on every channel, corrections"),
         (name = "stored value", description = "Gift cards and store credit: balances, ledgers, credit issued by service"),
+        (name = "tills", description = "The offline till: batches applied once and in order, the store's queue of conflicts"),
         (name = "operations", description = "Health, readiness, metrics"),
     )
 )]

@@ -38,6 +38,7 @@ pub mod shipping;
 pub mod stock;
 pub mod stored_value;
 pub mod taxes;
+pub mod tills;
 pub mod webhooks;
 
 pub use access::{Principal, Scope};

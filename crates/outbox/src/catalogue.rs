@@ -179,6 +179,13 @@ catalogue! {
     GiftCardExpired = "relais.giftcard.expired", subject "gift card id": ValueMoved;
     /// A gift card was voided (the order that bought it was cancelled).
     GiftCardVoided = "relais.giftcard.voided", subject "gift card id": ValueMoved;
+    /// A till's offline batch was applied (once; replays change nothing and send nothing).
+    TillBatchApplied = "relais.pos.batch_applied", subject "till id": TillBatchApplied;
+    /// An offline sale was recorded against something spent meanwhile — a unit sold online,
+    /// points or a gift card beyond their balance, a coupon used elsewhere: the store resolves it.
+    PosConflict = "relais.pos.conflict", subject "location code": PosConflict;
+    /// A store resolved a till conflict: a transfer, the online order cancelled, or accepted.
+    PosConflictResolved = "relais.pos.conflict_resolved", subject "location code": PosConflict;
     /// A profile joined the loyalty programme (from any channel).
     LoyaltyEnrolled = "relais.loyalty.enrolled", subject "customer id": LoyaltyEnrolled;
     /// A sale earned points (once per order, however often it is retried or replayed).

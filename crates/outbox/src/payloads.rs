@@ -75,6 +75,39 @@ pub struct ValueMoved {
     pub order_id: Option<String>,
 }
 
+/// A till's offline batch, applied.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct TillBatchApplied {
+    pub till_id: String,
+    pub location: String,
+    /// The till's own batch number (1, 2, 3… without gaps).
+    pub seq: i64,
+    pub sales: i64,
+    pub returns: i64,
+    pub movements: i64,
+    pub conflicts: i64,
+}
+
+/// A conflict between what a till did offline and what happened meanwhile.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PosConflict {
+    pub id: String,
+    pub location: String,
+    pub till_id: String,
+    /// The till's receipt number.
+    pub receipt: String,
+    pub order_id: Option<String>,
+    /// `stock`, `points`, `coupon` or `gift_card`.
+    pub kind: String,
+    pub sku: Option<String>,
+    /// Units, points or minor units short.
+    pub short: i64,
+    /// `open`, or `resolved` with its resolution.
+    pub status: String,
+    /// `transfer`, `cancel_online` or `accept`.
+    pub resolution: Option<String>,
+}
+
 /// A profile's state after it was created or updated (no personal data).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ProfileChanged {

@@ -42,6 +42,7 @@ pub mod stock;
 pub mod stock_alerts;
 pub mod stored_value;
 pub mod tax;
+pub mod tills;
 pub mod webhooks;
 pub mod writer;
 

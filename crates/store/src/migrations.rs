@@ -102,6 +102,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "stored_value",
         include_str!("../migrations/sqlite/0019_stored_value.sql"),
     ),
+    (
+        20,
+        "tills",
+        include_str!("../migrations/sqlite/0020_tills.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -199,6 +204,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         "stored_value",
         include_str!("../migrations/postgres/0019_stored_value.sql"),
     ),
+    (
+        20,
+        "tills",
+        include_str!("../migrations/postgres/0020_tills.sql"),
+    ),
 ];
 
 /// An arbitrary constant shared by every Relais node: the migration lock.
@@ -244,6 +254,9 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
             Some(_) => continue,
             None => {
                 conn.batch(sql).await?;
+                if conn.backend() == Backend::Sqlite {
+                    sqlite_step_after(conn, *version).await?;
+                }
                 conn.execute(
                     "INSERT INTO relais_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",
                     params![*version, *name, sum, Timestamp::now().to_text()],
@@ -255,4 +268,59 @@ pub(crate) async fn apply(conn: &mut Conn) -> Result<Vec<i64>, Error> {
         }
     }
     Ok(applied_now)
+}
+
+/// What SQLite cannot say in a migration file, done by the runner right after that version's
+/// file, in the same transaction.
+async fn sqlite_step_after(conn: &mut Conn, version: i64) -> Result<(), Error> {
+    match version {
+        20 => {
+            drop_check_clause(
+                conn,
+                "stock_levels",
+                "held >= 0 AND held <= on_hand AND safety >= 0",
+                "held >= 0 AND safety >= 0",
+            )
+            .await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Replaces a table's CHECK clause `from` with `to`. SQLite cannot alter a CHECK, and a table
+/// that is a foreign-key parent cannot be rebuilt inside a transaction (that needs foreign keys
+/// off), so this takes SQLite's documented path for loosening a constraint: rewrite the table's
+/// definition in `sqlite_schema` and bump the schema version. Only ever loosen: rows already
+/// there satisfy the looser clause.
+async fn drop_check_clause(
+    conn: &mut Conn,
+    table: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), Error> {
+    let version = conn
+        .query_one("PRAGMA schema_version", &[])
+        .await?
+        .int("schema_version")?;
+    conn.batch(&format!(
+        "PRAGMA writable_schema = ON;
+         UPDATE sqlite_schema SET sql = replace(sql, '{from}', '{to}') WHERE type = 'table' AND name = '{table}';
+         PRAGMA schema_version = {};
+         PRAGMA writable_schema = OFF;",
+        version + 1
+    ))
+    .await?;
+    let now = conn
+        .query_one(
+            "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = $1",
+            params![table],
+        )
+        .await?
+        .text("sql")?;
+    if now.contains(from) {
+        return Err(Error::internal(format!(
+            "{table} kept `{from}`: its definition is not the one its migration wrote"
+        )));
+    }
+    Ok(())
 }

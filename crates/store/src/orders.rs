@@ -730,7 +730,7 @@ pub async fn sweep_due(
 /// What order events carry: ids, mode, state, places and amounts — never a name or an
 /// identifier value (those stay where erasure reaches them).
 /// An order as its events carry it (no pickup code, no payments).
-fn summary(o: &Order) -> OrderSummary {
+pub(crate) fn summary(o: &Order) -> OrderSummary {
     OrderSummary {
         order_id: o.id.clone(),
         customer_id: o.customer_id.clone(),

@@ -140,12 +140,13 @@ async fn ensure_level(conn: &mut Conn, sku: &str, location: &str) -> Result<(), 
     Ok(())
 }
 
-/// Moves `on_hand` by `delta` unless that would leave less than is held.
+/// Moves `on_hand` by `delta` unless that would leave less than is held. Goods coming in are
+/// always taken, even into a store an offline till's sales left short.
 async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) -> Result<(), Error> {
     let moved = conn
         .execute(
             "UPDATE stock_levels SET on_hand = on_hand + $3, updated_at = $4
-             WHERE sku = $1 AND location = $2 AND on_hand + $3 >= held",
+             WHERE sku = $1 AND location = $2 AND (on_hand + $3 >= held OR $3 > 0)",
             params![sku, location, delta, Timestamp::now().to_text()],
         )
         .await?;
@@ -158,7 +159,7 @@ async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) ->
         .unwrap_or_else(|| Error::new(ErrorCode::Conflict, "the stock changed meanwhile; retry")))
 }
 
-async fn insert_movement(
+pub(crate) async fn insert_movement(
     conn: &mut Conn,
     m: &Movement,
     client_key: Option<&str>,

@@ -23,6 +23,7 @@ pub mod stored_value;
 pub mod stream;
 pub mod system;
 pub mod taxes;
+pub mod tills;
 pub mod webhooks;
 
 use axum::http::{HeaderValue, StatusCode, header};

@@ -163,6 +163,8 @@ struct World {
     transfer: String,
     /// Store credit service issued to `customer`.
     credit: String,
+    /// A conflict Lyon's till opened (it sold offline more jackets than Lyon had).
+    conflict: String,
 }
 
 async fn world(t: &TestApp) -> World {
@@ -207,7 +209,12 @@ async fn world(t: &TestApp) -> World {
         )
         .await;
     assert_eq!(credit.status, StatusCode::CREATED, "{}", credit.body);
+    let till = t
+        .post("/v1/tills/LYS-T01/batches", &t.store, till_batch(1))
+        .await;
+    assert_eq!(till.status, StatusCode::CREATED, "{}", till.body);
     World {
+        conflict: till.body["conflicts"][0]["id"].as_str().unwrap().to_owned(),
         credit: credit.body["id"].as_str().unwrap().to_owned(),
         paris: key(&t.db.db, "store:PAR-RIVOLI").await,
         app: key(&t.db.db, "channel:app").await,
@@ -218,6 +225,14 @@ async fn world(t: &TestApp) -> World {
         order_hold,
         transfer: transfer.body["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// Batch `seq` of Lyon's till: five jackets sold offline.
+fn till_batch(seq: i64) -> Value {
+    json!({"location": "LYS-BELLECOUR", "seq": seq, "operations": [
+        {"kind": "sale", "receipt": format!("R{seq}"), "at": "2026-12-05T10:00:00Z", "currency": "EUR",
+         "lines": [{"sku": "JK-M", "quantity": 5, "unit_price_minor": 100}],
+         "payments": [{"method": "cash", "amount_minor": 500}]}]})
 }
 
 /// One try at something that is not the key's own: (route row, role, key, path, body).
@@ -390,6 +405,35 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
             format!("/v1/holds/{}/release", w.order_hold),
             Some(json!({})),
         ));
+    }
+    // Lyon's till and queue: not Paris's.
+    for (m, row, path, body) in [
+        (
+            "POST",
+            "/v1/tills/{id}/batches",
+            "/v1/tills/LYS-T01/batches".to_owned(),
+            Some(till_batch(2)),
+        ),
+        (
+            "GET",
+            "/v1/tills/{id}",
+            "/v1/tills/LYS-T01".to_owned(),
+            None,
+        ),
+        (
+            "GET",
+            "/v1/locations/{code}/pos-conflicts",
+            "/v1/locations/LYS-BELLECOUR/pos-conflicts".to_owned(),
+            None,
+        ),
+        (
+            "POST",
+            "/v1/pos-conflicts/{id}/resolution",
+            format!("/v1/pos-conflicts/{}/resolution", w.conflict),
+            Some(json!({"action": "accept"})),
+        ),
+    ] {
+        cases.push((m, row, Role::Store, paris, path, body));
     }
     cases.push((
         "GET",

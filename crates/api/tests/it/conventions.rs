@@ -475,6 +475,10 @@ async fn openapi_describes_every_route() {
         ("/v1/gift-cards/{id}/unblock", "post"),
         ("/v1/customers/{id}/store-credits", "post"),
         ("/v1/customers/{id}/store-credits", "get"),
+        ("/v1/tills/{id}/batches", "post"),
+        ("/v1/tills/{id}", "get"),
+        ("/v1/locations/{code}/pos-conflicts", "get"),
+        ("/v1/pos-conflicts/{id}/resolution", "post"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(

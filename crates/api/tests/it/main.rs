@@ -15,6 +15,7 @@ mod sourcing;
 mod stock;
 mod stored_value;
 mod stream;
+mod tills;
 
 use axum::Router;
 use axum::body::Body;

@@ -10,7 +10,7 @@ use crate::TestApp;
 use crate::orders::{cart, shop};
 
 /// The shop, with a 50 € gift card (valid 12 months) and stock to sell.
-async fn gift_shop(t: &TestApp) {
+pub(crate) async fn gift_shop(t: &TestApp) {
     shop(t).await;
     t.created(
         "/v1/products",
@@ -35,7 +35,7 @@ async fn gift_shop(t: &TestApp) {
 }
 
 /// Buys one 50 € card on the web; answers the checkout's path and body.
-async fn sell_card(t: &TestApp, idempotency: Option<&str>) -> (String, Value) {
+pub(crate) async fn sell_card(t: &TestApp, idempotency: Option<&str>) -> (String, Value) {
     let c = cart(t, &t.web, json!([{"sku": "GC-50", "quantity": 1}])).await;
     let path = format!("/v1/carts/{}/checkout", c["id"].as_str().unwrap());
     let r = t
@@ -49,7 +49,7 @@ fn card_sale() -> Value {
     json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}})
 }
 
-fn card_of(sold: &Value) -> (String, String, String) {
+pub(crate) fn card_of(sold: &Value) -> (String, String, String) {
     let card = &sold["gift_cards"][0];
     let field = |f: &str| {
         card[f]
@@ -60,7 +60,7 @@ fn card_of(sold: &Value) -> (String, String, String) {
     (field("id"), field("code"), field("pin"))
 }
 
-async fn look_up(t: &TestApp, code: &str, pin: &str) -> (StatusCode, Value) {
+pub(crate) async fn look_up(t: &TestApp, code: &str, pin: &str) -> (StatusCode, Value) {
     let r = t
         .post(
             "/v1/gift-cards/lookup",

@@ -390,6 +390,11 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/gift-cards/{id}", No, No, Yes),
     r("POST", "/v1/gift-cards/{id}/unblock", No, No, Yes),
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
+    // The offline till: a store's key for its own tills and queue, or service.
+    r("POST", "/v1/tills/{id}/batches", No, Own, Yes),
+    r("GET", "/v1/tills/{id}", No, Own, Yes),
+    r("GET", "/v1/locations/{code}/pos-conflicts", No, Own, Yes),
+    r("POST", "/v1/pos-conflicts/{id}/resolution", No, Own, Yes),
 ];
 
 /// Looking people up by an identifier is for staff and stores: a front-end learns its own
