@@ -10,6 +10,7 @@
 //! - `events`: behavioural events in batches, resolved to profiles (10 % link identifiers).
 //! - `events-floor`: no server: the SQLite writes `events` needs, with resolution free.
 //! - `webhooks`: signed deliveries of price changes to local receivers, some failing.
+//! - `till-sync`: offline tills uploading their sales in numbered batches, some posted twice.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
@@ -21,6 +22,7 @@ mod fanout;
 mod load;
 mod server;
 mod stock;
+mod tills;
 mod webhooks;
 mod write;
 
@@ -153,6 +155,18 @@ enum Scenario {
         #[command(flatten)]
         target: Target,
     },
+    /// Offline tills uploading their sales (with loyalty) in numbered batches, 5 % posted twice.
+    TillSync {
+        #[arg(long, default_value_t = 200)]
+        tills: u64,
+        #[arg(long, default_value_t = 100_000)]
+        sales: u64,
+        /// Sales per batch.
+        #[arg(long, default_value_t = 50)]
+        batch: u64,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Time from process start to `/ready` for a fresh demo server.
     Startup {
         #[arg(long, default_value_t = 5)]
@@ -268,6 +282,22 @@ fn main() -> anyhow::Result<()> {
                     webhooks,
                 };
                 let outcome = checkout::run(&server, orders, concurrency, mode, offers).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::TillSync {
+                tills,
+                sales,
+                batch,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let load = tills::Load {
+                    tills,
+                    sales,
+                    batch,
+                };
+                let outcome = tills::run(&server, load).await;
                 server.stop().await;
                 outcome
             }
