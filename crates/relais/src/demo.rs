@@ -1097,6 +1097,11 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .collect();
     crate::demo_orders::seed(&reference, &store_codes, &warehouses).await?;
     tracing::info!(ms = took(), "demo: orders and returns written");
+    crate::demo_tills::seed(&reference).await?;
+    tracing::info!(
+        ms = took(),
+        "demo: gift cards and Lyon's offline till written"
+    );
     let mut keys = Vec::new();
     for &(name, purpose, scope) in DEMO_KEYS {
         let token = crate::server::create_key(db, purpose, &[scope.to_owned()], "demo").await?;

@@ -143,6 +143,20 @@ pub async fn member(conn: &mut Conn, customer_id: &str) -> Result<Option<Member>
     .transpose()
 }
 
+/// Active members with points, the richest first, at most `limit` (for demos and
+/// back-office lists).
+pub async fn richest(conn: &mut Conn, limit: i64) -> Result<Vec<Member>, Error> {
+    let sql = format!(
+        "SELECT {MEMBER} FROM loyalty_members WHERE status = 'active' AND balance > 0
+         ORDER BY balance DESC, customer_id LIMIT $1"
+    );
+    conn.query(&sql, params![limit])
+        .await?
+        .iter()
+        .map(member_from_row)
+        .collect()
+}
+
 /// Enrols a profile (answers the membership it already has).
 pub async fn enrol(
     conn: &mut Conn,

@@ -591,6 +591,19 @@ pub async fn skus_promisable_at(
     .collect()
 }
 
+/// A SKU at `location` with units held for orders and few free (`on_hand − held`, 0 to 3),
+/// and how many are free: what an offline sale could find promised meanwhile.
+pub async fn held_at(conn: &mut Conn, location: &str) -> Result<Option<(String, i64)>, Error> {
+    conn.query_opt(
+        "SELECT sku, on_hand - held AS free FROM stock_levels
+         WHERE location = $1 AND held > 0 AND on_hand - held BETWEEN 0 AND 3 ORDER BY on_hand - held, sku LIMIT 1",
+        params![location],
+    )
+    .await?
+    .map(|r| Ok((r.text("sku")?, r.int("free")?)))
+    .transpose()
+}
+
 /// A variant's stock at every location that has a level for it.
 pub async fn variant_stock(db: &Db, sku: &str) -> Result<Vec<Stock>, Error> {
     let sql =

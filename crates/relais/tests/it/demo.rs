@@ -93,6 +93,27 @@ async fn the_demo_serves_a_realistic_retailer() {
     for tier in ["club", "silver", "gold"] {
         assert!(tiers.contains_key(tier), "no {tier} member among {tiers:?}");
     }
+    // Lyon's till came back online with a batch whose conflicts wait in Lyon's queue.
+    let (status, till) = get(
+        &client,
+        &format!("{base}/v1/tills/LYS-T01"),
+        &key("store_lyon"),
+    )
+    .await;
+    assert_eq!(
+        (status, &till["last_seq"]),
+        (200, &serde_json::json!(1)),
+        "{till}"
+    );
+    let queue = format!("{base}/v1/locations/LYS-BELLECOUR/pos-conflicts?status=open");
+    let (_, queue) = get(&client, &queue, &key("store_lyon")).await;
+    let kinds: Vec<&str> = queue["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"points"), "{queue}");
     assert!(
         stores
             .iter()
