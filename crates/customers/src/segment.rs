@@ -37,6 +37,9 @@ pub enum Rule {
     EventCount(EventCount),
     /// Consent for the purpose on the channel (the same rule as the consent check).
     Consent(ConsentCondition),
+    /// An active loyalty member in one of these tiers (tier-only promotions name such a
+    /// segment).
+    LoyaltyTier(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -110,7 +113,10 @@ impl Rule {
             Rule::HomeStore(codes) if codes.is_empty() || codes.len() > 100 => Err(
                 Error::validation(field, "home_store lists 1 to 100 store codes"),
             ),
-            Rule::HomeStore(_) | Rule::HasIdentity(_) => Ok(()),
+            Rule::LoyaltyTier(tiers) if tiers.is_empty() || tiers.len() > 20 => Err(
+                Error::validation(field, "loyalty_tier lists 1 to 20 tier codes"),
+            ),
+            Rule::HomeStore(_) | Rule::HasIdentity(_) | Rule::LoyaltyTier(_) => Ok(()),
             Rule::CreatedWithinDays(days) => check_days(field, *days),
             Rule::EventCount(c) => {
                 check_days(field, c.within_days)?;
@@ -155,7 +161,7 @@ mod tests {
             r#"{"all": [{"home_store": ["LYS-BELLECOUR"]},
                         {"event_count": {"type": "product_view", "channel": "app", "within_days": 30, "at_least": 3}},
                         {"not": {"consent": {"purpose": "email_marketing", "channel": "email"}}},
-                        {"has_identity": "loyalty_card"}]}"#,
+                        {"has_identity": "loyalty_card"}, {"loyalty_tier": ["gold"]}]}"#,
         )
         .unwrap();
         assert!(rule.validate("rule").is_ok());

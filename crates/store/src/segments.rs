@@ -87,6 +87,13 @@ fn compile(rule: &Rule, now: Timestamp, params: &mut Vec<Value>) -> String {
         Rule::CreatedWithinDays(days) => {
             format!("c.created_at >= {}", bind(params, days_ago(now, *days)))
         }
+        Rule::LoyaltyTier(tiers) => {
+            let list: Vec<String> = tiers.iter().map(|t| bind(params, t.as_str())).collect();
+            format!(
+                "EXISTS (SELECT 1 FROM loyalty_members m WHERE m.customer_id = c.id AND m.status = 'active' AND m.tier IN ({}))",
+                list.join(", ")
+            )
+        }
         Rule::HasIdentity(kind) => format!(
             "EXISTS (SELECT 1 FROM customer_identities i WHERE i.customer_id = c.id AND i.kind = {})",
             bind(params, kind.as_str())

@@ -284,3 +284,43 @@ async fn two_kiosks_spending_the_last_points_one_wins() {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
     }
 }
+
+#[tokio::test]
+async fn a_tier_only_promotion_goes_to_that_tier_alone() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let (cid, _) = member(&t).await;
+        let segment = json!({"code": "silver-club", "name": "Silver members", "rule": {"loyalty_tier": ["silver"]}});
+        let r = t.post("/v1/segments", &t.service, segment).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        let bad = json!({"code": "nobody", "name": "No tier", "rule": {"loyalty_tier": []}});
+        let r = t.post("/v1/segments", &t.service, bad).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        t.created("/v1/promotions", json!({"name": "Silver: -10 %", "currency": "EUR",
+            "conditions": {"segments": ["silver-club"]}, "effect": {"type": "percent_off_items", "percent_bp": 1000}}))
+            .await;
+        let pickup = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        // A member: full price until silver.
+        let first = buy(&t, &t.web, bought(&cid, "TR-42", 1), pickup.clone()).await;
+        assert_eq!(first["discount_minor"], 0, "{first}");
+        t.post(
+            &format!("/v1/customers/{cid}/loyalty/adjustments"),
+            &t.service,
+            json!({"points": 100, "reason": "silver"}),
+        )
+        .await;
+        assert_eq!(account(&t, &cid).await["tier"], "silver");
+        let second = buy(&t, &t.web, bought(&cid, "TR-42", 1), pickup.clone()).await;
+        assert_eq!(second["discount_minor"], 500, "{second}");
+        // Another customer, no member: full price.
+        let other = t
+            .created(
+                "/v1/customers",
+                json!({"identifiers": [{"kind": "email", "value": "x@example.com"}]}),
+            )
+            .await;
+        let oid = other["id"].as_str().unwrap();
+        let third = buy(&t, &t.web, bought(oid, "TR-43", 1), pickup).await;
+        assert_eq!(third["discount_minor"], 0, "{third}");
+    }
+}
