@@ -329,6 +329,27 @@ fn validate_sale(i: usize, s: &TillSale) -> Result<(), Error> {
     Ok(())
 }
 
+/// Whether a sale can only be short of stock: paid by card and cash, without coupon.
+fn is_plain(s: &TillSale) -> bool {
+    s.coupon.is_none() && s.payments.iter().all(|p| plain_payment(p).is_some())
+}
+
+fn plain_payment(p: &TillPayment) -> Option<NewPayment> {
+    let (method, amount_minor, provider_ref) = match p {
+        TillPayment::Card {
+            amount_minor,
+            reference,
+        } => (PaymentMethod::Provider, *amount_minor, reference.clone()),
+        TillPayment::Cash { amount_minor } => (PaymentMethod::PayInStore, *amount_minor, None),
+        _ => return None,
+    };
+    (amount_minor > 0).then_some(NewPayment {
+        method,
+        amount_minor,
+        provider_ref,
+    })
+}
+
 fn money_of(p: &TillPayment) -> i64 {
     match p {
         TillPayment::Card { amount_minor, .. }
@@ -380,14 +401,26 @@ async fn apply_in(
             conflicts: Vec::new(),
         },
         refunds: Vec::new(),
+        customers: std::collections::HashMap::new(),
     };
+    // Runs of plain sales (card and cash, no coupon) are written together; the others one
+    // by one, in the till's order.
+    let mut plain: Vec<&TillSale> = Vec::new();
     for op in &batch.operations {
+        if let Operation::Sale(s) = op
+            && is_plain(s)
+        {
+            plain.push(s);
+            continue;
+        }
+        run.plain_sales(conn, std::mem::take(&mut plain)).await?;
         match op {
             Operation::Sale(s) => run.sale(conn, s).await?,
             Operation::Return(r) => run.give_back(conn, r).await?,
             Operation::Movement(m) => run.movement(conn, m).await?,
         }
     }
+    run.plain_sales(conn, plain).await?;
     let answer = serde_json::to_string(&run.answer)
         .map_err(|e| Error::internal(format!("a batch answer: {e}")))?;
     let counts = BatchCounts {
@@ -415,32 +448,43 @@ struct Run<'a> {
     now: Timestamp,
     answer: BatchAnswer,
     refunds: Vec<store::orders::ProviderRefund>,
+    /// Customers named by the batch, as Relais knows them (`None`: unknown).
+    customers: std::collections::HashMap<String, Option<String>>,
 }
 
 /// What a payment could not cover: (kind, reference, short).
 type Shortfall = (&'static str, Option<String>, i64);
 
 impl Run<'_> {
-    async fn sale(&mut self, conn: &mut Conn, s: &TillSale) -> Result<(), Error> {
-        if let Some(id) = store::tills::order_of_receipt(conn, &self.till.id, &s.receipt).await? {
-            self.done(&s.receipt, id);
+    /// Sales paid by card and cash only, without coupon: nothing they use can be missing but
+    /// stock, so they are recorded together.
+    async fn plain_sales(&mut self, conn: &mut Conn, sales: Vec<&TillSale>) -> Result<(), Error> {
+        if sales.is_empty() {
             return Ok(());
         }
-        let customer = match &s.customer_id {
-            Some(c) => store::profiles::active_id(conn, c).await.ok(),
-            None => None,
-        };
+        let mut recorded = Vec::with_capacity(sales.len());
+        for s in &sales {
+            let customer = self.customer(conn, s).await?;
+            let payments = s.payments.iter().filter_map(plain_payment).collect();
+            recorded.push(self.sale_of(s, customer, payments));
+        }
+        let placed = store::tills::record_sales(conn, self.till, &recorded, self.actor).await?;
+        for (s, (order, stock_short)) in sales.iter().zip(placed) {
+            self.settled(conn, s, order, (stock_short, Vec::new()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn sale(&mut self, conn: &mut Conn, s: &TillSale) -> Result<(), Error> {
+        let customer = self.customer(conn, s).await?;
         let (payments, mut short) = self.settle_payments(conn, s, customer.as_deref()).await?;
-        let sale = Sale {
-            receipt: s.receipt.clone(),
-            at: s.at,
-            currency: s.currency,
-            customer_id: customer.clone(),
-            lines: s.lines.clone(),
-            payments,
-        };
-        let (order, stock_short) =
-            store::tills::record_sale(conn, self.till, &sale, self.actor).await?;
+        let sale = self.sale_of(s, customer.clone(), payments);
+        let placed = store::tills::record_sales(conn, self.till, &[sale], self.actor).await?;
+        let (order, stock_short) = placed
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::internal("a sale was not recorded"))?;
         self.spend_stored_value(conn, &order, customer.as_deref())
             .await?;
         if let Some(code) = &s.coupon
@@ -449,7 +493,45 @@ impl Run<'_> {
             short.push(("coupon", Some(code.clone()), 1));
             tracing::info!(coupon = %code, why, "an offline sale used a coupon it may no longer");
         }
-        crate::loyalty::settle_order(conn, &order, self.actor).await?;
+        self.settled(conn, s, order, (stock_short, short)).await
+    }
+
+    /// The sale's customer as Relais knows them now (merged profiles followed); an unknown
+    /// one leaves the sale anonymous rather than refusing it.
+    async fn customer(&mut self, conn: &mut Conn, s: &TillSale) -> Result<Option<String>, Error> {
+        let Some(c) = &s.customer_id else {
+            return Ok(None);
+        };
+        if let Some(known) = self.customers.get(c) {
+            return Ok(known.clone());
+        }
+        let known = store::profiles::active_id(conn, c).await.ok();
+        self.customers.insert(c.clone(), known.clone());
+        Ok(known)
+    }
+
+    fn sale_of(&self, s: &TillSale, customer: Option<String>, payments: Vec<NewPayment>) -> Sale {
+        Sale {
+            receipt: s.receipt.clone(),
+            at: s.at,
+            currency: s.currency,
+            customer_id: customer,
+            lines: s.lines.clone(),
+            payments,
+        }
+    }
+
+    /// A recorded sale's points, and the conflicts for what it found missing.
+    async fn settled(
+        &mut self,
+        conn: &mut Conn,
+        s: &TillSale,
+        order: Order,
+        (stock_short, short): (Vec<store::tills::StockShort>, Vec<Shortfall>),
+    ) -> Result<(), Error> {
+        if order.customer_id.is_some() {
+            crate::loyalty::settle_order(conn, &order, self.actor).await?;
+        }
         for gap in stock_short {
             self.conflict(
                 conn,

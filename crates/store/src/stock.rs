@@ -159,7 +159,7 @@ async fn move_on_hand(conn: &mut Conn, sku: &str, location: &str, delta: i64) ->
         .unwrap_or_else(|| Error::new(ErrorCode::Conflict, "the stock changed meanwhile; retry")))
 }
 
-pub(crate) async fn insert_movement(
+async fn insert_movement(
     conn: &mut Conn,
     m: &Movement,
     client_key: Option<&str>,
