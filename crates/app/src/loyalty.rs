@@ -147,6 +147,67 @@ pub async fn adjust(
     .await
 }
 
+/// Redeems a member's points for a reward: the points leave the balance (a conditional write:
+/// never below zero) and a store credit of the reward's value is issued to the member, in
+/// one command. Any key that may see the customer (the member redeems on any channel).
+pub async fn redeem(
+    db: &Db,
+    p: &Principal,
+    customer: &str,
+    reward: &str,
+    idempotency: Option<IdempotencyKey>,
+    render: impl FnOnce(store::stored_value::Account) -> StoredResponse + Send + 'static,
+) -> Result<StoredResponse, Error> {
+    let mut conn = db.read().await?;
+    let profile = crate::customers::reach(&mut conn, p, customer).await?;
+    let programme = store::loyalty::programme(&mut conn).await?;
+    let reward = programme.reward(reward)?.clone();
+    drop(conn);
+    let (actor, now) = (p.key_id.clone(), crate::clock::now());
+    let channel = p.own_channel().map(str::to_owned);
+    let credit = store::stored_value::NewAccount {
+        id: kernel::id::new_id("crd"),
+        kind: store::stored_value::Kind::Credit,
+        customer_id: Some(profile.id.clone()),
+        currency: programme.currency,
+        amount_minor: reward.value_minor,
+        code_hash: None,
+        code_hint: None,
+        pin_hash: None,
+        expires_at: Some(loyalty::programme::add_months(now, reward.valid_months)),
+        return_id: None,
+        order_id: None,
+        reason: Some(format!("reward: {}", reward.name)),
+        at: now,
+    };
+    let spend = NewEntry {
+        customer_id: profile.id,
+        kind: EntryKind::Spend,
+        points: -reward.points,
+        source: format!("reward:{}", credit.id),
+        order_id: None,
+        channel,
+        location: None,
+        reason: Some(format!("reward: {}", reward.name)),
+        expires_at: None,
+        at: now,
+    };
+    db.write_once(
+        idempotency,
+        move |c| {
+            Box::pin(async move {
+                store::loyalty::post(c, &spend, &actor).await?;
+                store::stored_value::open(c, &credit, &actor).await?;
+                store::stored_value::find(c, &credit.id)
+                    .await?
+                    .ok_or_else(|| Error::internal("a reward's credit just issued is missing"))
+            })
+        },
+        render,
+    )
+    .await
+}
+
 /// Points an order pays with, checked before the command: the customer is a member holding
 /// them, and they pay a whole amount. Answers what they pay, in minor units.
 pub async fn check_spend(

@@ -9,4 +9,4 @@ pub mod ledger;
 pub mod programme;
 
 pub use ledger::{EntryKind, apply, clawback_due, expiring};
-pub use programme::{BonusPeriod, EarnLine, Earned, Programme, Tier};
+pub use programme::{BonusPeriod, EarnLine, Earned, Programme, Reward, Tier};

@@ -7,6 +7,9 @@
 //! A member's tier is the highest whose threshold the points earned over the last
 //! `tier_months` reach. Spent points are worth `point_value_minor` each. Points expire
 //! `expiry_months` after they were earned (oldest spent first, see [`crate::ledger`]).
+//!
+//! Points are spent at any checkout (each worth `point_value_minor`), or on a [`Reward`]: a
+//! voucher of a fixed value for a fixed number of points, issued as store credit.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +36,19 @@ pub struct Tier {
     pub earn_pct: i64,
 }
 
+/// What members may redeem points for: a voucher worth `value_minor`, paid with `points`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reward {
+    /// Short code, e.g. `voucher-5`.
+    pub code: String,
+    pub name: String,
+    pub points: i64,
+    /// In minor units of the programme's currency.
+    pub value_minor: i64,
+    /// Months the voucher stays valid.
+    pub valid_months: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Programme {
     pub currency: Currency,
@@ -55,6 +71,9 @@ pub struct Programme {
     pub point_value_minor: i64,
     /// The fewest points spent at once.
     pub min_spend_points: i64,
+    /// Vouchers members may redeem points for (none in a programme saved before rewards).
+    #[serde(default)]
+    pub rewards: Vec<Reward>,
 }
 
 impl Default for Programme {
@@ -81,6 +100,7 @@ impl Default for Programme {
             expiry_months: 24,
             point_value_minor: 1,
             min_spend_points: 1,
+            rewards: Vec::new(),
         }
     }
 }
@@ -151,7 +171,40 @@ impl Programme {
                 ));
             }
         }
+        self.validate_rewards()?;
         self.validate_tiers()
+    }
+
+    fn validate_rewards(&self) -> Result<(), Error> {
+        if self.rewards.len() > 50 {
+            return Err(Error::validation("rewards", "at most 50 rewards"));
+        }
+        for (i, r) in self.rewards.iter().enumerate() {
+            let field = |f: &str| format!("rewards[{i}].{f}");
+            kernel::text::code(
+                &field("code"),
+                &r.code,
+                1,
+                32,
+                |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_',
+                "lower-case letters, digits, `-` and `_`",
+            )?;
+            kernel::text::bounded(&field("name"), &r.name, 1, 100)?;
+            check_range(&field("points"), r.points, 1..=10_000_000)?;
+            check_range(&field("value_minor"), r.value_minor, 1..=10_000_000)?;
+            check_range(&field("valid_months"), r.valid_months, 1..=120)?;
+            if self.rewards[..i].iter().any(|o| o.code == r.code) {
+                return Err(Error::validation(&field("code"), "reward codes are unique"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The reward with this code.
+    pub fn reward(&self, code: &str) -> Result<&Reward, Error> {
+        self.rewards.iter().find(|r| r.code == code).ok_or_else(|| {
+            Error::validation("reward", format!("the programme has no reward `{code}`"))
+        })
     }
 
     fn validate_tiers(&self) -> Result<(), Error> {
@@ -311,6 +364,31 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         Timestamp::parse(text).unwrap()
+    }
+
+    #[test]
+    fn rewards_are_unique_and_worth_something() {
+        let voucher = Reward {
+            code: "voucher-5".into(),
+            name: "5 € voucher".into(),
+            points: 500,
+            value_minor: 500,
+            valid_months: 6,
+        };
+        let mut p = Programme {
+            rewards: vec![voucher.clone()],
+            ..Programme::default()
+        };
+        assert!(p.validate().is_ok());
+        assert_eq!(p.reward("voucher-5").unwrap().points, 500);
+        assert!(p.reward("voucher-50").is_err());
+        p.rewards.push(voucher.clone());
+        assert!(p.validate().is_err(), "the same code twice");
+        p.rewards = vec![Reward {
+            points: 0,
+            ..voucher
+        }];
+        assert!(p.validate().is_err(), "a reward for no points");
     }
 
     fn line(paid: i64, category: Option<&str>) -> EarnLine {

@@ -10,6 +10,16 @@ use store::loyalty::{Entry, Member};
 
 use crate::demo_calls::{kept, side_by_side};
 
+fn reward(code: &str, name: &str, points: i64, value_minor: i64) -> loyalty::Reward {
+    loyalty::Reward {
+        code: code.into(),
+        name: name.into(),
+        points,
+        value_minor,
+        valid_months: 6,
+    }
+}
+
 fn programme() -> Programme {
     let tier = |code: &str, threshold, earn_pct| Tier {
         code: code.into(),
@@ -22,6 +32,10 @@ fn programme() -> Programme {
             tier("club", 0, 100),
             tier("silver", 300, 125),
             tier("gold", 800, 150),
+        ],
+        rewards: vec![
+            reward("bon-5", "Bon d'achat 5 €", 500, 500),
+            reward("bon-15", "Bon d'achat 15 €", 1200, 1500),
         ],
         ..Programme::default()
     }

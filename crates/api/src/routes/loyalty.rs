@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_programme, set_programme))
         .routes(routes!(get_account, enrol))
         .routes(routes!(adjust))
+        .routes(routes!(redeem))
 }
 
 wire_enum!(
@@ -90,6 +91,25 @@ pub struct ProgrammeDto {
     pub point_value_minor: i64,
     #[schema(minimum = 1)]
     pub min_spend_points: i64,
+    /// Vouchers members redeem points for (`POST /v1/customers/{id}/loyalty/rewards`).
+    #[serde(default)]
+    pub rewards: Vec<RewardDto>,
+}
+
+/// A voucher of a fixed value for a fixed number of points, issued as store credit.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RewardDto {
+    #[schema(example = "voucher-5")]
+    pub code: String,
+    #[schema(example = "5 € voucher")]
+    pub name: String,
+    #[schema(minimum = 1)]
+    pub points: i64,
+    #[schema(minimum = 1)]
+    pub value_minor: i64,
+    #[schema(minimum = 1, maximum = 120)]
+    pub valid_months: i64,
 }
 
 fn programme_dto(p: Programme) -> ProgrammeDto {
@@ -122,6 +142,17 @@ fn programme_dto(p: Programme) -> ProgrammeDto {
         expiry_months: p.expiry_months,
         point_value_minor: p.point_value_minor,
         min_spend_points: p.min_spend_points,
+        rewards: p
+            .rewards
+            .into_iter()
+            .map(|r| RewardDto {
+                code: r.code,
+                name: r.name,
+                points: r.points,
+                value_minor: r.value_minor,
+                valid_months: r.valid_months,
+            })
+            .collect(),
     }
 }
 
@@ -155,7 +186,46 @@ fn programme_of(b: ProgrammeDto) -> Result<Programme, Error> {
         expiry_months: b.expiry_months,
         point_value_minor: b.point_value_minor,
         min_spend_points: b.min_spend_points,
+        rewards: b
+            .rewards
+            .into_iter()
+            .map(|r| loyalty::Reward {
+                code: r.code,
+                name: r.name,
+                points: r.points,
+                value_minor: r.value_minor,
+                valid_months: r.valid_months,
+            })
+            .collect(),
     })
+}
+
+/// A reward to redeem.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Redemption {
+    /// A reward's code in the programme.
+    #[schema(example = "voucher-5")]
+    pub reward: String,
+}
+
+/// Redeem a member's points for a reward, from any channel: the points leave the balance and
+/// a store credit of the reward's value is issued to the member (spend it with
+/// `payment.store_credit_id`). Not enough points: `409`.
+#[utoipa::path(post, path = "/v1/customers/{id}/loyalty/rewards", tag = "loyalty",
+    request_body = Redemption, params(("id" = String, Path), IdempotencyHeader),
+    responses((status = 201, body = super::stored_value::StoredValueDto), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn redeem(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    w: Write<Redemption>,
+) -> ApiResult<Response> {
+    let render = |a| stored(201, &super::stored_value::value_dto(a, None));
+    let reward = w.body.reward;
+    let response =
+        app::loyalty::redeem(&s.db, &w.principal, &id, &reward, w.idempotency, render).await?;
+    Ok(reply(response))
 }
 
 /// The loyalty programme in force (channels show it to customers).

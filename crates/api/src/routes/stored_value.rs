@@ -78,7 +78,7 @@ pub struct StoredValueDto {
     pub entries: Option<Vec<ValueEntryDto>>,
 }
 
-fn value_dto(a: Account, entries: Option<Vec<Entry>>) -> StoredValueDto {
+pub(crate) fn value_dto(a: Account, entries: Option<Vec<Entry>>) -> StoredValueDto {
     StoredValueDto {
         id: a.id,
         kind: a.kind.as_str().to_owned(),

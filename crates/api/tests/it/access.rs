@@ -345,6 +345,12 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
             ("GET", "/v1/customers/{id}/loyalty", "/loyalty", None),
             (
                 "POST",
+                "/v1/customers/{id}/loyalty/rewards",
+                "/loyalty/rewards",
+                Some(json!({"reward": "voucher-5"})),
+            ),
+            (
+                "POST",
                 "/v1/customers/{id}/loyalty",
                 "/loyalty",
                 Some(json!({})),

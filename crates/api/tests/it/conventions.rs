@@ -441,6 +441,7 @@ async fn openapi_describes_every_route() {
         ("/v1/customers/{id}/loyalty", "get"),
         ("/v1/customers/{id}/loyalty", "post"),
         ("/v1/customers/{id}/loyalty/adjustments", "post"),
+        ("/v1/customers/{id}/loyalty/rewards", "post"),
         ("/v1/loyalty/programme", "get"),
         ("/v1/loyalty/programme", "put"),
         ("/v1/promotions", "get"),

@@ -324,3 +324,73 @@ async fn a_tier_only_promotion_goes_to_that_tier_alone() {
         assert_eq!(third["discount_minor"], 0, "{third}");
     }
 }
+
+#[tokio::test]
+async fn points_redeemed_for_a_reward_pay_as_credit_on_any_channel() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let (cid, _) = member(&t).await;
+        let mut with_rewards = programme();
+        with_rewards["rewards"] = json!([{"code": "voucher-5", "name": "5 € voucher", "points": 80, "value_minor": 500, "valid_months": 6}]);
+        let r = t.put("/v1/loyalty/programme", &t.admin, with_rewards).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(r.body["rewards"][0]["code"], "voucher-5");
+        t.post(
+            &format!("/v1/customers/{cid}/loyalty/adjustments"),
+            &t.service,
+            json!({"points": 100, "reason": "welcome"}),
+        )
+        .await;
+        let path = format!("/v1/customers/{cid}/loyalty/rewards");
+        let unknown = t
+            .post(&path, &t.store, json!({"reward": "voucher-500"}))
+            .await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            unknown.body
+        );
+        // Redeemed at the store: 80 points become a 5 € credit.
+        let r = t
+            .post(&path, &t.store, json!({"reward": "voucher-5"}))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+        assert_eq!(
+            (r.body["balance_minor"].as_i64(), r.body["kind"].as_str()),
+            (Some(500), Some("credit"))
+        );
+        assert_eq!(balance(&t, &cid).await, 20);
+        // Twenty points left: not enough for another.
+        let r2 = t
+            .post(&path, &t.store, json!({"reward": "voucher-5"}))
+            .await;
+        assert_eq!(r2.status, StatusCode::CONFLICT, "{}", r2.body);
+        assert_eq!(balance(&t, &cid).await, 20);
+        // Spent on the web.
+        let credit = r.body["id"].as_str().unwrap();
+        let pickup = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa", "store_credit_id": credit}});
+        let order = buy(&t, &t.web, bought(&cid, "TR-42", 1), pickup).await;
+        let methods: Vec<(&str, i64)> = order["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["method"].as_str().unwrap(),
+                    p["captured_minor"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert!(methods.contains(&("store_credit", 500)), "{order}");
+        let entries = account(&t, &cid).await["entries"].clone();
+        assert!(
+            entries
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "spend" && e["points"] == -80),
+            "{entries}"
+        );
+    }
+}

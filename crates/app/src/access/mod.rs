@@ -341,6 +341,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/customers/{id}/loyalty", Own, Own, Yes),
     r("POST", "/v1/customers/{id}/loyalty", Own, Own, Yes),
     r("POST", "/v1/customers/{id}/loyalty/adjustments", No, No, Yes),
+    r("POST", "/v1/customers/{id}/loyalty/rewards", Own, Own, Yes),
     r("GET", "/v1/loyalty/programme", Yes, Yes, Yes),
     r("PUT", "/v1/loyalty/programme", No, No, No),
     r("GET", "/v1/customers/{id}/segments", No, No, Yes),
