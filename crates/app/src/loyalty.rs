@@ -239,6 +239,20 @@ pub async fn check_spend(
 /// with, what it earns once it is a sale (a reservation when bought), spent points given back
 /// and earned points clawed back in proportion to what was refunded.
 pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result<(), Error> {
+    if order.customer_id.is_none() {
+        return Ok(());
+    }
+    let programme = store::loyalty::programme(conn).await?;
+    settle_order_with(conn, &programme, order, actor).await
+}
+
+/// [`settle_order`] with the programme already read (a till's batch settles many orders).
+pub async fn settle_order_with(
+    conn: &mut Conn,
+    programme: &Programme,
+    order: &Order,
+    actor: &str,
+) -> Result<(), Error> {
     let Some(customer) = &order.customer_id else {
         return Ok(());
     };
@@ -248,7 +262,6 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
     if !member.is_active() {
         return Ok(());
     }
-    let programme = store::loyalty::programme(conn).await?;
     let posted = store::loyalty::of_order(conn, &order.id).await?;
     let mut post = Poster {
         order,
@@ -257,9 +270,9 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
         now: crate::clock::now(),
         balance: member.balance,
     };
-    settle_spend(conn, &programme, &posted, &mut post).await?;
-    if settle_earn(conn, &programme, &posted, &member.tier, &mut post).await? {
-        retier(conn, &programme, customer, post.now, actor).await?;
+    settle_spend(conn, programme, &posted, &mut post).await?;
+    if settle_earn(conn, programme, &posted, &member.tier, &mut post).await? {
+        retier(conn, programme, customer, post.now, actor).await?;
     }
     Ok(())
 }
@@ -395,8 +408,13 @@ async fn earn(
     if order.currency != programme.currency {
         return Ok(0);
     }
-    let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
-    let facts = store::catalog::item_facts(conn, &skus).await?;
+    // Categories matter only to a programme that weighs them.
+    let facts = if programme.category_pct.is_empty() {
+        Default::default()
+    } else {
+        let skus: Vec<String> = order.lines.iter().map(|l| l.sku.clone()).collect();
+        store::catalog::item_facts(conn, &skus).await?
+    };
     let goods: i64 = order.lines.iter().map(|l| l.paid_minor()).sum();
     let base = base.min(goods);
     let lines: Vec<EarnLine> = order

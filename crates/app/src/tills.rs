@@ -402,6 +402,7 @@ async fn apply_in(
         },
         refunds: Vec::new(),
         customers: std::collections::HashMap::new(),
+        programme: None,
     };
     // Runs of plain sales (card and cash, no coupon) are written together; the others one
     // by one, in the till's order.
@@ -450,6 +451,8 @@ struct Run<'a> {
     refunds: Vec<store::orders::ProviderRefund>,
     /// Customers named by the batch, as Relais knows them (`None`: unknown).
     customers: std::collections::HashMap<String, Option<String>>,
+    /// The loyalty programme, read once for the batch.
+    programme: Option<loyalty::Programme>,
 }
 
 /// What a payment could not cover: (kind, reference, short).
@@ -530,7 +533,12 @@ impl Run<'_> {
         (stock_short, short): (Vec<store::tills::StockShort>, Vec<Shortfall>),
     ) -> Result<(), Error> {
         if order.customer_id.is_some() {
-            crate::loyalty::settle_order(conn, &order, self.actor).await?;
+            if self.programme.is_none() {
+                self.programme = Some(store::loyalty::programme(conn).await?);
+            }
+            if let Some(programme) = &self.programme {
+                crate::loyalty::settle_order_with(conn, programme, &order, self.actor).await?;
+            }
         }
         for gap in stock_short {
             self.conflict(

@@ -34,38 +34,34 @@ pub async fn emit(
     append(conn, &envelope).await
 }
 
-/// [`emit`] for many events at once: one statement per 400 events (a till's batch writes
-/// hundreds; each statement costs the writer more than its rows).
+/// [`emit`] for many events at once, in few statements (see [`crate::sql::insert_rows`]).
 pub async fn emit_all(
     conn: &mut Conn,
     events: &[(Event<'_>, &str)],
     actor: &str,
 ) -> Result<(), Error> {
-    for chunk in events.chunks(400) {
-        let mut sql =
-            String::from("INSERT INTO outbox (id, type, subject, time, envelope) VALUES ");
-        let mut values = Vec::with_capacity(chunk.len() * 5);
-        for (i, (event, subject)) in chunk.iter().enumerate() {
-            let e = CloudEvent::of(event, subject, actor)
-                .map_err(|e| Error::internal(e.to_string()))?;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "({})",
-                crate::sql::placeholders(values.len() + 1, 5)
-            ));
-            values.extend_from_slice(params![
+    let mut values = Vec::with_capacity(events.len());
+    for (event, subject) in events {
+        let e =
+            CloudEvent::of(event, subject, actor).map_err(|e| Error::internal(e.to_string()))?;
+        values.push(
+            params![
                 &e.id,
                 &e.kind,
                 &e.subject,
                 e.time.to_text(),
                 rows::to_json(&e)
-            ]);
-        }
-        conn.execute(&sql, &values).await?;
+            ]
+            .to_vec(),
+        );
     }
-    Ok(())
+    crate::sql::insert_rows(
+        conn,
+        "INSERT INTO outbox (id, type, subject, time, envelope) VALUES ",
+        (5, ""),
+        values,
+    )
+    .await
 }
 
 /// A stored event with its position in the outbox.

@@ -615,6 +615,42 @@ pub fn values_rows(head: &'static str, tail: &'static str, width: usize, rows: u
 }
 
 /// `$start, $start+1, …` for `n` bind parameters.
+/// Runs `head (…), (…), … tail-less` multi-row INSERTs of `rows` (`width` bound values each,
+/// then `tail` appended inside each row's parentheses), in chunks of 32, 16, 8… rows: a
+/// statement costs the writer more than its rows, and few distinct chunk sizes keep each
+/// text prepared once (statement cache and binding order) however many rows come.
+pub async fn insert_rows(
+    conn: &mut Conn,
+    head: &str,
+    (width, tail): (usize, &str),
+    rows: Vec<Vec<Value>>,
+) -> Result<(), Error> {
+    let mut rest = rows.as_slice();
+    while !rest.is_empty() {
+        let take = if rest.len() >= 32 {
+            32
+        } else {
+            1 << rest.len().ilog2()
+        };
+        let (chunk, after) = rest.split_at(take);
+        rest = after;
+        let mut sql = String::from(head);
+        let mut values: Vec<Value> = Vec::with_capacity(take * width);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "({}{tail})",
+                placeholders(values.len() + 1, width)
+            ));
+            values.extend_from_slice(row);
+        }
+        conn.execute(&sql, &values).await?;
+    }
+    Ok(())
+}
+
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n)
         .map(|i| format!("${i}"))

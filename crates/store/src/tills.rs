@@ -16,7 +16,7 @@ use outbox::payloads::{PosConflict, StockMoved, TillBatchApplied};
 use serde::Serialize;
 
 use crate::orders::{NewPayment, Order, OrderLine, PaymentRecord};
-use crate::sql::{Conn, Row, Value};
+use crate::sql::{Conn, Row};
 use kernel::{Page, PageRequest};
 
 use crate::{Db, events, params, rows};
@@ -176,9 +176,6 @@ pub async fn order_of_receipt(
     .transpose()
 }
 
-/// Rows a multi-row INSERT carries at most (SQLite's limit on bound values is far above).
-const ROWS_PER_INSERT: usize = 200;
-
 /// Records sales as completed till orders, in one pass for the whole run of them: their
 /// lines sold, payments captured, stock taken whatever is left (one conditional update per
 /// SKU), movements and events written together. Answers each order and what it found short,
@@ -208,32 +205,6 @@ pub async fn record_sales(
     }
     events::emit_all(conn, &events, actor).await?;
     Ok(orders.into_iter().zip(shorts).collect())
-}
-
-/// Runs a multi-row INSERT of `rows`, `width` values each, [`ROWS_PER_INSERT`] at a time.
-async fn insert_rows(
-    conn: &mut Conn,
-    head: &str,
-    width: usize,
-    tail: &str,
-    rows: Vec<Vec<Value>>,
-) -> Result<(), Error> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let mut sql = String::from(head);
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * width);
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "({}{tail})",
-                crate::sql::placeholders(values.len() + 1, width)
-            ));
-            values.extend_from_slice(row);
-        }
-        conn.execute(&sql, &values).await?;
-    }
-    Ok(())
 }
 
 async fn insert_orders(
@@ -274,13 +245,12 @@ async fn insert_orders(
             .to_vec()
         })
         .collect();
-    insert_rows(
+    crate::sql::insert_rows(
         conn,
         "INSERT INTO orders (id, customer_id, channel, state, location, owner_kind, owner_name, currency, total_minor,
                              receipt_token, created_at, discount_minor, tax_minor, till_id, till_receipt,
                              updated_at, mode, version) VALUES ",
-        16,
-        ", 'carry_out', 1",
+        (16, ", 'carry_out', 1"),
         rows,
     )
     .await
@@ -361,12 +331,11 @@ async fn insert_lines(conn: &mut Conn, orders: &[Order]) -> Result<(), Error> {
             .to_vec()
         })
         .collect();
-    insert_rows(
+    crate::sql::insert_rows(
         conn,
         "INSERT INTO order_lines (order_id, line_no, sku, quantity, unit_price_minor, location, sold,
                                   discount_minor, tax_rate_bp, tax_minor, tax_added_minor, returned) VALUES ",
-        10,
-        ", 0, 0",
+        (10, ", 0, 0"),
         rows,
     )
     .await
@@ -406,12 +375,11 @@ async fn insert_payments(conn: &mut Conn, orders: &[Order]) -> Result<(), Error>
             .to_vec()
         })
         .collect();
-    insert_rows(
+    crate::sql::insert_rows(
         conn,
         "INSERT INTO payments (id, order_id, method, currency, authorised, captured, provider_ref, created_at,
                                refunded, voided) VALUES ",
-        8,
-        ", 0, 0",
+        (8, ", 0, 0"),
         rows,
     )
     .await
@@ -491,11 +459,10 @@ async fn take_stock(
         }
         shorts.push(short);
     }
-    insert_rows(
+    crate::sql::insert_rows(
         conn,
         "INSERT INTO stock_movements (id, sku, location, delta, reason, reference, actor, at, kind) VALUES ",
-        8,
-        ", 'sale'",
+        (8, ", 'sale'"),
         rows,
     )
     .await?;
