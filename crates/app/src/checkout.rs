@@ -115,7 +115,7 @@ pub async fn checkout<P: PaymentProvider>(
     if let Some((code, why)) = pricing.refused.first() {
         return Err(coupon_refused(code, why));
     }
-    let cards = gift_cards_sold(cx.db, &cart, &b).await?;
+    let cards = gift_cards_sold(pricing.facts(), &cart, &b).await?;
     let (orders, charges) = plan_all(cx, principal, &cart, pricing, &b).await?;
     let now = crate::clock::now();
     let issued = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -148,7 +148,7 @@ pub async fn checkout<P: PaymentProvider>(
 
 /// The gift cards the cart sells, their codes made ahead (none are reserved).
 async fn gift_cards_sold(
-    db: &Db,
+    facts: &BTreeMap<String, store::catalog::ItemFacts>,
     cart: &Cart,
     b: &CheckoutRequest,
 ) -> Result<Vec<crate::stored_value::Prepared>, Error> {
@@ -161,7 +161,7 @@ async fn gift_cards_sold(
         let chosen = b.lines.iter().flatten().find(|l| l.sku == sku);
         chosen.map_or(b.mode, |l| l.mode) == FulfilmentMode::Reserve
     };
-    crate::stored_value::prepare(db, &lines, reserved).await
+    crate::stored_value::prepare(facts, &lines, reserved).await
 }
 
 /// The active cart `id` with its channel's price for every line, or why it cannot be sold.

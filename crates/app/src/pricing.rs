@@ -132,6 +132,11 @@ async fn coupon_refusal(
 }
 
 impl Pricing {
+    /// What the catalogue says of the basket's SKUs (category, VAT category, attributes).
+    pub fn facts(&self) -> &BTreeMap<String, ItemFacts> {
+        &self.facts
+    }
+
     /// The applied promotions limited per customer: the order counts against its customer.
     pub fn limited_per_customer(&self, applied: &[promotions::Applied]) -> Vec<String> {
         applied

@@ -111,15 +111,13 @@ fn pin_matches(pin: &str, hash: &str) -> bool {
     })
 }
 
-/// The cards `lines` (SKU, units) would open: one per unit of a gift card product. Refused in
-/// a reservation, which is paid only later at the till.
+/// The cards `lines` (SKU, units) would open: one per unit of a gift card product (`facts`,
+/// as pricing read them). Refused in a reservation, which is paid only later at the till.
 pub async fn prepare(
-    db: &Db,
+    facts: &std::collections::BTreeMap<String, store::catalog::ItemFacts>,
     lines: &[(String, i64)],
     reserved: impl Fn(&str) -> bool,
 ) -> Result<Vec<Prepared>, Error> {
-    let skus: Vec<String> = lines.iter().map(|(s, _)| s.clone()).collect();
-    let facts = store::catalog::item_facts(&mut db.read().await?, &skus).await?;
     let mut wanted = Vec::new();
     for (sku, units) in lines {
         let Some(months) = facts.get(sku).and_then(|f| gift_card_months(&f.attributes)) else {
