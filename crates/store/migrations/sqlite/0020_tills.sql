@@ -44,6 +44,10 @@ CREATE TABLE pos_conflicts (
 );
 CREATE INDEX pos_conflicts_queue ON pos_conflicts (location, status, created_at);
 
+-- A member's tier counts the points earned over a period: read from the index alone, however
+-- long the member's history (every sale that earns re-reads it).
+CREATE INDEX loyalty_entries_toward_tier ON loyalty_entries (customer_id, at, kind, points);
+
 ALTER TABLE orders ADD COLUMN till_id TEXT;
 ALTER TABLE orders ADD COLUMN till_receipt TEXT;
 CREATE UNIQUE INDEX orders_by_till_receipt ON orders (till_id, till_receipt) WHERE till_id IS NOT NULL;
