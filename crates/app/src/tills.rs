@@ -166,8 +166,10 @@ pub async fn apply_batch<P: PaymentProvider>(
         return Ok((previous, true));
     }
     let (actor, now) = (p.key_id.clone(), crate::clock::now());
+    // A batch writes hundreds of rows: in a transaction of its own, without the savepoint
+    // group commit gives each command, whose undo journal every statement would walk.
     let applied = db
-        .write(move |c| {
+        .write_alone(move |c| {
             Box::pin(async move { apply_in(c, &batch, &actor, now).await.map(|a| (a, batch)) })
         })
         .await?;
@@ -471,7 +473,9 @@ impl Run<'_> {
             let payments = s.payments.iter().filter_map(plain_payment).collect();
             recorded.push(self.sale_of(s, customer, payments));
         }
-        let placed = store::tills::record_sales(conn, self.till, &recorded, self.actor).await?;
+        let posting = self.posting();
+        let placed =
+            store::tills::record_sales(conn, self.till, (&recorded, &posting), self.actor).await?;
         for (s, (order, stock_short)) in sales.iter().zip(placed) {
             self.settled(conn, s, order, (stock_short, Vec::new()))
                 .await?;
@@ -483,7 +487,9 @@ impl Run<'_> {
         let customer = self.customer(conn, s).await?;
         let (payments, mut short) = self.settle_payments(conn, s, customer.as_deref()).await?;
         let sale = self.sale_of(s, customer.clone(), payments);
-        let placed = store::tills::record_sales(conn, self.till, &[sale], self.actor).await?;
+        let posting = self.posting();
+        let placed =
+            store::tills::record_sales(conn, self.till, (&[sale], &posting), self.actor).await?;
         let (order, stock_short) = placed
             .into_iter()
             .next()
@@ -724,6 +730,11 @@ impl Run<'_> {
         self.answer.movements += 1;
         self.done(&m.receipt, moved.id);
         Ok(())
+    }
+
+    /// What the batch's stock movements name: the till and the batch.
+    fn posting(&self) -> String {
+        format!("till {} batch {}", self.till.id, self.seq)
     }
 
     fn done(&mut self, receipt: &str, id: String) {

@@ -177,14 +177,14 @@ pub async fn order_of_receipt(
 }
 
 /// Records sales as completed till orders, in one pass for the whole run of them: their
-/// lines sold, payments captured, stock taken whatever is left (one conditional update per
-/// SKU), movements and events written together. Answers each order and what it found short,
-/// in the sales' order. (A statement costs the writer more than its rows: a batch writes a
-/// handful of statements per SKU rather than a dozen per sale.)
+/// lines sold, payments captured, stock taken whatever is left (one update and one movement
+/// per SKU; `posting` names the till's batch), events written together. Answers each order
+/// and what it found short, in the sales' order. (A statement costs the writer more than its
+/// rows: a batch writes a handful of statements per SKU rather than a dozen per sale.)
 pub async fn record_sales(
     conn: &mut Conn,
     till: &Till,
-    sales: &[Sale],
+    (sales, posting): (&[Sale], &str),
     actor: &str,
 ) -> Result<Vec<(Order, Vec<StockShort>)>, Error> {
     let mut orders: Vec<Order> = sales.iter().map(|s| till_order(till, s)).collect();
@@ -194,7 +194,7 @@ pub async fn record_sales(
         order.payments = payment_records(sale)?;
     }
     insert_payments(conn, &orders).await?;
-    let (shorts, moved) = take_stock(conn, till, &orders, actor).await?;
+    let (shorts, moved) = take_stock(conn, till, (&orders, posting), actor).await?;
     let placed: Vec<_> = orders.iter().map(crate::orders::summary).collect();
     let mut events: Vec<(Event<'_>, &str)> = Vec::with_capacity(moved.len() + placed.len());
     for m in &moved {
@@ -385,16 +385,19 @@ async fn insert_payments(conn: &mut Conn, orders: &[Order]) -> Result<(), Error>
     .await
 }
 
-/// Takes the orders' units from the store's stock whatever is left: one update per SKU, then
-/// each line's movement and level in the orders' order. Answers, per order, what it found
-/// not free (held for other orders, or not there), and the movements to announce.
+/// Takes the orders' units from the store's stock whatever is left: one update, one movement
+/// and one `relais.stock.moved` per SKU for the run of sales (`posting` names it: the till
+/// and its batch; each unit's sale is its order line). Answers, per order in the orders'
+/// order, what it found not free (held for other orders, or not there), and the movements.
 async fn take_stock(
     conn: &mut Conn,
     till: &Till,
-    orders: &[Order],
+    (orders, posting): (&[Order], &str),
     actor: &str,
 ) -> Result<(Vec<Vec<StockShort>>, Vec<StockMoved>), Error> {
+    let now = Timestamp::now();
     let mut levels = std::collections::BTreeMap::<&str, inventory::Level>::new();
+    let mut moved = Vec::new();
     for (sku, units) in units_per_sku(orders) {
         let after = take_units(conn, &till.location, sku, units).await?;
         levels.insert(
@@ -404,11 +407,25 @@ async fn take_stock(
                 ..after
             },
         );
+        let movement = inventory::Movement {
+            seq: 0,
+            id: kernel::id::new_id("mov"),
+            sku: sku.to_owned(),
+            location: till.location.clone(),
+            kind: inventory::MovementKind::Sale,
+            delta: -units,
+            reason: format!("till {} offline sales", till.id),
+            reference: Some(posting.to_owned()),
+            actor: actor.to_owned(),
+            at: now,
+        };
+        let availability = inventory::LevelSnapshot::new(sku, &till.location, after);
+        moved.push(StockMoved {
+            availability,
+            movement,
+        });
     }
-    let now = Timestamp::now();
     let mut shorts = Vec::with_capacity(orders.len());
-    let mut moved = Vec::new();
-    let mut rows = Vec::new();
     for order in orders {
         let mut short = Vec::new();
         for line in &order.lines {
@@ -423,42 +440,26 @@ async fn take_stock(
                     units: line.quantity - free,
                 });
             }
-            let movement = inventory::Movement {
-                seq: 0,
-                id: kernel::id::new_id("mov"),
-                sku: line.sku.clone(),
-                location: till.location.clone(),
-                kind: inventory::MovementKind::Sale,
-                delta: -line.quantity,
-                reason: format!("till {} offline sale", till.id),
-                reference: Some(order.id.clone()),
-                actor: actor.to_owned(),
-                at: now,
-            };
-            rows.push(
-                params![
-                    &movement.id,
-                    &movement.sku,
-                    &movement.location,
-                    movement.delta,
-                    &movement.reason,
-                    &movement.reference,
-                    actor,
-                    now.to_text()
-                ]
-                .to_vec(),
-            );
-            moved.push(StockMoved {
-                availability: inventory::LevelSnapshot::new(
-                    &movement.sku,
-                    &movement.location,
-                    *level,
-                ),
-                movement,
-            });
         }
         shorts.push(short);
     }
+    let rows = moved
+        .iter()
+        .map(|m| {
+            let m = &m.movement;
+            params![
+                &m.id,
+                &m.sku,
+                &m.location,
+                m.delta,
+                &m.reason,
+                &m.reference,
+                actor,
+                now.to_text()
+            ]
+            .to_vec()
+        })
+        .collect();
     crate::sql::insert_rows(
         conn,
         "INSERT INTO stock_movements (id, sku, location, delta, reason, reference, actor, at, kind) VALUES ",
