@@ -161,8 +161,8 @@ enum Scenario {
         tills: u64,
         #[arg(long, default_value_t = 100_000)]
         sales: u64,
-        /// Sales per batch.
-        #[arg(long, default_value_t = 50)]
+        /// Sales per batch (a till back from a morning offline sends a hundred or more).
+        #[arg(long, default_value_t = 100)]
         batch: u64,
         #[command(flatten)]
         target: Target,

@@ -1,8 +1,8 @@
 //! Scenario `till-sync`: tills that sold offline upload their sales. `tills` tills spread over
-//! the demo's stores each send their share of `sales` in numbered batches of `batch` sales,
-//! one after the other, all tills at once; 30 % of sales name a loyalty member (who earns, and
-//! one in ten of them spends 50 points), and 5 % of batches are posted a second time, as a
-//! till that lost the answer would. A sale counts when its batch answered 201; a replay must
+//! the demo's stores each send their share of `sales` in numbered batches of `batch` sales
+//! (100 by default), one after the other, all tills at once; 30 % of sales name a loyalty
+//! member (who earns, and one in ten of them spends 50 points), and 5 % of batches are posted
+//! a second time, as a till that lost the answer would. A sale counts when its batch answered 201; a replay must
 //! answer 200 `replayed` — one that applied again is a duplicate, as is a till whose last
 //! batch number is not the number of batches it sent.
 
