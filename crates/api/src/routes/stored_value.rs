@@ -127,9 +127,9 @@ pub struct CardPresented {
     responses((status = 200, body = StoredValueDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn look_up(
     State(s): State<AppState>,
-    _p: Principal,
-    Json(b): Json<CardPresented>,
+    w: Write<CardPresented>,
 ) -> ApiResult<Json<StoredValueDto>> {
+    let b = w.body;
     if b.code.len() > 40 || b.pin.len() > 12 {
         return Err(Error::validation("code", "a code has 16 characters, a PIN 6 digits").into());
     }
@@ -163,12 +163,12 @@ pub struct Unblocking {
     responses((status = 200, body = StoredValueDto), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
 async fn unblock(
     State(s): State<AppState>,
-    p: Principal,
     Path(id): Path<String>,
-    Json(b): Json<Unblocking>,
+    w: Write<Unblocking>,
 ) -> ApiResult<Json<StoredValueDto>> {
-    let card = app::stored_value::unblock(&s.db, &p, &id).await?;
-    tracing::info!(gift_card = %id, by = %p.key_id, reason = b.reason.as_deref().unwrap_or(""), "gift card unblocked");
+    let card = app::stored_value::unblock(&s.db, &w.principal, &id).await?;
+    let reason = w.body.reason.as_deref().unwrap_or("");
+    tracing::info!(gift_card = %id, by = %w.principal.key_id, reason, "gift card unblocked");
     Ok(Json(value_dto(card, None)))
 }
 

@@ -55,8 +55,9 @@ pub enum OperationIn {
 }
 
 /// A sale as rung up: its prices, discounts and VAT are the receipt's.
+// Not `deny_unknown_fields` (nor `ReturnIn`, `MovementIn`): an operation's `kind` is a field
+// of the same object, and the schema would then forbid it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SaleIn {
     /// The till's receipt number (unique per till).
     #[schema(example = "T01-000123")]
@@ -122,7 +123,6 @@ pub enum TillPaymentIn {
 
 /// Goods brought back to the till, refunded to how they were paid.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct ReturnIn {
     pub receipt: String,
     #[schema(value_type = String, format = DateTime)]
@@ -143,7 +143,6 @@ pub struct TillReturnLine {
 
 /// A stock movement made at the till (a count, a damaged unit…).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct MovementIn {
     pub receipt: String,
     #[schema(value_type = String, format = DateTime)]
@@ -241,7 +240,7 @@ pub struct BatchDone {
     pub returns: i64,
     pub movements: i64,
     /// What each receipt became: an order, a return, a stock movement.
-    pub receipts: Vec<ReceiptDto>,
+    pub receipts: Vec<TillReceiptDto>,
     /// The conflicts opened in the store's queue.
     pub conflicts: Vec<ConflictNoteDto>,
     /// True when this batch had been applied before: nothing changed now.
@@ -249,7 +248,7 @@ pub struct BatchDone {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ReceiptDto {
+pub struct TillReceiptDto {
     pub receipt: String,
     pub id: String,
 }
@@ -307,7 +306,7 @@ async fn post_batch(
         receipts: a
             .receipts
             .into_iter()
-            .map(|r| ReceiptDto {
+            .map(|r| TillReceiptDto {
                 receipt: r.receipt,
                 id: r.id,
             })
