@@ -281,21 +281,25 @@ fn validate(batch: &Batch) -> Result<(), Error> {
 
 fn validate_sale(i: usize, s: &TillSale) -> Result<(), Error> {
     let field = |f: &str| format!("operations[{i}].{f}");
-    if s.lines.is_empty() || s.lines.len() > 200 {
+    if s.lines.is_empty() || s.lines.len() > 200 || s.payments.len() > 20 {
         return Err(Error::validation(
             &field("lines"),
-            "a sale has 1 to 200 lines",
+            "a sale has 1 to 200 lines and at most 20 payments",
         ));
     }
     for l in &s.lines {
-        let paid = l.unit_price_minor * l.quantity - l.discount_minor;
-        if !(1..=10_000).contains(&l.quantity)
-            || !(0..=100_000_000).contains(&l.unit_price_minor)
-            || l.discount_minor < 0
-            || paid < 0
-            || !(0..=paid).contains(&l.tax_minor)
-            || !(0..=10_000).contains(&l.tax_rate_bp)
-        {
+        // Ranges first: what a line costs is computed only from bounded figures.
+        let bounded = (1..=10_000).contains(&l.quantity)
+            && (0..=100_000_000).contains(&l.unit_price_minor)
+            && (0..=10_000).contains(&l.tax_rate_bp);
+        let listed = if bounded {
+            l.unit_price_minor * l.quantity
+        } else {
+            -1
+        };
+        let fits = (0..=listed).contains(&l.discount_minor)
+            && (0..=listed - l.discount_minor).contains(&l.tax_minor);
+        if !bounded || !fits {
             return Err(Error::validation(
                 &field("lines"),
                 "a line sells 1 to 10 000 units; its discount and VAT lie within what it costs",
@@ -303,21 +307,22 @@ fn validate_sale(i: usize, s: &TillSale) -> Result<(), Error> {
             .with("sku", l.sku.clone()));
         }
     }
+    let payable = |p: &TillPayment| match p {
+        TillPayment::Points { points } => (1..=1_000_000_000).contains(points),
+        other => (0..=MAX_PAYMENT).contains(&money_of(other)),
+    };
+    if !s.payments.iter().all(payable) {
+        return Err(Error::validation(
+            &field("payments"),
+            "payments are positive, at most 10 000 000 000 minor units",
+        ));
+    }
     let total: i64 = s
         .lines
         .iter()
         .map(|l| l.unit_price_minor * l.quantity - l.discount_minor)
         .sum();
     let paid: i64 = s.payments.iter().map(money_of).sum();
-    if s.payments
-        .iter()
-        .any(|p| money_of(p) < 0 || matches!(p, TillPayment::Points { points } if *points <= 0))
-    {
-        return Err(Error::validation(
-            &field("payments"),
-            "payments are positive",
-        ));
-    }
     let points = s
         .payments
         .iter()
@@ -330,6 +335,9 @@ fn validate_sale(i: usize, s: &TillSale) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The most one payment of a till sale may carry, in minor units.
+const MAX_PAYMENT: i64 = 10_000_000_000;
 
 /// Whether a sale can only be short of stock: paid by card and cash, without coupon.
 fn is_plain(s: &TillSale) -> bool {
@@ -372,18 +380,7 @@ async fn apply_in(
     actor: &str,
     now: Timestamp,
 ) -> Result<Option<Applied>, Error> {
-    let till = match store::tills::find(conn, &batch.till).await? {
-        Some(t) => t,
-        None => {
-            let channel = store::channels::till_of(conn, &batch.location)
-                .await?
-                .ok_or_else(|| {
-                    Error::validation("location", "the store has no till channel to sell on")
-                        .with("location", batch.location.clone())
-                })?;
-            store::tills::register(conn, &batch.till, &batch.location, &channel, now).await?
-        }
-    };
+    let till = till_for(conn, batch, now).await?;
     if !store::tills::advance(conn, &till.id, batch.seq, now).await? {
         return Ok(None);
     }
@@ -441,6 +438,22 @@ async fn apply_in(
     )
     .await?;
     Ok(Some((run.answer, run.refunds)))
+}
+
+/// The batch's till, registered at the batch's store (on its till channel) by its first batch.
+async fn till_for(conn: &mut Conn, batch: &Batch, now: Timestamp) -> Result<Till, Error> {
+    match store::tills::find(conn, &batch.till).await? {
+        Some(t) => Ok(t),
+        None => {
+            let channel = store::channels::till_of(conn, &batch.location)
+                .await?
+                .ok_or_else(|| {
+                    Error::validation("location", "the store has no till channel to sell on")
+                        .with("location", batch.location.clone())
+                })?;
+            store::tills::register(conn, &batch.till, &batch.location, &channel, now).await
+        }
+    }
 }
 
 /// One batch being applied.
@@ -576,17 +589,9 @@ impl Run<'_> {
         let mut short = Vec::new();
         for p in &s.payments {
             let (method, amount, reference, gap) = match p {
-                TillPayment::Card {
-                    amount_minor,
-                    reference,
-                } => (
-                    PaymentMethod::Provider,
-                    *amount_minor,
-                    reference.clone(),
-                    None,
-                ),
-                TillPayment::Cash { amount_minor } => {
-                    (PaymentMethod::PayInStore, *amount_minor, None, None)
+                TillPayment::Card { .. } | TillPayment::Cash { .. } => {
+                    taken.extend(plain_payment(p));
+                    continue;
                 }
                 TillPayment::Points { points } => {
                     let (value, covered) = points_covered(conn, customer, *points).await?;

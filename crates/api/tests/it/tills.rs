@@ -187,6 +187,12 @@ async fn an_offline_batch_applies_once_however_often_it_is_posted() {
             "{}",
             r3.body
         );
+        // Figures no till could ring up are refused, and change nothing.
+        let mut absurd = batch.clone();
+        absurd["seq"] = json!(2);
+        absurd["operations"][0]["lines"][0]["unit_price_minor"] = json!(i64::MAX);
+        let r4 = t.post(BATCH, &t.store, absurd).await;
+        assert_eq!(r4.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r4.body);
         // Another store's key acts for no till of Lyon's.
         let paris = crate::key(&t.db.db, "store:PAR-RIVOLI").await;
         assert_eq!(
