@@ -425,24 +425,7 @@ async fn take_stock(
             movement,
         });
     }
-    let mut shorts = Vec::with_capacity(orders.len());
-    for order in orders {
-        let mut short = Vec::new();
-        for line in &order.lines {
-            let level = levels
-                .get_mut(line.sku.as_str())
-                .ok_or_else(|| Error::internal("a line's level is missing"))?;
-            let free = (level.on_hand - level.held).max(0);
-            level.on_hand -= line.quantity;
-            if line.quantity > free {
-                short.push(StockShort {
-                    sku: line.sku.clone(),
-                    units: line.quantity - free,
-                });
-            }
-        }
-        shorts.push(short);
-    }
+    let shorts = shortfalls(orders, levels)?;
     let rows = moved
         .iter()
         .map(|m| {
@@ -468,6 +451,32 @@ async fn take_stock(
     )
     .await?;
     Ok((shorts, moved))
+}
+
+/// What each order found not free, walking the levels before the run in the orders' order.
+fn shortfalls(
+    orders: &[Order],
+    mut levels: std::collections::BTreeMap<&str, inventory::Level>,
+) -> Result<Vec<Vec<StockShort>>, Error> {
+    let mut shorts = Vec::with_capacity(orders.len());
+    for order in orders {
+        let mut short = Vec::new();
+        for line in &order.lines {
+            let level = levels
+                .get_mut(line.sku.as_str())
+                .ok_or_else(|| Error::internal("a line's level is missing"))?;
+            let free = (level.on_hand - level.held).max(0);
+            level.on_hand -= line.quantity;
+            if line.quantity > free {
+                short.push(StockShort {
+                    sku: line.sku.clone(),
+                    units: line.quantity - free,
+                });
+            }
+        }
+        shorts.push(short);
+    }
+    Ok(shorts)
 }
 
 fn units_per_sku(orders: &[Order]) -> std::collections::BTreeMap<&str, i64> {
