@@ -220,7 +220,7 @@ pub fn reveal(mut response: StoredResponse, issued: &[IssuedCard]) -> StoredResp
 }
 
 /// What an order's change does to the cards it sold: a cancelled, no-show or expired order
-/// voids them (what they still hold).
+/// voids them (what they still hold); cancelling is refused once one of them was spent.
 pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result<(), Error> {
     if !matches!(
         order.state,
@@ -229,7 +229,18 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
         return Ok(());
     }
     let now = crate::clock::now();
-    for card in store::stored_value::of_order(conn, &order.id).await? {
+    let cards = store::stored_value::of_order(conn, &order.id).await?;
+    // Cancelling refunds the whole price: not once a card it sold has paid for something.
+    if order.state == OrderState::Cancelled
+        && let Some(spent) = cards.iter().find(|c| c.balance_minor < c.amount_minor)
+    {
+        return Err(Error::new(
+            ErrorCode::Conflict,
+            "a gift card this order sold has been spent: the order cannot be cancelled",
+        )
+        .with("gift_card_id", spent.id.clone()));
+    }
+    for card in cards {
         store::stored_value::close(conn, &card.id, "void", now, actor).await?;
     }
     Ok(())
