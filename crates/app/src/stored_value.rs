@@ -28,8 +28,8 @@ pub const PIN_TRIES: i64 = 5;
 pub const DEFAULT_VALID_MONTHS: i64 = 24;
 const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-/// A card sold by this checkout, with what only its buyer ever sees.
-#[derive(Debug, Clone, Serialize)]
+/// A card sold by this checkout, with what only its buyer ever sees (no `Debug`: never logged).
+#[derive(Clone, Serialize)]
 pub struct IssuedCard {
     pub id: String,
     pub order_id: String,
@@ -43,8 +43,8 @@ pub struct IssuedCard {
     pub expires_at: Option<Timestamp>,
 }
 
-/// A card's secrets, made and hashed before the command.
-#[derive(Debug, Clone)]
+/// A card's secrets, made and hashed before the command (no `Debug`: never logged).
+#[derive(Clone)]
 pub struct Prepared {
     sku: String,
     valid_months: i64,
