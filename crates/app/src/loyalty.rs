@@ -239,11 +239,12 @@ pub async fn check_spend(
 /// with, what it earns once it is a sale (a reservation when bought), spent points given back
 /// and earned points clawed back in proportion to what was refunded.
 pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result<(), Error> {
-    if order.customer_id.is_none() {
+    // The member first: most orders' customers are none, and then the programme is not read.
+    let Some(member) = active_member(conn, order).await? else {
         return Ok(());
-    }
+    };
     let programme = store::loyalty::programme(conn).await?;
-    settle_order_with(conn, &programme, order, actor).await
+    settle_member(conn, &programme, order, &member, actor).await
 }
 
 /// [`settle_order`] with the programme already read (a till's batch settles many orders).
@@ -253,15 +254,30 @@ pub async fn settle_order_with(
     order: &Order,
     actor: &str,
 ) -> Result<(), Error> {
-    let Some(customer) = &order.customer_id else {
-        return Ok(());
-    };
-    let Some(member) = store::loyalty::member(conn, customer).await? else {
-        return Ok(());
-    };
-    if !member.is_active() {
-        return Ok(());
+    match active_member(conn, order).await? {
+        Some(member) => settle_member(conn, programme, order, &member, actor).await,
+        None => Ok(()),
     }
+}
+
+/// The order's customer, when an active member.
+async fn active_member(conn: &mut Conn, order: &Order) -> Result<Option<Member>, Error> {
+    let Some(customer) = &order.customer_id else {
+        return Ok(None);
+    };
+    Ok(store::loyalty::member(conn, customer)
+        .await?
+        .filter(Member::is_active))
+}
+
+async fn settle_member(
+    conn: &mut Conn,
+    programme: &Programme,
+    order: &Order,
+    member: &Member,
+    actor: &str,
+) -> Result<(), Error> {
+    let customer = &member.customer_id;
     let posted = store::loyalty::of_order(conn, &order.id).await?;
     let mut post = Poster {
         order,

@@ -467,7 +467,7 @@ struct Run<'a> {
     /// Customers named by the batch, as Relais knows them (`None`: unknown).
     customers: std::collections::HashMap<String, Option<String>>,
     /// The loyalty programme, read once for the batch.
-    programme: Option<loyalty::Programme>,
+    programme: Option<std::sync::Arc<loyalty::Programme>>,
 }
 
 /// What a payment could not cover: (kind, reference, short).
@@ -552,12 +552,8 @@ impl Run<'_> {
         (stock_short, short): (Vec<store::tills::StockShort>, Vec<Shortfall>),
     ) -> Result<(), Error> {
         if order.customer_id.is_some() {
-            if self.programme.is_none() {
-                self.programme = Some(store::loyalty::programme(conn).await?);
-            }
-            if let Some(programme) = &self.programme {
-                crate::loyalty::settle_order_with(conn, programme, &order, self.actor).await?;
-            }
+            let programme = self.programme(conn).await?;
+            crate::loyalty::settle_order_with(conn, &programme, &order, self.actor).await?;
         }
         for gap in stock_short {
             self.conflict(
@@ -579,8 +575,21 @@ impl Run<'_> {
 
     /// The payments as recorded — points, gift cards and credits for what they still hold —
     /// and what they could not cover.
+    /// The loyalty programme, read once for the batch.
+    async fn programme(
+        &mut self,
+        conn: &mut Conn,
+    ) -> Result<std::sync::Arc<loyalty::Programme>, Error> {
+        if let Some(p) = &self.programme {
+            return Ok(p.clone());
+        }
+        let p = std::sync::Arc::new(store::loyalty::programme(conn).await?);
+        self.programme = Some(p.clone());
+        Ok(p)
+    }
+
     async fn settle_payments(
-        &self,
+        &mut self,
         conn: &mut Conn,
         s: &TillSale,
         customer: Option<&str>,
@@ -594,7 +603,9 @@ impl Run<'_> {
                     continue;
                 }
                 TillPayment::Points { points } => {
-                    let (value, covered) = points_covered(conn, customer, *points).await?;
+                    let programme = self.programme(conn).await?;
+                    let (value, covered) =
+                        points_covered(conn, &programme, customer, *points).await?;
                     let gap = (covered < *points).then(|| ("points", None, points - covered));
                     (PaymentMethod::LoyaltyPoints, value, None, gap)
                 }
@@ -765,13 +776,13 @@ fn conflict_detail(kind: &str, sku: Option<&str>, short: i64) -> String {
 /// What `points` of `customer` pay now, and how many of them the balance covers.
 async fn points_covered(
     conn: &mut Conn,
+    programme: &loyalty::Programme,
     customer: Option<&str>,
     points: i64,
 ) -> Result<(i64, i64), Error> {
     let Some(customer) = customer else {
         return Ok((0, 0));
     };
-    let programme = store::loyalty::programme(conn).await?;
     let balance = store::loyalty::member(conn, customer)
         .await?
         .filter(store::loyalty::Member::is_active)
