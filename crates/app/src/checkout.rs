@@ -87,7 +87,9 @@ pub async fn cart_prices(db: &Db, cart: &Cart) -> Result<BTreeMap<String, i64>, 
 }
 
 /// Places cart `id` as orders by `b`, as `principal`; `render` makes the response from the
-/// placed orders (the first is the answer, the others its companions).
+/// placed orders (the first is the answer, the others its companions). Answers it with the
+/// gift cards sold, their codes and PINs for this answer only: they are kept nowhere, not even
+/// in the idempotency record (a replay answers none).
 pub async fn checkout<P: PaymentProvider>(
     cx: &Context<'_, P>,
     principal: &Principal,
@@ -95,11 +97,11 @@ pub async fn checkout<P: PaymentProvider>(
     b: CheckoutRequest,
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Vec<Order>) -> StoredResponse + Send + 'static,
-) -> Result<StoredResponse, Error> {
+) -> Result<(StoredResponse, Vec<crate::stored_value::IssuedCard>), Error> {
     if let Some(k) = &idempotency
         && let Some(first) = cx.db.previous_response(k).await?
     {
-        return Ok(first);
+        return Ok((first, Vec::new()));
     }
     let actor = principal.key_id.clone();
     let (cart, prices) = priced_cart(cx.db, id).await?;
@@ -143,7 +145,10 @@ pub async fn checkout<P: PaymentProvider>(
         void_all(cx.payments, &charges).await;
     }
     let issued = std::mem::take(&mut *issued.lock().unwrap_or_else(|e| e.into_inner()));
-    placed.map(|response| crate::stored_value::reveal(response, &issued))
+    placed.map(|response| match response.replayed {
+        true => (response, Vec::new()),
+        false => (response, issued),
+    })
 }
 
 /// The gift cards the cart sells, their codes made ahead (none are reserved).

@@ -4,7 +4,7 @@
 //! `valid_months`, 24 when absent). Each unit sold opens a card worth the unit's price when the
 //! order is placed paid (a reservation, paid later at the till, cannot hold one); the card's
 //! code and PIN are made here, hashed before the command runs (argon2 is slow and the writer
-//! must not wait on it), and shown once, in the first answer to the checkout. A cancelled,
+//! must not wait on it), and handed back once, with the first answer to the checkout. A cancelled,
 //! no-show or expired order voids what its cards still hold.
 //!
 //! A card pays at any checkout on its code and PIN; five wrong PINs in a row block it until
@@ -14,7 +14,6 @@ use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::OrderState;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use store::orders::Order;
 use store::stored_value::{Account, Entry, Kind, NewAccount};
@@ -29,7 +28,7 @@ pub const DEFAULT_VALID_MONTHS: i64 = 24;
 const CODE_ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// A card sold by this checkout, with what only its buyer ever sees (no `Debug`: never logged).
-#[derive(Clone, Serialize)]
+#[derive(Clone)]
 pub struct IssuedCard {
     pub id: String,
     pub order_id: String,
@@ -204,19 +203,6 @@ pub async fn open_sold(
         });
     }
     Ok(issued)
-}
-
-/// Adds the cards sold to the first answer of a checkout (a replay shows none: the codes
-/// exist nowhere else).
-pub fn reveal(mut response: StoredResponse, issued: &[IssuedCard]) -> StoredResponse {
-    if issued.is_empty() || response.replayed {
-        return response;
-    }
-    if let Ok(serde_json::Value::Object(mut body)) = serde_json::from_str(&response.body) {
-        body.insert("gift_cards".into(), serde_json::json!(issued));
-        response.body = serde_json::Value::Object(body).to_string();
-    }
-    response
 }
 
 /// What an order's change does to the cards it sold: a cancelled, no-show or expired order

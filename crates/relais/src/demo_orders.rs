@@ -336,9 +336,11 @@ async fn place(w: &World<'_>, story: Story, dice: &mut Dice) -> Result<Option<Or
         to.address_id = Some(saved.id);
     }
     let cx = w.checkout();
-    let placed =
-        kept::<Vec<Order>, _>(|k| app::checkout::checkout(&cx, &key, &cart.id, request, None, k))
-            .await?;
+    let placed = kept::<Vec<Order>, _>(|k| async {
+        let (answer, _) = app::checkout::checkout(&cx, &key, &cart.id, request, None, k).await?;
+        Ok(answer)
+    })
+    .await?;
     Ok(placed.into_iter().next())
 }
 

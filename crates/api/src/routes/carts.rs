@@ -497,9 +497,38 @@ async fn checkout(
     let principal = w.principal.clone();
     let request = checkout_request(w.body);
     let render = move |placed| render_placed(&principal, placed);
-    let response =
+    let (response, cards) =
         app::checkout::checkout(&cx, &w.principal, &id, request, w.idempotency, render).await?;
-    Ok(reply(response))
+    Ok(reply(with_gift_cards(response, cards)))
+}
+
+/// The first answer to a checkout that sold gift cards, with their codes and PINs (kept
+/// nowhere else, so never in the stored answer a replay gives).
+fn with_gift_cards(
+    mut response: store::StoredResponse,
+    cards: Vec<app::stored_value::IssuedCard>,
+) -> store::StoredResponse {
+    if cards.is_empty() {
+        return response;
+    }
+    let cards: Vec<super::orders::IssuedGiftCardDto> = cards
+        .into_iter()
+        .map(|c| super::orders::IssuedGiftCardDto {
+            id: c.id,
+            order_id: c.order_id,
+            sku: c.sku,
+            code: c.code,
+            pin: c.pin,
+            amount_minor: c.amount_minor,
+            currency: c.currency.code().to_owned(),
+            expires_at: c.expires_at,
+        })
+        .collect();
+    if let Ok(serde_json::Value::Object(mut body)) = serde_json::from_str(&response.body) {
+        body.insert("gift_cards".into(), serde_json::json!(cards));
+        response.body = serde_json::Value::Object(body).to_string();
+    }
+    response
 }
 
 fn checkout_request(b: Checkout) -> app::checkout::CheckoutRequest {

@@ -1358,6 +1358,7 @@ async fn checkout_runs_without_http() {
             }
         })
         .await
+        .map(|(answer, _)| answer)
         .unwrap();
         let orders = placed.lock().unwrap().clone();
         assert_eq!(orders.len(), 1, "{}", t.name());
