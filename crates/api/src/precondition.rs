@@ -15,6 +15,7 @@ use crate::error::ApiError;
 const VERSIONED: &[(&str, &str)] = &[
     ("PATCH", "/v1/products/{id}"),
     ("PATCH", "/v1/locations/{code}"),
+    ("PATCH", "/v1/staff-users/{id}"),
 ];
 
 const CONDITIONAL: [header::HeaderName; 3] = [

@@ -22,6 +22,39 @@ where
     R: FnOnce(T) -> StoredResponse + Send + 'static,
 {
     p.require_admin()?;
+    run_as(db, p, idempotency, command, render).await
+}
+
+/// Runs `command` as a marketing write (promotions, coupons, notification rules): admin or
+/// marketing keys.
+pub(crate) async fn as_marketer<T, F, R>(
+    db: &Db,
+    p: &Principal,
+    idempotency: Option<IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn, String) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    R: FnOnce(T) -> StoredResponse + Send + 'static,
+{
+    p.require_marketing()?;
+    run_as(db, p, idempotency, command, render).await
+}
+
+async fn run_as<T, F, R>(
+    db: &Db,
+    p: &Principal,
+    idempotency: Option<IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn, String) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    R: FnOnce(T) -> StoredResponse + Send + 'static,
+{
     let actor = p.key_id.clone();
     db.write_once(idempotency, move |c| command(c, actor), render)
         .await
@@ -43,6 +76,24 @@ where
     R: FnOnce(T) -> StoredResponse + Send + 'static,
 {
     let done = as_admin(reference.db(), p, idempotency, command, render).await?;
+    reference.invalidate();
+    Ok(done)
+}
+
+/// [`as_marketer`] on reference data (promotions): this node's cache forgets what it held.
+pub(crate) async fn as_marketer_on_reference<T, F, R>(
+    reference: &Reference,
+    p: &Principal,
+    idempotency: Option<IdempotencyKey>,
+    command: F,
+    render: R,
+) -> Result<StoredResponse, Error>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn, String) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    R: FnOnce(T) -> StoredResponse + Send + 'static,
+{
+    let done = as_marketer(reference.db(), p, idempotency, command, render).await?;
     reference.invalidate();
     Ok(done)
 }

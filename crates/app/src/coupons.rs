@@ -9,7 +9,7 @@ use promotions::coupon::{self, check_limits};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::{self, Principal};
-use crate::command::as_admin;
+use crate::command::as_marketer;
 
 /// Codes to make for a promotion.
 #[derive(Debug, Clone)]
@@ -77,9 +77,9 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Vec<Coupon>) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    p.require_admin()?;
+    p.require_marketing()?;
     let coupons = coupons_of(&promotion_id, new, crate::clock::now())?;
-    as_admin(
+    as_marketer(
         db,
         p,
         idempotency,
@@ -111,7 +111,7 @@ pub async fn list(
     batch: Option<&str>,
     page: &PageRequest,
 ) -> Result<Page<Coupon>, Error> {
-    p.require_staff()?;
+    p.require_staff_or_marketing()?;
     store::coupons::list(db, promotion_id, batch, page).await
 }
 

@@ -13,11 +13,11 @@ use store::stock_alerts::StockAlert;
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::as_marketer;
 
 /// Every rule with its settings.
 pub async fn rules(db: &Db, p: &Principal) -> Result<Vec<(RuleKind, RuleConfig)>, Error> {
-    p.require_admin()?;
+    p.require_marketing()?;
     store::notifications::rules(&mut db.read().await?).await
 }
 
@@ -29,9 +29,10 @@ pub async fn set_rule(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce((RuleKind, RuleConfig)) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
+    p.require_marketing()?;
     config.validate(kind)?;
     let now = crate::clock::now();
-    as_admin(
+    as_marketer(
         db,
         p,
         idempotency,

@@ -26,7 +26,7 @@ pub async fn price_parity(
     p: &Principal,
     page: &PageRequest,
 ) -> Result<(Page<ParityLine>, Vec<promotions::Promotion>), Error> {
-    p.require_admin()?;
+    p.require_marketing()?;
     let overrides = store::prices::parity_report(db, page).await?;
     // The other deliberate differences: promotions in force on some channels only (listed
     // with the first page).

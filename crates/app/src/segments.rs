@@ -15,7 +15,7 @@ pub async fn create(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Segment) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    p.require_staff()?;
+    p.require_staff_or_marketing()?;
     segment.rule.validate("rule")?;
     let actor = p.key_id.clone();
     db.write_once(
@@ -33,13 +33,13 @@ pub async fn create(
 
 /// The segments (staff).
 pub async fn list(db: &Db, p: &Principal, page: &PageRequest) -> Result<Page<Segment>, Error> {
-    p.require_staff()?;
+    p.require_staff_or_marketing()?;
     store::segments::list(db, page).await
 }
 
 /// A segment and how many customers are members now (staff).
 pub async fn get_with_count(db: &Db, p: &Principal, code: &str) -> Result<(Segment, i64), Error> {
-    p.require_staff()?;
+    p.require_staff_or_marketing()?;
     let segment = store::segments::get(db, code).await?;
     let members = store::segments::count(db, &segment.rule).await?;
     Ok((segment, members))

@@ -10,8 +10,6 @@
 //! A card pays at any checkout on its code and PIN; five wrong PINs in a row block it until
 //! service lets it pay again. Store credit is issued by returns, or by service with a reason.
 
-use argon2::password_hash::{PasswordHash, SaltString};
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use kernel::{Currency, Error, ErrorCode, Timestamp};
 use orders::OrderState;
 use sha2::{Digest, Sha256};
@@ -92,24 +90,6 @@ fn new_pin() -> String {
     format!("{:06}", uuid::Uuid::new_v4().as_u128() % 1_000_000)
 }
 
-fn hash_pin(pin: &str) -> Result<String, Error> {
-    // 16 random bytes from the system's generator, as uuid v4 draws them.
-    let salt = SaltString::encode_b64(uuid::Uuid::new_v4().as_bytes())
-        .map_err(|e| Error::internal(format!("a PIN's salt: {e}")))?;
-    Argon2::default()
-        .hash_password(pin.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| Error::internal(format!("hashing a PIN: {e}")))
-}
-
-fn pin_matches(pin: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(pin.as_bytes(), &parsed)
-            .is_ok()
-    })
-}
-
 /// The cards `lines` (SKU, units) would open: one per unit of a gift card product (`facts`,
 /// as pricing read them). Refused in a reservation, which is paid only later at the till.
 pub async fn prepare(
@@ -143,7 +123,7 @@ pub async fn prepare(
                     valid_months,
                     id: kernel::id::new_id("gc"),
                     code_hash: code_hash(&code),
-                    pin_hash: hash_pin(&pin)?,
+                    pin_hash: crate::secrets::hash(&pin)?,
                     code,
                     pin,
                 })
@@ -252,9 +232,7 @@ pub async fn present(db: &Db, field: &str, code: &str, pin: &str) -> Result<Acco
         .with("gift_card_id", card.id.clone()));
     }
     let (pin, hash) = (pin.to_owned(), card.pin_hash.clone().unwrap_or_default());
-    let right = tokio::task::spawn_blocking(move || pin_matches(&pin, &hash))
-        .await
-        .map_err(|e| Error::internal(format!("checking a PIN: {e}")))?;
+    let right = crate::secrets::matches_off_thread(pin, hash).await?;
     let id = card.id.clone();
     if !right || card.pin_failures > 0 {
         db.write(move |c| {

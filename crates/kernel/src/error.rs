@@ -65,6 +65,7 @@ error_codes! {
     PreconditionFailed => ("precondition_failed", 412, "The resource's version is not the one `If-Match` names: it changed since it was read (its `ETag`). Read it again, then retry."),
     UnsupportedPrecondition => ("unsupported_precondition", 400, "`If-Match`, `If-None-Match` and `If-Unmodified-Since` are taken only by the writes of versioned resources (`PATCH /v1/products/{id}`, `PATCH /v1/locations/{code}`); elsewhere they are refused rather than ignored. Nothing was done."),
     InvalidIdempotencyKey => ("invalid_idempotency_key", 400, "The Idempotency-Key header must be 1 to 255 visible ASCII characters."),
+    TooManyRequests => ("too_many_requests", 429, "Too many attempts in a short time (wrong console passwords lock the account for a while; `details.retry_after` says when to try again)."),
     Unavailable => ("unavailable", 503, "The service cannot serve this now: it is starting or shutting down, or its database is busy or cannot store data (it has been logged); retry later."),
     Internal => ("internal", 500, "An unexpected error; it has been logged."),
 }

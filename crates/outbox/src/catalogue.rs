@@ -238,6 +238,13 @@ catalogue! {
     ApiKeyCreated = "relais.api_key.created", subject "key id": KeyCreated;
     /// An API key was revoked.
     ApiKeyRevoked = "relais.api_key.revoked", subject "key id": KeyRevoked;
+    /// A console user was created (the event never carries a password).
+    StaffUserCreated = "relais.staff_user.created", subject "user id": StaffUserChanged;
+    /// A console user's role, stores, language or state changed, or its password was reset
+    /// (every session of the user ends).
+    StaffUserUpdated = "relais.staff_user.updated", subject "user id": StaffUserChanged;
+    /// Five wrong passwords in a row locked a console user out for a while.
+    StaffUserLocked = "relais.staff_user.locked", subject "user id": StaffUserLocked;
     /// Available-to-promise changed (NATS only: `relais.availability.<location>.<sku>`).
     AvailabilityChanged = "relais.availability.changed", subject "`<location>/<sku>`": AvailabilityChanged;
 }

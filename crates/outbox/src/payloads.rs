@@ -347,6 +347,28 @@ pub struct KeyCreated {
     pub created_at: Timestamp,
 }
 
+/// A console user as events show it: no e-mail, no password.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StaffUserChanged {
+    pub id: String,
+    pub name: String,
+    /// `admin`, `store_manager`, `associate`, `service_agent` or `marketer`.
+    pub role: String,
+    /// The location codes the user works at (store roles).
+    pub stores: Vec<String>,
+    pub active: bool,
+    /// The password was set or reset by this change.
+    pub password_changed: bool,
+}
+
+/// A console user locked out after wrong passwords, until `until`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct StaffUserLocked {
+    pub id: String,
+    pub failed_logins: i64,
+    pub until: Timestamp,
+}
+
 /// An API key revoked: its token stops working at once.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct KeyRevoked {

@@ -107,6 +107,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "tills",
         include_str!("../migrations/sqlite/0020_tills.sql"),
     ),
+    (
+        21,
+        "console",
+        include_str!("../migrations/sqlite/0021_console.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -208,6 +213,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         20,
         "tills",
         include_str!("../migrations/postgres/0020_tills.sql"),
+    ),
+    (
+        21,
+        "console",
+        include_str!("../migrations/postgres/0021_console.sql"),
     ),
 ];
 

@@ -31,14 +31,14 @@ pub struct CreateKey {
         max_length = 100
     )]
     pub name: String,
-    /// `admin`, `service`, `channel:<code>`, `store:<location code>`.
+    /// `admin`, `service`, `marketing`, `channel:<code>`, `store:<location code>`.
     #[schema(example = json!(["store:LYS-BELLECOUR"]), min_items = 1, inline)]
     pub scopes: Vec<ScopeText>,
 }
 
-/// One scope: `admin`, `service`, `channel:<code>` or `store:<location code>`.
+/// One scope: `admin`, `service`, `marketing`, `channel:<code>` or `store:<location code>`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[schema(pattern = r"^(admin|service|channel:[a-z0-9-]{2,40}|store:[A-Z0-9-]{2,32})$")]
+#[schema(pattern = r"^(admin|service|marketing|channel:[a-z0-9-]{2,40}|store:[A-Z0-9-]{2,32})$")]
 pub struct ScopeText(pub String);
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -91,6 +91,7 @@ async fn stream_head(t: &TestApp, path: &str, key: Option<&str>) -> Reply {
 async fn every_route_has_a_row_and_every_role_gets_what_the_table_says() {
     for t in TestApp::every_backend().await {
         let paris = key(&t.db.db, "store:PAR-RIVOLI").await;
+        let marketing = key(&t.db.db, "marketing").await;
         let ops = documented(&t).await;
         for (method, path) in &ops {
             if PUBLIC.contains(&path.as_str()) {
@@ -117,6 +118,7 @@ async fn every_route_has_a_row_and_every_role_gets_what_the_table_says() {
                 (Role::Store, &t.store),
                 (Role::Store, &paris),
                 (Role::Service, &t.service),
+                (Role::Marketing, &marketing),
             ];
             for (role, k) in roles {
                 let r = call(&t, method, &uri, Some(k)).await;
@@ -437,6 +439,12 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
             "/v1/pos-conflicts/{id}/resolution",
             format!("/v1/pos-conflicts/{}/resolution", w.conflict),
             Some(json!({"action": "accept"})),
+        ),
+        (
+            "GET",
+            "/v1/reports/kpis",
+            "/v1/reports/kpis?location=LYS-BELLECOUR".to_owned(),
+            None,
         ),
     ] {
         cases.push((m, row, Role::Store, paris, path, body));

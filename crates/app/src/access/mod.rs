@@ -16,6 +16,8 @@ pub enum Scope {
     Channel(String),
     Store(String),
     Service,
+    /// Promotions, coupons, segments, notification rules and the KPIs: no customer's data.
+    Marketing,
 }
 
 impl Scope {
@@ -24,13 +26,14 @@ impl Scope {
             Error::validation(
                 "scopes",
                 format!(
-                    "`{text}` is not a scope: admin, service, channel:<code> or store:<location code>"
+                    "`{text}` is not a scope: admin, service, marketing, channel:<code> or store:<location code>"
                 ),
             )
         };
         match text.split_once(':') {
             None if text == "admin" => Ok(Scope::Admin),
             None if text == "service" => Ok(Scope::Service),
+            None if text == "marketing" => Ok(Scope::Marketing),
             Some(("channel", c)) => catalog::channel::validate_channel_code("scopes", c)
                 .map(Scope::Channel)
                 .map_err(|_| bad()),
@@ -45,6 +48,7 @@ impl Scope {
         match self {
             Scope::Admin => "admin".into(),
             Scope::Service => "service".into(),
+            Scope::Marketing => "marketing".into(),
             Scope::Channel(c) => format!("channel:{c}"),
             Scope::Store(s) => format!("store:{s}"),
         }
@@ -56,6 +60,7 @@ impl Scope {
             Scope::Channel(_) => Role::Channel,
             Scope::Store(_) => Role::Store,
             Scope::Service => Role::Service,
+            Scope::Marketing => Role::Marketing,
         }
     }
 }
@@ -89,6 +94,20 @@ impl Principal {
         } else {
             Err(forbidden("this needs a service or admin key"))
         }
+    }
+
+    /// Promotions, coupons, segments and notification rules: admin and marketing keys.
+    pub fn require_marketing(&self) -> Result<(), Error> {
+        if self.is_admin() || self.scopes.contains(&Scope::Marketing) {
+            Ok(())
+        } else {
+            Err(forbidden("this needs a marketing or admin key"))
+        }
+    }
+
+    /// Segments are read by service agents and marketers alike.
+    pub fn require_staff_or_marketing(&self) -> Result<(), Error> {
+        self.require_staff().or_else(|_| self.require_marketing())
     }
 
     pub fn require_admin(&self) -> Result<(), Error> {
@@ -151,6 +170,7 @@ impl Principal {
         let allowed = self.scopes.iter().any(|s| match s {
             Scope::Admin | Scope::Service | Scope::Channel(_) => true,
             Scope::Store(code) => code == location_code,
+            Scope::Marketing => false,
         });
         if allowed {
             Ok(())
@@ -165,6 +185,110 @@ impl Principal {
     }
 }
 
+/// A console user's role. It gives the user's session the scopes a key of that kind would
+/// have (so the console reaches exactly what the API would), and the console sections shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StaffRole {
+    /// Everything, everywhere.
+    Admin,
+    /// A store's work, its stock and its KPIs.
+    StoreManager,
+    /// A store's work: the queue, the returns desk, its customers, its stock.
+    Associate,
+    /// Customer service: every customer, merge reviews, interactions, notifications.
+    ServiceAgent,
+    /// Promotions, coupons, segments, notification rules and the KPIs.
+    Marketer,
+}
+
+/// A part of the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    WorkQueue,
+    ReturnsDesk,
+    Customers,
+    Stock,
+    Promotions,
+    MergeReviews,
+    Notifications,
+    Kpis,
+    Users,
+}
+
+impl StaffRole {
+    pub const ALL: [StaffRole; 5] = [
+        StaffRole::Admin,
+        StaffRole::StoreManager,
+        StaffRole::Associate,
+        StaffRole::ServiceAgent,
+        StaffRole::Marketer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Admin => "admin",
+            StaffRole::StoreManager => "store_manager",
+            StaffRole::Associate => "associate",
+            StaffRole::ServiceAgent => "service_agent",
+            StaffRole::Marketer => "marketer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<StaffRole> {
+        StaffRole::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+
+    /// Store roles work at named stores (one at least); the others at none.
+    pub fn works_at_stores(self) -> bool {
+        matches!(self, StaffRole::StoreManager | StaffRole::Associate)
+    }
+
+    /// The scopes a session of this role holds.
+    pub fn scopes(self, stores: &[String]) -> Vec<Scope> {
+        match self {
+            StaffRole::Admin => vec![Scope::Admin],
+            StaffRole::StoreManager | StaffRole::Associate => {
+                stores.iter().cloned().map(Scope::Store).collect()
+            }
+            StaffRole::ServiceAgent => vec![Scope::Service],
+            StaffRole::Marketer => vec![Scope::Marketing],
+        }
+    }
+
+    /// The console sections this role sees.
+    pub fn sections(self) -> &'static [Section] {
+        use Section::*;
+        match self {
+            StaffRole::Admin => &[
+                WorkQueue,
+                ReturnsDesk,
+                Customers,
+                Stock,
+                Promotions,
+                MergeReviews,
+                Notifications,
+                Kpis,
+                Users,
+            ],
+            StaffRole::StoreManager => &[WorkQueue, ReturnsDesk, Customers, Stock, Kpis],
+            StaffRole::Associate => &[WorkQueue, ReturnsDesk, Customers, Stock],
+            StaffRole::ServiceAgent => &[Customers, MergeReviews, Notifications],
+            StaffRole::Marketer => &[Promotions, Kpis],
+        }
+    }
+
+    pub fn may_open(self, section: Section) -> Result<(), Error> {
+        if self.sections().contains(&section) {
+            Ok(())
+        } else {
+            Err(forbidden(format!(
+                "the {} role does not open this part of the console",
+                self.as_str()
+            )))
+        }
+    }
+}
+
 /// The kinds of key the route table speaks of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -172,6 +296,7 @@ pub enum Role {
     Channel,
     Store,
     Service,
+    Marketing,
 }
 
 /// How far a role reaches on one route.
@@ -212,6 +337,13 @@ impl RouteRule {
             Role::Channel => self.channel,
             Role::Store => self.store,
             Role::Service => self.service,
+            Role::Marketing => {
+                if MARKETING.contains(&(self.method, self.path)) {
+                    Reach::Yes
+                } else {
+                    Reach::No
+                }
+            }
         }
     }
 }
@@ -244,6 +376,10 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/api-keys", No, No, No),
     r("POST", "/v1/api-keys", No, No, No),
     r("DELETE", "/v1/api-keys/{id}", No, No, No),
+    r("GET", "/v1/staff-users", No, No, No),
+    r("POST", "/v1/staff-users", No, No, No),
+    r("GET", "/v1/staff-users/{id}", No, No, No),
+    r("PATCH", "/v1/staff-users/{id}", No, No, No),
     r("GET", "/v1/outbox", No, No, No),
     r("GET", "/v1/webhooks", No, No, No),
     r("POST", "/v1/webhooks", No, No, No),
@@ -391,12 +527,67 @@ pub const ROUTES: &[RouteRule] = &[
     r("GET", "/v1/gift-cards/{id}", No, No, Yes),
     r("POST", "/v1/gift-cards/{id}/unblock", No, No, Yes),
     r("GET", "/v1/reports/owners/{owner}/orders", No, No, Yes),
+    // KPIs: a store its own; marketers and admins any.
+    r("GET", "/v1/reports/kpis", No, Own, No),
     // The offline till: a store's key for its own tills and queue, or service.
     r("POST", "/v1/tills/{id}/batches", No, Own, Yes),
     r("GET", "/v1/tills/{id}", No, Own, Yes),
     r("GET", "/v1/locations/{code}/pos-conflicts", No, Own, Yes),
     r("POST", "/v1/pos-conflicts/{id}/resolution", No, Own, Yes),
 ];
+
+/// The routes a marketing key may call (every other: 403 at the door): what the catalogue
+/// and its promotions are, coupons, segments (not their members: people), notification rules
+/// and the KPIs — never a customer's data.
+pub const MARKETING: &[(&str, &str)] = &[
+    ("GET", "/v1/event-types"),
+    ("GET", "/v1/event-types/{type}"),
+    ("GET", "/v1/reports/price-parity"),
+    ("GET", "/v1/categories"),
+    ("GET", "/v1/products"),
+    ("GET", "/v1/products/{id}"),
+    ("GET", "/v1/variants"),
+    ("GET", "/v1/variants/{sku}"),
+    ("GET", "/v1/variants/{sku}/price"),
+    ("GET", "/v1/variants/{sku}/price/channels"),
+    ("GET", "/v1/variants/{sku}/prices"),
+    ("GET", "/v1/locations"),
+    ("GET", "/v1/locations/{code}"),
+    ("GET", "/v1/channels"),
+    ("GET", "/v1/channels/{code}"),
+    ("GET", "/v1/loyalty/programme"),
+    ("GET", "/v1/segments"),
+    ("POST", "/v1/segments"),
+    ("GET", "/v1/segments/{code}"),
+    ("GET", "/v1/promotions"),
+    ("POST", "/v1/promotions"),
+    ("GET", "/v1/promotions/{id}"),
+    ("PATCH", "/v1/promotions/{id}"),
+    ("POST", "/v1/promotions/{id}/coupons"),
+    ("GET", "/v1/promotions/{id}/coupons"),
+    ("GET", "/v1/coupons/{code}"),
+    ("GET", "/v1/reports/kpis"),
+    ("GET", "/v1/notification-rules"),
+    ("PUT", "/v1/notification-rules/{rule}"),
+];
+
+/// Whose KPIs a caller reads: admin and marketing any store's (or all); a store key or a
+/// store's people their own store's only (the one named, or their only store).
+pub fn kpi_location(p: &Principal, asked: Option<&str>) -> Result<Option<String>, Error> {
+    if p.is_admin() || p.scopes.contains(&Scope::Marketing) {
+        return Ok(asked.map(str::to_owned));
+    }
+    let mut own = p.stores();
+    match (asked, own.next(), own.next()) {
+        (_, None, _) => Err(forbidden("the KPIs are for admins, marketers and stores")),
+        (Some(a), Some(first), _) if a == first || p.stores().any(|s| s == a) => {
+            Ok(Some(a.to_owned()))
+        }
+        (Some(_), Some(_), _) => Err(forbidden("a store reads its own KPIs only")),
+        (None, Some(only), None) => Ok(Some(only.to_owned())),
+        (None, Some(_), Some(_)) => Err(Error::validation("location", "name one of your stores")),
+    }
+}
 
 /// Looking people up by an identifier is for staff and stores: a front-end learns its own
 /// customer's profile from `identify`, and must not be able to probe who is a customer.
@@ -463,23 +654,25 @@ pub fn return_location(p: &Principal, asked: Option<&str>) -> Result<String, Err
 /// The route table as ARCHITECTURE.md shows it (a test keeps the two the same): one row per
 /// combination of reaches, with the routes that have it, in table order.
 pub fn markdown_table() -> String {
-    let mut groups: Vec<((Reach, Reach, Reach), Vec<String>)> = Vec::new();
+    let mut groups: Vec<((Reach, Reach, Reach, Reach), Vec<String>)> = Vec::new();
     for r in ROUTES {
-        let reach = (r.channel, r.store, r.service);
+        let reach = (r.channel, r.store, r.service, r.reach(Role::Marketing));
         let route = format!("`{} {}`", r.method, r.path);
         match groups.iter_mut().find(|(g, _)| *g == reach) {
             Some((_, routes)) => routes.push(route),
             None => groups.push((reach, vec![route])),
         }
     }
-    let mut out =
-        String::from("| channel | store | service | routes (admin: all) |\n|---|---|---|---|\n");
-    for ((channel, store, service), routes) in groups {
+    let mut out = String::from(
+        "| channel | store | service | marketing | routes (admin: all) |\n|---|---|---|---|---|\n",
+    );
+    for ((channel, store, service, marketing), routes) in groups {
         out.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} |\n",
             channel.as_str(),
             store.as_str(),
             service.as_str(),
+            marketing.as_str(),
             routes.join(", ")
         ));
     }
