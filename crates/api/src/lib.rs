@@ -60,6 +60,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::carts::router())
         .merge(routes::orders::router())
         .merge(routes::keys::router())
+        .merge(routes::staff::router())
+        .merge(routes::kpis::router())
         .merge(routes::outbox::router())
 }
 
@@ -79,10 +81,18 @@ async fn method_not_allowed() -> error::ApiError {
 
 /// The complete application: routes, docs, fallbacks and middleware.
 pub fn app(state: AppState) -> Router {
+    app_with(state, Router::new())
+}
+
+/// [`app`] with more routes beside the API's (the console's pages), behind the same
+/// request ids, traces and metrics; the route table at the door leaves them to their own
+/// authentication.
+pub fn app_with(state: AppState, more: Router<AppState>) -> Router {
     let (router, mut doc) = routes().split_for_parts();
     openapi::name_errors(&mut doc);
     let request_id = HeaderName::from_static("x-request-id");
     router
+        .merge(more)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -480,6 +480,11 @@ async fn openapi_describes_every_route() {
         ("/v1/tills/{id}", "get"),
         ("/v1/locations/{code}/pos-conflicts", "get"),
         ("/v1/pos-conflicts/{id}/resolution", "post"),
+        ("/v1/staff-users", "get"),
+        ("/v1/staff-users", "post"),
+        ("/v1/staff-users/{id}", "get"),
+        ("/v1/staff-users/{id}", "patch"),
+        ("/v1/reports/kpis", "get"),
     ];
     let described: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(

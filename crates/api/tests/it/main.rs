@@ -6,6 +6,7 @@ mod conventions;
 mod customers;
 mod delivery;
 mod events;
+mod kpis;
 mod locations;
 mod loyalty;
 mod orders;
