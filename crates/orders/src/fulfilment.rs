@@ -191,6 +191,23 @@ pub fn check_pickup_code(typed: Option<&str>, expected: Option<&str>) -> Result<
     }
 }
 
+const PICKUP_QR: &str = "relais:pickup:";
+
+/// What the QR code of a ready pickup encodes: the order and its code, so one scan at the
+/// counter finds the order and proves it is the customer's.
+pub fn pickup_qr_payload(order_id: &str, code: &str) -> String {
+    format!("{PICKUP_QR}{order_id}:{code}")
+}
+
+/// The order id and pickup code in a scanned pickup QR payload (`None` if it is not one).
+pub fn from_pickup_qr(scanned: &str) -> Option<(String, String)> {
+    let (order, code) = scanned.trim().strip_prefix(PICKUP_QR)?.split_once(':')?;
+    let plausible = |t: &str, max: usize| {
+        !t.is_empty() && t.len() <= max && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    (plausible(order, 64) && plausible(code, 16)).then(|| (order.to_owned(), code.to_owned()))
+}
+
 impl FulfilmentMode {
     /// The effect of `t` on an order of this mode (the state machine decides whether `t` is
     /// allowed at all).
@@ -381,6 +398,25 @@ impl From<InvalidTransition> for kernel::Error {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn a_pickup_qr_gives_back_its_order_and_code() {
+        let qr = pickup_qr_payload("ord_0193", "042317");
+        assert_eq!(qr, "relais:pickup:ord_0193:042317");
+        assert_eq!(
+            from_pickup_qr(&format!(" {qr}\n")),
+            Some(("ord_0193".into(), "042317".into()))
+        );
+        for bad in [
+            "042317",
+            "relais:receipt:abc",
+            "relais:pickup:ord_1",
+            "relais:pickup::1",
+            "relais:pickup:o d:1",
+        ] {
+            assert_eq!(from_pickup_qr(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn transitions_have_one_effect_on_stock_and_money() {

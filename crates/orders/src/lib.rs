@@ -24,6 +24,7 @@
 pub mod cart;
 pub mod delivery;
 pub mod fulfilment;
+pub mod kpis;
 pub mod order;
 pub mod payment;
 pub mod receipt;

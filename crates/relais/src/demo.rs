@@ -1102,6 +1102,7 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         ms = took(),
         "demo: gift cards and Lyon's offline till written"
     );
+    crate::demo_staff::seed(db).await?;
     let mut keys = Vec::new();
     for &(name, purpose, scope) in DEMO_KEYS {
         let token = crate::server::create_key(db, purpose, &[scope.to_owned()], "demo").await?;
@@ -1335,6 +1336,11 @@ fn print_banner(addr: SocketAddr, keys: &DemoKeys, mail: &str) {
         "  Try:  curl -H 'Authorization: Bearer {}' '{url}/v1/locations?near=45.76,4.84&radius_km=100'",
         keys.token("web")
     );
+    println!("  Console: {url}/console  (users and passwords):");
+    for (email, _, role, _, password) in crate::demo_staff::DEMO_USERS {
+        println!("    {role:<14} {email:<30} {password}");
+    }
+    println!();
     println!("  Customers' e-mail is {mail}.");
     println!("  Stop with Ctrl-C.");
     println!();

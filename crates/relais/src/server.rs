@@ -346,7 +346,7 @@ pub async fn serve_db(
             settings.phones.clone(),
         )
         .with_order_rules(settings.order_rules);
-    let app = api::app(state.clone());
+    let app = api::app_with(state.clone(), console::router());
     let addr = listener.local_addr()?;
     let open_files = crate::listen::raise_open_files_limit();
     tracing::info!(%addr, database = db.backend().as_str(), open_files, "relais is listening");

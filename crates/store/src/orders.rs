@@ -1029,6 +1029,21 @@ pub async fn list(db: &Db, filter: &OrderFilter, page: &PageRequest) -> Result<P
     Ok(Page::from_rows(orders, page, |o| o.id.clone()))
 }
 
+/// Ship orders with a line to send from `location` still to pack (placed or preparing),
+/// newest first: the store's parcels.
+pub async fn shipping_from(db: &Db, location: &str, limit: i64) -> Result<Vec<Order>, Error> {
+    let mut conn = db.read().await?;
+    let found = conn
+        .query(
+            "SELECT * FROM orders o WHERE o.mode = 'ship' AND o.state IN ('placed', 'preparing') \
+             AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.location = $1) \
+             ORDER BY o.id DESC LIMIT $2",
+            params![location, limit],
+        )
+        .await?;
+    load_all(&mut conn, found).await
+}
+
 /// One line of a franchise owner's report: an order their locations fulfilled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OwnerLine {

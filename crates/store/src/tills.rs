@@ -648,6 +648,18 @@ pub async fn conflicts(
     Ok(Page::from_rows(items, page, |c| c.id.clone()))
 }
 
+/// How many conflicts wait for a decision at a store.
+pub async fn count_open_conflicts(db: &Db, location: &str) -> Result<i64, Error> {
+    db.read()
+        .await?
+        .query_one(
+            "SELECT COUNT(*) AS n FROM pos_conflicts WHERE location = $1 AND status = 'open'",
+            params![location],
+        )
+        .await?
+        .int("n")
+}
+
 /// Resolves an open conflict (a conditional write: resolved once), with
 /// `relais.pos.conflict_resolved`.
 pub async fn resolve_conflict(

@@ -54,7 +54,10 @@ const IO_AND_FRAMEWORKS: &[&str] = &[
 #[test]
 fn the_workspace_is_what_the_rules_talk_about() {
     let ws = workspace();
-    for name in DOMAIN.iter().chain(&["store", "app", "api", "relais"]) {
+    for name in DOMAIN
+        .iter()
+        .chain(&["store", "app", "api", "console", "relais"])
+    {
         assert!(ws.contains_key(*name), "crate {name} is missing");
     }
 }
@@ -79,7 +82,11 @@ fn domain_crates_are_pure() {
 #[test]
 fn only_store_holds_sql() {
     let ws = workspace();
-    for production in DOMAIN.iter().copied().chain(["app", "api", "relais"]) {
+    for production in DOMAIN
+        .iter()
+        .copied()
+        .chain(["app", "api", "console", "relais"])
+    {
         for dep in &ws[production] {
             assert!(
                 dep != "sqlx" && dep != "rusqlite",
@@ -95,7 +102,11 @@ fn only_store_holds_sql() {
 fn no_sql_text_outside_store() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let statements = ["\"SELECT ", "\"INSERT INTO", "\"UPDATE ", "\"DELETE FROM"];
-    for production in DOMAIN.iter().copied().chain(["app", "api", "relais"]) {
+    for production in DOMAIN
+        .iter()
+        .copied()
+        .chain(["app", "api", "console", "relais"])
+    {
         let mut todo = vec![crates.join(production).join("src")];
         while let Some(dir) = todo.pop() {
             for entry in std::fs::read_dir(&dir).unwrap() {
@@ -123,7 +134,8 @@ fn layers_point_one_way() {
     let forbidden: &[(&str, &[&str])] = &[
         ("store", &["app", "api", "relais", "axum"]),
         ("app", &["api", "relais", "axum", "clap", "utoipa"]),
-        ("api", &["relais", "clap"]),
+        ("api", &["relais", "clap", "console"]),
+        ("console", &["relais", "clap"]),
     ];
     for (krate, bad) in forbidden {
         for dep in &ws[*krate] {
@@ -330,8 +342,10 @@ fn the_function_scan_measures_what_it_should() {
 /// second place where access is decided.
 #[test]
 fn handlers_decide_no_access() {
-    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src/routes");
-    for entry in std::fs::read_dir(&routes).unwrap() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let routes = std::fs::read_dir(here.join("../api/src/routes")).unwrap();
+    let console = std::fs::read_dir(here.join("../console/src")).unwrap();
+    for entry in routes.chain(console) {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         for decision in [
@@ -341,6 +355,7 @@ fn handlers_decide_no_access() {
             ".is_staff()",
             ".is_admin()",
             ".store_only()",
+            "ErrorCode::Forbidden",
         ] {
             assert!(
                 !text.contains(decision),
@@ -367,12 +382,12 @@ fn writer_commands(path: &Path) -> usize {
     .sum()
 }
 
-/// `api` and the demo hand no command to the writer: every write is a use case of `app`,
+/// `api`, the console and the demo hand no command to the writer: every write is a use case of `app`,
 /// which decides who may make it. Test code (`tests/`) is not scanned.
 #[test]
 fn api_and_demo_write_only_through_app() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src");
-    let mut files = vec![src.clone()];
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![here.join("../api/src"), here.join("../console/src")];
     let mut scanned = Vec::new();
     while let Some(dir) = files.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {

@@ -1,0 +1,189 @@
+// The console in a real browser (Debian's Chromium driven by playwright-core), against the
+// demo retailer: the click & collect journey from a web order to the handover (the queue
+// updates live when the order arrives), a return at the desk, clienteling with and without
+// the customer's consent, the KPI page with its charts and CSV; axe-core on every page, a
+// 768 px tablet viewport throughout, and a screenshot of every page.
+//
+// Usage: node console-check.mjs <base url> <keys.json> <screenshot dir>
+// Prints `console-check: <name> ok|FAILED` per check; exits 1 on a failure.
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const { chromium } = require("playwright-core");
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const [base, keysFile, shots] = process.argv.slice(2);
+const keys = JSON.parse(readFileSync(keysFile, "utf8"));
+mkdirSync(shots, { recursive: true });
+const USERS = {
+  associate: ["associate.lyon@demo.example", "relais-demo-associate"],
+  manager: ["manager.lyon@demo.example", "relais-demo-manager"],
+};
+
+async function api(method, path, key, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* CSV or empty */ }
+  if (!r.ok) { throw new Error(`${method} ${path}: ${r.status} ${text}`); }
+  return json;
+}
+
+function assert(ok, message) { if (!ok) { throw new Error(message); } }
+
+let failed = 0;
+const pagesSeen = [];
+async function check(name, run) {
+  try {
+    await run();
+    console.log(`console-check: ${name} ok`);
+  } catch (e) {
+    failed = 1;
+    console.log(`console-check: ${name} FAILED`);
+    console.log(String(e && e.stack ? e.stack : e).split("\n").slice(0, 12).join("\n"));
+  }
+}
+
+// Every page visited: a screenshot, no horizontal scrolling at 768 px, no serious or
+// critical axe-core violation.
+async function inspect(page, label) {
+  await page.screenshot({ path: `${shots}/${label}.png`, fullPage: true });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert(width <= 768, `${label}: the page is ${width} px wide at 768 px`);
+  // Evaluated through the DevTools protocol: the page's CSP (no inline script) stays on.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () =>
+    await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+  const bad = result.violations.filter((v) => ["serious", "critical"].includes(v.impact));
+  pagesSeen.push(label);
+  assert(bad.length === 0, `${label}: axe: ` + bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`).join("; "));
+}
+
+async function signIn(context, who) {
+  const page = await context.newPage();
+  await page.goto(`${base}/console/login?lang=fr`);
+  await inspect(page, `login-${who}`);
+  await page.fill("#email", USERS[who][0]);
+  await page.fill("#password", USERS[who][1]);
+  await Promise.all([page.waitForNavigation(), page.click("button[type=submit]")]);
+  return page;
+}
+
+/// A SKU Lyon can promise to the web, for a new click & collect order.
+async function skuAtLyon() {
+  const stock = await api("GET", "/v1/locations/LYS-BELLECOUR/stock?limit=200", keys.admin);
+  const line = stock.data.find((l) => l.atp >= 3 && !String(l.sku).startsWith("CARTE"));
+  assert(line, "Lyon has stock to sell");
+  return line.sku;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const viewport = { width: 768, height: 1024 };
+let collected = null;
+
+await check("click-and-collect-journey", async () => {
+  const context = await browser.newContext({ viewport, locale: "fr-FR" });
+  const page = await signIn(context, "associate");
+  assert(page.url().endsWith("/console/queue"), `the associate lands on the queue: ${page.url()}`);
+  await page.waitForFunction(() => document.body.classList.contains("connected"), null, { timeout: 10000 });
+  await inspect(page, "queue");
+  // A web customer orders now; the open page shows it without being reloaded.
+  const sku = await skuAtLyon();
+  const cart = await api("POST", "/v1/carts", keys.web, { lines: [{ sku, quantity: 1 }] });
+  const order = await api("POST", `/v1/carts/${cart.id}/checkout`, keys.web,
+    { mode: "pickup", location: "LYS-BELLECOUR", payment: { token: "tok_visa" } });
+  const marker = await page.evaluate(() => { window.__notReloaded = true; return true; });
+  assert(marker, "marked");
+  const row = `tr[data-order="${order.id}"]`;
+  await page.waitForSelector(row, { timeout: 10000 });
+  assert(await page.evaluate(() => window.__notReloaded === true), "the queue updated without a reload");
+  await inspect(page, "queue-new-order");
+  for (const step of ["start_preparing", "mark_ready"]) {
+    await Promise.all([page.waitForNavigation(), page.click(`${row} button.${step}`)]);
+  }
+  const ready = await api("GET", `/v1/orders/${order.id}`, keys.admin);
+  assert(ready.state === "ready_for_pickup", `ready: ${ready.state}`);
+  await page.fill(`#code-${order.id}`, ready.pickup_code);
+  await Promise.all([page.waitForNavigation(), page.click(`${row} button.collect`)]);
+  await inspect(page, "queue-handed-over");
+  assert(await page.locator(row).count() === 0, "the order left the queue");
+  const done = await api("GET", `/v1/orders/${order.id}`, keys.admin);
+  assert(done.state === "collected", `collected: ${done.state}`);
+  collected = done;
+  await context.close();
+});
+
+await check("returns-desk", async () => {
+  assert(collected, "the journey left a collected order");
+  const context = await browser.newContext({ viewport, locale: "fr-FR" });
+  const page = await signIn(context, "associate");
+  await page.goto(`${base}/console/returns`);
+  await page.fill("#receipt", collected.receipt.qr_payload);
+  await Promise.all([page.waitForNavigation(), page.click("form.bar button[type=submit]")]);
+  await inspect(page, "returns-order");
+  await page.fill(`#qty_${collected.lines[0].line}`, "1");
+  await Promise.all([page.waitForNavigation(), page.click("#return-form button[type=submit]")]);
+  await page.waitForSelector("#return-done");
+  await inspect(page, "returns-done");
+  const returns = await api("GET", `/v1/orders/${collected.id}/returns`, keys.admin);
+  assert(returns.length === 1 && returns[0].location === "LYS-BELLECOUR", JSON.stringify(returns));
+  await context.close();
+});
+
+await check("clienteling-follows-consent", async () => {
+  const stamp = Date.now();
+  const sharing = await api("POST", "/v1/customers", keys.service,
+    { identifiers: [{ kind: "email", value: `sharing.${stamp}@example.fr`, verified: true }], given_name: "Chloé", family_name: "Partage", home_store: "PAR-RIVOLI" });
+  await api("POST", `/v1/customers/${sharing.id}/consents`, keys.service,
+    { purpose: "service_history_sharing", status: "granted", method: "pos", notice_version: "v1" });
+  await api("POST", "/v1/customers", keys.service,
+    { identifiers: [{ kind: "email", value: `private.${stamp}@example.fr`, verified: true }], given_name: "Paul", family_name: "Privé", home_store: "PAR-RIVOLI" });
+  const context = await browser.newContext({ viewport, locale: "fr-FR" });
+  const page = await signIn(context, "associate");
+  await page.goto(`${base}/console/customers`);
+  await inspect(page, "customers-search");
+  await page.fill("#q", `sharing.${stamp}@example.fr`);
+  await Promise.all([page.waitForNavigation(), page.click("form[role=search] button")]);
+  assert((await page.textContent("h1")).includes("Chloé Partage"), "the sharing customer's card");
+  assert((await page.textContent("#consents")).includes("service_history_sharing"), "consents shown");
+  await inspect(page, "customer-card");
+  await page.goto(`${base}/console/customers`);
+  await page.fill("#q", `private.${stamp}@example.fr`);
+  const [response] = await Promise.all([page.waitForNavigation(), page.click("form[role=search] button")]);
+  assert(response.status() === 403, `a Paris customer who shares nothing is not Lyon's to see: ${response.status()}`);
+  assert(!(await page.content()).includes("Privé"), "nothing of them shown");
+  await inspect(page, "customer-refused");
+  await context.close();
+});
+
+await check("kpi-dashboard", async () => {
+  const context = await browser.newContext({ viewport, locale: "fr-FR", acceptDownloads: true });
+  const page = await signIn(context, "manager");
+  await page.goto(`${base}/console/kpis`);
+  const bars = await page.locator("#chart-orders rect").count();
+  assert(bars >= 2, `the orders chart has bars: ${bars}`);
+  const tiles = await page.locator("#tiles .tile").count();
+  assert(tiles >= 8, `tiles: ${tiles}`);
+  await inspect(page, "kpis");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("a[download]")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  assert(csv.startsWith("metric,channel,mode,place,currency,value\norders,"), csv.slice(0, 200));
+  await page.selectOption("#days", "7");
+  await Promise.all([page.waitForNavigation(), page.click("form.bar button[type=submit]")]);
+  assert(page.url().includes("days=7"), page.url());
+  await context.close();
+});
+
+await browser.close();
+console.log(`console-check: pages inspected: ${pagesSeen.join(", ")}`);
+process.exit(failed);
