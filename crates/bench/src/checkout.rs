@@ -24,7 +24,7 @@ use crate::server::{Server, cpu_seconds_of};
 const SKUS: usize = 50;
 
 /// Stores that take the mode's orders (every demo store takes pickup and reserve).
-async fn stores(server: &Server, capability: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn stores(server: &Server, capability: &str) -> anyhow::Result<Vec<String>> {
     let page = get_json(server, "/v1/locations?limit=100").await?;
     let codes: Vec<String> = page["data"]
         .as_array()
@@ -43,7 +43,7 @@ async fn stores(server: &Server, capability: &str) -> anyhow::Result<Vec<String>
 }
 
 /// Receives enough of each SKU at each location for every order to find stock.
-async fn stock_up(
+pub(crate) async fn stock_up(
     server: &Server,
     skus: &[String],
     locations: &[String],
@@ -144,7 +144,7 @@ async fn stage_code(server: &Server, max_uses: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn order_bodies(
+pub(crate) fn order_bodies(
     rng: &mut impl Rng,
     skus: &[String],
     stores: &[String],
@@ -177,14 +177,14 @@ fn order_bodies(
 
 /// How one order went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
+pub(crate) enum Outcome {
     Placed { coupon: bool, refused_coupon: bool },
     Failed,
 }
 
 /// Creates a cart and checks it out, presenting the code when asked; an order refused the
 /// code (used up) checks out without it, as a shop front would.
-async fn one_order(
+pub(crate) async fn one_order(
     conn: &mut Conn,
     cart: String,
     checkout: String,

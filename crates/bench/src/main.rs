@@ -11,6 +11,7 @@
 //! - `events-floor`: no server: the SQLite writes `events` needs, with resolution free.
 //! - `webhooks`: signed deliveries of price changes to local receivers, some failing.
 //! - `till-sync`: offline tills uploading their sales in numbered batches, some posted twice.
+//! - `kpis`: one store's KPI dashboard on a seeded history, while checkouts run at half rate.
 //! - `startup`: time from starting `relais demo` (fresh database, demo data loaded) to the
 //!   first successful `/ready`.
 
@@ -19,6 +20,7 @@ mod client;
 mod events;
 mod events_floor;
 mod fanout;
+mod kpis;
 mod load;
 mod server;
 mod stock;
@@ -139,6 +141,18 @@ enum Scenario {
         /// Local receivers subscribed to every event meanwhile (webhook deliveries' cost).
         #[arg(long, default_value_t = 0)]
         webhooks: usize,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// One store's 90-day KPI dashboard on a history of `orders` orders, read `reads` times
+    /// while checkouts run at half the rate they reach alone.
+    Kpis {
+        #[arg(long, default_value_t = 200_000)]
+        orders: u64,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 200)]
+        reads: u64,
         #[command(flatten)]
         target: Target,
     },
@@ -282,6 +296,17 @@ fn main() -> anyhow::Result<()> {
                     webhooks,
                 };
                 let outcome = checkout::run(&server, orders, concurrency, mode, offers).await;
+                server.stop().await;
+                outcome
+            }
+            Scenario::Kpis {
+                orders,
+                concurrency,
+                reads,
+                target,
+            } => {
+                let server = server::Server::start(&target).await?;
+                let outcome = kpis::run(&server, orders, concurrency, reads).await;
                 server.stop().await;
                 outcome
             }
