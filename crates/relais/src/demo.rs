@@ -1096,6 +1096,11 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .map(|l| l.code.as_str())
         .collect();
     crate::demo_orders::seed(&reference, &store_codes, &warehouses).await?;
+    let lyon = app::customers::list(db, &admin, Some("LYS-BELLECOUR"), &first)
+        .await?
+        .data;
+    let lyon: Vec<String> = lyon.into_iter().map(|p| p.id).collect();
+    crate::demo_regulars::seed(&reference, &lyon).await?;
     tracing::info!(ms = took(), "demo: orders and returns written");
     crate::demo_tills::seed(&reference).await?;
     tracing::info!(

@@ -18,6 +18,7 @@ mod demo_delivery;
 mod demo_loyalty;
 mod demo_notifications;
 pub mod demo_orders;
+mod demo_regulars;
 pub mod demo_staff;
 mod demo_tills;
 pub mod import;
