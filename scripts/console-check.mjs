@@ -19,6 +19,9 @@ mkdirSync(shots, { recursive: true });
 const USERS = {
   associate: ["associate.lyon@demo.example", "relais-demo-associate"],
   manager: ["manager.lyon@demo.example", "relais-demo-manager"],
+  service: ["service@demo.example", "relais-demo-service"],
+  marketer: ["marketing@demo.example", "relais-demo-marketing"],
+  admin: ["admin@demo.example", "relais-demo-admin"],
 };
 
 async function api(method, path, key, body) {
@@ -182,6 +185,26 @@ await check("kpi-dashboard", async () => {
   await Promise.all([page.waitForNavigation(), page.click("form.bar button[type=submit]")]);
   assert(page.url().includes("days=7"), page.url());
   await context.close();
+});
+
+await check("every-section-in-english", async () => {
+  // Each role's sections, in English this time (the user's language is set by an admin).
+  const admin = (await api("GET", "/v1/staff-users?limit=20", keys.admin)).data;
+  for (const who of ["service", "marketer"]) {
+    const user = admin.find((u) => u.email === USERS[who][0]);
+    await api("PATCH", `/v1/staff-users/${user.id}`, keys.admin, { language: "en" });
+    const context = await browser.newContext({ viewport, locale: "en-GB" });
+    const page = await signIn(context, who);
+    const links = await page.locator("nav a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    assert(links.length >= 2, `${who} sees sections: ${links}`);
+    for (const href of links) {
+      const response = await page.goto(base + href);
+      assert(response.status() === 200, `${who} ${href}: ${response.status()}`);
+      assert((await page.getAttribute("html", "lang")) === "en", "in English");
+      await inspect(page, `${who}${href.replaceAll("/", "-")}`);
+    }
+    await context.close();
+  }
 });
 
 await browser.close();

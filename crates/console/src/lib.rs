@@ -8,6 +8,7 @@
 
 mod customers;
 mod kpis;
+mod lists;
 pub mod page;
 mod queue;
 mod returns;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(customers::router())
         .merge(kpis::router())
         .merge(returns::router())
+        .merge(lists::router())
         .layer(axum::middleware::from_fn(session::same_origin_writes))
         .layer(axum::middleware::from_fn(guard_headers))
 }

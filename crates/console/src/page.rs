@@ -34,6 +34,9 @@ pub fn href(section: Section) -> Option<&'static str> {
         Section::ReturnsDesk => Some("/console/returns"),
         Section::Customers => Some("/console/customers"),
         Section::Kpis => Some("/console/kpis"),
+        Section::Promotions => Some("/console/promotions"),
+        Section::MergeReviews => Some("/console/merge-reviews"),
+        Section::Notifications => Some("/console/notifications"),
         _ => None,
     }
 }

@@ -1,0 +1,106 @@
+//! The list pages: a marketer switches a promotion off and on; service agents read the merge
+//! reviews and the send log; other roles are refused them.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::TestConsole;
+
+#[tokio::test]
+async fn a_marketer_switches_a_promotion_and_others_may_not() {
+    for t in TestConsole::every_backend().await {
+        t.shop().await;
+        let promo = t
+            .created("/v1/promotions", json!({"name": "Soldes d'hiver", "currency": "EUR", "conditions": {}, "effect": {"type": "percent_off_items", "percent_bp": 1000}}))
+            .await;
+        let id = promo["id"].as_str().unwrap();
+        let marketer = t
+            .user("lea@shop.example", "marketer", &[], "correct horse 1")
+            .await;
+        t.user(
+            "hugo@shop.example",
+            "associate",
+            &["LYS-BELLECOUR"],
+            "correct horse 2",
+        )
+        .await;
+        t.user("ines@shop.example", "service_agent", &[], "correct horse 3")
+            .await;
+        let lea = t.sign_in("lea@shop.example", "correct horse 1").await;
+        let page = t.page("/console/promotions", Some(&lea)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(
+            page.text.contains("Soldes d&#x27;hiver") || page.text.contains("Soldes d&#39;hiver"),
+            "{}",
+            page.text
+        );
+        let path = format!("/console/promotions/{id}/active");
+        let r = t
+            .form(
+                &path,
+                Some(&lea),
+                &[("csrf", &lea.csrf), ("active", "false")],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.name(), r.text);
+        let now = t
+            .api(Method::GET, &format!("/v1/promotions/{id}"), &t.admin, None)
+            .await
+            .json();
+        assert_eq!(now["active"], false);
+        let history = t
+            .api(
+                Method::GET,
+                &format!("/v1/outbox?subject={id}"),
+                &t.admin,
+                None,
+            )
+            .await
+            .json();
+        let last = history["data"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["actor"], marketer["id"], "{last}");
+        // An associate and a service agent do not run promotions.
+        let hugo = t.sign_in("hugo@shop.example", "correct horse 2").await;
+        assert_eq!(
+            t.page("/console/promotions", Some(&hugo)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let r = t
+            .form(
+                &path,
+                Some(&hugo),
+                &[("csrf", &hugo.csrf), ("active", "true")],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let ines = t.sign_in("ines@shop.example", "correct horse 3").await;
+        assert_eq!(
+            t.page("/console/merge-reviews", Some(&ines)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            t.page("/console/notifications", Some(&ines)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            t.page("/console/merge-reviews", Some(&lea)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.page("/console/kpis", Some(&ines)).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.page("/console/kpis", Some(&lea)).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            t.api(Method::GET, &format!("/v1/promotions/{id}"), &t.admin, None)
+                .await
+                .json()["active"],
+            false
+        );
+    }
+}
