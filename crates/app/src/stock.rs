@@ -148,3 +148,19 @@ pub async fn receive_transfer(
     )
     .await
 }
+
+/// A store's books — on hand, held, safety, in transit — for its own people and staff, in
+/// SKU order.
+pub async fn books(
+    db: &Db,
+    p: &crate::Principal,
+    location: &str,
+    page: &kernel::PageRequest,
+) -> Result<kernel::Page<store::stock::Stock>, Error> {
+    if !p.can_access_store(location) {
+        return Err(crate::access::forbidden(
+            "a store's books are for its own people and staff",
+        ));
+    }
+    store::stock::location_stock(db, location, page).await
+}

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/merge-reviews", get(reviews))
         .route("/console/merge-reviews/{id}", post(decide_review))
         .route("/console/notifications", get(notifications))
+        .route("/console/stock", get(stock))
 }
 
 /// A button of a row: a form posting `fields` (and the CSRF token) to `action`.
@@ -300,4 +301,69 @@ async fn notifications(
         rows,
         &done,
     ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StockQuery {
+    store: Option<String>,
+}
+
+/// The store's books, lowest availability first: what to reorder or ask a transfer for.
+async fn stock(
+    State(s): State<AppState>,
+    staff: Staff,
+    Query(q): Query<StockQuery>,
+) -> Result<Response, ConsoleError> {
+    staff
+        .session
+        .role
+        .may_open(Section::Stock)
+        .map_err(|e| staff.error(e))?;
+    let w = staff.words;
+    let p = staff.principal();
+    let (_, place) = app::work_queue::pick_store(&s.db, p, q.store.as_deref())
+        .await
+        .map_err(|e| staff.error(e))?;
+    let all =
+        PageRequest::parse(Some(kernel::page::MAX_LIMIT), None).map_err(|e| staff.error(e))?;
+    let mut books = app::stock::books(&s.db, p, &place.code, &all)
+        .await
+        .map_err(|e| staff.error(e))?
+        .data;
+    books.sort_by_key(|b| (inventory::atp(&b.level), b.sku.clone()));
+    let rows = books
+        .into_iter()
+        .map(|b| Row {
+            cells: vec![
+                b.sku,
+                b.level.on_hand.to_string(),
+                b.level.held.to_string(),
+                b.level.safety.to_string(),
+                b.in_transit.to_string(),
+                inventory::atp(&b.level).to_string(),
+            ],
+            actions: vec![],
+        })
+        .collect();
+    let head = vec![
+        "SKU",
+        w.say("En stock", "On hand"),
+        w.say("Réservé", "Held"),
+        w.say("Sécurité", "Safety"),
+        w.say("En transit", "In transit"),
+        w.say("Disponible", "Available"),
+    ];
+    let page = TablePage {
+        frame: Frame::of(
+            &staff,
+            Section::Stock,
+            &format!("{} — {}", w.section(Section::Stock), place.name),
+        ),
+        has_actions: false,
+        id: "stock",
+        head,
+        rows,
+        done: false,
+    };
+    Ok(page::html(StatusCode::OK, &page))
 }

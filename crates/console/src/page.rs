@@ -35,6 +35,7 @@ pub fn href(section: Section) -> Option<&'static str> {
         Section::Customers => Some("/console/customers"),
         Section::Kpis => Some("/console/kpis"),
         Section::Promotions => Some("/console/promotions"),
+        Section::Stock => Some("/console/stock"),
         Section::MergeReviews => Some("/console/merge-reviews"),
         Section::Notifications => Some("/console/notifications"),
         _ => None,

@@ -104,3 +104,42 @@ async fn a_marketer_switches_a_promotion_and_others_may_not() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_store_reads_its_own_books_only() {
+    for t in TestConsole::every_backend().await {
+        t.shop().await;
+        t.user(
+            "hugo@shop.example",
+            "associate",
+            &["LYS-BELLECOUR"],
+            "correct horse 2",
+        )
+        .await;
+        t.user("lea@shop.example", "marketer", &[], "correct horse 1")
+            .await;
+        let hugo = t.sign_in("hugo@shop.example", "correct horse 2").await;
+        let books = t.page("/console/stock", Some(&hugo)).await;
+        assert_eq!(books.status, StatusCode::OK, "{}", books.text);
+        // Five pairs received in Lyon, none held: on hand 5, available 5.
+        assert!(
+            books
+                .text
+                .contains("<td>TR-42</td><td>5</td><td>0</td><td>0</td><td>0</td><td>5</td>"),
+            "{}: {}",
+            t.name(),
+            books.text
+        );
+        assert_eq!(
+            t.page("/console/stock?store=PAR-RIVOLI", Some(&hugo))
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let lea = t.sign_in("lea@shop.example", "correct horse 1").await;
+        assert_eq!(
+            t.page("/console/stock", Some(&lea)).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+}
