@@ -175,3 +175,95 @@ async fn kpis_are_what_a_person_counts() {
         }
     }
 }
+
+#[tokio::test]
+async fn kpis_follow_merges_and_survive_erasure() {
+    for t in TestApp::every_backend().await {
+        shop(&t).await;
+        let ident = |kind: &str, value: &str| json!({"identifiers": [{"kind": kind, "value": value, "verified": true}], "home_store": "LYS-BELLECOUR"});
+        let lea = t
+            .created("/v1/customers", ident("email", "lea@example.fr"))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let card = t
+            .created("/v1/customers", ident("loyalty_card", "CARD-7788"))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pickup = json!({"mode": "pickup", "location": "LYS-BELLECOUR", "payment": {"token": "tok_visa"}});
+        let c = t
+            .post(
+                "/v1/carts",
+                &t.web,
+                json!({"customer_id": lea, "lines": [{"sku": "TR-42", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        t.post(
+            &format!("/v1/carts/{}/checkout", c["id"].as_str().unwrap()),
+            &t.web,
+            pickup,
+        )
+        .await;
+        // At the till, the card only: a profile of its own.
+        let till = t
+            .post(
+                "/v1/carts",
+                &t.store,
+                json!({"customer_id": card, "lines": [{"sku": "JK-M", "quantity": 1}]}),
+            )
+            .await
+            .body;
+        let sale = t
+            .post(
+                &format!("/v1/carts/{}/checkout", till["id"].as_str().unwrap()),
+                &t.store,
+                json!({"mode": "carry_out"}),
+            )
+            .await;
+        assert_eq!(sale.status, StatusCode::CREATED, "{}", sale.body);
+        let multichannel = |k: &serde_json::Value| {
+            (
+                k["multichannel"][0]["customers"].as_i64(),
+                k["multichannel"][0]["multichannel_customers"].as_i64(),
+            )
+        };
+        let before = t
+            .get("/v1/reports/kpis?location=LYS-BELLECOUR", &t.admin)
+            .await
+            .body;
+        assert_eq!(multichannel(&before), (Some(2), Some(0)), "{before}");
+        // Léa gives her card at the desk: the two profiles are one person.
+        let linked = t.post(&format!("/v1/customers/{lea}/identities"), &t.service, json!({"identifiers": [{"kind": "loyalty_card", "value": "CARD-7788", "verified": true}]})).await;
+        assert!(linked.status.is_success(), "{}", linked.body);
+        let after = t
+            .get("/v1/reports/kpis?location=LYS-BELLECOUR", &t.admin)
+            .await
+            .body;
+        assert_eq!(
+            multichannel(&after),
+            (Some(1), Some(1)),
+            "{}: {after}",
+            t.name()
+        );
+        assert_eq!(after["multichannel"][0]["revenue_share_bp"], 10000);
+        // Erased, she stays a multichannel customer of the figures (nothing personal in them).
+        let erased = t
+            .post(
+                &format!("/v1/customers/{lea}/erasure"),
+                &t.service,
+                json!({}),
+            )
+            .await;
+        assert_eq!(erased.status, StatusCode::OK, "{}", erased.body);
+        let gone = t
+            .get("/v1/reports/kpis?location=LYS-BELLECOUR", &t.admin)
+            .await
+            .body;
+        assert_eq!(multichannel(&gone), (Some(1), Some(1)));
+        assert_eq!(gone["orders"], after["orders"]);
+    }
+}
