@@ -5,7 +5,7 @@ use kernel::{Error, id::new_id};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::{Needs, as_writer};
 
 /// Creates a product with its variants, once validated.
 pub async fn create_product(
@@ -16,9 +16,9 @@ pub async fn create_product(
     render: impl FnOnce(Product) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let product = new.validate(new_id("prd"), crate::clock::now())?;
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -41,9 +41,9 @@ pub async fn update_product(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Product) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -64,9 +64,9 @@ pub async fn add_variant(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Variant) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move { store::catalog::add_variant(c, &product_id, &new, &actor).await })
@@ -85,9 +85,9 @@ pub async fn update_variant(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Variant) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move { store::catalog::update_variant(c, &sku, &patch, &actor).await })

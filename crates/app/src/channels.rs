@@ -8,7 +8,7 @@ use store::sourcing::EffectivePolicy;
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin_on_reference;
+use crate::command::{Needs, on_reference};
 use crate::reference::Reference;
 
 /// Creates a channel; kiosks and tills are bound to one store.
@@ -20,9 +20,9 @@ pub async fn create(
     render: impl FnOnce(Channel) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let channel = new.validate(crate::clock::now())?;
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -44,9 +44,9 @@ pub async fn set_sourcing(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(EffectivePolicy) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move { store::sourcing::set_policy(c, &channel, policy, &actor).await })

@@ -9,7 +9,7 @@ use promotions::coupon::{self, check_limits};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::{self, Principal};
-use crate::command::as_marketer;
+use crate::command::{Needs, as_writer};
 
 /// Codes to make for a promotion.
 #[derive(Debug, Clone)]
@@ -79,9 +79,9 @@ pub async fn create(
 ) -> Result<StoredResponse, Error> {
     p.require_marketing()?;
     let coupons = coupons_of(&promotion_id, new, crate::clock::now())?;
-    as_marketer(
-        db,
-        p,
+    as_writer(
+        Needs::Marketing,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

@@ -6,7 +6,7 @@ use kernel::Error;
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin_on_reference;
+use crate::command::{Needs, on_reference};
 use crate::reference::Reference;
 
 /// Creates a location, once validated.
@@ -18,9 +18,9 @@ pub async fn create(
     render: impl FnOnce(Location) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let location = new.validate(crate::clock::now())?;
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -41,9 +41,9 @@ pub async fn update(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(Location) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

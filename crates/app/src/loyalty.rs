@@ -19,7 +19,7 @@ use store::orders::Order;
 use store::{Conn, Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::{Needs, as_writer};
 
 /// The programme in force.
 pub async fn programme(db: &Db) -> Result<Programme, Error> {
@@ -36,9 +36,9 @@ pub async fn set_programme(
 ) -> Result<StoredResponse, Error> {
     programme.validate()?;
     let now = crate::clock::now();
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

@@ -13,7 +13,7 @@ use store::stock_alerts::StockAlert;
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_marketer;
+use crate::command::{Needs, as_writer};
 
 /// Every rule with its settings.
 pub async fn rules(db: &Db, p: &Principal) -> Result<Vec<(RuleKind, RuleConfig)>, Error> {
@@ -32,9 +32,9 @@ pub async fn set_rule(
     p.require_marketing()?;
     config.validate(kind)?;
     let now = crate::clock::now();
-    as_marketer(
-        db,
-        p,
+    as_writer(
+        Needs::Marketing,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

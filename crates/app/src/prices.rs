@@ -5,7 +5,7 @@ use pricing::{BasePrice, PriceOverride};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::{Needs, as_writer};
 
 /// Sets the base price of a variant in a currency (the price on every channel).
 pub async fn set_base_price(
@@ -20,9 +20,9 @@ pub async fn set_base_price(
         amount_minor: amount,
         ..price
     };
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -44,9 +44,9 @@ pub async fn set_override(
     render: impl FnOnce(PriceOverride) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let price = price.validate()?;
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -67,9 +67,9 @@ pub async fn remove_override(
     idempotency: Option<IdempotencyKey>,
     render: impl FnOnce(()) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

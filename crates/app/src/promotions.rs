@@ -6,7 +6,7 @@ use promotions::{NewPromotion, Promotion, PromotionPatch, Usage};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_marketer_on_reference;
+use crate::command::{Needs, on_reference};
 use crate::reference::Reference;
 
 /// Creates a promotion, once validated.
@@ -18,9 +18,9 @@ pub async fn create(
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let promotion = new.validate(new_id("prm"), crate::clock::now())?;
-    as_marketer_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Marketing,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {
@@ -44,9 +44,9 @@ pub async fn update(
     render: impl FnOnce(Promotion) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let now = crate::clock::now();
-    as_marketer_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Marketing,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

@@ -13,7 +13,7 @@ use orders::delivery::{MethodKind, OrderShipping, Parcel, PostalAddress, Quote, 
 use store::{IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin_on_reference;
+use crate::command::{Needs, on_reference};
 use crate::pricing::Pricing;
 use crate::reference::Reference;
 
@@ -45,9 +45,9 @@ pub async fn set(
     render: impl FnOnce(ShippingMethod) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let method = method.validate()?;
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

@@ -6,7 +6,7 @@ use promotions::tax::TaxTable;
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin_on_reference;
+use crate::command::{Needs, on_reference};
 use crate::reference::Reference;
 
 /// Sets a country's table, once validated (admin).
@@ -18,9 +18,9 @@ pub async fn set(
     render: impl FnOnce(TaxTable) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     table.validate()?;
-    as_admin_on_reference(
-        reference,
-        p,
+    on_reference(
+        Needs::Admin,
+        (reference, p),
         idempotency,
         move |c, actor| {
             Box::pin(async move {

@@ -11,7 +11,7 @@ use store::webhooks::{Claimed, Delivery, Finished, Queued, Subscription};
 use store::{Db, IdempotencyKey, StoredResponse};
 
 use crate::access::Principal;
-use crate::command::as_admin;
+use crate::command::{Needs, as_writer};
 
 /// A subscription to create.
 #[derive(Debug, Clone)]
@@ -62,9 +62,9 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, _| {
             Box::pin(async move {
@@ -137,9 +137,9 @@ async fn change_subscription(
     render: impl FnOnce(Subscription) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let now = crate::clock::now();
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, _| {
             Box::pin(async move {
@@ -198,9 +198,9 @@ pub async fn replay(
     render: impl FnOnce(u64) -> StoredResponse + Send + 'static,
 ) -> Result<StoredResponse, Error> {
     let now = crate::clock::now();
-    as_admin(
-        db,
-        p,
+    as_writer(
+        Needs::Admin,
+        (db, p),
         idempotency,
         move |c, _| {
             Box::pin(async move {

@@ -40,9 +40,7 @@ async fn search(
     staff: Staff,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, ConsoleError> {
-    let role = staff.session.role;
-    role.may_open(Section::Customers)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Customers)?;
     let typed = q.q.unwrap_or_default();
     let mut not_found = false;
     if !typed.trim().is_empty() {
@@ -217,11 +215,7 @@ async fn card(
     staff: Staff,
     Path(id): Path<String>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Customers)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Customers)?;
     let c = app::clienteling::card(&s.db, staff.principal(), &id)
         .await
         .map_err(|e| staff.error(e))?;

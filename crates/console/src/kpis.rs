@@ -258,11 +258,7 @@ async fn dashboard_page(
     staff: Staff,
     Query(q): Query<KpiQuery>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Kpis)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Kpis)?;
     let p = staff.principal();
     let (filter, d) = app::kpis::read(&s.db, p, q.asked(&staff)?)
         .await
@@ -316,11 +312,7 @@ async fn csv(
     staff: Staff,
     Query(q): Query<KpiQuery>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Kpis)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Kpis)?;
     let (filter, d) = app::kpis::read(&s.db, staff.principal(), q.asked(&staff)?)
         .await
         .map_err(|e| staff.error(e))?;

@@ -81,11 +81,7 @@ async fn promotions(
     staff: Staff,
     Query(done): Query<Done>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Promotions)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Promotions)?;
     let w = staff.words;
     let all =
         PageRequest::parse(Some(kernel::page::MAX_LIMIT), None).map_err(|e| staff.error(e))?;
@@ -147,21 +143,12 @@ async fn switch_promotion(
     Path(id): Path<String>,
     Form(f): Form<SwitchForm>,
 ) -> Result<Response, ConsoleError> {
-    staff.check_csrf(&f.csrf)?;
-    staff
-        .session
-        .role
-        .may_open(Section::Promotions)
-        .map_err(|e| staff.error(e))?;
+    staff.check_form(&f.csrf, Section::Promotions)?;
     let patch = promotions::PromotionPatch {
         active: Some(f.active),
         ..Default::default()
     };
-    let render = |_| store::StoredResponse {
-        status: 200,
-        body: String::new(),
-        replayed: false,
-    };
+    let render = page::no_body;
     app::promotions::update(&s.reference, staff.principal(), id, patch, None, render)
         .await
         .map_err(|e| staff.error(e))?;
@@ -173,11 +160,7 @@ async fn reviews(
     staff: Staff,
     Query(done): Query<Done>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::MergeReviews)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::MergeReviews)?;
     let w = staff.words;
     let first = PageRequest::parse(Some(100), None).map_err(|e| staff.error(e))?;
     let open = app::reports::merge_reviews(&s.db, staff.principal(), "open", &first)
@@ -241,17 +224,8 @@ async fn decide_review(
     Path(id): Path<String>,
     Form(f): Form<DecideForm>,
 ) -> Result<Response, ConsoleError> {
-    staff.check_csrf(&f.csrf)?;
-    staff
-        .session
-        .role
-        .may_open(Section::MergeReviews)
-        .map_err(|e| staff.error(e))?;
-    let render = |_| store::StoredResponse {
-        status: 200,
-        body: String::new(),
-        replayed: false,
-    };
+    staff.check_form(&f.csrf, Section::MergeReviews)?;
+    let render = page::no_body;
     app::customers::decide_review(&s.db, staff.principal(), id, f.merge, None, render)
         .await
         .map_err(|e| staff.error(e))?;
@@ -263,11 +237,7 @@ async fn notifications(
     staff: Staff,
     Query(done): Query<Done>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Notifications)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Notifications)?;
     let w = staff.words;
     let log = app::notifications::log(&s.db, staff.principal(), Default::default(), 200)
         .await
@@ -314,11 +284,7 @@ async fn stock(
     staff: Staff,
     Query(q): Query<StockQuery>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::Stock)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::Stock)?;
     let w = staff.words;
     let p = staff.principal();
     let (_, place) = app::work_queue::pick_store(&s.db, p, q.store.as_deref())

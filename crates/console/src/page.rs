@@ -155,3 +155,13 @@ pub fn local_time(at: kernel::Timestamp, time_zone: &str, w: &Words) -> String {
     };
     local.strftime(pattern).to_string()
 }
+
+/// What a console write keeps as its idempotent answer: nothing (the page is rendered from
+/// the value the use case answers, or the browser is sent back to the list).
+pub fn no_body(_: impl Sized) -> store::StoredResponse {
+    store::StoredResponse {
+        status: 200,
+        body: String::new(),
+        replayed: false,
+    }
+}

@@ -182,11 +182,7 @@ async fn queue_page(
     staff: Staff,
     Query(q): Query<StoreQuery>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::WorkQueue)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::WorkQueue)?;
     let (stores, place) = chosen_store(&s, &staff, q.store.as_deref()).await?;
     let list = list_of(&s, &staff, &place).await?;
     let title = format!("{} — {}", staff.words.queue_title, place.name);
@@ -209,11 +205,7 @@ async fn queue_list(
     staff: Staff,
     Query(q): Query<StoreQuery>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::WorkQueue)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::WorkQueue)?;
     let (_, place) = chosen_store(&s, &staff, q.store.as_deref()).await?;
     let list = list_of(&s, &staff, &place).await?;
     Ok(page::html(StatusCode::OK, &QueueFragment { list }))
@@ -226,11 +218,7 @@ async fn queue_events(
     staff: Staff,
     Query(q): Query<StoreQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::WorkQueue)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::WorkQueue)?;
     let (_, place) = chosen_store(&s, &staff, q.store.as_deref()).await?;
     let start = (
         None::<String>,
@@ -291,11 +279,7 @@ async fn move_order(
         purchase: None,
         pickup_days: s.order_rules.pickup_days,
     };
-    let render = |_| store::StoredResponse {
-        status: 200,
-        body: String::new(),
-        replayed: false,
-    };
+    let render = page::no_body;
     let p = staff.principal();
     app::orders::transition(&s.db, &*s.payments, p, id, transition, req, None, render)
         .await
@@ -310,7 +294,7 @@ async fn act(
     Path((id, transition)): Path<(String, String)>,
     Form(f): Form<ActForm>,
 ) -> Result<Response, ConsoleError> {
-    staff.check_csrf(&f.csrf)?;
+    staff.check_form(&f.csrf, Section::WorkQueue)?;
     let transition = Transition::parse(&transition).ok_or_else(|| {
         staff.error(Error::new(
             ErrorCode::NotFound,
@@ -335,7 +319,7 @@ async fn hand_over_scanned(
     staff: Staff,
     Form(f): Form<ScanForm>,
 ) -> Result<Response, ConsoleError> {
-    staff.check_csrf(&f.csrf)?;
+    staff.check_form(&f.csrf, Section::WorkQueue)?;
     let (order, code) = orders::fulfilment::from_pickup_qr(&f.scan).ok_or_else(|| {
         staff.error(Error::validation(
             "scan",

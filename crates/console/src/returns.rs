@@ -91,11 +91,7 @@ async fn render_desk(
     q: &DeskQuery,
     done: Option<String>,
 ) -> Result<Response, ConsoleError> {
-    staff
-        .session
-        .role
-        .may_open(Section::ReturnsDesk)
-        .map_err(|e| staff.error(e))?;
+    staff.open(Section::ReturnsDesk)?;
     let (stores, place) = app::work_queue::pick_store(&s.db, staff.principal(), q.store.as_deref())
         .await
         .map_err(|e| staff.error(e))?;
@@ -232,12 +228,7 @@ async fn take_back(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    staff.check_csrf(&field("csrf").unwrap_or_default())?;
-    staff
-        .session
-        .role
-        .may_open(Section::ReturnsDesk)
-        .map_err(|e| staff.error(e))?;
+    staff.check_form(&field("csrf").unwrap_or_default(), Section::ReturnsDesk)?;
     let (lines, method, exchange_lines) = parse_return(&fields).map_err(|e| staff.error(e))?;
     let req = app::returns::ReturnRequest {
         order: field("order").unwrap_or_default(),

@@ -37,6 +37,24 @@ impl Staff {
         app::staff::check_csrf(&self.session, given).map_err(|e| self.error(e))
     }
 
+    /// Refuses a section the user's role does not open.
+    pub fn open(&self, section: app::access::Section) -> Result<(), ConsoleError> {
+        self.session
+            .role
+            .may_open(section)
+            .map_err(|e| self.error(e))
+    }
+
+    /// A posted form: its CSRF token checked, and the section it belongs to open.
+    pub fn check_form(
+        &self,
+        csrf: &str,
+        section: app::access::Section,
+    ) -> Result<(), ConsoleError> {
+        self.check_csrf(csrf)?;
+        self.open(section)
+    }
+
     pub fn error(&self, e: Error) -> ConsoleError {
         ConsoleError(e, self.words)
     }

@@ -59,25 +59,23 @@ fn fact(r: &Row) -> Result<OrderFact, Error> {
     })
 }
 
+/// `$1`…`$4` of every statement: the period, the store and the channel (`''` for all).
+fn period(f: &Filter) -> [crate::Value; 4] {
+    [
+        f.from.to_text().into(),
+        f.to.to_text().into(),
+        f.location.as_deref().unwrap_or("").into(),
+        f.channel.as_deref().unwrap_or("").into(),
+    ]
+}
+
 /// The orders placed in the period (and at the store, on the channel, when named).
 pub async fn order_facts(db: &Db, f: &Filter) -> Result<Vec<OrderFact>, Error> {
     let sql = format!(
         "{ORDER_FACTS} WHERE o.created_at >= $1 AND o.created_at < $2 \
          AND ($3 = '' OR o.location = $3) AND ($4 = '' OR o.channel = $4)"
     );
-    let found = db
-        .read()
-        .await?
-        .query(
-            &sql,
-            params![
-                f.from.to_text(),
-                f.to.to_text(),
-                f.location.as_deref().unwrap_or(""),
-                f.channel.as_deref().unwrap_or("")
-            ],
-        )
-        .await?;
+    let found = db.read().await?.query(&sql, &period(f)).await?;
     found.iter().map(fact).collect()
 }
 
@@ -93,12 +91,7 @@ pub async fn returns(db: &Db, f: &Filter) -> Result<Vec<ReturnGroup>, Error> {
              WHERE r.created_at >= $1 AND r.created_at < $2 \
              AND ($3 = '' OR r.location = $3 OR o.location = $3) AND ($4 = '' OR o.channel = $4) \
              GROUP BY o.channel, r.location, r.currency ORDER BY o.channel, r.location",
-            params![
-                f.from.to_text(),
-                f.to.to_text(),
-                f.location.as_deref().unwrap_or(""),
-                f.channel.as_deref().unwrap_or("")
-            ],
+            &period(f),
         )
         .await?;
     found
@@ -129,12 +122,7 @@ pub async fn carts(db: &Db, f: &Filter) -> Result<Vec<CartGroup>, Error> {
              WHERE k.created_at >= $1 AND k.created_at < $2 AND k.status <> 'merged' \
              AND ($3 = '' OR ch.location_code = $3) AND ($4 = '' OR ch.code = $4) \
              GROUP BY k.channel ORDER BY k.channel",
-            params![
-                f.from.to_text(),
-                f.to.to_text(),
-                f.location.as_deref().unwrap_or(""),
-                f.channel.as_deref().unwrap_or("")
-            ],
+            &period(f),
         )
         .await?;
     found

@@ -215,6 +215,20 @@ pub enum Section {
     Users,
 }
 
+impl Section {
+    pub const ALL: [Section; 9] = [
+        Section::WorkQueue,
+        Section::ReturnsDesk,
+        Section::Customers,
+        Section::Stock,
+        Section::Promotions,
+        Section::MergeReviews,
+        Section::Notifications,
+        Section::Kpis,
+        Section::Users,
+    ];
+}
+
 impl StaffRole {
     pub const ALL: [StaffRole; 5] = [
         StaffRole::Admin,
@@ -259,17 +273,7 @@ impl StaffRole {
     pub fn sections(self) -> &'static [Section] {
         use Section::*;
         match self {
-            StaffRole::Admin => &[
-                WorkQueue,
-                ReturnsDesk,
-                Customers,
-                Stock,
-                Promotions,
-                MergeReviews,
-                Notifications,
-                Kpis,
-                Users,
-            ],
+            StaffRole::Admin => &Section::ALL,
             StaffRole::StoreManager => &[WorkQueue, ReturnsDesk, Customers, Stock, Kpis],
             StaffRole::Associate => &[WorkQueue, ReturnsDesk, Customers, Stock],
             StaffRole::ServiceAgent => &[Customers, MergeReviews, Notifications],
