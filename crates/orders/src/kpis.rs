@@ -20,7 +20,6 @@ pub const ROPO_DAYS: i64 = 7;
 /// One order of the period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderFact {
-    pub id: String,
     pub channel: String,
     pub channel_kind: Option<String>,
     /// The store owning the channel (a till, a kiosk): an in-store sale.
@@ -421,9 +420,8 @@ mod tests {
         Timestamp::from_unix_ms(1_800_000_000_000 + hours * H)
     }
 
-    fn fact(id: &str, channel: &str, mode: FulfilmentMode, state: OrderState) -> OrderFact {
+    fn fact(_id: &str, channel: &str, mode: FulfilmentMode, state: OrderState) -> OrderFact {
         OrderFact {
-            id: id.into(),
             channel: channel.into(),
             channel_kind: Some(
                 if channel.starts_with("kiosk") {

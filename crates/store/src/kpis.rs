@@ -26,13 +26,17 @@ pub struct Filter {
     pub to: Timestamp,
 }
 
-const ORDER_FACTS: &str = "SELECT o.id, o.channel, ch.kind AS channel_kind, ch.location_code AS channel_store, \
+/// What is read of each order. The returns and the first ready time are looked up only for
+/// orders that can have them (most of a period's orders are still open, or were never made
+/// ready), so a store's 90 days read in tens of milliseconds.
+const ORDER_FACTS: &str = "SELECT o.channel, ch.kind AS channel_kind, ch.location_code AS channel_store, \
     o.mode, o.state, o.location, o.owner_kind, o.owner_name, COALESCE(c.merged_into, o.customer_id) AS customer, \
     o.currency, o.total_minor, o.created_at, \
     CAST((SELECT COALESCE(SUM(p.captured - p.refunded), 0) FROM payments p WHERE p.order_id = o.id) AS BIGINT) AS net_minor, \
-    CAST((SELECT COALESCE(SUM(r.value_minor), 0) FROM returns r WHERE r.order_id = o.id) AS BIGINT) AS returned_minor, \
-    (SELECT MIN(h.at) FROM order_history h WHERE h.order_id = o.id \
-       AND h.to_state IN ('ready_for_pickup', 'ready_to_try', 'ready_at_counter')) AS ready_at \
+    CAST(CASE WHEN o.state IN ('shipped', 'delivered', 'collected', 'handed_over', 'purchased', 'completed') \
+       THEN (SELECT COALESCE(SUM(r.value_minor), 0) FROM returns r WHERE r.order_id = o.id) ELSE 0 END AS BIGINT) AS returned_minor, \
+    CASE WHEN o.mode = 'pickup' AND o.state NOT IN ('placed', 'preparing') THEN (SELECT MIN(h.at) FROM order_history h \
+       WHERE h.order_id = o.id AND h.to_state = 'ready_for_pickup') END AS ready_at \
     FROM orders o LEFT JOIN channels ch ON ch.code = o.channel LEFT JOIN customers c ON c.id = o.customer_id";
 
 fn fact(r: &Row) -> Result<OrderFact, Error> {
@@ -41,7 +45,6 @@ fn fact(r: &Row) -> Result<OrderFact, Error> {
         _ => None,
     };
     Ok(OrderFact {
-        id: r.text("id")?,
         channel: r.text("channel")?,
         channel_kind: r.opt_text("channel_kind")?,
         channel_store: r.opt_text("channel_store")?,
@@ -69,11 +72,17 @@ fn period(f: &Filter) -> [crate::Value; 4] {
     ]
 }
 
-/// The orders placed in the period (and at the store, on the channel, when named).
+/// The orders placed in the period (and at the store, on the channel, when named). One
+/// store's are found by `(location, created_at)`: the statement names the location only when
+/// there is one, so the planner can use the index.
 pub async fn order_facts(db: &Db, f: &Filter) -> Result<Vec<OrderFact>, Error> {
+    let at_store = match f.location {
+        Some(_) => "o.location = $3",
+        None => "$3 = ''",
+    };
     let sql = format!(
-        "{ORDER_FACTS} WHERE o.created_at >= $1 AND o.created_at < $2 \
-         AND ($3 = '' OR o.location = $3) AND ($4 = '' OR o.channel = $4)"
+        "{ORDER_FACTS} WHERE {at_store} AND o.created_at >= $1 AND o.created_at < $2 \
+         AND ($4 = '' OR o.channel = $4)"
     );
     let found = db.read().await?.query(&sql, &period(f)).await?;
     found.iter().map(fact).collect()
