@@ -40,7 +40,7 @@ pub struct KpiQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PeriodDto {
+pub struct KpiPeriodDto {
     pub location: Option<String>,
     pub channel: Option<String>,
     #[schema(value_type = String, format = DateTime)]
@@ -142,7 +142,7 @@ pub struct SettlementDto {
 /// The KPIs of a period. Ratios are basis points (`6250` = 62.50 %); money is minor units.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KpisDto {
-    pub period: PeriodDto,
+    pub period: KpiPeriodDto,
     pub orders: i64,
     pub by_channel_and_mode: Vec<ChannelModeDto>,
     pub click_and_collect_share_bp: Option<i64>,
@@ -244,7 +244,7 @@ pub fn kpis_dto(f: store::kpis::Filter, d: Dashboard) -> KpisDto {
     let (returns, multichannel, carts, settlement) = parts(&d);
     let t = &d.time_to_ready;
     KpisDto {
-        period: PeriodDto {
+        period: KpiPeriodDto {
             location: f.location,
             channel: f.channel,
             from: f.from,
@@ -418,7 +418,7 @@ pub fn kpis_csv(k: &KpisDto) -> String {
 /// The KPIs of a period for one store or all, one channel or all (admin, marketing; a store
 /// key its own store's). `format=csv` gives one figure per row.
 #[utoipa::path(get, path = "/v1/reports/kpis", tag = "reports", params(KpiQuery),
-    responses((status = 200, body = KpisDto), (status = 200, content_type = "text/csv", body = String), (status = "4XX", body = ErrorBody)),
+    responses((status = 200, content((KpisDto = "application/json"), (String = "text/csv"))), (status = "4XX", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn kpis(State(s): State<AppState>, p: Principal, Q(q): Q<KpiQuery>) -> ApiResult<Response> {
     let csv = match q.format.as_deref() {
