@@ -371,6 +371,13 @@ pub async fn sign_out(db: &Db, token: &str) -> Result<(), Error> {
         .await
 }
 
+/// Forgets the sessions that have expired (the hourly housekeeping); answers how many.
+pub async fn purge_expired_sessions(db: &Db) -> Result<u64, Error> {
+    let now = crate::clock::now();
+    db.write(move |c| Box::pin(async move { store::staff::purge_sessions(c, now).await }))
+        .await
+}
+
 /// Refuses a console form whose CSRF token is not the session's (compared in full whatever
 /// differs first, so the time taken says nothing of the token).
 pub fn check_csrf(session: &Session, given: &str) -> Result<(), Error> {

@@ -184,6 +184,9 @@ fn start_housekeeping(db: Db, outbox_days: i64) -> tokio::task::JoinHandle<()> {
             }
             expire_points(&db).await;
             expire_stored_value(&db).await;
+            if let Err(e) = app::staff::purge_expired_sessions(&db).await {
+                tracing::warn!(error = %e, "console session purge failed; will retry");
+            }
             let before = Timestamp::from_unix_ms(
                 Timestamp::now().unix_ms() - IDEMPOTENCY_RETENTION.as_millis() as i64,
             );

@@ -288,3 +288,48 @@ async fn users_are_checked_before_anything_is_written() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_session_ends_after_a_working_day_and_is_then_forgotten() {
+    for t in TestConsole::every_backend().await {
+        t.shop().await;
+        t.user(
+            "hugo@shop.example",
+            "associate",
+            &["LYS-BELLECOUR"],
+            "correct horse 1",
+        )
+        .await;
+        let b = t.sign_in("hugo@shop.example", "correct horse 1").await;
+        let token = b.cookie.trim_start_matches("relais_console=").to_owned();
+        let db = &t.db.db;
+        assert!(app::staff::session(db, &token).await.unwrap().is_some());
+        let later = |hours: i64| {
+            kernel::Timestamp::from_unix_ms(kernel::Timestamp::now().unix_ms() + hours * 3_600_000)
+        };
+        let at_11h = app::clock::as_of(later(11), app::staff::session(db, &token))
+            .await
+            .unwrap();
+        assert!(at_11h.is_some(), "{}: still the same working day", t.name());
+        let at_13h = app::clock::as_of(later(13), app::staff::session(db, &token))
+            .await
+            .unwrap();
+        assert!(at_13h.is_none(), "{}: a session lasts 12 hours", t.name());
+        assert_eq!(
+            app::clock::as_of(later(1), app::staff::purge_expired_sessions(db))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            app::clock::as_of(later(13), app::staff::purge_expired_sessions(db))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            app::staff::session(db, &token).await.unwrap().is_none(),
+            "forgotten"
+        );
+    }
+}
