@@ -15,7 +15,8 @@
     if (typing()) { setTimeout(reload, 1000); return; }
     reloading = true;
     fetch(queue.dataset.list, { credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+      // Sent to the sign-in page (the session ended): reload, which shows it whole.
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
       .then(function (html) { queue.innerHTML = html; queue.dataset.updated = String(Date.now()); })
       .catch(function () { window.location.reload(); })
       .then(function () { reloading = false; });
