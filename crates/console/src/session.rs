@@ -76,10 +76,14 @@ impl FromRequestParts<AppState> for Staff {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let to_login = || {
-            let here = parts
-                .uri
-                .path_and_query()
-                .map_or("/console", |p| p.as_str());
+            // Back to the page after signing in; a form posted meanwhile is not posted again.
+            let here = match parts.method {
+                Method::GET => parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/console", |p| p.as_str()),
+                _ => "/console",
+            };
             Redirect::to(&format!("/console/login?next={}", percent(here))).into_response()
         };
         let Some(token) = cookie_token(&parts.headers) else {

@@ -82,6 +82,17 @@ async fn a_user_signs_in_works_and_signs_out() {
             "{}",
             t.name()
         );
+        // A form posted once signed out is not posted again after signing in.
+        let late = t
+            .form(
+                "/console/orders/ord_x/cancel",
+                Some(&b),
+                &[("csrf", &b.csrf)],
+                None,
+            )
+            .await;
+        assert_eq!(late.status, StatusCode::SEE_OTHER);
+        assert_eq!(late.location(), "/console/login?next=%2Fconsole");
     }
 }
 
