@@ -8,11 +8,12 @@
 
 mod customers;
 mod kpis;
-mod lists;
+pub(crate) mod lists;
 pub mod page;
 mod queue;
 mod returns;
 pub mod session;
+mod users;
 pub mod words;
 
 use api::AppState;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(kpis::router())
         .merge(returns::router())
         .merge(lists::router())
+        .merge(users::router())
         .layer(axum::middleware::from_fn(session::same_origin_writes))
         .layer(axum::middleware::from_fn(guard_headers))
 }
@@ -48,9 +50,8 @@ async fn home(staff: Staff) -> Response {
         .session
         .role
         .sections()
-        .iter()
-        .find_map(|s| page::href(*s))
-        .unwrap_or("/console/login");
+        .first()
+        .map_or("/console/login", |s| page::href(*s));
     Redirect::to(first).into_response()
 }
 

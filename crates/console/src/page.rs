@@ -27,18 +27,18 @@ pub struct Frame {
     pub nav: Vec<NavLink>,
 }
 
-/// Where each section of the console lives (sections not listed are not built yet).
-pub fn href(section: Section) -> Option<&'static str> {
+/// Where each section of the console lives.
+pub fn href(section: Section) -> &'static str {
     match section {
-        Section::WorkQueue => Some("/console/queue"),
-        Section::ReturnsDesk => Some("/console/returns"),
-        Section::Customers => Some("/console/customers"),
-        Section::Kpis => Some("/console/kpis"),
-        Section::Promotions => Some("/console/promotions"),
-        Section::Stock => Some("/console/stock"),
-        Section::MergeReviews => Some("/console/merge-reviews"),
-        Section::Notifications => Some("/console/notifications"),
-        _ => None,
+        Section::WorkQueue => "/console/queue",
+        Section::ReturnsDesk => "/console/returns",
+        Section::Customers => "/console/customers",
+        Section::Kpis => "/console/kpis",
+        Section::Promotions => "/console/promotions",
+        Section::Stock => "/console/stock",
+        Section::Users => "/console/users",
+        Section::MergeReviews => "/console/merge-reviews",
+        Section::Notifications => "/console/notifications",
     }
 }
 
@@ -50,12 +50,10 @@ impl Frame {
             .role
             .sections()
             .iter()
-            .filter_map(|s| {
-                href(*s).map(|h| NavLink {
-                    href: h,
-                    label: w.section(*s),
-                    current: *s == here,
-                })
+            .map(|s| NavLink {
+                href: href(*s),
+                label: w.section(*s),
+                current: *s == here,
             })
             .collect();
         Frame {

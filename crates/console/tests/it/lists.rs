@@ -143,3 +143,91 @@ async fn a_store_reads_its_own_books_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_user_and_switches_another_off() {
+    for t in TestConsole::every_backend().await {
+        t.shop().await;
+        t.user("alex@shop.example", "admin", &[], "correct horse 9")
+            .await;
+        let hugo = t
+            .user(
+                "hugo@shop.example",
+                "associate",
+                &["LYS-BELLECOUR"],
+                "correct horse 2",
+            )
+            .await;
+        let alex = t.sign_in("alex@shop.example", "correct horse 9").await;
+        let page = t.page("/console/users", Some(&alex)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("hugo@shop.example"));
+        let new = [
+            ("csrf", alex.csrf.as_str()),
+            ("email", "zoe@shop.example"),
+            ("name", "Zoé Petit"),
+            ("role", "store_manager"),
+            ("stores", "PAR-RIVOLI"),
+            ("language", "en"),
+            ("password", "correct horse 5"),
+        ];
+        let r = t.form("/console/users", Some(&alex), &new, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}: {}", t.name(), r.text);
+        let zoe = t.sign_in("zoe@shop.example", "correct horse 5").await;
+        assert!(
+            t.page("/console/queue", Some(&zoe))
+                .await
+                .text
+                .contains("Store Paris")
+        );
+        // A store role without a store is refused, and nothing is made.
+        let mut bad = new;
+        bad[1] = ("email", "max@shop.example");
+        bad[4] = ("stores", "");
+        let r = t.form("/console/users", Some(&alex), &bad, None).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        // Hugo switched off: his session ends at once; an associate may not do this.
+        let h = t.sign_in("hugo@shop.example", "correct horse 2").await;
+        let path = format!("/console/users/{}/active", hugo["id"].as_str().unwrap());
+        assert_eq!(
+            t.form(
+                &path,
+                Some(&zoe),
+                &[("csrf", &zoe.csrf), ("active", "false")],
+                None
+            )
+            .await
+            .status,
+            StatusCode::FORBIDDEN
+        );
+        let r = t
+            .form(
+                &path,
+                Some(&alex),
+                &[("csrf", &alex.csrf), ("active", "false")],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        assert_eq!(
+            t.page("/console/queue", Some(&h)).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let users = t
+            .api(Method::GET, "/v1/staff-users", &t.admin, None)
+            .await
+            .json();
+        let states: Vec<(&str, bool)> = users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (u["email"].as_str().unwrap(), u["active"].as_bool().unwrap()))
+            .collect();
+        assert!(
+            states.contains(&("hugo@shop.example", false))
+                && states.contains(&("zoe@shop.example", true)),
+            "{states:?}"
+        );
+        assert_eq!(states.len(), 3, "{states:?}");
+    }
+}
