@@ -10,7 +10,7 @@ use store::staff::StaffUser;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{IdempotencyHeader, PageParams, reply, stored, stored_version};
+use super::{IdempotencyHeader, PageParams, reply, stored, stored_version, wire_enum};
 use crate::auth::Principal;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Path, Q, Write};
@@ -23,26 +23,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, update_user))
 }
 
-/// A console user's role.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StaffRoleDto {
-    Admin,
-    StoreManager,
-    Associate,
-    ServiceAgent,
-    Marketer,
-}
+wire_enum!(
+    /// A console user's role.
+    StaffRoleDto <=> app::access::StaffRole { Admin, StoreManager, Associate, ServiceAgent, Marketer }
+);
 
 impl StaffRoleDto {
     fn as_str(self) -> &'static str {
-        match self {
-            StaffRoleDto::Admin => "admin",
-            StaffRoleDto::StoreManager => "store_manager",
-            StaffRoleDto::Associate => "associate",
-            StaffRoleDto::ServiceAgent => "service_agent",
-            StaffRoleDto::Marketer => "marketer",
-        }
+        app::access::StaffRole::from(self).as_str()
     }
 }
 
