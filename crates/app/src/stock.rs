@@ -130,6 +130,19 @@ pub async fn transfer(db: &Db, p: &Principal, id: &str) -> Result<Transfer, Erro
     Ok(t)
 }
 
+/// The transfers arriving at or leaving `location`, for its keepers (admins, its store).
+pub async fn transfers(
+    db: &Db,
+    p: &Principal,
+    location: &str,
+    q: &store::stock::TransferQuery,
+    page: &PageRequest,
+) -> Result<Page<Transfer>, Error> {
+    p.require_stock_keeper(location)?;
+    store::locations::get_location(db, location).await?;
+    store::stock::location_transfers(db, location, q, page).await
+}
+
 /// Receives a transfer at its destination, once, by the destination's keeper.
 pub async fn receive_transfer(
     db: &Db,

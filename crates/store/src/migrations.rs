@@ -112,6 +112,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "console",
         include_str!("../migrations/sqlite/0021_console.sql"),
     ),
+    (
+        22,
+        "transfer_lists",
+        include_str!("../migrations/sqlite/0022_transfer_lists.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str, &str)] = &[
     (
@@ -218,6 +223,11 @@ const POSTGRES: &[(i64, &str, &str)] = &[
         21,
         "console",
         include_str!("../migrations/postgres/0021_console.sql"),
+    ),
+    (
+        22,
+        "transfer_lists",
+        include_str!("../migrations/postgres/0022_transfer_lists.sql"),
     ),
 ];
 

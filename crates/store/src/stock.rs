@@ -812,3 +812,48 @@ pub async fn receive_transfer(conn: &mut Conn, id: &str, actor: &str) -> Result<
     events::emit(conn, Event::TransferReceived(&t), &t.id, actor).await?;
     Ok(t)
 }
+
+/// Which transfers of a location a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct TransferQuery {
+    /// `Some(true)`: arriving there; `Some(false)`: leaving; `None`: both.
+    pub inbound: Option<bool>,
+    /// `in_transit` or `received`; all when `None`.
+    pub status: Option<String>,
+}
+
+/// A location's transfers, oldest first (ids are time-ordered).
+pub async fn location_transfers(
+    db: &Db,
+    location: &str,
+    q: &TransferQuery,
+    page: &PageRequest,
+) -> Result<Page<Transfer>, Error> {
+    let direction = match q.inbound {
+        Some(true) => "to_location = $1",
+        Some(false) => "from_location = $1",
+        None => "(to_location = $1 OR from_location = $1)",
+    };
+    let sql = format!(
+        "SELECT * FROM transfers WHERE {direction} AND ($2 = '' OR status = $2) AND id > $3 \
+         ORDER BY id LIMIT $4"
+    );
+    let found = db
+        .read()
+        .await?
+        .query(
+            &sql,
+            params![
+                location,
+                q.status.clone().unwrap_or_default(),
+                page.after.clone().unwrap_or_default(),
+                page.fetch_limit()
+            ],
+        )
+        .await?;
+    let list = found
+        .iter()
+        .map(transfer_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::from_rows(list, page, |t| t.id.clone()))
+}

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_hold))
         .routes(routes!(commit_hold))
         .routes(routes!(release_hold))
-        .routes(routes!(ship_transfer))
+        .routes(routes!(ship_transfer, list_transfers))
         .routes(routes!(get_transfer))
         .routes(routes!(receive_transfer))
 }
@@ -720,6 +720,68 @@ async fn ship_transfer(State(s): State<AppState>, w: Write<ShipTransfer>) -> Api
     })
     .await?;
     Ok(reply(response))
+}
+
+page_of!(TransferPage, TransferDto);
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferDirection {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferStatusDto {
+    InTransit,
+    Received,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TransferListQuery {
+    /// The location whose transfers are listed.
+    pub location: String,
+    /// Arriving there (`inbound`) or leaving it (`outbound`); both when absent.
+    #[param(inline)]
+    pub direction: Option<TransferDirection>,
+    #[param(inline)]
+    pub status: Option<TransferStatusDto>,
+    /// 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A location's transfers, arriving and leaving, oldest first (admin, or the location's
+/// store key): what a store has to receive, and what it sent.
+#[utoipa::path(get, path = "/v1/transfers", tag = "stock", params(TransferListQuery),
+    responses((status = 200, body = TransferPage), (status = "4XX", body = ErrorBody)), security(("bearer" = [])))]
+async fn list_transfers(
+    State(s): State<AppState>,
+    p: Principal,
+    Q(q): Q<TransferListQuery>,
+) -> ApiResult<Json<TransferPage>> {
+    let page = PageParams {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .request()?;
+    let which = store::stock::TransferQuery {
+        inbound: q.direction.map(|d| matches!(d, TransferDirection::Inbound)),
+        status: q.status.map(|st| {
+            match st {
+                TransferStatusDto::InTransit => "in_transit",
+                TransferStatusDto::Received => "received",
+            }
+            .to_owned()
+        }),
+    };
+    let found = app::stock::transfers(&s.db, &p, &q.location, &which, &page).await?;
+    Ok(Json(found.map(transfer_dto).into()))
 }
 
 /// Get a transfer.

@@ -518,6 +518,14 @@ fn own_cases(t: &TestApp, w: &World) -> Vec<Case<'static>> {
     cases.push(("POST", "/v1/transfers", Role::Store, paris, "/v1/transfers".into(), Some(json!({"sku": "TR-42", "from_location": "LYS-BELLECOUR", "to_location": "PAR-RIVOLI", "quantity": 1}))));
     cases.push((
         "GET",
+        "/v1/transfers",
+        Role::Store,
+        paris,
+        "/v1/transfers?location=LYS-BELLECOUR".into(),
+        None,
+    ));
+    cases.push((
+        "GET",
         "/v1/transfers/{id}",
         Role::Store,
         bordeaux,

@@ -382,6 +382,7 @@ async fn openapi_describes_every_route() {
         ("/v1/holds/{id}/commit", "post"),
         ("/v1/holds/{id}/release", "post"),
         ("/v1/transfers", "post"),
+        ("/v1/transfers", "get"),
         ("/v1/transfers/{id}", "get"),
         ("/v1/transfers/{id}/receive", "post"),
         ("/v1/channels/{code}/sourcing", "get"),

@@ -423,6 +423,33 @@ async fn transfers_leave_now_and_arrive_once() {
         let hold = t.post("/v1/holds", &t.web, json!({"sku": "TR-42", "location": "LYS-BELLECOUR", "quantity": 1, "purpose": "cart", "owner_ref": "c"})).await;
         assert_eq!(hold.code(), "insufficient_stock", "{}", hold.body);
 
+        // Lyon sees it arriving; Paris sees it leaving; a bad filter is a 400.
+        let arriving = t
+            .get(
+                "/v1/transfers?location=LYS-BELLECOUR&direction=inbound&status=in_transit",
+                &t.store,
+            )
+            .await;
+        assert_eq!(
+            arriving.body["data"][0]["id"],
+            id.as_str(),
+            "{}",
+            arriving.body
+        );
+        let leaving = t
+            .get(
+                "/v1/transfers?location=LYS-BELLECOUR&direction=outbound",
+                &t.store,
+            )
+            .await;
+        assert_eq!(leaving.body["data"].as_array().map(Vec::len), Some(0));
+        let sent = t.get("/v1/transfers?location=PAR-RIVOLI", &t.admin).await;
+        assert_eq!(sent.body["data"][0]["to_location"], "LYS-BELLECOUR");
+        let bad = t
+            .get("/v1/transfers?location=LYS-BELLECOUR&status=lost", &t.store)
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
         // The destination store receives it, once.
         let received = t
             .post(&format!("/v1/transfers/{id}/receive"), &t.store, json!({}))
@@ -447,6 +474,13 @@ async fn transfers_leave_now_and_arrive_once() {
             (lyon["on_hand"].as_i64(), lyon.get("in_transit")),
             (Some(3), None)
         );
+        let to_receive = t
+            .get(
+                "/v1/transfers?location=LYS-BELLECOUR&status=in_transit",
+                &t.store,
+            )
+            .await;
+        assert_eq!(to_receive.body["data"].as_array().map(Vec::len), Some(0));
 
         // Shipping more than is free at the source is refused and changes nothing.
         let too_much = t.post("/v1/transfers", &t.admin, json!({"sku": "TR-42", "from_location": "PAR-RIVOLI", "to_location": "LYS-BELLECOUR", "quantity": 8})).await;

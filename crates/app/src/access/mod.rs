@@ -442,6 +442,7 @@ pub const ROUTES: &[RouteRule] = &[
     r("POST", "/v1/stock/movements", No, Own, No),
     r("GET", "/v1/stock/movements", No, Own, No),
     r("POST", "/v1/transfers", No, Own, No),
+    r("GET", "/v1/transfers", No, Own, No),
     r("GET", "/v1/transfers/{id}", No, Own, No),
     r("POST", "/v1/transfers/{id}/receive", No, Own, No),
     // Holds: a key sees and ends the holds it made; carts and orders end their own.
