@@ -337,8 +337,18 @@ pub async fn record_consent(
     .await
 }
 
-/// Records a service interaction: staff anywhere, a store key at its own store for any
-/// customer (noting a visit it handled is not reading the history).
+/// Where `p` may note an interaction: the stores it works at (every store for staff), and
+/// whether it may name none (staff: a call to the service centre belongs to no store).
+pub async fn interaction_places(
+    db: &store::Db,
+    p: &Principal,
+) -> Result<(Vec<catalog::location::Location>, bool), Error> {
+    let stores = crate::work_queue::stores_of(db, p).await?;
+    Ok((stores, p.is_staff()))
+}
+
+/// Records a service interaction: staff anywhere, a store key (or a manager of several) at
+/// its own stores for any customer (noting a visit it handled is not reading the history).
 pub async fn record_interaction(
     db: &store::Db,
     p: &Principal,
@@ -347,20 +357,20 @@ pub async fn record_interaction(
     idempotency: Option<store::IdempotencyKey>,
     render: impl FnOnce(customers::Interaction) -> store::StoredResponse + Send + 'static,
 ) -> Result<store::StoredResponse, Error> {
-    let own_store = p.store_only().map(str::to_owned);
-    if !p.is_staff() && own_store.is_none() {
-        return Err(access::forbidden(
-            "service interactions are recorded by service, store and admin keys",
-        ));
-    }
-    if let Some(own) = own_store {
+    if !p.is_staff() {
+        let Some(first) = p.stores().next().map(str::to_owned) else {
+            return Err(access::forbidden(
+                "service interactions are recorded by service, store and admin keys",
+            ));
+        };
         match &interaction.location_code {
-            Some(code) if *code != own => {
+            Some(code) if !p.stores().any(|s| s == code) => {
                 return Err(access::forbidden(
-                    "a store key records interactions at its own store",
+                    "a store key records interactions at its own stores",
                 ));
             }
-            _ => interaction.location_code = Some(own),
+            Some(_) => {}
+            None => interaction.location_code = Some(first),
         }
     }
     interaction.customer_id = store::customers::active_id(&mut db.read().await?, id).await?;
