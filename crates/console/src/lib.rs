@@ -1,11 +1,13 @@
 //! The console: the retailer's staff in the browser — the store work queue, the returns desk,
-//! clienteling, KPIs — served under `/console` by `relais serve` and the demo.
+//! clienteling, stock and transfers, promotions and their codes, KPIs — served under
+//! `/console` by `relais serve` and the demo.
 //!
 //! Pages are rendered on the server (askama templates compiled into the binary); the one
 //! script and the stylesheet are embedded too (no CDN). Every page calls the same `app` use
 //! cases as the API with the signed-in user's principal ([`session`]), so a person reaches
 //! exactly what an API key of their role would, and every change is recorded under their id.
 
+mod coupons;
 mod customers;
 mod kpis;
 pub(crate) mod lists;
@@ -13,6 +15,7 @@ pub mod page;
 mod queue;
 mod returns;
 pub mod session;
+mod stock;
 mod users;
 pub mod words;
 
@@ -40,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .merge(returns::router())
         .merge(lists::router())
         .merge(users::router())
+        .merge(stock::router())
+        .merge(coupons::router())
         .layer(axum::middleware::from_fn(session::same_origin_writes))
         .layer(axum::middleware::from_fn(guard_headers))
 }

@@ -1,4 +1,5 @@
-//! The console's list pages, one table each: promotions (switched on and off by marketers),
+//! The console's list pages, one table each: promotions (switched on and off by marketers,
+//! each with its coupon codes),
 //! merge reviews (decided by service agents) and the notification send log.
 
 use api::AppState;
@@ -22,7 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/console/merge-reviews", get(reviews))
         .route("/console/merge-reviews/{id}", post(decide_review))
         .route("/console/notifications", get(notifications))
-        .route("/console/stock", get(stock))
 }
 
 /// A button of a row: a form posting `fields` (and the CSRF token) to `action`.
@@ -36,6 +36,8 @@ pub struct Action {
 pub struct Row {
     pub cells: Vec<String>,
     pub actions: Vec<Action>,
+    /// Pages about the row: (href, label).
+    pub links: Vec<(String, &'static str)>,
 }
 
 #[derive(Template)]
@@ -63,7 +65,9 @@ fn table(
 ) -> Response {
     let page = TablePage {
         frame: Frame::of(staff, section, staff.words.section(section)),
-        has_actions: rows.iter().any(|r| !r.actions.is_empty()),
+        has_actions: rows
+            .iter()
+            .any(|r| !r.actions.is_empty() || !r.links.is_empty()),
         id,
         head,
         rows,
@@ -113,6 +117,10 @@ async fn promotions(
                     class,
                     fields: vec![("active", to.to_owned())],
                 }],
+                links: vec![(
+                    format!("/console/promotions/{}/coupons", p.id),
+                    w.say("Codes", "Codes"),
+                )],
             }
         })
         .collect();
@@ -193,6 +201,7 @@ async fn reviews(
                     decide(true, w.say("Fusionner", "Merge"), "on"),
                     decide(false, w.say("Écarter", "Dismiss"), "cancel"),
                 ],
+                links: vec![],
             }
         })
         .collect();
@@ -254,6 +263,7 @@ async fn notifications(
                 n.title.or(n.reason).unwrap_or_default(),
             ],
             actions: vec![],
+            links: vec![],
         })
         .collect();
     let head = vec![
@@ -271,65 +281,4 @@ async fn notifications(
         rows,
         &done,
     ))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct StockQuery {
-    store: Option<String>,
-}
-
-/// The store's books, lowest availability first: what to reorder or ask a transfer for.
-async fn stock(
-    State(s): State<AppState>,
-    staff: Staff,
-    Query(q): Query<StockQuery>,
-) -> Result<Response, ConsoleError> {
-    staff.open(Section::Stock)?;
-    let w = staff.words;
-    let p = staff.principal();
-    let (_, place) = app::work_queue::pick_store(&s.db, p, q.store.as_deref())
-        .await
-        .map_err(|e| staff.error(e))?;
-    let all =
-        PageRequest::parse(Some(kernel::page::MAX_LIMIT), None).map_err(|e| staff.error(e))?;
-    let mut books = app::stock::books(&s.db, p, &place.code, &all)
-        .await
-        .map_err(|e| staff.error(e))?
-        .data;
-    books.sort_by_key(|b| (inventory::atp(&b.level), b.sku.clone()));
-    let rows = books
-        .into_iter()
-        .map(|b| Row {
-            cells: vec![
-                b.sku,
-                b.level.on_hand.to_string(),
-                b.level.held.to_string(),
-                b.level.safety.to_string(),
-                b.in_transit.to_string(),
-                inventory::atp(&b.level).to_string(),
-            ],
-            actions: vec![],
-        })
-        .collect();
-    let head = vec![
-        "SKU",
-        w.say("En stock", "On hand"),
-        w.say("Réservé", "Held"),
-        w.say("Sécurité", "Safety"),
-        w.say("En transit", "In transit"),
-        w.say("Disponible", "Available"),
-    ];
-    let page = TablePage {
-        frame: Frame::of(
-            &staff,
-            Section::Stock,
-            &format!("{} — {}", w.section(Section::Stock), place.name),
-        ),
-        has_actions: false,
-        id: "stock",
-        head,
-        rows,
-        done: false,
-    };
-    Ok(page::html(StatusCode::OK, &page))
 }

@@ -71,6 +71,7 @@ async fn users(
                     class,
                     fields: vec![("active", to.to_owned())],
                 }],
+                links: vec![],
             }
         })
         .collect();
