@@ -1,15 +1,18 @@
 //! Clienteling: find a customer by e-mail, phone or card, and see their card — identity,
 //! consents, orders on every channel, an open cart, points, credits and latest history —
-//! as far as the user's role may see (the API's rules).
+//! as far as the user's role may see (the API's rules) — and note a call, an e-mail or a
+//! visit in their service history.
 
 use api::AppState;
 use app::access::Section;
 use askama::Template;
+use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use customers::interaction::{Direction, InteractionMedium};
 use serde::Deserialize;
 
 use crate::page::{self, ConsoleError, Frame};
@@ -20,6 +23,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console/customers", get(search))
         .route("/console/customers/{id}", get(card))
+        .route(
+            "/console/customers/{id}/interactions",
+            post(record_interaction),
+        )
 }
 
 #[derive(Template)]
@@ -86,6 +93,17 @@ struct CardPage {
     loyalty: Option<String>,
     stored_value: Vec<String>,
     timeline: Vec<Vec<String>>,
+    note: NoteForm,
+}
+
+/// The form noting an interaction: where it happened and, for staff, which store (if any).
+pub struct NoteForm {
+    pub customer_id: String,
+    pub media: Vec<(&'static str, &'static str)>,
+    pub stores: Vec<(String, String)>,
+    /// Staff may note an exchange that belongs to no store.
+    pub any_store: bool,
+    pub done: bool,
 }
 
 fn when(t: kernel::Timestamp, w: &Words) -> String {
@@ -146,7 +164,17 @@ fn order_rows(c: &app::clienteling::Card, w: &Words) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn card_page(staff: &Staff, c: app::clienteling::Card) -> CardPage {
+fn medium_label(m: InteractionMedium, w: &Words) -> &'static str {
+    match m {
+        InteractionMedium::Email => "e-mail",
+        InteractionMedium::Phone => w.say("téléphone", "phone"),
+        InteractionMedium::Chat => "chat",
+        InteractionMedium::StoreVisit => w.say("visite en magasin", "store visit"),
+        InteractionMedium::Social => w.say("réseau social", "social"),
+    }
+}
+
+fn card_page(staff: &Staff, c: app::clienteling::Card, note: NoteForm) -> CardPage {
     let w = staff.words;
     let p = &c.profile;
     let name = [p.given_name.as_deref(), p.family_name.as_deref()]
@@ -207,6 +235,7 @@ fn card_page(staff: &Staff, c: app::clienteling::Card) -> CardPage {
         cart,
         stored_value,
         timeline,
+        note,
     }
 }
 
@@ -214,10 +243,97 @@ async fn card(
     State(s): State<AppState>,
     staff: Staff,
     Path(id): Path<String>,
+    Query(q): Query<CardQuery>,
 ) -> Result<Response, ConsoleError> {
     staff.open(Section::Customers)?;
-    let c = app::clienteling::card(&s.db, staff.principal(), &id)
+    let p = staff.principal();
+    let c = app::clienteling::card(&s.db, p, &id)
         .await
         .map_err(|e| staff.error(e))?;
-    Ok(page::html(StatusCode::OK, &card_page(&staff, c)))
+    let (stores, any_store) = app::customers::interaction_places(&s.db, p)
+        .await
+        .map_err(|e| staff.error(e))?;
+    let note = NoteForm {
+        customer_id: c.profile.id.clone(),
+        media: InteractionMedium::ALL
+            .iter()
+            .map(|m| (m.as_str(), medium_label(*m, staff.words)))
+            .collect(),
+        stores: stores.into_iter().map(|l| (l.code, l.name)).collect(),
+        any_store,
+        done: q.done == Some(1),
+    };
+    Ok(page::html(StatusCode::OK, &card_page(&staff, c, note)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CardQuery {
+    done: Option<u8>,
+}
+
+#[derive(Deserialize)]
+struct InteractionForm {
+    csrf: String,
+    medium: String,
+    direction: String,
+    summary: String,
+    store: Option<String>,
+    references: Option<String>,
+}
+
+fn interaction_of(
+    staff: &Staff,
+    f: InteractionForm,
+) -> Result<customers::Interaction, kernel::Error> {
+    use kernel::Error;
+    let medium = InteractionMedium::parse(&f.medium)
+        .ok_or_else(|| Error::validation("medium", "choose where it happened"))?;
+    let direction = Direction::parse(&f.direction)
+        .ok_or_else(|| Error::validation("direction", "choose who spoke first"))?;
+    let summary = customers::interaction::validate_summary(&f.summary)?;
+    let references: Vec<String> = f
+        .references
+        .unwrap_or_default()
+        .split([' ', ','])
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
+    customers::interaction::validate_references(&references)?;
+    let now = kernel::Timestamp::now();
+    Ok(customers::Interaction {
+        id: kernel::id::new_id("int"),
+        customer_id: String::new(),
+        medium,
+        direction,
+        summary,
+        agent: Some(staff.session.user.name.clone()),
+        location_code: f.store.filter(|s| !s.is_empty()),
+        references,
+        occurred_at: now,
+        recorded_at: now,
+    })
+}
+
+/// Notes a call, an e-mail, a chat or a visit in the customer's service history, under the
+/// user's name.
+async fn record_interaction(
+    State(s): State<AppState>,
+    staff: Staff,
+    Path(id): Path<String>,
+    Form(f): Form<InteractionForm>,
+) -> Result<Response, ConsoleError> {
+    staff.check_form(&f.csrf, Section::Customers)?;
+    let interaction = interaction_of(&staff, f).map_err(|e| staff.error(e))?;
+    app::customers::record_interaction(
+        &s.db,
+        staff.principal(),
+        &id,
+        interaction,
+        None,
+        page::no_body,
+    )
+    .await
+    .map_err(|e| staff.error(e))?;
+    let back = format!("/console/customers/{}?done=1#note-title", percent(&id));
+    Ok(Redirect::to(&back).into_response())
 }

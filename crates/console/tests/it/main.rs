@@ -1,6 +1,7 @@
 //! Console tests: the real router (API and console) driven in-process, on SQLite and (when
 //! configured) PostgreSQL — sign-in, sessions, CSRF, the work queue and its live stream.
 
+mod customers;
 mod lists;
 mod queue;
 mod sign_in;
