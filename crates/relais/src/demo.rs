@@ -1096,6 +1096,9 @@ pub async fn seed(db: &Db) -> anyhow::Result<DemoKeys> {
         .map(|l| l.code.as_str())
         .collect();
     crate::demo_orders::seed(&reference, &store_codes, &warehouses).await?;
+    if let Some(warehouse) = warehouses.first() {
+        crate::demo_transfers::seed(db, warehouse).await?;
+    }
     let lyon = app::customers::list(db, &admin, Some("LYS-BELLECOUR"), &first)
         .await?
         .data;

@@ -21,6 +21,7 @@ pub mod demo_orders;
 mod demo_regulars;
 pub mod demo_staff;
 mod demo_tills;
+mod demo_transfers;
 pub mod import;
 pub mod listen;
 pub mod notify;
