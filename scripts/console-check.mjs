@@ -1,7 +1,8 @@
 // The console in a real browser (Debian's Chromium driven by playwright-core), against the
 // demo retailer: the click & collect journey from a web order to the handover (the queue
 // updates live when the order arrives), a return at the desk, clienteling with and without
-// the customer's consent, the KPI page with its charts and CSV; axe-core on every page, a
+// the customer's consent (and a visit noted on the card), the KPI page with its charts and
+// CSV, a transfer received and one shipped, a batch of coupon codes; axe-core on every page, a
 // 768 px tablet viewport throughout, and a screenshot of every page.
 //
 // Usage: node console-check.mjs <base url> <keys.json> <screenshot dir>
@@ -160,6 +161,13 @@ await check("clienteling-follows-consent", async () => {
   assert((await page.textContent("h1")).includes("Chloé Partage"), "the sharing customer's card");
   assert((await page.textContent("#consents")).includes("service_history_sharing"), "consents shown");
   await inspect(page, "customer-card");
+  // A visit noted on the card lands in the service history under the associate's name.
+  await page.selectOption("#note-medium", "store_visit");
+  await page.fill("#note-summary", "Essayé la chaussure de trail en 42, repasse samedi");
+  await Promise.all([page.waitForNavigation(), page.click("#note-form button[type=submit]")]);
+  assert(await page.isVisible("#note-done"), "the note is confirmed");
+  const noted = await api("GET", `/v1/customers/${sharing.id}/interactions`, keys.service);
+  assert(noted.data.some((i) => i.medium === "store_visit" && i.location_code === "LYS-BELLECOUR"), JSON.stringify(noted));
   await page.goto(`${base}/console/customers`);
   await page.fill("#q", `private.${stamp}@example.fr`);
   const [response] = await Promise.all([page.waitForNavigation(), page.click("form[role=search] button")]);
@@ -185,6 +193,40 @@ await check("kpi-dashboard", async () => {
   await Promise.all([page.waitForNavigation(), page.click("form.bar button[type=submit]")]);
   assert(page.url().includes("days=7"), page.url());
   await context.close();
+});
+
+await check("stock-transfers-and-codes", async () => {
+  // Lyon receives the first replenishment the demo sent it, then ships a pair to Paris.
+  const context = await browser.newContext({ viewport, locale: "fr-FR" });
+  const page = await signIn(context, "manager");
+  await page.goto(`${base}/console/stock`);
+  const arriving = await page.locator("#arriving tbody tr").count();
+  assert(arriving >= 1, `transfers to receive: ${arriving}`);
+  await inspect(page, "stock");
+  await Promise.all([page.waitForNavigation(), page.click("#arriving tbody tr:first-child button")]);
+  assert(await page.isVisible("#stock-done"), "the receipt is confirmed");
+  assert((await page.locator("#arriving tbody tr").count()) === arriving - 1, "one fewer to receive");
+  const sku = await page.textContent("#stock tbody tr:last-child td:first-child");
+  await page.fill("#ship-sku", sku);
+  await page.selectOption("#ship-to", "PAR-RIVOLI");
+  await page.fill("#ship-quantity", "1");
+  await Promise.all([page.waitForNavigation(), page.click("#ship-form button[type=submit]")]);
+  assert(await page.isVisible("#stock-done"), "the shipment is confirmed");
+  assert((await page.textContent("#leaving")).includes(sku), "the shipment is on its way");
+  await context.close();
+  // A marketer makes a batch of codes for a campaign and sees them listed.
+  const marketing = await browser.newContext({ viewport, locale: "fr-FR" });
+  const m = await signIn(marketing, "marketer");
+  await m.goto(`${base}/console/promotions`);
+  await Promise.all([m.waitForNavigation(), m.click("#promotions a[href$='/coupons']")]);
+  const before = await m.locator("#codes tbody tr").count();
+  await m.fill("#count", "5");
+  await m.fill("#prefix", "NOEL");
+  await Promise.all([m.waitForNavigation(), m.click("#make-codes button[type=submit]")]);
+  assert(await m.isVisible("#codes-made"), "codes made");
+  assert((await m.locator("#codes tbody tr").count()) === before + 5, "five more codes listed");
+  await inspect(m, "coupons");
+  await marketing.close();
 });
 
 await check("every-section-in-english", async () => {
