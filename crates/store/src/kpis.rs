@@ -122,8 +122,10 @@ pub async fn returns(db: &Db, f: &Filter) -> Result<Vec<ReturnGroup>, Error> {
 }
 
 /// Carts opened on a channel in the period, and how many became an order (carts merged
-/// into another at sign-in are not counted: their lines went on in the other).
-/// Carts of the period per channel; with a store named, its own channels' (tills, kiosks).
+/// into another at sign-in are not counted: their lines went on in the other); with a store
+/// named, its own channels' (tills, kiosks). `CROSS JOIN` keeps channels the outer loop on
+/// SQLite, so a store's carts are read by `(channel, created_at)`: left to itself the planner
+/// walked every cart of the chain (140 ms of a 235 ms store dashboard at 200 000 orders).
 pub async fn carts(db: &Db, f: &Filter) -> Result<Vec<CartGroup>, Error> {
     let found = db
         .read()
@@ -131,8 +133,8 @@ pub async fn carts(db: &Db, f: &Filter) -> Result<Vec<CartGroup>, Error> {
         .query(
             "SELECT k.channel, COUNT(*) AS opened, \
              CAST(SUM(CASE WHEN k.order_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS ordered \
-             FROM channels ch JOIN carts k ON k.channel = ch.code \
-             WHERE k.created_at >= $1 AND k.created_at < $2 AND k.status <> 'merged' \
+             FROM channels ch CROSS JOIN carts k \
+             WHERE k.channel = ch.code AND k.created_at >= $1 AND k.created_at < $2 AND k.status <> 'merged' \
              AND ($3 = '' OR ch.location_code = $3) AND ($4 = '' OR ch.code = $4) \
              GROUP BY k.channel ORDER BY k.channel",
             &period(f),
