@@ -344,3 +344,58 @@ async fn a_store_resolves_its_conflicts_once() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_batch_earns_as_its_sales_would_one_by_one() {
+    for t in TestApp::every_backend().await {
+        gift_shop(&t).await;
+        let cid = member(&t).await;
+        // Gold from 400 points over the period, earning double: the welcome 100 count.
+        let programme = json!({
+            "currency": "EUR", "points_per_unit": 1,
+            "tiers": [{"code": "member", "threshold": 0, "earn_pct": 100}, {"code": "gold", "threshold": 400, "earn_pct": 200}],
+            "tier_months": 12, "expiry_months": 24, "point_value_minor": 1, "min_spend_points": 1
+        });
+        let r = t.put("/v1/loyalty/programme", &t.admin, programme).await;
+        assert!(r.status.is_success(), "{}", r.body);
+        let sale = |n: u32, customer: Option<&str>| {
+            json!({"kind": "sale", "receipt": format!("T01-01{n:02}"), "at": format!("2026-12-05T11:{n:02}:00Z"),
+                   "currency": "EUR", "customer_id": customer,
+                   "lines": [{"sku": "JK-M", "quantity": 1, "unit_price_minor": 15000}],
+                   "payments": [{"method": "card", "amount_minor": 15000, "reference": format!("term-{n}")}]})
+        };
+        let batch = json!({"location": "LYS-BELLECOUR", "seq": 1, "operations": [
+            sale(1, Some(&cid)), sale(2, None), sale(3, Some(&cid)), sale(4, Some(&cid))
+        ]});
+        let r = t.post(BATCH, &t.store, batch.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", t.name(), r.body);
+        // 100 + 150 = 250 (member); + 150 = 400, gold from now; + 150 × 2 = 700.
+        let account = t
+            .get(&format!("/v1/customers/{cid}/loyalty"), &t.service)
+            .await
+            .body;
+        assert_eq!(
+            (account["balance"].as_i64(), account["tier"].as_str()),
+            (Some(700), Some("gold")),
+            "{}: {account}",
+            t.name()
+        );
+        let earned: Vec<(i64, i64)> = account["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "earn")
+            .map(|e| {
+                (
+                    e["points"].as_i64().unwrap(),
+                    e["balance_after"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(earned, [(300, 700), (150, 400), (150, 250)], "{account}");
+        // Posted again: the same account.
+        let again = t.post(BATCH, &t.store, batch).await;
+        assert!(again.status.is_success(), "{}", again.body);
+        assert_eq!(balance(&t, &cid).await, 700);
+    }
+}
