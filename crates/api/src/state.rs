@@ -33,6 +33,8 @@ pub struct AppState {
     pub order_rules: OrderRules,
     /// The payment provider (the built-in test provider until a real one is wired).
     pub payments: Arc<orders::payment::TestProvider>,
+    /// Wrong console sign-ins per client address, on this node.
+    pub sign_in_throttle: Arc<app::throttle::SignInThrottle>,
 }
 
 /// A retailer's order rules.
@@ -69,6 +71,7 @@ impl AppState {
             phones: Arc::new(customers::PhoneRules::default()),
             order_rules: OrderRules::default(),
             payments: Arc::default(),
+            sign_in_throttle: Arc::default(),
         }
     }
 

@@ -42,6 +42,7 @@ pub mod staff;
 pub mod stock;
 pub mod stored_value;
 pub mod taxes;
+pub mod throttle;
 pub mod tills;
 pub mod webhooks;
 pub mod work_queue;

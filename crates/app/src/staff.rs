@@ -273,9 +273,27 @@ fn locked(until: Timestamp) -> Error {
 /// as long as for a known one.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2sKmD8k0f4w9lq2y2Q0pZ3tV3l6QmB7cJc1xqk3n2aY";
 
-/// Signs a user in: the password is checked off the writer; a wrong one counts toward the
-/// lock; a right one opens a session of [`SESSION_HOURS`].
-pub async fn sign_in(db: &Db, email: &str, password: &str) -> Result<SignedIn, Error> {
+/// Signs a user in from a client address: an address that failed too often is refused
+/// before any password is checked ([`crate::throttle`]); the password is checked off the
+/// writer; a wrong one counts toward the account's lock and the address's throttle; a right
+/// one opens a session of [`SESSION_HOURS`].
+pub async fn sign_in(
+    db: &Db,
+    (throttle, address): (&crate::throttle::SignInThrottle, Option<std::net::IpAddr>),
+    email: &str,
+    password: &str,
+) -> Result<SignedIn, Error> {
+    throttle.check(address)?;
+    let signed = check_credentials(db, email, password).await;
+    if let Err(e) = &signed
+        && matches!(e.code, ErrorCode::Unauthorized | ErrorCode::TooManyRequests)
+    {
+        throttle.failed(address);
+    }
+    signed
+}
+
+async fn check_credentials(db: &Db, email: &str, password: &str) -> Result<SignedIn, Error> {
     let email = email_of("email", email).map_err(|_| wrong_credentials())?;
     let found = store::staff::for_sign_in(db, &email).await?;
     let hash = found.as_ref().map_or(DECOY_HASH, |(_, h)| h.as_str());

@@ -172,14 +172,41 @@ async fn login_page(headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response
     page::login(w, safe_next(q.next.as_deref()), None, StatusCode::OK)
 }
 
+/// The address a sign-in comes from, as [`app::throttle::client_address`] reads it from the
+/// connection's peer (set by the server) and `X-Forwarded-For`.
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientAddress(app::throttle::client_address(
+            peer, forwarded,
+        )))
+    }
+}
+
 async fn sign_in(
     State(s): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
     let w = words_for(f.lang.as_deref(), &headers);
     let next = safe_next(f.next.as_deref()).to_owned();
-    match app::staff::sign_in(&s.db, &f.email, &f.password).await {
+    let from = (s.sign_in_throttle.as_ref(), address);
+    match app::staff::sign_in(&s.db, from, &f.email, &f.password).await {
         Ok(signed) => {
             let secure = headers
                 .get("x-forwarded-proto")

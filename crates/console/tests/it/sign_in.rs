@@ -344,3 +344,73 @@ async fn a_session_ends_after_a_working_day_and_is_then_forgotten() {
         );
     }
 }
+
+/// A sign-in POST from `peer`, forwarded for `client` when given.
+fn sign_in_from(
+    peer: &str,
+    client: Option<&str>,
+    (email, password): (&str, &str),
+) -> axum::http::Request<axum::body::Body> {
+    let peer: std::net::SocketAddr = peer.parse().unwrap();
+    let mut req = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/console/login")
+        .header("host", "console.test")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .extension(axum::extract::ConnectInfo(peer));
+    if let Some(c) = client {
+        req = req.header("x-forwarded-for", format!("198.51.100.1, {c}"));
+    }
+    let body = format!(
+        "email={}&password={}",
+        console::session::percent(email),
+        console::session::percent(password)
+    );
+    req.body(axum::body::Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn an_address_spraying_passwords_is_held_back_before_any_is_checked() {
+    for t in TestConsole::every_backend().await {
+        t.user("hugo@shop.example", "service_agent", &[], "correct horse 2")
+            .await;
+        // Three wrong sign-ins per address and minute, on a node of its own.
+        let mut state = api::AppState::new(t.db.db.clone(), kernel::Currency::EUR);
+        state.sign_in_throttle = std::sync::Arc::new(app::throttle::SignInThrottle::new(
+            3,
+            std::time::Duration::from_secs(60),
+        ));
+        let node = crate::TestConsole {
+            app: api::app_with(state, console::router()),
+            ..t
+        };
+        // One wrong password per account, over three accounts that may not even exist.
+        for email in ["a@shop.example", "b@shop.example", "hugo@shop.example"] {
+            let r = node
+                .raw(sign_in_from(
+                    "192.0.2.7:5000",
+                    None,
+                    (email, "guess 123456"),
+                ))
+                .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        }
+        // The right password from that address is not even checked now.
+        let right = ("hugo@shop.example", "correct horse 2");
+        let held = node.raw(sign_in_from("192.0.2.7:5001", None, right)).await;
+        assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS, "{}", held.text);
+        // Hugo's account is not locked (two failures short): from elsewhere he signs in.
+        let r = node.raw(sign_in_from("192.0.2.8:5000", None, right)).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        // Behind a proxy on our network, each client counts for itself; a header from a
+        // client on the Internet changes nothing.
+        let r = node
+            .raw(sign_in_from("10.0.0.2:4000", Some("203.0.113.5"), right))
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let r = node
+            .raw(sign_in_from("192.0.2.7:5002", Some("203.0.113.6"), right))
+            .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+    }
+}
