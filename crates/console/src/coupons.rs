@@ -46,14 +46,27 @@ struct Made {
     made: Option<usize>,
 }
 
-/// Every code of the promotion (at most the first 500), oldest first.
-async fn all_codes(s: &AppState, staff: &Staff, id: &str) -> Result<Vec<Coupon>, ConsoleError> {
-    let first =
-        PageRequest::parse(Some(kernel::page::MAX_LIMIT), None).map_err(|e| staff.error(e))?;
-    let found = app::coupons::list(&s.db, staff.principal(), id, None, &first)
-        .await
-        .map_err(|e| staff.error(e))?;
-    Ok(found.data)
+/// The promotion's codes, oldest first: the first 500, or `every` one (for the CSV).
+async fn codes_of(
+    s: &AppState,
+    staff: &Staff,
+    id: &str,
+    every: bool,
+) -> Result<Vec<Coupon>, ConsoleError> {
+    let mut codes = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = PageRequest::parse(Some(kernel::page::MAX_LIMIT), cursor.as_deref())
+            .map_err(|e| staff.error(e))?;
+        let found = app::coupons::list(&s.db, staff.principal(), id, None, &page)
+            .await
+            .map_err(|e| staff.error(e))?;
+        codes.extend(found.data);
+        match found.next_cursor {
+            Some(next) if every => cursor = Some(next),
+            _ => return Ok(codes),
+        }
+    }
 }
 
 async fn codes(
@@ -67,7 +80,7 @@ async fn codes(
         .await
         .map_err(|e| staff.error(e))?;
     let w = staff.words;
-    let codes = all_codes(&s, &staff, &id)
+    let codes = codes_of(&s, &staff, &id, false)
         .await?
         .into_iter()
         .map(|c| CodeRow {
@@ -157,7 +170,7 @@ async fn make(
     Ok(Redirect::to(&back).into_response())
 }
 
-/// The codes as CSV (code, uses, limit, issued to, made at), to hand out or print.
+/// Every code as CSV (code, uses, limit, issued to, made at), to hand out or print.
 async fn csv(
     State(s): State<AppState>,
     staff: Staff,
@@ -165,7 +178,7 @@ async fn csv(
 ) -> Result<Response, ConsoleError> {
     staff.open(Section::Promotions)?;
     let mut body = String::from("code,uses,max_uses,customer_id,created_at\n");
-    for c in all_codes(&s, &staff, &id).await? {
+    for c in codes_of(&s, &staff, &id, true).await? {
         let holder = c.customer_id.unwrap_or_default();
         body.push_str(&format!(
             "{},{},{},{holder},{}\n",

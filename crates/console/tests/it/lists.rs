@@ -460,6 +460,19 @@ async fn a_marketer_makes_codes_and_downloads_them() {
             "{}",
             csv.text
         );
+        // A batch beyond a page: the page shows the first 500, the CSV every code.
+        let big = [
+            ("csrf", lea.csrf.as_str()),
+            ("count", "600"),
+            ("prefix", "summer"),
+            ("max_uses", "1"),
+        ];
+        let r = t.form(&path, Some(&lea), &big, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+        let page = t.page(&path, Some(&lea)).await;
+        assert_eq!(page.text.matches("<td><code>").count(), 500);
+        let csv = t.page(&format!("{path}.csv"), Some(&lea)).await;
+        assert_eq!(csv.text.lines().count(), 1 + 604, "{}", t.name());
         // An associate neither sees nor makes codes.
         let hugo = t.sign_in("hugo@shop.example", "correct horse 2").await;
         assert_eq!(
