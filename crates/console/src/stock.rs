@@ -64,38 +64,42 @@ struct StockQuery {
     done: Option<String>,
 }
 
-/// The transfers of `store` in transit in one direction, with the other end's name.
+/// The transfers of `store` in transit, read at once: (arriving, leaving), each with the
+/// other end's name.
 async fn in_transit(
     s: &AppState,
     staff: &Staff,
-    (store, inbound): (&str, bool),
+    store: &str,
     names: &std::collections::HashMap<String, catalog::location::Location>,
-) -> Result<Vec<TransferRow>, ConsoleError> {
+) -> Result<(Vec<TransferRow>, Vec<TransferRow>), ConsoleError> {
     let all =
         PageRequest::parse(Some(kernel::page::MAX_LIMIT), None).map_err(|e| staff.error(e))?;
     let q = TransferQuery {
-        inbound: Some(inbound),
+        inbound: None,
         status: Some("in_transit".into()),
     };
     let found = app::stock::transfers(&s.db, staff.principal(), store, &q, &all)
         .await
         .map_err(|e| staff.error(e))?;
-    let row = |t: Transfer| {
-        let other = if inbound {
-            &t.from_location
-        } else {
-            &t.to_location
-        };
-        TransferRow {
-            other: names.get(other).map_or(other.clone(), |l| l.name.clone()),
-            shipped: page::local_time(t.created_at, "Europe/Paris", staff.words),
-            reference: t.reference.unwrap_or_default(),
-            id: t.id,
-            sku: t.sku,
-            quantity: t.quantity,
-        }
+    let row = |t: Transfer, other: String| TransferRow {
+        other: names.get(&other).map_or(other, |l| l.name.clone()),
+        shipped: page::local_time(t.created_at, "Europe/Paris", staff.words),
+        reference: t.reference.unwrap_or_default(),
+        id: t.id,
+        sku: t.sku,
+        quantity: t.quantity,
     };
-    Ok(found.data.into_iter().map(row).collect())
+    let (mut arriving, mut leaving) = (Vec::new(), Vec::new());
+    for t in found.data {
+        if t.to_location == store {
+            let from = t.from_location.clone();
+            arriving.push(row(t, from));
+        } else {
+            let to = t.to_location.clone();
+            leaving.push(row(t, to));
+        }
+    }
+    Ok((arriving, leaving))
 }
 
 /// The store's books, lowest availability first: what to reorder or ask a transfer for.
@@ -123,6 +127,7 @@ async fn stock(
         .map(|l| (l.code.clone(), l.name.clone()))
         .collect();
     destinations.sort_by(|a, b| a.1.cmp(&b.1));
+    let (arriving, leaving) = in_transit(&s, &staff, &place.code, &locations).await?;
     let w = staff.words;
     let page = StockPage {
         frame: Frame::of(
@@ -130,8 +135,8 @@ async fn stock(
             Section::Stock,
             &format!("{} — {}", w.section(Section::Stock), place.name),
         ),
-        arriving: in_transit(&s, &staff, (&place.code, true), &locations).await?,
-        leaving: in_transit(&s, &staff, (&place.code, false), &locations).await?,
+        arriving,
+        leaving,
         books: books
             .into_iter()
             .map(|b| BookRow {
