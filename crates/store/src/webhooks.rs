@@ -187,6 +187,17 @@ pub async fn claim(
     (now, lease_until): (Timestamp, Timestamp),
     limit: i64,
 ) -> Result<Vec<Claimed>, Error> {
+    // SQLite's planner, without statistics, would rather walk every pending delivery of every
+    // subscription (the `status, next_attempt_at` index) twice: to choose the claimed ones
+    // (sorting them) and to find them again to update — 55 ms and more of the writer behind
+    // a backlog of 200 000, against 1 ms through this subscription's pending ones and the key.
+    let (by_key, pending) = match conn.backend() {
+        crate::Backend::Sqlite => (
+            "INDEXED BY sqlite_autoindex_webhook_deliveries_1",
+            "INDEXED BY webhook_deliveries_pending",
+        ),
+        crate::Backend::Postgres => ("", ""),
+    };
     let claimed = conn
         .query(
             // The few deliveries that hold their subject back — waiting for a retry, or out
@@ -194,23 +205,23 @@ pub async fn claim(
             // the pending ones in order, skipping those behind a holder. Cost follows what is
             // claimed and held, not the backlog (a receiver back after an outage, or a
             // dispatcher that gave way under load).
-            "WITH holders AS MATERIALIZED (
+            &format!("WITH holders AS MATERIALIZED (
                  SELECT subject, seq FROM webhook_deliveries
                   WHERE status = 'pending' AND next_attempt_at > $1 AND subscription_id = $4
                  UNION ALL
                  SELECT subject, seq FROM webhook_deliveries
                   WHERE subscription_id = $4 AND status = 'pending' AND lease_until IS NOT NULL
                     AND lease_until >= $1)
-             UPDATE webhook_deliveries SET lease_until = $2
+             UPDATE webhook_deliveries {by_key} SET lease_until = $2
              WHERE (subscription_id, seq) IN (
-                 SELECT d.subscription_id, d.seq FROM webhook_deliveries d
+                 SELECT d.subscription_id, d.seq FROM webhook_deliveries d {pending}
                  JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.status = 'active'
                  WHERE d.subscription_id = $4 AND d.status = 'pending' AND d.next_attempt_at <= $1
                    AND (d.lease_until IS NULL OR d.lease_until < $1)
                    AND NOT EXISTS (SELECT 1 FROM holders h WHERE h.subject = d.subject AND h.seq < d.seq)
                  ORDER BY d.seq LIMIT $3)
                AND status = 'pending' AND (lease_until IS NULL OR lease_until < $1)
-             RETURNING subscription_id, seq, event_id, subject, attempts",
+             RETURNING subscription_id, seq, event_id, subject, attempts"),
             params![now.to_text(), lease_until.to_text(), limit, id],
         )
         .await?;
