@@ -18,11 +18,13 @@ use hmac::{Hmac, KeyInit, Mac};
 use kernel::{Error, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// Waits between attempts: 1 s, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h,
-/// 24 h, 24 h — the last attempt 3 days and 3 hours after the first. The first retry comes
-/// at once because a failed delivery holds back the later ones of its subject.
+/// Waits between attempts: none, 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h,
+/// 24 h, 24 h — the last attempt 3 days and 3 hours after the first. The first retry goes
+/// with the dispatcher's next round: a failed delivery holds back the later ones of its
+/// subject, and most failures are passing ones (a receiver restarting, a kept-alive
+/// connection it had just closed) that a second try clears.
 pub const RETRY_DELAYS_S: &[i64] = &[
-    1, 5, 30, 120, 600, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400, 86_400,
+    0, 5, 30, 120, 600, 1800, 3600, 7200, 14_400, 28_800, 43_200, 86_400, 86_400,
 ];
 
 /// How long a rotated-out secret keeps signing, so receivers can switch at their pace.
@@ -226,10 +228,7 @@ mod tests {
         let at = Timestamp::from_unix_ms(0);
         assert_eq!(verdict(Some(204), 1, at), Verdict::Delivered);
         assert_eq!(verdict(Some(410), 3, at), Verdict::Gone);
-        assert_eq!(
-            verdict(Some(500), 1, at),
-            Verdict::RetryAt(Timestamp::from_unix_ms(1000))
-        );
+        assert_eq!(verdict(Some(500), 1, at), Verdict::RetryAt(at));
         assert_eq!(
             verdict(None, 2, at),
             Verdict::RetryAt(Timestamp::from_unix_ms(5000))

@@ -239,7 +239,7 @@ fn verified_by_python(secret: &str, (headers, body): &(HeaderMap, String)) {
 async fn a_failing_receiver_is_retried_and_one_gone_is_disabled() {
     for t in testkit::every_backend().await {
         let db = &t.db;
-        // The first attempt fails (503), the retry a second later is accepted.
+        // The first attempt fails (503), the retry at the next round is accepted.
         let (url, got) = receiver(vec![503]).await;
         let node = start(db).await;
         let key = admin_key(db).await;
