@@ -166,14 +166,17 @@ pub async fn apply_batch<P: PaymentProvider>(
         return Ok((previous, true));
     }
     let (actor, now) = (p.key_id.clone(), crate::clock::now());
-    // A batch writes hundreds of rows: in a transaction of its own, without the savepoint
-    // group commit gives each command, whose undo journal every statement would walk.
-    let applied = db
-        .write_alone(move |c| {
-            Box::pin(async move { apply_in(c, &batch, &actor, now).await.map(|a| (a, batch)) })
+    // A batch writes hundreds of rows: without the savepoint group commit gives each
+    // command, whose undo journal every statement would walk; with a few other tills'
+    // batches waiting at once, in one transaction and one commit.
+    let batch = std::sync::Arc::new(batch);
+    let applying = batch.clone();
+    let done = db
+        .write_together(move |c| {
+            let (batch, actor) = (applying.clone(), actor.clone());
+            Box::pin(async move { apply_in(c, &batch, &actor, now).await })
         })
         .await?;
-    let (done, batch) = applied;
     match done {
         Some((answer, refunds)) => {
             crate::orders::pass_refunds(payments, refunds).await;

@@ -380,6 +380,16 @@ impl Db {
         self.inner.writer.run_alone(command).await
     }
 
+    /// Runs one long command of a client with a few others of its kind, without savepoints;
+    /// `command` may run twice. See [`Writer::run_together`].
+    pub async fn write_together<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        self.inner.writer.run_together(command).await
+    }
+
     /// Runs one command through the group-commit writer; see [`Writer::run`].
     pub async fn write<T, F>(&self, command: F) -> Result<T, Error>
     where

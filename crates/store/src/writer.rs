@@ -31,18 +31,55 @@ use crate::sql::{Backend, Conn, pg_error};
 /// A boxed future borrowing the transaction for `'c`.
 pub type BoxFut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
 
+/// How a command shares a transaction with the others waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    /// With every other such command, each in its savepoint ([`Writer::run`]).
+    Savepoint,
+    /// In a transaction of its own ([`Writer::run_alone`]).
+    Alone,
+    /// With a few others of its kind, without savepoints; run again alone when one of them
+    /// fails ([`Writer::run_together`]).
+    Together,
+}
+
+/// At most this many [`Sharing::Together`] commands share a transaction: each is long, and
+/// none is answered before the last has run.
+const TOGETHER_MAX: usize = 8;
+
 /// A command waiting in the queue, with the channel its answer goes back on.
 trait Job: Send {
     /// Runs the command inside the current savepoint; `true` if it succeeded.
     fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool>;
     /// Answers the caller once the batch's fate (`commit`) is known.
     fn finish(self: Box<Self>, commit: Result<(), Error>);
-    /// Whether the command runs in a transaction of its own (see [`Writer::run_alone`]).
-    fn alone(&self) -> bool;
+    fn sharing(&self) -> Sharing;
+}
+
+/// Runs a command, catching a panic as its failure.
+async fn run_caught<T>(command: BoxFut<'_, Result<T, Error>>) -> Result<T, Error> {
+    AssertUnwindSafe(command)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!("a write command panicked; it was rolled back");
+            Err(Error::internal("the command failed unexpectedly"))
+        })
+}
+
+/// The answer a command's caller gets once its transaction's fate (`commit`) is known.
+fn answer<T>(outcome: Option<Result<T, Error>>, commit: Result<(), Error>) -> Result<T, Error> {
+    match (outcome, commit) {
+        // A command that failed was rolled back to its savepoint whatever the batch did.
+        (Some(Err(own)), _) => Err(own),
+        (Some(Ok(value)), Ok(())) => Ok(value),
+        (_, Err(e)) => Err(e),
+        (None, Ok(())) => Err(Error::internal("the command did not run")),
+    }
 }
 
 struct ClosureJob<T, F> {
-    alone: bool,
+    sharing: Sharing,
     command: Option<F>,
     outcome: Option<Result<T, Error>>,
     reply: oneshot::Sender<Result<T, Error>>,
@@ -57,13 +94,7 @@ where
         let command = self.command.take();
         Box::pin(async move {
             let Some(command) = command else { return false };
-            let outcome = AssertUnwindSafe(command(conn))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::error!("a write command panicked; it was rolled back");
-                    Err(Error::internal("the command failed unexpectedly"))
-                });
+            let outcome = run_caught(command(conn)).await;
             let ok = outcome.is_ok();
             self.outcome = Some(outcome);
             ok
@@ -71,19 +102,43 @@ where
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Error>) {
-        let answer = match (self.outcome, commit) {
-            // A command that failed was rolled back to its savepoint whatever the batch did.
-            (Some(Err(own)), _) => Err(own),
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            (_, Err(e)) => Err(e),
-            (None, Ok(())) => Err(Error::internal("the command did not run")),
-        };
         // The caller may have gone away (client disconnected); the write stands regardless.
-        let _ = self.reply.send(answer);
+        let _ = self.reply.send(answer(self.outcome, commit));
     }
 
-    fn alone(&self) -> bool {
-        self.alone
+    fn sharing(&self) -> Sharing {
+        self.sharing
+    }
+}
+
+/// A command that may run more than once: its first run may be rolled back with a
+/// neighbour's failure ([`Sharing::Together`]).
+struct RepeatJob<T, F> {
+    command: F,
+    outcome: Option<Result<T, Error>>,
+    reply: oneshot::Sender<Result<T, Error>>,
+}
+
+impl<T, F> Job for RepeatJob<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> Fn(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool> {
+        Box::pin(async move {
+            let outcome = run_caught((self.command)(conn)).await;
+            let ok = outcome.is_ok();
+            self.outcome = Some(outcome);
+            ok
+        })
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), Error>) {
+        let _ = self.reply.send(answer(self.outcome, commit));
+    }
+
+    fn sharing(&self) -> Sharing {
+        Sharing::Together
     }
 }
 
@@ -200,7 +255,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
-        self.enqueue(false, command).await
+        self.enqueue(Sharing::Savepoint, command).await
     }
 
     /// Runs `command` in the next batch and returns its result once the batch is durable.
@@ -212,7 +267,7 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
-        self.submit(false, command).await
+        self.submit(Sharing::Savepoint, command).await
     }
 
     /// Like [`Writer::run`], in a transaction of its own, without a savepoint: for long
@@ -227,26 +282,47 @@ impl Writer {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         // Long background work (resolving the log): not a client waiting.
-        self.enqueue(true, command).await
+        self.enqueue(Sharing::Alone, command).await
     }
 
-    async fn submit<T, F>(&self, alone: bool, command: F) -> Result<T, Error>
+    /// Like [`Writer::run_alone`], for long commands of clients (an offline till's batch):
+    /// up to [`TOGETHER_MAX`] of them waiting at once share one transaction — still
+    /// without savepoints — and one commit. When one of them fails, the transaction is
+    /// rolled back and each runs again in a transaction of its own, so `command` may run
+    /// twice and must decide everything from what it reads through the connection.
+    pub async fn run_together<T, F>(&self, command: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
+    {
+        let _waiting = Waiting::start(&self.load);
+        let (reply, answer) = oneshot::channel();
+        let job = RepeatJob {
+            command,
+            outcome: None,
+            reply,
+        };
+        self.queue.send(Box::new(job)).map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
+    }
+
+    async fn submit<T, F>(&self, sharing: Sharing, command: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         let _waiting = Waiting::start(&self.load);
-        self.enqueue(alone, command).await
+        self.enqueue(sharing, command).await
     }
 
-    async fn enqueue<T, F>(&self, alone: bool, command: F) -> Result<T, Error>
+    async fn enqueue<T, F>(&self, sharing: Sharing, command: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job = ClosureJob {
-            alone,
+            sharing,
             command: Some(command),
             outcome: None,
             reply,
@@ -273,12 +349,14 @@ async fn sqlite_loop(
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     let mut last_checkpoint = Instant::now();
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        for mut group in groups(&mut batch) {
-            let commit = timed_batch(&mut conn, Backend::Sqlite, &mut group).await;
-            // Sealed once the commit is visible to every read that starts from now on.
-            recent.seal();
-            announce(&commits, &commit);
-            finish(&mut group, commit);
+        for group in groups(&mut batch) {
+            let mut done = |group, commit: Result<(), Error>| {
+                // Sealed once the commit is visible to every read that starts from now on.
+                recent.seal();
+                announce(&commits, &commit);
+                finish(group, commit);
+            };
+            run_group(&mut conn, Backend::Sqlite, group, &mut done).await;
         }
         if last_checkpoint.elapsed() >= WRITER_CHECKPOINT_EVERY {
             // Under sustained writes the checkpointer thread never catches up with the WAL's
@@ -300,36 +378,71 @@ async fn sqlite_loop(
 async fn postgres_loop(pool: PgPool, mut rx: Queue, max_batch: usize, commits: Commits) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        for mut group in groups(&mut batch) {
-            let commit = match pool.acquire().await {
-                Ok(c) => {
-                    let mut conn = Conn::postgres(c);
-                    timed_batch(&mut conn, Backend::Postgres, &mut group).await
-                }
-                Err(e) => Err(pg_error("acquire the writer connection", e)),
+        for group in groups(&mut batch) {
+            let mut done = |group, commit: Result<(), Error>| {
+                announce(&commits, &commit);
+                finish(group, commit);
             };
-            announce(&commits, &commit);
-            finish(&mut group, commit);
+            match pool.acquire().await {
+                Ok(c) => {
+                    run_group(&mut Conn::postgres(c), Backend::Postgres, group, &mut done).await
+                }
+                Err(e) => done(group, Err(pg_error("acquire the writer connection", e))),
+            }
         }
     }
     tracing::debug!("writer stopped");
 }
 
-/// The transactions a batch runs as: the commands that share one, then each command that
-/// runs alone. (They were all waiting at once; no order among them is owed.)
+/// The transactions a batch runs as: the commands that share one with savepoints, those that
+/// go together (a few to a transaction), then each command that runs alone. (They were all
+/// waiting at once; no order among them is owed.)
 fn groups(batch: &mut Vec<Box<dyn Job>>) -> Vec<Vec<Box<dyn Job>>> {
-    let (alone, shared): (Vec<_>, Vec<_>) = batch.drain(..).partition(|j| j.alone());
-    let mut groups = Vec::with_capacity(alone.len() + 1);
+    let (mut shared, mut together, mut groups) = (Vec::new(), Vec::new(), Vec::new());
+    let mut alone = Vec::new();
+    for job in batch.drain(..) {
+        match job.sharing() {
+            Sharing::Savepoint => shared.push(job),
+            Sharing::Together => together.push(job),
+            Sharing::Alone => alone.push(vec![job]),
+        }
+    }
     if !shared.is_empty() {
         groups.push(shared);
     }
-    groups.extend(alone.into_iter().map(|job| vec![job]));
+    while !together.is_empty() {
+        let rest = together.split_off(TOGETHER_MAX.min(together.len()));
+        groups.push(std::mem::replace(&mut together, rest));
+    }
+    groups.extend(alone);
     groups
 }
 
-fn finish(batch: &mut Vec<Box<dyn Job>>, commit: Result<(), Error>) {
-    for job in batch.drain(..) {
+fn finish(batch: Vec<Box<dyn Job>>, commit: Result<(), Error>) {
+    for job in batch {
         job.finish(commit.clone());
+    }
+}
+
+/// Runs a group as one transaction and hands each transaction's commands and fate to `done`:
+/// a together group in which a command failed was rolled back, and each of its commands runs
+/// again in a transaction of its own.
+async fn run_group(
+    conn: &mut Conn,
+    backend: Backend,
+    mut group: Vec<Box<dyn Job>>,
+    done: &mut (dyn FnMut(Vec<Box<dyn Job>>, Result<(), Error>) + Send),
+) {
+    match timed_batch(conn, backend, &mut group).await {
+        Ok(true) => done(group, Ok(())),
+        Err(e) => done(group, Err(e)),
+        Ok(false) => {
+            for job in group {
+                let mut one = vec![job];
+                let commit = timed_batch(conn, backend, &mut one).await.map(|_| ());
+                done(one, commit);
+            }
+        }
     }
 }
 
@@ -337,7 +450,7 @@ async fn timed_batch(
     conn: &mut Conn,
     backend: Backend,
     batch: &mut [Box<dyn Job>],
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let started = Instant::now();
     let size = batch.len();
     let commit = run_batch(conn, backend, batch).await;
@@ -351,12 +464,14 @@ async fn timed_batch(
     commit
 }
 
-/// One transaction: a savepoint per command, one commit for all.
+/// One transaction: a savepoint per command, one commit for all; or, for one command or
+/// commands that go together, none. `Ok(false)`: commands that went together were rolled
+/// back because one of them failed.
 async fn run_batch(
     conn: &mut Conn,
     backend: Backend,
     batch: &mut [Box<dyn Job>],
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     // IMMEDIATE takes SQLite's write lock now, so another process holding it makes the batch
     // wait (busy_timeout) instead of failing half-way through.
     let begin = match backend {
@@ -364,15 +479,22 @@ async fn run_batch(
         Backend::Postgres => "BEGIN",
     };
     conn.execute(begin, &[]).await?;
-    if let [job] = batch {
-        // One command: the transaction is its savepoint (see `Writer::run_alone`).
-        let ok = job.run(conn).await;
+    let together = batch.len() > 1 && batch[0].sharing() == Sharing::Together;
+    if batch.len() == 1 || together {
+        // The transaction is the commands' undo (see `Writer::run_alone`).
+        let mut ok = true;
+        for job in batch.iter_mut() {
+            ok = job.run(conn).await;
+            if !ok {
+                break;
+            }
+        }
         let end = if ok { "COMMIT" } else { "ROLLBACK" };
         let committing = Instant::now();
         conn.execute(end, &[]).await?;
         metrics::histogram!("relais_write_commit_seconds")
             .record(committing.elapsed().as_secs_f64());
-        return Ok(());
+        return Ok(ok || !together);
     }
     for job in batch.iter_mut() {
         conn.execute("SAVEPOINT relais_cmd", &[]).await?;
@@ -387,5 +509,5 @@ async fn run_batch(
     let committing = Instant::now();
     conn.execute("COMMIT", &[]).await?;
     metrics::histogram!("relais_write_commit_seconds").record(committing.elapsed().as_secs_f64());
-    Ok(())
+    Ok(true)
 }

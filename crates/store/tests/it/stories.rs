@@ -83,6 +83,91 @@ async fn a_failing_command_does_not_spoil_its_batch() {
     }
 }
 
+/// Creates a product as a command that goes together with others of its kind.
+async fn create_together(db: store::Db, sku: String) -> Result<(), kernel::Error> {
+    let p = product(&sku, &["M"]).validate(kernel::id::new_id("prd"), Timestamp::now())?;
+    db.write_together(move |c| {
+        let p = p.clone();
+        Box::pin(async move { store::catalog::create_product(c, &p, "test").await })
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Holds the writer with one command until the returned sender is dropped, so what is
+/// submitted meanwhile waits at once.
+async fn hold_writer(
+    db: &store::Db,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (open, gate) = tokio::sync::oneshot::channel::<()>();
+    let db = db.clone();
+    let held = tokio::spawn(async move {
+        db.write(move |_c| {
+            Box::pin(async move {
+                let _ = gate.await;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap()
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    (open, held)
+}
+
+#[tokio::test]
+async fn commands_that_go_together_share_a_commit_and_fail_alone() {
+    for t in testkit::every_backend().await {
+        let db = t.db.clone();
+        // Sixteen waiting at once: two transactions of eight, two commits.
+        let (open, held) = hold_writer(&db).await;
+        let before = db.commit_count();
+        let tasks: Vec<_> = (0..16)
+            .map(|i| tokio::spawn(create_together(db.clone(), format!("T{i}"))))
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(open);
+        held.await.unwrap();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(db.commit_count() - before, 3, "{:?}", t.backend());
+        // A collision rolls its transaction back; each command then runs alone, so only the
+        // colliding ones fail, and nothing of theirs is written.
+        let (open, held) = hold_writer(&db).await;
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let sku = if i % 4 == 0 {
+                    "DUP".to_owned()
+                } else {
+                    format!("U{i}")
+                };
+                tokio::spawn(create_together(db.clone(), sku))
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        drop(open);
+        held.await.unwrap();
+        let mut failed = 0;
+        for task in tasks {
+            if let Err(e) = task.await.unwrap() {
+                assert_eq!(e.code, ErrorCode::AlreadyExists, "{e}");
+                failed += 1;
+            }
+        }
+        assert_eq!(failed, 3, "{:?}", t.backend());
+        let page = PageRequest::parse(Some(500), None).unwrap();
+        let products = store::catalog::list_products(&db, &Default::default(), &page)
+            .await
+            .unwrap();
+        assert_eq!(products.data.len(), 16 + 13);
+        assert_eq!(store::events::count(&db).await.unwrap(), 16 + 13);
+    }
+}
+
 #[tokio::test]
 async fn idempotent_writes_happen_once() {
     for t in testkit::every_backend().await {
