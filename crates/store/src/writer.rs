@@ -6,7 +6,9 @@
 //! inside its own SAVEPOINT — a failing command is rolled back to its savepoint and does not
 //! disturb its neighbours — and commits once. Only after that commit does any caller get its
 //! answer, so an acknowledged write is durable. While one batch commits, new commands queue up
-//! and form the next batch, so batches grow with load and latency stays bounded.
+//! and form the next batch, so batches grow with load and latency stays bounded. Long
+//! commands skip the savepoint (its undo journal grows with them): alone in a transaction, or
+//! a few of one kind together, run again alone if one of them fails.
 //!
 //! On SQLite the writer owns its connection on a dedicated thread: statements are direct
 //! library calls and the fsync never blocks the async runtime. On PostgreSQL it is a task on
