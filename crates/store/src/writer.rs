@@ -58,33 +58,49 @@ trait Job: Send {
     fn sharing(&self) -> Sharing;
 }
 
-/// Runs a command, catching a panic as its failure.
-async fn run_caught<T>(command: BoxFut<'_, Result<T, Error>>) -> Result<T, Error> {
-    AssertUnwindSafe(command)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            tracing::error!("a write command panicked; it was rolled back");
-            Err(Error::internal("the command failed unexpectedly"))
-        })
+/// A command's outcome, kept until its transaction's fate is known, and where it goes then.
+struct Reply<T> {
+    outcome: Option<Result<T, Error>>,
+    to: oneshot::Sender<Result<T, Error>>,
 }
 
-/// The answer a command's caller gets once its transaction's fate (`commit`) is known.
-fn answer<T>(outcome: Option<Result<T, Error>>, commit: Result<(), Error>) -> Result<T, Error> {
-    match (outcome, commit) {
-        // A command that failed was rolled back to its savepoint whatever the batch did.
-        (Some(Err(own)), _) => Err(own),
-        (Some(Ok(value)), Ok(())) => Ok(value),
-        (_, Err(e)) => Err(e),
-        (None, Ok(())) => Err(Error::internal("the command did not run")),
+impl<T> Reply<T> {
+    fn new(to: oneshot::Sender<Result<T, Error>>) -> Reply<T> {
+        Reply { outcome: None, to }
+    }
+
+    /// Runs `command`, catching a panic as its failure; `true` if it succeeded.
+    async fn run(&mut self, command: BoxFut<'_, Result<T, Error>>) -> bool {
+        let outcome = AssertUnwindSafe(command)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!("a write command panicked; it was rolled back");
+                Err(Error::internal("the command failed unexpectedly"))
+            });
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    /// Answers the caller once the transaction's fate (`commit`) is known.
+    fn send(self, commit: Result<(), Error>) {
+        let answer = match (self.outcome, commit) {
+            // A command that failed was rolled back to its savepoint whatever the batch did.
+            (Some(Err(own)), _) => Err(own),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(e)) => Err(e),
+            (None, Ok(())) => Err(Error::internal("the command did not run")),
+        };
+        // The caller may have gone away (client disconnected); the write stands regardless.
+        let _ = self.to.send(answer);
     }
 }
 
 struct ClosureJob<T, F> {
     sharing: Sharing,
     command: Option<F>,
-    outcome: Option<Result<T, Error>>,
-    reply: oneshot::Sender<Result<T, Error>>,
+    reply: Reply<T>,
 }
 
 impl<T, F> Job for ClosureJob<T, F>
@@ -96,16 +112,12 @@ where
         let command = self.command.take();
         Box::pin(async move {
             let Some(command) = command else { return false };
-            let outcome = run_caught(command(conn)).await;
-            let ok = outcome.is_ok();
-            self.outcome = Some(outcome);
-            ok
+            self.reply.run(command(conn)).await
         })
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Error>) {
-        // The caller may have gone away (client disconnected); the write stands regardless.
-        let _ = self.reply.send(answer(self.outcome, commit));
+        self.reply.send(commit);
     }
 
     fn sharing(&self) -> Sharing {
@@ -117,8 +129,7 @@ where
 /// neighbour's failure ([`Sharing::Together`]).
 struct RepeatJob<T, F> {
     command: F,
-    outcome: Option<Result<T, Error>>,
-    reply: oneshot::Sender<Result<T, Error>>,
+    reply: Reply<T>,
 }
 
 impl<T, F> Job for RepeatJob<T, F>
@@ -127,16 +138,11 @@ where
     F: for<'c> Fn(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
 {
     fn run<'c>(&'c mut self, conn: &'c mut Conn) -> BoxFut<'c, bool> {
-        Box::pin(async move {
-            let outcome = run_caught((self.command)(conn)).await;
-            let ok = outcome.is_ok();
-            self.outcome = Some(outcome);
-            ok
-        })
+        Box::pin(self.reply.run((self.command)(conn)))
     }
 
     fn finish(self: Box<Self>, commit: Result<(), Error>) {
-        let _ = self.reply.send(answer(self.outcome, commit));
+        self.reply.send(commit);
     }
 
     fn sharing(&self) -> Sharing {
@@ -301,8 +307,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let job = RepeatJob {
             command,
-            outcome: None,
-            reply,
+            reply: Reply::new(reply),
         };
         self.queue.send(Box::new(job)).map_err(|_| stopped())?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
@@ -326,8 +331,7 @@ impl Writer {
         let job = ClosureJob {
             sharing,
             command: Some(command),
-            outcome: None,
-            reply,
+            reply: Reply::new(reply),
         };
         self.queue.send(Box::new(job)).map_err(|_| stopped())?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
