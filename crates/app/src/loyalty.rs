@@ -138,7 +138,7 @@ pub async fn adjust(
                     at: now,
                 };
                 let posted = store::loyalty::post(c, &entry, &actor).await?;
-                retier(c, &programme, &profile.id, now, &actor).await?;
+                retier(c, &programme, (&profile.id, None), now, &actor).await?;
                 posted.ok_or_else(|| Error::internal("a fresh adjustment was posted before"))
             })
         },
@@ -244,18 +244,20 @@ pub async fn settle_order(conn: &mut Conn, order: &Order, actor: &str) -> Result
         return Ok(());
     };
     let programme = store::loyalty::programme(conn).await?;
-    settle_member(conn, &programme, order, &member, actor).await
+    let posted = store::loyalty::of_order(conn, &order.id).await?;
+    settle_member(conn, &programme, (order, &posted), &member, actor).await
 }
 
-/// [`settle_order`] with the programme already read (a till's batch settles many orders).
-pub async fn settle_order_with(
+/// [`settle_order`] for an order recorded in this same command (a till's sale), which no
+/// entry can name yet, with the programme already read (a till's batch settles many).
+pub async fn settle_new_order(
     conn: &mut Conn,
     programme: &Programme,
     order: &Order,
     actor: &str,
 ) -> Result<(), Error> {
     match active_member(conn, order).await? {
-        Some(member) => settle_member(conn, programme, order, &member, actor).await,
+        Some(member) => settle_member(conn, programme, (order, &[]), &member, actor).await,
         None => Ok(()),
     }
 }
@@ -270,25 +272,27 @@ async fn active_member(conn: &mut Conn, order: &Order) -> Result<Option<Member>,
         .filter(Member::is_active))
 }
 
+/// Settles `order` given the entries already `posted` about it (read in this command).
 async fn settle_member(
     conn: &mut Conn,
     programme: &Programme,
-    order: &Order,
+    (order, posted): (&Order, &[Entry]),
     member: &Member,
     actor: &str,
 ) -> Result<(), Error> {
     let customer = &member.customer_id;
-    let posted = store::loyalty::of_order(conn, &order.id).await?;
     let mut post = Poster {
         order,
+        posted,
         customer,
         actor,
         now: crate::clock::now(),
         balance: member.balance,
     };
-    settle_spend(conn, programme, &posted, &mut post).await?;
-    if settle_earn(conn, programme, &posted, &member.tier, &mut post).await? {
-        retier(conn, programme, customer, post.now, actor).await?;
+    settle_spend(conn, programme, posted, &mut post).await?;
+    if settle_earn(conn, programme, posted, &member.tier, &mut post).await? {
+        let tier = Some(member.tier.as_str());
+        retier(conn, programme, (customer, tier), post.now, actor).await?;
     }
     Ok(())
 }
@@ -457,6 +461,8 @@ async fn earn(
 /// Posts the entries of one order, following the member's balance as they move it.
 struct Poster<'a> {
     order: &'a Order,
+    /// Every entry about the order before this settlement.
+    posted: &'a [Entry],
     customer: &'a str,
     actor: &'a str,
     now: Timestamp,
@@ -484,25 +490,29 @@ impl Poster<'_> {
             expires_at,
             at: self.now,
         };
-        if let Some(posted) = store::loyalty::post(conn, &entry, self.actor).await? {
-            self.balance = posted.balance_after;
+        // Every entry of the order was read: one of this kind and source would be among them.
+        if (self.posted.iter()).any(|e| e.kind == kind && e.source == entry.source) {
+            return Ok(());
         }
+        let posted = store::loyalty::post_unposted(conn, &entry, self.actor).await?;
+        self.balance = posted.balance_after;
         Ok(())
     }
 }
 
-/// Puts a member in the tier their points over the programme's period reach.
+/// Puts a member in the tier their points over the programme's period reach; `tier` is
+/// theirs when the caller read it in this same command.
 pub(crate) async fn retier(
     conn: &mut Conn,
     programme: &Programme,
-    customer: &str,
+    (customer, tier): (&str, Option<&str>),
     now: Timestamp,
     actor: &str,
 ) -> Result<(), Error> {
     let since = programme.tier_period_start(now);
     let points = store::loyalty::earned_since(conn, customer, since).await?;
-    let tier = programme.tier_for(points).code.clone();
-    store::loyalty::set_tier(conn, customer, &tier, points, actor).await
+    let reached = &programme.tier_for(points).code;
+    store::loyalty::set_tier(conn, customer, (tier, reached), points, actor).await
 }
 
 /// Expires points due by `now` for up to `limit` members (soonest due first); returns how
@@ -530,7 +540,7 @@ pub async fn expire_due(db: &Db, now: Timestamp, limit: i64) -> Result<usize, Er
                         at: now,
                     };
                     store::loyalty::post(c, &entry, "system").await?;
-                    retier(c, &programme, &customer, now, "system").await?;
+                    retier(c, &programme, (&customer, None), now, "system").await?;
                 }
                 let next = lots
                     .iter()

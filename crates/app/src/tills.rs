@@ -556,7 +556,7 @@ impl Run<'_> {
     ) -> Result<(), Error> {
         if order.customer_id.is_some() {
             let programme = self.programme(conn).await?;
-            crate::loyalty::settle_order_with(conn, &programme, &order, self.actor).await?;
+            crate::loyalty::settle_new_order(conn, &programme, &order, self.actor).await?;
         }
         for gap in stock_short {
             self.conflict(

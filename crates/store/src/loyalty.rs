@@ -204,6 +204,13 @@ pub async fn post(conn: &mut Conn, e: &NewEntry, actor: &str) -> Result<Option<E
     if posted(conn, e.kind, &e.source).await? {
         return Ok(None);
     }
+    post_unposted(conn, e, actor).await.map(Some)
+}
+
+/// [`post`] for an entry its caller knows is not posted: it read, in this same command,
+/// every entry of the entry's order ([`of_order`]) and none has its kind and source.
+pub async fn post_unposted(conn: &mut Conn, e: &NewEntry, actor: &str) -> Result<Entry, Error> {
+    e.kind.check(e.points)?;
     let row = conn
         .query_opt(
             "UPDATE loyalty_members SET balance = balance + $2, updated_at = $3, version = version + 1,
@@ -237,7 +244,7 @@ pub async fn post(conn: &mut Conn, e: &NewEntry, actor: &str) -> Result<Option<E
         at: e.at,
         actor: actor.to_owned(),
     };
-    insert_entry(conn, entry, actor).await.map(Some)
+    insert_entry(conn, entry, actor).await
 }
 
 async fn insert_entry(conn: &mut Conn, mut entry: Entry, actor: &str) -> Result<Entry, Error> {
@@ -320,16 +327,21 @@ pub async fn earned_since(
     .int("points")
 }
 
-/// Moves a member to `tier` when it is not theirs already, with `relais.loyalty.tier_changed`.
+/// Moves a member to `tier` when it is not theirs already, with `relais.loyalty.tier_changed`;
+/// `from` is their tier when the caller read it in this same command (else it is read).
 pub async fn set_tier(
     conn: &mut Conn,
     customer_id: &str,
-    tier: &str,
+    (from, tier): (Option<&str>, &str),
     period_points: i64,
     actor: &str,
 ) -> Result<(), Error> {
-    let Some(from) = member(conn, customer_id).await?.map(|m| m.tier) else {
-        return Ok(());
+    let from = match from {
+        Some(known) => known.to_owned(),
+        None => match member(conn, customer_id).await? {
+            Some(m) => m.tier,
+            None => return Ok(()),
+        },
     };
     if from == tier {
         return Ok(());
