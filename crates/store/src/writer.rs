@@ -304,13 +304,8 @@ impl Writer {
         F: for<'c> Fn(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
         let _waiting = Waiting::start(&self.load);
-        let (reply, answer) = oneshot::channel();
-        let job = RepeatJob {
-            command,
-            reply: Reply::new(reply),
-        };
-        self.queue.send(Box::new(job)).map_err(|_| stopped())?;
-        answer.await.unwrap_or_else(|_| Err(stopped()))
+        self.send(|reply| Box::new(RepeatJob { command, reply }))
+            .await
     }
 
     async fn submit<T, F>(&self, sharing: Sharing, command: F) -> Result<T, Error>
@@ -327,13 +322,25 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFut<'c, Result<T, Error>> + Send + 'static,
     {
+        self.send(|reply| {
+            Box::new(ClosureJob {
+                sharing,
+                command: Some(command),
+                reply,
+            })
+        })
+        .await
+    }
+
+    /// Queues the job `make` builds around its reply, and waits for the answer.
+    async fn send<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(Reply<T>) -> Box<dyn Job>,
+    ) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
-        let job = ClosureJob {
-            sharing,
-            command: Some(command),
-            reply: Reply::new(reply),
-        };
-        self.queue.send(Box::new(job)).map_err(|_| stopped())?;
+        self.queue
+            .send(make(Reply::new(reply)))
+            .map_err(|_| stopped())?;
         answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 }
